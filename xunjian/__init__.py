@@ -1,3 +1,3 @@
-"""xunjian (巡检): shared pieces of the agent and the server: the command line and the wire protocol."""
+"""xunjian (巡检): the command line and the wire protocol shared by agent and server."""
 
 __version__ = "0.1.0"

@@ -22,7 +22,7 @@ def default_agent_state() -> Path:
     if env := os.environ.get("XUNJIAN_STATE"):
         return Path(env)
     if os.name == "nt":
-        return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / "xunjian" / "agent"
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "xunjian" / "agent"
     if _is_root():
         return Path("/var/lib/xunjian/agent")
     return Path.home() / ".local/share/xunjian/agent"
