@@ -1,0 +1,256 @@
+"""Real processes for integration tests and benchmarks: a server on a loopback port and agents,
+driven through the public command line and the documented wire contract only.
+
+Nothing here is a stand-in: the server is ``xunjian server run`` serving HTTPS with the CA it
+made at ``server init``; agents are ``xunjian agent run`` processes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xunjian.demo import parse_enroll_line
+from xunjian.wire import PATH_ENROLL, certificate_sha256, sign_request
+
+XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(
+    *words: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*XUNJIAN, *words], capture_output=True, text=True, check=False, timeout=timeout
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"xunjian {' '.join(words)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def option_value(words: list[str], option: str) -> str:
+    return words[words.index(option) + 1]
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class ServerUnderTest:
+    """``xunjian server init`` + ``xunjian server run`` on 127.0.0.1 and a free port."""
+
+    data: Path
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    ca_pem: bytes = b""
+    init_output: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def init(self) -> str:
+        words = ["server", "init", "--data", str(self.data), "--server-url", self.url]
+        if self.database_url:
+            words += ["--database-url", self.database_url]
+        self.init_output = run_cli(*words).stdout
+        return self.init_output
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path = self.data.parent / f"server-{self.port}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                *XUNJIAN,
+                "server",
+                "run",
+                "--data",
+                str(self.data),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited {self.process.returncode}:\n{self.log()}")
+            try:
+                self.ca_pem = self._fetch_ca()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"server did not answer within {timeout}s:\n{self.log()}")
+
+    def _fetch_ca(self) -> bytes:
+        # Unverified on purpose, exactly like an enrolling agent; callers pin it by hash.
+        context = ssl._create_unverified_context()
+        with urllib.request.urlopen(f"{self.url}/api/v1/agent/ca", context=context, timeout=5) as r:
+            return r.read()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    # -- the command line ------------------------------------------------------------------
+    def create_token(self, uses: int = 1, expires: str = "1h", group: str = "default") -> list[str]:
+        out = run_cli(
+            "server",
+            "token",
+            "create",
+            "--data",
+            str(self.data),
+            "--uses",
+            str(uses),
+            "--expires",
+            expires,
+            "--group",
+            group,
+        ).stdout
+        return parse_enroll_line(out)
+
+    def api_token(self, user: str = "admin") -> str:
+        out = run_cli("server", "apitoken", "create", "--data", str(self.data), "--user", user)
+        return parse_printed_secret(out.stdout)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cadata=self.ca_pem.decode())
+        return context
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", self.port, context=self.ssl_context(), timeout=30
+        )
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            answer = connection.getresponse()
+            return Response(answer.status, answer.read(), dict(answer.getheaders()))
+        finally:
+            connection.close()
+
+    def api(self, token: str, method: str, path: str, payload: Any = None) -> Response:
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Authorization": f"Bearer {token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self.request(method, path, body, headers)
+
+
+def parse_printed_secret(output: str) -> str:
+    """The one-time secret a command printed: the last line's last word (see server/cli.py)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        raise AssertionError("the command printed nothing")
+    return lines[-1].split()[-1]
+
+
+@dataclass
+class SimulatedAgent:
+    """An enrolled identity that signs for real, for refusal tests and the intake benchmark."""
+
+    agent_id: str
+    key: Any
+
+    def signed(
+        self, method: str, path: str, body: bytes, sent_at: int | None = None
+    ) -> dict[str, str]:
+        headers = sign_request(self.key, method, path, self.agent_id, body, sent_at).as_dict()
+        headers["Content-Type"] = "application/json"
+        return headers
+
+
+def enroll_simulated(server: ServerUnderTest, token: str, hostname: str) -> SimulatedAgent:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from xunjian.wire import public_key_to_text
+
+    key = Ed25519PrivateKey.generate()
+    payload = {
+        "token": token,
+        "public_key": public_key_to_text(key.public_key()),
+        "hostname": hostname,
+        "platform": "linux",
+        "os": "Debian GNU/Linux 12",
+        "agent_version": "0.1.0",
+    }
+    answer = server.request(
+        "POST", PATH_ENROLL, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
+    if answer.status != 201:
+        raise AssertionError(f"enroll refused: {answer.status} {answer.body!r}")
+    return SimulatedAgent(answer.json()["agent_id"], key)
+
+
+def check_ca_pin(server: ServerUnderTest, enroll_words: list[str]) -> None:
+    assert certificate_sha256(server.ca_pem) == option_value(enroll_words, "--ca-sha256").lower()
+
+
+def sample_results(count: int = 40) -> list[dict[str, Any]]:
+    """Results shaped like a real scan's, for simulated reports."""
+    statuses = ["pass", "pass", "pass", "fail", "not_applicable"]
+    return [
+        {
+            "check_id": f"bench.check_{index:02d}",
+            "status": statuses[index % len(statuses)],
+            "resource": "host" if index % 3 else f"user:user{index}",
+            "message": f"simulated result {index} of a scan",
+            "evidence": {"value": index, "detail": "x" * 40},
+            "rules": ["E8"],
+            "severity": "medium",
+        }
+        for index in range(count)
+    ]
+
+
+def env_without_proxy() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    return env
