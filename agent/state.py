@@ -1,0 +1,304 @@
+"""The agent's state folder: identity, pinned CA, tuning, and the last things that happened.
+
+Layout (the folder itself is 0700, because it holds the private key)::
+
+    agent.json   identity and local configuration (written last at enrollment: it marks
+                 the agent as enrolled)
+    key.pem      the Ed25519 private key, 0600 from the moment it exists
+    ca.pem       the server CA pinned at enrollment
+    policy.json  the last policy the server sent, so an offline PC keeps scanning by it
+    status.json  last report time, last error, last policy version, last spool epoch
+    spool.db     the report queue (see ``agent.spool``)
+
+Every write goes through :func:`atomic_write`: a reader (or a crash) sees the old file or the
+new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+CONFIG_NAME = "agent.json"
+KEY_NAME = "key.pem"
+CA_NAME = "ca.pem"
+POLICY_NAME = "policy.json"
+STATUS_NAME = "status.json"
+SPOOL_NAME = "spool.db"
+
+DIR_MODE = 0o700
+SECRET_MODE = 0o600
+# The state files are small; a larger one is damage or tampering, not data.
+MAX_STATE_FILE_BYTES = 4 * 1024 * 1024
+
+DEFAULT_ALLOWED_COMMANDS = ("scan_now",)
+
+
+class StateError(Exception):
+    """The state folder is missing, unreadable or inconsistent; the message says what to do."""
+
+
+def utc_now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; Windows cannot open a directory, and does not need to.
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = SECRET_MODE) -> None:
+    """Write ``data`` to ``path`` so that readers and crashes see the old or the new file.
+
+    The temporary file is created with ``mode`` by ``os.open`` itself, so a secret is never
+    readable by others, not even between creation and a later chmod.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+    try:
+        # The umask may have removed bits we asked for; it can never have added any.
+        if os.name != "nt":
+            os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        temporary.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def write_json(path: Path, value: Any, mode: int = SECRET_MODE) -> None:
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write(path, text.encode("utf-8"), mode)
+
+
+def read_bounded(path: Path, limit: int = MAX_STATE_FILE_BYTES) -> bytes:
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise StateError(f"{path} is larger than {limit} bytes; it is damaged")
+    return data
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(read_bounded(path))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StateError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise StateError(f"{path} must hold a JSON object")
+    return value
+
+
+def ensure_private_directory(directory: Path) -> None:
+    """Create ``directory`` as 0700, or tighten an existing one to 0700."""
+    directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    if os.name != "nt":
+        os.chmod(directory, DIR_MODE)
+
+
+def _positive_number(name: str, value: Any, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise StateError(f"{CONFIG_NAME}: {name} must be a number >= {minimum}, not {value!r}")
+    return float(value)
+
+
+@dataclass
+class AgentConfig:
+    """``agent.json``: who this agent is, whom it trusts, and local tuning.
+
+    The tuning keys are optional; their defaults suit a PC. Tests set small values
+    (``start_delay_max_seconds: 0``, short intervals) to make ``agent run`` act at once.
+    """
+
+    server_url: str
+    agent_id: str
+    group: str
+    ca_sha256: str
+    enrolled_at: str
+    # Local allow list for server commands: the server can ask, only this list decides.
+    allowed_commands: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_COMMANDS))
+    # Random delay before the first jobs, so a room of PCs switched on together does not
+    # hit the server in the same second.
+    start_delay_max_seconds: float = 60.0
+    # None: take the interval from the server's policy.
+    scan_interval_seconds: float | None = None
+    heartbeat_interval_seconds: float | None = None
+    # None: a tenth of each job's interval, at most five minutes.
+    job_jitter_seconds: float | None = None
+    # How often a spool with unsent reports is retried (the backoff decides whether to send).
+    flush_interval_seconds: float = 15.0
+    backoff_base_seconds: float = 5.0
+    backoff_cap_seconds: float = 900.0
+    request_timeout_seconds: float = 30.0
+    spool_max_rows: int = 1000
+    spool_max_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
+        known = {f.name for f in fields(cls)}
+        for name in ("server_url", "agent_id", "group", "ca_sha256", "enrolled_at"):
+            if not isinstance(raw.get(name), str) or not raw[name]:
+                raise StateError(f"{CONFIG_NAME}: {name} is missing or not a string")
+        values = {name: value for name, value in raw.items() if name in known}
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not isinstance(self.allowed_commands, list) or not all(
+            isinstance(item, str) for item in self.allowed_commands
+        ):
+            raise StateError(f"{CONFIG_NAME}: allowed_commands must be a list of strings")
+        self.start_delay_max_seconds = _positive_number(
+            "start_delay_max_seconds", self.start_delay_max_seconds, 0
+        )
+        for name in ("scan_interval_seconds", "heartbeat_interval_seconds", "job_jitter_seconds"):
+            value = getattr(self, name)
+            if value is not None:
+                minimum = 0 if name == "job_jitter_seconds" else 0.1
+                setattr(self, name, _positive_number(name, value, minimum))
+        for name in (
+            "flush_interval_seconds",
+            "backoff_base_seconds",
+            "backoff_cap_seconds",
+            "request_timeout_seconds",
+        ):
+            setattr(self, name, _positive_number(name, getattr(self, name), 0.01))
+        for name in ("spool_max_rows", "spool_max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StateError(f"{CONFIG_NAME}: {name} must be a whole number >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AgentState:
+    """Paths and typed access to one state folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._status_lock = threading.Lock()
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / CONFIG_NAME
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / KEY_NAME
+
+    @property
+    def ca_path(self) -> Path:
+        return self.directory / CA_NAME
+
+    @property
+    def policy_path(self) -> Path:
+        return self.directory / POLICY_NAME
+
+    @property
+    def status_path(self) -> Path:
+        return self.directory / STATUS_NAME
+
+    @property
+    def spool_path(self) -> Path:
+        return self.directory / SPOOL_NAME
+
+    # -- identity -------------------------------------------------------------------------
+    def has_identity_files(self) -> bool:
+        """Any trace of an identity: enrolling over it would orphan the old one."""
+        return self.config_path.exists() or self.key_path.exists()
+
+    def is_enrolled(self) -> bool:
+        return self.config_path.is_file() and self.key_path.is_file() and self.ca_path.is_file()
+
+    def write_identity(self, config: AgentConfig, key: Ed25519PrivateKey, ca_pem: bytes) -> None:
+        """Store a fresh identity; ``agent.json`` goes last because it marks "enrolled"."""
+        ensure_private_directory(self.directory)
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write(self.key_path, key_pem, SECRET_MODE)
+        atomic_write(self.ca_path, ca_pem, SECRET_MODE)
+        write_json(self.config_path, config.to_dict(), SECRET_MODE)
+
+    def load_config(self) -> AgentConfig:
+        if not self.config_path.is_file():
+            raise StateError(
+                f"not enrolled: {self.config_path} does not exist (run `xunjian agent enroll`)"
+            )
+        return AgentConfig.from_dict(read_json_object(self.config_path))
+
+    def load_key(self) -> Ed25519PrivateKey:
+        try:
+            key = serialization.load_pem_private_key(read_bounded(self.key_path), password=None)
+        except FileNotFoundError as exc:
+            raise StateError(f"the private key {self.key_path} is missing") from exc
+        except ValueError as exc:
+            raise StateError(f"the private key {self.key_path} is damaged: {exc}") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise StateError(f"{self.key_path} is not an Ed25519 key")
+        return key
+
+    def load_ca_pem(self) -> bytes:
+        try:
+            return read_bounded(self.ca_path)
+        except FileNotFoundError as exc:
+            raise StateError(f"the pinned CA {self.ca_path} is missing") from exc
+
+    # -- policy cache ---------------------------------------------------------------------
+    def load_cached_policy(self) -> dict[str, Any] | None:
+        try:
+            return read_json_object(self.policy_path)
+        except (FileNotFoundError, StateError):
+            return None
+
+    def save_policy(self, policy: dict[str, Any]) -> None:
+        write_json(self.policy_path, policy)
+
+    # -- status ---------------------------------------------------------------------------
+    def load_status(self) -> dict[str, Any]:
+        try:
+            return read_json_object(self.status_path)
+        except (FileNotFoundError, StateError):
+            return {}
+
+    def update_status(self, **changes: Any) -> dict[str, Any]:
+        """Merge ``changes`` into ``status.json`` (threads of the runner share this file)."""
+        with self._status_lock:
+            status = self.load_status()
+            status.update(changes)
+            status["updated_at"] = utc_now_text()
+            write_json(self.status_path, status)
+            return status
+
+    def record_error(self, message: str) -> None:
+        self.update_status(last_error=message, last_error_at=utc_now_text())

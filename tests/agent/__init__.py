@@ -1,0 +1,1 @@
+"""Tests of the endpoint agent (state, spool, transport, enrollment, runner, status)."""
