@@ -1,0 +1,44 @@
+"""The stable interface the agent and the server import. Keep these names and signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from checks.engine import run_checks
+from checks.factset import FactSource
+from checks.host import HostContext
+from checks.inventory import collect_inventory_from
+from checks.registry import REGISTRY
+from checks.runner import CommandRunner
+
+
+def _host(root: Path | None, runner: CommandRunner | None) -> HostContext:
+    # With a root, commands run only when the caller passes a runner on purpose (a test's).
+    return HostContext.live(runner) if root is None else HostContext.tree(Path(root), runner)
+
+
+def run_scan(
+    policy_checks: Mapping[str, Mapping[str, Any]] | None = None,
+    root: Path | None = None,
+    runner: CommandRunner | None = None,
+) -> list[dict[str, Any]]:
+    """Run every enabled check once and return the result dicts of docs/architecture.md.
+
+    `policy_checks` maps check id -> {"enabled": bool, "params": {...}}; a check it does not
+    name runs with its defaults. Each fact is collected once for the whole scan.
+    """
+    host = _host(root, runner)
+    results = run_checks(FactSource(host), host.platform, policy_checks)
+    return [result.to_dict() for result in results]
+
+
+def collect_inventory(root: Path | None = None) -> dict[str, Any]:
+    """hostname, os, kernel, architecture, platform and addresses [{interface, mac, ipv4, ipv6}]."""
+    return collect_inventory_from(_host(root, None))
+
+
+def registry_catalog() -> list[dict[str, Any]]:
+    """Every check's metadata as JSON-able dicts, in registry order."""
+    return [spec.to_catalog() for spec in REGISTRY.values()]

@@ -1,0 +1,132 @@
+"""Operating system identity, the reboot flag, pending updates, file modes and the clock."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import stat
+from datetime import UTC, datetime
+
+from checks.collectors.accounts import parse_group, parse_passwd
+from checks.errors import CollectError, NoPrivilege, NotApplicable
+from checks.facts import Clock, FileStat, OsRelease, PendingUpdate, RebootRequired
+from checks.host import HostContext
+
+OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
+# /var/run is a link to /run on current systems; a host tree may hold either.
+REBOOT_FLAG_PATHS = ("/run/reboot-required", "/var/run/reboot-required")
+SENSITIVE_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
+_APT_INST = re.compile(
+    r"^Inst (?P<package>\S+)(?: \[(?P<current>[^\]]*)\])? \((?P<new>\S+) (?P<origin>[^\[)]*)"
+)
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = [value.strip("\"'")]
+        values[key.strip()] = " ".join(words)
+    return values
+
+
+def collect_os_release(host: HostContext) -> OsRelease:
+    for path in OS_RELEASE_PATHS:
+        text = host.read_optional(path)
+        if text is not None:
+            values = parse_os_release(text)
+            return OsRelease(
+                id=values.get("ID", "linux"),
+                id_like=tuple(values.get("ID_LIKE", "").split()),
+                name=values.get("NAME", "Linux"),
+                version_id=values.get("VERSION_ID", ""),
+                pretty_name=values.get("PRETTY_NAME", values.get("NAME", "Linux")),
+            )
+    raise NotApplicable("there is no /etc/os-release naming the operating system")
+
+
+def collect_reboot_required(host: HostContext) -> RebootRequired:
+    for path in REBOOT_FLAG_PATHS:
+        if host.path(path).exists():
+            packages_text = host.read_optional(path + ".pkgs") or ""
+            packages = tuple(sorted({p.strip() for p in packages_text.splitlines() if p.strip()}))
+            return RebootRequired(required=True, flag_path=path, packages=packages)
+    return RebootRequired(required=False, flag_path=REBOOT_FLAG_PATHS[-1], packages=())
+
+
+def parse_apt_simulation(text: str) -> tuple[PendingUpdate, ...]:
+    updates = []
+    for line in text.splitlines():
+        match = _APT_INST.match(line)
+        if match is None:
+            continue
+        origin = match["origin"].strip().rstrip(",")
+        updates.append(
+            PendingUpdate(
+                package=match["package"],
+                current_version=match["current"],
+                new_version=match["new"],
+                origin=origin,
+                is_security="security" in origin.lower(),
+            )
+        )
+    return tuple(updates)
+
+
+def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
+    host.require_commands("apt-get", why="listing pending updates")
+    release = collect_os_release(host)
+    if not release.is_debian_family:
+        raise NotApplicable(f"pending updates are read with apt; this host runs {release.name}")
+    # -s simulates: apt changes nothing and takes no lock, so a scan never blocks an upgrade.
+    result = host.run(["apt-get", "-s", "-q", "dist-upgrade"], why="listing pending updates")
+    if result.returncode != 0:
+        raise CollectError(
+            f"apt-get -s dist-upgrade exited with {result.returncode}: "
+            f"{result.stderr.strip()[:300]}"
+        )
+    return parse_apt_simulation(result.stdout)
+
+
+def _names_by_id(host: HostContext) -> tuple[dict[int, str], dict[int, str]]:
+    try:
+        users = parse_passwd(host.read_optional("/etc/passwd") or "")
+        groups = parse_group(host.read_optional("/etc/group") or "")
+    except (CollectError, NoPrivilege):
+        return {}, {}
+    return {u.uid: u.name for u in users}, {g.gid: g.name for g in groups}
+
+
+def collect_sensitive_files(host: HostContext) -> tuple[FileStat, ...]:
+    user_names, group_names = _names_by_id(host)
+    stats = []
+    for path in SENSITIVE_FILES:
+        try:
+            info = host.path(path).stat()
+        except FileNotFoundError:
+            stats.append(FileStat(path, False, None, None, None, None, None))
+            continue
+        except PermissionError as exc:
+            raise NoPrivilege(f"{path} cannot be examined by this account") from exc
+        stats.append(
+            FileStat(
+                path=path,
+                exists=True,
+                mode=stat.S_IMODE(info.st_mode),
+                uid=info.st_uid,
+                gid=info.st_gid,
+                owner=user_names.get(info.st_uid),
+                group=group_names.get(info.st_gid),
+            )
+        )
+    return tuple(stats)
+
+
+def collect_clock(host: HostContext) -> Clock:
+    return Clock(now=datetime.now(UTC))

@@ -1,0 +1,122 @@
+"""Running registered checks against facts, turning every outcome into a result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from checks.errors import CollectError, NoPrivilege, NotApplicable, ParameterError
+from checks.factset import Facts, FactSource
+from checks.model import Finding, Result, Severity, Status, truncate_text
+from checks.params import resolve_params
+from checks.registry import REGISTRY, CheckSpec
+
+PolicyChecks = Mapping[str, Mapping[str, Any]]
+
+
+def _result(spec: CheckSpec, status: Status, message: str, resource: str = "host") -> Result:
+    return Result(
+        check_id=spec.id,
+        status=status,
+        resource=resource,
+        message=message,
+        evidence={},
+        rules=list(spec.rules),
+        severity=spec.severity,
+    )
+
+
+def _stamp(spec: CheckSpec, finding: Finding) -> Result:
+    return Result(
+        check_id=spec.id,
+        status=Status(finding.status),
+        resource=finding.resource,
+        message=finding.message,
+        evidence=dict(finding.evidence),
+        rules=list(spec.rules),
+        severity=Severity(finding.severity or spec.severity),
+    )
+
+
+def _policy_entry(spec: CheckSpec, policy: PolicyChecks) -> tuple[bool, Mapping[str, Any]]:
+    entry = policy.get(spec.id, {})
+    if not isinstance(entry, Mapping):
+        raise ParameterError(f"the policy entry for {spec.id} is not an object")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ParameterError(f"'enabled' for {spec.id} must be true or false, got {enabled!r}")
+    params = entry.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise ParameterError(f"'params' for {spec.id} must be an object")
+    return enabled, params
+
+
+def run_check(
+    spec: CheckSpec, source: FactSource, platform: str, given: Mapping[str, Any]
+) -> list[Result]:
+    """One check's results; whatever goes wrong becomes a result, never an exception."""
+    if platform not in spec.platforms:
+        return [
+            _result(
+                spec,
+                Status.NOT_APPLICABLE,
+                f"this check runs on {', '.join(spec.platforms)}; this host runs {platform}",
+            )
+        ]
+    try:
+        params = resolve_params(spec.params, given)
+    except ParameterError as exc:
+        return [_result(spec, Status.ERROR, f"the policy gives this check a bad value: {exc}")]
+    facts = Facts(source, frozenset(spec.facts))
+    try:
+        findings = spec.function(facts, params)
+    except NoPrivilege as exc:
+        return [_result(spec, Status.NO_PRIVILEGE, str(exc))]
+    except NotApplicable as exc:
+        return [_result(spec, Status.NOT_APPLICABLE, str(exc))]
+    except CollectError as exc:
+        return [_result(spec, Status.ERROR, f"facts could not be collected: {exc}")]
+    except Exception as exc:
+        return [_result(spec, Status.ERROR, f"the check failed: {type(exc).__name__}: {exc}")]
+    if not findings:
+        return [_result(spec, Status.ERROR, "the check judged nothing and returned no result")]
+    return [_stamp(spec, finding) for finding in findings]
+
+
+def _unknown_check(check_id: str) -> Result:
+    return Result(
+        check_id=truncate_text(str(check_id), 100),
+        status=Status.ERROR,
+        resource="host",
+        message="the policy names a check this agent does not know; upgrade the agent",
+        evidence={},
+        rules=[],
+        severity=Severity.INFO,
+    )
+
+
+def run_checks(
+    source: FactSource,
+    platform: str,
+    policy: PolicyChecks | None = None,
+    specs: Iterable[CheckSpec] | None = None,
+) -> list[Result]:
+    policy = policy or {}
+    chosen = list(REGISTRY.values()) if specs is None else list(specs)
+    results: list[Result] = []
+    for spec in chosen:
+        try:
+            enabled, given = _policy_entry(spec, policy)
+        except ParameterError as exc:
+            results.append(_result(spec, Status.ERROR, f"the policy is malformed: {exc}"))
+            continue
+        if enabled:
+            results.extend(run_check(spec, source, platform, given))
+    if specs is None:
+        for check_id, entry in policy.items():
+            wanted = not isinstance(entry, Mapping) or entry.get("enabled", True) is not False
+            if check_id not in REGISTRY and wanted:
+                results.append(_unknown_check(check_id))
+    return results

@@ -1,0 +1,195 @@
+"""Typed, platform-neutral facts that collectors produce and checks judge.
+
+No fact ever holds a password or a password hash: the shadow collector keeps only what kind of
+entry it saw (empty, locked, which hash scheme), so no check, log line or evidence can leak one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class FactName(StrEnum):
+    USERS = "users"
+    GROUPS = "groups"
+    SHADOW = "shadow"
+    LOGIN_DEFS = "login_defs"
+    PWQUALITY = "pwquality"
+    LISTENING_SOCKETS = "listening_sockets"
+    REBOOT_REQUIRED = "reboot_required"
+    OS_RELEASE = "os_release"
+    SSHD_CONFIG = "sshd_config"
+    PENDING_UPDATES = "pending_updates"
+    SENSITIVE_FILES = "sensitive_files"
+    CLOCK = "clock"
+
+
+class PasswordState(StrEnum):
+    """What a password field holds, without its content."""
+
+    EMPTY = "empty"  # no password at all: anyone may log in
+    LOCKED = "locked"  # "!" before a hash: the hash is kept but cannot be used
+    NO_PASSWORD_LOGIN = "no_password_login"  # "*", "!", "!!", "x" in shadow: no password works
+    HASHED = "hashed"
+    SHADOWED = "shadowed"  # "x" in /etc/passwd: look in /etc/shadow
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    name: str
+    uid: int
+    gid: int
+    gecos: str
+    home: str
+    shell: str
+    password_state: PasswordState
+
+    @property
+    def can_log_in_interactively(self) -> bool:
+        base = self.shell.rsplit("/", 1)[-1]
+        return bool(self.shell) and base not in {"nologin", "false", "sync", "shutdown", "halt"}
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    name: str
+    gid: int
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShadowEntry:
+    name: str
+    password_state: PasswordState
+    hash_scheme: str | None  # "sha512", "yescrypt", "md5", "des", ... when HASHED
+    last_change_days: int | None  # days since 1970-01-01; 0 means "must change at next login"
+    min_days: int | None
+    max_days: int | None
+    warn_days: int | None
+    inactive_days: int | None
+    expire_days: int | None
+
+
+@dataclass(frozen=True)
+class LoginDefs:
+    """The settings of /etc/login.defs that checks judge; None when the file does not set one."""
+
+    pass_max_days: int | None
+    pass_min_days: int | None
+    pass_min_len: int | None
+    pass_warn_age: int | None
+    uid_min: int | None
+    uid_max: int | None
+    encrypt_method: str | None
+
+
+@dataclass(frozen=True)
+class PwQuality:
+    """Effective libpwquality settings: pwquality.conf.d, then pwquality.conf, then PAM args.
+
+    `pam_module` is the quality module found in the PAM password stack (pam_pwquality.so or
+    pam_cracklib.so), None when none was found; `pam_files_read` tells whether any PAM file was
+    there to look at.
+    """
+
+    minlen: int | None
+    minclass: int | None
+    dcredit: int | None
+    ucredit: int | None
+    lcredit: int | None
+    ocredit: int | None
+    pam_module: str | None
+    pam_files_read: bool
+    sources: tuple[str, ...]
+
+    @property
+    def required_classes_by_credit(self) -> int:
+        """How many character classes negative credits make mandatory."""
+        credits = (self.dcredit, self.ucredit, self.lcredit, self.ocredit)
+        return sum(1 for credit in credits if credit is not None and credit < 0)
+
+
+@dataclass(frozen=True)
+class ListeningSocket:
+    protocol: str  # "tcp" or "udp"
+    family: str  # "ipv4" or "ipv6"
+    address: str
+    port: int
+    uid: int
+    inode: int
+
+    @property
+    def is_loopback(self) -> bool:
+        return (
+            self.address.startswith("127.")
+            or self.address in {"::1", "::ffff:127.0.0.1"}
+            or (self.address.startswith("::ffff:127."))
+        )
+
+
+@dataclass(frozen=True)
+class RebootRequired:
+    required: bool
+    flag_path: str
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    id: str
+    id_like: tuple[str, ...]
+    name: str
+    version_id: str
+    pretty_name: str
+
+    @property
+    def is_debian_family(self) -> bool:
+        return self.id == "debian" or "debian" in self.id_like or "ubuntu" in self.id_like
+
+
+@dataclass(frozen=True)
+class SshdConfig:
+    """Global OpenSSH server settings, keys lower-cased; the first value given wins, as in sshd.
+
+    Settings inside `Match` blocks are left out: they apply only to some connections.
+    """
+
+    path: str
+    settings: dict[str, str] = field(default_factory=dict)
+    files_read: tuple[str, ...] = ()
+
+    def get(self, key: str, default: str) -> str:
+        return self.settings.get(key.lower(), default)
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    package: str
+    current_version: str | None
+    new_version: str
+    origin: str
+    is_security: bool
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    exists: bool
+    mode: int | None  # permission bits only
+    uid: int | None
+    gid: int | None
+    owner: str | None
+    group: str | None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When the scan runs, so that age checks stay pure."""
+
+    now: datetime
+
+    @property
+    def days_since_epoch(self) -> int:
+        return int(self.now.timestamp() // 86400)

@@ -1,0 +1,84 @@
+"""The seam between collectors and the operating system: where files are, how commands run."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from checks.errors import CommandUnavailable, NoPrivilege, NotApplicable
+from checks.runner import CommandResult, CommandRunner
+
+
+def current_platform() -> str:
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform.startswith("win"):
+        return "windows"
+    if sys.platform == "darwin":
+        return "macos"
+    return sys.platform
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What collectors may touch.
+
+    `root` is "/" on a live host or the top of a host tree (a test's, or `xunjian scan --root`).
+    `runner` is None when commands must not run, which is always the case for a host tree: its
+    programs are not this machine's programs.
+    """
+
+    root: Path
+    runner: CommandRunner | None
+    platform: str
+    is_tree: bool
+
+    @classmethod
+    def live(cls, runner: CommandRunner | None = None) -> HostContext:
+        return cls(
+            root=Path("/"),
+            runner=runner if runner is not None else CommandRunner(),
+            platform=current_platform(),
+            is_tree=False,
+        )
+
+    @classmethod
+    def tree(cls, root: Path, runner: CommandRunner | None = None) -> HostContext:
+        # A host tree is read as a Linux host: that is what the real tools (useradd --root ...)
+        # build, and Windows checks need APIs a folder cannot stand in for.
+        return cls(root=root, runner=runner, platform="linux", is_tree=True)
+
+    def path(self, host_path: str) -> Path:
+        """The place of an absolute host path such as "/etc/shadow" under this context's root."""
+        relative = PurePosixPath(host_path).relative_to("/")
+        return self.root.joinpath(*relative.parts)
+
+    def read_text(self, host_path: str) -> str:
+        """A host file's text. Missing -> FileNotFoundError; unreadable -> NoPrivilege."""
+        try:
+            return self.path(host_path).read_text(encoding="utf-8", errors="replace")
+        except PermissionError as exc:
+            raise NoPrivilege(f"{host_path} is not readable by this account") from exc
+
+    def read_optional(self, host_path: str) -> str | None:
+        try:
+            return self.read_text(host_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def require_commands(self, program: str, why: str) -> CommandRunner:
+        if self.runner is None:
+            mode = "a host tree (--root)" if self.is_tree else "this scan"
+            raise NotApplicable(
+                f"{why} needs the command {program}, and commands are not run when scanning {mode}"
+            )
+        return self.runner
+
+    def run(self, argv: list[str], why: str) -> CommandResult:
+        """Run a command; `why` names what it is for, for the not-applicable sentence."""
+        runner = self.require_commands(argv[0], why)
+        try:
+            return runner.run(argv)
+        except CommandUnavailable as exc:
+            raise NotApplicable(f"{why} needs {argv[0]}, which is not installed") from exc
