@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -74,6 +73,13 @@ class ServerUnderTest:
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    def set_config(self, **values: Any) -> None:
+        """Change settings in config.json (e.g. short intervals for a test); before start()."""
+        path = self.data / "config.json"
+        config = json.loads(path.read_text())
+        config.update(values)
+        path.write_text(json.dumps(config, indent=2))
 
     def init(self) -> str:
         words = ["server", "init", "--data", str(self.data), "--server-url", self.url]
@@ -249,8 +255,84 @@ def sample_results(count: int = 40) -> list[dict[str, Any]]:
     ]
 
 
-def env_without_proxy() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        env.pop(name, None)
-    return env
+# Local tuning that makes `xunjian agent run` act at once and often (keys of agent.json).
+FAST_AGENT = {
+    "start_delay_max_seconds": 0,
+    "scan_interval_seconds": 4,
+    "heartbeat_interval_seconds": 1,
+    "job_jitter_seconds": 0.2,
+    "flush_interval_seconds": 0.5,
+    "backoff_base_seconds": 0.2,
+    "backoff_cap_seconds": 1,
+    "request_timeout_seconds": 10,
+}
+
+
+@dataclass
+class AgentUnderTest:
+    """``xunjian agent enroll`` + ``xunjian agent run`` with a state folder of its own."""
+
+    state: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def enroll(
+        self, enroll_words: list[str], check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return run_cli("agent", "enroll", "--state", str(self.state), *enroll_words, check=check)
+
+    def tune(self, **values: Any) -> None:
+        path = self.state / "agent.json"
+        config = json.loads(path.read_text())
+        config.update(FAST_AGENT)
+        config.update(values)
+        path.write_text(json.dumps(config, indent=2))
+
+    @property
+    def agent_id(self) -> str:
+        return str(json.loads((self.state / "agent.json").read_text())["agent_id"])
+
+    def start(self) -> None:
+        self.log_path = self.state.parent / f"{self.state.name}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*XUNJIAN, "agent", "run", "--state", str(self.state)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def status(self) -> dict[str, Any]:
+        done = run_cli("agent", "status", "--state", str(self.state), "--json", check=False)
+        return dict(json.loads(done.stdout))
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for(what: str, condition: Any, timeout: float = 60, interval: float = 0.3) -> Any:
+    """Poll ``condition()`` until it returns something truthy; fail with ``what`` otherwise.
+
+    Deadlines here bound a wait for an event; they never judge speed.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
