@@ -41,6 +41,8 @@ REASON_SPOOL_FULL = "spool full"
 # Gaps are merged into ranges; past this many, the oldest are folded into one range so a
 # report never grows without bound after a long outage.
 MAX_GAPS_PER_REPORT = 100
+# The server keeps a gap's reason to this many characters.
+MAX_GAP_REASON = 200
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -133,7 +135,9 @@ def merge_gaps(gaps: Iterable[Gap]) -> list[Gap]:
         first = Gap(
             folded[0].from_seq,
             max(gap.to_seq for gap in folded),
-            "several gaps merged: " + ", ".join(sorted({gap.reason for gap in folded})),
+            ("several gaps merged: " + ", ".join(sorted({gap.reason for gap in folded})))[
+                :MAX_GAP_REASON
+            ],
         )
         merged = [first, *merged[len(folded) :]]
     return merged
@@ -323,7 +327,9 @@ class Spool:
             if row is None:
                 return False
             db.execute("DELETE FROM reports WHERE seq = ?", (seq,))
-            self._add_pending_gaps([*_gaps_from_text(row[0]), Gap(seq, seq, reason)])
+            self._add_pending_gaps(
+                [*_gaps_from_text(row[0]), Gap(seq, seq, reason[:MAX_GAP_REASON])]
+            )
         return True
 
     # -- figures for heartbeats and `agent status` ----------------------------------------
