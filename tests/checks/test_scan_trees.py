@@ -1,0 +1,136 @@
+"""`xunjian scan --root TREE` as a real process on trees made by real tools."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from checks.api import run_scan
+from checks.registry import REGISTRY
+from tests.checks.hosttree import HostTree, base_tree, tool
+from tests.checks.scan_helpers import failures, scan, scan_json
+
+# Without a server's policy or commands, these cannot judge a host tree.
+NOT_APPLICABLE_ON_TREES = {"patch.security_pending", "accounts.unapproved"}
+
+
+def test_faulty_tree_reports_every_planted_fault_and_nothing_else(
+    faulty: tuple[HostTree, set[tuple[str, str]]],
+) -> None:
+    tree, expected = faulty
+    returncode, results = scan_json(tree.root)
+    assert failures(results) == expected
+    assert returncode == 1
+    assert not [r for r in results if r["status"] == "error"]
+
+
+def test_clean_twin_has_no_failure(clean: HostTree) -> None:
+    returncode, results = scan_json(clean.root)
+    statuses = {(r["check_id"], r["status"]) for r in results}
+    assert returncode == 0, failures(results)
+    assert {check_id for check_id, _ in statuses} == set(REGISTRY)
+    for check_id in REGISTRY:
+        wanted = "not_applicable" if check_id in NOT_APPLICABLE_ON_TREES else "pass"
+        assert {s for c, s in statuses if c == check_id} == {wanted}, check_id
+
+
+def test_commands_are_not_run_under_root_and_say_why(clean: HostTree) -> None:
+    _, results = scan_json(clean.root)
+    pending = [r for r in results if r["check_id"] == "patch.security_pending"]
+    assert [r["status"] for r in pending] == ["not_applicable"]
+    assert "commands are not run" in pending[0]["message"]
+
+
+def test_cleartext_port_is_reported_as_high(
+    faulty: tuple[HostTree, set[tuple[str, str]]],
+) -> None:
+    _, results = scan_json(faulty[0].root)
+    by_resource = {r["resource"]: r for r in results if r["check_id"] == "services.listening"}
+    assert by_resource["port:tcp/23"]["severity"] == "high"
+    assert by_resource["port:tcp/8080"]["severity"] == "medium"
+    assert by_resource["port:tcp/8080"]["evidence"]["addresses"] == ["::"]
+
+
+def test_no_password_hash_reaches_the_output(
+    faulty: tuple[HostTree, set[tuple[str, str]]],
+) -> None:
+    tree = faulty[0]
+    hashes = [
+        line.split(":")[1]
+        for line in tree.path("/etc/shadow").read_text().splitlines()
+        if line.split(":")[1].startswith("$")
+    ]
+    assert len(hashes) == 2  # bob's MD5 and carol's SHA-512
+    for extra in ((), ("--json",)):
+        output = scan(tree.root, *extra).stdout
+        assert "weak scheme md5" in output
+        for secret in hashes:
+            assert secret not in output
+            assert secret.split("$")[-1] not in output
+
+
+def test_table_output_and_exit_status(faulty: tuple[HostTree, set[tuple[str, str]]]) -> None:
+    completed = scan(faulty[0].root)
+    assert completed.returncode == 1
+    lines = completed.stdout.splitlines()
+    assert lines[0].split() == ["CHECK", "STATUS", "RESOURCE", "MESSAGE"]
+    assert any(line.startswith("accounts.uid0_extra") and "user:toor" in line for line in lines)
+    assert "fail" in lines[-1]
+
+
+def test_root_that_is_not_a_directory_is_a_usage_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-tree"
+    completed = scan(missing)
+    assert completed.returncode == 2
+    assert "not a directory" in completed.stderr
+    assert str(missing) in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_unreadable_shadow_is_no_privilege_not_all_good(clean: HostTree, trees_dir: Path) -> None:
+    copy = trees_dir / "clean-for-nobody"
+    shutil.copytree(clean.root, copy, symlinks=True)
+    shadow = copy / "etc/shadow"
+    assert shadow.stat().st_mode & 0o004 == 0, "pwconv leaves /etc/shadow unreadable to others"
+    nobody = [tool("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    _, results = scan_json(copy, prefix=nobody)
+    by_check: dict[str, set[str]] = {}
+    for result in results:
+        by_check.setdefault(result["check_id"], set()).add(result["status"])
+    for check_id in ("accounts.weak_password_hash", "accounts.password_age"):
+        assert by_check[check_id] == {"no_privilege"}, check_id
+    assert by_check["accounts.empty_password"] == {"no_privilege"}
+    shadow_result = next(r for r in results if r["check_id"] == "accounts.empty_password")
+    assert shadow_result["resource"] == "file:/etc/shadow"
+    assert "/etc/shadow" in shadow_result["message"]
+    # What needs no secret still works for the unprivileged account.
+    assert by_check["accounts.uid0_extra"] == {"pass"}
+
+
+def test_policy_parameters_reach_checks_on_a_tree(
+    faulty: tuple[HostTree, set[tuple[str, str]]],
+) -> None:
+    tree = faulty[0]
+    policy = {
+        "accounts.unapproved": {"params": {"approved": ["alice", "bob", "carol"]}},
+        "services.listening": {"params": {"approved_tcp_ports": [22, 23, 8080]}},
+        "accounts.uid0_extra": {"enabled": False},
+    }
+    results = run_scan(policy, root=tree.root)
+    found = failures(results)
+    assert ("accounts.unapproved", "user:dave") in found
+    assert not [
+        r for r in results if r["check_id"] == "services.listening" and r["status"] == "fail"
+    ]
+    assert not [r for r in results if r["check_id"] == "accounts.uid0_extra"]
+
+
+def test_shadowless_tree_still_judges_passwd(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "old")
+    tree.useradd("eve")
+    # An empty second field in /etc/passwd is an empty password even with no shadow file.
+    passwd = tree.path("/etc/passwd")
+    passwd.write_text(passwd.read_text().replace("eve:x:", "eve::"))
+    tree.path("/etc/shadow").unlink()
+    results = run_scan({}, root=tree.root)
+    assert ("accounts.empty_password", "user:eve") in failures(results)
