@@ -158,6 +158,9 @@ class AgentConfig:
     request_timeout_seconds: float = 30.0
     spool_max_rows: int = 1000
     spool_max_bytes: int = 64 * 1024 * 1024
+    # Read the host's files under this folder instead of / (tests and demos point it at a
+    # prepared host tree); None scans this machine.
+    scan_root: str | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -190,6 +193,10 @@ class AgentConfig:
             "request_timeout_seconds",
         ):
             setattr(self, name, _positive_number(name, getattr(self, name), 0.01))
+        if self.scan_root is not None and (
+            not isinstance(self.scan_root, str) or not self.scan_root
+        ):
+            raise StateError(f"{CONFIG_NAME}: scan_root must be a folder path or null")
         for name in ("spool_max_rows", "spool_max_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -197,3 +197,95 @@ class LoopbackServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+@dataclass
+class ScriptedApi:
+    """The agent API's answers per docs/architecture.md, scripted for the agent's tests.
+
+    It checks every signed request with ``xunjian.wire`` (a bad one gets 401, as the real server
+    does), stores reports once per ``(agent_id, epoch, seq)`` and hands out commands until they
+    are acknowledged. Tests flip ``report_status`` or ``policy`` to provoke the agent.
+    """
+
+    ca_pem: bytes
+    token: str = "tok-123"
+    agent_id: str = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    public_key: str | None = None
+    policy: dict[str, Any] = field(
+        default_factory=lambda: {
+            "version": 3,
+            "group": "default",
+            "checks": {"accounts.uid0_extra": {"enabled": False, "params": {}}},
+            "schedules": {"scan_interval_seconds": 3600, "heartbeat_interval_seconds": 60},
+            "approved": {"users": [], "software": []},
+        }
+    )
+    report_status: int | None = None  # None: the normal 200; else answer this status
+    stored: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
+    duplicates: int = 0
+    commands: list[dict[str, str]] = field(default_factory=list)
+    acked: list[str] = field(default_factory=list)
+    heartbeats: list[dict[str, Any]] = field(default_factory=list)
+    signature_failures: list[str] = field(default_factory=list)
+
+    def __call__(self, request: Received) -> Reply:
+        path = request.path
+        if path == "/api/v1/agent/ca" and request.method == "GET":
+            return Reply(200, self.ca_pem, "application/x-pem-file")
+        if path == "/api/v1/agent/enroll" and request.method == "POST":
+            body = request.json()
+            if body.get("token") != self.token:
+                return Reply.json(401, {"error": "enrollment token refused"})
+            self.public_key = body["public_key"]
+            return Reply.json(201, {"agent_id": self.agent_id, "group": "default"})
+        problem = self._signature_problem(request)
+        if problem:
+            self.signature_failures.append(problem)
+            return Reply.json(401, {"error": problem})
+        if path == "/api/v1/agent/policy" and request.method == "GET":
+            return Reply.json(200, self.policy)
+        if path == "/api/v1/agent/reports" and request.method == "POST":
+            if self.report_status is not None:
+                return Reply.json(self.report_status, {"error": "scripted refusal"})
+            report = request.json()
+            key = (report["agent_id"], report["epoch"], report["seq"])
+            if key in self.stored:
+                self.duplicates += 1
+                return Reply.json(200, {"stored": False, "duplicate": True})
+            self.stored[key] = report
+            return Reply.json(200, {"stored": True})
+        if path == "/api/v1/agent/heartbeat" and request.method == "POST":
+            beat = request.json()
+            self.heartbeats.append(beat)
+            self.acked += beat.get("acked_commands", [])
+            pending = [c for c in self.commands if c["id"] not in self.acked]
+            return Reply.json(200, {"policy_version": self.policy["version"], "commands": pending})
+        return Reply.json(404, {"error": f"no route {request.method} {path}"})
+
+    def _signature_problem(self, request: Received) -> str | None:
+        from xunjian import wire
+
+        if self.public_key is None:
+            return "no agent enrolled"
+        try:
+            sent_at = wire.parse_sent_at(request.headers.get(wire.HEADER_TIME))
+            wire.check_freshness(sent_at)
+            if request.headers.get(wire.HEADER_AGENT) != self.agent_id:
+                return "unknown agent"
+            wire.verify_request(
+                wire.public_key_from_text(self.public_key),
+                request.method,
+                request.path,
+                self.agent_id,
+                sent_at,
+                request.headers.get(wire.HEADER_SIGNATURE),
+                request.body,
+            )
+        except wire.SignatureError as exc:
+            return str(exc)
+        return None
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        return [self.stored[key] for key in sorted(self.stored)]

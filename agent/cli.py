@@ -1,0 +1,163 @@
+"""``xunjian agent enroll | run | status``: the bodies of the subcommands parsed in xunjian/cli.py.
+
+Exit status: 0 success; 1 a failure the command explains on stderr (refused enrollment, not
+enrolled, unusable state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from agent.state import AgentState, StateError
+
+log = logging.getLogger("xunjian.agent")
+
+
+def _fail(message: str) -> int:
+    print(f"xunjian agent: {message}", file=sys.stderr)
+    return 1
+
+
+# -- enroll -----------------------------------------------------------------------------------
+def enroll_command(args: argparse.Namespace) -> int:
+    from agent.enroll import EnrollmentError, enroll
+
+    try:
+        config = enroll(Path(args.state), args.server, args.token, args.ca_sha256)
+    except EnrollmentError as exc:
+        return _fail(str(exc))
+    print(
+        f"enrolled as agent {config.agent_id} (group {config.group}) with {config.server_url}\n"
+        f"state folder: {args.state}\n"
+        f"next: run `xunjian agent run --state {args.state}` (or start the service)"
+    )
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------
+def _configure_logging(stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("XUNJIAN_LOG_LEVEL", "INFO").upper())
+    # APScheduler logs every job run at INFO; that is noise in a service log.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _acquire_single_instance(state: AgentState) -> Any:
+    """Hold a lock on the state folder: two services on one spool would scan twice."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the service manager runs one instance
+        return None
+    handle = (state.directory / "agent.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StateError(f"another `xunjian agent run` is using {state.directory}") from None
+    return handle
+
+
+def run_command(args: argparse.Namespace) -> int:
+    _configure_logging()
+    from agent.service import build_service
+
+    state = AgentState(Path(args.state))
+    try:
+        lock = _acquire_single_instance(state) if state.directory.is_dir() else None
+        service = build_service(state)
+    except (StateError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        service.run(stop)
+    finally:
+        service.close()
+        if lock is not None:
+            lock.close()
+    return 0
+
+
+# -- status -----------------------------------------------------------------------------------
+def status_document(state: AgentState) -> dict[str, Any]:
+    from agent.spool import peek_depth
+
+    document: dict[str, Any] = {"state": str(state.directory), "enrolled": False}
+    try:
+        config = state.load_config()
+    except StateError as exc:
+        document["problem"] = str(exc)
+        return document
+    document.update(
+        enrolled=state.is_enrolled(),
+        agent_id=config.agent_id,
+        group=config.group,
+        server_url=config.server_url,
+        enrolled_at=config.enrolled_at,
+        allowed_commands=config.allowed_commands,
+    )
+    if not document["enrolled"]:
+        document["problem"] = "agent.json exists but the key or the pinned CA is missing"
+    status = state.load_status()
+    for name in (
+        "last_report_at",
+        "last_report_seq",
+        "last_scan_at",
+        "last_heartbeat_at",
+        "last_policy_version",
+        "last_error",
+        "last_error_at",
+    ):
+        document[name] = status.get(name)
+    spool = peek_depth(state.spool_path)
+    document["spool_depth"] = spool[0] if spool else 0
+    document["epoch"] = spool[1] if spool else None
+    document["last_seq"] = spool[2] if spool else None
+    return document
+
+
+def status_command(args: argparse.Namespace) -> int:
+    state = AgentState(Path(args.state))
+    document = status_document(state)
+    if args.json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif not document["enrolled"]:
+        print(f"not enrolled (state folder {state.directory})")
+        if "problem" in document:
+            print(f"  {document['problem']}")
+    else:
+        labels = [
+            ("agent id", "agent_id"),
+            ("group", "group"),
+            ("server", "server_url"),
+            ("enrolled at", "enrolled_at"),
+            ("last report", "last_report_at"),
+            ("last heartbeat", "last_heartbeat_at"),
+            ("policy version", "last_policy_version"),
+            ("spool depth", "spool_depth"),
+            ("last error", "last_error"),
+        ]
+        print(f"enrolled (state folder {state.directory})")
+        for label, key in labels:
+            value = document.get(key)
+            print(f"  {label + ':':<16}{'-' if value is None else value}")
+    return 0 if document["enrolled"] else 1

@@ -1,0 +1,140 @@
+"""What the agent accepts from the server: every answer is checked against docs/architecture.md
+before any of it is used. A server answer is input like any other; a bad one is a
+:class:`MessageError`, logged and ignored, never a crash or a half-applied policy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.transport import ProtocolError
+
+CHECK_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+COMMAND_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+COMMAND_TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_POLICY_CHECKS = 2000
+MAX_COMMANDS = 100
+# Limits on what a server may ask for, whatever its policy says: a scan at most every minute,
+# at least monthly; a heartbeat between every 10 s and daily.
+SCAN_INTERVAL_BOUNDS = (60.0, 31 * 86400.0)
+HEARTBEAT_INTERVAL_BOUNDS = (10.0, 86400.0)
+
+
+class MessageError(ProtocolError):
+    """A server answer that is JSON but not the agreed shape."""
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MessageError(f"{where} must be a whole number >= 0, not {value!r:.60}")
+    return value
+
+
+def _clamped_seconds(value: Any, where: str, bounds: tuple[float, float]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise MessageError(f"{where} must be a number of seconds")
+    low, high = bounds
+    return float(min(max(value, low), high))
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int
+    group: str
+    checks: dict[str, dict[str, Any]]
+    scan_interval_seconds: float | None = None
+    heartbeat_interval_seconds: float | None = None
+    approved: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_policy(value: Any) -> Policy:
+    """``GET /api/v1/agent/policy``'s answer, checked; intervals clamped to sane bounds."""
+    if not isinstance(value, dict):
+        raise MessageError("policy must be a JSON object")
+    version = _int(value.get("version"), "policy.version")
+    group = value.get("group", "")
+    if not isinstance(group, str) or len(group) > 200:
+        raise MessageError("policy.group must be a short string")
+    raw_checks = value.get("checks", {})
+    if not isinstance(raw_checks, dict) or len(raw_checks) > MAX_POLICY_CHECKS:
+        raise MessageError(f"policy.checks must be an object of at most {MAX_POLICY_CHECKS}")
+    checks: dict[str, dict[str, Any]] = {}
+    for check_id, entry in raw_checks.items():
+        if not CHECK_ID.fullmatch(check_id):
+            raise MessageError(f"policy.checks: bad check id {check_id!r:.60}")
+        if not isinstance(entry, dict):
+            raise MessageError(f"policy.checks.{check_id} must be an object")
+        enabled = entry.get("enabled", True)
+        params = entry.get("params", {})
+        if not isinstance(enabled, bool):
+            raise MessageError(f"policy.checks.{check_id}.enabled must be true or false")
+        if not isinstance(params, dict):
+            raise MessageError(f"policy.checks.{check_id}.params must be an object")
+        checks[check_id] = {"enabled": enabled, "params": params}
+    schedules = value.get("schedules", {})
+    if not isinstance(schedules, dict):
+        raise MessageError("policy.schedules must be an object")
+    approved = value.get("approved", {})
+    if not isinstance(approved, dict):
+        raise MessageError("policy.approved must be an object")
+    return Policy(
+        version=version,
+        group=group,
+        checks=checks,
+        scan_interval_seconds=_clamped_seconds(
+            schedules.get("scan_interval_seconds"),
+            "policy.schedules.scan_interval_seconds",
+            SCAN_INTERVAL_BOUNDS,
+        ),
+        heartbeat_interval_seconds=_clamped_seconds(
+            schedules.get("heartbeat_interval_seconds"),
+            "policy.schedules.heartbeat_interval_seconds",
+            HEARTBEAT_INTERVAL_BOUNDS,
+        ),
+        approved=approved,
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str
+    type: str
+
+
+@dataclass(frozen=True)
+class HeartbeatAnswer:
+    policy_version: int | None
+    commands: tuple[Command, ...]
+
+
+def parse_heartbeat_answer(value: Any) -> HeartbeatAnswer:
+    if not isinstance(value, dict):
+        raise MessageError("heartbeat answer must be a JSON object")
+    version = value.get("policy_version")
+    if version is not None:
+        version = _int(version, "heartbeat.policy_version")
+    raw_commands = value.get("commands", [])
+    if not isinstance(raw_commands, list) or len(raw_commands) > MAX_COMMANDS:
+        raise MessageError(f"heartbeat.commands must be a list of at most {MAX_COMMANDS}")
+    commands: list[Command] = []
+    for index, raw in enumerate(raw_commands):
+        if not isinstance(raw, dict):
+            raise MessageError(f"heartbeat.commands[{index}] must be an object")
+        command_id, command_type = raw.get("id"), raw.get("type")
+        if not isinstance(command_id, str) or not COMMAND_ID.fullmatch(command_id):
+            raise MessageError(f"heartbeat.commands[{index}].id must be a lower-case UUID")
+        if not isinstance(command_type, str) or not COMMAND_TYPE.fullmatch(command_type):
+            raise MessageError(f"heartbeat.commands[{index}].type is malformed")
+        commands.append(Command(command_id, command_type))
+    return HeartbeatAnswer(version, tuple(commands))
+
+
+def report_confirmed(value: Any) -> bool:
+    """True when the server holds the report: ``stored: true`` or ``duplicate: true``."""
+    if not isinstance(value, dict):
+        raise MessageError("report answer must be a JSON object")
+    return value.get("stored") is True or value.get("duplicate") is True

@@ -1,0 +1,117 @@
+"""The content of a report (docs/architecture.md, ``POST /api/v1/agent/reports``), minus the
+numbering that the spool adds when it sends.
+
+The server refuses a whole report for one malformed result (400), and a refused report is a
+lost scan. So results are fitted to the contract here, before they are spooled: unknown keys
+dropped, strings cut to their limits, oversized evidence replaced by a note saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+KIND_SCAN = "scan"
+MAX_RESULTS = 2000
+MAX_RESOURCE = 200
+MAX_MESSAGE = 1000
+MAX_EVIDENCE_BYTES = 16 * 1024
+MAX_INVENTORY_BYTES = 1024 * 1024
+MAX_RULES = 32
+STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+_CHECK_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
+_RULE_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,16}")
+# When a scan has more results than a report may carry, the ones that need attention go first.
+_KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "pass": 4}
+
+
+def _encoded_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def _plain_json(value: Any) -> Any:
+    """Make ``value`` JSON-clean (odd types become strings) so the spool can always store it."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def fit_result(raw: Any) -> dict[str, Any] | None:
+    """One result fitted to the contract, or None when it names no usable check."""
+    if not isinstance(raw, dict):
+        return None
+    check_id = raw.get("check_id")
+    if not isinstance(check_id, str) or not _CHECK_ID.fullmatch(check_id):
+        log.warning("dropping a result with a malformed check_id: %r", check_id)
+        return None
+    status = raw.get("status")
+    message = str(raw.get("message", ""))
+    if status not in STATUSES:
+        message = f"(agent: unknown status {status!r:.40}) {message}"
+        status = "error"
+    severity = raw.get("severity")
+    if severity not in SEVERITIES:
+        severity = "medium"
+    resource = raw.get("resource")
+    if not isinstance(resource, str) or not resource:
+        resource = "host"
+    evidence = raw.get("evidence", {})
+    if not isinstance(evidence, dict):
+        evidence = {"value": evidence}
+    evidence = _plain_json(evidence)
+    size = _encoded_size(evidence)
+    if size > MAX_EVIDENCE_BYTES:
+        evidence = {"truncated": True, "encoded_bytes": size}
+    rules = raw.get("rules", [])
+    if not isinstance(rules, list):
+        rules = []
+    rules = [tag for tag in rules if isinstance(tag, str) and _RULE_TAG.fullmatch(tag)]
+    return {
+        "check_id": check_id,
+        "status": status,
+        "resource": resource[:MAX_RESOURCE],
+        "message": message[:MAX_MESSAGE],
+        "severity": severity,
+        "evidence": evidence,
+        "rules": rules[:MAX_RULES],
+    }
+
+
+def fit_results(raw_results: Iterable[Any]) -> list[dict[str, Any]]:
+    fitted = [result for result in map(fit_result, raw_results) if result is not None]
+    if len(fitted) > MAX_RESULTS:
+        log.warning("scan gave %d results; sending the %d most urgent", len(fitted), MAX_RESULTS)
+        fitted.sort(key=lambda result: _KEEP_FIRST[result["status"]])
+        fitted = fitted[:MAX_RESULTS]
+    return fitted
+
+
+def fit_inventory(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        return {"value": str(raw)[:1000]}
+    inventory = _plain_json(raw)
+    size = _encoded_size(inventory)
+    if size > MAX_INVENTORY_BYTES:
+        return {"truncated": True, "encoded_bytes": size}
+    return inventory  # type: ignore[no-any-return]
+
+
+def report_content(
+    results: Iterable[Any],
+    inventory: Any,
+    policy_version: int | None,
+    created_at: str,
+) -> dict[str, Any]:
+    """Everything of a scan report except agent_id, epoch, seq, kind and gaps."""
+    return {
+        "created_at": created_at,
+        "policy_version": policy_version,
+        "results": fit_results(results),
+        "inventory": fit_inventory(inventory),
+    }

@@ -1,0 +1,382 @@
+"""The service body of ``xunjian agent run``: scheduled scans, heartbeats and spool flushes.
+
+Jobs (APScheduler 3, every one with jitter; the first run of each after a random start delay):
+
+* **scan**: fetch the policy (or fall back to the last one saved) -> run the checks with its
+  parameters -> spool a report -> flush the spool;
+* **heartbeat**: tell the server the spool's depth and numbering, acknowledge the commands
+  received by the previous heartbeat, and take new commands. ``scan_now`` runs at once when
+  the *local* ``allowed_commands`` lists it; anything else is refused and logged;
+* **flush**: retry unsent reports, at most as often as the backoff allows.
+
+The units of work (:meth:`AgentService.scan_cycle`, :meth:`heartbeat`, :meth:`flush`) are plain
+methods, so tests drive them one by one without a scheduler. None of them raises: a server that
+is down means reports wait in the spool and the agent keeps going.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent import report
+from agent.backoff import Backoff
+from agent.messages import (
+    MessageError,
+    Policy,
+    parse_heartbeat_answer,
+    parse_policy,
+    report_confirmed,
+)
+from agent.spool import Spool
+from agent.state import AgentConfig, AgentState, utc_now_text
+from agent.transport import Refused, Transport, TransportError
+from xunjian.wire import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+log = logging.getLogger("xunjian.agent")
+
+ScanFunction = Callable[[Mapping[str, Mapping[str, Any]] | None], list[dict[str, Any]]]
+InventoryFunction = Callable[[], dict[str, Any]]
+
+COMMAND_SCAN_NOW = "scan_now"
+# Commands this agent knows how to carry out; the local allow list picks among them.
+KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW})
+# Used until a policy names intervals (the contract's own example values).
+DEFAULT_SCAN_INTERVAL = 3600.0
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+MAX_JITTER = 300.0
+# The server takes at most 100 acknowledgements per heartbeat.
+MAX_ACKS_PER_HEARTBEAT = 100
+REMEMBERED_COMMANDS = 1000
+
+
+def live_scan(
+    root: Path | None = None,
+) -> tuple[ScanFunction, InventoryFunction]:
+    """The real check library, imported only when first used (it is the heavy part)."""
+
+    def scan(policy_checks: Mapping[str, Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+        from checks.api import run_scan
+
+        return run_scan(policy_checks, root=root)
+
+    def inventory() -> dict[str, Any]:
+        from checks.api import collect_inventory
+
+        return collect_inventory(root=root)
+
+    return scan, inventory
+
+
+def _jitter(config: AgentConfig, interval: float) -> float:
+    if config.job_jitter_seconds is not None:
+        return config.job_jitter_seconds
+    return min(interval / 10.0, MAX_JITTER)
+
+
+class AgentService:
+    def __init__(
+        self,
+        state: AgentState,
+        config: AgentConfig,
+        transport: Transport,
+        spool: Spool,
+        scan: ScanFunction | None = None,
+        inventory: InventoryFunction | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.state = state
+        self.config = config
+        self.transport = transport
+        self.spool = spool
+        if scan is None or inventory is None:
+            live, live_inventory = live_scan()
+            scan, inventory = scan or live, inventory or live_inventory
+        self._scan = scan
+        self._inventory = inventory
+        self._rng = rng or random.Random()
+        self.backoff = Backoff(config.backoff_base_seconds, config.backoff_cap_seconds, self._rng)
+        self.policy: Policy | None = self._cached_policy()
+        self._scheduler: BaseScheduler | None = None
+        self._stopping = threading.Event()
+        self._scan_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._commands_lock = threading.Lock()
+        self._pending_acks: list[str] = []
+        self._seen_commands: deque[str] = deque(maxlen=REMEMBERED_COMMANDS)
+
+    # -- policy ---------------------------------------------------------------------------
+    def _cached_policy(self) -> Policy | None:
+        cached = self.state.load_cached_policy()
+        if cached is None:
+            return None
+        try:
+            return parse_policy(cached)
+        except MessageError as exc:
+            log.warning("ignoring the saved policy: %s", exc)
+            return None
+
+    @property
+    def policy_version(self) -> int | None:
+        return self.policy.version if self.policy else None
+
+    def refresh_policy(self) -> Policy | None:
+        """Fetch the policy; on failure keep the last one (an offline PC still scans by it)."""
+        try:
+            raw = self.transport.get_json(PATH_POLICY)
+            policy = parse_policy(raw)
+        except TransportError as exc:
+            self._note_error(f"policy not fetched, using the last one: {exc}")
+            return self.policy
+        if policy.version != self.policy_version:
+            log.info("policy version %s (was %s)", policy.version, self.policy_version)
+        self.policy = policy
+        self._safely(self.state.save_policy, raw)
+        self._safely(self.state.update_status, last_policy_version=policy.version)
+        self._apply_intervals()
+        return policy
+
+    def scan_interval(self) -> float:
+        if self.config.scan_interval_seconds is not None:
+            return self.config.scan_interval_seconds
+        if self.policy and self.policy.scan_interval_seconds:
+            return self.policy.scan_interval_seconds
+        return DEFAULT_SCAN_INTERVAL
+
+    def heartbeat_interval(self) -> float:
+        if self.config.heartbeat_interval_seconds is not None:
+            return self.config.heartbeat_interval_seconds
+        if self.policy and self.policy.heartbeat_interval_seconds:
+            return self.policy.heartbeat_interval_seconds
+        return DEFAULT_HEARTBEAT_INTERVAL
+
+    # -- scan -----------------------------------------------------------------------------
+    def scan_cycle(self) -> int | None:
+        """Policy -> scan -> spool -> flush. Returns the new report's seq, None if none."""
+        with self._scan_lock:
+            policy = self.refresh_policy()
+            try:
+                results = self._scan(policy.checks if policy else None)
+            except Exception as exc:  # a broken check library must not stop the agent
+                log.exception("the scan failed")
+                self._note_error(f"scan failed: {exc!r}")
+                return None
+            try:
+                inventory: Any = self._inventory()
+            except Exception as exc:
+                log.warning("inventory failed: %r", exc)
+                inventory = None
+            content = report.report_content(
+                results, inventory, policy.version if policy else None, utc_now_text()
+            )
+            try:
+                seq = self.spool.append(report.KIND_SCAN, content)
+            except Exception as exc:  # disk full, damaged spool: keep the agent alive
+                log.exception("could not spool the report")
+                self._note_error(f"could not spool the report: {exc!r}")
+                return None
+            log.info(
+                "scan spooled as seq %d (%d results, spool depth %d)",
+                seq,
+                len(content["results"]),
+                self.spool.depth(),
+            )
+            self._safely(self.state.update_status, last_scan_at=content["created_at"])
+        self.flush()
+        return seq
+
+    # -- flush ----------------------------------------------------------------------------
+    def flush(self) -> int:
+        """Send spooled reports oldest first until empty or the server fails; returns sent."""
+        if not self._flush_lock.acquire(blocking=False):
+            return 0  # another thread is flushing; it will take the new report too
+        try:
+            return self._flush()
+        finally:
+            self._flush_lock.release()
+
+    def _flush(self) -> int:
+        sent = 0
+        while not self._stopping.is_set() and self.backoff.ready():
+            oldest = self.spool.oldest(1)
+            if not oldest:
+                break
+            spooled = oldest[0]
+            payload = spooled.payload(self.config.agent_id, self.spool.epoch)
+            try:
+                answer = self.transport.post_json(PATH_REPORTS, payload)
+                confirmed = report_confirmed(answer)
+            except Refused as exc:
+                if exc.retryable:
+                    self._retry_later(f"report {spooled.seq} not accepted: {exc}")
+                    break
+                # The same bytes would be refused forever: drop them, tell the server.
+                reason = f"rejected by the server: HTTP {exc.status}: {exc.error}"
+                log.error("report seq %d %s; dropped", spooled.seq, reason)
+                self.spool.reject(spooled.seq, reason)
+                self._note_error(f"report {spooled.seq} {reason}")
+                continue
+            except TransportError as exc:
+                self._retry_later(f"report {spooled.seq} not sent: {exc}")
+                break
+            if not confirmed:
+                self._retry_later(f"server did not confirm report {spooled.seq}: {answer!r:.200}")
+                break
+            self.spool.confirm(spooled.seq)
+            self.backoff.succeeded()
+            sent += 1
+            self._safely(
+                self.state.update_status,
+                last_report_at=utc_now_text(),
+                last_report_seq=spooled.seq,
+                last_error=None,
+            )
+        return sent
+
+    def _retry_later(self, message: str) -> None:
+        delay = self.backoff.failed()
+        self._note_error(f"{message}; retrying in {delay:.0f}s")
+
+    # -- heartbeat and commands -----------------------------------------------------------
+    def heartbeat(self) -> None:
+        with self._commands_lock:
+            acks = self._pending_acks[:MAX_ACKS_PER_HEARTBEAT]
+        body = {
+            "spool_depth": self.spool.depth(),
+            "last_seq": self.spool.last_seq(),
+            "epoch": self.spool.epoch,
+            "policy_version": self.policy_version,
+            "acked_commands": acks,
+        }
+        try:
+            answer = parse_heartbeat_answer(self.transport.post_json(PATH_HEARTBEAT, body))
+        except TransportError as exc:
+            self._note_error(f"heartbeat failed: {exc}")
+            return
+        with self._commands_lock:
+            self._pending_acks = [c for c in self._pending_acks if c not in set(acks)]
+        self._safely(self.state.update_status, last_heartbeat_at=utc_now_text())
+        if answer.policy_version is not None and answer.policy_version != self.policy_version:
+            self._run_soon(self.refresh_policy, "policy_now")
+        for command in answer.commands:
+            self._handle_command(command.id, command.type)
+
+    def _handle_command(self, command_id: str, command_type: str) -> None:
+        with self._commands_lock:
+            if command_id not in self._pending_acks:
+                self._pending_acks.append(command_id)
+            if command_id in self._seen_commands:
+                return  # delivered again before our ack arrived: acknowledge, do not rerun
+            self._seen_commands.append(command_id)
+        if command_type not in self.config.allowed_commands:
+            log.warning(
+                "refused command %s (%s): not in this agent's allowed_commands %s",
+                command_id,
+                command_type,
+                self.config.allowed_commands,
+            )
+            return
+        if command_type not in KNOWN_COMMANDS:
+            log.warning(
+                "refused command %s (%s): not known to this agent", command_id, command_type
+            )
+            return
+        log.info("running command %s (%s)", command_id, command_type)
+        self._run_soon(self.scan_cycle, "scan_now")
+
+    @property
+    def pending_acks(self) -> list[str]:
+        with self._commands_lock:
+            return list(self._pending_acks)
+
+    # -- scheduling -----------------------------------------------------------------------
+    def _run_soon(self, job: Callable[[], Any], job_id: str) -> None:
+        """In the service: a one-off job now. Without a scheduler (tests): right here."""
+        if self._scheduler is None:
+            job()
+            return
+        self._scheduler.add_job(
+            self._guarded(job), id=job_id, replace_existing=True, misfire_grace_time=None
+        )
+
+    def _guarded(self, job: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:  # the last line of defence: log, never kill the service
+                log.exception("job %s failed", getattr(job, "__name__", job))
+                self._note_error(f"{getattr(job, '__name__', 'job')} failed: {exc!r}")
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def schedule(self, scheduler: BaseScheduler) -> None:
+        """Add the three jobs, each first run after a random delay, then on jittered intervals."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        self._scheduler = scheduler
+        now = datetime.now(UTC)
+        max_delay = self.config.start_delay_max_seconds
+
+        def first_run() -> datetime:
+            return now + timedelta(seconds=self._rng.uniform(0.0, max_delay))
+
+        for job_id, job, interval in self._jobs():
+            scheduler.add_job(
+                self._guarded(job),
+                IntervalTrigger(seconds=interval, jitter=_jitter(self.config, interval)),
+                id=job_id,
+                next_run_time=first_run(),
+            )
+
+    def _jobs(self) -> list[tuple[str, Callable[[], Any], float]]:
+        return [
+            ("scan", self.scan_cycle, self.scan_interval()),
+            ("heartbeat", self.heartbeat, self.heartbeat_interval()),
+            ("flush", self.flush, self.config.flush_interval_seconds),
+        ]
+
+    def _apply_intervals(self) -> None:
+        """A new policy may change the intervals: reschedule the jobs whose interval moved."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        for job_id, _, interval in self._jobs():
+            job = scheduler.get_job(job_id)
+            if job is None or not isinstance(job.trigger, IntervalTrigger):
+                continue
+            if abs(job.trigger.interval.total_seconds() - interval) > 0.001:
+                log.info("job %s now every %.0fs", job_id, interval)
+                scheduler.reschedule_job(
+                    job_id,
+                    trigger=IntervalTrigger(
+                        seconds=interval, jitter=_jitter(self.config, interval)
+                    ),
+                )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _note_error(self, message: str) -> None:
+        log.warning("%s", message)
+        self._safely(self.state.record_error, message[:1000])
+
+    @staticmethod
+    def _safely(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        # Status and cache files are for people; failing to write them must not stop the work.
+        try:
+            function(*args, **kwargs)
+        except (OSError, ValueError) as exc:
+            log.warning("could not write agent state: %r", exc)

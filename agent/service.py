@@ -1,0 +1,95 @@
+"""Glue for ``xunjian agent run``: load the state folder, open spool and transport, run the
+scheduler until a stop is asked for."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.runner import AgentService, InventoryFunction, ScanFunction, live_scan
+from agent.spool import Spool
+from agent.state import AgentState, StateError
+from agent.transport import Identity, InvalidServerUrl, Transport, parse_server_url, pinned_context
+
+log = logging.getLogger("xunjian.agent")
+
+
+@dataclass
+class RunningAgent:
+    service: AgentService
+    transport: Transport
+    spool: Spool
+
+    def run(self, stop: threading.Event) -> None:
+        """Schedule the jobs and block until ``stop`` is set; then stop without waiting for a
+        running scan (the spool is crash safe, and a report not yet spooled is just redone)."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=3)},
+            # A PC that slept through a run catches up once, not once per missed interval.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        self.service.schedule(scheduler)
+        scheduler.start()
+        config = self.service.config
+        log.info(
+            "agent %s running against %s (scan every %.0fs, heartbeat every %.0fs, spool epoch %d)",
+            config.agent_id,
+            config.server_url,
+            self.service.scan_interval(),
+            self.service.heartbeat_interval(),
+            self.spool.epoch,
+        )
+        try:
+            # A timeout keeps the main thread responsive to signals on every platform.
+            while not stop.wait(timeout=1.0):
+                pass
+        finally:
+            self.service.stop()
+            scheduler.shutdown(wait=False)
+            log.info("agent stopped")
+
+    def close(self) -> None:
+        self.transport.close()
+        self.spool.close()
+
+
+def build_service(
+    state: AgentState,
+    scan: ScanFunction | None = None,
+    inventory: InventoryFunction | None = None,
+) -> RunningAgent:
+    config = state.load_config()
+    key = state.load_key()
+    ca_pem = state.load_ca_pem()
+    try:
+        server = parse_server_url(config.server_url)
+    except InvalidServerUrl as exc:
+        raise StateError(f"agent.json: server_url: {exc}") from exc
+    transport = Transport(
+        server,
+        pinned_context(ca_pem),
+        Identity(config.agent_id, key),
+        timeout=config.request_timeout_seconds,
+    )
+    # A spool re-created after loss must start above every epoch this agent used before.
+    last_epoch = state.load_status().get("last_epoch")
+    min_epoch = last_epoch + 1 if isinstance(last_epoch, int) else 0
+    spool = Spool(
+        state.spool_path,
+        max_rows=config.spool_max_rows,
+        max_bytes=config.spool_max_bytes,
+        min_epoch=min_epoch,
+    )
+    state.update_status(last_epoch=spool.epoch)
+    if scan is None or inventory is None:
+        root = Path(config.scan_root) if config.scan_root else None
+        live, live_inventory = live_scan(root)
+        scan, inventory = scan or live, inventory or live_inventory
+    service = AgentService(state, config, transport, spool, scan, inventory)
+    return RunningAgent(service, transport, spool)
