@@ -1,0 +1,192 @@
+"""The agent API (docs/architecture.md, "The wire"): CA download, enrollment, and the signed
+report, policy and heartbeat endpoints.
+
+Every refusal answers JSON ``{"error": ...}``, logs the reason with the client's address and
+source port, and happens before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from server import schema
+from server.policy import effective_policy, group_by_id
+from server.state import client_address, current_state, db_session, events, log_refusal, refuse
+from server.store.agents import (
+    AgentIdentity,
+    EnrollmentRefused,
+    enroll_agent,
+    find_agent,
+    heartbeat,
+)
+from server.store.ingest import ingest_report, touch_agent
+from xunjian import wire
+
+blueprint = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
+_UUID = re.compile(schema.UUID_PATTERN)
+
+
+class Refused(Exception):
+    """A request is refused before any change; carries the status and the reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@blueprint.errorhandler(Refused)
+def _refused(error: Refused) -> ResponseReturnValue:
+    return refuse(error.status, error.reason)
+
+
+def read_body() -> bytes:
+    """The raw body, at most ``max_body_bytes``: checked against Content-Length first, then
+    enforced while reading, for a client whose Content-Length lies or that sends chunks."""
+    limit = current_state().config.max_body_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise Refused(413, f"body of {declared} bytes is over the {limit} byte limit")
+    try:
+        body = request.stream.read(limit + 1)
+    except RequestEntityTooLarge as exc:
+        raise Refused(413, f"body is over the {limit} byte limit") from exc
+    if len(body) > limit:
+        raise Refused(413, f"body is over the {limit} byte limit")
+    return body
+
+
+def parse(rule: schema.Rule, body: bytes) -> dict[str, Any]:
+    try:
+        return schema.validate(rule, schema.parse_json(body))
+    except schema.SchemaError as exc:
+        raise Refused(400, str(exc)) from exc
+
+
+def _signed_path() -> str:
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    agent: AgentIdentity
+    body: bytes
+
+
+def authenticate() -> SignedRequest:
+    """Verify the signature headers against the enrolled key; refuse with 401 otherwise."""
+    body = read_body()
+    agent_id = request.headers.get(wire.HEADER_AGENT, "")
+    if not agent_id:
+        raise Refused(401, f"missing {wire.HEADER_AGENT} header")
+    if not _UUID.fullmatch(agent_id):
+        raise Refused(401, f"malformed {wire.HEADER_AGENT} header")
+    try:
+        sent_at = wire.parse_sent_at(request.headers.get(wire.HEADER_TIME))
+    except wire.SignatureError as exc:
+        raise Refused(401, str(exc)) from exc
+    state = current_state()
+    agent = find_agent(state.engine, agent_id)
+    if agent is None:
+        raise Refused(401, f"unknown agent {agent_id}")
+    if agent.revoked:
+        raise Refused(401, f"agent {agent_id} is revoked")
+    try:
+        key = wire.public_key_from_text(agent.public_key)
+        wire.verify_request(
+            key,
+            request.method,
+            _signed_path(),
+            agent_id,
+            sent_at,
+            request.headers.get(wire.HEADER_SIGNATURE),
+            body,
+        )
+        _check_freshness(sent_at, state.config.freshness_window_seconds)
+    except wire.SignatureError as exc:
+        raise Refused(401, f"agent {agent_id}: {exc}") from exc
+    return SignedRequest(agent, body)
+
+
+def _check_freshness(sent_at: int, window: int) -> None:
+    if window == wire.FRESHNESS_WINDOW_SECONDS:
+        wire.check_freshness(sent_at)
+        return
+    # A configured window other than the protocol's default (wire.check_freshness fixes it).
+    now = time.time()
+    if abs(now - sent_at) > window:
+        raise wire.SignatureError(
+            f"send time {sent_at} is outside the {window}s window (server time {int(now)})"
+        )
+
+
+@blueprint.get("/ca")
+def ca_certificate() -> Response:
+    pem = current_state().paths.ca_cert.read_bytes()
+    return Response(pem, mimetype="application/x-pem-file")
+
+
+@blueprint.post("/enroll")
+def enroll() -> ResponseReturnValue:
+    fields = parse(schema.ENROLL, read_body())
+    try:
+        wire.public_key_from_text(fields["public_key"])
+    except ValueError as exc:
+        raise Refused(400, f"public_key: {exc}") from exc
+    try:
+        enrolled = enroll_agent(current_state().engine, fields["token"], fields)
+    except EnrollmentRefused as exc:
+        return refuse(401, str(exc), "enrollment token refused: unknown, expired or used up")
+    events.info(
+        "enrolled agent %s (hostname label %r, group %s) from %s",
+        enrolled.agent_id,
+        fields["hostname"],
+        enrolled.group,
+        client_address(),
+    )
+    return jsonify({"agent_id": enrolled.agent_id, "group": enrolled.group}), 201
+
+
+@blueprint.post("/reports")
+def reports() -> ResponseReturnValue:
+    signed = authenticate()
+    report = parse(schema.REPORT, signed.body)
+    if report["agent_id"] != signed.agent.id:
+        raise Refused(400, "agent_id in the body does not match the signed header")
+    outcome = ingest_report(current_state().engine, signed.agent.id, report)
+    if outcome.duplicate:
+        return jsonify({"stored": False, "duplicate": True})
+    return jsonify({"stored": True})
+
+
+@blueprint.get("/policy")
+def policy() -> ResponseReturnValue:
+    signed = authenticate()
+    state = current_state()
+    with db_session() as session:
+        document = effective_policy(group_by_id(session, signed.agent.group_id), state.config)
+    touch_agent(state.engine, signed.agent.id)
+    return jsonify(document)
+
+
+@blueprint.post("/heartbeat")
+def heartbeat_endpoint() -> ResponseReturnValue:
+    signed = authenticate()
+    beat = parse(schema.HEARTBEAT, signed.body)
+    version, commands = heartbeat(current_state().engine, signed.agent.id, beat)
+    return jsonify({"policy_version": version, "commands": commands})
+
+
+def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """Werkzeug's own limit (MAX_CONTENT_LENGTH) answers like ours does."""
+    limit = current_state().config.max_body_bytes
+    log_refusal(413, f"body is over the {limit} byte limit")
+    return jsonify({"error": f"body is over the {limit} byte limit"}), 413

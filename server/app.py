@@ -1,0 +1,64 @@
+"""The Flask app factory. Nothing happens at import; ``create_app`` reads the data folder."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+
+from server.config import DataPaths, load_config, read_secret_key
+from server.state import EXTENSION_KEY, ServerState
+from server.store.engine import make_engine, make_sessionmaker
+from xunjian.paths import default_server_data
+
+# The console loads nothing from other origins (no CDN, no inline script).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def create_app(
+    data_dir: Path | None = None, config_overrides: dict[str, Any] | None = None
+) -> Flask:
+    root = data_dir if data_dir is not None else default_server_data()
+    config = load_config(root, config_overrides)
+    engine = make_engine(config.database_url)
+
+    app = Flask(__name__, static_folder=None)
+    app.secret_key = read_secret_key(root)
+    app.config.update(
+        # Werkzeug refuses bigger bodies while reading, for every endpoint (forms included).
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        SESSION_COOKIE_NAME="xunjian_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=config.session_idle_seconds),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION_KEY] = ServerState(
+        config=config, paths=DataPaths(root), engine=engine, sessions=make_sessionmaker(engine)
+    )
+
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from server import agent_api, api
+    from server.console import views as console
+
+    app.register_blueprint(agent_api.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(console.blueprint)
+    app.register_error_handler(RequestEntityTooLarge, agent_api.too_large)
+    app.after_request(_security_headers)
+    return app

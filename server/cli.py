@@ -1,0 +1,219 @@
+"""Bodies of ``xunjian server ...`` (the parsing is in ``xunjian/cli.py``).
+
+Each command prints what a person needs next, and secrets only once. Exit status 0 on success,
+1 on a failure the command explains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import secrets
+import shlex
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from server.config import (
+    DEFAULT_SERVER_URL,
+    ConfigError,
+    DataPaths,
+    ServerConfig,
+    load_config,
+    write_private,
+)
+from server.pki import create_pki
+from server.security import new_password
+from server.store.accounts import AccountError, create_api_token, create_user, user_by_name
+from server.store.agents import DEFAULT_GROUP, create_enrollment_token, get_or_create_group
+from server.store.engine import make_engine, make_sessionmaker
+from server.store.migrate import upgrade_database
+from server.store.models import User
+from xunjian.wire import certificate_sha256
+
+FIRST_ADMIN = "admin"
+MAX_TOKEN_LIFETIME = datetime.timedelta(days=365)
+_LIFETIME = re.compile(r"([1-9][0-9]{0,5})([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _fail(message: str) -> int:
+    print(f"xunjian server: {message}", file=sys.stderr)
+    return 1
+
+
+def _safe_url(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _check_new_folder(root: Path) -> str | None:
+    paths = DataPaths(root)
+    if paths.config.exists():
+        return f"{root} is already initialised ({paths.config} exists); refusing to overwrite it"
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        return f"{root} exists and is not an empty folder; choose a new one"
+    return None
+
+
+def _create_private_sqlite_file(database_url: str) -> None:
+    """An embedded database holds password hashes: create its file 0600 before SQLite does
+    (SQLite gives its -wal and -shm files the same mode as the database file)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.exists():
+            write_private(path, b"")
+
+
+def init_command(args: argparse.Namespace) -> int:
+    root: Path = args.data
+    problem = _check_new_folder(root)
+    if problem:
+        return _fail(problem)
+    paths = DataPaths(root)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    root.chmod(0o700)  # mkdir's mode is filtered by the umask; the folder holds keys
+    config = ServerConfig(
+        database_url=args.database_url or paths.default_database_url(),
+        server_url=args.server_url or DEFAULT_SERVER_URL,
+    )
+    create_pki(paths, list(args.hostname))
+    _create_private_sqlite_file(config.database_url)
+    write_private(paths.secret_key, secrets.token_hex(32).encode() + b"\n")
+
+    engine = make_engine(config.database_url)
+    try:
+        upgrade_database(engine)
+        password = new_password()
+        with make_sessionmaker(engine)() as session:
+            if session.scalar(select(func.count()).select_from(User)):
+                return _fail(
+                    f"the database {_safe_url(config.database_url)} already has users; "
+                    "give each data folder a database of its own"
+                )
+            create_user(session, FIRST_ADMIN, "admin", password)
+            get_or_create_group(session, DEFAULT_GROUP)
+            session.commit()
+    finally:
+        engine.dispose()
+    write_private(paths.initial_password, password.encode() + b"\n")
+    # Written last: a config.json means the folder is complete.
+    write_private(paths.config, config.to_json().encode())
+
+    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    print(
+        f"xunjian server initialised in {root}\n"
+        f"  database:  {_safe_url(config.database_url)}\n"
+        f"  CA:        {paths.ca_cert} (sha256 {ca_hash})\n"
+        f"  start:     xunjian server run --data {shlex.quote(str(root))}\n"
+        f"  console:   {config.server_url}/ , user {FIRST_ADMIN}; the password below is kept in\n"
+        f"             {paths.initial_password} and must be changed at first login\n"
+        f"  password:  {password}"
+    )
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from server.serve import ListenError, parse_listen, serve
+
+    try:
+        host, port = parse_listen(args.listen)
+        config = load_config(args.data)
+    except (ListenError, ConfigError) as exc:
+        return _fail(str(exc))
+    engine = make_engine(config.database_url)
+    try:
+        # Brings an older database up to this version's schema; a no-op when it is current.
+        upgrade_database(engine)
+    finally:
+        engine.dispose()
+    return serve(args.data, host, port)
+
+
+def parse_lifetime(text: str) -> datetime.timedelta:
+    match = _LIFETIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"--expires wants a lifetime such as 30m, 24h or 7d, not {text!r}")
+    lifetime = datetime.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if lifetime > MAX_TOKEN_LIFETIME:
+        raise ValueError("--expires may be at most 365d")
+    return lifetime
+
+
+def _open(args: argparse.Namespace) -> tuple[ServerConfig, DataPaths]:
+    return load_config(args.data), DataPaths(args.data)
+
+
+def token_create_command(args: argparse.Namespace) -> int:
+    try:
+        config, paths = _open(args)
+        lifetime = parse_lifetime(args.expires)
+    except (ConfigError, ValueError) as exc:
+        return _fail(str(exc))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", args.group):
+        return _fail("--group is 1..64 letters, digits, '_', '.', '-'")
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            token = create_enrollment_token(session, args.group, args.uses, lifetime)
+            session.commit()
+    finally:
+        engine.dispose()
+    server_url = args.server_url or config.server_url
+    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    expires = (datetime.datetime.now(datetime.UTC) + lifetime).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"Enrollment token for group {args.group}: {args.uses} use(s), expires {expires}.\n"
+        f"Run this on each host to enroll it:\n"
+        f"xunjian agent enroll --server {shlex.quote(server_url)} --token {token} "
+        f"--ca-sha256 {ca_hash}"
+    )
+    return 0
+
+
+def user_add_command(args: argparse.Namespace) -> int:
+    try:
+        config, _paths = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    password = new_password()
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            create_user(session, args.name, args.role, password)
+            session.commit()
+    except AccountError as exc:
+        return _fail(str(exc))
+    finally:
+        engine.dispose()
+    print(
+        f"User {args.name} ({args.role}) created. It must choose a new password at first login.\n"
+        f"One-time password: {password}"
+    )
+    return 0
+
+
+def apitoken_create_command(args: argparse.Namespace) -> int:
+    try:
+        config, _paths = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            user = user_by_name(session, args.user)
+            if user is None:
+                return _fail(f"no user {args.user!r}; add one with 'xunjian server user add'")
+            token = create_api_token(session, user, args.name)
+            role = user.role
+            session.commit()
+    finally:
+        engine.dispose()
+    print(
+        f"API token for {args.user} ({role}); it is shown only now, store it safely.\n"
+        f"Use it as 'Authorization: Bearer <token>'. Token: {token}"
+    )
+    return 0

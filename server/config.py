@@ -1,0 +1,148 @@
+"""The server's data folder and its ``config.json``: one place that says where everything is.
+
+Layout of a data folder (made by ``xunjian server init``)::
+
+    DIR/                      0700
+      config.json             0600  settings below
+      secret-key              0600  Flask secret key (signs the console's session cookie)
+      initial-admin-password  0600  the first admin's one-time password
+      ca/ca.pem, ca/ca.key          the product's own CA (key 0600)
+      tls/server.pem, tls/server.key  the HTTPS certificate issued by that CA (key 0600)
+      xunjian.sqlite3               the embedded database, unless database_url says otherwise
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from xunjian.wire import FRESHNESS_WINDOW_SECONDS
+
+CONFIG_NAME = "config.json"
+SECRET_KEY_NAME = "secret-key"
+INITIAL_PASSWORD_NAME = "initial-admin-password"
+DEFAULT_SERVER_URL = "https://127.0.0.1:8443"
+
+
+class ConfigError(Exception):
+    """The data folder or its config.json is missing or invalid; the message says which."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    database_url: str
+    server_url: str = DEFAULT_SERVER_URL
+    max_body_bytes: int = 2 * 1024 * 1024
+    heartbeat_interval_seconds: int = 60
+    scan_interval_seconds: int = 3600
+    freshness_window_seconds: int = FRESHNESS_WINDOW_SECONDS
+    # The console: idle sessions end, and repeated failed logins lock out an address+name pair.
+    session_idle_seconds: int = 30 * 60
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    console_language: str = "zh"
+
+    @property
+    def offline_after_seconds(self) -> int:
+        """An agent is offline after three missed heartbeats (docs/architecture.md)."""
+        return 3 * self.heartbeat_interval_seconds
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> ServerConfig:
+        known = {field.name: field for field in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown settings in {CONFIG_NAME}: {', '.join(unknown)}")
+        if "database_url" not in values:
+            raise ConfigError(f"{CONFIG_NAME} has no database_url")
+        for name, value in values.items():
+            expected = int if known[name].type == "int" else str
+            # bool is an int in Python; a setting written as true is a mistake, not 1.
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ConfigError(f"{name} in {CONFIG_NAME} must be {expected.__name__}")
+            if expected is int and value < 1:
+                raise ConfigError(f"{name} in {CONFIG_NAME} must be at least 1")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def secret_key(self) -> Path:
+        return self.root / SECRET_KEY_NAME
+
+    @property
+    def initial_password(self) -> Path:
+        return self.root / INITIAL_PASSWORD_NAME
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.root / "ca"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.ca_dir / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.ca_dir / "ca.key"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.tls_dir / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.tls_dir / "server.key"
+
+    def default_database_url(self) -> str:
+        return f"sqlite:///{self.root.resolve() / 'xunjian.sqlite3'}"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by the owner only, from the first byte (no chmod afterwards,
+    which would leave a window where the secret is world readable). Never overwrites."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def load_config(root: Path, overrides: dict[str, Any] | None = None) -> ServerConfig:
+    paths = DataPaths(root)
+    try:
+        raw = paths.config.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{paths.config} does not exist; create the data folder with "
+            f"'xunjian server init --data {root}'"
+        ) from exc
+    try:
+        values = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{paths.config} is not valid JSON: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{paths.config} must hold a JSON object")
+    return ServerConfig.from_mapping({**values, **(overrides or {})})
+
+
+def read_secret_key(root: Path) -> bytes:
+    try:
+        return DataPaths(root).secret_key.read_bytes().strip()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{DataPaths(root).secret_key} is missing") from exc

@@ -1,0 +1,233 @@
+"""A small strict validator for the agent API's JSON bodies (docs/architecture.md).
+
+Every string, list and number has a bound, unknown keys are refused, and the error names the
+exact place (``results[3].status``) so an agent's log says what to fix. No dependency: the
+rules are a few composable callables.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Rule = Callable[[Any, str], Any]
+
+MAX_SAFE_INTEGER = 2**53 - 1  # what JavaScript clients can still read exactly
+
+
+class SchemaError(ValueError):
+    """A body does not match its schema; str() is the reason given to the client."""
+
+
+def _fail(where: str, reason: str) -> SchemaError:
+    return SchemaError(f"{where or 'body'}: {reason}")
+
+
+def string(max_length: int, min_length: int = 0, pattern: str | None = None) -> Rule:
+    compiled = re.compile(pattern) if pattern else None
+
+    def check(value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise _fail(where, "must be a string")
+        if not min_length <= len(value) <= max_length:
+            raise _fail(where, f"length must be {min_length}..{max_length}")
+        if compiled and not compiled.fullmatch(value):
+            raise _fail(where, f"must match {pattern}")
+        return value
+
+    return check
+
+
+def one_of(*choices: str) -> Rule:
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            raise _fail(where, f"must be one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
+def integer(minimum: int = 0, maximum: int = MAX_SAFE_INTEGER) -> Rule:
+    def check(value: Any, where: str) -> int:
+        # bool is an int in Python, but true is not a sequence number.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _fail(where, "must be a whole number")
+        if not minimum <= value <= maximum:
+            raise _fail(where, f"must be {minimum}..{maximum}")
+        return value
+
+    return check
+
+
+def nullable(rule: Rule) -> Rule:
+    def check(value: Any, where: str) -> Any:
+        return None if value is None else rule(value, where)
+
+    return check
+
+
+def list_of(item: Rule, max_items: int) -> Rule:
+    def check(value: Any, where: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise _fail(where, "must be a list")
+        if len(value) > max_items:
+            raise _fail(where, f"at most {max_items} items")
+        return [item(element, f"{where}[{index}]") for index, element in enumerate(value)]
+
+    return check
+
+
+def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
+    """Any JSON object, bounded by its encoded size and nesting depth."""
+
+    def depth(value: Any) -> int:
+        if isinstance(value, dict):
+            return 1 + max((depth(v) for v in value.values()), default=0)
+        if isinstance(value, list):
+            return 1 + max((depth(v) for v in value), default=0)
+        return 0
+
+    def check(value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _fail(where, "must be an object")
+        if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes:
+            raise _fail(where, f"at most {max_bytes} bytes encoded")
+        if depth(value) > max_depth:
+            raise _fail(where, f"nested deeper than {max_depth}")
+        return value
+
+    return check
+
+
+def timestamp() -> Rule:
+    """An ISO 8601 time with a zone (``2026-11-23T10:00:00Z``), returned as naive UTC."""
+
+    def check(value: Any, where: str) -> datetime.datetime:
+        if not isinstance(value, str) or len(value) > 40:
+            raise _fail(where, "must be an ISO 8601 time string")
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise _fail(where, "must be an ISO 8601 time string") from exc
+        if parsed.tzinfo is None:
+            raise _fail(where, "must carry a time zone, e.g. a trailing Z")
+        if not 2000 <= parsed.year <= 2200:
+            raise _fail(where, "year out of range")
+        return parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Field:
+    rule: Rule
+    required: bool = True
+    default: Any = None
+
+
+def obj(fields: Mapping[str, Field]) -> Rule:
+    def check(value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _fail(where, "must be an object")
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise _fail(where, f"unknown field {unknown[0]!r}")
+        out: dict[str, Any] = {}
+        for name, field in fields.items():
+            place = f"{where}.{name}" if where else name
+            if name not in value:
+                if field.required:
+                    raise _fail(place, "is required")
+                out[name] = field.default() if callable(field.default) else field.default
+                continue
+            out[name] = field.rule(value[name], place)
+        return out
+
+    return check
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"body is not JSON: {exc}") from exc
+
+
+def validate(rule: Rule, document: Any) -> dict[str, Any]:
+    result: dict[str, Any] = rule(document, "")
+    return result
+
+
+# -- the agent API's bodies -----------------------------------------------------------------
+
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CHECK_ID_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,127}"
+RULE_TAG_PATTERN = r"[A-Za-z0-9_.:-]+"  # POLICY.md tags such as E4
+MAX_RESULTS = 2000
+EVIDENCE_MAX_BYTES = 16 * 1024
+INVENTORY_MAX_BYTES = 1024 * 1024
+
+ENROLL = obj(
+    {
+        "token": Field(string(200, min_length=1)),
+        "public_key": Field(string(64, min_length=1)),
+        "hostname": Field(string(255, min_length=1)),
+        "platform": Field(string(32, min_length=1, pattern=r"[a-z0-9_-]+")),
+        "os": Field(string(255), required=False, default=""),
+        "agent_version": Field(string(32), required=False, default=""),
+    }
+)
+
+RESULT = obj(
+    {
+        "check_id": Field(string(128, pattern=CHECK_ID_PATTERN)),
+        "status": Field(one_of("pass", "fail", "error", "not_applicable", "no_privilege")),
+        "resource": Field(string(200, min_length=1)),
+        "message": Field(string(1000)),
+        "severity": Field(one_of("info", "low", "medium", "high", "critical")),
+        "evidence": Field(json_object(EVIDENCE_MAX_BYTES), required=False, default=dict),
+        "rules": Field(
+            list_of(string(16, min_length=1, pattern=RULE_TAG_PATTERN), 32),
+            required=False,
+            default=list,
+        ),
+    }
+)
+
+GAP = obj(
+    {
+        "from_seq": Field(integer()),
+        "to_seq": Field(integer()),
+        "reason": Field(string(200)),
+    }
+)
+
+REPORT = obj(
+    {
+        "agent_id": Field(string(36, pattern=UUID_PATTERN)),
+        "epoch": Field(integer()),
+        "seq": Field(integer()),
+        "kind": Field(string(32, min_length=1, pattern=r"[a-z][a-z0-9_]*")),
+        "created_at": Field(timestamp()),
+        "policy_version": Field(nullable(integer()), required=False),
+        "results": Field(list_of(RESULT, MAX_RESULTS)),
+        "inventory": Field(nullable(json_object(INVENTORY_MAX_BYTES)), required=False),
+        "gaps": Field(list_of(GAP, 100), required=False, default=list),
+    }
+)
+
+HEARTBEAT = obj(
+    {
+        "spool_depth": Field(nullable(integer(maximum=10**9)), required=False),
+        "last_seq": Field(nullable(integer()), required=False),
+        "epoch": Field(nullable(integer()), required=False),
+        "policy_version": Field(nullable(integer()), required=False),
+        "acked_commands": Field(
+            list_of(string(36, pattern=UUID_PATTERN), 100), required=False, default=list
+        ),
+    }
+)

@@ -1,0 +1,88 @@
+"""Secrets: password hashing (argon2id), random tokens stored as SHA-256, the E4 password rule."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# 32 random bytes: well past guessing, and a SHA-256 of it is a safe stored form (no salt or
+# slow hash needed, unlike a password chosen by a person).
+TOKEN_BYTES = 32
+TOKEN_PREFIX_LENGTH = 8
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 256
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def burn_password_check(password: str) -> None:
+    """Spend the time of a real verification for an unknown user name, so response time does
+    not tell an attacker which names exist."""
+    verify_password(_dummy_hash(), password)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_prefix(token: str) -> str:
+    """The first characters, shown in lists so a person can tell tokens apart."""
+    return token[:TOKEN_PREFIX_LENGTH]
+
+
+def new_password() -> str:
+    """A random password that itself satisfies the E4 rule (it is typed once, then changed)."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(16)) + "-"
+        if password_problem(candidate) is None:
+            return candidate
+
+
+def password_problem(password: str) -> str | None:
+    """None when ``password`` meets POLICY.md E4, else the reason in English.
+
+    E4: at least 8 characters, mixing letters, digits and symbols; read here as three of the
+    four classes lower case, upper case, digit, symbol.
+    """
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"at least {PASSWORD_MIN_LENGTH} characters"
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"at most {PASSWORD_MAX_LENGTH} characters"
+    classes = [
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    ]
+    if sum(classes) < 3:
+        return "three of: lower case, upper case, digits, symbols"
+    return None

@@ -1,0 +1,1 @@
+"""The store: models, engines, migrations and the queries the server runs."""

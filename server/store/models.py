@@ -1,0 +1,239 @@
+"""The database schema, as SQLAlchemy 2 typed models. The same code runs on SQLite and
+PostgreSQL; Alembic migrations in ``server/migrations`` create and change it.
+
+Times are naive UTC everywhere (``utcnow()``): SQLite has no time zone type, and one convention
+for both databases keeps comparisons right.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for the two
+# tables that grow with every report.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+ROLES = ("admin", "operator", "auditor")
+RESULT_STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+COMMAND_TYPES = ("scan_now",)
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    password_changed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # {"checks": {id: {"enabled": bool, "params": {...}}}, "approved": {"users": [...], ...}}
+    policy: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    policy_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EnrollmentToken(Base):
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    uses_left: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    # A UUID chosen by the server at enrollment: the agent's only identity. The hostname the
+    # agent reports is a label and never identifies it.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str] = mapped_column(String(255), index=True)
+    os: Mapped[str] = mapped_column(String(255), default="")
+    platform: Mapped[str] = mapped_column(String(32))
+    agent_version: Mapped[str] = mapped_column(String(32), default="")
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    enrollment_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrollment_tokens.id", ondelete="SET NULL")
+    )
+    enrolled_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # From the latest heartbeat, for the console.
+    spool_depth: Mapped[int | None] = mapped_column(Integer)
+    last_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    policy_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    # The at-least-once spool retries a report until it is confirmed; this constraint is what
+    # makes a retry land once, even when two server processes receive it at the same moment.
+    __table_args__ = (UniqueConstraint("agent_id", "epoch", "seq", name="uq_reports_agent_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    policy_version: Mapped[int | None] = mapped_column(Integer)
+    result_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Result(Base):
+    __tablename__ = "results"
+    __table_args__ = (Index("ix_results_agent_check", "agent_id", "check_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    check_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(Json)
+    severity: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[str]] = mapped_column(Json)
+    # The report's created_at, copied so a week's results per host need no join (A4 export).
+    observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class LatestResult(Base):
+    """The newest result per (agent, check, resource): what the console and API show."""
+
+    __tablename__ = "latest_results"
+    __table_args__ = (Index("ix_latest_results_agent_status", "agent_id", "status"),)
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    check_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(Json)
+    severity: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[str]] = mapped_column(Json)
+    report_id: Mapped[int] = mapped_column(BigInteger)
+    observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class Inventory(Base):
+    """The newest inventory an agent sent (hostname, OS, kernel, addresses, ...)."""
+
+    __tablename__ = "inventory"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    report_id: Mapped[int] = mapped_column(BigInteger)
+    observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class Command(Base):
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_agent_pending", "agent_id", "acked_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    acked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class Gap(Base):
+    """Reports an agent's spool dropped when full: the record says they are missing."""
+
+    __tablename__ = "gaps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    from_seq: Mapped[int] = mapped_column(BigInteger)
+    to_seq: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class ConsoleSession(Base):
+    """A console login. Kept server side so logout and idle expiry really end it."""
+
+    __tablename__ = "console_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed console logins per client address and user name, for a temporary lockout.
+
+    In the database rather than in memory so several server processes share one count."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    locked_until: Mapped[datetime.datetime | None] = mapped_column(DateTime)

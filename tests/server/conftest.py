@@ -1,0 +1,199 @@
+"""Fixtures for the server's tests: a data folder made by the real ``xunjian server init`` on
+each database of the shared ``database_url`` fixture (tests/conftest.py), the Flask app built
+from it, and enrolled agents that sign their requests for real."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from server.app import create_app
+from server.state import ServerState, current_state
+from server.store.agents import create_enrollment_token
+from xunjian.cli import main as xunjian_main
+from xunjian.wire import (
+    PATH_ENROLL,
+    PATH_HEARTBEAT,
+    PATH_POLICY,
+    PATH_REPORTS,
+    public_key_to_text,
+    sign_request,
+)
+
+
+def run_xunjian(*words: str) -> tuple[int, str, str]:
+    """Run the real ``xunjian`` command in this process; returns (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = xunjian_main(list(words))
+    return status, out.getvalue(), err.getvalue()
+
+
+@dataclass
+class Server:
+    data: Path
+    app: Flask
+    admin_password: str
+    init_output: str
+
+    @property
+    def state(self) -> ServerState:
+        with self.app.app_context():
+            return current_state()
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+    def enrollment_token(
+        self,
+        uses: int = 1,
+        lifetime: datetime.timedelta = datetime.timedelta(hours=1),
+        group: str = "default",
+    ) -> str:
+        with self.state.sessions() as session:
+            token = create_enrollment_token(session, group, uses, lifetime)
+            session.commit()
+        return token
+
+    def enroll(self, hostname: str = "pc-101", group: str = "default") -> SignedAgent:
+        agent = SignedAgent(self, Ed25519PrivateKey.generate(), "")
+        answer = agent.enroll(self.enrollment_token(group=group), hostname)
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        agent.agent_id = answer.get_json()["agent_id"]
+        return agent
+
+
+@dataclass
+class SignedAgent:
+    """An agent identity whose requests are signed with ``xunjian.wire`` like the real one."""
+
+    server: Server
+    key: Ed25519PrivateKey
+    agent_id: str
+    epoch: int = 1_700_000_000_000
+    next_seq: int = field(default=1)
+
+    def enroll(self, token: str, hostname: str = "pc-101") -> TestResponse:
+        payload = {
+            "token": token,
+            "public_key": public_key_to_text(self.key.public_key()),
+            "hostname": hostname,
+            "platform": "linux",
+            "os": "Debian GNU/Linux 12",
+            "agent_version": "0.1.0",
+        }
+        return self.server.client().post(PATH_ENROLL, json=payload)
+
+    def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        headers = sign_request(self.key, method, path, self.agent_id, body).as_dict()
+        return {**headers, "Content-Type": "application/json"}
+
+    def signed(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        sent_at: int | None = None,
+        agent_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> TestResponse:
+        who = agent_id or self.agent_id
+        signed = sign_request(self.key, method, path, who, body, sent_at).as_dict()
+        signed.update(headers or {})
+        return self.server.client().open(
+            path,
+            method=method,
+            data=body,
+            headers={**signed, "Content-Type": "application/json"},
+        )
+
+    def report(self, seq: int | None = None, **changes: Any) -> dict[str, Any]:
+        if seq is None:
+            seq, self.next_seq = self.next_seq, self.next_seq + 1
+        document: dict[str, Any] = {
+            "agent_id": self.agent_id,
+            "epoch": self.epoch,
+            "seq": seq,
+            "kind": "scan",
+            "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "policy_version": 1,
+            "results": sample_results(),
+            "inventory": {"hostname": "pc-101", "os": "Debian GNU/Linux 12", "addresses": []},
+            "gaps": [],
+        }
+        document.update(changes)
+        return document
+
+    def send_report(self, document: dict[str, Any], **options: Any) -> TestResponse:
+        return self.signed("POST", PATH_REPORTS, json.dumps(document).encode(), **options)
+
+    def policy(self) -> TestResponse:
+        return self.signed("GET", PATH_POLICY)
+
+    def heartbeat(self, acked: list[str] | None = None) -> TestResponse:
+        beat = {
+            "spool_depth": 0,
+            "last_seq": self.next_seq - 1,
+            "epoch": self.epoch,
+            "policy_version": 1,
+            "acked_commands": acked or [],
+        }
+        return self.signed("POST", PATH_HEARTBEAT, json.dumps(beat).encode())
+
+
+def sample_results(count: int = 3) -> list[dict[str, Any]]:
+    statuses = ["fail", "pass", "not_applicable"]
+    return [
+        {
+            "check_id": f"test.check_{index}",
+            "status": statuses[index % 3],
+            "resource": "host" if index else "user:toor",
+            "message": f"result {index}",
+            "evidence": {"index": index},
+            "rules": ["E8"],
+            "severity": "high",
+        }
+        for index in range(count)
+    ]
+
+
+def init_data_folder(data: Path, database_url: str) -> tuple[str, str]:
+    status, out, err = run_xunjian(
+        "server", "init", "--data", str(data), "--database-url", database_url
+    )
+    assert status == 0, err
+    password = (data / "initial-admin-password").read_text().strip()
+    return out, password
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    data = tmp_path / "server"
+    output, password = init_data_folder(data, database_url)
+    app = create_app(data)
+    app.config["TESTING"] = True
+    yield Server(data, app, password, output)
+    # Close every connection before the PostgreSQL schema is dropped.
+    app.extensions["xunjian"].engine.dispose()
+
+
+@pytest.fixture
+def agent(server: Server) -> SignedAgent:
+    return server.enroll()
+
+
+def unknown_agent_id() -> str:
+    return str(uuid.uuid4())
