@@ -40,6 +40,13 @@ TOOL_PACKAGES = {
     "unshare": "util-linux",
     "setpriv": "util-linux",
     "ip": "iproute2",
+    "ss": "iproute2",
+    "apt-get": "apt",
+    "sleep": "coreutils",
+    "echo": "coreutils",
+    "ls": "coreutils",
+    "head": "coreutils",
+    "true": "coreutils",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
 SEARCH_PATH = os.pathsep.join(
