@@ -42,6 +42,7 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         for user in facts.users
         if user.password_state is PasswordState.EMPTY
     ]
+    reported = {finding.resource.removeprefix("user:") for finding in findings}
     try:
         shadow = facts.shadow
     except NoPrivilege as exc:
@@ -58,7 +59,7 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             {"file": "/etc/shadow"},
         )
         for entry in shadow
-        if entry.password_state is PasswordState.EMPTY
+        if entry.password_state is PasswordState.EMPTY and entry.name not in reported
     ]
     if findings:
         return findings
