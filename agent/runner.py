@@ -20,9 +20,8 @@ import logging
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import report
@@ -34,6 +33,7 @@ from agent.messages import (
     parse_policy,
     report_confirmed,
 )
+from agent.scanning import ScanFailed, Scanner
 from agent.spool import Spool
 from agent.state import AgentConfig, AgentState, utc_now_text
 from agent.transport import Refused, Transport, TransportError
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
 log = logging.getLogger("xunjian.agent")
-
-ScanFunction = Callable[[Mapping[str, Mapping[str, Any]] | None], list[dict[str, Any]]]
-InventoryFunction = Callable[[], dict[str, Any]]
 
 COMMAND_SCAN_NOW = "scan_now"
 # Commands this agent knows how to carry out; the local allow list picks among them.
@@ -57,24 +54,6 @@ MAX_JITTER = 300.0
 # The server takes at most 100 acknowledgements per heartbeat.
 MAX_ACKS_PER_HEARTBEAT = 100
 REMEMBERED_COMMANDS = 1000
-
-
-def live_scan(
-    root: Path | None = None,
-) -> tuple[ScanFunction, InventoryFunction]:
-    """The real check library, imported only when first used (it is the heavy part)."""
-
-    def scan(policy_checks: Mapping[str, Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-        from checks.api import run_scan
-
-        return run_scan(policy_checks, root=root)
-
-    def inventory() -> dict[str, Any]:
-        from checks.api import collect_inventory
-
-        return collect_inventory(root=root)
-
-    return scan, inventory
 
 
 def _jitter(config: AgentConfig, interval: float) -> float:
@@ -90,19 +69,14 @@ class AgentService:
         config: AgentConfig,
         transport: Transport,
         spool: Spool,
-        scan: ScanFunction | None = None,
-        inventory: InventoryFunction | None = None,
+        scanner: Scanner,
         rng: random.Random | None = None,
     ) -> None:
         self.state = state
         self.config = config
         self.transport = transport
         self.spool = spool
-        if scan is None or inventory is None:
-            live, live_inventory = live_scan()
-            scan, inventory = scan or live, inventory or live_inventory
-        self._scan = scan
-        self._inventory = inventory
+        self._scanner = scanner
         self._rng = rng or random.Random()
         self.backoff = Backoff(config.backoff_base_seconds, config.backoff_cap_seconds, self._rng)
         self.policy: Policy | None = self._cached_policy()
@@ -165,16 +139,14 @@ class AgentService:
         with self._scan_lock:
             policy = self.refresh_policy()
             try:
-                results = self._scan(policy.checks if policy else None)
+                results, inventory = self._scanner(policy.checks if policy else None)
+            except ScanFailed as exc:
+                self._note_error(f"scan failed: {exc}")
+                return None
             except Exception as exc:  # a broken check library must not stop the agent
                 log.exception("the scan failed")
                 self._note_error(f"scan failed: {exc!r}")
                 return None
-            try:
-                inventory: Any = self._inventory()
-            except Exception as exc:
-                log.warning("inventory failed: %r", exc)
-                inventory = None
             content = report.report_content(
                 results, inventory, policy.version if policy else None, utc_now_text()
             )

@@ -8,7 +8,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.runner import AgentService, InventoryFunction, ScanFunction, live_scan
+from agent.runner import AgentService
+from agent.scanning import Scanner, in_process_scanner, subprocess_scanner
 from agent.spool import Spool
 from agent.state import AgentState, StateError
 from agent.transport import Identity, InvalidServerUrl, Transport, parse_server_url, pinned_context
@@ -61,9 +62,10 @@ class RunningAgent:
 
 def build_service(
     state: AgentState,
-    scan: ScanFunction | None = None,
-    inventory: InventoryFunction | None = None,
+    scanner: Scanner | None = None,
 ) -> RunningAgent:
+    """Everything ``agent run`` needs, from the state folder. ``scanner`` replaces the check
+    library (tests); by default each scan runs ``checks.api`` in a child process."""
     config = state.load_config()
     key = state.load_key()
     ca_pem = state.load_ca_pem()
@@ -87,9 +89,11 @@ def build_service(
         min_epoch=min_epoch,
     )
     state.update_status(last_epoch=spool.epoch)
-    if scan is None or inventory is None:
+    if scanner is None:
         root = Path(config.scan_root) if config.scan_root else None
-        live, live_inventory = live_scan(root)
-        scan, inventory = scan or live, inventory or live_inventory
-    service = AgentService(state, config, transport, spool, scan, inventory)
+        if config.scan_in_process:
+            scanner = in_process_scanner(root)
+        else:
+            scanner = subprocess_scanner(root, config.scan_timeout_seconds)
+    service = AgentService(state, config, transport, spool, scanner)
     return RunningAgent(service, transport, spool)

@@ -16,6 +16,8 @@ new one, never half of one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import secrets
@@ -25,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 CONFIG_NAME = "agent.json"
@@ -41,6 +42,11 @@ SECRET_MODE = 0o600
 MAX_STATE_FILE_BYTES = 4 * 1024 * 1024
 
 DEFAULT_ALLOWED_COMMANDS = ("scan_now",)
+# An Ed25519 key in PKCS#8 DER is this fixed prefix and the 32-byte seed (RFC 8410). Reading it
+# by hand spares the long-running service cryptography's serialization module (~3 MB resident).
+_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
+_PEM_BEGIN = b"-----BEGIN PRIVATE KEY-----"
+_PEM_END = b"-----END PRIVATE KEY-----"
 
 
 class StateError(Exception):
@@ -128,6 +134,20 @@ def _positive_number(name: str, value: Any, minimum: float) -> float:
     return float(value)
 
 
+def _ed25519_from_pkcs8_pem(pem: bytes) -> Ed25519PrivateKey | None:
+    """The key from an unencrypted Ed25519 PKCS#8 PEM, or None for any other form."""
+    lines = pem.strip().splitlines()
+    if len(lines) < 3 or lines[0].strip() != _PEM_BEGIN or lines[-1].strip() != _PEM_END:
+        return None
+    try:
+        der = base64.b64decode(b"".join(line.strip() for line in lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(der) != 48 or not der.startswith(_ED25519_PKCS8_PREFIX):
+        return None
+    return Ed25519PrivateKey.from_private_bytes(der[len(_ED25519_PKCS8_PREFIX) :])
+
+
 @dataclass
 class AgentConfig:
     """``agent.json``: who this agent is, whom it trusts, and local tuning.
@@ -161,6 +181,10 @@ class AgentConfig:
     # Read the host's files under this folder instead of / (tests and demos point it at a
     # prepared host tree); None scans this machine.
     scan_root: str | None = None
+    # Scans run in a child process (the service stays small, a hung collector is killed);
+    # true runs them inside the service.
+    scan_in_process: bool = False
+    scan_timeout_seconds: float = 1800.0
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -191,12 +215,15 @@ class AgentConfig:
             "backoff_base_seconds",
             "backoff_cap_seconds",
             "request_timeout_seconds",
+            "scan_timeout_seconds",
         ):
             setattr(self, name, _positive_number(name, getattr(self, name), 0.01))
         if self.scan_root is not None and (
             not isinstance(self.scan_root, str) or not self.scan_root
         ):
             raise StateError(f"{CONFIG_NAME}: scan_root must be a folder path or null")
+        if not isinstance(self.scan_in_process, bool):
+            raise StateError(f"{CONFIG_NAME}: scan_in_process must be true or false")
         for name in ("spool_max_rows", "spool_max_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -247,6 +274,8 @@ class AgentState:
 
     def write_identity(self, config: AgentConfig, key: Ed25519PrivateKey, ca_pem: bytes) -> None:
         """Store a fresh identity; ``agent.json`` goes last because it marks "enrolled"."""
+        from cryptography.hazmat.primitives import serialization
+
         ensure_private_directory(self.directory)
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
@@ -266,10 +295,17 @@ class AgentState:
 
     def load_key(self) -> Ed25519PrivateKey:
         try:
-            key = serialization.load_pem_private_key(read_bounded(self.key_path), password=None)
+            pem = read_bounded(self.key_path)
         except FileNotFoundError as exc:
             raise StateError(f"the private key {self.key_path} is missing") from exc
-        except ValueError as exc:
+        key = _ed25519_from_pkcs8_pem(pem)
+        if key is not None:
+            return key
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
             raise StateError(f"the private key {self.key_path} is damaged: {exc}") from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise StateError(f"{self.key_path} is not an Ed25519 key")

@@ -159,3 +159,30 @@ def test_a_damaged_state_file_is_reported_not_trusted(tmp_path: Path) -> None:
     state.key_path.write_text("not a key")
     with pytest.raises(StateError, match="damaged"):
         state.load_key()
+
+
+def test_the_key_reader_agrees_with_cryptography_and_refuses_other_key_types(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    state = AgentState(tmp_path)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    state.key_path.write_bytes(pem)
+    loaded = state.load_key()
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    assert loaded.public_key().public_bytes(*raw) == key.public_key().public_bytes(*raw)
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    state.key_path.write_bytes(other)
+    with pytest.raises(StateError, match="not an Ed25519 key"):
+        state.load_key()

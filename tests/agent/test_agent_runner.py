@@ -1,0 +1,323 @@
+"""The runner's units of work against a real HTTPS server on 127.0.0.1 (scripted answers, real
+TLS and signatures): scan -> spool -> send, outages, refusals, heartbeats and commands."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.enroll import enroll
+from agent.scanning import ScanOutcome
+from agent.service import RunningAgent, build_service
+from agent.spool import Gap
+from agent.state import AgentState
+from agent.transport import ServerUrl, Transport, pinned_context
+from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
+from xunjian.wire import certificate_sha256
+
+RESULT = {
+    "check_id": "accounts.uid0_extra",
+    "status": "fail",
+    "resource": "user:toor",
+    "message": "account toor has UID 0",
+    "evidence": {"uid": 0},
+    "rules": ["E8", "E16"],
+    "severity": "high",
+}
+INVENTORY = {"hostname": "pc-101", "os": "Debian GNU/Linux 12", "addresses": []}
+REPORT_FIELDS = {
+    "agent_id", "epoch", "seq", "kind", "created_at", "policy_version", "results", "inventory",
+    "gaps",
+}  # fmt: skip
+
+
+class FakeScan:
+    """Records the policy each scan was given; returns one fixed result and the inventory."""
+
+    def __init__(self) -> None:
+        self.calls: list[Mapping[str, Mapping[str, Any]] | None] = []
+
+    def __call__(self, policy_checks: Mapping[str, Mapping[str, Any]] | None) -> ScanOutcome:
+        self.calls.append(policy_checks)
+        return [dict(RESULT)], dict(INVENTORY)
+
+
+@pytest.fixture(scope="module")
+def ca() -> ThrowawayCA:
+    return make_ca()
+
+
+@pytest.fixture
+def api(ca: ThrowawayCA) -> ScriptedApi:
+    return ScriptedApi(ca.cert_pem)
+
+
+@pytest.fixture
+def server(ca: ThrowawayCA, api: ScriptedApi, tmp_path: Path) -> Iterator[LoopbackServer]:
+    running = LoopbackServer(ca, tmp_path, route=api).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def state(server: LoopbackServer, ca: ThrowawayCA, tmp_path: Path) -> AgentState:
+    enroll(tmp_path / "state", server.url, "tok-123", certificate_sha256(ca.cert_pem))
+    return AgentState(tmp_path / "state")
+
+
+@pytest.fixture
+def scan() -> FakeScan:
+    return FakeScan()
+
+
+@pytest.fixture
+def agent(state: AgentState, scan: FakeScan) -> Iterator[RunningAgent]:
+    running = build_service(state, scanner=scan)
+    # Tests drive retries themselves; a zero-length backoff keeps them deterministic.
+    running.service.backoff.base = running.service.backoff.cap = 1e-9
+    yield running
+    running.close()
+
+
+def _unreachable_transport(agent: RunningAgent, ca: ThrowawayCA) -> Transport:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    identity = agent.service.transport.identity
+    assert identity is not None
+    return Transport(ServerUrl("127.0.0.1", port, ""), pinned_context(ca.cert_pem), identity)
+
+
+def test_a_scan_is_reported_with_the_contracts_payload(
+    agent: RunningAgent, api: ScriptedApi, scan: FakeScan, state: AgentState
+) -> None:
+    seq = agent.service.scan_cycle()
+    assert seq == 1
+    # The policy's checks and parameters reached the scan.
+    assert scan.calls == [api.policy["checks"]]
+    (report,) = api.reports
+    assert set(report) == REPORT_FIELDS
+    assert report["agent_id"] == api.agent_id
+    assert report["epoch"] == agent.spool.epoch
+    assert report["seq"] == 1
+    assert report["kind"] == "scan"
+    assert report["policy_version"] == 3
+    assert report["results"] == [RESULT]
+    assert report["inventory"] == INVENTORY
+    assert report["gaps"] == []
+    assert report["created_at"].endswith("Z")
+    assert api.signature_failures == []
+    assert agent.spool.depth() == 0
+    status = state.load_status()
+    assert status["last_report_at"] and status["last_policy_version"] == 3
+    assert json.loads(state.policy_path.read_text())["version"] == 3
+
+
+def test_while_the_server_is_down_reports_wait_and_go_later_in_order(
+    agent: RunningAgent, api: ScriptedApi, ca: ThrowawayCA, state: AgentState
+) -> None:
+    service = agent.service
+    service.refresh_policy()  # cached before the outage
+    working = service.transport
+    service.transport = _unreachable_transport(agent, ca)
+    assert service.scan_cycle() == 1
+    assert service.scan_cycle() == 2
+    assert agent.spool.depth() == 2
+    assert service.backoff.failures >= 1
+    assert "not sent" in state.load_status()["last_error"]
+    # The last policy kept applying while the server could not be asked.
+    assert service.policy_version == 3
+    service.transport = working
+    assert service.flush() == 2
+    assert [r["seq"] for r in api.reports] == [1, 2]
+    assert agent.spool.depth() == 0
+    assert service.backoff.failures == 0
+    assert state.load_status()["last_error"] is None
+
+
+def test_a_report_the_server_already_holds_is_confirmed_not_resent_forever(
+    agent: RunningAgent, api: ScriptedApi
+) -> None:
+    agent.spool.append("scan", {"created_at": "2026-11-23T10:00:00Z", "results": []})
+    (spooled,) = agent.spool.oldest()
+    # As if an earlier send was stored but its answer was lost on the way back.
+    api.stored[(api.agent_id, agent.spool.epoch, spooled.seq)] = {"seq": spooled.seq}
+    assert agent.service.flush() == 1
+    assert api.duplicates == 1
+    assert agent.spool.depth() == 0
+
+
+def test_a_server_error_keeps_the_report_for_a_retry(agent: RunningAgent, api: ScriptedApi) -> None:
+    api.report_status = 503
+    agent.service.scan_cycle()
+    assert agent.spool.depth() == 1
+    assert agent.service.backoff.failures == 1
+    api.report_status = None
+    assert agent.service.flush() == 1
+
+
+def test_a_report_the_server_rejects_becomes_a_gap_on_the_next(
+    agent: RunningAgent, api: ScriptedApi
+) -> None:
+    api.report_status = 400
+    agent.service.scan_cycle()
+    assert agent.spool.depth() == 0  # dropped: the same bytes would be refused forever
+    api.report_status = None
+    agent.service.scan_cycle()
+    (report,) = api.reports
+    assert report["seq"] == 2
+    assert len(report["gaps"]) == 1
+    gap = report["gaps"][0]
+    assert (gap["from_seq"], gap["to_seq"]) == (1, 1)
+    assert "400" in gap["reason"]
+
+
+def test_gaps_from_a_full_spool_reach_the_server(
+    state: AgentState, scan: FakeScan, api: ScriptedApi, ca: ThrowawayCA
+) -> None:
+    config = json.loads(state.config_path.read_text())
+    config["spool_max_rows"] = 2
+    state.config_path.write_text(json.dumps(config))
+    running = build_service(state, scanner=scan)
+    try:
+        service = running.service
+        working = service.transport
+        service.transport = _unreachable_transport(running, ca)
+        for _ in range(4):
+            service.scan_cycle()
+        service.transport = working
+        service.backoff.succeeded()
+        assert service.flush() == 2
+    finally:
+        running.close()
+    assert [r["seq"] for r in api.reports] == [3, 4]
+    gaps = [Gap(g["from_seq"], g["to_seq"], g["reason"]) for r in api.reports for g in r["gaps"]]
+    assert gaps == [Gap(1, 1, "spool full"), Gap(2, 2, "spool full")]
+
+
+def test_heartbeat_reports_the_spool_and_runs_only_locally_allowed_commands(
+    agent: RunningAgent, api: ScriptedApi, scan: FakeScan
+) -> None:
+    scan_now, isolate = str(uuid.uuid4()), str(uuid.uuid4())
+    api.commands = [{"id": scan_now, "type": "scan_now"}, {"id": isolate, "type": "isolate_host"}]
+    agent.service.heartbeat()
+    first = api.heartbeats[0]
+    assert set(first) == {"spool_depth", "last_seq", "epoch", "policy_version", "acked_commands"}
+    assert first["epoch"] == agent.spool.epoch
+    assert first["acked_commands"] == []
+    assert len(scan.calls) == 1  # scan_now ran; isolate_host did not run anything
+    assert [r["seq"] for r in api.reports] == [1]
+    # Both are acknowledged in the next heartbeat, the refused one too (else it comes forever).
+    agent.service.heartbeat()
+    assert sorted(api.heartbeats[1]["acked_commands"]) == sorted([scan_now, isolate])
+    assert api.heartbeats[1]["last_seq"] == 1
+    agent.service.heartbeat()
+    assert api.heartbeats[2]["acked_commands"] == []
+    assert len(scan.calls) == 1
+
+
+def test_a_command_delivered_twice_runs_once(
+    agent: RunningAgent, api: ScriptedApi, scan: FakeScan
+) -> None:
+    command = str(uuid.uuid4())
+    api.commands = [{"id": command, "type": "scan_now"}]
+    service = agent.service
+    service.heartbeat()
+    # The ack is lost (heartbeat fails), so the server delivers the command again.
+    service._pending_acks.clear()
+    api.acked.clear()
+    service.heartbeat()
+    assert len(scan.calls) == 1
+    assert service.pending_acks == [command]
+
+
+def test_scan_now_is_refused_when_the_local_configuration_does_not_allow_it(
+    state: AgentState, scan: FakeScan, api: ScriptedApi
+) -> None:
+    config = json.loads(state.config_path.read_text())
+    config["allowed_commands"] = []
+    state.config_path.write_text(json.dumps(config))
+    running = build_service(state, scanner=scan)
+    try:
+        api.commands = [{"id": str(uuid.uuid4()), "type": "scan_now"}]
+        running.service.heartbeat()
+    finally:
+        running.close()
+    assert scan.calls == []
+
+
+def test_a_malformed_policy_is_ignored_and_the_last_good_one_kept(
+    agent: RunningAgent, api: ScriptedApi, scan: FakeScan
+) -> None:
+    agent.service.refresh_policy()
+    api.policy = {"version": "four", "checks": []}
+    agent.service.scan_cycle()
+    assert scan.calls == [{"accounts.uid0_extra": {"enabled": False, "params": {}}}]
+    assert agent.service.policy_version == 3
+    assert api.reports[0]["policy_version"] == 3
+
+
+def test_a_failing_scan_is_logged_and_the_agent_goes_on(
+    state: AgentState, api: ScriptedApi
+) -> None:
+    def broken(policy_checks: object) -> ScanOutcome:
+        raise RuntimeError("collector exploded")
+
+    running = build_service(state, scanner=broken)
+    try:
+        assert running.service.scan_cycle() is None
+    finally:
+        running.close()
+    assert "collector exploded" in state.load_status()["last_error"]
+    assert api.reports == []
+
+
+def test_odd_results_are_fitted_to_the_contract_before_spooling(
+    state: AgentState, api: ScriptedApi
+) -> None:
+    def sloppy(policy_checks: object) -> ScanOutcome:
+        results = [
+            {**RESULT, "extra": 1, "message": "m" * 5000, "evidence": {"blob": "x" * 20000}},
+            {**RESULT, "check_id": "Bad Id"},
+            {**RESULT, "status": "maybe"},
+        ]
+        return results, None
+
+    running = build_service(state, scanner=sloppy)
+    try:
+        running.service.scan_cycle()
+    finally:
+        running.close()
+    (report,) = api.reports
+    first, second = report["results"]
+    assert "extra" not in first
+    assert len(first["message"]) == 1000
+    assert first["evidence"]["truncated"] is True
+    assert second["status"] == "error"
+
+
+def test_the_service_needs_an_enrolled_state(tmp_path: Path) -> None:
+    from agent.state import StateError
+
+    with pytest.raises(StateError, match="not enrolled"):
+        build_service(AgentState(tmp_path / "empty"))
+
+
+def test_a_lost_spool_starts_a_later_epoch(
+    state: AgentState, scan: FakeScan, agent: RunningAgent
+) -> None:
+    first_epoch = agent.spool.epoch
+    agent.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state.spool_path}{suffix}").unlink(missing_ok=True)
+    again = build_service(state, scanner=scan)
+    try:
+        assert again.spool.epoch > first_epoch
+    finally:
+        again.close()
