@@ -1,0 +1,54 @@
+"""The store itself: migrations equal the models, duplicates race safely, SQLite pragmas."""
+
+from __future__ import annotations
+
+import threading
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from server.store.ingest import ingest_report
+from server.store.models import Base, Report, Result
+from tests.server.conftest import Server, SignedAgent
+
+
+def test_migrations_create_exactly_the_models(server: Server) -> None:
+    with server.state.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
+    engine = server.state.engine
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+
+
+def test_concurrent_copies_of_one_report_are_stored_once(
+    server: Server, agent: SignedAgent
+) -> None:
+    from server.schema import REPORT, validate
+
+    document = validate(REPORT, agent.report())
+    outcomes = []
+    barrier = threading.Barrier(6)
+
+    def send() -> None:
+        barrier.wait()
+        outcomes.append(ingest_report(server.state.engine, agent.agent_id, document))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcome.stored for outcome in outcomes) == [False] * 5 + [True]
+    assert all(outcome.duplicate for outcome in outcomes if not outcome.stored)
+    with server.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
+        assert session.scalar(select(func.count()).select_from(Result)) == 3
