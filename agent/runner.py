@@ -206,6 +206,7 @@ class AgentService:
             self.spool.confirm(spooled.seq)
             self.backoff.succeeded()
             sent += 1
+            log.info("report seq %d delivered", spooled.seq)
             self._safely(
                 self.state.update_status,
                 last_report_at=utc_now_text(),

@@ -15,6 +15,7 @@ process is not wanted).
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -24,6 +25,8 @@ from typing import Any
 PolicyChecks = Mapping[str, Mapping[str, Any]] | None
 ScanOutcome = tuple[list[dict[str, Any]], dict[str, Any] | None]
 Scanner = Callable[[PolicyChecks], ScanOutcome]
+
+log = logging.getLogger(__name__)
 
 # A scan's JSON is a few hundred KiB at most; past this the child is misbehaving.
 MAX_WORKER_OUTPUT = 32 * 1024 * 1024
@@ -69,8 +72,11 @@ def subprocess_scanner(root: Path | None = None, timeout: float = 1800.0) -> Sca
         except OSError as exc:
             raise ScanFailed(f"could not start the scan worker: {exc}") from exc
         if done.returncode != 0:
-            tail = done.stderr.decode("utf-8", errors="replace")[-_STDERR_TAIL:]
-            raise ScanFailed(f"the scan worker exited {done.returncode}: {tail.strip()}")
+            tail = done.stderr.decode("utf-8", errors="replace")[-_STDERR_TAIL:].strip()
+            # The whole traceback goes to the log; the status gets its last line, the error.
+            log.warning("scan worker exited %d; its stderr ends:\n%s", done.returncode, tail)
+            last_line = tail.splitlines()[-1] if tail else "(no output)"
+            raise ScanFailed(f"the scan worker exited {done.returncode}: {last_line}")
         if len(done.stdout) > MAX_WORKER_OUTPUT:
             raise ScanFailed("the scan worker's output is too large")
         try:

@@ -360,7 +360,7 @@ def peek_depth(path: Path) -> tuple[int, int, int] | None:
     if not path.is_file():
         return None
     try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error:
         return None
     try:

@@ -49,7 +49,7 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     ("body", "timeout", "message"),
     [
         ("exec sleep 60", 0.5, "did not finish"),
-        ("echo 'Traceback: boom' >&2; exit 3", 30, "exited 3: Traceback: boom"),
+        ("echo 'Traceback:' >&2; echo 'ValueError: boom' >&2; exit 3", 30, "exited 3: Value"),
         ("echo 'not json'", 30, "unreadable"),
         ('echo \'{"results": {}, "inventory": null}\'', 30, "wrong shape"),
     ],

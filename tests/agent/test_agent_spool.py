@@ -181,6 +181,14 @@ def test_peek_depth_reads_without_creating(tmp_path: Path) -> None:
         assert peek_depth(tmp_path / "spool.db") == (2, 42, 2)
 
 
+def test_peek_depth_takes_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `xunjian agent status --state ./agent` passes a relative folder.
+    monkeypatch.chdir(tmp_path)
+    with Spool(Path("spool.db"), clock_ms=lambda: 7) as spool:
+        spool.append("scan", {})
+    assert peek_depth(Path("spool.db")) == (1, 7, 1)
+
+
 def test_ranges_and_gap_merging() -> None:
     assert ranges_of([5, 1, 2, 3, 7, 8]) == [(1, 3), (5, 5), (7, 8)]
     merged = merge_gaps([Gap(3, 4, "a"), Gap(1, 2, "a"), Gap(5, 5, "b"), Gap(6, 9, "b")])
