@@ -76,7 +76,7 @@ class AgentService:
         self.config = config
         self.transport = transport
         self.spool = spool
-        self._scanner = scanner
+        self.scanner = scanner
         self._rng = rng or random.Random()
         self.backoff = Backoff(config.backoff_base_seconds, config.backoff_cap_seconds, self._rng)
         self.policy: Policy | None = self._cached_policy()
@@ -139,7 +139,7 @@ class AgentService:
         with self._scan_lock:
             policy = self.refresh_policy()
             try:
-                results, inventory = self._scanner(policy.checks if policy else None)
+                results, inventory = self.scanner(policy.checks if policy else None)
             except ScanFailed as exc:
                 self._note_error(f"scan failed: {exc}")
                 return None
@@ -278,7 +278,11 @@ class AgentService:
             job()
             return
         self._scheduler.add_job(
-            self._guarded(job), id=job_id, replace_existing=True, misfire_grace_time=None
+            self._guarded(job),
+            id=job_id,
+            name=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
         )
 
     def _guarded(self, job: Callable[[], Any]) -> Callable[[], None]:
@@ -289,7 +293,7 @@ class AgentService:
                 log.exception("job %s failed", getattr(job, "__name__", job))
                 self._note_error(f"{getattr(job, '__name__', 'job')} failed: {exc!r}")
 
-        run.__name__ = getattr(job, "__name__", "job")
+        run.__name__ = run.__qualname__ = getattr(job, "__name__", "job")
         return run
 
     def schedule(self, scheduler: BaseScheduler) -> None:
@@ -308,6 +312,7 @@ class AgentService:
                 self._guarded(job),
                 IntervalTrigger(seconds=interval, jitter=_jitter(self.config, interval)),
                 id=job_id,
+                name=job_id,
                 next_run_time=first_run(),
             )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from agent.runner import AgentService
@@ -33,7 +34,8 @@ class RunningAgent:
             executors={"default": ThreadPoolExecutor(max_workers=3)},
             # A PC that slept through a run catches up once, not once per missed interval.
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            timezone="UTC",
+            # A tzinfo object, not a name: a name needs the tz database, absent on Windows.
+            timezone=UTC,
         )
         self.service.schedule(scheduler)
         scheduler.start()
@@ -53,6 +55,10 @@ class RunningAgent:
         finally:
             self.service.stop()
             scheduler.shutdown(wait=False)
+            # A scan in a child process would otherwise hold the exit for up to its timeout.
+            cancel = getattr(self.service.scanner, "cancel", None)
+            if callable(cancel):
+                cancel()
             log.info("agent stopped")
 
     def close(self) -> None:

@@ -96,3 +96,41 @@ def test_the_idle_service_holds_neither_the_check_library_nor_key_serialization(
     assert not {m for m in modules if m == "checks" or m.startswith("checks.")}
     assert "cryptography.hazmat.primitives.serialization" not in modules
     assert "cryptography.x509" not in modules
+
+
+@pytest.mark.skipif(os.name == "nt", reason="shell scripts")
+def test_cancel_ends_a_running_scan_and_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    marker = tmp_path / "grandchild.pid"
+    # The worker starts a command of its own, as collectors do, then hangs.
+    body = f"sleep 300 & echo $! > {marker}; wait"
+    monkeypatch.setattr(scanning.sys, "executable", _fake_python(tmp_path, body))
+    scanner = subprocess_scanner(None, timeout=600)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            scanner(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scanner.cancel()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "cancel did not end the scan"
+    assert isinstance(outcome[0], ScanFailed)
+    assert "stopping" in str(outcome[0])
+    grandchild = int(marker.read_text())
+    # Reaped by nobody but gone from the process table, or a zombie at most.
+    status = Path(f"/proc/{grandchild}/status")
+    assert not status.exists() or "zombie" in status.read_text()
+    with pytest.raises(ScanFailed, match="stopping"):
+        scanner(None)
