@@ -321,3 +321,50 @@ def test_a_lost_spool_starts_a_later_epoch(
         assert again.spool.epoch > first_epoch
     finally:
         again.close()
+
+
+def test_jobs_are_jittered_and_start_within_the_random_delay(
+    state: AgentState, scan: FakeScan, api: ScriptedApi
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    config = json.loads(state.config_path.read_text())
+    config.update(start_delay_max_seconds=120, scan_interval_seconds=7200)
+    state.config_path.write_text(json.dumps(config))
+    running = build_service(state, scanner=scan)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    try:
+        before = datetime.now(UTC)
+        running.service.schedule(scheduler)
+        scheduler.start(paused=True)  # jobs are computed, none runs
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"scan", "heartbeat", "flush"}
+        for job in jobs.values():
+            assert isinstance(job.trigger, IntervalTrigger)
+            assert job.trigger.jitter and job.trigger.jitter > 0
+            assert before <= job.next_run_time <= before + timedelta(seconds=121)
+        # The local override beats the policy's interval; the policy's heartbeat applies.
+        assert jobs["scan"].trigger.interval == timedelta(seconds=7200)
+        assert jobs["scan"].trigger.jitter == 300  # a tenth of the interval, capped
+        running.service.refresh_policy()
+        assert scheduler.get_job("heartbeat").trigger.interval == timedelta(seconds=60)
+        # A new policy with another heartbeat interval reschedules that job.
+        api.policy["schedules"]["heartbeat_interval_seconds"] = 30
+        api.policy["version"] = 4
+        running.service.refresh_policy()
+        assert scheduler.get_job("heartbeat").trigger.interval == timedelta(seconds=30)
+    finally:
+        scheduler.shutdown(wait=False)
+        running.close()
+
+
+def test_a_heartbeat_announcing_a_new_policy_fetches_it(
+    agent: RunningAgent, api: ScriptedApi
+) -> None:
+    agent.service.refresh_policy()
+    api.policy["version"] = 9
+    agent.service.heartbeat()
+    assert agent.service.policy_version == 9
