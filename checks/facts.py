@@ -24,6 +24,22 @@ class FactName(StrEnum):
     PENDING_UPDATES = "pending_updates"
     SENSITIVE_FILES = "sensitive_files"
     CLOCK = "clock"
+    PACKAGES = "packages"
+    PACKAGE_ACTIVITY = "package_activity"
+    KERNELS = "kernels"
+    PROCESSES = "processes"
+    ANTIVIRUS = "antivirus"
+    SCAN_LOG = "scan_log"  # keyed by the log's path
+    LAST_LOGINS = "last_logins"
+    WEAK_PASSWORDS = "weak_passwords"
+    LISTENING_PROGRAMS = "listening_programs"
+    FIREWALL = "firewall"
+    NETWORK_INTERFACES = "network_interfaces"
+    BACKUP_LOCATION = "backup_location"  # keyed by the location's path
+
+
+# Facts that depend on a value from the policy (a path): collected once per key.
+KEYED_FACTS = frozenset({FactName.SCAN_LOG, FactName.BACKUP_LOCATION})
 
 
 class PasswordState(StrEnum):
@@ -193,3 +209,131 @@ class Clock:
     @property
     def days_since_epoch(self) -> int:
         return int(self.now.timestamp() // 86400)
+
+
+@dataclass(frozen=True)
+class InstalledPackage:
+    name: str
+    version: str
+    architecture: str
+    section: str  # Debian's section ("games", "net"); the RPM group, or "" when unknown
+    manager: str  # "dpkg" or "rpm"
+
+
+@dataclass(frozen=True)
+class PackageActivity:
+    """When the package manager last refreshed its lists and last installed something.
+
+    None means no record was found, which checks must not read as "recent".
+    """
+
+    manager: str  # "apt" or "dnf"
+    lists_refreshed_at: datetime | None
+    last_install_at: datetime | None
+    last_install_package: str | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Kernels:
+    running: str | None
+    installed: tuple[str, ...]  # versions with an image in /boot or modules in /lib/modules
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    name: str  # /proc/PID/comm
+    exe: str | None  # where /proc/PID/exe points; None when it cannot be read
+    uid: int | None
+
+
+@dataclass(frozen=True)
+class SignatureDatabase:
+    path: str
+    name: str  # "daily", "main", "bytecode"
+    version: int | None
+    built_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AntivirusProduct:
+    name: str  # "ClamAV", "Sophos", ...
+    found_at: tuple[str, ...]  # the files that show it is installed
+    process_names: tuple[str, ...]  # its daemons, any of which shows it is running
+
+
+@dataclass(frozen=True)
+class Antivirus:
+    products: tuple[AntivirusProduct, ...]
+    signatures: tuple[SignatureDatabase, ...]
+
+
+@dataclass(frozen=True)
+class ScanLog:
+    """Scans a product recorded in one log; an absent log has exists False."""
+
+    path: str
+    exists: bool
+    scans_ended: tuple[datetime, ...]
+
+
+@dataclass(frozen=True)
+class LastLogins:
+    """The newest login of each account from every login record the host keeps."""
+
+    by_account: dict[str, datetime]
+    sources: tuple[str, ...]  # the records read (wtmp, lastlog, lastlog2); empty when none exist
+
+
+@dataclass(frozen=True)
+class WeakPassword:
+    """An account whose password hash matches a shipped weak candidate. Never the password."""
+
+    account: str
+    kind: str  # "vendor default", "common weak", "same as the account name"
+
+
+@dataclass(frozen=True)
+class WeakPasswords:
+    matches: tuple[WeakPassword, ...]
+    accounts_tested: tuple[str, ...]
+    candidates: int
+    unsupported: tuple[str, ...]  # accounts whose hash scheme libcrypt here cannot compute
+
+
+@dataclass(frozen=True)
+class ListeningProgram:
+    pid: int
+    name: str
+    exe: str | None
+    ports: tuple[str, ...]  # "tcp/22", "udp/67"
+    package: str | None  # the package that owns the binary; None when none does
+    owner_known: bool  # False when no package database could be asked
+
+
+@dataclass(frozen=True)
+class Firewall:
+    """The host firewall as its configuration or the kernel describes it."""
+
+    backends: tuple[str, ...]  # "nftables", "iptables", "ufw", "firewalld" that are active
+    default_inbound: str | None  # "drop", "reject", "accept"; None when nothing filters input
+    source: str  # "kernel" (live rule set) or "configuration"
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkInterface:
+    name: str
+    mac: str
+    ipv4: tuple[str, ...]
+    ipv6: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackupLocation:
+    path: str
+    exists: bool
+    newest_file: str | None
+    newest_at: datetime | None
+    files_seen: int

@@ -5,22 +5,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from checks.collectors import COLLECTORS
+from checks.collectors import COLLECTORS, KEYED_COLLECTORS
 from checks.errors import CollectError
 from checks.facts import (
+    KEYED_FACTS,
+    Antivirus,
+    BackupLocation,
     Clock,
     FactName,
     FileStat,
+    Firewall,
     GroupEntry,
+    InstalledPackage,
+    Kernels,
+    LastLogins,
+    ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    NetworkInterface,
     OsRelease,
+    PackageActivity,
     PendingUpdate,
+    ProcessInfo,
     PwQuality,
     RebootRequired,
+    ScanLog,
     ShadowEntry,
     SshdConfig,
     UserAccount,
+    WeakPasswords,
 )
 from checks.host import HostContext
 
@@ -36,6 +49,7 @@ class FactSource:
     def __init__(self, host: HostContext | None, preset: Mapping[FactName, Any] | None = None):
         self._host = host
         self._cache: dict[FactName, Any] = dict(preset or {})
+        self._keyed: dict[FactName, dict[str, Any]] = {}
         self.collections: dict[FactName, int] = {}
 
     @classmethod
@@ -48,19 +62,43 @@ class FactSource:
             if self._host is None:
                 raise UndeclaredFact(f"no value for fact {name} was given")
             self.collections[name] = self.collections.get(name, 0) + 1
-            try:
-                self._cache[name] = COLLECTORS[name](self._host)
-            except CollectError as exc:
-                self._cache[name] = exc
-            except Exception as exc:
-                # Kept as the fact's value so every check needing it reports one clear error.
-                self._cache[name] = CollectError(
-                    f"collecting {name} failed: {type(exc).__name__}: {exc}"
-                )
-        value = self._cache[name]
-        if isinstance(value, CollectError):
-            raise value
-        return value
+            host = self._host
+            self._cache[name] = _collected(name, lambda: COLLECTORS[name](host))
+        return _value_or_raise(self._cache[name])
+
+    def get_keyed(self, name: FactName, key: str) -> Any:
+        """A fact that depends on a policy value, such as the newest file in a backup folder.
+
+        A table of facts gives such a fact as a mapping from key to value."""
+        if name not in self._keyed:
+            self._keyed[name] = {}
+        cached = self._keyed[name]
+        if key not in cached:
+            if self._host is None:
+                given = self._cache.get(name)
+                if not isinstance(given, Mapping) or key not in given:
+                    raise UndeclaredFact(f"no value for fact {name}[{key}] was given")
+                cached[key] = given[key]
+            else:
+                host = self._host
+                cached[key] = _collected(name, lambda: KEYED_COLLECTORS[name](host, key))
+        return _value_or_raise(cached[key])
+
+
+def _collected(name: FactName, collect: Any) -> Any:
+    try:
+        return collect()
+    except CollectError as exc:
+        return exc
+    except Exception as exc:
+        # Kept as the fact's value so every check needing it reports one clear error.
+        return CollectError(f"collecting {name} failed: {type(exc).__name__}: {exc}")
+
+
+def _value_or_raise(value: Any) -> Any:
+    if isinstance(value, CollectError):
+        raise value
+    return value
 
 
 class Facts:
@@ -74,6 +112,12 @@ class Facts:
         if name not in self._declared:
             raise UndeclaredFact(f"the check reads fact {name!s} without declaring it")
         return self._source.get(name)
+
+    def _get_keyed(self, name: FactName, key: str) -> Any:
+        if name not in self._declared:
+            raise UndeclaredFact(f"the check reads fact {name!s} without declaring it")
+        assert name in KEYED_FACTS
+        return self._source.get_keyed(name, key)
 
     @property
     def users(self) -> tuple[UserAccount, ...]:
@@ -122,3 +166,49 @@ class Facts:
     @property
     def clock(self) -> Clock:
         return cast(Clock, self._get(FactName.CLOCK))
+
+    @property
+    def packages(self) -> tuple[InstalledPackage, ...]:
+        return cast(tuple[InstalledPackage, ...], self._get(FactName.PACKAGES))
+
+    @property
+    def package_activity(self) -> PackageActivity:
+        return cast(PackageActivity, self._get(FactName.PACKAGE_ACTIVITY))
+
+    @property
+    def kernels(self) -> Kernels:
+        return cast(Kernels, self._get(FactName.KERNELS))
+
+    @property
+    def processes(self) -> tuple[ProcessInfo, ...]:
+        return cast(tuple[ProcessInfo, ...], self._get(FactName.PROCESSES))
+
+    @property
+    def antivirus(self) -> Antivirus:
+        return cast(Antivirus, self._get(FactName.ANTIVIRUS))
+
+    @property
+    def last_logins(self) -> LastLogins:
+        return cast(LastLogins, self._get(FactName.LAST_LOGINS))
+
+    @property
+    def weak_passwords(self) -> WeakPasswords:
+        return cast(WeakPasswords, self._get(FactName.WEAK_PASSWORDS))
+
+    @property
+    def listening_programs(self) -> tuple[ListeningProgram, ...]:
+        return cast(tuple[ListeningProgram, ...], self._get(FactName.LISTENING_PROGRAMS))
+
+    @property
+    def firewall(self) -> Firewall:
+        return cast(Firewall, self._get(FactName.FIREWALL))
+
+    @property
+    def network_interfaces(self) -> tuple[NetworkInterface, ...]:
+        return cast(tuple[NetworkInterface, ...], self._get(FactName.NETWORK_INTERFACES))
+
+    def scan_log(self, path: str) -> ScanLog:
+        return cast(ScanLog, self._get_keyed(FactName.SCAN_LOG, path))
+
+    def backup_location(self, path: str) -> BackupLocation:
+        return cast(BackupLocation, self._get_keyed(FactName.BACKUP_LOCATION, path))

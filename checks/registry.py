@@ -14,7 +14,18 @@ from typing import Any
 from checks.errors import RegistryError
 from checks.facts import FactName
 from checks.factset import Facts
-from checks.library import accounts, files, network, password, patch, ssh
+from checks.library import (
+    accounts,
+    antivirus,
+    backup,
+    files,
+    firewall,
+    network,
+    password,
+    patch,
+    software,
+    ssh,
+)
 from checks.model import Finding, Severity
 from checks.params import PARAM_TYPES, ParamSpec, value_matches
 from checks.policy_tags import POLICY_TAGS
@@ -22,7 +33,21 @@ from checks.policy_tags import POLICY_TAGS
 CheckFunction = Callable[[Facts, dict[str, Any]], list[Finding]]
 
 PLATFORMS = frozenset({"linux", "windows", "macos"})
-CATEGORIES = frozenset({"accounts", "password", "services", "network", "patch", "ssh", "files"})
+CATEGORIES = frozenset(
+    {
+        "accounts",
+        "password",
+        "services",
+        "network",
+        "patch",
+        "ssh",
+        "files",
+        "antivirus",
+        "software",
+        "firewall",
+        "backup",
+    }
+)
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _PARAM_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -221,7 +246,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="services",
         platforms=("linux",),
         rules=("E3", "E18"),
-        facts=(FactName.LISTENING_SOCKETS,),
+        facts=(FactName.LISTENING_SOCKETS, FactName.LISTENING_PROGRAMS),
         function=network.listening,
         params=(
             ParamSpec(
@@ -276,7 +301,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="patch",
         platforms=("linux",),
         rules=("E1",),
-        facts=(FactName.OS_RELEASE, FactName.REBOOT_REQUIRED),
+        facts=(FactName.OS_RELEASE, FactName.REBOOT_REQUIRED, FactName.KERNELS),
         function=patch.reboot_required,
     ),
     CheckSpec(
@@ -291,8 +316,19 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="patch",
         platforms=("linux",),
         rules=("E1", "E8"),
-        facts=(FactName.PENDING_UPDATES,),
+        facts=(FactName.PENDING_UPDATES, FactName.PACKAGE_ACTIVITY, FactName.CLOCK),
         function=patch.security_pending,
+        params=(
+            ParamSpec(
+                "max_list_age_days",
+                "int",
+                7,
+                "软件包列表最长多少天未刷新仍可信;超过则“无待装更新”不算通过",
+                'most days since the package lists were refreshed for "nothing pending" to '
+                "count as a pass",
+                minimum=1,
+            ),
+        ),
     ),
     CheckSpec(
         id="ssh.root_login",
@@ -340,6 +376,526 @@ _CHECKS: tuple[CheckSpec, ...] = (
         rules=("E4",),
         facts=(FactName.SENSITIVE_FILES,),
         function=files.account_file_permissions,
+    ),
+    CheckSpec(
+        id="accounts.weak_password",
+        title_zh="账户不得使用厂商默认密码或常见弱密码",
+        title_en="No account accepts a vendor default or common weak password",
+        remediation_zh="立即用 passwd 为该账户设置只有使用者知道的强密码;"
+        "若是设备或镜像自带的账户且不再需要,用 usermod -L 锁定或 userdel 删除。",
+        remediation_en="Set a strong password only its user knows with passwd right away; if "
+        "the account came with a device or image and is not needed, lock it (usermod -L) or "
+        "delete it (userdel).",
+        severity=Severity.CRITICAL,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E4", "E5", "E6"),
+        facts=(FactName.WEAK_PASSWORDS,),
+        function=accounts.weak_password,
+    ),
+    CheckSpec(
+        id="accounts.password_changed_since_handover",
+        title_zh="上线或管理员交接之后密码已更换",
+        title_en="Passwords were changed after go-live and after the last admin handover",
+        remediation_zh="为这些账户重新设置密码(passwd),使调试人员或前任管理员知道的密码失效。",
+        remediation_en="Set new passwords for these accounts with passwd, so that passwords "
+        "known to the installers or the previous administrator stop working.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E6", "E15"),
+        facts=(FactName.SHADOW,),
+        function=accounts.password_changed_since_handover,
+        params=(
+            ParamSpec(
+                "go_live_date",
+                "str",
+                "",
+                "主机上线日期 YYYY-MM-DD;为空时不判断",
+                "the host's go-live date, YYYY-MM-DD; empty to skip",
+            ),
+            ParamSpec(
+                "handover_date",
+                "str",
+                "",
+                "最近一次管理员交接日期 YYYY-MM-DD;为空时不判断",
+                "the date of the last administrator handover, YYYY-MM-DD; empty to skip",
+            ),
+            ParamSpec(
+                "accounts",
+                "list[str]",
+                (),
+                "只检查这些账户;为空时检查所有有密码的账户",
+                "judge only these accounts; empty for every account with a password",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.admin_members",
+        title_zh="管理员组(sudo、wheel、admin)只有经批准的成员",
+        title_en="Only approved accounts are in the sudo, wheel or admin groups",
+        remediation_zh="用 gpasswd -d 账户 sudo 把未经批准的账户移出管理员组,并定期复核权限。",
+        remediation_en="Remove unapproved accounts from the administrator group with "
+        "gpasswd -d ACCOUNT sudo, and review these rights regularly.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E8", "E16", "E18"),
+        facts=(FactName.USERS, FactName.GROUPS),
+        function=accounts.admin_members,
+        params=(
+            ParamSpec(
+                "approved_admins",
+                "list[str]",
+                (),
+                "经批准的管理员账户;为空时不做判断",
+                "accounts approved as administrators; when empty the check cannot judge",
+            ),
+            ParamSpec(
+                "admin_groups",
+                "list[str]",
+                ("sudo", "wheel", "admin"),
+                "视为管理员的组",
+                "groups whose members are administrators",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.unused",
+        title_zh="长期未使用的登录账户应禁用",
+        title_en="No login account has gone unused for too long",
+        remediation_zh="核实账户使用者是否已离职或调岗;不再需要的账户用 usermod -L 禁用"
+        "或 userdel 删除。",
+        remediation_en="Find out whether the account's owner left or changed role; disable "
+        "accounts no longer needed with usermod -L or delete them with userdel.",
+        severity=Severity.MEDIUM,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E16",),
+        facts=(
+            FactName.USERS,
+            FactName.LOGIN_DEFS,
+            FactName.SHADOW,
+            FactName.LAST_LOGINS,
+            FactName.CLOCK,
+        ),
+        function=accounts.unused,
+        params=(
+            ParamSpec(
+                "max_unused_days",
+                "int",
+                90,
+                "账户最长可闲置天数",
+                "most days a login account may go unused",
+                minimum=1,
+            ),
+            ParamSpec(
+                "exempt",
+                "list[str]",
+                (),
+                "不做此项检查的账户(如应急账户)",
+                "accounts exempt from this check (such as an emergency account)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.added_since_baseline",
+        title_zh="基线之后不应新增账户",
+        title_en="No account was added since the server's baseline",
+        remediation_zh="核实新增账户是否由管理员添加;如不是,禁用(usermod -L)或删除(userdel)"
+        "并排查入侵;确属批准的,在服务器上更新基线。",
+        remediation_en="Find out whether an administrator added the account; if not, disable "
+        "(usermod -L) or delete (userdel) it and look for an intrusion; if it was approved, "
+        "update the baseline on the server.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E8", "E16"),
+        facts=(FactName.USERS,),
+        function=accounts.added_since_baseline,
+        params=(
+            ParamSpec(
+                "baseline",
+                "list[str]",
+                (),
+                "服务器保存的基线账户名;为空时不做判断",
+                "account names in the server's baseline; when empty the check cannot judge",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="antivirus.installed",
+        title_zh="已安装并运行防病毒软件",
+        title_en="Antivirus software is installed and running",
+        remediation_zh="安装防病毒软件(如 apt-get install clamav-daemon clamav-freshclam),"
+        "并启动其服务(systemctl enable --now clamav-daemon clamav-freshclam)。",
+        remediation_en="Install antivirus software (for example apt-get install clamav-daemon "
+        "clamav-freshclam) and start its services (systemctl enable --now clamav-daemon "
+        "clamav-freshclam).",
+        severity=Severity.HIGH,
+        category="antivirus",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.ANTIVIRUS, FactName.PROCESSES),
+        function=antivirus.installed,
+        params=(
+            ParamSpec(
+                "extra_process_names",
+                "list[str]",
+                (),
+                "其他防病毒产品的进程名(/proc/PID/comm)",
+                "process names (/proc/PID/comm) of other antivirus products",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="antivirus.signatures",
+        title_zh="防病毒软件的病毒库及时更新",
+        title_en="Antivirus signatures are up to date",
+        remediation_zh="确认 freshclam 服务在运行且能连到更新服务器"
+        "(systemctl status clamav-freshclam),或手动运行 freshclam。",
+        remediation_en="Make sure the freshclam service runs and reaches its mirror "
+        "(systemctl status clamav-freshclam), or run freshclam by hand.",
+        severity=Severity.HIGH,
+        category="antivirus",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.ANTIVIRUS, FactName.CLOCK),
+        function=antivirus.signatures,
+        params=(
+            ParamSpec(
+                "max_age_days",
+                "int",
+                3,
+                "病毒库最长可用天数",
+                "most days old the signatures may be",
+                minimum=1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="antivirus.last_scan",
+        title_zh="每周至少进行一次全盘病毒扫描",
+        title_en="A full virus scan ran within the last week",
+        remediation_zh="用计划任务每周运行全盘扫描,例如 clamscan -r -i --log=/var/log/clamav/"
+        "clamscan.log /,并把日志路径填入 scan_log_paths。",
+        remediation_en="Schedule a weekly full scan, for example clamscan -r -i "
+        "--log=/var/log/clamav/clamscan.log /, and list the log in scan_log_paths.",
+        severity=Severity.MEDIUM,
+        category="antivirus",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.ANTIVIRUS, FactName.SCAN_LOG, FactName.CLOCK),
+        function=antivirus.last_scan,
+        params=(
+            ParamSpec(
+                "max_days",
+                "int",
+                7,
+                "两次全盘扫描之间最多相隔天数",
+                "most days between full scans",
+                minimum=1,
+            ),
+            ParamSpec(
+                "scan_log_paths",
+                "list[str]",
+                ("/var/log/clamav/clamscan.log",),
+                "记录全盘扫描的日志(clamscan --log 的文件)",
+                "logs that record full scans (files written by clamscan --log)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="software.allow_list",
+        title_zh="只安装允许清单中的软件",
+        title_en="Only software on the allow list is installed",
+        remediation_zh="核实这些软件的用途;未经批准的用 apt-get purge 卸载,确需使用的"
+        "在服务器上加入允许清单。",
+        remediation_en="Find out what these packages are for; remove unapproved ones with "
+        "apt-get purge, and add the ones that are needed to the allow list on the server.",
+        severity=Severity.MEDIUM,
+        category="software",
+        platforms=("linux",),
+        rules=("E8", "E17"),
+        facts=(FactName.PACKAGES,),
+        function=software.allow_list,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "允许安装的软件包名(可用 lib* 等通配符);为空时不做判断",
+                "package names allowed (patterns like lib* accepted); when empty the check "
+                "cannot judge",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="software.deny_list",
+        title_zh="未安装禁止的软件(游戏、远程控制、P2P 下载)",
+        title_en="No denied software (games, remote control, P2P) is installed",
+        remediation_zh="用 apt-get purge 卸载这些软件;确需使用的须经批准并加入例外。",
+        remediation_en="Remove these packages with apt-get purge; any that are truly needed "
+        "must be approved and added to the exceptions.",
+        severity=Severity.MEDIUM,
+        category="software",
+        platforms=("linux",),
+        rules=("E17",),
+        facts=(FactName.PACKAGES,),
+        function=software.deny_list,
+        params=(
+            ParamSpec(
+                "denied_categories",
+                "list[str]",
+                ("games", "remote_control", "p2p"),
+                "启用的内置禁止类别:games、remote_control、p2p",
+                "built-in deny categories in force: games, remote_control, p2p",
+            ),
+            ParamSpec(
+                "denied",
+                "list[str]",
+                (),
+                "额外禁止的软件包(类别:模式,如 games:*chess*)",
+                "more denied packages, as category:pattern (games:*chess*)",
+            ),
+            ParamSpec(
+                "exceptions",
+                "list[str]",
+                (),
+                "经批准的例外软件包(模式)",
+                "approved exceptions (package name patterns)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="software.baseline",
+        title_zh="基线之后未私自安装软件",
+        title_en="No software was installed since the server's baseline",
+        remediation_zh="核实新装软件由谁安装、作何用途;未经批准的卸载,批准的在服务器上更新基线。",
+        remediation_en="Find out who installed the new packages and why; remove unapproved "
+        "ones, and update the baseline on the server for approved ones.",
+        severity=Severity.MEDIUM,
+        category="software",
+        platforms=("linux",),
+        rules=("E8", "E17"),
+        facts=(FactName.PACKAGES,),
+        function=software.baseline,
+        params=(
+            ParamSpec(
+                "baseline",
+                "list[str]",
+                (),
+                "服务器保存的基线软件包名;为空时不做判断",
+                "package names in the server's baseline; when empty the check cannot judge",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="software.unpackaged_listeners",
+        title_zh="监听端口的程序都来自已安装的软件包",
+        title_en="Every program listening on the network comes from an installed package",
+        remediation_zh="查明该程序的来源和用途(ls -l、sha256sum);来历不明的立即停止并删除,"
+        "同时排查入侵。",
+        remediation_en="Find out where the program came from and what it does (ls -l, "
+        "sha256sum); stop and delete it if nobody can account for it, and look for an "
+        "intrusion.",
+        severity=Severity.HIGH,
+        category="software",
+        platforms=("linux",),
+        rules=("E3", "E8", "E17"),
+        facts=(FactName.LISTENING_PROGRAMS,),
+        function=software.unpackaged_listeners,
+        params=(
+            ParamSpec(
+                "exempt_paths",
+                "list[str]",
+                (),
+                "经批准的非软件包程序路径(模式,如 /opt/app/*)",
+                "approved program paths outside packages (patterns such as /opt/app/*)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="firewall.host_firewall",
+        title_zh="主机防火墙已启用且默认拒绝入站",
+        title_en="The host firewall is on and denies inbound traffic by default",
+        remediation_zh="启用防火墙并默认拒绝入站,例如 ufw default deny incoming && ufw allow ssh"
+        " && ufw enable,或在 nftables 的 input 链设置 policy drop。",
+        remediation_en="Turn the firewall on with a default-deny inbound policy, for example "
+        "ufw default deny incoming && ufw allow ssh && ufw enable, or policy drop on the "
+        "nftables input chain.",
+        severity=Severity.HIGH,
+        category="firewall",
+        platforms=("linux",),
+        rules=("E17",),
+        facts=(FactName.FIREWALL,),
+        function=firewall.host_firewall,
+    ),
+    CheckSpec(
+        id="network.identity",
+        title_zh="IP 与 MAC 地址与登记一致",
+        title_en="IP and MAC addresses match the registered ones",
+        remediation_zh="核实地址变更是否经过批准;未经批准的改回登记的固定 IP,"
+        "批准的在服务器资产登记中更新。",
+        remediation_en="Find out whether the address change was approved; restore the "
+        "registered fixed IP if not, and update the asset registry on the server if it was.",
+        severity=Severity.MEDIUM,
+        category="network",
+        platforms=("linux",),
+        rules=("E2", "E14"),
+        facts=(FactName.NETWORK_INTERFACES,),
+        function=network.identity,
+        params=(
+            ParamSpec(
+                "registered_ipv4",
+                "list[str]",
+                (),
+                "登记的 IPv4 地址;为空时只上报不判断",
+                "registered IPv4 addresses; when empty addresses are reported, not judged",
+            ),
+            ParamSpec(
+                "registered_macs",
+                "list[str]",
+                (),
+                "登记的 MAC 地址;为空时只上报不判断",
+                "registered MAC addresses; when empty addresses are reported, not judged",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="backup.freshness",
+        title_zh="本地和异地备份都是最近的",
+        title_en="Local and off-site backups are recent",
+        remediation_zh="检查备份任务(cron、备份软件)是否正常运行,并确认异地备份位置已挂载且可写。",
+        remediation_en="Check that the backup job (cron or backup software) runs, and that "
+        "the off-site location is mounted and writable.",
+        severity=Severity.HIGH,
+        category="backup",
+        platforms=("linux",),
+        rules=("E11",),
+        facts=(FactName.BACKUP_LOCATION, FactName.CLOCK),
+        function=backup.freshness,
+        params=(
+            ParamSpec(
+                "local_locations",
+                "list[str]",
+                (),
+                "本地备份目录",
+                "local backup folders",
+            ),
+            ParamSpec(
+                "offsite_locations",
+                "list[str]",
+                (),
+                "异地备份目录(在本机挂载的路径)",
+                "off-site backup folders, as mounted on this host",
+            ),
+            ParamSpec(
+                "max_age_days",
+                "int",
+                7,
+                "最新备份最长可有多少天",
+                "most days old the newest backup may be",
+                minimum=1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.updates_pending",
+        title_zh="系统更新及时安装",
+        title_en="Pending updates are installed promptly",
+        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新。",
+        remediation_en="Run apt-get update && apt-get upgrade (or dnf upgrade) to install the "
+        "updates.",
+        severity=Severity.LOW,
+        category="patch",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.PENDING_UPDATES,),
+        function=patch.updates_pending,
+        params=(
+            ParamSpec(
+                "max_pending",
+                "int",
+                0,
+                "允许等待安装的更新个数",
+                "how many updates may be waiting",
+                minimum=0,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.package_lists_age",
+        title_zh="软件包列表定期刷新",
+        title_en="The package lists are refreshed regularly",
+        remediation_zh="运行 apt-get update(或 dnf makecache),并启用 apt-daily.timer "
+        "或 unattended-upgrades 定期刷新。",
+        remediation_en="Run apt-get update (or dnf makecache), and enable apt-daily.timer or "
+        "unattended-upgrades to refresh them regularly.",
+        severity=Severity.MEDIUM,
+        category="patch",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.PACKAGE_ACTIVITY, FactName.CLOCK),
+        function=patch.package_lists_age,
+        params=(
+            ParamSpec(
+                "max_age_days",
+                "int",
+                7,
+                "软件包列表最长多少天未刷新",
+                "most days since the package lists were refreshed",
+                minimum=1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.last_install",
+        title_zh="近期安装过系统补丁或更新",
+        title_en="Packages were installed or upgraded recently",
+        remediation_zh="安装待装的更新(apt-get upgrade),"
+        "并启用 unattended-upgrades 自动安装安全更新。",
+        remediation_en="Install the waiting updates (apt-get upgrade), and enable "
+        "unattended-upgrades to install security updates automatically.",
+        severity=Severity.MEDIUM,
+        category="patch",
+        platforms=("linux",),
+        rules=("E1", "E8"),
+        facts=(FactName.PACKAGE_ACTIVITY, FactName.CLOCK),
+        function=patch.last_install,
+        params=(
+            ParamSpec(
+                "max_days",
+                "int",
+                30,
+                "距上次安装或升级软件包最多天数",
+                "most days since the last package install or upgrade",
+                minimum=1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.eol_release",
+        title_zh="操作系统版本仍在安全支持期内",
+        title_en="The operating system release still gets security updates",
+        remediation_zh="把系统升级到仍受支持的版本(如 Debian 12、Ubuntu 24.04、Rocky Linux 9)。",
+        remediation_en="Upgrade the system to a supported release (such as Debian 12, Ubuntu "
+        "24.04 or Rocky Linux 9).",
+        severity=Severity.HIGH,
+        category="patch",
+        platforms=("linux",),
+        rules=("E1",),
+        facts=(FactName.OS_RELEASE, FactName.CLOCK),
+        function=patch.eol_release,
+        params=(
+            ParamSpec(
+                "extra_eol_dates",
+                "list[str]",
+                (),
+                "其他版本的停止支持日期,格式 ID:版本=YYYY-MM-DD",
+                "end-of-support dates of other releases, as ID:VERSION=YYYY-MM-DD",
+            ),
+        ),
     ),
 )
 

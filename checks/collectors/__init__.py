@@ -7,8 +7,14 @@ from types import MappingProxyType
 from typing import Any
 
 from checks.collectors.accounts import collect_groups, collect_shadow, collect_users
+from checks.collectors.antivirus import collect_antivirus, collect_scan_log
+from checks.collectors.firewall import collect_firewall
+from checks.collectors.identity import collect_backup_location, collect_network_interfaces
 from checks.collectors.login_defs import collect_login_defs
+from checks.collectors.logins import collect_last_logins
 from checks.collectors.network import collect_listening_sockets
+from checks.collectors.packages import collect_kernels, collect_package_activity, collect_packages
+from checks.collectors.processes import collect_listening_programs, collect_processes
 from checks.collectors.pwquality import collect_pwquality
 from checks.collectors.sshd import collect_sshd_config
 from checks.collectors.system import (
@@ -18,6 +24,7 @@ from checks.collectors.system import (
     collect_reboot_required,
     collect_sensitive_files,
 )
+from checks.collectors.weak_passwords import collect_weak_passwords
 from checks.facts import FactName
 from checks.host import HostContext
 
@@ -37,6 +44,26 @@ COLLECTORS: MappingProxyType[FactName, Collector] = MappingProxyType(
         FactName.PENDING_UPDATES: collect_pending_updates,
         FactName.SENSITIVE_FILES: collect_sensitive_files,
         FactName.CLOCK: collect_clock,
+        FactName.PACKAGES: collect_packages,
+        FactName.PACKAGE_ACTIVITY: collect_package_activity,
+        FactName.KERNELS: collect_kernels,
+        FactName.PROCESSES: collect_processes,
+        FactName.ANTIVIRUS: collect_antivirus,
+        FactName.LAST_LOGINS: collect_last_logins,
+        FactName.WEAK_PASSWORDS: collect_weak_passwords,
+        FactName.LISTENING_PROGRAMS: collect_listening_programs,
+        FactName.FIREWALL: collect_firewall,
+        FactName.NETWORK_INTERFACES: collect_network_interfaces,
+    }
+)
+
+KeyedCollector = Callable[[HostContext, str], Any]
+
+# Facts that depend on a policy value (a path), collected once per value.
+KEYED_COLLECTORS: MappingProxyType[FactName, KeyedCollector] = MappingProxyType(
+    {
+        FactName.SCAN_LOG: collect_scan_log,
+        FactName.BACKUP_LOCATION: collect_backup_location,
     }
 )
 

@@ -79,11 +79,47 @@ def parse_apt_simulation(text: str) -> tuple[PendingUpdate, ...]:
     return tuple(updates)
 
 
+def parse_dnf_updates(check_update: str, security: str) -> tuple[PendingUpdate, ...]:
+    """`dnf check-update` lines (name.arch version repo) marked by `updateinfo list --security`
+    lines (advisory type/severity name-version-release.arch)."""
+    secure_nevras = {line.split()[-1] for line in security.splitlines() if len(line.split()) >= 3}
+    secure_names = {_nevra_name(nevra) for nevra in secure_nevras}
+    updates = []
+    for line in check_update.splitlines():
+        fields = line.split()
+        if len(fields) != 3 or "." not in fields[0] or line.startswith(("Last metadata", " ")):
+            continue
+        name = fields[0].rsplit(".", 1)[0]
+        updates.append(PendingUpdate(name, None, fields[1], fields[2], name in secure_names))
+    return tuple(updates)
+
+
+def _nevra_name(nevra: str) -> str:
+    # name-version-release.arch: the name is all before the last two dashes.
+    return nevra.rsplit(".", 1)[0].rsplit("-", 2)[0]
+
+
+def _dnf_pending(host: HostContext) -> tuple[PendingUpdate, ...]:
+    why = "listing pending updates"
+    # -C reads the metadata cache only: no download, so a scan never waits on a mirror.
+    updates = host.run(["dnf", "-q", "-C", "check-update"], why=why)
+    if updates.returncode not in (0, 100):  # 100 means "updates are available"
+        raise CollectError(f"dnf check-update exited with {updates.returncode}")
+    security = host.run(["dnf", "-q", "-C", "updateinfo", "list", "--security"], why=why)
+    if security.returncode != 0:
+        raise CollectError(f"dnf updateinfo exited with {security.returncode}")
+    return parse_dnf_updates(updates.stdout, security.stdout)
+
+
 def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
     host.require_commands("apt-get", why="listing pending updates")
     release = collect_os_release(host)
     if not release.is_debian_family:
-        raise NotApplicable(f"pending updates are read with apt; this host runs {release.name}")
+        if {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:
+            return _dnf_pending(host)
+        raise NotApplicable(
+            f"pending updates are read with apt or dnf; this host runs {release.name}"
+        )
     # -s simulates: apt changes nothing and takes no lock, so a scan never blocks an upgrade.
     result = host.run(["apt-get", "-s", "-q", "dist-upgrade"], why="listing pending updates")
     if result.returncode != 0:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
-from checks.errors import NoPrivilege, NotApplicable
+from checks.errors import NoPrivilege, NotApplicable, ParameterError
 from checks.facts import PasswordState
 from checks.factset import Facts
 from checks.model import Finding, Status
@@ -198,4 +199,252 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             {"uid": uid, "accounts": names},
         )
         for uid, names in sorted(shared.items())
+    ]
+
+
+def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    weak = facts.weak_passwords
+    findings = [
+        Finding(
+            Status.FAIL,
+            f"user:{match.account}",
+            f"account {match.account} accepts a {match.kind} password from the product's list",
+            {"kind": match.kind, "candidates_tried": weak.candidates},
+        )
+        for match in weak.matches
+    ]
+    findings += [
+        Finding(
+            Status.ERROR,
+            f"user:{name}",
+            f"the password hash of {name} uses a scheme this host's crypt library cannot "
+            "compute, so it could not be tested",
+        )
+        for name in weak.unsupported
+    ]
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"none of {len(weak.accounts_tested)} passwords is a known default or weak password "
+            f"({weak.candidates} candidates each)",
+            {"accounts_tested": len(weak.accounts_tested), "candidates": weak.candidates},
+        )
+    ]
+
+
+def _date_days(text: str, name: str) -> int:
+    """Days since 1970-01-01 of a YYYY-MM-DD parameter, the unit /etc/shadow counts in."""
+    try:
+        when = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ParameterError(f"parameter {name} must be a date YYYY-MM-DD, got {text!r}") from exc
+    return int(when.timestamp() // 86400)
+
+
+def password_changed_since_handover(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    dates: list[tuple[str, str]] = [
+        (name, params[name]) for name in ("go_live_date", "handover_date") if params[name]
+    ]
+    if not dates:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "the policy gives neither go_live_date nor handover_date, so there is no date "
+                "the passwords must postdate; set one of them (YYYY-MM-DD)",
+            )
+        ]
+    try:
+        cutoffs = [(name, text, _date_days(text, name)) for name, text in dates]
+    except ParameterError as exc:
+        return [Finding(Status.ERROR, "host", str(exc))]
+    name, text, cutoff = max(cutoffs, key=lambda item: item[2])
+    only = set(params["accounts"])
+    findings = []
+    checked = 0
+    for entry in facts.shadow:
+        if entry.password_state is not PasswordState.HASHED:
+            continue
+        if only and entry.name not in only:
+            continue
+        checked += 1
+        changed = entry.last_change_days
+        if changed == 0:
+            continue  # must change at next login: the old password is already refused
+        if changed is None or changed < cutoff:
+            when = "never recorded" if changed is None else _days_to_date(changed)
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"user:{entry.name}",
+                    f"the password of {entry.name} was last changed {when}, before the "
+                    f"{name.replace('_', ' ')} {text}: the set-up or previous administrator "
+                    "may still know it",
+                    {"last_changed": when, name: text},
+                )
+            )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"every password ({checked}) was changed on or after the {name.replace('_', ' ')} "
+            f"{text}",
+            {name: text, "accounts_checked": checked},
+        )
+    ]
+
+
+def _days_to_date(days: int) -> str:
+    return datetime.fromtimestamp(days * 86400, UTC).strftime("%Y-%m-%d")
+
+
+def admin_members(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    admin_groups = set(params["admin_groups"])
+    approved = set(params["approved_admins"])
+    users = facts.users
+    groups = [g for g in facts.groups if g.name in admin_groups]
+    members: dict[str, set[str]] = defaultdict(set)
+    for group in groups:
+        for member in group.members:
+            members[member].add(group.name)
+    gids = {g.gid: g.name for g in groups}
+    for user in users:
+        if user.gid in gids:
+            members[user.name].add(gids[user.gid])  # a primary group counts as membership
+    listed = {name: sorted(found) for name, found in sorted(members.items())}
+    if not approved:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "the policy lists no approved administrators; set approved_admins to the "
+                "accounts that may use sudo",
+                {"members": listed},
+            )
+        ]
+    strangers = {name: found for name, found in listed.items() if name not in approved}
+    if not strangers:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"every member of {', '.join(sorted(admin_groups))} is an approved administrator",
+                {"members": listed},
+            )
+        ]
+    return [
+        Finding(
+            Status.FAIL,
+            f"user:{name}",
+            f"account {name} is in the administrator group {', '.join(found)} without approval",
+            {"groups": found, "approved_admins": sorted(approved)},
+        )
+        for name, found in strangers.items()
+    ]
+
+
+def unused(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    max_days = params["max_unused_days"]
+    exempt = set(params["exempt"])
+    users = facts.users
+    logins = facts.last_logins
+    if not logins.sources:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "this host keeps no login records (wtmp, lastlog or lastlog2)",
+            )
+        ]
+    uid_min = facts.login_defs.uid_min or DEFAULT_UID_MIN
+    try:
+        changed = {e.name: e.last_change_days for e in facts.shadow}
+    except (NoPrivilege, NotApplicable):
+        changed = {}
+    now = facts.clock.now
+    today = facts.clock.days_since_epoch
+    findings = []
+    people = [
+        u
+        for u in users
+        if _is_person(u.uid, uid_min, u.name, u.can_log_in_interactively) and u.name not in exempt
+    ]
+    for user in people:
+        last = logins.by_account.get(user.name)
+        if last is not None:
+            idle = (now - last).days
+            if idle > max_days:
+                findings.append(
+                    Finding(
+                        Status.FAIL,
+                        f"user:{user.name}",
+                        f"account {user.name} last logged in {idle} days ago "
+                        f"(allowed: {max_days}); disable it if its owner left",
+                        {"last_login": last.isoformat(), "idle_days": idle},
+                    )
+                )
+            continue
+        # Never logged in: only stale when the account itself is older than the limit, and
+        # the password's last change is the best sign of the account's age shadow keeps.
+        since = changed.get(user.name)
+        if since is None or since == 0 or today - since > max_days:
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"user:{user.name}",
+                    f"account {user.name} has never logged in according to "
+                    f"{', '.join(logins.sources)}",
+                    {
+                        "last_login": None,
+                        "password_changed_days_ago": None if since is None else today - since,
+                    },
+                )
+            )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"every login account ({len(people)}) was used in the last {max_days} days",
+            {"sources": list(logins.sources)},
+        )
+    ]
+
+
+def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    known = set(params["baseline"])
+    users = facts.users
+    if not known:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "the server holds no account baseline for this host yet; set the parameter "
+                "baseline to the account names recorded when the host was accepted",
+                {"accounts": len(users)},
+            )
+        ]
+    added = [u for u in users if u.name not in known]
+    if not added:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"no account was added since the baseline ({len(users)} accounts)",
+            )
+        ]
+    return [
+        Finding(
+            Status.FAIL,
+            f"user:{u.name}",
+            f"account {u.name} (UID {u.uid}) was added after the baseline was taken",
+            {"uid": u.uid, "home": u.home, "shell": u.shell},
+        )
+        for u in added
     ]

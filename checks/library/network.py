@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from checks.errors import CollectError
 from checks.facts import ListeningSocket
 from checks.factset import Facts
 from checks.model import Finding, Severity, Status
@@ -22,6 +23,20 @@ def _exposed(
         if sock.protocol == protocol and (include_loopback or not sock.is_loopback):
             by_port[sock.port].append(sock)
     return dict(by_port)
+
+
+def _programs_by_port(facts: Facts) -> dict[str, list[str]]:
+    """Which programs hold each port, when the process table can be read; the port verdict
+    does not depend on it, so an unreadable table only leaves the names out."""
+    try:
+        programs = facts.listening_programs
+    except CollectError:
+        return {}
+    by_port: dict[str, list[str]] = defaultdict(list)
+    for program in programs:
+        for port in program.ports:
+            by_port[port].append(program.exe or program.name)
+    return {port: sorted(set(names)) for port, names in by_port.items()}
 
 
 def listening(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -46,6 +61,7 @@ def listening(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             )
         ]
     findings = []
+    programs = _programs_by_port(facts)
     for port, socks in sorted(unapproved.items()):
         service = CLEARTEXT_TCP_PORTS.get(port)
         message = f"TCP port {port} is listening but not on the approved list"
@@ -60,6 +76,7 @@ def listening(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                     "addresses": sorted({s.address for s in socks}),
                     "uids": sorted({s.uid for s in socks}),
                     "approved": sorted(approved),
+                    "programs": programs.get(f"tcp/{port}", []),
                 },
                 severity=Severity.HIGH if service else None,
             )
@@ -90,4 +107,56 @@ def dhcp_server(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             "unregistered addresses",
             {"addresses": addresses, "uids": sorted({s.uid for s in servers})},
         )
+    ]
+
+
+def identity(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    interfaces = [i for i in facts.network_interfaces if i.name != "lo"]
+    ipv4 = sorted({a.split("/")[0] for i in interfaces for a in i.ipv4})
+    macs = sorted({i.mac.lower() for i in interfaces if i.mac and i.mac != "00:00:00:00:00:00"})
+    evidence: dict[str, Any] = {
+        "interfaces": [
+            {"name": i.name, "mac": i.mac, "ipv4": list(i.ipv4), "ipv6": list(i.ipv6)}
+            for i in interfaces
+        ],
+        "ipv4": ipv4,
+        "macs": macs,
+    }
+    registered_ipv4 = set(params["registered_ipv4"])
+    registered_macs = {m.lower() for m in params["registered_macs"]}
+    if not registered_ipv4 and not registered_macs:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "addresses reported for the server's asset registry; set registered_ipv4 and "
+                "registered_macs to have the host compare them itself",
+                evidence,
+            )
+        ]
+    findings = []
+    if registered_ipv4 and set(ipv4) != registered_ipv4:
+        findings.append(
+            Finding(
+                Status.FAIL,
+                "network:ipv4",
+                f"the host's IPv4 addresses {', '.join(ipv4) or 'none'} differ from the "
+                f"registered {', '.join(sorted(registered_ipv4))}",
+                {**evidence, "registered_ipv4": sorted(registered_ipv4)},
+            )
+        )
+    if registered_macs and set(macs) != registered_macs:
+        findings.append(
+            Finding(
+                Status.FAIL,
+                "network:mac",
+                f"the host's MAC addresses {', '.join(macs) or 'none'} differ from the "
+                f"registered {', '.join(sorted(registered_macs))}",
+                {**evidence, "registered_macs": sorted(registered_macs)},
+            )
+        )
+    if findings:
+        return findings
+    return [
+        Finding(Status.PASS, "host", "the host's addresses match the registered ones", evidence)
     ]

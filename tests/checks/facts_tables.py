@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from checks.facts import (
+    Antivirus,
+    AntivirusProduct,
+    BackupLocation,
     Clock,
     FileStat,
+    GroupEntry,
+    InstalledPackage,
+    LastLogins,
+    ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    NetworkInterface,
     OsRelease,
+    PackageActivity,
     PasswordState,
     PendingUpdate,
+    ProcessInfo,
     PwQuality,
     RebootRequired,
+    ScanLog,
     ShadowEntry,
+    SignatureDatabase,
     SshdConfig,
     UserAccount,
 )
@@ -23,7 +35,9 @@ TODAY = datetime(2026, 11, 23, tzinfo=UTC)
 TODAY_DAYS = int(TODAY.timestamp() // 86400)
 CLOCK = Clock(now=TODAY)
 DEBIAN = OsRelease("debian", (), "Debian GNU/Linux", "12", "Debian GNU/Linux 12 (bookworm)")
-ROCKY = OsRelease("rocky", ("rhel", "centos", "fedora"), "Rocky Linux", "9", "Rocky Linux 9.4")
+ROCKY = OsRelease("rocky", ("rhel", "centos", "fedora"), "Rocky Linux", "9.4", "Rocky Linux 9.4")
+BUSTER = OsRelease("debian", (), "Debian GNU/Linux", "10", "Debian GNU/Linux 10 (buster)")
+UNKNOWN_OS = OsRelease("kylin", (), "Kylin", "V10", "Kylin V10")
 
 
 def user(
@@ -103,3 +117,77 @@ SAFE_FILES = (
     file_stat("/etc/shadow", 0o640, gid=42, group="shadow"),
     file_stat("/etc/gshadow", 0o640, gid=42, group="shadow"),
 )
+
+
+# Builders for the facts of the full Linux library.
+
+
+def days_ago(days: float) -> datetime:
+    return TODAY - timedelta(days=days)
+
+
+def package(name: str, section: str = "utils") -> InstalledPackage:
+    return InstalledPackage(name, "1.0-1", "amd64", section, "dpkg")
+
+
+def activity(
+    lists_days: float | None = 1,
+    install_days: float | None = 3,
+    sources: tuple[str, ...] = ("/var/log/apt/history.log",),
+) -> PackageActivity:
+    return PackageActivity(
+        "apt",
+        None if lists_days is None else days_ago(lists_days),
+        None if install_days is None else days_ago(install_days),
+        None if install_days is None else "openssl",
+        sources,
+    )
+
+
+def process(pid: int, name: str, exe: str | None = None) -> ProcessInfo:
+    return ProcessInfo(pid, name, exe or f"/usr/sbin/{name}", 0)
+
+
+CLAMAV = AntivirusProduct("ClamAV", ("/usr/bin/clamscan",), ("clamd", "freshclam", "clamonacc"))
+
+
+def antivirus(
+    products: tuple[AntivirusProduct, ...] = (CLAMAV,), daily_days: float | None = 1
+) -> Antivirus:
+    signatures = ()
+    if daily_days is not None:
+        signatures = (
+            SignatureDatabase("/var/lib/clamav/main.cvd", "main", 62, days_ago(400)),
+            SignatureDatabase("/var/lib/clamav/daily.cld", "daily", 27100, days_ago(daily_days)),
+        )
+    return Antivirus(products, signatures)
+
+
+def scan_log(path: str, *ended_days: float) -> ScanLog:
+    return ScanLog(path, True, tuple(days_ago(d) for d in ended_days))
+
+
+def logins(sources: tuple[str, ...] = ("/var/log/wtmp",), **days: float) -> LastLogins:
+    return LastLogins({name: days_ago(d) for name, d in days.items()}, sources)
+
+
+def group(name: str, gid: int, *members: str) -> GroupEntry:
+    return GroupEntry(name, gid, members)
+
+
+def program(
+    pid: int, exe: str, ports: tuple[str, ...], package: str | None, known: bool = True
+) -> ListeningProgram:
+    return ListeningProgram(pid, exe.rsplit("/", 1)[-1], exe, ports, package, known)
+
+
+def interface(name: str, mac: str, *ipv4: str) -> NetworkInterface:
+    return NetworkInterface(name, mac, tuple(f"{a}/24" for a in ipv4), ())
+
+
+def backup_at(path: str, age_days: float | None, exists: bool = True) -> BackupLocation:
+    if not exists:
+        return BackupLocation(path, False, None, None, 0)
+    if age_days is None:
+        return BackupLocation(path, True, None, None, 0)
+    return BackupLocation(path, True, f"{path}/backup.tar", days_ago(age_days), 3)

@@ -5,9 +5,15 @@ useradd, passwd, chpasswd and chage, all with --root. Hashes come from `openssl 
 Socket tables are the kernel's own /proc/net files, captured in a fresh network namespace
 (unshare -n) while a helper process listens on the planted ports.
 
+Packages are real .deb files made by dpkg-deb and installed by dpkg into the tree
+(--admindir/--instdir), which writes the real status file, info/*.list and dpkg.log; an old
+install is dated by running dpkg under faketime. Logins are written by utmpdump -r (wtmp) and
+lastlog -S; weak passwords are hashed by mkpasswd -m yescrypt and openssl passwd -6.
+
 Only files no tool writes for a bare folder are written by hand: sshd_config (openssh-server
-is not installed here), pwquality.conf and the reboot-required flag, each in the format its
-owner documents.
+is not installed here), pwquality.conf, the reboot-required flag, a ClamAV database header and
+scan log, the firewall configuration, and the process table (/proc/PID/comm, exe and fd links
+in the form the kernel shows them), each in the format its owner documents.
 
 A missing tool fails the test with the Debian package to install; it never skips.
 """
@@ -23,6 +29,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,6 +54,15 @@ TOOL_PACKAGES = {
     "ls": "coreutils",
     "head": "coreutils",
     "true": "coreutils",
+    "touch": "coreutils",
+    "dpkg": "dpkg",
+    "dpkg-deb": "dpkg",
+    "faketime": "faketime",
+    "mkpasswd": "whois",
+    "utmpdump": "util-linux",
+    "lastlog": "login",
+    "nft": "nftables",
+    "lynis": "lynis",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
 SEARCH_PATH = os.pathsep.join(
@@ -131,8 +147,88 @@ class HostTree:
         raise AssertionError(f"group {name} is not in {self.root}/etc/group")
 
     def set_password_hash(self, name: str, scheme_flag: str) -> None:
-        line = f"{name}:{openssl_hash(scheme_flag)}\n"
-        run(["chpasswd", "--root", str(self.root), "-e"], line, secret_input=True)
+        self.set_hash(name, openssl_hash(scheme_flag))
+
+    def set_hash(self, name: str, hashed: str) -> None:
+        run(["chpasswd", "--root", str(self.root), "-e"], f"{name}:{hashed}\n", secret_input=True)
+
+    def set_known_password(self, name: str, password: str, method: str) -> None:
+        """A chosen (weak) password: "yescrypt" hashes with mkpasswd, "sha512" with openssl."""
+        if method == "yescrypt":
+            hashed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], password, True).strip()
+        else:
+            hashed = run(["openssl", "passwd", "-6", "-stdin"], password, True).strip()
+        self.set_hash(name, hashed)
+
+    def add_to_group(self, name: str, group: str) -> None:
+        run(["usermod", "--root", str(self.root), "-aG", group, name])
+
+    def install_packages(self, debs: Sequence[Path], when: str | None = None) -> None:
+        """dpkg -i into the tree; `when` (YYYY-MM-DD HH:MM:SS) dates the install via faketime."""
+        admin = self.path("/var/lib/dpkg")
+        for sub in ("info", "updates"):
+            (admin / sub).mkdir(parents=True, exist_ok=True)
+        (admin / "status").touch()
+        self.path("/var/log").mkdir(parents=True, exist_ok=True)
+        argv = [
+            "dpkg",
+            f"--admindir={admin}",
+            f"--instdir={self.root}",
+            f"--log={self.path('/var/log/dpkg.log')}",
+            "--force-not-root",
+            "-i",
+            *map(str, debs),
+        ]
+        run(["faketime", when, tool("dpkg"), *argv[1:]] if when else argv)
+
+    def write_wtmp(self, logins: Sequence[tuple[str, str, datetime]]) -> None:
+        """wtmp records by utmpdump -r from its text form: (account, tty, login time)."""
+        lines = [
+            f"[7] [{1000 + n:05d}] [ts/{n}] [{user:<8}] [{tty:<12}] [10.0.0.{n + 5:<13}] "
+            f"[10.0.0.{n + 5:<12}] [{when.strftime('%Y-%m-%dT%H:%M:%S')},000000+00:00]"
+            for n, (user, tty, when) in enumerate(logins)
+        ]
+        # utmpdump -r writes binary records to stdout, so no text decoding here.
+        completed = subprocess.run(
+            [tool("utmpdump"), "-r"],
+            input=("\n".join(lines) + "\n").encode(),
+            capture_output=True,
+            check=True,
+        )
+        target = self.path("/var/log/wtmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(completed.stdout)
+
+    def lastlog_now(self, name: str) -> None:
+        self.path("/var/log/lastlog").touch()
+        run(["lastlog", "--root", str(self.root), "-S", "-u", name])
+
+    def touch(self, host_path: str, when: datetime) -> None:
+        target = self.path(host_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        run(["touch", "-d", when.strftime("%Y-%m-%d %H:%M:%S UTC"), str(target)])
+
+    def socket_inode(self, protocol: str, port: int) -> int:
+        from checks.collectors.network import parse_proc_net
+
+        for table, family in ((protocol, "ipv4"), (protocol + "6", "ipv6")):
+            text = self.path(f"/proc/net/{table}").read_text()
+            for sock in parse_proc_net(text, protocol, family):
+                if sock.port == port:
+                    return sock.inode
+        raise AssertionError(f"no {protocol}/{port} socket in the captured tables")
+
+    def add_process(
+        self, pid: int, name: str, exe: str, sockets: Sequence[tuple[str, int]] = ()
+    ) -> None:
+        """/proc/PID as the kernel shows it: comm, status, an exe link, fd links to sockets."""
+        folder = self.path(f"/proc/{pid}")
+        (folder / "fd").mkdir(parents=True, exist_ok=True)
+        (folder / "comm").write_text(name + "\n")
+        (folder / "status").write_text(f"Name:\t{name}\nPid:\t{pid}\nUid:\t0\t0\t0\t0\n")
+        os.symlink(exe, folder / "exe")
+        for number, (protocol, port) in enumerate(sockets, start=3):
+            os.symlink(f"socket:[{self.socket_inode(protocol, port)}]", folder / "fd" / str(number))
 
     def delete_password(self, name: str) -> None:
         run(["passwd", "--root", str(self.root), "-d", name])
@@ -180,6 +276,114 @@ for kind, pairs in (("tcp", request["tcp"]), ("udp", request["udp"])):
 for name in ("tcp", "tcp6", "udp", "udp6"):
     shutil.copyfile(f"/proc/self/net/{name}", f"{request['target']}/{name}")
 """
+
+
+def build_deb(workdir: Path, name: str, section: str, files: dict[str, str]) -> Path:
+    """A real .deb made by dpkg-deb: control file plus the given files (path -> content)."""
+    folder = workdir / f"{name}-pkg"
+    (folder / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (folder / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nSection: {section}\n"
+        "Priority: optional\nMaintainer: xunjian tests <tests@example.org>\n"
+        f"Description: {name} stand-in built for the xunjian tests\n"
+    )
+    for path, content in files.items():
+        target = folder / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        target.chmod(0o755)
+    deb = workdir / f"{name}.deb"
+    run(["dpkg-deb", "--root-owner-group", "-b", str(folder), str(deb)])
+    return deb
+
+
+def debs(workdir: Path, specs: Sequence[tuple[str, str, Sequence[str]]]) -> list[Path]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return [
+        build_deb(workdir, name, section, {path: "#!/bin/sh\n" for path in paths})
+        for name, section, paths in specs
+    ]
+
+
+# A ClamAV database header: 512 bytes, colon-separated, space padded, as freshclam writes it.
+def cvd_header(name: str, version: int, built: datetime) -> bytes:
+    text = (
+        f"ClamAV-VDB:{built.strftime('%d %b %Y %H-%M %z')}:{version}:2071000:90:"
+        f"0123456789abcdef0123456789abcdef:X:freshclam:{int(built.timestamp())}"
+    )
+    return text.encode("ascii").ljust(512, b" ")
+
+
+# clamscan --log appends this summary after every scan.
+def clamscan_summary(started: datetime) -> str:
+    ended = started + timedelta(minutes=42)
+    return (
+        "\n-------------------------------------------------------------------------------\n\n"
+        "----------- SCAN SUMMARY -----------\n"
+        "Known viruses: 8701234\nEngine version: 1.0.7\nScanned directories: 10234\n"
+        "Scanned files: 153012\nInfected files: 0\nData scanned: 10240.51 MB\n"
+        "Data read: 8120.32 MB (ratio 1.26:1)\nTime: 2520.004 sec (42 m 0 s)\n"
+        f"Start Date: {started.astimezone().strftime('%Y:%m:%d %H:%M:%S')}\n"
+        f"End Date:   {ended.astimezone().strftime('%Y:%m:%d %H:%M:%S')}\n"
+    )
+
+
+NFTABLES_DEFAULT_DENY = """#!/usr/sbin/nft -f
+
+flush ruleset
+
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tct state established,related accept
+\t\tiif "lo" accept
+\t\ttcp dport 22 accept
+\t}
+\tchain forward {
+\t\ttype filter hook forward priority filter; policy drop;
+\t}
+\tchain output {
+\t\ttype filter hook output priority filter;
+\t}
+}
+"""
+DEBIAN_10_OS_RELEASE = """PRETTY_NAME="Debian GNU/Linux 10 (buster)"
+NAME="Debian GNU/Linux"
+VERSION_ID="10"
+VERSION="10 (buster)"
+VERSION_CODENAME=buster
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"""
+PACKAGES_COMMON = [
+    ("openssh-server", "net", ["/usr/sbin/sshd"]),
+    ("cups-daemon", "net", ["/usr/sbin/cupsd"]),
+]
+
+
+def enable_unit(tree: HostTree, target: str, unit: str) -> None:
+    link = tree.path(f"/etc/systemd/system/{target}.wants/{unit}")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(f"/lib/systemd/system/{unit}", link)
+
+
+def apt_lists(tree: HostTree, refreshed: datetime) -> None:
+    lists = Path("/var/lib/apt/lists")
+    sources = sorted(lists.glob("*InRelease"))
+    if not sources:
+        pytest.fail("this host has no apt lists to copy: run apt-get update")
+    for source in sources[:2]:
+        target = f"/var/lib/apt/lists/{source.name}"
+        tree.write(target, source.read_text(errors="replace"))
+        tree.touch(target, refreshed)
+
+
+def kernels(tree: HostTree, running: str, installed: Sequence[str]) -> None:
+    tree.write("/proc/sys/kernel/osrelease", running + "\n")
+    for version in installed:
+        tree.write(f"/boot/vmlinuz-{version}", "")
 
 
 def base_tree(root: Path) -> HostTree:
@@ -230,7 +434,55 @@ def clean_tree(root: Path) -> HostTree:
         SSHD_HEADER + "PermitRootLogin prohibit-password\nPasswordAuthentication yes\n",
     )
     tree.write("/etc/ssh/sshd_config.d/50-site.conf", "X11Forwarding no\n")
+    now = datetime.now(UTC)
+    clamav = [
+        ("clamav", "utils", ["/usr/bin/clamscan"]),
+        ("clamav-freshclam", "utils", ["/usr/bin/freshclam"]),
+        ("clamav-daemon", "utils", ["/usr/sbin/clamd"]),
+    ]
+    tree.install_packages(debs(root.parent / "debs-clean", PACKAGES_COMMON + clamav))
+    apt_lists(tree, now - timedelta(hours=6))
+    kernels(tree, "6.1.0-28-amd64", ["6.1.0-28-amd64"])
+    tree.path("/var/lib/clamav").mkdir(parents=True)
+    tree.path("/var/lib/clamav/main.cvd").write_bytes(
+        cvd_header("main", 62, now - timedelta(days=300))
+    )
+    tree.path("/var/lib/clamav/daily.cld").write_bytes(
+        cvd_header("daily", 27100, now - timedelta(hours=20))
+    )
+    tree.write("/var/log/clamav/clamscan.log", clamscan_summary(now - timedelta(days=2)))
+    tree.add_process(1, "systemd", "/usr/lib/systemd/systemd")
+    tree.add_process(310, "clamd", "/usr/sbin/clamd")
+    tree.add_process(311, "freshclam", "/usr/bin/freshclam")
+    tree.add_process(400, "sshd", "/usr/sbin/sshd", [("tcp", 22)])
+    tree.add_process(410, "cupsd", "/usr/sbin/cupsd", [("tcp", 631)])
+    tree.write_wtmp([("alice", "pts/0", now - timedelta(days=2))])
+    tree.lastlog_now("bob")
+    tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
+    enable_unit(tree, "sysinit.target", "nftables.service")
+    tree.touch("/srv/backup/nightly.tar.gz", now - timedelta(hours=10))
+    tree.touch("/mnt/offsite/weekly.tar.gz", now - timedelta(days=3))
     return tree
+
+
+# Values a server would hand the clean twin; with them every policy-bound check passes there.
+def clean_policy(tree: HostTree) -> dict[str, dict[str, object]]:
+    users = [line.split(":")[0] for line in tree.path("/etc/passwd").read_text().splitlines()]
+    status = tree.path("/var/lib/dpkg/status").read_text()
+    packages = [line.split()[1] for line in status.splitlines() if line.startswith("Package:")]
+    return {
+        "accounts.unapproved": {"params": {"approved": ["alice", "bob"]}},
+        "accounts.added_since_baseline": {"params": {"baseline": users}},
+        "accounts.admin_members": {"params": {"approved_admins": ["alice"]}},
+        "accounts.password_changed_since_handover": {
+            "params": {"go_live_date": "2020-01-01", "handover_date": "2021-06-01"}
+        },
+        "software.allow_list": {"params": {"allowed": ["openssh-*", "cups*", "clamav*"]}},
+        "software.baseline": {"params": {"baseline": packages}},
+        "backup.freshness": {
+            "params": {"local_locations": ["/srv/backup"], "offsite_locations": ["/mnt/offsite"]}
+        },
+    }
 
 
 # Each planted fault and the (check id, resource) that must report it as fail.
@@ -259,6 +511,33 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     )
     tree.write("/var/run/reboot-required", "*** System restart required ***\n")
     tree.write("/var/run/reboot-required.pkgs", "linux-image-amd64\n")
+    now = datetime.now(UTC)
+    tree.useradd("pi")
+    tree.set_known_password("pi", "raspberry", "yescrypt")
+    tree.useradd("eve")
+    tree.set_known_password("eve", "eve123", "sha512")
+    tree.add_to_group("alice", "sudo")
+    tree.set_last_change("eve", "2019-05-01")
+    denied = [
+        ("sl", "games", ["/usr/games/sl"]),
+        ("x11vnc", "x11", ["/usr/bin/x11vnc"]),
+        ("transmission-daemon", "net", ["/usr/bin/transmission-daemon"]),
+    ]
+    long_ago = (now - timedelta(days=200)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    tree.install_packages(debs(root.parent / "debs-faulty", PACKAGES_COMMON + denied), long_ago)
+    apt_lists(tree, now - timedelta(days=60))
+    kernels(tree, "6.1.0-9-amd64", ["6.1.0-9-amd64", "6.1.0-28-amd64"])
+    tree.write("/etc/os-release", DEBIAN_10_OS_RELEASE)
+    tree.add_process(1, "systemd", "/usr/lib/systemd/systemd")
+    tree.add_process(400, "sshd", "/usr/sbin/sshd", [("tcp", 22)])
+    tree.write("/var/tmp/.x/httpd", "#!/bin/sh\n")
+    tree.add_process(666, "httpd", "/var/tmp/.x/httpd", [("tcp", 8080)])
+    tree.write_wtmp([("carol", "pts/1", now - timedelta(days=200))])
+    # Debian's stock nftables.conf, enabled: an input chain that accepts everything.
+    tree.write("/etc/nftables.conf", data_file(Path("/etc/nftables.conf"), "nftables").read_text())
+    enable_unit(tree, "sysinit.target", "nftables.service")
+    tree.touch("/srv/backup/old.tar.gz", now - timedelta(days=30))
+    tree.write("/sys/class/net/eth0/address", "52:54:00:aa:bb:cc\n")
     tree.path("/etc/shadow").chmod(0o644)
     expected = {
         ("accounts.uid0_extra", "user:toor"),
@@ -276,5 +555,60 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
         ("files.account_file_permissions", "file:/etc/shadow"),
+        ("accounts.weak_password", "user:pi"),
+        ("accounts.weak_password", "user:eve"),
+        ("accounts.password_age", "user:eve"),
+        ("accounts.unused", "user:carol"),
+        ("accounts.unused", "user:eve"),
+        ("antivirus.installed", "host"),
+        ("antivirus.signatures", "host"),
+        ("antivirus.last_scan", "host"),
+        ("software.deny_list", "package:sl"),
+        ("software.deny_list", "package:x11vnc"),
+        ("software.deny_list", "package:transmission-daemon"),
+        ("software.unpackaged_listeners", "program:/var/tmp/.x/httpd"),
+        ("firewall.host_firewall", "host"),
+        ("patch.package_lists_age", "apt:lists"),
+        ("patch.last_install", "host"),
+        ("patch.eol_release", "host"),
+        ("patch.reboot_required", "kernel"),
     }
     return tree, expected
+
+
+# Policy values for the faulty tree, and the failures they add.
+def faulty_policy() -> tuple[dict[str, dict[str, object]], set[tuple[str, str]]]:
+    policy: dict[str, dict[str, object]] = {
+        "accounts.admin_members": {"params": {"approved_admins": ["bob"]}},
+        "accounts.added_since_baseline": {
+            "params": {"baseline": [*_master_names(), "alice", "bob", "carol"]}
+        },
+        "accounts.password_changed_since_handover": {"params": {"handover_date": "2020-01-01"}},
+        "software.allow_list": {"params": {"allowed": ["openssh-server", "cups-daemon"]}},
+        "software.baseline": {"params": {"baseline": ["openssh-server", "cups-daemon", "sl"]}},
+        "network.identity": {"params": {"registered_macs": ["52:54:00:12:34:56"]}},
+        "backup.freshness": {"params": {"local_locations": ["/srv/backup"]}},
+    }
+    added = {
+        ("accounts.admin_members", "user:alice"),
+        ("accounts.added_since_baseline", "user:toor"),
+        ("accounts.added_since_baseline", "user:dave"),
+        ("accounts.added_since_baseline", "user:pi"),
+        ("accounts.added_since_baseline", "user:eve"),
+        ("accounts.password_changed_since_handover", "user:carol"),
+        ("accounts.password_changed_since_handover", "user:eve"),
+        ("software.allow_list", "package:sl"),
+        ("software.allow_list", "package:x11vnc"),
+        ("software.allow_list", "package:transmission-daemon"),
+        ("software.baseline", "package:x11vnc"),
+        ("software.baseline", "package:transmission-daemon"),
+        ("network.identity", "network:mac"),
+        ("backup.freshness", "backup:local:/srv/backup"),
+        ("backup.freshness", "backup:offsite"),
+    }
+    return policy, added
+
+
+def _master_names() -> list[str]:
+    text = (BASE_PASSWD_DIR / "passwd.master").read_text()
+    return [line.split(":")[0] for line in text.splitlines() if line]

@@ -37,7 +37,7 @@ def test_users_and_shadow_from_real_tools(faulty: tuple[HostTree, set[tuple[str,
     host = _host(tree)
     users = {u.name: u for u in collect_users(host)}
     master = Path("/usr/share/base-passwd/passwd.master").read_text().splitlines()
-    assert len(users) == len(master) + 5
+    assert len(users) == len(master) + 7  # toor, alice, bob, carol, dave, pi, eve
     assert users["toor"].uid == 0
     assert users["dave"].uid == users["carol"].uid
     assert users["alice"].password_state is PasswordState.SHADOWED

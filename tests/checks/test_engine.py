@@ -18,7 +18,10 @@ from tests.checks.hosttree import HostTree
 
 LISTENING = REGISTRY["services.listening"]
 UID0 = REGISTRY["accounts.uid0_extra"]
-SOCKETS = {FactName.LISTENING_SOCKETS: (t.tcp(22), t.tcp(8080))}
+SOCKETS = {
+    FactName.LISTENING_SOCKETS: (t.tcp(22), t.tcp(8080)),
+    FactName.LISTENING_PROGRAMS: (),
+}
 
 
 def _statuses(results: list[Any]) -> list[tuple[str, str]]:
@@ -130,6 +133,9 @@ def test_a_failed_collection_is_remembered_not_retried(tmp_path: Path) -> None:
 
 
 def test_finding_severity_overrides_the_checks() -> None:
-    sockets = {FactName.LISTENING_SOCKETS: (t.tcp(23),)}
+    sockets = {
+        FactName.LISTENING_SOCKETS: (t.tcp(23),),
+        FactName.LISTENING_PROGRAMS: NoPrivilege("the process table is not readable"),
+    }
     [result] = run_check(LISTENING, FactSource.from_values(sockets), "linux", {})
     assert (result.severity.value, LISTENING.severity.value) == ("high", "medium")

@@ -6,9 +6,6 @@ case; test_every_check_has_cases fails otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 
 from checks.engine import run_check
@@ -17,17 +14,11 @@ from checks.facts import FactName, PasswordState
 from checks.factset import FactSource
 from checks.registry import REGISTRY
 from tests.checks import facts_tables as t
+from tests.checks.case import Case
+from tests.checks.library_cases import KERNELS_NEWER, KERNELS_SAME, KERNELS_UNKNOWN, MORE_CASES
 
 F = FactName
 PS = PasswordState
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    facts: dict[FactName, Any]
-    expected: set[tuple[str, str]]  # (status, resource)
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 ROOT = t.user("root", 0)
@@ -240,12 +231,20 @@ CASES: dict[str, list[Case]] = {
         ),
         Case(
             "telnet and web",
-            {F.LISTENING_SOCKETS: (t.tcp(22), t.tcp(23), t.tcp(80, "::"), t.tcp(80))},
+            {
+                F.LISTENING_SOCKETS: (t.tcp(22), t.tcp(23), t.tcp(80, "::"), t.tcp(80)),
+                F.LISTENING_PROGRAMS: (
+                    t.program(5, "/usr/sbin/inetutils-telnetd", ("tcp/23",), "x"),
+                ),
+            },
             {("fail", "port:tcp/23"), ("fail", "port:tcp/80")},
         ),
         Case(
             "loopback judged on request",
-            {F.LISTENING_SOCKETS: (t.tcp(5432, "127.0.0.1"), t.tcp(6379, "::1"))},
+            {
+                F.LISTENING_SOCKETS: (t.tcp(5432, "127.0.0.1"), t.tcp(6379, "::1")),
+                F.LISTENING_PROGRAMS: NoPrivilege("the process table is not readable"),
+            },
             {("fail", "port:tcp/5432"), ("fail", "port:tcp/6379")},
             {"include_loopback": True},
         ),
@@ -269,25 +268,55 @@ CASES: dict[str, list[Case]] = {
     "patch.reboot_required": [
         Case(
             "no flag",
-            {F.OS_RELEASE: t.DEBIAN, F.REBOOT_REQUIRED: t.reboot(False)},
+            {F.OS_RELEASE: t.DEBIAN, F.REBOOT_REQUIRED: t.reboot(False), F.KERNELS: KERNELS_SAME},
             {("pass", "host")},
         ),
         Case(
+            "newer kernel installed than running",
+            {F.OS_RELEASE: t.ROCKY, F.REBOOT_REQUIRED: t.reboot(False), F.KERNELS: KERNELS_NEWER},
+            {("fail", "kernel")},
+        ),
+        Case(
             "flag",
-            {F.OS_RELEASE: t.DEBIAN, F.REBOOT_REQUIRED: t.reboot(True, "linux-image-amd64")},
+            {
+                F.OS_RELEASE: t.DEBIAN,
+                F.REBOOT_REQUIRED: t.reboot(True, "linux-image-amd64"),
+                F.KERNELS: KERNELS_UNKNOWN,
+            },
             {("fail", "host")},
         ),
         Case(
             "not a Debian system",
-            {F.OS_RELEASE: t.ROCKY, F.REBOOT_REQUIRED: t.reboot(True)},
+            {F.OS_RELEASE: t.ROCKY, F.REBOOT_REQUIRED: t.reboot(True), F.KERNELS: KERNELS_UNKNOWN},
             {("not_applicable", "host")},
         ),
     ],
     "patch.security_pending": [
-        Case("only ordinary", {F.PENDING_UPDATES: (t.update("vim", False),)}, {("pass", "host")}),
+        Case(
+            "only ordinary",
+            {
+                F.PENDING_UPDATES: (t.update("vim", False),),
+                F.PACKAGE_ACTIVITY: t.activity(lists_days=1),
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "host")},
+        ),
         Case(
             "security waiting",
-            {F.PENDING_UPDATES: (t.update("openssl", True), t.update("vim", False))},
+            {
+                F.PENDING_UPDATES: (t.update("openssl", True), t.update("vim", False)),
+                F.PACKAGE_ACTIVITY: t.activity(lists_days=1),
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "host")},
+        ),
+        Case(
+            "nothing pending by stale lists is not a pass",
+            {
+                F.PENDING_UPDATES: (),
+                F.PACKAGE_ACTIVITY: t.activity(lists_days=40),
+                F.CLOCK: t.CLOCK,
+            },
             {("fail", "host")},
         ),
         Case(
@@ -333,6 +362,8 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
 }
+
+CASES.update(MORE_CASES)
 
 CASE_PARAMS = [
     pytest.param(check_id, case, id=f"{check_id}:{case.name}")

@@ -7,11 +7,23 @@ from pathlib import Path
 
 from checks.api import run_scan
 from checks.registry import REGISTRY
-from tests.checks.hosttree import HostTree, base_tree, tool
+from tests.checks.hosttree import HostTree, base_tree, clean_policy, faulty_policy, tool
 from tests.checks.scan_helpers import failures, scan, scan_json
 
-# Without a server's policy or commands, these cannot judge a host tree.
-NOT_APPLICABLE_ON_TREES = {"patch.security_pending", "accounts.unapproved"}
+# Commands are not run on a host tree.
+NEEDS_COMMANDS = {"patch.security_pending", "patch.updates_pending"}
+# Without values from a server's policy, these cannot judge (network.identity only reports).
+NEEDS_POLICY = {
+    "accounts.unapproved",
+    "accounts.admin_members",
+    "accounts.added_since_baseline",
+    "accounts.password_changed_since_handover",
+    "software.allow_list",
+    "software.baseline",
+    "backup.freshness",
+    "network.identity",
+}
+NOT_APPLICABLE_ON_TREES = NEEDS_COMMANDS | NEEDS_POLICY
 
 
 def test_faulty_tree_reports_every_planted_fault_and_nothing_else(
@@ -60,10 +72,13 @@ def test_no_password_hash_reaches_the_output(
         for line in tree.path("/etc/shadow").read_text().splitlines()
         if line.split(":")[1].startswith("$")
     ]
-    assert len(hashes) == 2  # bob's MD5 and carol's SHA-512
+    assert len(hashes) == 4  # bob's MD5, carol's SHA-512, pi's yescrypt, eve's SHA-512
     for extra in ((), ("--json",)):
         output = scan(tree.root, *extra).stdout
         assert "weak scheme md5" in output
+        assert "accepts a vendor default" in output
+        for password in ("raspberry", "eve123"):
+            assert password not in output
         for secret in hashes:
             assert secret not in output
             assert secret.split("$")[-1] not in output
@@ -134,3 +149,25 @@ def test_shadowless_tree_still_judges_passwd(tmp_path: Path) -> None:
     tree.path("/etc/shadow").unlink()
     results = run_scan({}, root=tree.root)
     assert ("accounts.empty_password", "user:eve") in failures(results)
+
+
+def test_faulty_tree_under_a_policy_reports_the_policy_bound_faults(
+    faulty: tuple[HostTree, set[tuple[str, str]]],
+) -> None:
+    tree, expected = faulty
+    policy, added = faulty_policy()
+    results = run_scan(policy, root=tree.root)
+    assert failures(results) == expected | added
+    assert not [r for r in results if r["status"] == "error"]
+
+
+def test_clean_twin_passes_every_check_under_its_policy(clean: HostTree) -> None:
+    results = run_scan(clean_policy(clean), root=clean.root)
+    by_check: dict[str, set[str]] = {}
+    for result in results:
+        by_check.setdefault(result["check_id"], set()).add(result["status"])
+    for check_id in REGISTRY:
+        wanted = (
+            {"not_applicable"} if check_id in NEEDS_COMMANDS | {"network.identity"} else {"pass"}
+        )
+        assert by_check[check_id] == wanted, (check_id, results)

@@ -1,0 +1,178 @@
+"""Which accounts still accept a vendor default or common weak password.
+
+Each candidate is hashed with the account's own salt and scheme by the system's crypt library
+(libxcrypt, through ctypes: Python 3.13 has no `crypt` module), so yescrypt, sha512-crypt and
+every other scheme the host itself accepts are verified the way login verifies them.
+Hashes and candidates stay inside this module: the fact names accounts and a kind only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import hmac
+
+from checks.collectors.accounts import classify_shadow_password
+from checks.errors import NotApplicable
+from checks.facts import PasswordState, WeakPassword, WeakPasswords
+from checks.host import HostContext
+
+# Factory passwords of devices, images and appliances found in schools and offices.
+VENDOR_DEFAULTS: tuple[str, ...] = (
+    "admin",
+    "root",
+    "toor",
+    "password",
+    "changeme",
+    "default",
+    "guest",
+    "raspberry",
+    "vagrant",
+    "ubuntu",
+    "debian",
+    "centos",
+    "kali",
+    "oracle",
+    "Huawei@123",
+    "Admin@huawei",
+    "Changeme_123",
+    "admin@123",
+    "Admin@123",
+    "admin123",
+    "h3capadmin",
+    "ruijie",
+    "1234",
+    "12345",
+)
+# Passwords at the top of every published leak, Chinese ones included.
+COMMON_WEAK: tuple[str, ...] = (
+    "123456",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "111111",
+    "000000",
+    "666666",
+    "888888",
+    "88888888",
+    "123123",
+    "5201314",
+    "woaini1314",
+    "a123456",
+    "Aa123456",
+    "abc123",
+    "abc@123",
+    "Abc@123",
+    "qwerty",
+    "qwe123",
+    "Qwer1234",
+    "1qaz2wsx",
+    "1qaz@WSX",
+    "Passw0rd",
+    "P@ssw0rd",
+    "P@ssword",
+    "password1",
+    "password123",
+    "Password",
+    "welcome",
+    "letmein",
+    "iloveyou",
+    "test",
+    "test123",
+)
+NAME_VARIANTS = ("{name}", "{name}123", "{name}@123")
+# libxcrypt's struct crypt_data is 32 KiB; glibc's old one 128 KiB. Room for either.
+_CRYPT_DATA_BYTES = 256 * 1024
+
+
+class CryptLibrary:
+    """crypt_rn (libxcrypt) or crypt_r (glibc) from the system's libcrypt."""
+
+    def __init__(self) -> None:
+        name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+        try:
+            self._lib = ctypes.CDLL(name)
+        except OSError as exc:
+            raise NotApplicable(
+                f"the system crypt library ({name}) cannot be loaded to verify passwords"
+            ) from exc
+        self._rn = getattr(self._lib, "crypt_rn", None)
+        if self._rn is not None:
+            self._rn.restype = ctypes.c_char_p
+            self._rn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int]
+        self._r = self._lib.crypt_r
+        self._r.restype = ctypes.c_char_p
+        self._r.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p]
+
+    def hash(self, phrase: str, setting: str) -> bytes | None:
+        """The hash of phrase with setting's scheme and salt; None when the scheme is unknown."""
+        data = ctypes.create_string_buffer(_CRYPT_DATA_BYTES)
+        try:
+            if self._rn is not None:
+                out = self._rn(phrase.encode(), setting.encode(), data, _CRYPT_DATA_BYTES)
+            else:
+                out = self._r(phrase.encode(), setting.encode(), data)
+            # libxcrypt returns a string starting with "*" (or NULL from crypt_rn) on failure.
+            return None if not out or out.startswith(b"*") else bytes(out)
+        finally:
+            # The buffer held the phrase's intermediate state; do not leave it in memory.
+            ctypes.memset(data, 0, _CRYPT_DATA_BYTES)
+
+    def verify(self, phrase: str, stored: str) -> bool | None:
+        computed = self.hash(phrase, stored)
+        if computed is None:
+            return None
+        return hmac.compare_digest(computed, stored.encode())
+
+
+@functools.cache
+def crypt_library() -> CryptLibrary:
+    return CryptLibrary()
+
+
+def candidates_for(account: str) -> list[tuple[str, str]]:
+    listed = [(p, "vendor default") for p in VENDOR_DEFAULTS]
+    listed += [(p, "common weak") for p in COMMON_WEAK]
+    listed += [(v.format(name=account), "same as the account name") for v in NAME_VARIANTS]
+    seen: set[str] = set()
+    unique = []
+    for phrase, kind in listed:
+        if phrase not in seen:
+            seen.add(phrase)
+            unique.append((phrase, kind))
+    return unique
+
+
+def find_weak_passwords(shadow_text: str, library: CryptLibrary) -> WeakPasswords:
+    matches: list[WeakPassword] = []
+    tested: list[str] = []
+    unsupported: list[str] = []
+    count = 0
+    for raw in shadow_text.splitlines():
+        fields = raw.strip().split(":")
+        if len(fields) < 2 or not fields[0] or raw.startswith("#"):
+            continue
+        name, stored = fields[0], fields[1]
+        state, _scheme = classify_shadow_password(stored)
+        if state is not PasswordState.HASHED:
+            continue  # empty passwords are judged elsewhere; locked ones cannot log in
+        tested.append(name)
+        candidates = candidates_for(name)
+        count = max(count, len(candidates))
+        for phrase, kind in candidates:
+            verdict = library.verify(phrase, stored)
+            if verdict is None:
+                unsupported.append(name)
+                break
+            if verdict:
+                matches.append(WeakPassword(name, kind))
+                break
+    return WeakPasswords(tuple(matches), tuple(tested), count, tuple(unsupported))
+
+
+def collect_weak_passwords(host: HostContext) -> WeakPasswords:
+    text = host.read_optional("/etc/shadow")
+    if text is None:
+        raise NotApplicable("/etc/shadow does not exist on this host")
+    return find_weak_passwords(text, crypt_library())

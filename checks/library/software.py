@@ -1,0 +1,245 @@
+"""Installed software against the policy's allow list, deny list and baseline; programs that
+listen on the network from binaries no package installed."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from checks.facts import InstalledPackage
+from checks.factset import Facts
+from checks.model import Finding, Severity, Status
+
+# At most this many per-package findings; the rest are counted in one more finding.
+MAX_PACKAGE_FINDINGS = 100
+
+# Built-in deny categories (POLICY.md E17: games above all, and tools that hand the machine to
+# someone outside). Patterns match package names; "section:" matches Debian's section.
+DENY_CATALOG: dict[str, tuple[str, ...]] = {
+    "games": (
+        "section:games",
+        "section:*/games",
+        "steam",
+        "steam-installer",
+        "steam-launcher",
+        "lutris",
+        "playonlinux",
+        "minecraft*",
+        "supertux*",
+        "0ad",
+        "wesnoth*",
+        "gnome-games",
+        "kdegames",
+        "aisleriot",
+        "gnome-mines",
+        "gnome-sudoku",
+        "sl",
+    ),
+    "remote_control": (
+        "teamviewer*",
+        "anydesk",
+        "rustdesk",
+        "todesk",
+        "sunloginclient",
+        "sunlogin*",
+        "x11vnc",
+        "tightvncserver",
+        "tigervnc-standalone-server",
+        "tigervnc-scraping-server",
+        "realvnc-vnc-server",
+        "vino",
+        "xrdp",
+        "nomachine",
+        "dwservice",
+    ),
+    "p2p": (
+        "transmission*",
+        "qbittorrent*",
+        "deluge*",
+        "ktorrent",
+        "rtorrent",
+        "amule*",
+        "frostwire",
+        "vuze",
+        "aria2",
+        "xunlei*",
+        "com.xunlei.*",
+        "tixati",
+    ),
+}
+
+
+def _matches(package: InstalledPackage, pattern: str) -> bool:
+    if pattern.startswith("section:"):
+        return bool(package.section) and fnmatchcase(package.section, pattern[len("section:") :])
+    return fnmatchcase(package.name, pattern)
+
+
+def _capped(findings: list[Finding], what: str) -> list[Finding]:
+    if len(findings) <= MAX_PACKAGE_FINDINGS:
+        return findings
+    rest = findings[MAX_PACKAGE_FINDINGS:]
+    summary = Finding(
+        Status.FAIL,
+        "packages:more",
+        f"{len(rest)} more packages {what}",
+        {"packages": [f.resource.removeprefix("package:") for f in rest][:1000]},
+    )
+    return [*findings[:MAX_PACKAGE_FINDINGS], summary]
+
+
+def _package_evidence(package: InstalledPackage) -> dict[str, Any]:
+    return {
+        "version": package.version,
+        "architecture": package.architecture,
+        "section": package.section,
+        "manager": package.manager,
+    }
+
+
+def allow_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    allowed = list(params["allowed"])
+    packages = facts.packages
+    if not allowed:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "the policy has no software allow list; set the parameter allowed to the "
+                "package names (patterns such as lib* allowed) this group may have",
+                {"installed": len(packages)},
+            )
+        ]
+    outside = [p for p in packages if not any(_matches(p, pattern) for pattern in allowed)]
+    if not outside:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"all {len(packages)} installed packages are on the allow list",
+                {"installed": len(packages)},
+            )
+        ]
+    findings = [
+        Finding(
+            Status.FAIL,
+            f"package:{p.name}",
+            f"package {p.name} is installed but not on the allow list",
+            _package_evidence(p),
+        )
+        for p in outside
+    ]
+    return _capped(findings, "are installed but not on the allow list")
+
+
+def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    categories = list(params["denied_categories"])
+    unknown = [c for c in categories if c not in DENY_CATALOG]
+    rules: list[tuple[str, str]] = [
+        (category, pattern) for category in categories for pattern in DENY_CATALOG.get(category, ())
+    ]
+    for entry in params["denied"]:
+        category, sep, pattern = entry.partition(":")
+        rules.append((category, pattern) if sep and category != "section" else ("policy", entry))
+    exceptions = list(params["exceptions"])
+    packages = facts.packages
+    findings = []
+    for package in packages:
+        if any(_matches(package, pattern) for pattern in exceptions):
+            continue
+        hit = next(((c, p) for c, p in rules if _matches(package, p)), None)
+        if hit is not None:
+            category, pattern = hit
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"package:{package.name}",
+                    f"package {package.name} is on the deny list ({category.replace('_', ' ')})",
+                    {**_package_evidence(package), "category": category, "rule": pattern},
+                    severity=Severity.HIGH if category == "remote_control" else None,
+                )
+            )
+    if findings:
+        return _capped(findings, "are on the deny list")
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"none of the {len(packages)} installed packages is on the deny list",
+            {"categories": categories, "unknown_categories": unknown},
+        )
+    ]
+
+
+def baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    known = set(params["baseline"])
+    packages = facts.packages
+    if not known:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "the server holds no software baseline for this host yet; set the parameter "
+                "baseline to the package names recorded when the host was accepted",
+                {"installed": len(packages)},
+            )
+        ]
+    added = [p for p in packages if p.name not in known]
+    if not added:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"no package was installed since the baseline ({len(packages)} installed)",
+                {"installed": len(packages), "baseline": len(known)},
+            )
+        ]
+    findings = [
+        Finding(
+            Status.FAIL,
+            f"package:{p.name}",
+            f"package {p.name} was installed after the baseline was taken",
+            _package_evidence(p),
+        )
+        for p in added
+    ]
+    return _capped(findings, "were installed after the baseline was taken")
+
+
+def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    exempt = list(params["exempt_paths"])
+    programs = facts.listening_programs
+    judged = [p for p in programs if p.owner_known]
+    if programs and not judged:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "no package database could say which package owns the listening programs",
+                {"programs": sorted({p.name for p in programs})},
+            )
+        ]
+    strays = [
+        p
+        for p in judged
+        if p.package is None and not any(fnmatchcase(p.exe or "", e) for e in exempt)
+    ]
+    if not strays:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"every listening program ({len(judged)}) comes from an installed package",
+                {"programs": sorted({f"{p.name}:{p.package}" for p in judged})},
+            )
+        ]
+    return [
+        Finding(
+            Status.FAIL,
+            f"program:{p.exe}",
+            f"{p.exe} (pid {p.pid}) listens on {', '.join(p.ports)} but belongs to no "
+            "installed package: a program of unknown purpose",
+            {"pid": p.pid, "name": p.name, "ports": list(p.ports)},
+        )
+        for p in strays
+    ]

@@ -1,0 +1,530 @@
+"""Fact-table cases for the checks of the full Linux library (issue #6); merged into CASES."""
+
+from __future__ import annotations
+
+from checks.errors import NoPrivilege, NotApplicable
+from checks.facts import FactName, Firewall, Kernels, PasswordState, WeakPassword, WeakPasswords
+from tests.checks import facts_tables as t
+from tests.checks.case import Case
+
+F = FactName
+PS = PasswordState
+ROOT = t.user("root", 0)
+ALICE = t.user("alice", 1000)
+BOB = t.user("bob", 1001)
+DEFS = t.login_defs()
+NO_WEAK = WeakPasswords((), ("root", "alice"), 60, ())
+LOG = "/var/log/clamav/clamscan.log"
+NOTHING_RUNS = (t.process(1, "systemd", "/usr/lib/systemd/systemd"),)
+CLAM_RUNS = (*NOTHING_RUNS, t.process(300, "clamd"), t.process(301, "freshclam"))
+ETH0 = t.interface("eth0", "52:54:00:12:34:56", "10.1.2.3")
+LO = t.interface("lo", "00:00:00:00:00:00", "127.0.0.1")
+SHADOW_DAYS = t.TODAY_DAYS
+
+MORE_CASES: dict[str, list[Case]] = {
+    "accounts.weak_password": [
+        Case("none weak", {F.WEAK_PASSWORDS: NO_WEAK}, {("pass", "host")}),
+        Case(
+            "vendor default and own name",
+            {
+                F.WEAK_PASSWORDS: WeakPasswords(
+                    (
+                        WeakPassword("pi", "vendor default"),
+                        WeakPassword("bob", "same as the account name"),
+                    ),
+                    ("pi", "bob", "alice"),
+                    60,
+                    (),
+                )
+            },
+            {("fail", "user:pi"), ("fail", "user:bob")},
+        ),
+        Case(
+            "scheme the library cannot compute is an error, not a pass",
+            {F.WEAK_PASSWORDS: WeakPasswords((), ("old",), 60, ("old",))},
+            {("error", "user:old")},
+        ),
+        Case(
+            "shadow unreadable",
+            {F.WEAK_PASSWORDS: NoPrivilege("/etc/shadow is not readable by this account")},
+            {("no_privilege", "host")},
+        ),
+    ],
+    "accounts.password_changed_since_handover": [
+        Case(
+            "no dates",
+            {F.SHADOW: (t.shadow("root", age_days=5000),)},
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "changed after go-live",
+            {F.SHADOW: (t.shadow("root", age_days=10), t.shadow("alice", age_days=20))},
+            {("pass", "host")},
+            {"go_live_date": "2026-10-01"},
+        ),
+        Case(
+            "installer password kept; the later of the two dates counts",
+            {
+                F.SHADOW: (
+                    t.shadow("root", age_days=100),
+                    t.shadow("alice", age_days=10),
+                    t.shadow("forced", age_days=None),
+                    t.shadow("locked", PS.NO_PASSWORD_LOGIN, age_days=900),
+                )
+            },
+            {("fail", "user:root"), ("fail", "user:forced")},
+            {"go_live_date": "2025-01-01", "handover_date": "2026-09-01"},
+        ),
+        Case(
+            "only named accounts",
+            {F.SHADOW: (t.shadow("root", age_days=100), t.shadow("alice", age_days=100))},
+            {("fail", "user:alice")},
+            {"handover_date": "2026-09-01", "accounts": ["alice"]},
+        ),
+        Case(
+            "bad date",
+            {F.SHADOW: (t.shadow("root"),)},
+            {("error", "host")},
+            {"go_live_date": "01/09/2026"},
+        ),
+    ],
+    "accounts.admin_members": [
+        Case(
+            "no list",
+            {F.USERS: (ROOT, ALICE), F.GROUPS: (t.group("sudo", 27, "alice"),)},
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "approved",
+            {F.USERS: (ROOT, ALICE), F.GROUPS: (t.group("sudo", 27, "alice"),)},
+            {("pass", "host")},
+            {"approved_admins": ["alice"]},
+        ),
+        Case(
+            "member and primary group",
+            {
+                F.USERS: (ROOT, ALICE, BOB, t.user("wheelie", 27)),
+                F.GROUPS: (t.group("sudo", 27, "alice", "bob"), t.group("wheel", 10, "carl")),
+            },
+            {("fail", "user:bob"), ("fail", "user:carl"), ("fail", "user:wheelie")},
+            {"approved_admins": ["alice"]},
+        ),
+    ],
+    "accounts.unused": [
+        Case(
+            "recent logins",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.LOGIN_DEFS: DEFS,
+                F.SHADOW: (t.shadow("alice", age_days=200),),
+                F.LAST_LOGINS: t.logins(alice=3, root=1),
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "idle, never used, new account spared",
+            {
+                F.USERS: (
+                    ROOT,
+                    ALICE,
+                    BOB,
+                    t.user("newbie", 1002),
+                    t.user("svc", 1003, "/usr/sbin/nologin"),
+                ),
+                F.LOGIN_DEFS: DEFS,
+                F.SHADOW: (t.shadow("bob", age_days=400), t.shadow("newbie", age_days=5)),
+                F.LAST_LOGINS: t.logins(alice=120),
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "user:alice"), ("fail", "user:bob")},
+        ),
+        Case(
+            "exempt and shorter limit",
+            {
+                F.USERS: (ROOT, ALICE, BOB),
+                F.LOGIN_DEFS: DEFS,
+                F.SHADOW: NoPrivilege("/etc/shadow is not readable"),
+                F.LAST_LOGINS: t.logins(alice=40, bob=10),
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "user:alice")},
+            {"max_unused_days": 30, "exempt": ["bob"]},
+        ),
+        Case(
+            "no login records",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.LOGIN_DEFS: DEFS,
+                F.SHADOW: (),
+                F.LAST_LOGINS: t.logins(sources=()),
+                F.CLOCK: t.CLOCK,
+            },
+            {("not_applicable", "host")},
+        ),
+    ],
+    "accounts.added_since_baseline": [
+        Case("no baseline", {F.USERS: (ROOT, ALICE)}, {("not_applicable", "host")}),
+        Case(
+            "same",
+            {F.USERS: (ROOT, ALICE)},
+            {("pass", "host")},
+            {"baseline": ["root", "alice", "bob"]},
+        ),
+        Case(
+            "system account added too",
+            {F.USERS: (ROOT, ALICE, t.user("sshd2", 120, "/bin/sh"))},
+            {("fail", "user:sshd2")},
+            {"baseline": ["root", "alice"]},
+        ),
+    ],
+    "antivirus.installed": [
+        Case(
+            "ClamAV running",
+            {F.ANTIVIRUS: t.antivirus(), F.PROCESSES: CLAM_RUNS},
+            {("pass", "antivirus:ClamAV")},
+        ),
+        Case(
+            "none at all is a failure",
+            {F.ANTIVIRUS: t.antivirus(products=(), daily_days=None), F.PROCESSES: NOTHING_RUNS},
+            {("fail", "host")},
+        ),
+        Case(
+            "installed, stopped",
+            {F.ANTIVIRUS: t.antivirus(), F.PROCESSES: NOTHING_RUNS},
+            {("fail", "antivirus:ClamAV")},
+        ),
+        Case(
+            "a product named in the policy",
+            {
+                F.ANTIVIRUS: t.antivirus(products=(), daily_days=None),
+                F.PROCESSES: (*NOTHING_RUNS, t.process(9, "qaxsafed")),
+            },
+            {("pass", "antivirus:named in the policy")},
+            {"extra_process_names": ["qaxsafed"]},
+        ),
+        Case(
+            "no process table",
+            {F.ANTIVIRUS: t.antivirus(), F.PROCESSES: NotApplicable("no /proc")},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "antivirus.signatures": [
+        Case(
+            "fresh",
+            {F.ANTIVIRUS: t.antivirus(daily_days=1), F.CLOCK: t.CLOCK},
+            {("pass", "antivirus:ClamAV")},
+        ),
+        Case(
+            "stale",
+            {F.ANTIVIRUS: t.antivirus(daily_days=4), F.CLOCK: t.CLOCK},
+            {("fail", "antivirus:ClamAV")},
+        ),
+        Case(
+            "stricter limit",
+            {F.ANTIVIRUS: t.antivirus(daily_days=1.5), F.CLOCK: t.CLOCK},
+            {("fail", "antivirus:ClamAV")},
+            {"max_age_days": 1},
+        ),
+        Case(
+            "ClamAV without a database",
+            {F.ANTIVIRUS: t.antivirus(daily_days=None), F.CLOCK: t.CLOCK},
+            {("fail", "antivirus:ClamAV")},
+        ),
+        Case(
+            "no antivirus",
+            {F.ANTIVIRUS: t.antivirus(products=(), daily_days=None), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "unreadable database",
+            {
+                F.ANTIVIRUS: NoPrivilege("/var/lib/clamav/daily.cld is not readable"),
+                F.CLOCK: t.CLOCK,
+            },
+            {("no_privilege", "host")},
+        ),
+    ],
+    "antivirus.last_scan": [
+        Case(
+            "scanned this week",
+            {
+                F.ANTIVIRUS: t.antivirus(),
+                F.SCAN_LOG: {LOG: t.scan_log(LOG, 30, 2)},
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "last scan too old",
+            {F.ANTIVIRUS: t.antivirus(), F.SCAN_LOG: {LOG: t.scan_log(LOG, 9)}, F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "no scan on record",
+            {
+                F.ANTIVIRUS: t.antivirus(),
+                F.SCAN_LOG: {LOG: t.ScanLog(LOG, False, ())},
+                F.CLOCK: t.CLOCK,
+            },
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "no antivirus",
+            {F.ANTIVIRUS: t.antivirus(products=()), F.SCAN_LOG: {}, F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "log from the policy",
+            {
+                F.ANTIVIRUS: t.antivirus(),
+                F.SCAN_LOG: {"/srv/scan.log": t.scan_log("/srv/scan.log", 1)},
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "host")},
+            {"scan_log_paths": ["/srv/scan.log"]},
+        ),
+    ],
+    "software.allow_list": [
+        Case("no list", {F.PACKAGES: (t.package("bash"),)}, {("not_applicable", "host")}),
+        Case(
+            "patterns",
+            {F.PACKAGES: (t.package("bash"), t.package("libc6"))},
+            {("pass", "host")},
+            {"allowed": ["bash", "lib*"]},
+        ),
+        Case(
+            "outside",
+            {F.PACKAGES: (t.package("bash"), t.package("nmap"))},
+            {("fail", "package:nmap")},
+            {"allowed": ["bash"]},
+        ),
+    ],
+    "software.deny_list": [
+        Case(
+            "clean",
+            {F.PACKAGES: (t.package("bash"), t.package("openssh-server", "net"))},
+            {("pass", "host")},
+        ),
+        Case(
+            "games by section, remote control and P2P by name",
+            {
+                F.PACKAGES: (
+                    t.package("bash"),
+                    t.package("freeciv", "contrib/games"),
+                    t.package("bsdgames", "games"),
+                    t.package("x11vnc", "x11"),
+                    t.package("qbittorrent-nox", "net"),
+                )
+            },
+            {
+                ("fail", "package:freeciv"),
+                ("fail", "package:bsdgames"),
+                ("fail", "package:x11vnc"),
+                ("fail", "package:qbittorrent-nox"),
+            },
+        ),
+        Case(
+            "policy adds, excepts and drops categories",
+            {
+                F.PACKAGES: (
+                    t.package("nmap", "net"),
+                    t.package("x11vnc", "x11"),
+                    t.package("sl", "games"),
+                )
+            },
+            {("fail", "package:nmap")},
+            {"denied": ["scanner:nmap"], "exceptions": ["x11vnc"], "denied_categories": ["p2p"]},
+        ),
+    ],
+    "software.baseline": [
+        Case("no baseline", {F.PACKAGES: (t.package("bash"),)}, {("not_applicable", "host")}),
+        Case(
+            "same", {F.PACKAGES: (t.package("bash"),)}, {("pass", "host")}, {"baseline": ["bash"]}
+        ),
+        Case(
+            "new package",
+            {F.PACKAGES: (t.package("bash"), t.package("nmap"))},
+            {("fail", "package:nmap")},
+            {"baseline": ["bash"]},
+        ),
+    ],
+    "software.unpackaged_listeners": [
+        Case(
+            "all packaged",
+            {
+                F.LISTENING_PROGRAMS: (
+                    t.program(10, "/usr/sbin/sshd", ("tcp/22",), "openssh-server"),
+                )
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "a stray binary",
+            {
+                F.LISTENING_PROGRAMS: (
+                    t.program(10, "/usr/sbin/sshd", ("tcp/22",), "openssh-server"),
+                    t.program(66, "/tmp/.x/kworker", ("tcp/4444",), None),
+                    t.program(67, "/opt/app/server", ("tcp/8080",), None),
+                )
+            },
+            {("fail", "program:/tmp/.x/kworker")},
+            {"exempt_paths": ["/opt/app/*"]},
+        ),
+        Case(
+            "no package database",
+            {F.LISTENING_PROGRAMS: (t.program(66, "/opt/x", ("tcp/1",), None, known=False),)},
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "other users' processes unreadable",
+            {F.LISTENING_PROGRAMS: NoPrivilege("open files of 3 processes are not readable")},
+            {("no_privilege", "host")},
+        ),
+    ],
+    "firewall.host_firewall": [
+        Case(
+            "nftables drop",
+            {F.FIREWALL: Firewall(("nftables",), "drop", "kernel", {})},
+            {("pass", "host")},
+        ),
+        Case("nothing", {F.FIREWALL: Firewall((), None, "kernel", {})}, {("fail", "host")}),
+        Case(
+            "ufw allowing by default",
+            {F.FIREWALL: Firewall(("ufw",), "accept", "configuration", {})},
+            {("fail", "host")},
+        ),
+        Case(
+            "needs root",
+            {F.FIREWALL: NoPrivilege("nft list ruleset needs root")},
+            {("no_privilege", "host")},
+        ),
+    ],
+    "network.identity": [
+        Case("reported only", {F.NETWORK_INTERFACES: (LO, ETH0)}, {("not_applicable", "host")}),
+        Case(
+            "registered",
+            {F.NETWORK_INTERFACES: (LO, ETH0)},
+            {("pass", "host")},
+            {"registered_ipv4": ["10.1.2.3"], "registered_macs": ["52:54:00:12:34:56"]},
+        ),
+        Case(
+            "moved to another address and card",
+            {F.NETWORK_INTERFACES: (LO, t.interface("eth0", "52:54:00:aa:bb:cc", "10.1.2.99"))},
+            {("fail", "network:ipv4"), ("fail", "network:mac")},
+            {"registered_ipv4": ["10.1.2.3"], "registered_macs": ["52:54:00:12:34:56"]},
+        ),
+    ],
+    "backup.freshness": [
+        Case(
+            "no locations", {F.BACKUP_LOCATION: {}, F.CLOCK: t.CLOCK}, {("not_applicable", "host")}
+        ),
+        Case(
+            "both recent",
+            {
+                F.BACKUP_LOCATION: {
+                    "/backup": t.backup_at("/backup", 1),
+                    "/mnt/nas": t.backup_at("/mnt/nas", 6),
+                },
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "backup:local:/backup"), ("pass", "backup:offsite:/mnt/nas")},
+            {"local_locations": ["/backup"], "offsite_locations": ["/mnt/nas"]},
+        ),
+        Case(
+            "old, empty, missing, no off-site",
+            {
+                F.BACKUP_LOCATION: {
+                    "/backup": t.backup_at("/backup", 30),
+                    "/srv/empty": t.backup_at("/srv/empty", None),
+                    "/gone": t.backup_at("/gone", None, exists=False),
+                },
+                F.CLOCK: t.CLOCK,
+            },
+            {
+                ("fail", "backup:local:/backup"),
+                ("fail", "backup:local:/srv/empty"),
+                ("fail", "backup:local:/gone"),
+                ("fail", "backup:offsite"),
+            },
+            {"local_locations": ["/backup", "/srv/empty", "/gone"]},
+        ),
+        Case(
+            "unreadable",
+            {F.BACKUP_LOCATION: {"/backup": NoPrivilege("not readable")}, F.CLOCK: t.CLOCK},
+            {("no_privilege", "host")},
+            {"local_locations": ["/backup"], "offsite_locations": ["/backup"]},
+        ),
+    ],
+    "patch.updates_pending": [
+        Case("none", {F.PENDING_UPDATES: ()}, {("pass", "host")}),
+        Case("some", {F.PENDING_UPDATES: (t.update("vim", False),)}, {("fail", "host")}),
+        Case(
+            "within the allowance",
+            {F.PENDING_UPDATES: (t.update("vim", False),)},
+            {("pass", "host")},
+            {"max_pending": 5},
+        ),
+    ],
+    "patch.package_lists_age": [
+        Case(
+            "fresh",
+            {F.PACKAGE_ACTIVITY: t.activity(lists_days=2), F.CLOCK: t.CLOCK},
+            {("pass", "apt:lists")},
+        ),
+        Case(
+            "stale",
+            {F.PACKAGE_ACTIVITY: t.activity(lists_days=30), F.CLOCK: t.CLOCK},
+            {("fail", "apt:lists")},
+        ),
+        Case(
+            "never",
+            {F.PACKAGE_ACTIVITY: t.activity(lists_days=None), F.CLOCK: t.CLOCK},
+            {("fail", "apt:lists")},
+        ),
+    ],
+    "patch.last_install": [
+        Case(
+            "recent",
+            {F.PACKAGE_ACTIVITY: t.activity(install_days=3), F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "long ago",
+            {F.PACKAGE_ACTIVITY: t.activity(install_days=200), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "logs without installs",
+            {F.PACKAGE_ACTIVITY: t.activity(install_days=None), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "no logs",
+            {F.PACKAGE_ACTIVITY: t.activity(install_days=None, sources=()), F.CLOCK: t.CLOCK},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "patch.eol_release": [
+        Case("Debian 12", {F.OS_RELEASE: t.DEBIAN, F.CLOCK: t.CLOCK}, {("pass", "host")}),
+        Case("Debian 10", {F.OS_RELEASE: t.BUSTER, F.CLOCK: t.CLOCK}, {("fail", "host")}),
+        Case(
+            "Rocky 9.4 by its major version",
+            {F.OS_RELEASE: t.ROCKY, F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "unknown", {F.OS_RELEASE: t.UNKNOWN_OS, F.CLOCK: t.CLOCK}, {("not_applicable", "host")}
+        ),
+        Case(
+            "date from the policy",
+            {F.OS_RELEASE: t.UNKNOWN_OS, F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+            {"extra_eol_dates": ["kylin:V10=2026-01-01"]},
+        ),
+    ],
+}
+
+KERNELS_SAME = Kernels("6.1.0-28-amd64", ("6.1.0-9-amd64", "6.1.0-28-amd64"))
+KERNELS_NEWER = Kernels("6.1.0-9-amd64", ("6.1.0-9-amd64", "6.1.0-28-amd64"))
+KERNELS_UNKNOWN = Kernels(None, ())
