@@ -8,6 +8,7 @@ unconditional drop or reject) is enough.
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -30,7 +31,9 @@ def _unit_enabled(host: HostContext, unit: str) -> bool:
     """Enabled in systemd's sense: a *.wants link to the unit exists."""
     for folder in UNIT_DIRS:
         base = host.path(folder)
-        if base.is_dir() and any(base.glob(f"*.wants/{unit}")):
+        wants = [d for d in base.glob("*.wants")] if base.is_dir() else []
+        # lexists: in a tree the link points at a path of the tree's host, not of this one.
+        if any(os.path.lexists(d / unit) for d in wants):
             return True
     return False
 
@@ -45,9 +48,18 @@ def _settings(text: str) -> dict[str, str]:
     return values
 
 
+def _expression_kind(expression: dict[str, Any]) -> str:
+    kind = next(iter(expression))
+    target = expression.get("xt")
+    # iptables-nft writes -j REJECT as an xtables target expression, not a native reject.
+    if kind == "xt" and isinstance(target, dict) and target.get("type") == "target":
+        return str(target.get("name", "")).lower()
+    return kind
+
+
 def _is_final_verdict(expressions: list[Any]) -> str | None:
     """ "drop"/"reject" when a rule is nothing but (counter and) that verdict."""
-    kinds = [next(iter(e)) for e in expressions if isinstance(e, dict) and e]
+    kinds = [_expression_kind(e) for e in expressions if isinstance(e, dict) and e]
     verdicts = [k for k in kinds if k in _DENY]
     if verdicts and set(kinds) <= _DENY | {"counter", "log"}:
         return verdicts[0]
@@ -133,7 +145,7 @@ def _firewalld(host: HostContext) -> str | None:
             target = re.search(r"<zone[^>]*\btarget=\"([^\"]+)\"", text)
             value = target.group(1).upper() if target else "default"
             # firewalld's "default" target rejects what the zone does not allow.
-            return "accept" if value == "ACCEPT" else "reject" if "REJECT" in value else "drop"
+            return {"ACCEPT": "accept", "DROP": "drop"}.get(value, "reject")
     return "reject"
 
 

@@ -75,3 +75,15 @@ def test_inventory_of_a_tree_reads_copied_kernel_files(clean: HostTree) -> None:
         for entry in inventory["addresses"]
     }
     assert got == expected
+
+
+def test_live_scan_as_a_normal_user_says_no_privilege_never_pass() -> None:
+    nobody = [tool("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    _, results = scan_json(None, prefix=nobody)
+    by_check: dict[str, set[str]] = {}
+    for result in results:
+        by_check.setdefault(result["check_id"], set()).add(result["status"])
+    assert not [r for r in results if r["status"] == "error"]
+    # The kernel's rule set, /etc/shadow and other users' open files need root.
+    for check_id in ("firewall.host_firewall", "accounts.weak_password", "accounts.password_age"):
+        assert by_check[check_id] == {"no_privilege"}, check_id

@@ -112,7 +112,11 @@ def test_unreadable_shadow_is_no_privilege_not_all_good(clean: HostTree, trees_d
     by_check: dict[str, set[str]] = {}
     for result in results:
         by_check.setdefault(result["check_id"], set()).add(result["status"])
-    for check_id in ("accounts.weak_password_hash", "accounts.password_age"):
+    for check_id in (
+        "accounts.weak_password_hash",
+        "accounts.password_age",
+        "accounts.weak_password",
+    ):
         assert by_check[check_id] == {"no_privilege"}, check_id
     assert by_check["accounts.empty_password"] == {"no_privilege"}
     shadow_result = next(r for r in results if r["check_id"] == "accounts.empty_password")

@@ -1,0 +1,376 @@
+"""Collectors of the full Linux library, on trees built by real tools and on this machine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from checks.collectors.antivirus import (
+    collect_antivirus,
+    collect_scan_log,
+    parse_cvd_header,
+    parse_scan_log,
+)
+from checks.collectors.firewall import (
+    collect_firewall,
+    inbound_from_iptables_save,
+    inbound_from_nft_text,
+)
+from checks.collectors.identity import collect_backup_location
+from checks.collectors.logins import collect_last_logins
+from checks.collectors.packages import (
+    collect_kernels,
+    collect_package_activity,
+    collect_packages,
+    newest_apt_history_install,
+)
+from checks.collectors.processes import collect_listening_programs, collect_processes
+from checks.collectors.system import parse_dnf_updates
+from checks.collectors.weak_passwords import (
+    candidates_for,
+    collect_weak_passwords,
+    crypt_library,
+)
+from checks.errors import NotApplicable
+from checks.host import HostContext
+from tests.checks.hosttree import (
+    NFTABLES_DEFAULT_DENY,
+    HostTree,
+    base_tree,
+    clamscan_summary,
+    cvd_header,
+    run,
+    tool,
+)
+from tests.checks.scan_helpers import REPO
+
+Faulty = tuple[HostTree, set[tuple[str, str]]]
+
+
+def _host(tree: HostTree) -> HostContext:
+    return HostContext.tree(tree.root)
+
+
+def test_packages_from_the_status_file_dpkg_wrote(faulty: Faulty) -> None:
+    packages = {p.name: p for p in collect_packages(_host(faulty[0]))}
+    assert set(packages) == {
+        "openssh-server",
+        "cups-daemon",
+        "sl",
+        "x11vnc",
+        "transmission-daemon",
+    }
+    assert (packages["sl"].section, packages["sl"].version, packages["sl"].manager) == (
+        "games",
+        "1.0-1",
+        "dpkg",
+    )
+
+
+def test_removed_package_is_gone_and_no_database_is_not_applicable(
+    tmp_path: Path, faulty: Faulty
+) -> None:
+    tree = HostTree(tmp_path / "removal")
+    deb = next((faulty[0].root.parent / "debs-faulty").glob("sl.deb"))
+    tree.install_packages([deb])
+    assert [p.name for p in collect_packages(_host(tree))] == ["sl"]
+    run(
+        [
+            "dpkg",
+            f"--admindir={tree.path('/var/lib/dpkg')}",
+            f"--instdir={tree.root}",
+            "--force-not-root",
+            "--purge",
+            "sl",
+        ]
+    )
+    assert collect_packages(_host(tree)) == ()
+    with pytest.raises(NotApplicable, match="package database"):
+        collect_packages(HostContext.tree(tmp_path / "empty"))
+
+
+def test_last_install_from_dpkg_log_written_under_faketime(faulty: Faulty) -> None:
+    activity = collect_package_activity(_host(faulty[0]))
+    assert activity.manager == "apt"
+    assert activity.last_install_at is not None
+    age = datetime.now(UTC) - activity.last_install_at
+    assert timedelta(days=199) < age < timedelta(days=201)
+    assert activity.last_install_package in {
+        "openssh-server",
+        "cups-daemon",
+        "sl",
+        "x11vnc",
+        "transmission-daemon",
+    }
+    assert activity.lists_refreshed_at is not None
+    assert datetime.now(UTC) - activity.lists_refreshed_at > timedelta(days=59)
+
+
+def test_apt_history_and_rotated_gzip_logs(tmp_path: Path) -> None:
+    tree = HostTree(tmp_path)
+    tree.write("/var/lib/dpkg/status", "")
+    tree.write(
+        "/var/log/apt/history.log",
+        "\nStart-Date: 2026-10-01  09:00:01\nCommandline: apt-get update\nEnd-Date: "
+        "2026-10-01  09:00:05\n",
+    )
+    older = (
+        "\nStart-Date: 2026-09-12  10:41:07\nCommandline: apt-get install -y nmap\n"
+        "Requested-By: alice (1000)\nInstall: nmap:amd64 (7.93+dfsg1-1), "
+        "libpcap0.8:amd64 (1.10.3-1, automatic)\nEnd-Date: 2026-09-12  10:41:12\n"
+        "\nStart-Date: 2026-09-20  08:00:00\nCommandline: apt-get upgrade\n"
+        "Upgrade: openssl:amd64 (3.0.15-1~deb12u1, 3.0.17-1~deb12u2)\n"
+        "End-Date: 2026-09-20  08:00:09\n"
+    )
+    tree.path("/var/log/apt/history.log.2.gz").write_bytes(gzip.compress(older.encode()))
+    activity = collect_package_activity(_host(tree))
+    assert activity.last_install_package == "openssl"
+    assert activity.last_install_at == datetime(2026, 9, 20, 8, 0, 0).astimezone()
+    assert "/var/log/apt/history.log.2.gz" in activity.sources
+    assert activity.lists_refreshed_at is None
+    assert newest_apt_history_install("Start-Date: 2026-09-20  08:00:00\n") is None
+
+
+def test_kernels_running_and_installed(faulty: Faulty) -> None:
+    kernels = collect_kernels(_host(faulty[0]))
+    assert kernels.running == "6.1.0-9-amd64"
+    assert kernels.installed == ("6.1.0-9-amd64", "6.1.0-28-amd64")
+
+
+def test_clamav_header_and_scan_log(clean: HostTree) -> None:
+    antivirus = collect_antivirus(_host(clean))
+    assert [p.name for p in antivirus.products] == ["ClamAV"]
+    assert set(antivirus.products[0].found_at) == {
+        "/usr/bin/clamscan",
+        "/usr/bin/freshclam",
+        "/usr/sbin/clamd",
+    }
+    daily = next(db for db in antivirus.signatures if db.name == "daily")
+    assert daily.version == 27100 and daily.path == "/var/lib/clamav/daily.cld"
+    assert daily.built_at is not None
+    assert timedelta(hours=19) < datetime.now(UTC) - daily.built_at < timedelta(hours=21)
+    log = collect_scan_log(_host(clean), "/var/log/clamav/clamscan.log")
+    assert log.exists and len(log.scans_ended) == 1
+    missing = collect_scan_log(_host(clean), "/var/log/nothing.log")
+    assert (missing.exists, missing.scans_ended) == (False, ())
+
+
+def test_cvd_header_without_unix_time_and_not_a_header() -> None:
+    built = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
+    header = cvd_header("daily", 27099, built)
+    assert parse_cvd_header(header) == (27099, built)
+    text_only = b"ClamAV-VDB:20 Nov 2026 09-15 +0000:27099:2071000:90:abc:X:freshclam".ljust(512)
+    assert parse_cvd_header(text_only) == (27099, built)
+    assert parse_cvd_header(b"\x1f\x8b gzip data".ljust(512)) == (None, None)
+
+
+def test_scan_log_keeps_every_summary_and_a_running_scan() -> None:
+    first = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    text = clamscan_summary(first) + clamscan_summary(first + timedelta(days=7))
+    ended = parse_scan_log(text)
+    assert [e - first for e in ended] == [timedelta(minutes=42), timedelta(days=7, minutes=42)]
+    running = parse_scan_log("Start Date: 2026:11:20 01:00:00\n")
+    assert running == (datetime(2026, 11, 20, 1, 0).astimezone(),)
+
+
+def test_logins_from_utmpdump_and_lastlog_match_last(clean: HostTree) -> None:
+    logins = collect_last_logins(_host(clean))
+    assert logins.sources == ("/var/log/wtmp", "/var/log/lastlog")
+    assert set(logins.by_account) == {"alice", "bob"}
+    # util-linux's last reads the same wtmp file and must see the same login.
+    output = run(["last", "-F", "-f", str(clean.path("/var/log/wtmp"))]) if tool("last") else ""
+    assert output.splitlines()[0].split()[0] == "alice"
+    assert datetime.now(UTC) - logins.by_account["alice"] > timedelta(days=1)
+    assert datetime.now(UTC) - logins.by_account["bob"] < timedelta(hours=1)
+
+
+def test_weak_passwords_verified_by_libcrypt(faulty: Faulty) -> None:
+    weak = collect_weak_passwords(_host(faulty[0]))
+    assert {(m.account, m.kind) for m in weak.matches} == {
+        ("pi", "vendor default"),
+        ("eve", "same as the account name"),
+    }
+    assert set(weak.accounts_tested) == {"bob", "carol", "pi", "eve"}
+    assert weak.unsupported == ()
+    assert "raspberry" not in repr(weak) and "$y$" not in repr(weak)
+
+
+@pytest.mark.parametrize("method", ["yescrypt", "sha-512", "sha-256", "md5crypt", "bcrypt"])
+def test_crypt_library_verifies_each_scheme_mkpasswd_makes(method: str) -> None:
+    hashed = run(["mkpasswd", "-m", method, "--stdin"], "Admin@123", secret_input=True).strip()
+    library = crypt_library()
+    assert library.verify("Admin@123", hashed) is True
+    assert library.verify("admin@123", hashed) is False
+
+
+def test_crypt_library_says_when_it_cannot_compute_a_scheme() -> None:
+    assert crypt_library().verify("x", "$99$unknownscheme$abc") is None
+    names = [phrase for phrase, _kind in candidates_for("teacher")]
+    assert "teacher123" in names and len(names) == len(set(names))
+
+
+def test_crypt_library_needs_no_crypt_module() -> None:
+    # Python 3.13 removed `crypt`; loading the collector must not import it.
+    script = (
+        "import sys\nsys.modules['crypt'] = None\n"
+        "from checks.collectors.weak_passwords import crypt_library\n"
+        "print(crypt_library().verify('123456', '$6$salt$' + 'x' * 86))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False"
+
+
+def test_listening_programs_and_their_packages(faulty: Faulty, clean: HostTree) -> None:
+    programs = {p.exe: p for p in collect_listening_programs(_host(faulty[0]))}
+    assert programs["/usr/sbin/sshd"].package == "openssh-server"
+    assert programs["/usr/sbin/sshd"].ports == ("tcp/22",)
+    stray = programs["/var/tmp/.x/httpd"]
+    assert (stray.package, stray.owner_known, stray.ports) == (None, True, ("tcp/8080",))
+    names = {p.name for p in collect_processes(_host(clean))}
+    assert {"clamd", "freshclam", "sshd", "cupsd"} <= names
+
+
+def test_live_listening_program_is_this_process() -> None:
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        programs = collect_listening_programs(HostContext.live())
+    mine = [p for p in programs if f"tcp/{port}" in p.ports]
+    assert len(mine) == 1
+    assert mine[0].exe == str(Path(sys.executable).resolve())
+
+
+def test_firewall_configuration_in_trees(clean: HostTree, faulty: Faulty, tmp_path: Path) -> None:
+    good = collect_firewall(_host(clean))
+    assert (good.backends, good.default_inbound, good.source) == (
+        ("nftables",),
+        "drop",
+        "configuration",
+    )
+    bad = collect_firewall(_host(faulty[0]))
+    assert (bad.backends, bad.default_inbound) == (("nftables",), "accept")
+    assert collect_firewall(HostContext.tree(tmp_path)).default_inbound is None
+
+
+def test_ufw_firewalld_and_iptables_files(tmp_path: Path) -> None:
+    tree = HostTree(tmp_path)
+    tree.write("/etc/ufw/ufw.conf", "# /etc/ufw/ufw.conf\nENABLED=yes\nLOGLEVEL=low\n")
+    tree.write("/etc/default/ufw", 'IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\n')
+    firewall = collect_firewall(_host(tree))
+    assert (firewall.backends, firewall.default_inbound) == (("ufw",), "drop")
+    tree.write("/etc/default/ufw", 'DEFAULT_INPUT_POLICY="ACCEPT"\n')
+    assert collect_firewall(_host(tree)).default_inbound == "accept"
+    tree.write("/etc/ufw/ufw.conf", "ENABLED=no\n")
+    assert collect_firewall(_host(tree)).backends == ()
+    link = tree.path("/etc/systemd/system/multi-user.target.wants/firewalld.service")
+    link.parent.mkdir(parents=True)
+    link.symlink_to("/usr/lib/systemd/system/firewalld.service")
+    tree.write("/etc/firewalld/firewalld.conf", "DefaultZone=trusted\n")
+    tree.write(
+        "/usr/lib/firewalld/zones/trusted.xml",
+        '<?xml version="1.0" encoding="utf-8"?>\n<zone target="ACCEPT">\n'
+        "  <short>Trusted</short>\n</zone>\n",
+    )
+    assert collect_firewall(_host(tree)).default_inbound == "accept"
+    tree.write("/etc/firewalld/firewalld.conf", "DefaultZone=public\n")
+    tree.write(
+        "/usr/lib/firewalld/zones/public.xml",
+        '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <short>Public</short>\n'
+        '  <service name="ssh"/>\n</zone>\n',
+    )
+    assert collect_firewall(_host(tree)).default_inbound == "reject"
+    saved = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n-A INPUT -i lo -j ACCEPT\n"
+    assert inbound_from_iptables_save(saved) == "accept"
+    assert (
+        inbound_from_iptables_save(
+            saved + "-A INPUT -j REJECT --reject-with icmp-host-prohibited\nCOMMIT\n"
+        )
+        == "reject"
+    )
+    assert inbound_from_nft_text(NFTABLES_DEFAULT_DENY) == "drop"
+    assert inbound_from_nft_text(Path("/etc/nftables.conf").read_text()) == "accept"
+
+
+_LIVE_FIREWALL = r"""
+import json, subprocess, sys
+from checks.collectors.firewall import collect_firewall
+from checks.host import HostContext
+for step in sys.argv[1:]:
+    subprocess.run(step.split("\t"), check=True)
+f = collect_firewall(HostContext.live())
+print(json.dumps([f.default_inbound, list(f.backends), f.source]))
+"""
+
+
+def _live_firewall(*steps: list[str]) -> list[object]:
+    """The collector run live in a network namespace of its own, after the given commands, so
+    this machine's own firewall is never touched."""
+    argv = [tool("unshare"), "--net", "--", sys.executable, "-c", _LIVE_FIREWALL]
+    argv += ["\t".join(step) for step in steps]
+    completed = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_live_nft_ruleset_in_a_namespace(tmp_path: Path) -> None:
+    assert _live_firewall() == [None, [], "kernel"]
+    rules = tmp_path / "deny.nft"
+    rules.write_text(NFTABLES_DEFAULT_DENY)
+    assert _live_firewall([tool("nft"), "-f", str(rules)]) == ["drop", ["nftables"], "kernel"]
+    rules.write_text(Path("/etc/nftables.conf").read_text())
+    assert _live_firewall([tool("nft"), "-f", str(rules)]) == ["accept", ["nftables"], "kernel"]
+
+
+def test_live_iptables_policy_seen_through_nft() -> None:
+    iptables = tool("iptables")
+    steps = [iptables, "-P", "INPUT", "DROP"]
+    assert _live_firewall(steps) == ["drop", ["nftables"], "kernel"]
+    final_reject = [iptables, "-A", "INPUT", "-j", "REJECT"]
+    assert _live_firewall(final_reject) == ["reject", ["nftables"], "kernel"]
+
+
+def test_backup_location_newest_file(clean: HostTree, tmp_path: Path) -> None:
+    found = collect_backup_location(_host(clean), "/srv/backup")
+    assert found.exists and found.newest_file == "/srv/backup/nightly.tar.gz"
+    assert found.newest_at is not None
+    assert timedelta(hours=9) < datetime.now(UTC) - found.newest_at < timedelta(hours=11)
+    missing = collect_backup_location(_host(clean), "/srv/none")
+    assert (missing.exists, missing.files_seen) == (False, 0)
+    empty = HostTree(tmp_path)
+    empty.path("/srv/backup").mkdir(parents=True)
+    assert collect_backup_location(_host(empty), "/srv/backup").newest_at is None
+    with pytest.raises(NotApplicable, match="absolute"):
+        collect_backup_location(_host(empty), "backup")
+
+
+def test_dnf_output_is_read() -> None:
+    check_update = (
+        "\nopenssl.x86_64    1:3.0.7-27.el9_4    baseos\n"
+        "vim-enhanced.x86_64   2:8.2.2637-21.el9   appstream\n"
+    )
+    security = "RLSA-2024:5000 Important/Sec. openssl-1:3.0.7-27.el9_4.x86_64\n"
+    updates = parse_dnf_updates(check_update, security)
+    assert [(u.package, u.is_security) for u in updates] == [
+        ("openssl", True),
+        ("vim-enhanced", False),
+    ]
+
+
+def test_yescrypt_tree_user_is_tested_not_skipped(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "yes")
+    tree.useradd("teacher")
+    tree.set_known_password("teacher", "teacher@123", "yescrypt")
+    weak = collect_weak_passwords(_host(tree))
+    assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
