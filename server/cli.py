@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.config import (
     DEFAULT_SERVER_URL,
@@ -68,37 +69,56 @@ def _create_private_sqlite_file(database_url: str) -> None:
             write_private(path, b"")
 
 
-def init_command(args: argparse.Namespace) -> int:
-    root: Path = args.data
-    problem = _check_new_folder(root)
-    if problem:
-        return _fail(problem)
-    paths = DataPaths(root)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    root.chmod(0o700)  # mkdir's mode is filtered by the umask; the folder holds keys
-    config = ServerConfig(
-        database_url=args.database_url or paths.default_database_url(),
-        server_url=args.server_url or DEFAULT_SERVER_URL,
-    )
-    create_pki(paths, list(args.hostname))
-    _create_private_sqlite_file(config.database_url)
-    write_private(paths.secret_key, secrets.token_hex(32).encode() + b"\n")
-
+def _prepare_database(config: ServerConfig, password: str) -> str | None:
+    """Migrate the database and add the first admin; the problem in words, or None."""
+    try:
+        _create_private_sqlite_file(config.database_url)
+    except OSError as exc:
+        return f"cannot prepare the database: {exc}"
     engine = make_engine(config.database_url)
     try:
         upgrade_database(engine)
-        password = new_password()
         with make_sessionmaker(engine)() as session:
             if session.scalar(select(func.count()).select_from(User)):
-                return _fail(
+                return (
                     f"the database {_safe_url(config.database_url)} already has users; "
                     "give each data folder a database of its own"
                 )
             create_user(session, FIRST_ADMIN, "admin", password)
             get_or_create_group(session, DEFAULT_GROUP)
             session.commit()
+    except SQLAlchemyError as exc:
+        return f"cannot prepare the database {_safe_url(config.database_url)}: {exc}"
     finally:
         engine.dispose()
+    return None
+
+
+def init_command(args: argparse.Namespace) -> int:
+    root: Path = args.data
+    problem = _check_new_folder(root)
+    if problem:
+        return _fail(problem)
+    paths = DataPaths(root)
+    folder_existed = root.exists()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    root.chmod(0o700)  # mkdir's mode is filtered by the umask; the folder holds keys
+    config = ServerConfig(
+        database_url=args.database_url or paths.default_database_url(),
+        server_url=args.server_url or DEFAULT_SERVER_URL,
+    )
+    # The database first: it is the step that can fail (a wrong URL, a database in use), and
+    # then the folder is left as it was found, so the same command can simply be run again.
+    password = new_password()
+    problem = _prepare_database(config, password)
+    if problem:
+        for leftover in sorted(root.iterdir(), reverse=True):
+            leftover.unlink()
+        if not folder_existed:
+            root.rmdir()
+        return _fail(problem)
+    create_pki(paths, list(args.hostname))
+    write_private(paths.secret_key, secrets.token_hex(32).encode() + b"\n")
     write_private(paths.initial_password, password.encode() + b"\n")
     # Written last: a config.json means the folder is complete.
     write_private(paths.config, config.to_json().encode())
@@ -128,6 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         # Brings an older database up to this version's schema; a no-op when it is current.
         upgrade_database(engine)
+    except SQLAlchemyError as exc:
+        return _fail(f"cannot open the database {_safe_url(config.database_url)}: {exc}")
     finally:
         engine.dispose()
     return serve(args.data, host, port)

@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-Rule = Callable[[Any, str], Any]
+# A rule checks one value and returns it (possibly normalised). Errors carry the path where
+# they happened; containers add their part while the error travels up, so the common case
+# (valid input) never formats a path.
+Rule = Callable[[Any], Any]
 
 MAX_SAFE_INTEGER = 2**53 - 1  # what JavaScript clients can still read exactly
 
@@ -22,63 +25,90 @@ MAX_SAFE_INTEGER = 2**53 - 1  # what JavaScript clients can still read exactly
 class SchemaError(ValueError):
     """A body does not match its schema; str() is the reason given to the client."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = []
 
-def _fail(where: str, reason: str) -> SchemaError:
-    return SchemaError(f"{where or 'body'}: {reason}")
+    def __str__(self) -> str:
+        where = "".join(part if part.startswith("[") else f".{part}" for part in self.path)
+        return f"{where.lstrip('.') or 'body'}: {self.reason}"
+
+
+def _fail(reason: str) -> SchemaError:
+    return SchemaError(reason)
 
 
 def string(max_length: int, min_length: int = 0, pattern: str | None = None) -> Rule:
     compiled = re.compile(pattern) if pattern else None
 
-    def check(value: Any, where: str) -> str:
+    def check(value: Any) -> str:
         if not isinstance(value, str):
-            raise _fail(where, "must be a string")
+            raise _fail("must be a string")
         if not min_length <= len(value) <= max_length:
-            raise _fail(where, f"length must be {min_length}..{max_length}")
+            raise _fail(f"length must be {min_length}..{max_length}")
         if compiled and not compiled.fullmatch(value):
-            raise _fail(where, f"must match {pattern}")
+            raise _fail(f"must match {pattern}")
         return value
 
     return check
 
 
 def one_of(*choices: str) -> Rule:
-    def check(value: Any, where: str) -> str:
+    def check(value: Any) -> str:
         if value not in choices:
-            raise _fail(where, f"must be one of {', '.join(choices)}")
+            raise _fail(f"must be one of {', '.join(choices)}")
         return str(value)
 
     return check
 
 
 def integer(minimum: int = 0, maximum: int = MAX_SAFE_INTEGER) -> Rule:
-    def check(value: Any, where: str) -> int:
+    def check(value: Any) -> int:
         # bool is an int in Python, but true is not a sequence number.
         if not isinstance(value, int) or isinstance(value, bool):
-            raise _fail(where, "must be a whole number")
+            raise _fail("must be a whole number")
         if not minimum <= value <= maximum:
-            raise _fail(where, f"must be {minimum}..{maximum}")
+            raise _fail(f"must be {minimum}..{maximum}")
         return value
 
     return check
 
 
 def nullable(rule: Rule) -> Rule:
-    def check(value: Any, where: str) -> Any:
-        return None if value is None else rule(value, where)
+    def check(value: Any) -> Any:
+        return None if value is None else rule(value)
 
     return check
 
 
 def list_of(item: Rule, max_items: int) -> Rule:
-    def check(value: Any, where: str) -> list[Any]:
+    def check(value: Any) -> list[Any]:
         if not isinstance(value, list):
-            raise _fail(where, "must be a list")
+            raise _fail("must be a list")
         if len(value) > max_items:
-            raise _fail(where, f"at most {max_items} items")
-        return [item(element, f"{where}[{index}]") for index, element in enumerate(value)]
+            raise _fail(f"at most {max_items} items")
+        out = []
+        for index, element in enumerate(value):
+            try:
+                out.append(item(element))
+            except SchemaError as error:
+                error.path.insert(0, f"[{index}]")
+                raise
+        return out
 
     return check
+
+
+class EncodedObject(dict[str, Any]):
+    """A JSON object that also carries its compact encoding, made while checking its size, so
+    the store does not encode it a second time. Everywhere else it is a plain dict."""
+
+    encoded: str
+
+
+def encode_compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
@@ -91,14 +121,18 @@ def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
             return 1 + max((depth(v) for v in value), default=0)
         return 0
 
-    def check(value: Any, where: str) -> dict[str, Any]:
+    def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _fail(where, "must be an object")
-        if len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()) > max_bytes:
-            raise _fail(where, f"at most {max_bytes} bytes encoded")
-        if depth(value) > max_depth:
-            raise _fail(where, f"nested deeper than {max_depth}")
-        return value
+            raise _fail("must be an object")
+        encoded = encode_compact(value)
+        if len(encoded) > max_bytes or len(encoded.encode()) > max_bytes:
+            raise _fail(f"at most {max_bytes} bytes encoded")
+        # Nesting cannot exceed the number of brackets; walk the value only when it might.
+        if encoded.count("{") + encoded.count("[") > max_depth and depth(value) > max_depth:
+            raise _fail(f"nested deeper than {max_depth}")
+        checked = EncodedObject(value)
+        checked.encoded = encoded
+        return checked
 
     return check
 
@@ -106,17 +140,17 @@ def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
 def timestamp() -> Rule:
     """An ISO 8601 time with a zone (``2026-11-23T10:00:00Z``), returned as naive UTC."""
 
-    def check(value: Any, where: str) -> datetime.datetime:
+    def check(value: Any) -> datetime.datetime:
         if not isinstance(value, str) or len(value) > 40:
-            raise _fail(where, "must be an ISO 8601 time string")
+            raise _fail("must be an ISO 8601 time string")
         try:
             parsed = datetime.datetime.fromisoformat(value)
         except ValueError as exc:
-            raise _fail(where, "must be an ISO 8601 time string") from exc
+            raise _fail("must be an ISO 8601 time string") from exc
         if parsed.tzinfo is None:
-            raise _fail(where, "must carry a time zone, e.g. a trailing Z")
+            raise _fail("must carry a time zone, e.g. a trailing Z")
         if not 2000 <= parsed.year <= 2200:
-            raise _fail(where, "year out of range")
+            raise _fail("year out of range")
         return parsed.astimezone(datetime.UTC).replace(tzinfo=None)
 
     return check
@@ -130,21 +164,26 @@ class Field:
 
 
 def obj(fields: Mapping[str, Field]) -> Rule:
-    def check(value: Any, where: str) -> dict[str, Any]:
+    def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _fail(where, "must be an object")
+            raise _fail("must be an object")
         unknown = sorted(set(value) - set(fields))
         if unknown:
-            raise _fail(where, f"unknown field {unknown[0]!r}")
+            raise _fail(f"unknown field {unknown[0]!r}")
         out: dict[str, Any] = {}
         for name, field in fields.items():
-            place = f"{where}.{name}" if where else name
             if name not in value:
                 if field.required:
-                    raise _fail(place, "is required")
+                    error = _fail("is required")
+                    error.path.insert(0, name)
+                    raise error
                 out[name] = field.default() if callable(field.default) else field.default
                 continue
-            out[name] = field.rule(value[name], place)
+            try:
+                out[name] = field.rule(value[name])
+            except SchemaError as error:
+                error.path.insert(0, name)
+                raise
         return out
 
     return check
@@ -158,7 +197,7 @@ def parse_json(body: bytes) -> Any:
 
 
 def validate(rule: Rule, document: Any) -> dict[str, Any]:
-    result: dict[str, Any] = rule(document, "")
+    result: dict[str, Any] = rule(document)
     return result
 
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.security import new_token, token_digest, token_prefix
@@ -113,13 +113,15 @@ def _why_token_refused(connection: Any, digest: str, now: datetime.datetime) -> 
     return f"enrollment token {row.prefix}... is used up"
 
 
+# Runs before every signed request: built once, so only the compiled-cache lookup remains.
+_FIND_AGENT = select(Agent.id, Agent.public_key, Agent.revoked_at, Agent.group_id).where(
+    Agent.id == bindparam("agent_id")
+)
+
+
 def find_agent(engine: Engine, agent_id: str) -> AgentIdentity | None:
     with engine.connect() as connection:
-        row = connection.execute(
-            select(Agent.id, Agent.public_key, Agent.revoked_at, Agent.group_id).where(
-                Agent.id == agent_id
-            )
-        ).first()
+        row = connection.execute(_FIND_AGENT, {"agent_id": agent_id}).first()
     if row is None:
         return None
     return AgentIdentity(row.id, row.public_key, row.revoked_at is not None, row.group_id)

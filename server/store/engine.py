@@ -35,7 +35,9 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # A pool as large as the web server's thread count, so no request waits for a connection.
-    return create_engine(url, pool_size=16, max_overflow=8, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout, twice per report): a connection the database
+    # dropped fails one request, SQLAlchemy then discards the pool, and the agent retries.
+    return create_engine(url, pool_size=16, max_overflow=8, pool_recycle=3600)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

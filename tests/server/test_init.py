@@ -120,3 +120,35 @@ def test_server_certificate_is_issued_by_the_ca_with_the_names(tmp_path: Path) -
     assert dns == {"localhost", "xj.school.example"}
     assert ips == {"127.0.0.1", "::1", "10.1.2.3"}
     assert ca.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+
+
+def test_failed_database_leaves_no_half_made_folder(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    status, _out, err = run_xunjian(
+        "server",
+        "init",
+        "--data",
+        str(data),
+        "--database-url",
+        f"sqlite:///{tmp_path}/no/such/folder/x.sqlite3",
+    )
+    assert status == 1
+    assert "cannot prepare the database" in err
+    assert not data.exists()
+    status, _out, err = run_xunjian("server", "init", "--data", str(data))
+    assert status == 0, err
+
+
+def test_database_that_already_has_users_is_refused(server: Server, tmp_path: Path) -> None:
+    config = json.loads(DataPaths(server.data).config.read_text())
+    status, _out, err = run_xunjian(
+        "server",
+        "init",
+        "--data",
+        str(tmp_path / "second"),
+        "--database-url",
+        config["database_url"],
+    )
+    assert status == 1
+    assert "already has users" in err
+    assert not (tmp_path / "second").exists()
