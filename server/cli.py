@@ -152,7 +152,7 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(f"cannot open the database {_safe_url(config.database_url)}: {exc}")
     finally:
         engine.dispose()
-    return serve(args.data, host, port)
+    return serve(args.data, host, port, config.workers)
 
 
 def parse_lifetime(text: str) -> datetime.timedelta:

@@ -44,6 +44,8 @@ class ServerConfig:
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
     console_language: str = "zh"
+    # Processes serving HTTPS (one Python process uses one core at a time); 1 = one process.
+    workers: int = 2
 
     @property
     def offline_after_seconds(self) -> int:

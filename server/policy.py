@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,10 +21,12 @@ from server.store.models import Group
 log = logging.getLogger("xunjian.server.policy")
 
 
+@cache
 def check_catalog() -> list[dict[str, Any]]:
     """Every check's metadata from the check registry; empty if the registry is not there yet.
 
     Imported lazily: the registry belongs to the ``checks`` package, which the server only reads.
+    Cached: the registry is fixed for the life of the process. Callers must not modify it.
     """
     try:
         from checks.api import registry_catalog
@@ -56,7 +59,7 @@ def effective_policy(group: Group, config: ServerConfig) -> dict[str, Any]:
     """The document ``GET /api/v1/agent/policy`` returns for agents of ``group``."""
     stored = group.policy or {}
     checks: dict[str, dict[str, Any]] = {
-        entry["id"]: {"enabled": True, "params": _default_params(entry)}
+        entry["id"]: {"enabled": True, "params": copy.deepcopy(_default_params(entry))}
         for entry in check_catalog()
         if isinstance(entry, dict) and isinstance(entry.get("id"), str)
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -68,32 +70,129 @@ def configure_logging() -> None:
     )
 
 
-def serve(data: Path, host: str, port: int) -> int:
-    configure_logging()
-    app = create_app(data)
-    paths = DataPaths(data)
-    server = wsgi.Server((host, port), access_log(app), numthreads=THREADS, server_name="xunjian")
-    server.ssl_adapter = BuiltinSSLAdapter(str(paths.server_cert), str(paths.server_key))
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server.prepare()  # binds the port, so a taken port fails here, before the URL is printed
+    return stop
+
+
+def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[Any, Any]:
+    app = create_app(data)
+    paths = DataPaths(data)
+    server = wsgi.Server(
+        (host, port),
+        access_log(app),
+        numthreads=THREADS,
+        server_name="xunjian",
+        # Many agents may connect at once after a network outage; the default backlog is 5.
+        request_queue_size=128,
+        reuse_port=reuse_port,
+    )
+    server.ssl_adapter = BuiltinSSLAdapter(str(paths.server_cert), str(paths.server_key))
+    return app, server
+
+
+def _run_until_stopped(
+    app: Any, server: Any, stop: threading.Event, parent_pid: int | None = None
+) -> int:
     worker = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     worker.start()
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"xunjian server listening on https://{url_host}:{port}/", flush=True)
+    status = 0
     try:
         while not stop.wait(0.5):
             if not worker.is_alive():
                 print("xunjian server: the HTTP server stopped unexpectedly", file=sys.stderr)
-                return 1
+                status = 1
+                break
+            if parent_pid is not None and os.getppid() != parent_pid:
+                break  # the parent was killed; a worker must not serve on alone
     finally:
         server.stop()
         worker.join(timeout=10)
         app.extensions["xunjian"].engine.dispose()
+    return status
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent dies (even by SIGKILL), so no worker keeps the
+    port. Elsewhere, the worker notices a new parent id within half a second instead."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(data: Path, host: str, port: int, parent_pid: int, ready: Any) -> None:
+    """One of several processes sharing the port (SO_REUSEPORT; the kernel spreads the
+    connections). Several processes because one Python process uses one core at a time."""
+    configure_logging()
+    _die_with_parent()
+    stop = _stop_on_signals()
+    app, server = _http_server(data, host, port, reuse_port=True)
+    server.prepare()
+    ready.set()
+    sys.exit(_run_until_stopped(app, server, stop, parent_pid))
+
+
+def _announce(host: str, port: int, workers: int) -> None:
+    url_host = f"[{host}]" if ":" in host else host
+    plural = f" ({workers} processes)" if workers > 1 else ""
+    print(f"xunjian server listening on https://{url_host}:{port}/{plural}", flush=True)
+
+
+def serve(data: Path, host: str, port: int, workers: int = 1) -> int:
+    configure_logging()
+    if workers <= 1:
+        stop = _stop_on_signals()
+        app, server = _http_server(data, host, port, reuse_port=False)
+        server.prepare()  # binds the port: a taken port fails here, before the URL is printed
+        _announce(host, port, 1)
+        status = _run_until_stopped(app, server, stop)
+        print("xunjian server stopped", flush=True)
+        return status
+    return _serve_workers(data, host, port, workers)
+
+
+def _serve_workers(data: Path, host: str, port: int, workers: int) -> int:
+    stop = _stop_on_signals()
+    context = multiprocessing.get_context("spawn")
+    children = []
+    for _ in range(workers):
+        ready = context.Event()
+        child = context.Process(
+            target=_worker, args=(data, host, port, os.getpid(), ready), daemon=False
+        )
+        child.start()
+        children.append((child, ready))
+    status = 0
+    try:
+        for child, ready in children:
+            while not ready.wait(0.2):
+                if not child.is_alive() or stop.is_set():
+                    print("xunjian server: a worker failed to start", file=sys.stderr)
+                    return 1
+        _announce(host, port, workers)
+        while not stop.wait(0.5):
+            if any(not child.is_alive() for child, _ready in children):
+                print("xunjian server: a worker process exited; stopping", file=sys.stderr)
+                status = 1
+                break
+    finally:
+        for child, _ready in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        for child, _ready in children:
+            child.join(timeout=15)
+            if child.is_alive():
+                child.kill()
+                child.join()
     print("xunjian server stopped", flush=True)
-    return 0
+    return status

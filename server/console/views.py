@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from server.console.strings import label
 from server.policy import check_catalog
@@ -154,8 +155,14 @@ def login() -> ResponseReturnValue:
         if user is None:
             burn_password_check(password)
         if user is None or not verify_password(user.password_hash, password):
-            locked = record_failure(db, address, name, config.login_max_failures, lockout)
-            db.commit()
+            try:
+                locked = record_failure(db, address, name, config.login_max_failures, lockout)
+                db.commit()
+            except IntegrityError:
+                # Another process counted a failure for this pair at the same moment; one of
+                # the two counts is lost, which a brute force at this speed cannot exploit.
+                db.rollback()
+                locked = False
             log_refusal(
                 401, f"console login failed for {name!r}" + ("; locked out" if locked else "")
             )

@@ -4,6 +4,7 @@ logs requests with the source port, and stops cleanly on SIGTERM. Also the WSGI 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.server.conftest import Server
 
@@ -34,7 +37,13 @@ def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float = 
     raise AssertionError(f"no {needle!r} within {timeout}s")
 
 
-def test_run_serves_https_and_stops_on_sigterm(server: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_serves_https_and_stops_on_sigterm(
+    server: Server, tmp_path: Path, workers: int
+) -> None:
+    config_path = server.data / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "workers": workers}))
     port = free_port()
     log_path = tmp_path / "stderr.log"
     with log_path.open("w") as log:
