@@ -37,8 +37,8 @@ from xunjian.wire import certificate_sha256
 
 FIRST_ADMIN = "admin"
 MAX_TOKEN_LIFETIME = datetime.timedelta(days=365)
-_LIFETIME = re.compile(r"([1-9][0-9]{0,5})([mhd])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_LIFETIME = re.compile(r"([1-9][0-9]{0,6})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def _fail(message: str) -> int:

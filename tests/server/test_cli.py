@@ -73,7 +73,7 @@ def test_token_create_uses_a_given_server_url(server: Server) -> None:
     assert option(enroll_words(out), "--server") == "https://10.0.0.5:8443"
 
 
-@pytest.mark.parametrize("expires", ["0h", "10", "1w", "400d", "-1h"])
+@pytest.mark.parametrize("expires", ["0h", "10", "1w", "400d", "-1h", "1.5h"])
 def test_token_create_refuses_bad_lifetimes(server: Server, expires: str) -> None:
     status, out, err = run_xunjian(
         "server", "token", "create", "--data", str(server.data), f"--expires={expires}"
@@ -120,3 +120,12 @@ def test_apitoken_for_unknown_user_is_refused(server: Server) -> None:
 def test_commands_on_a_missing_data_folder_explain(tmp_path: object) -> None:
     status, _out, err = run_xunjian("server", "token", "create", "--data", f"{tmp_path}/none")
     assert status == 1 and "server init" in err
+
+
+def test_lifetimes_in_seconds_minutes_hours_days() -> None:
+    from server.cli import parse_lifetime
+
+    assert parse_lifetime("90s").total_seconds() == 90
+    assert parse_lifetime("30m").total_seconds() == 1800
+    assert parse_lifetime("24h").total_seconds() == 86400
+    assert parse_lifetime("7d").days == 7
