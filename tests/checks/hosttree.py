@@ -60,6 +60,8 @@ TOOL_PACKAGES = {
     "faketime": "faketime",
     "mkpasswd": "whois",
     "utmpdump": "util-linux",
+    "last": "util-linux",
+    "iptables": "iptables",
     "lastlog": "login",
     "nft": "nftables",
     "lynis": "lynis",
