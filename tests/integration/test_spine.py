@@ -208,14 +208,26 @@ def test_enrollment_tokens_are_refused_when_spent_expired_or_unknown(
     assert count_rows(database, "agents") == agents_before
 
 
+def _small_host_tree(root: Path) -> Path:
+    """A host's files without its commands: scans of it take milliseconds, not seconds, so the
+    delivery tests below are about delivery."""
+    etc = root / "etc"
+    etc.mkdir(parents=True)
+    for name in ("passwd", "group", "os-release", "login.defs"):
+        source = Path("/etc") / name
+        (etc / name).write_bytes(source.read_bytes())
+    return root
+
+
 def test_every_report_arrives_once_across_a_server_outage(
     server: ServerUnderTest, database: sqlalchemy.Engine, tmp_path: Path
 ) -> None:
     words = server.create_token(uses=2)
+    tree = _small_host_tree(tmp_path / "host-tree")
     agents = [AgentUnderTest(tmp_path / f"agent{n}") for n in range(2)]
     for agent in agents:
         agent.enroll(words)
-        agent.tune(scan_interval_seconds=1.5)
+        agent.tune(scan_interval_seconds=1, scan_root=str(tree))
         agent.start()
     try:
         for agent in agents:
