@@ -7,9 +7,10 @@ Import only the standard library here: the agent must stay light.
     model.py        Status, Severity, Finding, Result (the wire contract)
     host.py         HostContext: the root path and command runner collectors go through
     runner.py       CommandRunner: no shell, timeout, bounded output
-    facts.py        the typed facts
-    collectors/     one function per fact
-    factset.py      facts collected once per scan, read through a declared view
+    facts.py        the typed facts (KEYED_FACTS depend on a policy value, such as a path)
+    collectors/     one function per fact; weak_passwords.py calls libcrypt through ctypes
+    factset.py      facts collected once per scan (keyed ones once per key), read through a
+                    declared view
     library/        the checks, pure functions of facts and parameters
     registry.py     every check's metadata, validated at import
     engine.py       runs checks and turns every outcome into a result

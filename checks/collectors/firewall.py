@@ -202,11 +202,11 @@ def _nft_inbound(host: HostContext) -> tuple[str | None, dict[str, str]]:
     return inbound_from_nft_json(document)
 
 
-def _iptables_inbound(host: HostContext) -> str | None:
-    result = host.run(["iptables-save"], why="reading the firewall rules")
-    _check_permission(result.stderr, "iptables-save")
+def _iptables_inbound(host: HostContext, program: str = "iptables-save") -> str | None:
+    result = host.run([program], why="reading the firewall rules")
+    _check_permission(result.stderr, program)
     if result.returncode != 0:
-        raise CollectError(f"iptables-save exited {result.returncode}: {result.stderr}")
+        raise CollectError(f"{program} exited {result.returncode}: {result.stderr}")
     return inbound_from_iptables_save(result.stdout)
 
 
@@ -219,6 +219,15 @@ def _from_kernel(host: HostContext) -> Firewall:
         backend = "nftables"
     except NotApplicable:
         verdict, details, backend = _iptables_inbound(host), {}, "iptables"
+    if verdict is None:
+        # Rules loaded through iptables-legacy live outside nftables, where neither nft nor
+        # the nft flavour of iptables-save sees them.
+        try:
+            legacy = _iptables_inbound(host, "iptables-legacy-save")
+        except NotApplicable:
+            legacy = None
+        if legacy is not None:
+            verdict, details, backend = legacy, {}, "iptables-legacy"
     backends = [*names, backend] if verdict is not None else names
     return Firewall(tuple(backends), verdict, "kernel", details)
 

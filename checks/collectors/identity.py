@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from checks.errors import NoPrivilege, NotApplicable
@@ -37,10 +38,11 @@ def collect_backup_location(host: HostContext, location: str) -> BackupLocation:
     newest: tuple[float, str] | None = None
     seen = 0
     denied: list[str] = []
-    if top.is_file():
-        walk: list[tuple[str, list[str], list[str]]] = [(str(top.parent), [], [top.name])]
-    else:
-        walk = os.walk(top, onerror=lambda exc: denied.append(str(exc.filename)))  # type: ignore[assignment]
+    walk: Iterable[tuple[str, list[str], list[str]]] = (
+        [(str(top.parent), [], [top.name])]
+        if top.is_file()
+        else os.walk(top, onerror=lambda exc: denied.append(str(exc.filename)))
+    )
     for folder, _dirs, names in walk:
         for name in names:
             path = os.path.join(folder, name)

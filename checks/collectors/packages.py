@@ -68,7 +68,7 @@ def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
     return tuple(packages)
 
 
-def _rpm_database(host: HostContext) -> str | None:
+def rpm_database(host: HostContext) -> str | None:
     return next((path for path in RPM_DATABASES if host.path(path).is_dir()), None)
 
 
@@ -76,7 +76,7 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
     text = host.read_optional(DPKG_STATUS)
     if text is not None:
         return parse_dpkg_status(text)
-    if _rpm_database(host) is None:
+    if rpm_database(host) is None:
         raise NotApplicable("no package database (dpkg or rpm) was found on this host")
     result = host.run(
         ["rpm", "-qa", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\n"],

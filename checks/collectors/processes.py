@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from checks.collectors.network import collect_listening_sockets
-from checks.collectors.packages import _rpm_database, dpkg_owner_index
+from checks.collectors.packages import dpkg_owner_index, rpm_database
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import ListeningProgram, ProcessInfo
 from checks.host import HostContext
@@ -110,7 +110,7 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
             "the programs behind some listening ports are unknown"
         )
     owners = dpkg_owner_index(host)
-    use_rpm = owners is None and _rpm_database(host) is not None and host.runner is not None
+    use_rpm = owners is None and rpm_database(host) is not None and host.runner is not None
     programs = []
     for pid, (name, exe, ports) in sorted(found.items()):
         package = None

@@ -224,6 +224,8 @@ def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     if findings:
         return findings
+    if not weak.accounts_tested:
+        return [Finding(Status.PASS, "host", "no account has a password that could be guessed")]
     return [
         Finding(
             Status.PASS,

@@ -62,6 +62,7 @@ TOOL_PACKAGES = {
     "utmpdump": "util-linux",
     "last": "util-linux",
     "iptables": "iptables",
+    "iptables-legacy": "iptables",
     "lastlog": "login",
     "nft": "nftables",
     "lynis": "lynis",

@@ -360,6 +360,11 @@ def test_live_iptables_policy_seen_through_nft() -> None:
     assert _live_firewall(final_reject) == ["reject", ["nftables"], "kernel"]
 
 
+def test_live_iptables_legacy_rules_outside_nftables() -> None:
+    steps = [tool("iptables-legacy"), "-P", "INPUT", "DROP"]
+    assert _live_firewall(steps) == ["drop", ["iptables-legacy"], "kernel"]
+
+
 def test_backup_location_newest_file(clean: HostTree, tmp_path: Path) -> None:
     found = collect_backup_location(_host(clean), "/srv/backup")
     assert found.exists and found.newest_file == "/srv/backup/nightly.tar.gz"
