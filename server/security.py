@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 # 32 random bytes: well past guessing, and a SHA-256 of it is a safe stored form (no salt or
 # slow hash needed, unlike a password chosen by a person).
 TOKEN_BYTES = 32
-TOKEN_PREFIX_LENGTH = 8
+TOKEN_PREFIX_LENGTH = 12  # the tag and six random characters
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 256
 
@@ -45,8 +45,14 @@ def burn_password_check(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+# Tokens start with a fixed tag: it says what a leaked string is (and secret scanners can match
+# it), and it keeps a token from starting with "-", which URL-safe base64 does one time in 64 and
+# which would make the printed `xunjian agent enroll --token -abc...` line fail to parse.
+TOKEN_TAGS = {"enroll": "xjenr_", "api": "xjapi_"}
+
+
+def new_token(kind: str) -> str:
+    return TOKEN_TAGS[kind] + secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def token_digest(token: str) -> str:

@@ -54,7 +54,7 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 
 def create_api_token(session: Session, user: User, name: str) -> str:
-    token = new_token()
+    token = new_token("api")
     session.add(
         ApiToken(
             user_id=user.id,

@@ -48,7 +48,7 @@ def create_enrollment_token(
     session: Session, group_name: str, uses: int, lifetime: datetime.timedelta
 ) -> str:
     """Store a new token (its hash only) and return the token itself, to be shown once."""
-    token = new_token()
+    token = new_token("enroll")
     group = get_or_create_group(session, group_name)
     session.add(
         EnrollmentToken(

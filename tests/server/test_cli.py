@@ -12,6 +12,7 @@ from server.config import DataPaths
 from server.security import token_digest, verify_password
 from server.store.models import ApiToken, EnrollmentToken, Group, User
 from tests.server.conftest import Server, SignedAgent, run_xunjian
+from xunjian.cli import build_parser
 from xunjian.wire import certificate_sha256
 
 
@@ -47,7 +48,10 @@ def test_token_create_prints_a_working_enroll_line(server: Server) -> None:
     ca_pem = DataPaths(server.data).ca_cert.read_bytes()
     assert option(words, "--ca-sha256") == certificate_sha256(ca_pem)
     token = option(words, "--token")
-    assert len(token) >= 43  # 32 random bytes, URL-safe base64
+    assert token.startswith("xjenr_") and len(token) >= 6 + 43  # tag + 32 random bytes
+    # The line parses as the agent's own command line would parse it when pasted.
+    parsed = build_parser().parse_args(["agent", "enroll", *words])
+    assert parsed.token == token
     with server.state.sessions() as session:
         stored = session.scalars(select(EnrollmentToken)).one()
         assert stored.token_sha256 == token_digest(token)
@@ -129,3 +133,12 @@ def test_lifetimes_in_seconds_minutes_hours_days() -> None:
     assert parse_lifetime("30m").total_seconds() == 1800
     assert parse_lifetime("24h").total_seconds() == 86400
     assert parse_lifetime("7d").days == 7
+
+
+def test_tokens_are_tagged_and_never_look_like_an_option() -> None:
+    from server.security import new_token
+
+    for kind, tag in (("enroll", "xjenr_"), ("api", "xjapi_")):
+        tokens = {new_token(kind) for _ in range(500)}
+        assert len(tokens) == 500
+        assert all(token.startswith(tag) for token in tokens)
