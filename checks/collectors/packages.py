@@ -72,14 +72,28 @@ def rpm_database(host: HostContext) -> str | None:
     return next((path for path in RPM_DATABASES if host.path(path).is_dir()), None)
 
 
+def rpm_command(host: HostContext, database: str, *args: str) -> list[str]:
+    """rpm reading the host's own database; for a tree (with a test's runner), the tree's."""
+    prefix = ["--root", str(host.root)] if host.is_tree else []
+    return ["rpm", *prefix, "--dbpath", database, *args]
+
+
 def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
     text = host.read_optional(DPKG_STATUS)
     if text is not None:
         return parse_dpkg_status(text)
-    if rpm_database(host) is None:
+    database = rpm_database(host)
+    if database is None:
         raise NotApplicable("no package database (dpkg or rpm) was found on this host")
+    # rpm's database is only for rpm to read (Berkeley DB or SQLite holding binary headers).
     result = host.run(
-        ["rpm", "-qa", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\n"],
+        rpm_command(
+            host,
+            database,
+            "-qa",
+            "--qf",
+            "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\n",
+        ),
         why="listing installed rpm packages",
     )
     if result.returncode != 0:

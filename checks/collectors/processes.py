@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from checks.collectors.network import collect_listening_sockets
-from checks.collectors.packages import dpkg_owner_index, rpm_database
+from checks.collectors.packages import dpkg_owner_index, rpm_command, rpm_database
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import ListeningProgram, ProcessInfo
 from checks.host import HostContext
@@ -69,8 +69,9 @@ def _owner(exe: str, owners: dict[str, str]) -> str | None:
     return next((owners[c] for c in candidates if c in owners), None)
 
 
-def _rpm_owner(host: HostContext, exe: str) -> str | None:
-    result = host.run(["rpm", "-qf", "--qf", "%{NAME}\\n", exe], why="finding a binary's package")
+def _rpm_owner(host: HostContext, database: str, exe: str) -> str | None:
+    argv = rpm_command(host, database, "-qf", "--qf", "%{NAME}\\n", exe)
+    result = host.run(argv, why="finding a binary's package")
     if result.returncode != 0:
         return None  # rpm says "file ... is not owned by any package"
     return result.stdout.strip().splitlines()[0] if result.stdout.strip() else None
@@ -110,7 +111,8 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
             "the programs behind some listening ports are unknown"
         )
     owners = dpkg_owner_index(host)
-    use_rpm = owners is None and rpm_database(host) is not None and host.runner is not None
+    database = rpm_database(host) if owners is None else None
+    use_rpm = database is not None and host.runner is not None
     programs = []
     for pid, (name, exe, ports) in sorted(found.items()):
         package = None
@@ -118,9 +120,9 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
         path = exe.removesuffix(_DELETED) if exe else None
         if path and owners is not None:
             package = _owner(path, owners)
-        elif path and use_rpm:
+        elif path and database is not None and use_rpm:
             try:
-                package = _rpm_owner(host, path)
+                package = _rpm_owner(host, database, path)
             except CollectError:
                 known = False
         programs.append(

@@ -63,6 +63,8 @@ TOOL_PACKAGES = {
     "last": "util-linux",
     "iptables": "iptables",
     "iptables-legacy": "iptables",
+    "rpm": "rpm",
+    "rpmbuild": "rpm",
     "lastlog": "login",
     "nft": "nftables",
     "lynis": "lynis",
@@ -364,6 +366,30 @@ PACKAGES_COMMON = [
     ("openssh-server", "net", ["/usr/sbin/sshd"]),
     ("cups-daemon", "net", ["/usr/sbin/cupsd"]),
 ]
+
+
+def build_rpm(workdir: Path, name: str, group: str, binary: str) -> Path:
+    """A real .rpm made by rpmbuild from a minimal spec holding one file."""
+    (workdir / "SPECS").mkdir(parents=True, exist_ok=True)
+    spec = workdir / "SPECS" / f"{name}.spec"
+    spec.write_text(
+        f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: stand-in\nLicense: MIT\n"
+        f"Group: {group}\nBuildArch: noarch\n%description\nstand-in for the xunjian tests\n"
+        f"%install\nmkdir -p %{{buildroot}}{binary.rsplit('/', 1)[0]}\n"
+        f"printf '#!/bin/sh\\n' > %{{buildroot}}{binary}\n%files\n{binary}\n"
+    )
+    run(["rpmbuild", "--define", f"_topdir {workdir}", "-bb", str(spec)])
+    return next((workdir / "RPMS" / "noarch").glob(f"{name}-1.0-1.noarch.rpm"))
+
+
+def rpm_tree(root: Path, rpms: Sequence[Path]) -> HostTree:
+    """A Red Hat style package database (/var/lib/rpm) filled by rpm --root."""
+    tree = HostTree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    database = ["--root", str(root), "--dbpath", "/var/lib/rpm"]
+    run(["rpm", *database, "--initdb"])
+    run(["rpm", *database, "-i", "--nodeps", "--noscripts", *map(str, rpms)])
+    return tree
 
 
 def enable_unit(tree: HostTree, target: str, unit: str) -> None:

@@ -31,7 +31,7 @@ from checks.collectors.packages import (
     collect_packages,
     newest_apt_history_install,
 )
-from checks.collectors.processes import collect_listening_programs, collect_processes
+from checks.collectors.processes import _rpm_owner, collect_listening_programs, collect_processes
 from checks.collectors.system import parse_dnf_updates
 from checks.collectors.weak_passwords import (
     candidates_for,
@@ -40,18 +40,27 @@ from checks.collectors.weak_passwords import (
 )
 from checks.errors import NotApplicable
 from checks.host import HostContext
+from checks.runner import CommandRunner
 from tests.checks.hosttree import (
     NFTABLES_DEFAULT_DENY,
     HostTree,
     base_tree,
+    build_rpm,
     clamscan_summary,
     cvd_header,
+    rpm_tree,
     run,
     tool,
 )
+
+
 from tests.checks.scan_helpers import REPO
 
 Faulty = tuple[HostTree, set[tuple[str, str]]]
+
+
+def rpm_owner_of(host: HostContext, path: str) -> str | None:
+    return _rpm_owner(host, "/var/lib/rpm", path)
 
 
 def _host(tree: HostTree) -> HostContext:
@@ -94,6 +103,26 @@ def test_removed_package_is_gone_and_no_database_is_not_applicable(
     assert collect_packages(_host(tree)) == ()
     with pytest.raises(NotApplicable, match="package database"):
         collect_packages(HostContext.tree(tmp_path / "empty"))
+
+
+def test_rpm_packages_and_owners_read_by_rpm_itself(tmp_path: Path) -> None:
+    rpms = [
+        build_rpm(tmp_path / "build", "nmap", "Applications/System", "/usr/bin/nmap"),
+        build_rpm(tmp_path / "build", "nginx", "System Environment/Daemons", "/usr/sbin/nginx"),
+    ]
+    tree = rpm_tree(tmp_path / "rhel", rpms)
+    with_commands = HostContext.tree(tree.root, CommandRunner())
+    packages = {p.name: p for p in collect_packages(with_commands)}
+    assert set(packages) == {"nmap", "nginx"}
+    assert (packages["nmap"].version, packages["nmap"].section, packages["nmap"].manager) == (
+        "1.0-1",
+        "Applications/System",
+        "rpm",
+    )
+    with pytest.raises(NotApplicable, match="commands are not run"):
+        collect_packages(_host(tree))
+    assert rpm_owner_of(with_commands, "/usr/sbin/nginx") == "nginx"
+    assert rpm_owner_of(with_commands, "/usr/local/bin/miner") is None
 
 
 def test_last_install_from_dpkg_log_written_under_faketime(faulty: Faulty) -> None:
@@ -326,6 +355,7 @@ _LIVE_FIREWALL = r"""
 import json, subprocess, sys
 from checks.collectors.firewall import collect_firewall
 from checks.host import HostContext
+from checks.runner import CommandRunner
 for step in sys.argv[1:]:
     subprocess.run(step.split("\t"), check=True)
 f = collect_firewall(HostContext.live())
