@@ -112,7 +112,7 @@ def _dnf_pending(host: HostContext) -> tuple[PendingUpdate, ...]:
 
 
 def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
-    host.require_commands("apt-get", why="listing pending updates")
+    host.require_commands("apt-get or dnf", why="listing pending updates")
     release = collect_os_release(host)
     if not release.is_debian_family:
         if {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:

@@ -52,8 +52,6 @@ from tests.checks.hosttree import (
     run,
     tool,
 )
-
-
 from tests.checks.scan_helpers import REPO
 
 Faulty = tuple[HostTree, set[tuple[str, str]]]
@@ -165,6 +163,34 @@ def test_apt_history_and_rotated_gzip_logs(tmp_path: Path) -> None:
     assert "/var/log/apt/history.log.2.gz" in activity.sources
     assert activity.lists_refreshed_at is None
     assert newest_apt_history_install("Start-Date: 2026-09-20  08:00:00\n") is None
+
+
+def test_dnf_history_and_cache(tmp_path: Path) -> None:
+    # dnf 4 keeps its transactions in SQLite (libdnf's swdb); the trans table's dt_end is
+    # when each finished. No dnf on Debian, so the table is made with libdnf's columns.
+    tree = HostTree(tmp_path)
+    tree.path("/var/lib/dnf").mkdir(parents=True)
+    with sqlite3.connect(tree.path("/var/lib/dnf/history.sqlite")) as db:
+        db.execute(
+            "CREATE TABLE trans (id INTEGER PRIMARY KEY, dt_begin INTEGER NOT NULL, "
+            "dt_end INTEGER, rpmdb_version_begin TEXT, rpmdb_version_end TEXT, "
+            "releasever TEXT NOT NULL, user_id INTEGER NOT NULL, cmdline TEXT, state INTEGER)"
+        )
+        db.execute(
+            "INSERT INTO trans VALUES (1, 1760000000, 1760000090, '', '', '9', 0, "
+            "'install nginx', 1)"
+        )
+        db.execute(
+            "INSERT INTO trans VALUES (2, 1762000000, 1762000030, '', '', '9', 0, 'upgrade', 1)"
+        )
+    db.close()
+    refreshed = datetime.now(UTC) - timedelta(days=2)
+    tree.touch("/var/cache/dnf/baseos-1234/repodata/repomd.xml", refreshed)
+    activity = collect_package_activity(_host(tree))
+    assert activity.manager == "dnf"
+    assert activity.last_install_at == datetime.fromtimestamp(1762000030, UTC)
+    assert activity.lists_refreshed_at is not None
+    assert abs(activity.lists_refreshed_at - refreshed) < timedelta(seconds=2)
 
 
 def test_kernels_running_and_installed(faulty: Faulty) -> None:
