@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from checks.collectors.accounts import collect_users
+from checks.collectors.packages import collect_packages
 from checks.engine import run_checks
+from checks.errors import CollectError
 from checks.factset import FactSource
 from checks.host import HostContext
 from checks.inventory import collect_inventory_from
@@ -37,6 +40,25 @@ def run_scan(
 def collect_inventory(root: Path | None = None) -> dict[str, Any]:
     """hostname, os, kernel, architecture, platform and addresses [{interface, mac, ipv4, ipv6}]."""
     return collect_inventory_from(_host(root, None))
+
+
+def collect_baseline(root: Path | None = None) -> dict[str, Any]:
+    """The lists a server keeps as this host's baseline: account names and installed packages.
+
+    The server hands them back as the `baseline` parameters of accounts.added_since_baseline
+    and software.baseline. A list that cannot be read is None, with the reason in `errors`.
+    """
+    host = _host(root, None)
+    baseline: dict[str, Any] = {"accounts": None, "packages": None, "errors": {}}
+    try:
+        baseline["accounts"] = sorted({user.name for user in collect_users(host)})
+    except CollectError as exc:
+        baseline["errors"]["accounts"] = str(exc)
+    try:
+        baseline["packages"] = sorted({package.name for package in collect_packages(host)})
+    except CollectError as exc:
+        baseline["errors"]["packages"] = str(exc)
+    return baseline
 
 
 def registry_catalog() -> list[dict[str, Any]]:

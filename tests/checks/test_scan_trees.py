@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from checks.api import run_scan
+from checks.api import collect_baseline, run_scan
 from checks.registry import REGISTRY
 from tests.checks.hosttree import HostTree, base_tree, clean_policy, faulty_policy, tool
 from tests.checks.scan_helpers import failures, scan, scan_json
@@ -175,3 +175,30 @@ def test_clean_twin_passes_every_check_under_its_policy(clean: HostTree) -> None
             {"not_applicable"} if check_id in NEEDS_COMMANDS | {"network.identity"} else {"pass"}
         )
         assert by_check[check_id] == wanted, (check_id, results)
+
+
+def test_baseline_taken_from_the_clean_twin_passes_its_baseline_checks(
+    clean: HostTree, faulty: tuple[HostTree, set[tuple[str, str]]]
+) -> None:
+    baseline = collect_baseline(clean.root)
+    assert {"alice", "bob", "root"} <= set(baseline["accounts"])
+    assert "clamav-daemon" in baseline["packages"] and baseline["errors"] == {}
+    policy = {
+        "accounts.added_since_baseline": {"params": {"baseline": baseline["accounts"]}},
+        "software.baseline": {"params": {"baseline": baseline["packages"]}},
+    }
+    on_clean = run_scan(policy, root=clean.root)
+    judged = [r for r in on_clean if r["check_id"] in policy]
+    assert {r["status"] for r in judged} == {"pass"}
+    # The same baseline held against the faulty host names what it added.
+    found = failures(run_scan(policy, root=faulty[0].root))
+    assert ("accounts.added_since_baseline", "user:toor") in found
+    assert ("software.baseline", "package:x11vnc") in found
+    assert ("software.baseline", "package:openssh-server") not in found
+
+
+def test_baseline_says_why_a_list_is_missing(tmp_path: Path) -> None:
+    baseline = collect_baseline(tmp_path)
+    assert baseline["accounts"] is None and baseline["packages"] is None
+    assert "/etc/passwd" in baseline["errors"]["accounts"]
+    assert "package database" in baseline["errors"]["packages"]
