@@ -36,10 +36,26 @@ from xunjian.wire import PATH_REPORTS
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def _process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _process_tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and all its descendants (the server's workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][1] for pid in tree if pid in stats)
 
 
 def _load_worker(
@@ -179,7 +195,7 @@ def main() -> None:
                 for a in agents
             ]
             queue: Any = multiprocessing.Queue()
-            cpu_before = _process_cpu_seconds(server.process.pid)  # type: ignore[union-attr]
+            cpu_before = _process_tree_cpu_seconds(server.process.pid)  # type: ignore[union-attr]
             started = time.perf_counter()
             processes = [
                 multiprocessing.Process(
@@ -201,7 +217,7 @@ def main() -> None:
             for process in processes:
                 process.join()
             elapsed = time.perf_counter() - started
-            cpu_used = _process_cpu_seconds(server.process.pid) - cpu_before  # type: ignore[union-attr]
+            cpu_used = _process_tree_cpu_seconds(server.process.pid) - cpu_before  # type: ignore[union-attr]
         finally:
             server.stop()
             if schema:
