@@ -55,6 +55,30 @@ def _default_params(entry: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+# The group's approved lists are what the checks judge against: each list feeds these check
+# parameters (added to any values an administrator set on the parameter itself). One explicit
+# map, so a reader sees which check consumes which list.
+APPROVED_LIST_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "users": (("accounts.unapproved", "approved"),),
+    "software": (),
+}
+
+
+def _apply_approved_lists(
+    checks: dict[str, dict[str, Any]], approved: dict[str, list[str]]
+) -> None:
+    for list_name, targets in APPROVED_LIST_PARAMS.items():
+        names = approved.get(list_name) or []
+        if not names:
+            continue
+        for check_id, param in targets:
+            if check_id not in checks:
+                continue
+            params = checks[check_id]["params"]
+            current = params.get(param) or []
+            params[param] = sorted({*current, *names}) if isinstance(current, list) else names
+
+
 def effective_policy(group: Group, config: ServerConfig) -> dict[str, Any]:
     """The document ``GET /api/v1/agent/policy`` returns for agents of ``group``."""
     stored = group.policy or {}
@@ -68,7 +92,12 @@ def effective_policy(group: Group, config: ServerConfig) -> dict[str, Any]:
         if "enabled" in override:
             current["enabled"] = bool(override["enabled"])
         current["params"] = {**current["params"], **(override.get("params") or {})}
-    approved = stored.get("approved") or {}
+    approved_stored = stored.get("approved") or {}
+    approved = {
+        "users": list(approved_stored.get("users") or []),
+        "software": list(approved_stored.get("software") or []),
+    }
+    _apply_approved_lists(checks, approved)
     return {
         "version": group.policy_version,
         "group": group.name,
@@ -77,10 +106,7 @@ def effective_policy(group: Group, config: ServerConfig) -> dict[str, Any]:
             "scan_interval_seconds": config.scan_interval_seconds,
             "heartbeat_interval_seconds": config.heartbeat_interval_seconds,
         },
-        "approved": {
-            "users": list(approved.get("users") or []),
-            "software": list(approved.get("software") or []),
-        },
+        "approved": approved,
     }
 
 

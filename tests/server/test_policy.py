@@ -48,3 +48,34 @@ def test_other_groups_keep_their_version(server: Server, agent: SignedAgent) -> 
         session.commit()
     assert lab_agent.policy().get_json()["version"] == 2
     assert agent.policy().get_json()["version"] == 1
+
+
+def test_approved_users_reach_the_check_that_judges_them(
+    server: Server, agent: SignedAgent
+) -> None:
+    """The group's approved list becomes accounts.unapproved's parameter, so an agent scanning
+    with the served policy judges accounts instead of saying the list is missing."""
+    with server.state.sessions() as session:
+        group = session.scalars(select(Group).where(Group.name == "default")).one()
+        set_group_policy(
+            session,
+            group,
+            {
+                "checks": {"accounts.unapproved": {"params": {"approved": ["bob"]}}},
+                "approved": {"users": ["alice", "root"], "software": []},
+            },
+        )
+        session.commit()
+    policy = agent.policy().get_json()
+    assert policy["checks"]["accounts.unapproved"]["params"]["approved"] == ["alice", "bob", "root"]
+
+    from checks.api import run_scan
+
+    # Only this check, so the test does not wait for the package manager's checks.
+    only = {
+        check_id: {**entry, "enabled": check_id == "accounts.unapproved"}
+        for check_id, entry in policy["checks"].items()
+    }
+    results = run_scan(only)
+    assert {result["check_id"] for result in results} == {"accounts.unapproved"}
+    assert results and all(result["status"] != "not_applicable" for result in results), results
