@@ -35,6 +35,18 @@ DEFAULT_TIMEOUT_SECONDS = 30.0
 _MAX_ERROR_TEXT = 300
 
 
+# How a connection the server already closed shows when it is used again. The TLS ones come
+# from a server that closed without close_notify (cheroot does, on idle keep-alive
+# connections); they subclass ssl.SSLError, so they are caught before it.
+CLOSED_BY_PEER = (
+    http.client.RemoteDisconnected,
+    BrokenPipeError,
+    ConnectionResetError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
+
+
 class TransportError(Exception):
     """A request did not get an answer the agent can use."""
 
@@ -233,13 +245,13 @@ class Transport:
         reused = self._connection is not None
         try:
             return self._exchange_once(method, full_path, body, headers, signed)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        except CLOSED_BY_PEER:
             self._drop_connection()
             if not reused:
                 raise Unreachable(f"{self.server.text}: connection closed by the server") from None
         try:
             return self._exchange_once(method, full_path, body, headers, signed)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+        except CLOSED_BY_PEER as exc:
             self._drop_connection()
             raise Unreachable(f"{self.server.text}: connection closed by the server") from exc
 
@@ -265,7 +277,7 @@ class Transport:
             connection.request(method, full_path, body=body, headers=headers)
             answer = connection.getresponse()
             data = self._read_bounded(answer)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        except CLOSED_BY_PEER:
             raise
         except ssl.SSLCertVerificationError as exc:
             self._drop_connection()

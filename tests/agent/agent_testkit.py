@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -139,6 +140,10 @@ class LoopbackServer:
     tmp: Path
     route: Route = field(default=lambda request: Reply.json(404, {"error": "no route"}))
     received: list[Received] = field(default_factory=list)
+    # Close each connection right after its answer, without TLS close_notify and without
+    # saying "Connection: close": what a real server does to a keep-alive connection that
+    # stayed idle past its timeout (the client learns only at its next request).
+    drop_idle_connections: bool = False
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -177,6 +182,10 @@ class LoopbackServer:
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
+                if owner.drop_idle_connections:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
 
             do_GET = _handle
             do_POST = _handle

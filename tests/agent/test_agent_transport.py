@@ -219,6 +219,22 @@ def test_the_connection_is_reused_and_survives_the_server_closing_it(
         _verify(request, key)
 
 
+def test_a_keep_alive_connection_the_server_dropped_is_replaced_at_once(
+    server: LoopbackServer, ca: ThrowawayCA
+) -> None:
+    """The server closed the idle connection (while the agent scanned, say) with no TLS
+    close_notify: the next request must go through on a fresh connection, not fail and wait
+    for the spool's backoff."""
+    key = Ed25519PrivateKey.generate()
+    server.drop_idle_connections = True
+    server.route = lambda request: Reply.json(200, {"n": len(server.received)})
+    with _transport(server, ca.cert_pem, key) as transport:
+        assert transport.get_json("/a") == {"n": 1}
+        assert transport.post_json("/b", {"x": 1}) == {"n": 2}
+        assert transport.get_json("/c") == {"n": 3}
+    assert [request.path for request in server.received] == ["/a", "/b", "/c"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
