@@ -60,7 +60,7 @@ def _default_params(entry: dict[str, Any]) -> dict[str, Any]:
 # map, so a reader sees which check consumes which list.
 APPROVED_LIST_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
     "users": (("accounts.unapproved", "approved"),),
-    "software": (),
+    "software": (("software.allow_list", "allowed"),),
 }
 
 

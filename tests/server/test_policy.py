@@ -62,12 +62,13 @@ def test_approved_users_reach_the_check_that_judges_them(
             group,
             {
                 "checks": {"accounts.unapproved": {"params": {"approved": ["bob"]}}},
-                "approved": {"users": ["alice", "root"], "software": []},
+                "approved": {"users": ["alice", "root"], "software": ["openssh-server"]},
             },
         )
         session.commit()
     policy = agent.policy().get_json()
     assert policy["checks"]["accounts.unapproved"]["params"]["approved"] == ["alice", "bob", "root"]
+    assert "openssh-server" in policy["checks"]["software.allow_list"]["params"]["allowed"]
 
     from checks.api import run_scan
 
