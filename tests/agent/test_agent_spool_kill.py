@@ -36,16 +36,19 @@ def _run_and_kill(path: Path, seed: int, rng: random.Random) -> list[tuple[str, 
     child = subprocess.Popen(
         [sys.executable, str(WRITER), str(path), "20", str(seed)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     assert child.stdout is not None
     first = child.stdout.readline()
-    assert first.startswith("ready"), first + (child.stderr.read() if child.stderr else "")
+    assert first.startswith("ready"), f"the spool writer did not start: {first!r}"
     # A random moment inside the child's busy loop: anywhere in a transaction, or between two.
     time.sleep(rng.uniform(0.0, 0.25))
     child.send_signal(signal.SIGKILL)
-    out, _ = child.communicate(timeout=30)
+    # Read the rest through the same buffered stream as the first line: communicate() reads
+    # the raw pipe and would silently skip whatever readline() had already buffered.
+    out = child.stdout.read()
+    child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     steps: list[tuple[str, int]] = []
     for line in out.split("\n")[:-1]:  # the last piece may be a half-written line
