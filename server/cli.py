@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.api import MAX_PAGE
 from server.config import (
     DEFAULT_SERVER_URL,
     ConfigError,
@@ -27,12 +28,19 @@ from server.config import (
     write_private,
 )
 from server.pki import create_pki
+from server.schema import UUID_PATTERN
 from server.security import new_password
 from server.store.accounts import AccountError, create_api_token, create_user, user_by_name
-from server.store.agents import DEFAULT_GROUP, create_enrollment_token, get_or_create_group
+from server.store.agents import (
+    DEFAULT_GROUP,
+    create_enrollment_token,
+    get_or_create_group,
+    revoke_agent,
+)
 from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
-from server.store.models import User
+from server.store.models import Agent, User
+from server.store.queries import list_hosts
 from xunjian.wire import certificate_sha256
 
 FIRST_ADMIN = "admin"
@@ -237,5 +245,52 @@ def apitoken_create_command(args: argparse.Namespace) -> int:
     print(
         f"API token for {args.user} ({role}); it is shown only now, store it safely.\n"
         f"Use it as 'Authorization: Bearer <token>'. Token: {token}"
+    )
+    return 0
+
+
+def agent_list_command(args: argparse.Namespace) -> int:
+    try:
+        config, _paths = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            rows, total = list_hosts(session, config.offline_after_seconds, MAX_PAGE, 0)
+    finally:
+        engine.dispose()
+    print(f"{'agent id':36}  {'hostname':24}  {'group':12}  {'state':8}  last seen")
+    for row in rows:
+        state = "revoked" if row.revoked else ("online" if row.online else "offline")
+        last_seen = row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen else "never"
+        print(f"{row.id:36}  {row.hostname[:24]:24}  {row.group[:12]:12}  {state:8}  {last_seen}")
+    if total > len(rows):
+        print(f"... {total - len(rows)} more; the console and GET /api/v1/hosts page through all")
+    return 0
+
+
+def agent_revoke_command(args: argparse.Namespace) -> int:
+    try:
+        config, _paths = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if not re.fullmatch(UUID_PATTERN, args.agent_id):
+        return _fail(f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')")
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            if session.get(Agent, args.agent_id) is None:
+                return _fail(f"no agent {args.agent_id}")
+            changed = revoke_agent(session, args.agent_id)
+            session.commit()
+    finally:
+        engine.dispose()
+    if not changed:
+        print(f"agent {args.agent_id} was already revoked")
+        return 0
+    print(
+        f"agent {args.agent_id} revoked: the server refuses its requests from now on. "
+        "To bring the host back, enroll it again with a new token."
     )
     return 0

@@ -106,6 +106,16 @@ def _server_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--role", required=True, choices=["admin", "operator", "auditor"])
     p.set_defaults(handler=_lazy("server.cli:user_add_command"))
 
+    hosts = ssub.add_parser("agent", help="enrolled agents")
+    hsub = hosts.add_subparsers(dest="agent_command", required=True, metavar="COMMAND")
+    p = hsub.add_parser("list", help="enrolled agents with their id, group and last contact")
+    _add_data(p)
+    p.set_defaults(handler=_lazy("server.cli:agent_list_command"))
+    p = hsub.add_parser("revoke", help="refuse every further request of an agent")
+    _add_data(p)
+    p.add_argument("agent_id", help="the id the server assigned (see 'agent list')")
+    p.set_defaults(handler=_lazy("server.cli:agent_revoke_command"))
+
     apitoken = ssub.add_parser("apitoken", help="API tokens for scripts and auditors")
     asub = apitoken.add_subparsers(dest="apitoken_command", required=True, metavar="COMMAND")
     p = asub.add_parser("create", help="create an API token for a user; printed once")

@@ -22,6 +22,7 @@ from tests.harness import (
     check_ca_pin,
     enroll_simulated,
     option_value,
+    run_cli,
     sample_results,
     wait_for,
 )
@@ -292,3 +293,39 @@ def test_scan_now_command_reaches_the_agent(
         )
     finally:
         agent.stop()
+
+
+def test_a_revoked_agent_is_refused_and_stores_nothing_more(
+    server: ServerUnderTest, database: sqlalchemy.Engine, tmp_path: Path
+) -> None:
+    tree = _small_host_tree(tmp_path / "host-tree")
+    agent = AgentUnderTest(tmp_path / "agent")
+    agent.enroll(server.create_token())
+    agent.tune(scan_interval_seconds=1, scan_root=str(tree))
+    agent.start()
+    try:
+        wait_for("a first stored report", lambda: stored_reports(database, agent.agent_id))
+        listed = run_cli("server", "agent", "list", "--data", str(server.data)).stdout
+        assert agent.agent_id in listed and "online" in listed, listed
+        revoked = run_cli("server", "agent", "revoke", agent.agent_id, "--data", str(server.data))
+        assert "revoked" in revoked.stdout
+        # Whatever was in flight lands or not; from the next refusal on nothing more may.
+        wait_for(
+            "the agent to see itself refused",
+            lambda: "401" in (agent.status().get("last_error") or ""),
+            timeout=60,
+        )
+        settled = len(stored_reports(database, agent.agent_id))
+        time.sleep(3)  # several scan intervals: reports keep being made, none may be stored
+        assert len(stored_reports(database, agent.agent_id)) == settled
+        assert agent.status()["spool_depth"] > 0  # kept, not thrown away
+    finally:
+        agent.stop()
+    listed = run_cli("server", "agent", "list", "--data", str(server.data)).stdout
+    assert "revoked" in listed
+    again = run_cli("server", "agent", "revoke", agent.agent_id, "--data", str(server.data))
+    assert "already revoked" in again.stdout
+    unknown = run_cli(
+        "server", "agent", "revoke", "not-an-id", "--data", str(server.data), check=False
+    )
+    assert unknown.returncode == 1 and "not an agent id" in unknown.stderr
