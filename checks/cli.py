@@ -58,12 +58,49 @@ def render_table(results: list[dict[str, Any]], out: TextIO) -> None:
     out.write(f"\n{len(results)} results: {summary or 'none'}\n")
 
 
+# A policy file is small; a larger one is a mistake (the wrong file), not a policy.
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+
+class PolicyFileError(ValueError):
+    """--policy names a file that is not a policy; the message says why."""
+
+
+def load_policy_checks(path: Path) -> dict[str, Any]:
+    """The ``checks`` part of a policy file: the document ``GET /api/v1/agent/policy`` returns
+    (an agent keeps it as ``policy.json``), or just its ``checks`` object."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyFileError(f"{path} is larger than {MAX_POLICY_BYTES} bytes")
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyFileError(f"{path} is not JSON: {exc}") from exc
+    checks = document.get("checks", document) if isinstance(document, dict) else None
+    if not isinstance(checks, dict) or not all(isinstance(v, dict) for v in checks.values()):
+        raise PolicyFileError(
+            f'{path} must hold {{"checks": {{CHECK_ID: {{"enabled": ..., "params": ...}}}}}}'
+        )
+    return checks
+
+
 def scan_command(args: argparse.Namespace) -> int:
     root: Path | None = args.root
     if root is not None and not root.is_dir():
         print(f"xunjian scan: --root {root} is not a directory", file=sys.stderr)
         return EXIT_USAGE
-    results = run_scan(root=root)
+    policy_checks: dict[str, Any] | None = None
+    if getattr(args, "policy", None) is not None:
+        try:
+            policy_checks = load_policy_checks(args.policy)
+        except PolicyFileError as exc:
+            print(f"xunjian scan: --policy: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    results = run_scan(policy_checks, root=root)
     if args.json:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -155,6 +155,12 @@ def _scan_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="read the host's files under this folder instead of / (commands are not run)",
     )
+    p.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="a policy JSON file (as the server sends it) for check parameters and approved lists",
+    )
     p.set_defaults(handler=_lazy("checks.cli:scan_command"))
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+
+import pytest
 
 from checks.api import collect_baseline, run_scan
 from checks.registry import REGISTRY
@@ -202,3 +205,29 @@ def test_baseline_says_why_a_list_is_missing(tmp_path: Path) -> None:
     assert baseline["accounts"] is None and baseline["packages"] is None
     assert "/etc/passwd" in baseline["errors"]["accounts"]
     assert "package database" in baseline["errors"]["packages"]
+
+
+def test_scan_command_takes_the_servers_policy_document(
+    faulty: tuple[HostTree, set[tuple[str, str]]], tmp_path: Path
+) -> None:
+    """`xunjian scan --policy FILE` with the document an agent keeps as policy.json finds the
+    policy-bound faults that a scan without it cannot judge."""
+    tree, _ = faulty
+    policy, added = faulty_policy()
+    document = tmp_path / "policy.json"
+    document.write_text(json.dumps({"version": 3, "group": "lab", "checks": policy}))
+    completed = scan(tree.root, "--json", "--policy", str(document))
+    assert completed.returncode == 1, completed.stderr
+    assert added <= failures(json.loads(completed.stdout))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [("not json", "is not JSON"), ('{"checks": [1]}', "must hold"), ('{"a": 1}', "must hold")],
+)
+def test_a_bad_policy_file_is_a_usage_error(tmp_path: Path, content: str, reason: str) -> None:
+    document = tmp_path / "policy.json"
+    document.write_text(content)
+    completed = scan(tmp_path, "--policy", str(document))
+    assert completed.returncode == 2
+    assert reason in completed.stderr
