@@ -1,8 +1,9 @@
 """A small strict validator for the agent API's JSON bodies (docs/architecture.md).
 
 Every string, list and number has a bound, unknown keys are refused, and the error names the
-exact place (``results[3].status``) so an agent's log says what to fix. No dependency: the
-rules are a few composable callables.
+exact place (``results[3].status``) so an agent's log says what to fix. The rules are a few
+composable callables; orjson (a server dependency, never the agent's) parses bodies and encodes
+JSON objects for their size bound, with the standard library as the exact fallback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 # A rule checks one value and returns it (possibly normalised). Errors carry the path where
 # they happened; containers add their part while the error travels up, so the common case
@@ -108,7 +111,36 @@ class EncodedObject(dict[str, Any]):
 
 
 def encode_compact(value: Any) -> str:
+    """The reference encoding: compact, UTF-8 text (not ASCII escapes)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_fast(value: Any) -> str:
+    """``encode_compact`` by orjson where orjson writes the same value.
+
+    Strings, integers, true/false/null and separators come out byte for byte the same; a float
+    may be spelt differently (``0.00001`` for ``1e-05``: the same number, at most 1.4 times as
+    long or short). orjson refuses what it cannot write exactly (integers beyond 64 bits, the
+    non-finite floats the stdlib parser lets through, see ``parse_json``): those go to the stdlib.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return encode_compact(value)
+
+
+def _encoded_size(value: Any, max_bytes: int) -> tuple[str, int]:
+    """(encoding, its size in UTF-8 bytes) where the size is the stdlib's ``encode_compact``
+    size whenever it decides the bound: a float may be spelt up to 1.4 times longer or shorter
+    by orjson, so below half the bound both are surely within it; above, the stdlib measures."""
+    try:
+        raw = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        raw = None
+    if raw is not None and len(raw) <= max_bytes // 2:
+        return raw.decode(), len(raw)
+    encoded = encode_compact(value)
+    return encoded, len(encoded.encode())
 
 
 def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
@@ -124,8 +156,8 @@ def json_object(max_bytes: int, max_depth: int = 16) -> Rule:
     def check(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise _fail("must be an object")
-        encoded = encode_compact(value)
-        if len(encoded) > max_bytes or len(encoded.encode()) > max_bytes:
+        encoded, size = _encoded_size(value, max_bytes)
+        if size > max_bytes:
             raise _fail(f"at most {max_bytes} bytes encoded")
         # Nesting cannot exceed the number of brackets; walk the value only when it might.
         if encoded.count("{") + encoded.count("[") > max_depth and depth(value) > max_depth:
@@ -189,11 +221,34 @@ def obj(fields: Mapping[str, Field]) -> Rule:
     return check
 
 
+class _StdlibFloat(float):
+    """A float read by the stdlib fallback parser (``NaN``, ``Infinity``, ``1e400`` among them).
+    orjson refuses to encode a float subclass, so such a body is written back by the stdlib,
+    exactly as before orjson was used."""
+
+
+# Digits mapped to "0", everything else to " ": a run of 19 zeros may be an integer that orjson
+# would read as a float (below -2**63 or above 2**64 - 1) where the stdlib reads it exactly.
+# (Runs inside strings, or 19-digit integers that would fit, only cost the slower parser.)
+_DIGIT_RUNS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
 def parse_json(body: bytes) -> Any:
+    """orjson for the common body; the stdlib's json for anything orjson refuses or would read
+    differently (integers beyond 64 bits, NaN, UTF-16, a byte order mark), so what is accepted,
+    its values and the error messages stay exactly the stdlib's."""
+    if _LONG_NUMBER not in body.translate(_DIGIT_RUNS):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return json.loads(body)
+        return json.loads(body, parse_float=_StdlibFloat, parse_constant=_StdlibFloat)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SchemaError(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise SchemaError("body is not JSON: nested too deeply") from exc
 
 
 def validate(rule: Rule, document: Any) -> dict[str, Any]:
@@ -206,6 +261,8 @@ def validate(rule: Rule, document: Any) -> dict[str, Any]:
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CHECK_ID_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,127}"
 RULE_TAG_PATTERN = r"[A-Za-z0-9_.:-]+"  # POLICY.md tags such as E4
+STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_RESULTS = 2000
 EVIDENCE_MAX_BYTES = 16 * 1024
 INVENTORY_MAX_BYTES = 1024 * 1024
@@ -221,21 +278,91 @@ ENROLL = obj(
     }
 )
 
-RESULT = obj(
-    {
-        "check_id": Field(string(128, pattern=CHECK_ID_PATTERN)),
-        "status": Field(one_of("pass", "fail", "error", "not_applicable", "no_privilege")),
-        "resource": Field(string(200, min_length=1)),
-        "message": Field(string(1000)),
-        "severity": Field(one_of("info", "low", "medium", "high", "critical")),
-        "evidence": Field(json_object(EVIDENCE_MAX_BYTES), required=False, default=dict),
-        "rules": Field(
-            list_of(string(16, min_length=1, pattern=RULE_TAG_PATTERN), 32),
-            required=False,
-            default=list,
-        ),
-    }
-)
+RESULT_FIELDS = {
+    "check_id": Field(string(128, pattern=CHECK_ID_PATTERN)),
+    "status": Field(one_of(*STATUSES)),
+    "resource": Field(string(200, min_length=1)),
+    "message": Field(string(1000)),
+    "severity": Field(one_of(*SEVERITIES)),
+    "evidence": Field(json_object(EVIDENCE_MAX_BYTES), required=False, default=dict),
+    "rules": Field(
+        list_of(string(16, min_length=1, pattern=RULE_TAG_PATTERN), 32),
+        required=False,
+        default=list,
+    ),
+}
+RESULT_GENERIC = obj(RESULT_FIELDS)
+
+
+def _result_rule() -> Rule:
+    """``obj(RESULT_FIELDS)`` with the same checks written out for a result that passes them:
+    a report carries up to 2,000 results, so the composed rules' calls are the validator's main
+    cost. Anything the fast path does not accept goes to the composed rule, which accepts it
+    or gives the exact reason (tests/server/test_schema.py holds the two paths equal)."""
+    names = frozenset(RESULT_FIELDS)
+    required = frozenset(name for name, field in RESULT_FIELDS.items() if field.required)
+    statuses, severities = frozenset(STATUSES), frozenset(SEVERITIES)
+    check_id_match = re.compile(CHECK_ID_PATTERN).fullmatch
+    tag_match = re.compile(RULE_TAG_PATTERN).fullmatch
+    evidence_rule = RESULT_FIELDS["evidence"].rule
+
+    def tags_ok(tags: Any) -> bool:
+        if type(tags) is not list or len(tags) > 32:
+            return False
+        for tag in tags:
+            if type(tag) is not str or not 1 <= len(tag) <= 16 or not tag_match(tag):
+                return False
+        return True
+
+    def check(value: Any) -> dict[str, Any]:
+        if type(value) is not dict or not names.issuperset(value) or not required <= value.keys():
+            return RESULT_GENERIC(value)  # type: ignore[no-any-return]
+        check_id, status, resource = value["check_id"], value["status"], value["resource"]
+        message, severity = value["message"], value["severity"]
+        if not (
+            type(check_id) is str
+            and len(check_id) <= 128
+            and check_id_match(check_id)
+            and type(status) is str
+            and status in statuses
+            and type(resource) is str
+            and 1 <= len(resource) <= 200
+            and type(message) is str
+            and len(message) <= 1000
+            and type(severity) is str
+            and severity in severities
+        ):
+            return RESULT_GENERIC(value)  # type: ignore[no-any-return]
+        tags = value.get("rules")
+        if tags is None:
+            if "rules" in value:
+                return RESULT_GENERIC(value)  # type: ignore[no-any-return]
+            tags = []
+        elif not tags_ok(tags):
+            return RESULT_GENERIC(value)  # type: ignore[no-any-return]
+        else:
+            tags = list(tags)
+        if "evidence" in value:
+            try:
+                evidence = evidence_rule(value["evidence"])
+            except SchemaError:
+                return RESULT_GENERIC(value)  # type: ignore[no-any-return]
+        else:
+            evidence = {}
+        return {
+            "check_id": check_id,
+            "status": status,
+            "resource": resource,
+            "message": message,
+            "severity": severity,
+            "evidence": evidence,
+            "rules": tags,
+        }
+
+    return check
+
+
+RESULT = _result_rule()
 
 GAP = obj(
     {
