@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server import schema
@@ -23,10 +25,9 @@ from server.store.agents import (
     AgentIdentity,
     EnrollmentRefused,
     enroll_agent,
-    find_agent,
     heartbeat,
 )
-from server.store.ingest import ingest_report, touch_agent
+from server.store.ingest import agent_identity, ingest_report, touch_agent
 from xunjian import wire
 
 blueprint = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
@@ -81,8 +82,27 @@ class SignedRequest:
     body: bytes
 
 
-def authenticate() -> SignedRequest:
-    """Verify the signature headers against the enrolled key; refuse with 401 otherwise."""
+# Parsed public keys by their stored text (not by agent id: a key that changed is simply another
+# entry). Only the parsing is cached; whether the agent exists or is revoked is read from the
+# database on every request, so a revocation by any process takes effect at once.
+_PUBLIC_KEYS: dict[str, Ed25519PublicKey] = {}
+_PUBLIC_KEYS_MAX = 100_000
+
+
+def _public_key(text: str) -> Ed25519PublicKey:
+    key = _PUBLIC_KEYS.get(text)
+    if key is None:
+        key = wire.public_key_from_text(text)
+        if len(_PUBLIC_KEYS) >= _PUBLIC_KEYS_MAX:
+            _PUBLIC_KEYS.clear()
+        _PUBLIC_KEYS[text] = key
+    return key
+
+
+def authenticate(connection: Connection | None = None) -> SignedRequest:
+    """Verify the signature headers against the enrolled key; refuse with 401 otherwise.
+
+    ``connection``: the request's own, to read the agent on (else one is taken for the read)."""
     body = read_body()
     agent_id = request.headers.get(wire.HEADER_AGENT, "")
     if not agent_id:
@@ -94,13 +114,17 @@ def authenticate() -> SignedRequest:
     except wire.SignatureError as exc:
         raise Refused(401, str(exc)) from exc
     state = current_state()
-    agent = find_agent(state.engine, agent_id)
+    if connection is None:
+        with state.engine.connect() as own:
+            agent = agent_identity(own, agent_id)
+    else:
+        agent = agent_identity(connection, agent_id)
     if agent is None:
         raise Refused(401, f"unknown agent {agent_id}")
     if agent.revoked:
         raise Refused(401, f"agent {agent_id} is revoked")
     try:
-        key = wire.public_key_from_text(agent.public_key)
+        key = _public_key(agent.public_key)
         wire.verify_request(
             key,
             request.method,
@@ -155,16 +179,22 @@ def enroll() -> ResponseReturnValue:
     return jsonify({"agent_id": enrolled.agent_id, "group": enrolled.group}), 201
 
 
+# What jsonify would write for the two answers, made once.
+_STORED = b'{"stored":true}\n'
+_DUPLICATE = b'{"stored":false,"duplicate":true}\n'
+
+
 @blueprint.post("/reports")
 def reports() -> ResponseReturnValue:
-    signed = authenticate()
-    report = parse(schema.REPORT, signed.body)
-    if report["agent_id"] != signed.agent.id:
-        raise Refused(400, "agent_id in the body does not match the signed header")
-    outcome = ingest_report(current_state().engine, signed.agent.id, report)
-    if outcome.duplicate:
-        return jsonify({"stored": False, "duplicate": True})
-    return jsonify({"stored": True})
+    # One connection for the whole request: the agent's read and the report's writes share it
+    # (and, on PostgreSQL, one transaction). A refusal closes it, rolling back nothing written.
+    with current_state().engine.connect() as connection:
+        signed = authenticate(connection)
+        report = parse(schema.REPORT, signed.body)
+        if report["agent_id"] != signed.agent.id:
+            raise Refused(400, "agent_id in the body does not match the signed header")
+        outcome = ingest_report(connection, signed.agent.id, report)
+    return Response(_DUPLICATE if outcome.duplicate else _STORED, mimetype="application/json")
 
 
 @blueprint.get("/policy")

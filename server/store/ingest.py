@@ -2,7 +2,8 @@
 
 The cost per report is fixed and small whatever its size: one INSERT of the report (its id
 comes back with RETURNING), one executemany of its results, one executemany upsert of the latest
-results, one upsert of the inventory, one UPDATE of the agent. No per-result query.
+results, one upsert of the inventory, one UPDATE of the agent. No per-result query. The agent
+API runs them on the connection that authenticated the request, in one transaction.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.schema import encode_compact
+from server.schema import encode_fast
+from server.store.agents import AgentIdentity
 from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
 
 # Kinds that carry every check's current result, so a latest result they no longer mention
@@ -108,26 +109,17 @@ def _time_param(connection: Connection, moment: datetime.datetime) -> Any:
     return moment
 
 
-def _write_results(
-    connection: Connection,
-    agent_id: str,
-    report: dict[str, Any],
-    report_id: int,
-    now: datetime.datetime,
-) -> None:
-    mark = _placeholder(connection)
-    observed = _time_param(connection, report["created_at"])
-    received = _time_param(connection, now)
+def _history_and_latest(
+    agent_id: str, report: dict[str, Any], report_id: int, observed: Any, received: Any
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     history: list[tuple[Any, ...]] = []
     # One latest row per (check_id, resource): the last result in a report is the one that
     # counts, and PostgreSQL would refuse to touch one row twice in a statement anyway.
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
     for result in report["results"]:
-        # Encoded once, used for both tables.
-        evidence = getattr(result["evidence"], "encoded", None) or encode_compact(
-            result["evidence"]
-        )
-        rules = encode_compact(result["rules"])
+        # Encoded once while validating (schema.json_object), used for both tables.
+        evidence = getattr(result["evidence"], "encoded", None) or encode_fast(result["evidence"])
+        rules = encode_fast(result["rules"])
         check_id, status, resource = result["check_id"], result["status"], result["resource"]
         message, severity = result["message"], result["severity"]
         history.append(
@@ -157,89 +149,86 @@ def _write_results(
             observed,
             received,
         )
-    connection.exec_driver_sql(_results_sql(mark), history)
-    connection.exec_driver_sql(_latest_sql(mark), list(latest.values()))
+    return history, list(latest.values())
 
 
-def _upsert(dialect: str, table: Any, keys: list[str], changing: list[str]) -> Any:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE, only when the incoming row is not older.
-
-    Built without values and run with a list of rows (executemany), so SQLAlchemy compiles it
-    once and caches it.
-    """
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_for(table)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: excluded[name] for name in changing},
-        where=table.c.observed_at <= excluded.observed_at,
+@cache
+def _report_sql(mark: str) -> str:
+    columns = (
+        "agent_id",
+        "epoch",
+        "seq",
+        "kind",
+        "created_at",
+        "received_at",
+        "policy_version",
+        "result_count",
+    )
+    return (
+        f"INSERT INTO {REPORTS.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) RETURNING id"
     )
 
 
 @cache
-def _inventory_upsert(dialect: str) -> Any:
-    return _upsert(
-        dialect, INVENTORY, ["agent_id"], ["data", "report_id", "observed_at", "received_at"]
+def _retire_sql(mark: str) -> str:
+    return f"DELETE FROM {LATEST.name} WHERE agent_id = {mark} AND observed_at < {mark}"
+
+
+@cache
+def _inventory_sql(mark: str) -> str:
+    columns = ("agent_id", "data", "report_id", "observed_at", "received_at")
+    changing = [name for name in columns if name != "agent_id"]
+    return (
+        f"INSERT INTO {INVENTORY.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) "
+        "ON CONFLICT (agent_id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in changing)
+        + f" WHERE {INVENTORY.name}.observed_at <= excluded.observed_at"
     )
 
 
-# Statements built once: SQLAlchemy then only looks them up in its compiled cache per report.
-_INSERT_REPORT = (
-    REPORTS.insert()
-    .values(
-        agent_id=bindparam("agent_id"),
-        epoch=bindparam("epoch"),
-        seq=bindparam("seq"),
-        kind=bindparam("kind"),
-        created_at=bindparam("created_at"),
-        received_at=bindparam("received_at"),
-        policy_version=bindparam("policy_version"),
-        result_count=bindparam("result_count"),
-    )
-    .returning(REPORTS.c.id)
-)
-_RETIRE_LATEST = delete(LATEST).where(
-    LATEST.c.agent_id == bindparam("agent_id"), LATEST.c.observed_at < bindparam("observed_at")
-)
-_TOUCH_AGENT = (
-    AGENTS.update().where(AGENTS.c.id == bindparam("agent_id")).values(last_seen=bindparam("now"))
-)
+@cache
+def _touch_sql(mark: str) -> str:
+    return f"UPDATE {AGENTS.name} SET last_seen = {mark} WHERE id = {mark}"
 
 
 def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: Any) -> int:
-    dialect = connection.dialect.name
-    observed = report["created_at"]
-    report_id = connection.execute(
-        _INSERT_REPORT,
-        {
-            "agent_id": agent_id,
-            "epoch": report["epoch"],
-            "seq": report["seq"],
-            "kind": report["kind"],
-            "created_at": observed,
-            "received_at": now,
-            "policy_version": report["policy_version"],
-            "result_count": len(report["results"]),
-        },
-    ).scalar_one()
-    if report["results"]:
-        _write_results(connection, agent_id, report, report_id, now)
-    if report["kind"] in FULL_SCAN_KINDS:
-        connection.execute(_RETIRE_LATEST, {"agent_id": agent_id, "observed_at": observed})
-    if report["inventory"] is not None:
-        connection.execute(
-            _inventory_upsert(dialect),
-            [
-                {
-                    "agent_id": agent_id,
-                    "data": report["inventory"],
-                    "report_id": report_id,
-                    "observed_at": observed,
-                    "received_at": now,
-                }
-            ],
+    """The report's statements, written by hand and run on the driver's own cursor inside the
+    caller's transaction: per statement, SQLAlchemy's execution machinery cost more than the
+    database's work (measured with py-spy). Gaps are rare and go through SQLAlchemy."""
+    mark = _placeholder(connection)
+    observed = _time_param(connection, report["created_at"])
+    received = _time_param(connection, now)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(
+            _report_sql(mark),
+            (
+                agent_id,
+                report["epoch"],
+                report["seq"],
+                report["kind"],
+                observed,
+                received,
+                report["policy_version"],
+                len(report["results"]),
+            ),
         )
+        report_id = int(cursor.fetchone()[0])
+        if report["results"]:
+            history, latest = _history_and_latest(agent_id, report, report_id, observed, received)
+            cursor.executemany(_results_sql(mark), history)
+            cursor.executemany(_latest_sql(mark), latest)
+        if report["kind"] in FULL_SCAN_KINDS:
+            cursor.execute(_retire_sql(mark), (agent_id, observed))
+        inventory = report["inventory"]
+        if inventory is not None:
+            data = getattr(inventory, "encoded", None) or encode_fast(inventory)
+            cursor.execute(_inventory_sql(mark), (agent_id, data, report_id, observed, received))
+        cursor.execute(_touch_sql(mark), (received, agent_id))
+    finally:
+        cursor.close()
     if report["gaps"]:
         connection.execute(
             GAPS.insert(),
@@ -254,24 +243,71 @@ def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: A
                 for gap in report["gaps"]
             ],
         )
-    connection.execute(_TOUCH_AGENT, {"agent_id": agent_id, "now": now})
-    return int(report_id)
+    return report_id
 
 
-def ingest_report(engine: Engine, agent_id: str, report: dict[str, Any]) -> IngestOutcome:
-    """Store a validated report once. A retry of a stored report changes nothing."""
+@cache
+def _identity_sql(mark: str) -> str:
+    return f"SELECT id, public_key, revoked_at, group_id FROM {AGENTS.name} WHERE id = {mark}"
+
+
+def agent_identity(connection: Connection, agent_id: str) -> AgentIdentity | None:
+    """``store.agents.find_agent`` on the request's connection, on the driver's cursor: what
+    authenticating a signed request needs, read afresh (revocation included) every time."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_identity_sql(_placeholder(connection)), (agent_id,))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None:
+        return None
+    return AgentIdentity(row[0], row[1], row[2] is not None, row[3])
+
+
+def _is_integrity_error(connection: Connection, error: Exception) -> bool:
+    return isinstance(error, (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError))
+
+
+def ingest_report(
+    bind: Engine | Connection, agent_id: str, report: dict[str, Any]
+) -> IngestOutcome:
+    """Store a validated report once. A retry of a stored report changes nothing.
+
+    ``bind`` is an engine (a connection of its own) or the request's connection, which may
+    already be in a transaction (the agent's authentication read): the report commits with it.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return ingest_report(connection, agent_id, report)
+    connection = bind
+    if not connection.in_transaction():
+        connection.begin()
     now = utcnow()
     try:
-        with engine.begin() as connection:
-            report_id = _write(connection, agent_id, report, now)
-    except IntegrityError:
+        report_id = _write(connection, agent_id, report, now)
+        connection.commit()
+    except Exception as error:
+        connection.rollback()
         # Most likely the unique (agent_id, epoch, seq): another attempt of this report won,
         # perhaps in another process at the same moment. Anything else is a real error.
-        if not report_exists(engine, agent_id, report["epoch"], report["seq"]):
+        if not _is_integrity_error(connection, error):
             raise
-        touch_agent(engine, agent_id, now)
+        if not _report_exists_on(connection, agent_id, report["epoch"], report["seq"]):
+            raise
+        connection.execute(update(Agent).where(Agent.id == agent_id).values(last_seen=now))
+        connection.commit()
         return IngestOutcome(stored=False, duplicate=True)
     return IngestOutcome(stored=True, duplicate=False, report_id=report_id)
+
+
+def _report_exists_on(connection: Connection, agent_id: str, epoch: int, seq: int) -> bool:
+    found = connection.execute(
+        select(Report.id).where(
+            Report.agent_id == agent_id, Report.epoch == epoch, Report.seq == seq
+        )
+    ).first()
+    return found is not None
 
 
 def report_exists(engine: Engine, agent_id: str, epoch: int, seq: int) -> bool:
