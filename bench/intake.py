@@ -163,12 +163,17 @@ def main() -> None:
     parser.add_argument("--reports-per-agent", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8, help="connections per process")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server processes (default: the server's own)"
+    )
     options = parser.parse_args()
 
     url, schema = _database_url(options.db)
     with tempfile.TemporaryDirectory(prefix="xunjian-bench-") as scratch:
         server = ServerUnderTest(Path(scratch) / "server", database_url=url)
         server.init()
+        if options.workers is not None:
+            server.set_config(workers=options.workers)
         server.start()
         try:
             token = option_value(server.create_token(uses=options.agents, expires="2h"), "--token")
@@ -231,6 +236,7 @@ def main() -> None:
     print(f"agents enrolled:     {options.agents} in {enroll_seconds:.1f}s")
     print(f"reports sent:        {count} (40 results each), errors: {len(errors)} {errors[:5]}")
     print(f"load:                {options.processes} processes x {options.threads} connections")
+    print(f"server workers:      {options.workers or 'default'}")
     print(f"wall time:           {elapsed:.1f}s")
     print(f"intake:              {count / elapsed:.0f} reports/s")
     print(
