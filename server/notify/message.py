@@ -1,0 +1,80 @@
+"""What a notifier is given (``AlertMessage``) and what it returns (``Delivery``).
+
+The alert layer composes the text; a notifier only lays it out for its channel. Texts come in
+Chinese and English (``LocalText``), as the check registry's titles do, and each channel's
+settings choose which language(s) it shows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    # The same closed set as check results (docs/architecture.md).
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class AlertKind(StrEnum):
+    CHECK_FAILED = "check_failed"
+    AGENT_SILENT = "agent_silent"
+    DOWN = "down"
+    TAMPER = "tamper"
+    DEFAULT_CREDENTIAL = "default_credential"
+
+
+@dataclass(frozen=True)
+class LocalText:
+    """One text in Chinese and English; ``en`` may be empty and then falls back to Chinese."""
+
+    zh: str
+    en: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.zh.strip():
+            raise ValueError("LocalText.zh must not be empty")
+
+    def get(self, language: str) -> str:
+        if language == "en" and self.en.strip():
+            return self.en
+        return self.zh
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    alert_id: str
+    kind: AlertKind
+    severity: Severity
+    title: LocalText
+    body: LocalText
+    # What the alert is about: a host name, a monitored page's URL, a device address.
+    subject: str
+    opened_at: datetime.datetime
+    console_url: str | None = None
+
+    def __post_init__(self) -> None:
+        # Coerce plain strings so a caller passing "high" gets the same object as Severity.HIGH;
+        # an unknown value fails here, at the caller, not later inside a channel.
+        object.__setattr__(self, "kind", AlertKind(self.kind))
+        object.__setattr__(self, "severity", Severity(self.severity))
+        if not self.alert_id:
+            raise ValueError("AlertMessage.alert_id must not be empty")
+        if self.opened_at.tzinfo is None:
+            # A naive time is ambiguous between the server's zone and UTC; refuse it.
+            raise ValueError("AlertMessage.opened_at must carry a time zone")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A channel accepted the message. ``target`` names where it went without any secret
+    (no access token, key or password), so it can be stored and shown."""
+
+    kind: str
+    target: str
+    detail: str

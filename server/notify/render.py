@@ -1,0 +1,111 @@
+"""Laying an ``AlertMessage`` out as text, in the channel's language(s).
+
+The labels are the notifier's own; the alert's title and body are the caller's texts, never
+translated here. Robots cap message sizes in bytes, so truncation is by UTF-8 bytes and never
+cuts a character in half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.notify.message import AlertKind, AlertMessage, Severity
+
+SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
+    Severity.INFO: {"zh": "提示", "en": "info"},
+    Severity.LOW: {"zh": "低", "en": "low"},
+    Severity.MEDIUM: {"zh": "中", "en": "medium"},
+    Severity.HIGH: {"zh": "高", "en": "high"},
+    Severity.CRITICAL: {"zh": "严重", "en": "critical"},
+}
+
+KIND_LABELS: dict[AlertKind, dict[str, str]] = {
+    AlertKind.CHECK_FAILED: {"zh": "检查未通过", "en": "check failed"},
+    AlertKind.AGENT_SILENT: {"zh": "终端失联", "en": "agent silent"},
+    AlertKind.DOWN: {"zh": "页面不可用", "en": "page down"},
+    AlertKind.TAMPER: {"zh": "页面被篡改", "en": "page changed"},
+    AlertKind.DEFAULT_CREDENTIAL: {"zh": "默认密码", "en": "default credential"},
+}
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "severity": {"zh": "级别", "en": "Severity"},
+    "kind": {"zh": "类型", "en": "Kind"},
+    "subject": {"zh": "对象", "en": "Subject"},
+    "opened": {"zh": "发生时间", "en": "Opened"},
+    "alert": {"zh": "告警编号", "en": "Alert"},
+    "console": {"zh": "控制台", "en": "Console"},
+}
+
+TRUNCATED_MARK = "…"
+
+
+def languages(setting: str) -> tuple[str, ...]:
+    return ("zh", "en") if setting == "zh+en" else (setting,)
+
+
+def severity_label(message: AlertMessage, language: str) -> str:
+    return " / ".join(SEVERITY_LABELS[message.severity][lang] for lang in languages(language))
+
+
+def title(message: AlertMessage, language: str) -> str:
+    """The one-line title, e.g. ``[严重] 弱口令: pc-101``; both languages joined by `` / ``."""
+    texts = []
+    for lang in languages(language):
+        text = message.title.get(lang)
+        if text not in texts:
+            texts.append(text)
+    return f"[{severity_label(message, language)}] {' / '.join(texts)}"
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+def fields(message: AlertMessage, language: str) -> list[Field]:
+    """The facts every channel shows, labelled in the chosen language(s)."""
+    langs = languages(language)
+
+    def label(key: str) -> str:
+        return " / ".join(FIELD_LABELS[key][lang] for lang in langs)
+
+    kind = " / ".join(KIND_LABELS[message.kind][lang] for lang in langs)
+    rows = [
+        Field(label("severity"), severity_label(message, language)),
+        Field(label("kind"), kind),
+        Field(label("subject"), message.subject),
+        Field(label("opened"), message.opened_at.isoformat(sep=" ", timespec="seconds")),
+        Field(label("alert"), message.alert_id),
+    ]
+    if message.console_url:
+        rows.append(Field(label("console"), message.console_url))
+    return rows
+
+
+def bodies(message: AlertMessage, language: str) -> list[str]:
+    texts: list[str] = []
+    for lang in languages(language):
+        text = message.body.get(lang)
+        if text not in texts:
+            texts.append(text)
+    return texts
+
+
+def plain_text(message: AlertMessage, language: str) -> str:
+    """The whole message as plain text: title, fields, then the body."""
+    lines = [title(message, language), ""]
+    lines += [f"{row.label}: {row.value}" for row in fields(message, language)]
+    for body in bodies(message, language):
+        lines += ["", body]
+    return "\n".join(lines)
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, marked with … when cut."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    room = max_bytes - len(TRUNCATED_MARK.encode("utf-8"))
+    # errors="ignore" drops a multi-byte character the cut split in half.
+    return encoded[: max(room, 0)].decode("utf-8", "ignore") + TRUNCATED_MARK
