@@ -153,3 +153,13 @@ def test_truncation_never_splits_a_character(limit: int) -> None:
     assert len(cut.encode("utf-8")) <= max(limit, len("…".encode()))
     assert cut == text or cut.endswith("…")
     assert text.startswith(cut.removesuffix("…"))
+
+
+def test_every_kind_is_sent_in_a_test_against_a_real_receiver() -> None:
+    tests = "".join(
+        path.read_text(encoding="utf-8")
+        for path in (ROOT / "tests" / "server").glob("test_notify_*.py")
+        if path.name not in ("test_notify_registry.py", "test_notify_support.py")
+    )
+    for kind in NOTIFIERS:
+        assert f'build_notifier("{kind}"' in tests, f"no send test for {kind}"
