@@ -42,11 +42,14 @@ class ScanFailed(Exception):
 
 def in_process_scanner(root: Path | None = None) -> Scanner:
     def scan(policy_checks: PolicyChecks) -> ScanOutcome:
-        from checks.api import collect_inventory, run_scan
+        from checks.api import collect_baseline, collect_inventory, run_scan
 
         results = run_scan(policy_checks, root=root)
         try:
             inventory: dict[str, Any] | None = collect_inventory(root=root)
+            # Account and package names: the server keeps the first it sees as this host's
+            # baseline and hands it back to the checks that report what was added since.
+            inventory["baseline"] = collect_baseline(root=root)
         except Exception:  # inventory is secondary: the results still go out
             inventory = None
         return results, inventory

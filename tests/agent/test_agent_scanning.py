@@ -28,6 +28,9 @@ def test_the_child_gives_what_the_library_gives_in_process(tmp_path: Path) -> No
     assert child_inventory == own_inventory
     by_id = {r["check_id"]: r for r in child_results}
     assert by_id["accounts.uid0_extra"]["status"] == "fail"
+    # The inventory carries the account names the server keeps as the host's baseline.
+    assert child_inventory is not None
+    assert child_inventory["baseline"]["accounts"] == ["root", "toor"]
 
 
 def test_a_disabled_check_stays_off_in_the_child(tmp_path: Path) -> None:
