@@ -30,7 +30,10 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "新密码不能与当前密码相同。",
         "en": "The new password must differ from the current one.",
     },
-    "weak_password": {"zh": "新密码不符合要求：", "en": "The new password needs "},
+    "weak_password": {
+        "zh": "新密码不符合要求：",
+        "en": "The new password does not meet the rule: ",
+    },
     "hosts": {"zh": "主机", "en": "Hosts"},
     "hostname": {"zh": "主机名", "en": "Host name"},
     "group": {"zh": "分组", "en": "Group"},
@@ -62,9 +65,51 @@ LABELS: dict[str, dict[str, str]] = {
     "scan_queued": {"zh": "已下发立即检查命令。", "en": "A scan was requested."},
     "previous": {"zh": "上一页", "en": "Previous"},
     "next": {"zh": "下一页", "en": "Next"},
+    "show": {"zh": "展开", "en": "Show"},
+    # Roles, result statuses and severities: the stored values are English ids.
+    "role.admin": {"zh": "管理员", "en": "admin"},
+    "role.operator": {"zh": "操作员", "en": "operator"},
+    "role.auditor": {"zh": "审计员", "en": "auditor"},
+    "status.pass": {"zh": "通过", "en": "pass"},
+    "status.fail": {"zh": "未通过", "en": "fail"},
+    "status.error": {"zh": "出错", "en": "error"},
+    "status.not_applicable": {"zh": "不适用", "en": "not applicable"},
+    "status.no_privilege": {"zh": "权限不足", "en": "no privilege"},
+    "severity.info": {"zh": "提示", "en": "info"},
+    "severity.low": {"zh": "低", "en": "low"},
+    "severity.medium": {"zh": "中", "en": "medium"},
+    "severity.high": {"zh": "高", "en": "high"},
+    "severity.critical": {"zh": "严重", "en": "critical"},
+    # Inventory keys the agent sends (others are shown by their own name).
+    "inventory.hostname": {"zh": "主机名", "en": "Host name"},
+    "inventory.os": {"zh": "操作系统", "en": "Operating system"},
+    "inventory.kernel": {"zh": "内核", "en": "Kernel"},
+    "inventory.architecture": {"zh": "架构", "en": "Architecture"},
+    "inventory.platform": {"zh": "平台", "en": "Platform"},
+    "inventory.addresses": {"zh": "网络地址", "en": "Addresses"},
+    "interface": {"zh": "网卡", "en": "Interface"},
+    "mac": {"zh": "MAC 地址", "en": "MAC address"},
+    "ipv4": {"zh": "IPv4", "en": "IPv4"},
+    "ipv6": {"zh": "IPv6", "en": "IPv6"},
+    # Error pages.
+    "error.400": {"zh": "请求被拒绝", "en": "Request refused"},
+    "error.403": {"zh": "无权执行此操作", "en": "Not allowed"},
+    "error.404": {"zh": "页面不存在", "en": "Not found"},
+    "error.409": {"zh": "操作与当前状态冲突", "en": "Conflict"},
+    "csrf_refused": {
+        "zh": "表单缺少安全令牌（CSRF）或令牌有误，未做任何更改。请刷新页面后重试。",
+        "en": "Missing or wrong CSRF token: nothing was changed. Reload the page and try again.",
+    },
+    "back_to_hosts": {"zh": "返回主机列表", "en": "Back to the hosts"},
 }
 
 
 def label(key: str, language: str) -> str:
     entry = LABELS[key]
     return entry.get(language) or entry["en"]
+
+
+def value_label(kind: str, value: str, language: str) -> str:
+    """A stored id (a role, status, severity, inventory key) as words; unknown ids as they are."""
+    key = f"{kind}.{value}"
+    return label(key, language) if key in LABELS else value

@@ -27,8 +27,9 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
 
-from server.console.strings import label
+from server.console.strings import LABELS, label, value_label
 from server.policy import check_catalog
 from server.security import burn_password_check, password_problem, verify_password
 from server.state import current_state, db_session, events, log_refusal
@@ -81,6 +82,7 @@ def _template_helpers() -> dict[str, Any]:
     language = _language()
     return {
         "t": lambda key: label(key, language),
+        "tv": lambda kind, value: value_label(kind, str(value), language),
         "language": language,
         "csrf_token": csrf_token,
         "current_user": g.get("user"),
@@ -106,8 +108,19 @@ def _load_user_and_check_csrf() -> ResponseReturnValue | None:
         expected = session.get("csrf")
         if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
             log_refusal(400, "missing or wrong CSRF token on a console form")
-            abort(400, "missing or wrong CSRF token; reload the page and try again")
+            abort(400, label("csrf_refused", _language()))
     return None
+
+
+@blueprint.errorhandler(HTTPException)
+def _error_page(error: HTTPException) -> ResponseReturnValue:
+    """Console errors as console pages (the agent and API blueprints answer in JSON)."""
+    code = error.code or 500
+    if f"error.{code}" not in LABELS:
+        return error
+    # Werkzeug's stock descriptions are English prose; show only what the console itself said.
+    said = error.description if error.description != type(error).description else None
+    return render_template("error.html", code=code, description=said), code
 
 
 @blueprint.after_request
@@ -206,6 +219,7 @@ def change_password() -> ResponseReturnValue:
         user = db.get(User, g.user.id)
         assert user is not None  # the session was resumed for this user moments ago
         error: str | None = None
+        problem: str | None = None
         if not verify_password(user.password_hash, current[:256]):
             error = label("wrong_current", language)
         elif new != confirm:
@@ -213,9 +227,11 @@ def change_password() -> ResponseReturnValue:
         elif new == current:
             error = label("same_password", language)
         elif (problem := password_problem(new)) is not None:
-            error = label("weak_password", language) + problem
+            # The reason is logged in English; the person reads the whole rule in their language.
+            error = label("weak_password", language) + label("password_rule", language)
         if error is not None:
-            log_refusal(400, f"password change for {user.name!r} refused: {error}")
+            reason = problem if problem is not None else error
+            log_refusal(400, f"password change for {user.name!r} refused: {reason}")
             return render_template("password.html", error=error), 400
         set_password(db, user, new)
         secret = start_session(db, user)
