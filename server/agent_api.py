@@ -48,12 +48,39 @@ def _refused(error: Refused) -> ResponseReturnValue:
     return refuse(error.status, error.reason)
 
 
+# Up to this much of a refused body is read and dropped before the 413 goes out; past it the
+# connection is simply closed (the client may then see a reset instead of the answer).
+DRAIN_MIN_BYTES = 16 * 1024 * 1024
+_DRAIN_CHUNK = 256 * 1024
+
+
+def _drain(declared: int, bound: int) -> None:
+    """Read and drop a body we refuse by its Content-Length. Answering and closing while the
+    client still sends makes its kernel see a reset, and the client never reads the 413 it was
+    sent; reading a bounded amount first lets an honest client learn why it was refused."""
+    if declared > bound:
+        return
+    stream = request.environ.get("wsgi.input")
+    if stream is None:
+        return
+    left = declared
+    try:
+        while left > 0:
+            chunk = stream.read(min(_DRAIN_CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except OSError:
+        pass  # the client went away; the refusal is logged either way
+
+
 def read_body() -> bytes:
     """The raw body, at most ``max_body_bytes``: checked against Content-Length first, then
     enforced while reading, for a client whose Content-Length lies or that sends chunks."""
     limit = current_state().config.max_body_bytes
     declared = request.content_length
     if declared is not None and declared > limit:
+        _drain(declared, max(8 * limit, DRAIN_MIN_BYTES))
         raise Refused(413, f"body of {declared} bytes is over the {limit} byte limit")
     try:
         body = request.stream.read(limit + 1)
