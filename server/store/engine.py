@@ -14,11 +14,12 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        # WAL lets console reads run beside report writes; NORMAL is durable across crashes of
-        # the process (not of the machine) at a fraction of FULL's fsync cost; busy_timeout
-        # makes concurrent writers wait instead of failing.
+        # WAL lets console reads run beside report writes. FULL, not NORMAL: once the server
+        # answers "stored", the agent deletes its copy, so a commit must survive a power cut
+        # of the server too, not only a crash of the process (PostgreSQL's default is as
+        # strict). busy_timeout makes concurrent writers wait instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:

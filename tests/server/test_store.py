@@ -27,6 +27,8 @@ def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+        # FULL (2): a report the server confirmed survives a power cut; the agent deleted it.
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
 
 
 def test_concurrent_copies_of_one_report_are_stored_once(
