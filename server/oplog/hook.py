@@ -1,0 +1,225 @@
+"""Recording requests: ``install_oplog(app)`` and ``record(...)``.
+
+What is recorded (POLICY.md E12, A1):
+* every POST/PUT/PATCH/DELETE to the console and the REST API, with its outcome;
+* agent enrollment, and every refused agent request (report and heartbeat successes are not:
+  there is one per agent per minute, and the reports table already records them);
+* every read of the log itself, allowed or refused.
+
+Each entry carries the real peer address and source port from the WSGI environ. A view that
+calls ``record`` itself (for a better action name or target) replaces the hook's entry for that
+request. A failure to record is logged and never turns a completed request into an error: the
+change it describes has already been committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+from sqlalchemy import select
+
+from server.oplog.chain import EntryFields
+from server.oplog.settings import OplogSettings
+from server.oplog.store import Appended, OperationLog
+from server.state import current_state, db_session
+from server.store.models import User
+
+EXTENSION_KEY = "xunjian.oplog"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PEOPLE_BLUEPRINTS = frozenset({"console", "api"})
+AGENT_BLUEPRINT = "agent_api"
+OPLOG_BLUEPRINT = "oplog"
+_RECORDED = "oplog_recorded"
+# Stable action names for the endpoints that exist; any other endpoint is recorded under its
+# own Flask name ("console.some_view"), so a new view is never left out.
+ACTIONS = {
+    "console.login": "console.login",
+    "console.logout": "console.logout",
+    "console.change_password": "console.password.change",
+    "console.scan_now": "console.command.create",
+    "api.host_command": "api.command.create",
+    "agent_api.enroll": "agent.enroll",
+}
+MAX_ERROR_BODY = 4096
+logger = logging.getLogger("xunjian.server.oplog")
+
+
+def operation_log(app: Flask | None = None) -> OperationLog:
+    """The app's log, made on first use (so ``record`` works whether or not the hook is on)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    log = app.extensions.get(EXTENSION_KEY)
+    if log is None:
+        with app.app_context():
+            state = current_state()
+            log = OperationLog(
+                state.engine, state.paths.root, OplogSettings.from_config(state.config)
+            )
+        log = app.extensions.setdefault(EXTENSION_KEY, log)
+    assert isinstance(log, OperationLog)
+    return log
+
+
+def client_peer() -> tuple[str, int | None]:
+    """The TCP peer (address, source port) as the WSGI server saw it; cheroot and Werkzeug give
+    the port as a string."""
+    environ = request.environ
+    port = str(environ.get("REMOTE_PORT", ""))
+    return str(environ.get("REMOTE_ADDR", "")), int(port) if port.isdigit() else None
+
+
+def current_actor() -> tuple[str, str]:
+    """(actor, role) of the authenticated person of this request, else ("anonymous", "none").
+
+    Reads what the blueprints set: ``g.user`` (console, a ``User``) and ``g.api_owner`` (API,
+    a ``TokenOwner``)."""
+    user = g.get("user")
+    if user is not None:
+        return str(user.name), str(user.role)
+    owner = g.get("api_owner")
+    if owner is not None:
+        return str(owner.user_name), str(owner.role)
+    return "anonymous", "none"
+
+
+def record(
+    action: str,
+    *,
+    outcome: str = "ok",
+    reason: str = "",
+    target: str = "",
+    actor: str | None = None,
+    role: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Appended | None:
+    """Append an explicit event, e.g. ``record("agent.enroll", target=f"agent:{agent_id}",
+    actor=f"agent:{agent_id}", role="agent")`` or ``record("agent.refused", outcome="refused",
+    reason="revoked")``. In a request it takes the peer address, source port and (unless given)
+    the authenticated actor, and stands for the request (the hook adds no second entry).
+
+    Call it after committing your own transaction: on SQLite an open write transaction on
+    another connection would make this append wait for it. Returns None if the append failed
+    (logged)."""
+    address, port = ("", None)
+    if has_request_context():
+        address, port = client_peer()
+        found_actor, found_role = current_actor()
+        actor = actor if actor is not None else found_actor
+        role = role if role is not None else found_role
+        g.setdefault(_RECORDED, True)
+    fields = EntryFields.make(
+        action,
+        actor=actor or "anonymous",
+        role=role or "none",
+        target=target,
+        outcome=outcome,
+        reason=reason,
+        client_address=address,
+        client_port=port,
+        details=details,
+    )
+    try:
+        return operation_log().append(fields)
+    except Exception:
+        # Broad on purpose: whatever failed (database, key), the request's own work is done;
+        # the error log line says an entry is missing.
+        logger.exception("operation log: could not record %s (%s)", action, outcome)
+        return None
+
+
+def _outcome(response: Response) -> tuple[str, str]:
+    status = response.status_code
+    if status < 400:
+        return "ok", ""
+    reason = f"HTTP {status}"
+    if response.is_json and (response.content_length or 0) <= MAX_ERROR_BODY:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            reason = f"{status} {body['error']}"
+    return ("error" if status >= 500 else "refused"), reason
+
+
+def _target() -> str:
+    if request.endpoint == "console.login":
+        return f"user:{request.form.get('name', '')[:64]}"
+    args = request.view_args or {}
+    return ",".join(f"{name.removesuffix('_id')}:{value}" for name, value in args.items())
+
+
+def _wanted() -> bool:
+    blueprint = request.blueprint
+    if blueprint in PEOPLE_BLUEPRINTS:
+        return request.method in WRITE_METHODS
+    return blueprint in {AGENT_BLUEPRINT, OPLOG_BLUEPRINT}
+
+
+def _after_request(response: Response) -> Response:
+    if g.get(_RECORDED) or not _wanted():
+        return response
+    try:
+        _record_request(response)
+    except Exception:
+        # Never turn a finished request into an error; the log line says an entry is missing.
+        logger.exception("operation log: could not record %s %s", request.method, request.path)
+    return response
+
+
+def _record_request(response: Response) -> None:
+    outcome, reason = _outcome(response)
+    blueprint = request.blueprint
+    endpoint = request.endpoint or ""
+    if blueprint == AGENT_BLUEPRINT and endpoint != "agent_api.enroll" and outcome == "ok":
+        return  # reports, heartbeats, policy: too many, and stored elsewhere
+    actor, role = current_actor()
+    target = _target()
+    details: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path[:200],
+        "status": response.status_code,
+    }
+    if blueprint == AGENT_BLUEPRINT:
+        action = ACTIONS.get(endpoint, "agent.refused")
+        claimed = request.headers.get("X-Xunjian-Agent", "")
+        if claimed:
+            details["claimed_agent"] = claimed[:64]  # unverified: the request was refused
+        if endpoint == "agent_api.enroll" and outcome == "ok":
+            agent_id = (response.get_json(silent=True) or {}).get("agent_id", "")
+            target = f"agent:{agent_id}"
+    elif blueprint == OPLOG_BLUEPRINT:
+        action = "oplog.read"
+    else:
+        action = ACTIONS.get(endpoint, endpoint)
+        if endpoint == "console.login" and outcome == "ok":
+            actor, role = _logged_in(request.form.get("name", ""))
+    owner = g.get("api_owner")
+    if owner is not None:
+        details["token_id"] = owner.token_id
+    record(
+        action,
+        outcome=outcome,
+        reason=reason,
+        target=target,
+        actor=actor,
+        role=role,
+        details=details,
+    )
+
+
+def _logged_in(name: str) -> tuple[str, str]:
+    """The person a successful login authenticated (g.user is set only from the next request)."""
+    with db_session() as session:
+        role = session.scalar(select(User.role).where(User.name == name))
+    return (name, role) if role is not None else ("anonymous", "none")
+
+
+def install_oplog(app: Flask) -> None:
+    """Record the app's requests in its operation log and serve ``GET /api/v1/oplog``."""
+    from server.oplog.api import blueprint
+
+    if app.blueprints.get(blueprint.name) is blueprint:
+        return  # installed already: hooks twice would record every request twice
+    operation_log(app)
+    app.register_blueprint(blueprint)
+    app.after_request(_after_request)

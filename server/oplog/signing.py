@@ -1,0 +1,144 @@
+"""The checkpoint key: Ed25519, in the data folder (never in the database), created on first use.
+
+``DATA/oplog-signing.key`` (0600, PKCS#8 PEM) signs; ``DATA/oplog-signing.pub`` (PEM) is the
+public half to hand to auditors, who verify checkpoints with it offline.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from server.config import write_private
+from server.oplog.chain import timestamp
+
+KEY_NAME = "oplog-signing.key"
+PUBLIC_KEY_NAME = "oplog-signing.pub"
+CHECKPOINT_TAG = "xunjian-oplog-checkpoint-v1"
+
+
+class SigningKeyError(Exception):
+    """The signing key or its public half cannot be read; the message says which file."""
+
+
+def _publish(path: Path, data: bytes) -> None:
+    """Write a whole file or nothing: a reader never sees a half-written key."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    write_private(temporary, data)
+    try:
+        # link() fails if the name exists, so of two processes creating the key at the same
+        # moment exactly one wins and the other reads the winner's key.
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+
+
+def _public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def ensure_signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """The data folder's signing key, created (0600) with its public half if missing."""
+    key_path = data_dir / KEY_NAME
+    if not key_path.exists():
+        fresh = Ed25519PrivateKey.generate()
+        _publish(
+            key_path,
+            fresh.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"cannot read the operation log key {key_path}: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{key_path} is not an Ed25519 private key")
+    public_path = data_dir / PUBLIC_KEY_NAME
+    if not public_path.exists():
+        _publish(public_path, _public_pem(key.public_key()))
+        public_path.chmod(0o644)  # public by design: auditors get a copy
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SigningKeyError(f"cannot read the public key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def verification_key(
+    data_dir: Path, public_key_file: Path | None = None
+) -> Ed25519PublicKey | None:
+    """The key checkpoints are verified with: a file the auditor names, else the data folder's
+    exported public key, else the public half of its private key; None when there is none."""
+    if public_key_file is not None:
+        return load_public_key(public_key_file)
+    if (data_dir / PUBLIC_KEY_NAME).exists():
+        return load_public_key(data_dir / PUBLIC_KEY_NAME)
+    if (data_dir / KEY_NAME).exists():
+        return ensure_signing_key(data_dir).public_key()
+    return None
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw public key: names the key in each checkpoint."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckpointClaim:
+    """What a checkpoint signature covers."""
+
+    seq: int
+    hash: str
+    at: datetime.datetime
+    kind: str
+    anchor_seq: int
+    anchor_hash: str
+    key_id: str
+
+    def message(self) -> bytes:
+        document = [
+            CHECKPOINT_TAG,
+            self.seq,
+            self.hash,
+            timestamp(self.at),
+            self.kind,
+            self.anchor_seq,
+            self.anchor_hash,
+            self.key_id,
+        ]
+        return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def sign_claim(key: Ed25519PrivateKey, claim: CheckpointClaim) -> str:
+    return key.sign(claim.message()).hex()
+
+
+def claim_is_signed(key: Ed25519PublicKey, claim: CheckpointClaim, signature: str) -> bool:
+    try:
+        key.verify(bytes.fromhex(signature), claim.message())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
