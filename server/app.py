@@ -61,4 +61,8 @@ def create_app(
     app.register_blueprint(console.blueprint)
     app.register_error_handler(RequestEntityTooLarge, agent_api.too_large)
     app.after_request(_security_headers)
+
+    from server.oplog.hook import install_oplog
+
+    install_oplog(app)
     return app

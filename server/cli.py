@@ -27,6 +27,7 @@ from server.config import (
     load_config,
     write_private,
 )
+from server.oplog.signing import ensure_signing_key
 from server.pki import create_pki
 from server.schema import UUID_PATTERN
 from server.security import new_password
@@ -126,6 +127,7 @@ def init_command(args: argparse.Namespace) -> int:
             root.rmdir()
         return _fail(problem)
     create_pki(paths, list(args.hostname))
+    ensure_signing_key(root)  # DATA/oplog-signing.key (0600) and .pub for auditors
     write_private(paths.secret_key, secrets.token_hex(32).encode() + b"\n")
     write_private(paths.initial_password, password.encode() + b"\n")
     # Written last: a config.json means the folder is complete.

@@ -9,6 +9,8 @@ Layout of a data folder (made by ``xunjian server init``)::
       ca/ca.pem, ca/ca.key          the product's own CA (key 0600)
       tls/server.pem, tls/server.key  the HTTPS certificate issued by that CA (key 0600)
       xunjian.sqlite3               the embedded database, unless database_url says otherwise
+      oplog-signing.key       0600  signs the operation log's checkpoints (kept out of the DB)
+      oplog-signing.pub             its public key, for auditors who verify offline
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from server.oplog.settings import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_RETENTION_DAYS,
+    checkpoint_problem,
+    retention_problem,
+)
 from xunjian.wire import FRESHNESS_WINDOW_SECONDS
 
 CONFIG_NAME = "config.json"
@@ -46,6 +54,10 @@ class ServerConfig:
     console_language: str = "zh"
     # Processes serving HTTPS (one Python process uses one core at a time); 1 = one process.
     workers: int = 2
+    # The operation log (server/oplog): kept this many days (POLICY.md E12: never below 60),
+    # and its chain head signed every this many entries.
+    oplog_retention_days: int = DEFAULT_RETENTION_DAYS
+    oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
 
     @property
     def offline_after_seconds(self) -> int:
@@ -70,6 +82,11 @@ class ServerConfig:
                 raise ConfigError(f"{name} in {CONFIG_NAME} must be {expected.__name__}")
             if expected is int and value < 1:
                 raise ConfigError(f"{name} in {CONFIG_NAME} must be at least 1")
+        problem = retention_problem(
+            values.get("oplog_retention_days", DEFAULT_RETENTION_DAYS)
+        ) or checkpoint_problem(values.get("oplog_checkpoint_every", DEFAULT_CHECKPOINT_EVERY))
+        if problem:
+            raise ConfigError(f"{problem} (in {CONFIG_NAME})")
         return cls(**values)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.oplog.openapi import OPLOG_PATHS, OPLOG_SCHEMAS
 from xunjian import __version__
 
 _ERROR = {
@@ -354,6 +355,7 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        **OPLOG_PATHS,
     }
 
 
@@ -385,6 +387,7 @@ def openapi_document() -> dict[str, Any]:
                 "Command": _COMMAND,
                 "Host": _HOST,
                 "Policy": _POLICY,
+                **OPLOG_SCHEMAS,
             },
         },
     }

@@ -124,6 +124,21 @@ def _server_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="", help="what the token is for")
     p.set_defaults(handler=_lazy("server.cli:apitoken_create_command"))
 
+    oplog = ssub.add_parser("oplog", help="the tamper-evident operation log")
+    osub = oplog.add_subparsers(dest="oplog_command", required=True, metavar="COMMAND")
+    p = osub.add_parser("verify", help="check every entry and signed checkpoint; 1 if damaged")
+    _add_data(p)
+    p.add_argument(
+        "--public-key",
+        type=Path,
+        default=None,
+        help="verify checkpoints with this key (default: DATA/oplog-signing.pub)",
+    )
+    p.set_defaults(handler=_lazy("server.oplog.cli:verify_command"))
+    p = osub.add_parser("purge", help="delete entries older than oplog_retention_days (logged)")
+    _add_data(p)
+    p.set_defaults(handler=_lazy("server.oplog.cli:purge_command"))
+
 
 def _agent_parsers(sub: argparse._SubParsersAction) -> None:
     agent = sub.add_parser("agent", help="the endpoint agent")

@@ -237,3 +237,7 @@ class LoginFailure(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     locked_until: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+# The operation log's tables live in their package but belong to this one schema (migrations).
+from server.oplog import models as _oplog_models  # noqa: E402, F401
