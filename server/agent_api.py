@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server import schema
-from server.policy import effective_policy, group_by_id
+from server.policy import agent_policy, group_by_id
 from server.state import client_address, current_state, db_session, events, log_refusal, refuse
 from server.store.agents import (
     AgentIdentity,
@@ -229,7 +229,9 @@ def policy() -> ResponseReturnValue:
     signed = authenticate()
     state = current_state()
     with db_session() as session:
-        document = effective_policy(group_by_id(session, signed.agent.group_id), state.config)
+        group = group_by_id(session, signed.agent.group_id)
+        document = agent_policy(session, signed.agent.id, group, state.config)
+        session.commit()  # a baseline taken just now
     touch_agent(state.engine, signed.agent.id)
     return jsonify(document)
 

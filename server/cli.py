@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,7 +40,7 @@ from server.store.agents import (
 )
 from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
-from server.store.models import Agent, User
+from server.store.models import Agent, HostBaseline, User
 from server.store.queries import list_hosts
 from xunjian.wire import certificate_sha256
 
@@ -295,4 +295,33 @@ def agent_revoke_command(args: argparse.Namespace) -> int:
         f"agent {args.agent_id} revoked: the server refuses its requests from now on. "
         "To bring the host back, enroll it again with a new token."
     )
+    return 0
+
+
+def agent_rebaseline_command(args: argparse.Namespace) -> int:
+    """After an administrator has approved what a host gained (accounts, software), the
+    baseline checks should stop reporting it: the host's next inventory becomes its baseline."""
+    try:
+        config, _paths = _open(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if not re.fullmatch(UUID_PATTERN, args.agent_id):
+        return _fail(f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')")
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            if session.get(Agent, args.agent_id) is None:
+                return _fail(f"no agent {args.agent_id}")
+            forgotten = session.execute(
+                delete(HostBaseline).where(HostBaseline.agent_id == args.agent_id)
+            ).rowcount
+            session.commit()
+    finally:
+        engine.dispose()
+    if forgotten:
+        print(
+            f"baseline of agent {args.agent_id} forgotten; its next inventory becomes the new one"
+        )
+    else:
+        print(f"agent {args.agent_id} had no baseline yet; its next inventory becomes one")
     return 0

@@ -13,10 +13,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.config import ServerConfig
-from server.store.models import Group
+from server.store.models import Group, HostBaseline, Inventory, utcnow
 
 log = logging.getLogger("xunjian.server.policy")
 
@@ -128,3 +129,60 @@ def set_group_policy(session: Session, group: Group, policy: dict[str, Any]) -> 
 
 def group_by_id(session: Session, group_id: int) -> Group:
     return session.execute(select(Group).where(Group.id == group_id)).scalar_one()
+
+
+# The checks that judge a host against its own baseline, and which list each one takes.
+BASELINE_PARAMS: tuple[tuple[str, str, str], ...] = (
+    ("accounts.added_since_baseline", "baseline", "accounts"),
+    ("software.baseline", "baseline", "packages"),
+)
+MAX_BASELINE_NAMES = 20_000
+
+
+def _names(value: Any) -> list[str] | None:
+    if not isinstance(value, list) or len(value) > MAX_BASELINE_NAMES:
+        return None
+    names = [item for item in value if isinstance(item, str) and 0 < len(item) <= 255]
+    return sorted(set(names)) if len(names) == len(value) else None
+
+
+def host_baseline(session: Session, agent_id: str) -> HostBaseline | None:
+    """The host's baseline; taken from its newest inventory the first time one carries it.
+
+    The agent sends the lists in every inventory (``inventory.baseline``); only the first that
+    reaches the server becomes the baseline, so later additions show as additions."""
+    baseline = session.get(HostBaseline, agent_id)
+    if baseline is not None:
+        return baseline
+    inventory = session.get(Inventory, agent_id)
+    sent = (inventory.data or {}).get("baseline") if inventory is not None else None
+    if not isinstance(sent, dict):
+        return None
+    accounts, packages = _names(sent.get("accounts")), _names(sent.get("packages"))
+    if accounts is None and packages is None:
+        return None
+    baseline = HostBaseline(
+        agent_id=agent_id, accounts=accounts, packages=packages, taken_at=utcnow()
+    )
+    try:
+        with session.begin_nested():
+            session.add(baseline)
+    except IntegrityError:
+        # Another server process took it at the same moment: theirs is as good as ours.
+        return session.get(HostBaseline, agent_id)
+    log.info("took the baseline of agent %s from its inventory", agent_id)
+    return baseline
+
+
+def agent_policy(
+    session: Session, agent_id: str, group: Group, config: ServerConfig
+) -> dict[str, Any]:
+    """The group's policy, plus this host's own baseline for the checks that judge against it."""
+    document = effective_policy(group, config)
+    baseline = host_baseline(session, agent_id)
+    if baseline is not None:
+        for check_id, param, list_name in BASELINE_PARAMS:
+            names = getattr(baseline, list_name)
+            if names is not None and check_id in document["checks"]:
+                document["checks"][check_id]["params"][param] = list(names)
+    return document

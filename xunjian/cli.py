@@ -115,6 +115,12 @@ def _server_parsers(sub: argparse._SubParsersAction) -> None:
     _add_data(p)
     p.add_argument("agent_id", help="the id the server assigned (see 'agent list')")
     p.set_defaults(handler=_lazy("server.cli:agent_revoke_command"))
+    p = hsub.add_parser(
+        "rebaseline", help="forget a host's baseline; its next inventory becomes the new one"
+    )
+    _add_data(p)
+    p.add_argument("agent_id", help="the id the server assigned (see 'agent list')")
+    p.set_defaults(handler=_lazy("server.cli:agent_rebaseline_command"))
 
     apitoken = ssub.add_parser("apitoken", help="API tokens for scripts and auditors")
     asub = apitoken.add_subparsers(dest="apitoken_command", required=True, metavar="COMMAND")

@@ -239,5 +239,21 @@ class LoginFailure(Base):
     locked_until: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
+class HostBaseline(Base):
+    """What a host had when the server first saw it: its account and package names. The checks
+    accounts.added_since_baseline and software.baseline judge against it (POLICY.md E8: accounts
+    not added by an administrator, unknown programs). Deleting the row takes a new one."""
+
+    __tablename__ = "host_baselines"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    # None: the agent could not read that list (no privilege); the check then says so.
+    accounts: Mapped[list[str] | None] = mapped_column(Json)
+    packages: Mapped[list[str] | None] = mapped_column(Json)
+    taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
 # The operation log's tables live in their package but belong to this one schema (migrations).
 from server.oplog import models as _oplog_models  # noqa: E402, F401

@@ -80,3 +80,62 @@ def test_approved_users_reach_the_check_that_judges_them(
     results = run_scan(only)
     assert {result["check_id"] for result in results} == {"accounts.unapproved"}
     assert results and all(result["status"] != "not_applicable" for result in results), results
+
+
+def _inventory_with(agent: SignedAgent, seq: int, accounts: list[str], packages: list[str]) -> None:
+    document = agent.report(seq)
+    document["inventory"]["baseline"] = {"accounts": accounts, "packages": packages, "errors": {}}
+    answer = agent.send_report(document)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+def test_the_first_inventory_becomes_the_hosts_baseline(server: Server, agent: SignedAgent) -> None:
+    """accounts.added_since_baseline and software.baseline get the lists the host had when the
+    server first saw them; later inventories do not move the baseline, so additions show."""
+    before = agent.policy().get_json()["checks"]
+    assert before["accounts.added_since_baseline"]["params"]["baseline"] == []
+
+    _inventory_with(agent, 1, ["root", "alice"], ["bash", "openssh-server"])
+    checks = agent.policy().get_json()["checks"]
+    assert checks["accounts.added_since_baseline"]["params"]["baseline"] == ["alice", "root"]
+    assert checks["software.baseline"]["params"]["baseline"] == ["bash", "openssh-server"]
+
+    _inventory_with(agent, 2, ["root", "alice", "mallory"], ["bash", "openssh-server", "qq"])
+    checks = agent.policy().get_json()["checks"]
+    assert checks["accounts.added_since_baseline"]["params"]["baseline"] == ["alice", "root"]
+    assert checks["software.baseline"]["params"]["baseline"] == ["bash", "openssh-server"]
+
+    # Another host of the same group has its own baseline, not this one's.
+    other = server.enroll("pc-102")
+    _inventory_with(other, 1, ["root", "bob"], ["bash"])
+    theirs = other.policy().get_json()["checks"]
+    assert theirs["accounts.added_since_baseline"]["params"]["baseline"] == ["bob", "root"]
+
+
+def test_a_malformed_baseline_is_not_taken(server: Server, agent: SignedAgent) -> None:
+    _inventory_with(agent, 1, ["root", ""], ["bash"])  # an empty name: the list is refused
+    checks = agent.policy().get_json()["checks"]
+    assert checks["accounts.added_since_baseline"]["params"]["baseline"] == []
+    assert checks["software.baseline"]["params"]["baseline"] == ["bash"]
+
+
+def test_rebaseline_takes_the_next_inventory(server: Server, agent: SignedAgent) -> None:
+    from tests.server.conftest import run_xunjian
+
+    _inventory_with(agent, 1, ["root"], ["bash"])
+    assert agent.policy().get_json()["checks"]["software.baseline"]["params"]["baseline"] == [
+        "bash"
+    ]
+    status, out, err = run_xunjian(
+        "server", "agent", "rebaseline", agent.agent_id, "--data", str(server.data)
+    )
+    assert status == 0, err
+    assert "forgotten" in out
+    _inventory_with(agent, 2, ["root", "alice"], ["bash", "libreoffice"])
+    checks = agent.policy().get_json()["checks"]
+    assert checks["software.baseline"]["params"]["baseline"] == ["bash", "libreoffice"]
+    assert checks["accounts.added_since_baseline"]["params"]["baseline"] == ["alice", "root"]
+    status, _out, err = run_xunjian(
+        "server", "agent", "rebaseline", "nope", "--data", str(server.data)
+    )
+    assert status == 1 and "not an agent id" in err
