@@ -12,11 +12,13 @@ import re
 import secrets
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from server.api import MAX_PAGE
 from server.config import (
@@ -272,22 +274,40 @@ def agent_list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def agent_revoke_command(args: argparse.Namespace) -> int:
+class _AgentCommandError(Exception):
+    """The agent command cannot run; the message says why."""
+
+
+def _on_one_agent(args: argparse.Namespace, change: Callable[[Session, str], int]) -> int:
+    """Open the store and run ``change`` for the agent named by ``args.agent_id`` in one
+    transaction; returns what ``change`` returned (rows changed)."""
     try:
         config, _paths = _open(args)
     except ConfigError as exc:
-        return _fail(str(exc))
+        raise _AgentCommandError(str(exc)) from exc
     if not re.fullmatch(UUID_PATTERN, args.agent_id):
-        return _fail(f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')")
+        raise _AgentCommandError(
+            f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')"
+        )
     engine = make_engine(config.database_url)
     try:
         with make_sessionmaker(engine)() as session:
             if session.get(Agent, args.agent_id) is None:
-                return _fail(f"no agent {args.agent_id}")
-            changed = revoke_agent(session, args.agent_id)
+                raise _AgentCommandError(f"no agent {args.agent_id}")
+            changed = change(session, args.agent_id)
             session.commit()
     finally:
         engine.dispose()
+    return changed
+
+
+def agent_revoke_command(args: argparse.Namespace) -> int:
+    try:
+        changed = _on_one_agent(
+            args, lambda session, agent_id: int(revoke_agent(session, agent_id))
+        )
+    except _AgentCommandError as exc:
+        return _fail(str(exc))
     if not changed:
         print(f"agent {args.agent_id} was already revoked")
         return 0
@@ -298,26 +318,19 @@ def agent_revoke_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forget_baseline(session: Session, agent_id: str) -> int:
+    return int(
+        session.execute(delete(HostBaseline).where(HostBaseline.agent_id == agent_id)).rowcount
+    )
+
+
 def agent_rebaseline_command(args: argparse.Namespace) -> int:
     """After an administrator has approved what a host gained (accounts, software), the
     baseline checks should stop reporting it: the host's next inventory becomes its baseline."""
     try:
-        config, _paths = _open(args)
-    except ConfigError as exc:
+        forgotten = _on_one_agent(args, _forget_baseline)
+    except _AgentCommandError as exc:
         return _fail(str(exc))
-    if not re.fullmatch(UUID_PATTERN, args.agent_id):
-        return _fail(f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')")
-    engine = make_engine(config.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            if session.get(Agent, args.agent_id) is None:
-                return _fail(f"no agent {args.agent_id}")
-            forgotten = session.execute(
-                delete(HostBaseline).where(HostBaseline.agent_id == args.agent_id)
-            ).rowcount
-            session.commit()
-    finally:
-        engine.dispose()
     if forgotten:
         print(
             f"baseline of agent {args.agent_id} forgotten; its next inventory becomes the new one"

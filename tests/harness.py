@@ -25,6 +25,21 @@ from xunjian.wire import PATH_ENROLL, certificate_sha256, sign_request
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, kill: bool = False) -> None:
+    """SIGTERM (or SIGKILL) and wait; SIGKILL after 20 s if SIGTERM was not enough."""
+    if process is None or process.poll() is not None:
+        return
+    if not kill:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    process.kill()
+    process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,18 +140,10 @@ class ServerUnderTest:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, kill=True)
 
     # -- the command line ------------------------------------------------------------------
     def create_token(self, uses: int = 1, expires: str = "1h", group: str = "default") -> list[str]:
@@ -309,18 +316,10 @@ class AgentUnderTest:
         return dict(json.loads(done.stdout))
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, kill=True)
 
 
 def wait_for(what: str, condition: Any, timeout: float = 60, interval: float = 0.3) -> Any:
