@@ -309,10 +309,14 @@ def test_a_revoked_agent_is_refused_and_stores_nothing_more(
         assert agent.agent_id in listed and "online" in listed, listed
         revoked = run_cli("server", "agent", "revoke", agent.agent_id, "--data", str(server.data))
         assert "revoked" in revoked.stdout
-        # Whatever was in flight lands or not; from the next refusal on nothing more may.
+        # A report authenticated just before the revocation may still land just after it; once
+        # the agent's spool grows (its reports are refused), nothing more may be stored.
         wait_for(
-            "the agent to see itself refused",
-            lambda: "401" in (agent.status().get("last_error") or ""),
+            "the agent's reports to be refused and kept",
+            lambda: (
+                "401" in (agent.status().get("last_error") or "")
+                and agent.status()["spool_depth"] >= 2
+            ),
             timeout=60,
         )
         settled = len(stored_reports(database, agent.agent_id))
