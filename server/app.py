@@ -54,8 +54,10 @@ def create_app(
     from werkzeug.exceptions import RequestEntityTooLarge
 
     from server import agent_api, api
+    from server.alerts import api as alerts_api
     from server.console import views as console
 
+    alerts_api.attach(api.blueprint)  # /api/v1/alerts, on the api blueprint (its oplog record)
     app.register_blueprint(agent_api.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(console.blueprint)

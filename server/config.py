@@ -58,6 +58,8 @@ class ServerConfig:
     # and its chain head signed every this many entries.
     oplog_retention_days: int = DEFAULT_RETENTION_DAYS
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
+    alert_sweep_seconds: int = 30
 
     @property
     def offline_after_seconds(self) -> int:

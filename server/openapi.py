@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.alerts.openapi import ALERT_PATHS, ALERT_SCHEMAS
 from server.oplog.openapi import OPLOG_PATHS, OPLOG_SCHEMAS
 from xunjian import __version__
 
@@ -356,6 +357,7 @@ def _paths() -> dict[str, Any]:
             }
         },
         **OPLOG_PATHS,
+        **ALERT_PATHS,
     }
 
 
@@ -388,6 +390,7 @@ def openapi_document() -> dict[str, Any]:
                 "Host": _HOST,
                 "Policy": _POLICY,
                 **OPLOG_SCHEMAS,
+                **ALERT_SCHEMAS,
             },
         },
     }

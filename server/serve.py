@@ -100,8 +100,12 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
 def _run_until_stopped(
     app: Any, server: Any, stop: threading.Event, parent_pid: int | None = None
 ) -> int:
+    from server.alerts.worker import start_alert_worker
+
     worker = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     worker.start()
+    alerts_stop = threading.Event()
+    alerts = start_alert_worker(app, alerts_stop)
     status = 0
     try:
         while not stop.wait(0.5):
@@ -112,8 +116,10 @@ def _run_until_stopped(
             if parent_pid is not None and os.getppid() != parent_pid:
                 break  # the parent was killed; a worker must not serve on alone
     finally:
+        alerts_stop.set()
         server.stop()
         worker.join(timeout=10)
+        alerts.join(timeout=10)
         app.extensions["xunjian"].engine.dispose()
     return status
 

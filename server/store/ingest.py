@@ -1,8 +1,10 @@
 """Report intake: one transaction per report, set-based writes only.
 
 The cost per report is fixed and small whatever its size: one INSERT of the report (its id
-comes back with RETURNING), one write of its results, one upsert of the latest
-results, one upsert of the inventory, one UPDATE of the agent. No per-result query. The agent
+comes back with RETURNING), one read of the agent's previous statuses for alert detection
+(server/alerts/detect.py; writes only when an alert opens or resolves), one write of its
+results, one upsert of the latest results, one upsert of the inventory, one UPDATE of the
+agent. No per-result query. The agent
 API runs them on the connection that authenticated the request, in one transaction.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from server.alerts.detect import detect as detect_alerts
 from server.schema import encode_fast
 from server.store.agents import AgentIdentity
 from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
@@ -257,6 +260,9 @@ def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: A
             ),
         )
         report_id = int(cursor.fetchone()[0])
+        full_scan = report["kind"] in FULL_SCAN_KINDS
+        # Before the latest results change: detection compares against the previous ones.
+        detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received)
         if report["results"]:
             history, latest = _history_and_latest(agent_id, report, report_id, observed, received)
             if mark == "%s":
@@ -264,7 +270,7 @@ def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: A
             else:
                 cursor.executemany(_results_sql(mark), history)
                 cursor.executemany(_latest_sql(mark), latest)
-        if report["kind"] in FULL_SCAN_KINDS:
+        if full_scan:
             cursor.execute(_retire_sql(mark), (agent_id, observed))
         inventory = report["inventory"]
         if inventory is not None:

@@ -255,5 +255,7 @@ class HostBaseline(Base):
     taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
 
 
-# The operation log's tables live in their package but belong to this one schema (migrations).
+# The operation log's and the alerts' tables live in their packages but belong to this one
+# schema (migrations).
+from server.alerts import models as _alert_models  # noqa: E402, F401
 from server.oplog import models as _oplog_models  # noqa: E402, F401

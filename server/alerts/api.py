@@ -1,0 +1,225 @@
+"""``/api/v1/alerts``: list alerts (any role); acknowledge, resolve and comment (admin and
+operator). The views are attached to the ``api`` blueprint (server/api.py) so they share its
+token check, its error handling and the operation log's automatic record of every
+state-changing request (server/oplog/hook.py logs the ``api`` blueprint's writes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from server.alerts.models import COMMENT_LENGTH, STATUSES, Alert, AlertComment, status_of
+from server.state import db_session, events, refuse
+from server.store.models import Agent, utcnow
+
+_attached: set[str] = set()
+
+
+def attach(blueprint: Blueprint) -> None:
+    """Add the alert views to ``blueprint`` once (before it is first registered)."""
+    from server.api import token_required
+
+    if blueprint.name in _attached:
+        return
+    _attached.add(blueprint.name)
+    blueprint.add_url_rule("/alerts", "alerts", token_required(list_alerts), methods=["GET"])
+    for action, view in (("ack", ack), ("resolve", resolve), ("comment", comment)):
+        blueprint.add_url_rule(
+            f"/alerts/<int:alert_id>/{action}",
+            f"alert_{action}",
+            token_required(view),
+            methods=["POST"],
+        )
+
+
+def alert_json(alert: Alert, hostname: str | None, comments: list[AlertComment]) -> dict:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": status_of(alert),
+        "subject": subject_text(alert, hostname),
+        "host": None if alert.agent_id is None else {"id": alert.agent_id, "hostname": hostname},
+        "monitor": None,  # page monitors are not built yet; their alerts will name one here
+        "check_id": alert.check_id or None,
+        "resource": alert.resource or None,
+        "message": alert.message,
+        "opened_at": _time(alert.opened_at),
+        "acknowledged_by": alert.acknowledged_by,
+        "acknowledged_at": _time(alert.acknowledged_at),
+        "resolved_by": alert.resolved_by,
+        "resolved_at": _time(alert.resolved_at),
+        "comments": [
+            {"at": _time(item.at), "author": item.author, "text": item.text} for item in comments
+        ],
+    }
+
+
+def subject_text(alert: Alert, hostname: str | None) -> str:
+    parts = [hostname or alert.agent_id or "", alert.check_id, alert.resource]
+    return " / ".join(part for part in parts if part)
+
+
+def _time(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat() + "Z"
+
+
+def _filtered(statement: Select[Any], status: str | None) -> Select[Any]:
+    if status == "open":
+        return statement.where(Alert.resolved_at.is_(None), Alert.acknowledged_at.is_(None))
+    if status == "acknowledged":
+        return statement.where(Alert.resolved_at.is_(None), Alert.acknowledged_at.is_not(None))
+    if status == "resolved":
+        return statement.where(Alert.resolved_at.is_not(None))
+    return statement
+
+
+def list_alerts() -> ResponseReturnValue:
+    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
+
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        return refuse(400, f"status must be one of {', '.join(STATUSES)}")
+    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _int_param("offset", 0, 0, MAX_OFFSET)
+    with db_session() as session:
+        total = session.scalar(_filtered(select(func.count()).select_from(Alert), status))
+        rows = session.execute(
+            _filtered(select(Alert, Agent.hostname).outerjoin(Agent), status)
+            .order_by(Alert.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        comments = _comments(session, [alert.id for alert, _hostname in rows])
+    return jsonify(
+        {
+            "alerts": [
+                alert_json(alert, hostname, comments.get(alert.id, [])) for alert, hostname in rows
+            ],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+def _comments(session: Session, ids: list[int]) -> dict[int, list[AlertComment]]:
+    found: dict[int, list[AlertComment]] = {}
+    if ids:
+        query = select(AlertComment).where(AlertComment.alert_id.in_(ids))
+        for item in session.scalars(query.order_by(AlertComment.id)):
+            found.setdefault(item.alert_id, []).append(item)
+    return found
+
+
+def _body(required: str | None) -> dict[str, str] | None:
+    """The JSON body: ``{}`` or ``{"comment": text}`` for ack and resolve (empty allowed),
+    ``{"text": text}`` for a comment. None when it is anything else."""
+    if required is None and not request.get_data():
+        return {}
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return None
+    allowed = {required} if required else {"comment"}
+    if not set(payload) <= allowed or (required and required not in payload):
+        return None
+    if not all(
+        isinstance(v, str) and 0 < len(v.strip()) <= COMMENT_LENGTH for v in payload.values()
+    ):
+        return None
+    return payload
+
+
+def _writer() -> Any:
+    from server.api import WRITER_ROLES, _owner
+
+    owner = _owner()
+    return owner if owner.role in WRITER_ROLES else None
+
+
+def _change(alert_id: int, action: str) -> ResponseReturnValue:
+    from server.api import _owner
+
+    owner = _writer()
+    if owner is None:
+        caller = _owner()
+        return refuse(403, f"role {caller.role} may not change alerts ({caller.user_name})")
+    body = _body(None)
+    if body is None:
+        return refuse(400, f'body must be empty or {{"comment": text of 1..{COMMENT_LENGTH}}}')
+    now = utcnow()
+    with db_session() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return jsonify({"error": "no such alert"}), 404
+        # Conditional updates: two people (or the server resolving it) at the same moment
+        # cannot both win, and the first acknowledgement is the one kept.
+        if action == "ack":
+            changed = session.execute(
+                update(Alert)
+                .where(
+                    Alert.id == alert_id,
+                    Alert.resolved_at.is_(None),
+                    Alert.acknowledged_at.is_(None),
+                )
+                .values(acknowledged_at=now, acknowledged_by=owner.user_name)
+            ).rowcount
+        else:
+            changed = session.execute(
+                update(Alert)
+                .where(Alert.id == alert_id, Alert.resolved_at.is_(None))
+                .values(resolved_at=now, resolved_by=owner.user_name, open_key=None)
+            ).rowcount
+        session.refresh(alert)
+        if not changed and alert.resolved_at is not None:
+            session.rollback()
+            return refuse(409, f"alert {alert_id} is resolved already")
+        if "comment" in body:
+            session.add(_new_comment(alert_id, owner.user_name, body["comment"], now))
+        session.commit()
+        hostname = _hostname(session, alert)
+        comments = _comments(session, [alert_id]).get(alert_id, [])
+        events.info("user %s: %s alert %s", owner.user_name, action, alert_id)
+        return jsonify(alert_json(alert, hostname, comments))
+
+
+def ack(alert_id: int) -> ResponseReturnValue:
+    return _change(alert_id, "ack")
+
+
+def resolve(alert_id: int) -> ResponseReturnValue:
+    return _change(alert_id, "resolve")
+
+
+def comment(alert_id: int) -> ResponseReturnValue:
+    from server.api import _owner
+
+    owner = _writer()
+    if owner is None:
+        caller = _owner()
+        return refuse(403, f"role {caller.role} may not comment on alerts ({caller.user_name})")
+    body = _body("text")
+    if body is None:
+        return refuse(400, f'body must be {{"text": text of 1..{COMMENT_LENGTH}}}')
+    with db_session() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return jsonify({"error": "no such alert"}), 404
+        item = _new_comment(alert_id, owner.user_name, body["text"], utcnow())
+        session.add(item)
+        session.commit()
+        return jsonify({"at": _time(item.at), "author": item.author, "text": item.text}), 201
+
+
+def _new_comment(alert_id: int, author: str, text: str, now: Any) -> AlertComment:
+    return AlertComment(alert_id=alert_id, at=now, author=author, text=text.strip())
+
+
+def _hostname(session: Session, alert: Alert) -> str | None:
+    if alert.agent_id is None:
+        return None
+    return session.scalar(select(Agent.hostname).where(Agent.id == alert.agent_id))

@@ -1,0 +1,151 @@
+"""Alert detection inside the report's ingest transaction (called by server/store/ingest.py).
+
+Cost per report: ONE query (the agent's previous statuses from ``latest_results``, plus its
+open ``agent_silent`` alert in the same statement), then statements only for what changed:
+an INSERT ... ON CONFLICT (open_key) DO NOTHING for the alerts to open and an UPDATE for the
+ones to resolve, both run as executemany. A report that changes nothing costs one SELECT.
+
+Rules (docs/alerts.md):
+
+* a result (agent, check, resource) that fails now and did not fail before (passed, was never
+  seen, or was error/not applicable) opens ``check_failed`` with the result's severity;
+* a result that failed before and passes now resolves it, and so does a full scan that no
+  longer reports it (the same rule that retires its latest row);
+* a report older than the agent's newest stored result (it waited in a spool while newer
+  ones overtook it) opens and resolves no check alert: it does not describe the present;
+* a report with results resolves the agent's open ``agent_silent`` alert, however old its
+  content: the agent is talking again (the periodic sweep resolves it on heartbeats too);
+* a gap with reason "spool full" opens ``spool_overflow`` (low). A gap is an event that
+  happened, not a state, so it counts even when its report is old.
+
+Two processes ingesting at once cannot open a subject twice: ``open_key`` is UNIQUE.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from server.alerts.models import Alert, open_key
+
+ALERTS = Alert.__table__
+SPOOL_FULL = "spool full"  # agent/spool.py REASON_SPOOL_FULL; the agent is not imported here
+_SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one
+_OPEN_COLUMNS = (
+    "kind",
+    "severity",
+    "agent_id",
+    "check_id",
+    "resource",
+    "message",
+    "open_key",
+    "opened_at",
+)
+
+
+@cache
+def previous_sql(mark: str) -> str:
+    return (
+        f"SELECT check_id, resource, status, observed_at FROM latest_results "
+        f"WHERE agent_id = {mark} "
+        f"UNION ALL SELECT '', '', '{_SILENT_MARKER}', opened_at FROM {ALERTS.name} "
+        f"WHERE open_key = {mark}"
+    )
+
+
+@cache
+def open_sql(mark: str) -> str:
+    return (
+        f"INSERT INTO {ALERTS.name} ({', '.join(_OPEN_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_OPEN_COLUMNS))}) "
+        "ON CONFLICT (open_key) DO NOTHING"
+    )
+
+
+@cache
+def resolve_sql(mark: str) -> str:
+    return f"UPDATE {ALERTS.name} SET resolved_at = {mark}, open_key = NULL WHERE open_key = {mark}"
+
+
+def detect(
+    cursor: Any,
+    mark: str,
+    agent_id: str,
+    report: dict[str, Any],
+    full_scan: bool,
+    observed: Any,
+    received: Any,
+) -> None:
+    """Open and resolve the report's alerts. Must run before the report's latest results are
+    written: it compares against the previous ones. ``observed`` and ``received`` are in the
+    driver's form (text on SQLite, datetime on PostgreSQL), as the rows come back."""
+    opening: list[tuple[Any, ...]] = []
+    resolving: list[tuple[Any, ...]] = []
+    if any(gap["reason"] == SPOOL_FULL for gap in report["gaps"]):
+        key = open_key("spool_overflow", agent_id)
+        opening.append(
+            ("spool_overflow", "low", agent_id, "", "", _gap_message(report), key, received)
+        )
+    if report["results"] or full_scan:
+        cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
+        previous: dict[tuple[str, str], str] = {}
+        newest = None
+        for check_id, resource, status, seen in cursor.fetchall():
+            if status == _SILENT_MARKER:
+                resolving.append((received, open_key("agent_silent", agent_id)))
+                continue
+            previous[(check_id, resource)] = status
+            if newest is None or seen > newest:
+                newest = seen
+        if newest is None or observed >= newest:
+            _compare(agent_id, report, full_scan, previous, received, opening, resolving)
+    if resolving:
+        cursor.executemany(resolve_sql(mark), resolving)
+    if opening:
+        cursor.executemany(open_sql(mark), opening)
+
+
+def _compare(
+    agent_id: str,
+    report: dict[str, Any],
+    full_scan: bool,
+    previous: dict[tuple[str, str], str],
+    received: Any,
+    opening: list[tuple[Any, ...]],
+    resolving: list[tuple[Any, ...]],
+) -> None:
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in report["results"]:
+        current[(result["check_id"], result["resource"])] = result  # the last one counts
+    for (check_id, resource), result in current.items():
+        status, before = result["status"], previous.get((check_id, resource))
+        if status == "fail" and before != "fail":
+            key = open_key("check_failed", agent_id, check_id, resource)
+            opening.append(
+                (
+                    "check_failed",
+                    result["severity"],
+                    agent_id,
+                    check_id,
+                    resource,
+                    result["message"],
+                    key,
+                    received,
+                )
+            )
+        elif status == "pass" and before == "fail":
+            resolving.append((received, open_key("check_failed", agent_id, check_id, resource)))
+    if full_scan:
+        for (check_id, resource), before in previous.items():
+            if before == "fail" and (check_id, resource) not in current:
+                key = open_key("check_failed", agent_id, check_id, resource)
+                resolving.append((received, key))
+
+
+def _gap_message(report: dict[str, Any]) -> str:
+    spans = [
+        f"{gap['from_seq']}..{gap['to_seq']}"
+        for gap in report["gaps"]
+        if gap["reason"] == SPOOL_FULL
+    ]
+    return f"the agent's spool was full and dropped reports {', '.join(spans)}"

@@ -1,0 +1,74 @@
+"""Agents that went silent: no report or heartbeat for ``offline_after_seconds`` (three
+heartbeat intervals). One set-based INSERT opens their ``agent_silent`` alerts and one UPDATE
+resolves those whose agent talks again (or was revoked). Every server process may run it at
+the same time: the unique open_key makes a second opening a no-op, so no leader lock is
+needed. Reports resolve the alert at once (server/alerts/detect.py); heartbeats wait for the
+next sweep."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from sqlalchemy import DateTime, Engine, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.alerts.models import Alert
+from server.store.models import Agent, utcnow
+
+SILENT_SEVERITY = "medium"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    opened: int
+    resolved: int
+
+
+def sweep_silent_agents(
+    engine: Engine, offline_after_seconds: int, now: datetime.datetime | None = None
+) -> SweepOutcome:
+    now = now or utcnow()
+    cutoff = now - datetime.timedelta(seconds=offline_after_seconds)
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    silent = select(
+        literal("agent_silent"),
+        literal(SILENT_SEVERITY),
+        Agent.id,
+        literal(""),
+        literal(""),
+        literal(f"no report or heartbeat for {offline_after_seconds} s from ") + Agent.hostname,
+        literal("agent_silent:") + Agent.id + literal("::"),
+        literal(now, DateTime),
+    ).where(Agent.revoked_at.is_(None), Agent.last_seen < cutoff)
+    columns = [
+        "kind",
+        "severity",
+        "agent_id",
+        "check_id",
+        "resource",
+        "message",
+        "open_key",
+        "opened_at",
+    ]
+    opening = (
+        insert(Alert)
+        .from_select(columns, silent)
+        .on_conflict_do_nothing(index_elements=["open_key"])
+        # psycopg does not report an INSERT ... SELECT's rowcount unless asked to keep it.
+        .execution_options(preserve_rowcount=True)
+    )
+    talking = select(Agent.id).where(or_(Agent.last_seen >= cutoff, Agent.revoked_at.is_not(None)))
+    resolving = (
+        update(Alert)
+        .where(
+            Alert.kind == "agent_silent",
+            Alert.resolved_at.is_(None),
+            Alert.agent_id.in_(talking),
+        )
+        .values(resolved_at=now, open_key=None)
+    )
+    with engine.begin() as connection:
+        resolved = connection.execute(resolving).rowcount
+        opened = connection.execute(opening).rowcount
+    return SweepOutcome(opened=max(opened, 0), resolved=max(resolved, 0))

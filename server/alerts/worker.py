@@ -1,0 +1,52 @@
+"""The alert background thread that ``xunjian server run`` starts in each server process.
+Every ``alert_sweep_seconds`` it sweeps for silent agents (server/alerts/silent.py).
+Several processes running it at once is safe (unique open_key), so there is no leader lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask
+
+from server.alerts.silent import sweep_silent_agents
+from server.state import EXTENSION_KEY, ServerState
+
+logger = logging.getLogger("xunjian.server.alerts")
+
+
+class AlertWorker(threading.Thread):
+    def __init__(self, state: ServerState, stop: threading.Event) -> None:
+        super().__init__(name="xunjian-alerts", daemon=True)
+        self.state = state
+        self.stop = stop
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        config = self.state.config
+        while not self.stop.wait(config.alert_sweep_seconds):
+            self.tick()
+
+    def tick(self) -> None:
+        config = self.state.config
+        # After the server itself was down, every agent's last_seen is old: give them a full
+        # offline period to report before calling any of them silent.
+        if time.monotonic() - self.started_at >= config.offline_after_seconds:
+            try:
+                outcome = sweep_silent_agents(self.state.engine, config.offline_after_seconds)
+            except Exception:
+                logger.exception("alerts: the silent-agent sweep failed; trying again later")
+            else:
+                if outcome.opened or outcome.resolved:
+                    logger.info(
+                        "alerts: %d agent(s) went silent, %d came back",
+                        outcome.opened,
+                        outcome.resolved,
+                    )
+
+
+def start_alert_worker(app: Flask, stop: threading.Event) -> AlertWorker:
+    worker = AlertWorker(app.extensions[EXTENSION_KEY], stop)
+    worker.start()
+    return worker
