@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from server.alerts.channels import Channel, ChannelError, parse_channels
 from server.oplog.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_RETENTION_DAYS,
@@ -60,6 +61,8 @@ class ServerConfig:
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30
+    # Where alerts are sent: [{name, kind, settings, min_severity}] (server/alerts/channels.py).
+    notify_channels: tuple[Channel, ...] = ()
 
     @property
     def offline_after_seconds(self) -> int:
@@ -72,6 +75,8 @@ class ServerConfig:
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ServerConfig:
         known = {field.name: field for field in fields(cls)}
+        values = dict(values)
+        channels = values.pop("notify_channels", [])
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown settings in {CONFIG_NAME}: {', '.join(unknown)}")
@@ -89,7 +94,11 @@ class ServerConfig:
         ) or checkpoint_problem(values.get("oplog_checkpoint_every", DEFAULT_CHECKPOINT_EVERY))
         if problem:
             raise ConfigError(f"{problem} (in {CONFIG_NAME})")
-        return cls(**values)
+        try:
+            parsed = parse_channels(channels)
+        except ChannelError as exc:
+            raise ConfigError(f"{exc} (in {CONFIG_NAME})") from exc
+        return cls(**values, notify_channels=parsed)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.models import Base, BigId
@@ -55,6 +55,34 @@ class AlertComment(Base):
     at: Mapped[datetime.datetime] = mapped_column(DateTime)
     author: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+
+
+class AlertNotification(Base):
+    """One alert to be sent through one channel. The delivery worker claims a row with a
+    conditional UPDATE (claimed_by / claimed_until) before sending, so two server processes
+    never send it twice; the unique (alert, channel, event) keeps a second process from
+    queueing it twice."""
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel", "event", name="uq_alert_notifications"),
+        Index("ix_alert_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))  # "opened"
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # Where it went (no secret in it) or why it did not.
+    target: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 def open_key(kind: str, agent_id: str | None, check_id: str = "", resource: str = "") -> str:

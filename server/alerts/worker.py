@@ -1,6 +1,8 @@
 """The alert background thread that ``xunjian server run`` starts in each server process.
-Every ``alert_sweep_seconds`` it sweeps for silent agents (server/alerts/silent.py).
-Several processes running it at once is safe (unique open_key), so there is no leader lock."""
+Every ``alert_sweep_seconds`` it sweeps for silent agents (server/alerts/silent.py), queues
+notifications for the configured channels and sends the due ones (server/alerts/delivery.py).
+Several processes running it at once is safe (unique open_key, unique notification per alert
+and channel, claims by conditional UPDATE), so there is no leader lock."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 
 from flask import Flask
 
+from server.alerts.delivery import Deliverer, queue_notifications
 from server.alerts.silent import sweep_silent_agents
 from server.state import EXTENSION_KEY, ServerState
 
@@ -22,6 +25,7 @@ class AlertWorker(threading.Thread):
         self.state = state
         self.stop = stop
         self.started_at = time.monotonic()
+        self.deliverer = Deliverer(state.engine, state.config.notify_channels)
 
     def run(self) -> None:
         config = self.state.config
@@ -44,6 +48,13 @@ class AlertWorker(threading.Thread):
                         outcome.opened,
                         outcome.resolved,
                     )
+        channels = config.notify_channels
+        if channels:
+            try:
+                queue_notifications(self.state.engine, channels)
+                self.deliverer.deliver_due()
+            except Exception:
+                logger.exception("alerts: delivery failed; trying again later")
 
 
 def start_alert_worker(app: Flask, stop: threading.Event) -> AlertWorker:

@@ -1,0 +1,76 @@
+"""Notification channels, configured in the data folder's ``config.json``::
+
+    "notify_channels": [
+      {"name": "it-robot", "kind": "dingtalk", "min_severity": "high",
+       "settings": {"webhook_url": "https://oapi.dingtalk.com/robot/send?access_token=...",
+                    "secret": "SEC..."}}
+    ]
+
+Each entry is validated when the config loads, its settings by the notifier's own validation
+(``server.notify.build_notifier``), so a misspelt key stops the server from starting instead of
+silently losing alerts. Imports no Flask or SQLAlchemy (server/config.py uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.notify import ConfigError as NotifierConfigError
+from server.notify import Notifier, build_notifier
+
+SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
+NAME_LENGTH = 64
+_KEYS = {"name", "kind", "settings", "min_severity"}
+
+
+class ChannelError(ValueError):
+    """A channel entry is invalid; the message names the entry and the reason."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    kind: str
+    # Secrets live here (robot keys, passwords): never in a repr, a log line or an API answer.
+    settings: Mapping[str, Any] = field(repr=False)
+    min_severity: str = "low"
+
+    def notifier(self) -> Notifier[Any]:
+        return build_notifier(self.kind, self.settings)
+
+    def wants(self, severity: str) -> bool:
+        return SEVERITY_ORDER.index(severity) >= SEVERITY_ORDER.index(self.min_severity)
+
+
+def parse_channels(raw: Any) -> tuple[Channel, ...]:
+    if not isinstance(raw, list):
+        raise ChannelError("notify_channels must be a list of channel objects")
+    channels: list[Channel] = []
+    for index, entry in enumerate(raw):
+        where = f"notify_channels[{index}]"
+        if not isinstance(entry, dict):
+            raise ChannelError(f"{where} must be an object")
+        unknown = sorted(set(entry) - _KEYS)
+        if unknown:
+            raise ChannelError(f"{where}: unknown keys {', '.join(unknown)}")
+        name = entry.get("name")
+        if not isinstance(name, str) or not 0 < len(name) <= NAME_LENGTH:
+            raise ChannelError(f"{where}: name must be text of 1..{NAME_LENGTH} characters")
+        if any(channel.name == name for channel in channels):
+            raise ChannelError(f"{where}: the name {name!r} is used twice")
+        kind, settings = entry.get("kind"), entry.get("settings", {})
+        if not isinstance(kind, str):
+            raise ChannelError(f"{where} ({name}): kind must be text")
+        min_severity = entry.get("min_severity", "low")
+        if min_severity not in SEVERITY_ORDER:
+            raise ChannelError(
+                f"{where} ({name}): min_severity must be one of {', '.join(SEVERITY_ORDER)}"
+            )
+        try:
+            build_notifier(kind, settings)
+        except NotifierConfigError as error:
+            raise ChannelError(f"{where} ({name}): {error}") from error
+        channels.append(Channel(name, kind, dict(settings), min_severity))
+    return tuple(channels)

@@ -1,0 +1,288 @@
+"""Sending alerts: queue one notification per (alert, channel), then claim and send them.
+
+Each tick of the alert worker (server/alerts/worker.py), in every server process:
+
+1. ``queue_notifications``: one INSERT ... SELECT per channel queues a row for every open,
+   unacknowledged alert at or above the channel's ``min_severity`` that has none yet.
+   ON CONFLICT DO NOTHING on the unique (alert, channel, event): processes racing queue once.
+2. ``deliver_due``: picks due rows and claims each with a conditional UPDATE that only
+   succeeds while nobody else holds it (``claimed_until`` in the past). The winner sends,
+   then records the outcome with an UPDATE that still names it as the claimant. A loser
+   moves on. So a notification is sent once even with several processes, as long as a send
+   ends within the claim (``CLAIM_SECONDS``, far above any notifier's timeout); a process
+   killed in mid-send leaves the claim to expire and the row is sent again (at least once).
+
+``TemporaryFailure`` is retried with exponential backoff (or the receiver's Retry-After) up to
+``MAX_ATTEMPTS``; ``PermanentFailure`` and running out of attempts mark the row failed with
+the reason, which the operator sees. Alerts of a kind the notifiers do not know yet
+(``server.notify.AlertKind``) are not queued.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    and_,
+    case,
+    exists,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from server.alerts.channels import SEVERITY_ORDER, Channel
+from server.alerts.models import Alert, AlertNotification
+from server.notify import (
+    AlertKind,
+    AlertMessage,
+    LocalText,
+    Notifier,
+    NotifierError,
+    PermanentFailure,
+    TemporaryFailure,
+)
+from server.store.models import Agent, utcnow
+
+logger = logging.getLogger("xunjian.server.alerts")
+
+CLAIM_SECONDS = 300
+MAX_ATTEMPTS = 8
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 3600
+BATCH = 20
+ERROR_LENGTH = 500
+NOTIFIABLE_KINDS = tuple(kind.value for kind in AlertKind)
+
+
+def worker_name() -> str:
+    """Who claims: host, process and thread, so a claim is traceable to one sender."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 10**8}"[:64]
+
+
+def _severity_rank() -> Any:
+    return case(
+        {name: rank for rank, name in enumerate(SEVERITY_ORDER)}, value=Alert.severity, else_=-1
+    )
+
+
+def queue_notifications(
+    engine: Engine, channels: tuple[Channel, ...], now: datetime.datetime | None = None
+) -> int:
+    now = now or utcnow()
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    queued = 0
+    with engine.begin() as connection:
+        for channel in channels:
+            already = exists().where(
+                AlertNotification.alert_id == Alert.id,
+                AlertNotification.channel == channel.name,
+                AlertNotification.event == "opened",
+            )
+            due = select(
+                Alert.id,
+                literal(channel.name),
+                literal("opened"),
+                literal("pending"),
+                literal(0),
+                literal(now, DateTime),
+                literal(now, DateTime),
+            ).where(
+                Alert.resolved_at.is_(None),
+                Alert.acknowledged_at.is_(None),
+                Alert.kind.in_(NOTIFIABLE_KINDS),
+                _severity_rank() >= SEVERITY_ORDER.index(channel.min_severity),
+                ~already,
+            )
+            statement = (
+                insert(AlertNotification)
+                .from_select(
+                    [
+                        "alert_id",
+                        "channel",
+                        "event",
+                        "status",
+                        "attempts",
+                        "created_at",
+                        "next_attempt_at",
+                    ],
+                    due,
+                )
+                .on_conflict_do_nothing(index_elements=["alert_id", "channel", "event"])
+                .execution_options(preserve_rowcount=True)  # else -1 on psycopg
+            )
+            queued += max(connection.execute(statement).rowcount, 0)
+    return queued
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Deliverer:
+    """Sends due notifications through the configured channels. One per worker thread."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        channels: tuple[Channel, ...],
+        name: str | None = None,
+        notifiers: Mapping[str, Notifier[Any]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.name = name or worker_name()
+        self.channels = {channel.name: channel for channel in channels}
+        self.notifiers = dict(notifiers or {})
+        for channel in channels:
+            self.notifiers.setdefault(channel.name, channel.notifier())
+
+    def deliver_due(self, now: datetime.datetime | None = None) -> DeliveryOutcome:
+        now = now or utcnow()
+        sent = retrying = failed = 0
+        for notification_id in self._due(now):
+            claimed = self._claim(notification_id, now)
+            if claimed is None:
+                continue  # another process took it
+            outcome = self._send(claimed, now)
+            sent += outcome == "sent"
+            retrying += outcome == "pending"
+            failed += outcome == "failed"
+        return DeliveryOutcome(sent, retrying, failed)
+
+    def _due(self, now: datetime.datetime) -> list[int]:
+        with self.engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(AlertNotification.id)
+                    .where(
+                        AlertNotification.status == "pending",
+                        AlertNotification.next_attempt_at <= now,
+                        AlertNotification.channel.in_(list(self.channels)),
+                        or_(
+                            AlertNotification.claimed_until.is_(None),
+                            AlertNotification.claimed_until < now,
+                        ),
+                    )
+                    .order_by(AlertNotification.id)
+                    .limit(BATCH)
+                )
+            )
+
+    def _claim(self, notification_id: int, now: datetime.datetime) -> Any:
+        until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
+        with self.engine.begin() as connection:
+            won = connection.execute(
+                update(AlertNotification)
+                .where(
+                    AlertNotification.id == notification_id,
+                    AlertNotification.status == "pending",
+                    or_(
+                        AlertNotification.claimed_until.is_(None),
+                        AlertNotification.claimed_until < now,
+                    ),
+                )
+                .values(
+                    claimed_by=self.name,
+                    claimed_until=until,
+                    attempts=AlertNotification.attempts + 1,
+                )
+            ).rowcount
+            if won != 1:
+                return None
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.execute(
+                select(AlertNotification, Alert, Agent.hostname)
+                .join(Alert, Alert.id == AlertNotification.alert_id)
+                .outerjoin(Agent, Agent.id == Alert.agent_id)
+                .where(AlertNotification.id == notification_id)
+            ).one()
+
+    def _send(self, claimed: Any, now: datetime.datetime) -> str:
+        notification, alert, hostname = claimed
+        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+        try:
+            delivery = self.notifiers[notification.channel].send(message_for(alert, hostname))
+        except TemporaryFailure as error:
+            if notification.attempts >= MAX_ATTEMPTS:
+                values.update(status="failed", last_error=_reason(error, "gave up"))
+            else:
+                values.update(
+                    status="pending",
+                    last_error=_reason(error, "will retry"),
+                    next_attempt_at=now + retry_delay(notification.attempts, error.retry_after),
+                )
+        except (PermanentFailure, NotifierError) as error:
+            values.update(status="failed", last_error=_reason(error, "permanent"))
+        except Exception as error:  # a bug in a notifier must not stop the other alerts
+            logger.exception("alerts: notifier %s crashed", notification.channel)
+            values.update(status="failed", last_error=_reason(error, "crashed"))
+        else:
+            values.update(status="sent", sent_at=utcnow(), target=delivery.target[:200])
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(AlertNotification)
+                .where(
+                    and_(
+                        AlertNotification.id == notification.id,
+                        AlertNotification.claimed_by == self.name,
+                    )
+                )
+                .values(**values)
+            )
+        if values["status"] != "sent":
+            logger.warning(
+                "alerts: notification %s (alert %s) via %s: %s",
+                notification.id,
+                alert.id,
+                notification.channel,
+                values.get("last_error"),
+            )
+        return str(values["status"])
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
+    backoff = min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
+    if retry_after is not None:
+        backoff = min(max(backoff, retry_after), MAX_RETRY_SECONDS)
+    return datetime.timedelta(seconds=backoff)
+
+
+def _reason(error: Exception, what: str) -> str:
+    return f"{what}: {type(error).__name__}: {error}"[:ERROR_LENGTH]
+
+
+_TITLES = {
+    "check_failed": ("检查未通过：{check}", "Check failed: {check}"),
+    "agent_silent": ("主机失联：{host}", "Host silent: {host}"),
+}
+
+
+def message_for(alert: Alert, hostname: str | None) -> AlertMessage:
+    host = hostname or alert.agent_id or ""
+    zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
+    words = {"check": alert.check_id, "host": host}
+    where = " / ".join(part for part in (host, alert.resource) if part)
+    return AlertMessage(
+        alert_id=str(alert.id),
+        kind=alert.kind,  # type: ignore[arg-type]  # coerced to AlertKind
+        severity=alert.severity,  # type: ignore[arg-type]
+        title=LocalText(zh.format(**words), en.format(**words)),
+        body=LocalText(f"{where}：{alert.message}", f"{where}: {alert.message}"),
+        subject=host,
+        opened_at=alert.opened_at.replace(tzinfo=datetime.UTC),
+    )
