@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from server.alerts.channels import Channel, ChannelError, parse_channels
+from server.alerts.channels import Channel, ChannelError, apply_roster, parse_channels
 from server.oplog.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_RETENTION_DAYS,
@@ -77,6 +77,7 @@ class ServerConfig:
         known = {field.name: field for field in fields(cls)}
         values = dict(values)
         channels = values.pop("notify_channels", [])
+        roster = values.pop("oncall_tiers", None)
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown settings in {CONFIG_NAME}: {', '.join(unknown)}")
@@ -95,7 +96,7 @@ class ServerConfig:
         if problem:
             raise ConfigError(f"{problem} (in {CONFIG_NAME})")
         try:
-            parsed = parse_channels(channels)
+            parsed = apply_roster(parse_channels(channels), roster)
         except ChannelError as exc:
             raise ConfigError(f"{exc} (in {CONFIG_NAME})") from exc
         return cls(**values, notify_channels=parsed)

@@ -14,7 +14,7 @@ silently losing alerts. Imports no Flask or SQLAlchemy (server/config.py uses it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from server.notify import ConfigError as NotifierConfigError
@@ -36,6 +36,10 @@ class Channel:
     # Secrets live here (robot keys, passwords): never in a repr, a log line or an API answer.
     settings: Mapping[str, Any] = field(repr=False)
     min_severity: str = "low"
+    # Seconds an alert must stay unacknowledged before this channel is told (on-call tiers:
+    # 0 for tier 1 and for channels on no tier).
+    delay_seconds: int = 0
+    tier: int | None = None
 
     def notifier(self) -> Notifier[Any]:
         return build_notifier(self.kind, self.settings)
@@ -74,3 +78,47 @@ def parse_channels(raw: Any) -> tuple[Channel, ...]:
             raise ChannelError(f"{where} ({name}): {error}") from error
         channels.append(Channel(name, kind, dict(settings), min_severity))
     return tuple(channels)
+
+
+def apply_roster(channels: tuple[Channel, ...], raw: Any) -> tuple[Channel, ...]:
+    """The on-call roster (POLICY.md P1, I2)::
+
+        "oncall_tiers": [
+          {"channels": ["duty-robot"], "escalate_after_seconds": 900},
+          {"channels": ["it-head-mail"], "escalate_after_seconds": 1800},
+          {"channels": ["principal-sms"]}
+        ]
+
+    Tier 1 is told at once; an alert nobody acknowledged within tier N's
+    ``escalate_after_seconds`` goes to tier N+1 as well (so tier 3 above hears of it after
+    2700 s). Channels on no tier are told at once, like tier 1."""
+    if raw is None:
+        return channels
+    if not isinstance(raw, list):
+        raise ChannelError("oncall_tiers must be a list of {channels, escalate_after_seconds}")
+    by_name = {channel.name: channel for channel in channels}
+    placed: dict[str, Channel] = {}
+    delay = 0
+    for index, tier in enumerate(raw):
+        where = f"oncall_tiers[{index}]"
+        if not isinstance(tier, dict) or not set(tier) <= {"channels", "escalate_after_seconds"}:
+            raise ChannelError(f"{where} must be {{channels, escalate_after_seconds}}")
+        names = tier.get("channels")
+        if not isinstance(names, list) or not names:
+            raise ChannelError(f"{where}: channels must be a non-empty list of channel names")
+        for name in names:
+            if name not in by_name:
+                raise ChannelError(f"{where}: no channel named {name!r} in notify_channels")
+            if name in placed:
+                raise ChannelError(f"{where}: channel {name!r} is on two tiers")
+            placed[name] = replace(by_name[name], delay_seconds=delay, tier=index + 1)
+        after = tier.get("escalate_after_seconds")
+        last = index == len(raw) - 1
+        if after is None and not last:
+            raise ChannelError(f"{where}: escalate_after_seconds is required below the last tier")
+        if after is not None and (
+            not isinstance(after, int) or isinstance(after, bool) or after < 1
+        ):
+            raise ChannelError(f"{where}: escalate_after_seconds must be a whole number >= 1")
+        delay += after or 0
+    return tuple(placed.get(channel.name, channel) for channel in channels)

@@ -3,7 +3,9 @@
 Each tick of the alert worker (server/alerts/worker.py), in every server process:
 
 1. ``queue_notifications``: one INSERT ... SELECT per channel queues a row for every open,
-   unacknowledged alert at or above the channel's ``min_severity`` that has none yet.
+   unacknowledged alert at or above the channel's ``min_severity`` that has none yet and,
+   for a channel on a later on-call tier, has gone unacknowledged for that tier's delay
+   (``Channel.delay_seconds``, from ``oncall_tiers``; POLICY.md I2).
    ON CONFLICT DO NOTHING on the unique (alert, channel, event): processes racing queue once.
 2. ``deliver_due``: picks due rows and claims each with a conditional UPDATE that only
    succeeds while nobody else holds it (``claimed_until`` in the past). The winner sends,
@@ -104,6 +106,8 @@ def queue_notifications(
                 Alert.acknowledged_at.is_(None),
                 Alert.kind.in_(NOTIFIABLE_KINDS),
                 _severity_rank() >= SEVERITY_ORDER.index(channel.min_severity),
+                # On-call escalation: a later tier hears of it only if nobody acknowledged it.
+                Alert.opened_at <= now - datetime.timedelta(seconds=channel.delay_seconds),
                 ~already,
             )
             statement = (

@@ -248,3 +248,62 @@ def test_the_worker_tick_queues_and_sends(
     )
     worker.tick()
     assert sum(receiver.deliveries.values()) == 1
+
+
+def test_the_oncall_roster_is_validated() -> None:
+    hook = {"kind": "webhook", "settings": {"url": "https://hooks.example/x"}}
+    channels = [{**hook, "name": "duty"}, {**hook, "name": "head"}]
+
+    def load(tiers: Any) -> ServerConfig:
+        return ServerConfig.from_mapping(
+            {"database_url": "sqlite://", "notify_channels": channels, "oncall_tiers": tiers}
+        )
+
+    config = load([{"channels": ["duty"], "escalate_after_seconds": 900}, {"channels": ["head"]}])
+    assert [(c.name, c.tier, c.delay_seconds) for c in config.notify_channels] == [
+        ("duty", 1, 0),
+        ("head", 2, 900),
+    ]
+    for bad, reason in [
+        ([{"channels": ["nobody"]}], "no channel named"),
+        ([{"channels": ["duty"]}, {"channels": ["head"]}], "escalate_after_seconds is required"),
+        ([{"channels": ["duty"], "escalate_after_seconds": 0}, {"channels": ["head"]}], ">= 1"),
+        ([{"channels": ["duty"], "escalate_after_seconds": 9}, {"channels": ["duty"]}], "two"),
+        ([{"channels": []}], "non-empty"),
+        ({"channels": ["duty"]}, "must be a list"),
+    ]:
+        with pytest.raises(ConfigError, match=reason):
+            load(bad)
+
+
+def test_an_unacknowledged_alert_escalates_to_the_next_tier(
+    server: Server, agent: SignedAgent, receiver: Receiver
+) -> None:
+    from server.alerts.channels import apply_roster
+
+    duty, head, principal = (receiver.channel(name) for name in ("duty", "head", "principal"))
+    roster = [
+        {"channels": ["duty"], "escalate_after_seconds": 600},
+        {"channels": ["head"], "escalate_after_seconds": 1200},
+        {"channels": ["principal"]},
+    ]
+    channels = apply_roster((duty, head, principal), roster)
+    send(agent, [result("a.b", "fail"), result("c.d", "fail")])
+    now = utcnow()
+    assert queue_notifications(server.state.engine, channels, now) == 2  # tier 1 at once
+    later = now + datetime.timedelta(seconds=601)
+    # Someone acknowledged c.d in time: it does not escalate.
+    from sqlalchemy import update
+
+    from server.alerts.models import Alert
+
+    with server.state.engine.begin() as connection:
+        connection.execute(update(Alert).where(Alert.check_id == "c.d").values(acknowledged_at=now))
+    assert queue_notifications(server.state.engine, channels, later) == 1
+    assert queue_notifications(server.state.engine, channels, later) == 0
+    much_later = now + datetime.timedelta(seconds=1801)
+    assert queue_notifications(server.state.engine, channels, much_later) == 1
+    by_channel = sorted((row.channel, row.alert_id) for row in notifications(server))
+    assert [channel for channel, _ in by_channel] == ["duty", "duty", "head", "principal"]
+    deliverer = Deliverer(server.state.engine, channels)
+    assert deliverer.deliver_due(much_later).sent == 4
