@@ -27,6 +27,7 @@ class AlertKind(StrEnum):
     DOWN = "down"
     TAMPER = "tamper"
     DEFAULT_CREDENTIAL = "default_credential"
+    SPOOL_OVERFLOW = "spool_overflow"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ KIND_LABELS: dict[AlertKind, dict[str, str]] = {
     AlertKind.DOWN: {"zh": "页面不可用", "en": "page down"},
     AlertKind.TAMPER: {"zh": "页面被篡改", "en": "page changed"},
     AlertKind.DEFAULT_CREDENTIAL: {"zh": "默认密码", "en": "default credential"},
+    AlertKind.SPOOL_OVERFLOW: {"zh": "报告缓存溢出", "en": "report spool overflow"},
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

@@ -19,6 +19,7 @@ from server.alerts.channels import Channel, parse_channels
 from server.alerts.delivery import MAX_ATTEMPTS, Deliverer, queue_notifications
 from server.alerts.models import AlertNotification
 from server.config import ConfigError, ServerConfig
+from server.notify import AlertKind
 from server.store.engine import make_engine
 from server.store.models import utcnow
 from tests.server.conftest import Server, SignedAgent
@@ -307,3 +308,18 @@ def test_an_unacknowledged_alert_escalates_to_the_next_tier(
     assert [channel for channel, _ in by_channel] == ["duty", "duty", "head", "principal"]
     deliverer = Deliverer(server.state.engine, channels)
     assert deliverer.deliver_due(much_later).sent == 4
+
+
+def test_a_spool_overflow_is_sent_too(
+    server: Server, agent: SignedAgent, receiver: Receiver
+) -> None:
+    """Every kind the alerts package opens is one the notifiers can carry."""
+    from server.alerts.models import KINDS
+
+    assert set(KINDS) <= {kind.value for kind in AlertKind}
+    gap = {"from_seq": 3, "to_seq": 9, "reason": "spool full"}
+    send(agent, [result("a.b", "pass")], gaps=[gap])
+    channels = (receiver.channel(min_severity="low"),)
+    assert queue_notifications(server.state.engine, channels) == 1
+    assert Deliverer(server.state.engine, channels).deliver_due().sent == 1
+    assert list(receiver.deliveries.values()) == [1]
