@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from server.alerts.models import Alert, open_key
 from server.security import new_token, token_digest, token_prefix
 from server.store.models import Agent, Command, EnrollmentToken, Group, utcnow
 
@@ -155,6 +156,13 @@ def heartbeat(engine: Engine, agent_id: str, beat: dict[str, Any]) -> tuple[int,
                 last_seq=beat["last_seq"],
                 policy_version=beat["policy_version"],
             )
+        )
+        # The agent is talking again: its agent_silent alert (if any) ends now, not at the
+        # next sweep, so nobody is paged for a PC that is already back.
+        connection.execute(
+            update(Alert)
+            .where(Alert.open_key == open_key("agent_silent", agent_id))
+            .values(resolved_at=now, open_key=None)
         )
         if beat["acked_commands"]:
             connection.execute(
