@@ -2,8 +2,8 @@
 heartbeat intervals). One set-based INSERT opens their ``agent_silent`` alerts and one UPDATE
 resolves those whose agent talks again (or was revoked). Every server process may run it at
 the same time: the unique open_key makes a second opening a no-op, so no leader lock is
-needed. Reports resolve the alert at once (server/alerts/detect.py); heartbeats wait for the
-next sweep."""
+needed. Reports (server/alerts/detect.py) and heartbeats (server/store/agents.py) resolve the
+alert at once; the sweep resolves it for revoked agents and as a safety net."""
 
 from __future__ import annotations
 
