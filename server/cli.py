@@ -7,12 +7,13 @@ Each command prints what a person needs next, and secrets only once. Exit status
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import re
 import secrets
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -177,6 +178,17 @@ def parse_lifetime(text: str) -> datetime.timedelta:
     return lifetime
 
 
+@contextlib.contextmanager
+def store_session(config: ServerConfig) -> Iterator[Session]:
+    """A session on the configured database for one command; the engine goes with it."""
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def _open(args: argparse.Namespace) -> tuple[ServerConfig, DataPaths]:
     return load_config(args.data), DataPaths(args.data)
 
@@ -189,13 +201,9 @@ def token_create_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", args.group):
         return _fail("--group is 1..64 letters, digits, '_', '.', '-'")
-    engine = make_engine(config.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            token = create_enrollment_token(session, args.group, args.uses, lifetime)
-            session.commit()
-    finally:
-        engine.dispose()
+    with store_session(config) as session:
+        token = create_enrollment_token(session, args.group, args.uses, lifetime)
+        session.commit()
     server_url = args.server_url or config.server_url
     ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
     expires = (datetime.datetime.now(datetime.UTC) + lifetime).strftime("%Y-%m-%d %H:%M UTC")
@@ -214,15 +222,12 @@ def user_add_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     password = new_password()
-    engine = make_engine(config.database_url)
     try:
-        with make_sessionmaker(engine)() as session:
+        with store_session(config) as session:
             create_user(session, args.name, args.role, password)
             session.commit()
     except AccountError as exc:
         return _fail(str(exc))
-    finally:
-        engine.dispose()
     print(
         f"User {args.name} ({args.role}) created. It must choose a new password at first login.\n"
         f"One-time password: {password}"
@@ -235,17 +240,13 @@ def apitoken_create_command(args: argparse.Namespace) -> int:
         config, _paths = _open(args)
     except ConfigError as exc:
         return _fail(str(exc))
-    engine = make_engine(config.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            user = user_by_name(session, args.user)
-            if user is None:
-                return _fail(f"no user {args.user!r}; add one with 'xunjian server user add'")
-            token = create_api_token(session, user, args.name)
-            role = user.role
-            session.commit()
-    finally:
-        engine.dispose()
+    with store_session(config) as session:
+        user = user_by_name(session, args.user)
+        if user is None:
+            return _fail(f"no user {args.user!r}; add one with 'xunjian server user add'")
+        token = create_api_token(session, user, args.name)
+        role = user.role
+        session.commit()
     print(
         f"API token for {args.user} ({role}); it is shown only now, store it safely.\n"
         f"Use it as 'Authorization: Bearer <token>'. Token: {token}"
@@ -258,12 +259,8 @@ def agent_list_command(args: argparse.Namespace) -> int:
         config, _paths = _open(args)
     except ConfigError as exc:
         return _fail(str(exc))
-    engine = make_engine(config.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            rows, total = list_hosts(session, config.offline_after_seconds, MAX_PAGE, 0)
-    finally:
-        engine.dispose()
+    with store_session(config) as session:
+        rows, total = list_hosts(session, config.offline_after_seconds, MAX_PAGE, 0)
     print(f"{'agent id':36}  {'hostname':24}  {'group':12}  {'state':8}  last seen")
     for row in rows:
         state = "revoked" if row.revoked else ("online" if row.online else "offline")
@@ -289,15 +286,11 @@ def _on_one_agent(args: argparse.Namespace, change: Callable[[Session, str], int
         raise _AgentCommandError(
             f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')"
         )
-    engine = make_engine(config.database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            if session.get(Agent, args.agent_id) is None:
-                raise _AgentCommandError(f"no agent {args.agent_id}")
-            changed = change(session, args.agent_id)
-            session.commit()
-    finally:
-        engine.dispose()
+    with store_session(config) as session:
+        if session.get(Agent, args.agent_id) is None:
+            raise _AgentCommandError(f"no agent {args.agent_id}")
+        changed = change(session, args.agent_id)
+        session.commit()
     return changed
 
 
