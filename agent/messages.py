@@ -49,6 +49,9 @@ class Policy:
     scan_interval_seconds: float | None = None
     heartbeat_interval_seconds: float | None = None
     approved: dict[str, Any] = field(default_factory=dict)
+    # The file watcher's folders [(path, "web_root" | "upload")] and sensitive words.
+    watch_folders: tuple[tuple[str, str], ...] = ()
+    sensitive_words: tuple[str, ...] = ()
 
 
 def parse_policy(value: Any) -> Policy:
@@ -96,7 +99,40 @@ def parse_policy(value: Any) -> Policy:
             HEARTBEAT_INTERVAL_BOUNDS,
         ),
         approved=approved,
+        **_parse_watch(value.get("watch", {})),
     )
+
+
+MAX_WATCH_FOLDERS = 50
+MAX_SENSITIVE_WORDS = 500
+WATCH_KINDS = ("web_root", "upload")
+
+
+def _parse_watch(raw: Any) -> dict[str, Any]:
+    """``policy.watch``: {"folders": [{"path", "kind"}], "sensitive_words": [...]}."""
+    if not isinstance(raw, dict):
+        raise MessageError("policy.watch must be an object")
+    folders = raw.get("folders", [])
+    words = raw.get("sensitive_words", [])
+    if not isinstance(folders, list) or len(folders) > MAX_WATCH_FOLDERS:
+        raise MessageError(f"policy.watch.folders must be a list of at most {MAX_WATCH_FOLDERS}")
+    parsed: list[tuple[str, str]] = []
+    for entry in folders:
+        if not isinstance(entry, dict):
+            raise MessageError("policy.watch.folders: each entry must be an object")
+        path, kind = entry.get("path"), entry.get("kind")
+        if not isinstance(path, str) or not 0 < len(path) <= 1024 or "\0" in path:
+            raise MessageError("policy.watch.folders: path must be a non-empty string")
+        if kind not in WATCH_KINDS:
+            raise MessageError(f"policy.watch.folders: kind must be one of {WATCH_KINDS}")
+        parsed.append((path, kind))
+    if not isinstance(words, list) or len(words) > MAX_SENSITIVE_WORDS:
+        raise MessageError(
+            f"policy.watch.sensitive_words must be a list of at most {MAX_SENSITIVE_WORDS}"
+        )
+    if not all(isinstance(word, str) and 0 < len(word) <= 100 for word in words):
+        raise MessageError("policy.watch.sensitive_words: each must be 1-100 characters")
+    return {"watch_folders": tuple(parsed), "sensitive_words": tuple(words)}
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,12 @@ from xunjian.wire import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
+    from agent.watch.watcher import FileWatcher
+
 log = logging.getLogger("xunjian.agent")
 
 COMMAND_SCAN_NOW = "scan_now"
+KIND_FILE_EVENTS = "file_events"
 # Commands this agent knows how to carry out; the local allow list picks among them.
 KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW})
 # Used until a policy names intervals (the contract's own example values).
@@ -87,6 +90,9 @@ class AgentService:
         self._commands_lock = threading.Lock()
         self._pending_acks: list[str] = []
         self._seen_commands: deque[str] = deque(maxlen=REMEMBERED_COMMANDS)
+        self.watcher: FileWatcher | None = None
+        self._watch_key: tuple[Any, ...] = ()
+        self._watch_lock = threading.Lock()
 
     # -- policy ---------------------------------------------------------------------------
     def _cached_policy(self) -> Policy | None:
@@ -117,6 +123,7 @@ class AgentService:
         self._safely(self.state.save_policy, raw)
         self._safely(self.state.update_status, last_policy_version=policy.version)
         self._apply_intervals()
+        self._apply_watch()
         return policy
 
     def scan_interval(self) -> float:
@@ -163,6 +170,60 @@ class AgentService:
                 self.spool.depth(),
             )
             self._safely(self.state.update_status, last_scan_at=content["created_at"])
+        self.flush()
+        return seq
+
+    # -- file watcher ---------------------------------------------------------------------
+    def _apply_watch(self) -> None:
+        """Start, restart or stop the watcher when the policy's folders or words change."""
+        policy = self.policy
+        key = (policy.watch_folders, policy.sensitive_words) if policy else ()
+        with self._watch_lock:
+            if key == self._watch_key or self._stopping.is_set():
+                return
+            if self.watcher is not None:
+                self.watcher.stop()
+                self.watcher = None
+            self._watch_key = key
+            if not key or not key[0]:
+                return
+            from agent.watch.watcher import FileWatcher, WatchFolder, WatchLimits
+
+            folders = [WatchFolder(path, kind) for path, kind in key[0]]
+            limits = WatchLimits(rescan_seconds=self.config.watch_rescan_seconds)
+            watcher = FileWatcher(self.state.watch_snapshot_path, folders, key[1], limits)
+            try:
+                watcher.start()
+            except Exception as exc:  # e.g. the inotify instance limit: keep the agent alive
+                watcher.stop()
+                self._note_error(f"file watcher not started: {exc!r}")
+                return
+            self.watcher = watcher
+            log.info("watching %d folder(s): %s", len(folders), [f.path for f in folders])
+
+    def watch_cycle(self) -> int | None:
+        """Batch the watcher's changes into one ``file_events`` report; returns its seq."""
+        with self._watch_lock:
+            watcher = self.watcher
+            if watcher is None:
+                return None
+            events = watcher.drain()
+        if not events:
+            return None
+        content = {
+            "created_at": utc_now_text(),
+            "policy_version": self.policy_version,
+            "results": [],
+            "inventory": None,
+            "file_events": events,
+        }
+        try:
+            seq = self.spool.append(KIND_FILE_EVENTS, content)
+        except Exception as exc:
+            log.exception("could not spool file events")
+            self._note_error(f"could not spool file events: {exc!r}")
+            return None
+        log.info("%d file event(s) spooled as seq %d", len(events), seq)
         self.flush()
         return seq
 
@@ -301,6 +362,7 @@ class AgentService:
         from apscheduler.triggers.interval import IntervalTrigger
 
         self._scheduler = scheduler
+        self._apply_watch()  # from the saved policy, before the first fetch
         now = datetime.now(UTC)
         max_delay = self.config.start_delay_max_seconds
 
@@ -321,6 +383,7 @@ class AgentService:
             ("scan", self.scan_cycle, self.scan_interval()),
             ("heartbeat", self.heartbeat, self.heartbeat_interval()),
             ("flush", self.flush, self.config.flush_interval_seconds),
+            ("watch", self.watch_cycle, self.config.watch_interval_seconds),
         ]
 
     def _apply_intervals(self) -> None:
@@ -345,6 +408,10 @@ class AgentService:
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._watch_lock:
+            if self.watcher is not None:
+                self.watcher.stop()
+                self.watcher = None
 
     # -- helpers --------------------------------------------------------------------------
     def _note_error(self, message: str) -> None:

@@ -185,6 +185,10 @@ class AgentConfig:
     # true runs them inside the service.
     scan_in_process: bool = False
     scan_timeout_seconds: float = 1800.0
+    # The file watcher (folders come from the policy): how often its changes are batched into
+    # a report, and how often the folders are walked in full to catch what inotify missed.
+    watch_interval_seconds: float = 10.0
+    watch_rescan_seconds: float = 3600.0
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -216,6 +220,8 @@ class AgentConfig:
             "backoff_cap_seconds",
             "request_timeout_seconds",
             "scan_timeout_seconds",
+            "watch_interval_seconds",
+            "watch_rescan_seconds",
         ):
             setattr(self, name, _positive_number(name, getattr(self, name), 0.01))
         if self.scan_root is not None and (
@@ -263,6 +269,11 @@ class AgentState:
     @property
     def spool_path(self) -> Path:
         return self.directory / SPOOL_NAME
+
+    @property
+    def watch_snapshot_path(self) -> Path:
+        """What the file watcher last saw of each watched file (agent/watch/watcher.py)."""
+        return self.directory / "watch.db"
 
     # -- identity -------------------------------------------------------------------------
     def has_identity_files(self) -> bool:

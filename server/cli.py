@@ -30,10 +30,11 @@ from server.config import (
     load_config,
     write_private,
 )
+from server.oplog.cli import record_cli_action
 from server.oplog.signing import ensure_signing_key
 from server.pki import create_pki
 from server.schema import UUID_PATTERN
-from server.security import new_password
+from server.security import new_password, token_prefix
 from server.store.accounts import AccountError, create_api_token, create_user, user_by_name
 from server.store.agents import (
     DEFAULT_GROUP,
@@ -193,6 +194,33 @@ def _open(args: argparse.Namespace) -> tuple[ServerConfig, DataPaths]:
     return load_config(args.data), DataPaths(args.data)
 
 
+def _record(
+    config: ServerConfig,
+    args: argparse.Namespace,
+    action: str,
+    target: str,
+    details: dict[str, object] | None = None,
+    refused: str = "",
+) -> int:
+    """Append the command's operation log entry (POLICY.md E12, after its own commit); 0, or
+    1 with the reason on stderr when the entry could not be written. ``refused``: the command
+    changed nothing, for this reason (which is also the failure it reports)."""
+    problem = record_cli_action(
+        config,
+        args.data,
+        action,
+        target=target,
+        outcome="refused" if refused else "ok",
+        reason=refused,
+        details=details,
+    )
+    if refused:
+        return _fail(refused if problem is None else f"{refused}; {problem}")
+    if problem is not None:
+        return _fail(f"done, but {problem}")
+    return 0
+
+
 def token_create_command(args: argparse.Namespace) -> int:
     try:
         config, paths = _open(args)
@@ -204,16 +232,29 @@ def token_create_command(args: argparse.Namespace) -> int:
     with store_session(config) as session:
         token = create_enrollment_token(session, args.group, args.uses, lifetime)
         session.commit()
-    server_url = args.server_url or config.server_url
-    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    details = {
+        "group": args.group,
+        "uses": args.uses,
+        "expires_seconds": int(lifetime.total_seconds()),
+        "prefix": token_prefix(token),
+    }
+    status = _record(config, args, "cli.enrollment_token.create", f"group:{args.group}", details)
     expires = (datetime.datetime.now(datetime.UTC) + lifetime).strftime("%Y-%m-%d %H:%M UTC")
     print(
         f"Enrollment token for group {args.group}: {args.uses} use(s), expires {expires}.\n"
         f"Run this on each host to enroll it:\n"
+        f"{enroll_line(args.server_url or config.server_url, token, paths)}"
+    )
+    return status
+
+
+def enroll_line(server_url: str, token: str, paths: DataPaths) -> str:
+    """The command a person pastes on a host to enroll it (CLI and console print the same)."""
+    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    return (
         f"xunjian agent enroll --server {shlex.quote(server_url)} --token {token} "
         f"--ca-sha256 {ca_hash}"
     )
-    return 0
 
 
 def user_add_command(args: argparse.Namespace) -> int:
@@ -222,17 +263,20 @@ def user_add_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     password = new_password()
+    target = f"user:{args.name[:64]}"
+    details = {"role": args.role}
     try:
         with store_session(config) as session:
             create_user(session, args.name, args.role, password)
             session.commit()
     except AccountError as exc:
-        return _fail(str(exc))
+        return _record(config, args, "cli.user.create", target, details, refused=str(exc))
+    status = _record(config, args, "cli.user.create", target, details)
     print(
         f"User {args.name} ({args.role}) created. It must choose a new password at first login.\n"
         f"One-time password: {password}"
     )
-    return 0
+    return status
 
 
 def apitoken_create_command(args: argparse.Namespace) -> int:
@@ -240,18 +284,23 @@ def apitoken_create_command(args: argparse.Namespace) -> int:
         config, _paths = _open(args)
     except ConfigError as exc:
         return _fail(str(exc))
+    action, target = "cli.api_token.create", f"user:{args.user[:64]}"
     with store_session(config) as session:
         user = user_by_name(session, args.user)
-        if user is None:
-            return _fail(f"no user {args.user!r}; add one with 'xunjian server user add'")
-        token = create_api_token(session, user, args.name)
-        role = user.role
-        session.commit()
+        if user is not None:
+            token = create_api_token(session, user, args.name)
+            role = user.role
+            session.commit()
+    if user is None:
+        refused = f"no user {args.user!r}; add one with 'xunjian server user add'"
+        return _record(config, args, action, target, refused=refused)
+    details = {"name": args.name[:100], "role": role, "prefix": token_prefix(token)}
+    status = _record(config, args, action, target, details)
     print(
         f"API token for {args.user} ({role}); it is shown only now, store it safely.\n"
         f"Use it as 'Authorization: Bearer <token>'. Token: {token}"
     )
-    return 0
+    return status
 
 
 def agent_list_command(args: argparse.Namespace) -> int:
@@ -271,44 +320,49 @@ def agent_list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-class _AgentCommandError(Exception):
-    """The agent command cannot run; the message says why."""
-
-
-def _on_one_agent(args: argparse.Namespace, change: Callable[[Session, str], int]) -> int:
+def _on_one_agent(
+    args: argparse.Namespace,
+    action: str,
+    change: Callable[[Session, str], int],
+    details: Callable[[int], dict[str, object]],
+) -> tuple[int, int | None]:
     """Open the store and run ``change`` for the agent named by ``args.agent_id`` in one
-    transaction; returns what ``change`` returned (rows changed)."""
+    transaction, then record ``action`` in the operation log (a refusal too). Returns (exit
+    status, what ``change`` returned: rows changed, or None when it did not run)."""
     try:
         config, _paths = _open(args)
     except ConfigError as exc:
-        raise _AgentCommandError(str(exc)) from exc
+        return _fail(str(exc)), None
+    target = f"agent:{args.agent_id[:64]}"
     if not re.fullmatch(UUID_PATTERN, args.agent_id):
-        raise _AgentCommandError(
-            f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')"
-        )
+        refused = f"{args.agent_id!r} is not an agent id (see 'xunjian server agent list')"
+        return _record(config, args, action, target, refused=refused), None
     with store_session(config) as session:
-        if session.get(Agent, args.agent_id) is None:
-            raise _AgentCommandError(f"no agent {args.agent_id}")
-        changed = change(session, args.agent_id)
+        known = session.get(Agent, args.agent_id) is not None
+        changed = change(session, args.agent_id) if known else 0
         session.commit()
-    return changed
+    if not known:
+        return _record(config, args, action, target, refused=f"no agent {args.agent_id}"), None
+    return _record(config, args, action, target, details(changed)), changed
 
 
 def agent_revoke_command(args: argparse.Namespace) -> int:
-    try:
-        changed = _on_one_agent(
-            args, lambda session, agent_id: int(revoke_agent(session, agent_id))
-        )
-    except _AgentCommandError as exc:
-        return _fail(str(exc))
+    status, changed = _on_one_agent(
+        args,
+        "cli.agent.revoke",
+        lambda session, agent_id: int(revoke_agent(session, agent_id)),
+        lambda changed: {"already_revoked": not changed},
+    )
+    if changed is None:
+        return status
     if not changed:
         print(f"agent {args.agent_id} was already revoked")
-        return 0
+        return status
     print(
         f"agent {args.agent_id} revoked: the server refuses its requests from now on. "
         "To bring the host back, enroll it again with a new token."
     )
-    return 0
+    return status
 
 
 def _forget_baseline(session: Session, agent_id: str) -> int:
@@ -320,14 +374,18 @@ def _forget_baseline(session: Session, agent_id: str) -> int:
 def agent_rebaseline_command(args: argparse.Namespace) -> int:
     """After an administrator has approved what a host gained (accounts, software), the
     baseline checks should stop reporting it: the host's next inventory becomes its baseline."""
-    try:
-        forgotten = _on_one_agent(args, _forget_baseline)
-    except _AgentCommandError as exc:
-        return _fail(str(exc))
+    status, forgotten = _on_one_agent(
+        args,
+        "cli.agent.rebaseline",
+        _forget_baseline,
+        lambda forgotten: {"baseline_rows_forgotten": forgotten},
+    )
+    if forgotten is None:
+        return status
     if forgotten:
         print(
             f"baseline of agent {args.agent_id} forgotten; its next inventory becomes the new one"
         )
     else:
         print(f"agent {args.agent_id} had no baseline yet; its next inventory becomes one")
-    return 0
+    return status

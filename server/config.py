@@ -20,14 +20,23 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.alerts.channels import Channel, ChannelError, apply_roster, parse_channels
+from server.monitors.settings import (
+    DEFAULT_DIGEST_TIME,
+    DEFAULT_DIGEST_TIMEZONE,
+    DEFAULT_RAW_RETENTION_DAYS,
+    DEFAULT_THREADS,
+)
+from server.monitors.settings import settings_problem as monitor_settings_problem
 from server.oplog.settings import (
     DEFAULT_CHECKPOINT_EVERY,
     DEFAULT_RETENTION_DAYS,
     checkpoint_problem,
     retention_problem,
 )
+from server.peer import TrustedProxyError, parse_trusted_proxies
 from xunjian.wire import FRESHNESS_WINDOW_SECONDS
 
 CONFIG_NAME = "config.json"
@@ -53,6 +62,8 @@ class ServerConfig:
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
     console_language: str = "zh"
+    # Times in the console are shown in this zone (stored times are UTC).
+    console_timezone: str = "Asia/Shanghai"
     # Processes serving HTTPS (one Python process uses one core at a time); 1 = one process.
     workers: int = 2
     # The operation log (server/oplog): kept this many days (POLICY.md E12: never below 60),
@@ -61,8 +72,27 @@ class ServerConfig:
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30
+    # The dashboard's compliance counts (server/fleet/snapshot.py) are at most this old.
+    fleet_recount_seconds: int = 300
+    # Page monitors (server/monitors/settings.py, docs/monitors.md).
+    monitor_threads: int = DEFAULT_THREADS
+    monitor_raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS
+    monitor_digest_time: str = DEFAULT_DIGEST_TIME
+    monitor_digest_timezone: str = DEFAULT_DIGEST_TIMEZONE
     # Where alerts are sent: [{name, kind, settings, min_severity}] (server/alerts/channels.py).
     notify_channels: tuple[Channel, ...] = ()
+    # Device checks (docs/devices.md): how often each device is checked, the pace and limit of
+    # password attempts, the SSH timeout, how often each process looks for due devices, and an
+    # optional folder of credential lists replacing the built-in ones.
+    device_check_interval_seconds: int = 24 * 3600
+    device_attempt_interval_ms: int = 2000
+    device_max_attempts: int = 10
+    device_connect_timeout_seconds: int = 10
+    device_sweep_seconds: int = 30
+    device_credentials_dir: str = ""
+    # Reverse proxies whose X-Forwarded-For / X-Real-Port headers name the client (addresses or
+    # CIDR networks; server/peer.py). Empty: the TCP peer is the client, headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def offline_after_seconds(self) -> int:
@@ -78,6 +108,7 @@ class ServerConfig:
         values = dict(values)
         channels = values.pop("notify_channels", [])
         roster = values.pop("oncall_tiers", None)
+        proxies = values.pop("trusted_proxies", [])
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown settings in {CONFIG_NAME}: {', '.join(unknown)}")
@@ -90,16 +121,33 @@ class ServerConfig:
                 raise ConfigError(f"{name} in {CONFIG_NAME} must be {expected.__name__}")
             if expected is int and value < 1:
                 raise ConfigError(f"{name} in {CONFIG_NAME} must be at least 1")
+        if values.get("console_language", "zh") not in {"zh", "en"}:
+            raise ConfigError(f"console_language in {CONFIG_NAME} must be zh or en")
+        if (zone_problem := _zone_problem(values.get("console_timezone", "UTC"))) is not None:
+            raise ConfigError(f"console_timezone in {CONFIG_NAME}: {zone_problem}")
         problem = retention_problem(
             values.get("oplog_retention_days", DEFAULT_RETENTION_DAYS)
         ) or checkpoint_problem(values.get("oplog_checkpoint_every", DEFAULT_CHECKPOINT_EVERY))
+        problem = problem or monitor_settings_problem(values)
         if problem:
             raise ConfigError(f"{problem} (in {CONFIG_NAME})")
         try:
             parsed = apply_roster(parse_channels(channels), roster)
         except ChannelError as exc:
             raise ConfigError(f"{exc} (in {CONFIG_NAME})") from exc
-        return cls(**values, notify_channels=parsed)
+        try:
+            trusted = parse_trusted_proxies(proxies)
+        except TrustedProxyError as exc:
+            raise ConfigError(f"{exc} (in {CONFIG_NAME})") from exc
+        return cls(**values, notify_channels=parsed, trusted_proxies=trusted)
+
+
+def _zone_problem(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)"
+    return None
 
 
 @dataclass(frozen=True)

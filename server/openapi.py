@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from server.alerts.openapi import ALERT_PATHS, ALERT_SCHEMAS
+from server.devices.openapi import DEVICE_PATHS
+from server.files.openapi import FILE_PATHS, FILE_SCHEMAS
+from server.monitors.openapi import MONITOR_PATHS
 from server.oplog.openapi import OPLOG_PATHS, OPLOG_SCHEMAS
+from server.reports.openapi import REPORT_PATHS
 from xunjian import __version__
 
 _ERROR = {
@@ -357,7 +361,11 @@ def _paths() -> dict[str, Any]:
             }
         },
         **OPLOG_PATHS,
+        **REPORT_PATHS,
         **ALERT_PATHS,
+        **FILE_PATHS,
+        **MONITOR_PATHS,
+        **DEVICE_PATHS,
     }
 
 
@@ -391,6 +399,7 @@ def openapi_document() -> dict[str, Any]:
                 "Policy": _POLICY,
                 **OPLOG_SCHEMAS,
                 **ALERT_SCHEMAS,
+                **FILE_SCHEMAS,
             },
         },
     }

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.config import ServerConfig
+from server.files.policy import watch_section
 from server.store.models import Group, HostBaseline, Inventory, utcnow
 
 log = logging.getLogger("xunjian.server.policy")
@@ -65,6 +66,83 @@ APPROVED_LIST_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Bounds of the approved lists an administrator keeps per group (the console refuses more).
+MAX_APPROVED_NAMES = 2000
+APPROVED_NAME_LENGTH = {"users": 64, "software": 200}
+# Beyond letters and digits (any script): account names as Linux and Windows write them
+# (DOMAIN\user, user$, user@realm); package names and the patterns software.allow_list takes
+# (lib*, python3.11, g++, section:games, "Microsoft Visual C++ 2015 (x64)").
+APPROVED_NAME_PUNCTUATION = {"users": "._-$@\\ ", "software": "._-+:*?[]~()@,&/ '"}
+
+
+def approved_problem(list_name: str, names: list[str]) -> str | None:
+    """Why ``names`` cannot be the group's approved ``list_name`` list, or None."""
+    if list_name not in APPROVED_LIST_PARAMS:
+        return f"unknown list {list_name!r}"
+    if len(names) > MAX_APPROVED_NAMES:
+        return f"at most {MAX_APPROVED_NAMES} names"
+    length = APPROVED_NAME_LENGTH[list_name]
+    allowed = APPROVED_NAME_PUNCTUATION[list_name]
+    for name in names:
+        if not 0 < len(name) <= length:
+            return f"each name is 1..{length} characters"
+        if name != name.strip():
+            return f"{name!r} starts or ends with a space"
+        bad = sorted({ch for ch in name if not (ch.isalnum() or ch in allowed)})
+        if bad:
+            return f"{name!r} has characters not allowed in a name: {' '.join(bad)}"
+    return None
+
+
+# Parameter values an administrator sets are bounded even where the check declares no bound.
+MAX_PARAM_INT = 1_000_000_000
+MAX_PARAM_TEXT = 1000
+MAX_PARAM_ITEMS = 2000
+PARAM_TYPES = ("int", "bool", "str", "list[int]", "list[str]")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def param_problem(spec: dict[str, Any], value: Any) -> str | None:
+    """Why ``value`` does not fit a parameter described by ``spec`` (a ``params`` entry of
+    ``check_catalog()``: type, minimum, and maximum or choices where declared), or None."""
+    kind = spec.get("type")
+    if kind not in PARAM_TYPES:
+        return f"unsupported parameter type {kind!r}"
+    items = value if kind.startswith("list[") else [value]
+    if kind.startswith("list["):
+        if not isinstance(value, list):
+            return "must be a list"
+        if len(value) > MAX_PARAM_ITEMS:
+            return f"at most {MAX_PARAM_ITEMS} items"
+    item_type = kind.removeprefix("list[").removesuffix("]")
+    minimum, maximum = spec.get("minimum"), spec.get("maximum")
+    choices = spec.get("choices")
+    for item in items:
+        if item_type == "bool":
+            if not isinstance(item, bool):
+                return "must be true or false"
+        elif item_type == "int":
+            if not _is_int(item):
+                return "must be a whole number"
+            low = minimum if _is_int(minimum) else -MAX_PARAM_INT
+            high = maximum if _is_int(maximum) else MAX_PARAM_INT
+            if not low <= item <= high:
+                return f"must be between {low} and {high}"
+        else:
+            if not isinstance(item, str):
+                return "must be text"
+            if len(item) > MAX_PARAM_TEXT:
+                return f"at most {MAX_PARAM_TEXT} characters"
+            if any(not ch.isprintable() for ch in item):
+                return "must be one line of printable text"
+        if isinstance(choices, list) and choices and item not in choices:
+            return f"must be one of {', '.join(str(choice) for choice in choices)}"
+    return None
+
+
 def _apply_approved_lists(
     checks: dict[str, dict[str, Any]], approved: dict[str, list[str]]
 ) -> None:
@@ -108,20 +186,36 @@ def effective_policy(group: Group, config: ServerConfig) -> dict[str, Any]:
             "heartbeat_interval_seconds": config.heartbeat_interval_seconds,
         },
         "approved": approved,
+        # The file watcher's folders and sensitive words (server/files/policy.py).
+        "watch": watch_section(stored),
     }
 
 
-def set_group_policy(session: Session, group: Group, policy: dict[str, Any]) -> int:
+class StalePolicy(Exception):
+    """The group's policy changed since the version the caller started from (another edit)."""
+
+
+def set_group_policy(
+    session: Session,
+    group: Group,
+    policy: dict[str, Any],
+    expected_version: int | None = None,
+) -> int:
     """Replace a group's stored policy and bump its version; returns the new version.
 
     The bump is an UPDATE ... SET version = version + 1, so two simultaneous edits cannot both
-    produce the same version number.
+    produce the same version number. With ``expected_version`` (the version a person's form
+    was made from) the UPDATE only happens while the group is still at that version, else
+    ``StalePolicy``: an edit never silently overwrites another made in between.
     """
-    session.execute(
-        update(Group)
-        .where(Group.id == group.id)
-        .values(policy=copy.deepcopy(policy), policy_version=Group.policy_version + 1)
-    )
+    statement = update(Group).where(Group.id == group.id)
+    if expected_version is not None:
+        statement = statement.where(Group.policy_version == expected_version)
+    changed = session.execute(
+        statement.values(policy=copy.deepcopy(policy), policy_version=Group.policy_version + 1)
+    ).rowcount
+    if changed != 1:
+        raise StalePolicy(f"group {group.id} is no longer at policy version {expected_version}")
     session.flush()
     session.refresh(group)
     return group.policy_version

@@ -372,6 +372,41 @@ GAP = obj(
     }
 )
 
+# The file watcher's events (agent/watch/watcher.py; docs/file-watcher.md).
+FILE_EVENT_ACTIONS = (
+    "created",
+    "modified",
+    "deleted",
+    "moved",
+    "summary",
+    "folder_missing",
+    "folder_back",
+)
+MAX_FILE_EVENTS = 1000
+FINDING = obj(
+    {
+        "kind": Field(one_of("webshell", "sensitive_word")),
+        "rule": Field(string(100, min_length=1)),
+    }
+)
+FILE_EVENT = obj(
+    {
+        "action": Field(one_of(*FILE_EVENT_ACTIONS)),
+        "path": Field(string(1024, min_length=1)),
+        "from_path": Field(nullable(string(1024)), required=False),
+        "folder": Field(string(1024, min_length=1)),
+        "folder_kind": Field(one_of("web_root", "upload")),
+        "sha256": Field(nullable(string(64, 64, pattern=r"[0-9a-f]{64}")), required=False),
+        "size": Field(nullable(integer()), required=False),
+        "owner": Field(nullable(string(64)), required=False),
+        "mtime": Field(nullable(timestamp()), required=False),
+        "observed_at": Field(timestamp()),
+        "summarised_action": Field(nullable(one_of(*FILE_EVENT_ACTIONS)), required=False),
+        "count": Field(nullable(integer()), required=False),
+        "findings": Field(list_of(FINDING, 20), required=False, default=list),
+    }
+)
+
 REPORT = obj(
     {
         "agent_id": Field(string(36, pattern=UUID_PATTERN)),
@@ -383,6 +418,7 @@ REPORT = obj(
         "results": Field(list_of(RESULT, MAX_RESULTS)),
         "inventory": Field(nullable(json_object(INVENTORY_MAX_BYTES)), required=False),
         "gaps": Field(list_of(GAP, 100), required=False, default=list),
+        "file_events": Field(list_of(FILE_EVENT, MAX_FILE_EVENTS), required=False, default=list),
     }
 )
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import DataPaths, ServerConfig
+from server.peer import Peer, resolve_peer
 
 EXTENSION_KEY = "xunjian"
 refusals = logging.getLogger("xunjian.server.refused")
@@ -39,10 +40,17 @@ def db_session() -> Iterator[Session]:
         yield session
 
 
+def request_peer() -> Peer:
+    """The client of the current request: the TCP peer, or the client a trusted reverse proxy
+    names in its headers (config ``trusted_proxies``; server/peer.py)."""
+    state = current_app.extensions.get(EXTENSION_KEY)
+    trusted = state.config.trusted_proxies if isinstance(state, ServerState) else ()
+    return resolve_peer(request.environ, trusted)
+
+
 def client_address() -> str:
     """``address:port`` of the client: POLICY.md E12 wants the source port in the logs."""
-    environ = request.environ
-    return f"{environ.get('REMOTE_ADDR', '-')}:{environ.get('REMOTE_PORT', '-')}"
+    return request_peer().text()
 
 
 def log_refusal(status: int, reason: str) -> None:

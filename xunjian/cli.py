@@ -144,6 +144,10 @@ def _server_parsers(sub: argparse._SubParsersAction) -> None:
     p = osub.add_parser("purge", help="delete entries older than oplog_retention_days (logged)")
     _add_data(p)
     p.set_defaults(handler=_lazy("server.oplog.cli:purge_command"))
+    importlib.import_module("xunjian.cli_devices").add_server_parsers(ssub, _add_data, _lazy)
+    importlib.import_module("xunjian.cli_reports").add_parsers(sub, ssub, _add_data, _lazy)
+    importlib.import_module("xunjian.cli_monitors").add_server_parsers(ssub, _add_data, _lazy)
+    importlib.import_module("xunjian.cli_files").add_server_parsers(ssub, _add_data, _lazy)
 
 
 def _agent_parsers(sub: argparse._SubParsersAction) -> None:
@@ -192,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server_parsers(sub)
     _agent_parsers(sub)
     _scan_parser(sub)
+    importlib.import_module("xunjian.cli_deploy").add_top_parsers(sub)
 
     p = sub.add_parser("demo", help="server on SQLite plus a local agent, console on loopback")
     _add_data(p)

@@ -9,12 +9,13 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from server.alerts.actions import AlertActionError, add_comment, change_alert, may_change_alerts
 from server.alerts.models import COMMENT_LENGTH, STATUSES, Alert, AlertComment, status_of
-from server.state import db_session, events, refuse
-from server.store.models import Agent, utcnow
+from server.state import db_session, refuse
+from server.store.models import Agent
 
 _attached: set[str] = set()
 
@@ -44,7 +45,7 @@ def alert_json(alert: Alert, hostname: str | None, comments: list[AlertComment])
         "status": status_of(alert),
         "subject": subject_text(alert, hostname),
         "host": None if alert.agent_id is None else {"id": alert.agent_id, "hostname": hostname},
-        "monitor": None,  # page monitors are not built yet; their alerts will name one here
+        "monitor": monitor_of(alert),
         "check_id": alert.check_id or None,
         "resource": alert.resource or None,
         "message": alert.message,
@@ -57,6 +58,14 @@ def alert_json(alert: Alert, hostname: str | None, comments: list[AlertComment])
             {"at": _time(item.at), "author": item.author, "text": item.text} for item in comments
         ],
     }
+
+
+def monitor_of(alert: Alert) -> dict | None:
+    """The page monitor an alert is about (server/monitors puts ``monitor:<id>`` in check_id)."""
+    prefix, _, number = alert.check_id.partition(":")
+    if alert.agent_id is not None or prefix != "monitor" or not number.isdigit():
+        return None
+    return {"id": int(number), "url": alert.resource}
 
 
 def subject_text(alert: Alert, hostname: str | None) -> str:
@@ -135,10 +144,10 @@ def _body(required: str | None) -> dict[str, str] | None:
 
 
 def _writer() -> Any:
-    from server.api import WRITER_ROLES, _owner
+    from server.api import _owner
 
     owner = _owner()
-    return owner if owner.role in WRITER_ROLES else None
+    return owner if may_change_alerts(owner.role) else None
 
 
 def _change(alert_id: int, action: str) -> ResponseReturnValue:
@@ -151,39 +160,13 @@ def _change(alert_id: int, action: str) -> ResponseReturnValue:
     body = _body(None)
     if body is None:
         return refuse(400, f'body must be empty or {{"comment": text of 1..{COMMENT_LENGTH}}}')
-    now = utcnow()
     with db_session() as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
-            return jsonify({"error": "no such alert"}), 404
-        # Conditional updates: two people (or the server resolving it) at the same moment
-        # cannot both win, and the first acknowledgement is the one kept.
-        if action == "ack":
-            changed = session.execute(
-                update(Alert)
-                .where(
-                    Alert.id == alert_id,
-                    Alert.resolved_at.is_(None),
-                    Alert.acknowledged_at.is_(None),
-                )
-                .values(acknowledged_at=now, acknowledged_by=owner.user_name)
-            ).rowcount
-        else:
-            changed = session.execute(
-                update(Alert)
-                .where(Alert.id == alert_id, Alert.resolved_at.is_(None))
-                .values(resolved_at=now, resolved_by=owner.user_name, open_key=None)
-            ).rowcount
-        session.refresh(alert)
-        if not changed and alert.resolved_at is not None:
-            session.rollback()
-            return refuse(409, f"alert {alert_id} is resolved already")
-        if "comment" in body:
-            session.add(_new_comment(alert_id, owner.user_name, body["comment"], now))
-        session.commit()
+        try:
+            alert = change_alert(session, alert_id, action, owner.user_name, body.get("comment"))
+        except AlertActionError as exc:
+            return refuse(exc.status, str(exc))
         hostname = _hostname(session, alert)
         comments = _comments(session, [alert_id]).get(alert_id, [])
-        events.info("user %s: %s alert %s", owner.user_name, action, alert_id)
         return jsonify(alert_json(alert, hostname, comments))
 
 
@@ -206,17 +189,11 @@ def comment(alert_id: int) -> ResponseReturnValue:
     if body is None:
         return refuse(400, f'body must be {{"text": text of 1..{COMMENT_LENGTH}}}')
     with db_session() as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
-            return jsonify({"error": "no such alert"}), 404
-        item = _new_comment(alert_id, owner.user_name, body["text"], utcnow())
-        session.add(item)
-        session.commit()
+        try:
+            item = add_comment(session, alert_id, owner.user_name, body["text"])
+        except AlertActionError as exc:
+            return refuse(exc.status, str(exc))
         return jsonify({"at": _time(item.at), "author": item.author, "text": item.text}), 201
-
-
-def _new_comment(alert_id: int, author: str, text: str, now: Any) -> AlertComment:
-    return AlertComment(alert_id=alert_id, at=now, author=author, text=text.strip())
 
 
 def _hostname(session: Session, alert: Alert) -> str | None:

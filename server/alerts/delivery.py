@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from server.alerts.channels import SEVERITY_ORDER, Channel
 from server.alerts.models import Alert, AlertNotification
+from server.config import ServerConfig
 from server.notify import (
     AlertKind,
     AlertMessage,
@@ -259,6 +260,33 @@ class Deliverer:
         return str(values["status"])
 
 
+class ChannelDelivery:
+    """One worker thread's queueing and sending for the channels in force *now*: config.json's,
+    or the database's once an administrator edited them in the console
+    (server/policy_settings/alerting.py). Each tick asks the database for the settings version
+    (one SELECT) and rebuilds its channels and notifiers when it changed, so an edit made
+    through one server process is used by every process from its next tick."""
+
+    def __init__(self, engine: Engine, config: ServerConfig, name: str | None = None) -> None:
+        from server.policy_settings.alerting import AlertingSource
+
+        self.engine = engine
+        self.name = name or worker_name()
+        self.source = AlertingSource(engine, config)
+        self._deliverer: Deliverer | None = None
+        self._channels: tuple[Channel, ...] | None = None
+
+    def tick(self, now: datetime.datetime | None = None) -> DeliveryOutcome:
+        channels = self.source.current().channels
+        if self._deliverer is None or channels != self._channels:
+            self._deliverer = Deliverer(self.engine, channels, name=self.name)
+            self._channels = channels
+        if not channels:
+            return DeliveryOutcome()
+        queue_notifications(self.engine, channels, now)
+        return self._deliverer.deliver_due(now)
+
+
 def retry_delay(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
     backoff = min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
     if retry_after is not None:
@@ -273,13 +301,18 @@ def _reason(error: Exception, what: str) -> str:
 _TITLES = {
     "check_failed": ("检查未通过：{check}", "Check failed: {check}"),
     "agent_silent": ("主机失联：{host}", "Host silent: {host}"),
+    # Page monitors (server/monitors): the subject is the page's URL.
+    "down": ("页面无法访问：{resource}", "Page down: {resource}"),
+    "slow": ("页面响应慢：{resource}", "Page slow: {resource}"),
+    "cert": ("网站证书问题：{resource}", "Certificate problem: {resource}"),
+    "tamper": ("页面疑似被篡改：{resource}", "Page may have been tampered with: {resource}"),
 }
 
 
 def message_for(alert: Alert, hostname: str | None) -> AlertMessage:
     host = hostname or alert.agent_id or ""
     zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
-    words = {"check": alert.check_id, "host": host}
+    words = {"check": alert.check_id, "host": host, "resource": alert.resource}
     where = " / ".join(part for part in (host, alert.resource) if part)
     return AlertMessage(
         alert_id=str(alert.id),
@@ -287,6 +320,6 @@ def message_for(alert: Alert, hostname: str | None) -> AlertMessage:
         severity=alert.severity,  # type: ignore[arg-type]
         title=LocalText(zh.format(**words), en.format(**words)),
         body=LocalText(f"{where}：{alert.message}", f"{where}: {alert.message}"),
-        subject=host,
+        subject=host or alert.resource,
         opened_at=alert.opened_at.replace(tzinfo=datetime.UTC),
     )

@@ -31,6 +31,9 @@ from server.alerts.models import Alert, open_key
 ALERTS = Alert.__table__
 SPOOL_FULL = "spool full"  # agent/spool.py REASON_SPOOL_FULL; the agent is not imported here
 _SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one
+# Checks whose failure is an alert of its own kind instead of check_failed: the device prober's
+# vendor-default credential (server/devices/check.py) is "default_credential".
+CHECK_ALERT_KINDS = {"device.default_credential": "default_credential"}
 _OPEN_COLUMNS = (
     "kind",
     "severity",
@@ -119,11 +122,12 @@ def _compare(
         current[(result["check_id"], result["resource"])] = result  # the last one counts
     for (check_id, resource), result in current.items():
         status, before = result["status"], previous.get((check_id, resource))
+        kind = CHECK_ALERT_KINDS.get(check_id, "check_failed")
         if status == "fail" and before != "fail":
-            key = open_key("check_failed", agent_id, check_id, resource)
+            key = open_key(kind, agent_id, check_id, resource)
             opening.append(
                 (
-                    "check_failed",
+                    kind,
                     result["severity"],
                     agent_id,
                     check_id,
@@ -134,11 +138,12 @@ def _compare(
                 )
             )
         elif status == "pass" and before == "fail":
-            resolving.append((received, open_key("check_failed", agent_id, check_id, resource)))
+            resolving.append((received, open_key(kind, agent_id, check_id, resource)))
     if full_scan:
         for (check_id, resource), before in previous.items():
             if before == "fail" and (check_id, resource) not in current:
-                key = open_key("check_failed", agent_id, check_id, resource)
+                kind = CHECK_ALERT_KINDS.get(check_id, "check_failed")
+                key = open_key(kind, agent_id, check_id, resource)
                 resolving.append((received, key))
 
 

@@ -17,7 +17,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.models import Base, BigId
 
-KINDS = ("check_failed", "agent_silent", "spool_overflow")
+# Every kind of alert, by source. Page monitors (issue 4): down, tamper, cert, slow; the file
+# watcher: webshell, sensitive_file; device checks (issue 5): default_credential.
+KINDS = (
+    "check_failed",
+    "agent_silent",
+    "spool_overflow",
+    "down",
+    "tamper",
+    "cert",
+    "slow",
+    "webshell",
+    "sensitive_file",
+    "default_credential",
+)
 STATUSES = ("open", "acknowledged", "resolved")
 OPEN_KEY_LENGTH = 400
 COMMENT_LENGTH = 2000

@@ -34,7 +34,20 @@ ALERT_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": ["check_failed", "agent_silent", "spool_overflow"]},
+            "kind": {
+                "enum": [
+                    "check_failed",
+                    "agent_silent",
+                    "spool_overflow",
+                    "down",
+                    "tamper",
+                    "cert",
+                    "slow",
+                    "webshell",
+                    "sensitive_file",
+                    "default_credential",
+                ]
+            },
             "severity": {"enum": ["info", "low", "medium", "high", "critical"]},
             "status": {"enum": ["open", "acknowledged", "resolved"]},
             "subject": {"type": "string", "description": "hostname / check / resource"},
@@ -42,7 +55,11 @@ ALERT_SCHEMAS: dict[str, Any] = {
                 "type": ["object", "null"],
                 "properties": {"id": {"type": "string"}, "hostname": {"type": ["string", "null"]}},
             },
-            "monitor": {"type": ["object", "null"], "description": "for page monitor alerts"},
+            "monitor": {
+                "type": ["object", "null"],
+                "description": "for page monitor alerts (kinds down, slow, cert, tamper)",
+                "properties": {"id": {"type": "integer"}, "url": {"type": "string"}},
+            },
             "check_id": {"type": ["string", "null"]},
             "resource": {"type": ["string", "null"]},
             "message": {"type": "string"},

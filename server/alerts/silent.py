@@ -40,7 +40,12 @@ def sweep_silent_agents(
         literal(f"no report or heartbeat for {offline_after_seconds} s from ") + Agent.hostname,
         literal("agent_silent:") + Agent.id + literal("::"),
         literal(now, DateTime),
-    ).where(Agent.revoked_at.is_(None), Agent.last_seen < cutoff)
+    ).where(
+        Agent.revoked_at.is_(None),
+        Agent.last_seen < cutoff,
+        # Devices (server/devices) are checked over SSH on a schedule; they never heartbeat.
+        Agent.platform != "device",
+    )
     columns = [
         "kind",
         "severity",

@@ -1,6 +1,7 @@
 """The alert background thread that ``xunjian server run`` starts in each server process.
 Every ``alert_sweep_seconds`` it sweeps for silent agents (server/alerts/silent.py), queues
-notifications for the configured channels and sends the due ones (server/alerts/delivery.py).
+notifications for the channels in force (config.json's, or those edited in the console:
+server/policy_settings/alerting.py) and sends the due ones (server/alerts/delivery.py).
 Several processes running it at once is safe (unique open_key, unique notification per alert
 and channel, claims by conditional UPDATE), so there is no leader lock."""
 
@@ -12,7 +13,7 @@ import time
 
 from flask import Flask
 
-from server.alerts.delivery import Deliverer, queue_notifications
+from server.alerts.delivery import ChannelDelivery
 from server.alerts.silent import sweep_silent_agents
 from server.state import EXTENSION_KEY, ServerState
 
@@ -25,7 +26,8 @@ class AlertWorker(threading.Thread):
         self.state = state
         self.stop = stop
         self.started_at = time.monotonic()
-        self.deliverer = Deliverer(state.engine, state.config.notify_channels)
+        # The channels in force: config.json's, or the console's (re-read on every change).
+        self.delivery = ChannelDelivery(state.engine, state.config)
 
     def run(self) -> None:
         config = self.state.config
@@ -48,13 +50,10 @@ class AlertWorker(threading.Thread):
                         outcome.opened,
                         outcome.resolved,
                     )
-        channels = config.notify_channels
-        if channels:
-            try:
-                queue_notifications(self.state.engine, channels)
-                self.deliverer.deliver_due()
-            except Exception:
-                logger.exception("alerts: delivery failed; trying again later")
+        try:
+            self.delivery.tick()
+        except Exception:
+            logger.exception("alerts: delivery failed; trying again later")
 
 
 def start_alert_worker(app: Flask, stop: threading.Event) -> AlertWorker:

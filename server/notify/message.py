@@ -28,6 +28,10 @@ class AlertKind(StrEnum):
     TAMPER = "tamper"
     DEFAULT_CREDENTIAL = "default_credential"
     SPOOL_OVERFLOW = "spool_overflow"
+    CERT = "cert"
+    SLOW = "slow"
+    WEBSHELL = "webshell"
+    SENSITIVE_FILE = "sensitive_file"
 
 
 @dataclass(frozen=True)

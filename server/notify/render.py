@@ -26,6 +26,10 @@ KIND_LABELS: dict[AlertKind, dict[str, str]] = {
     AlertKind.TAMPER: {"zh": "页面被篡改", "en": "page changed"},
     AlertKind.DEFAULT_CREDENTIAL: {"zh": "默认密码", "en": "default credential"},
     AlertKind.SPOOL_OVERFLOW: {"zh": "报告缓存溢出", "en": "report spool overflow"},
+    AlertKind.CERT: {"zh": "证书即将过期", "en": "certificate expiring"},
+    AlertKind.SLOW: {"zh": "页面响应慢", "en": "page slow"},
+    AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
+    AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

@@ -6,18 +6,23 @@ Exit status 0 when the log is intact / the purge is done; 1 otherwise, with the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from server.config import ConfigError, load_config
+from server.config import ConfigError, ServerConfig, load_config
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.signing import SigningKeyError, verification_key
 from server.oplog.store import OperationLog, OplogError
 from server.oplog.verify import verify_log
+from server.settings.runtime import effective_settings
 from server.store.engine import make_engine
 
 
@@ -64,11 +69,46 @@ def verify_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_actor() -> str:
+def cli_actor() -> str:
+    """``cli:<operating system user>``: who ran a ``xunjian server`` command."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no name for this uid (e.g. a container)
         return "cli:unknown"
+
+
+def record_cli_action(
+    config: ServerConfig,
+    data: Path,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    reason: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Append the entry for a command that changed (or refused to change) the server's state:
+    actor ``cli:<os user>``, role ``cli``, no address (the command ran on the server itself).
+    Call it after the command's own commit. Returns None, or why the entry is missing."""
+    engine = make_engine(config.database_url)
+    try:
+        log = OperationLog(engine, data, OplogSettings.from_config(config))
+        log.append(
+            EntryFields.make(
+                action,
+                actor=cli_actor(),
+                role="cli",
+                target=target,
+                outcome=outcome,
+                reason=reason,
+                details=details,
+            )
+        )
+    except (SQLAlchemyError, OplogError, OSError, ValueError) as exc:
+        return f"the operation log entry {action} could not be written: {exc}"
+    finally:
+        engine.dispose()
+    return None
 
 
 def purge_command(args: argparse.Namespace) -> int:
@@ -80,8 +120,12 @@ def purge_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     engine = make_engine(config.database_url)
     try:
+        # The retention in force: the console's run-time setting, else config.json's.
+        with Session(engine) as session:
+            retention = effective_settings(session, config).oplog_retention_days
+        settings = dataclasses.replace(settings, retention_days=retention)
         log = OperationLog(engine, data, settings)
-        result = log.purge(EntryFields.make("oplog.purge", actor=_cli_actor(), role="system"))
+        result = log.purge(EntryFields.make("oplog.purge", actor=cli_actor(), role="system"))
     except (SQLAlchemyError, SigningKeyError, OplogError, OSError) as exc:
         return _fail(f"purge failed, nothing was deleted: {exc}")
     finally:

@@ -6,10 +6,12 @@ What is recorded (POLICY.md E12, A1):
   there is one per agent per minute, and the reports table already records them);
 * every read of the log itself, allowed or refused.
 
-Each entry carries the real peer address and source port from the WSGI environ. A view that
-calls ``record`` itself (for a better action name or target) replaces the hook's entry for that
-request. A failure to record is logged and never turns a completed request into an error: the
-change it describes has already been committed.
+Each entry carries the client's address and source port: the TCP peer from the WSGI environ,
+or the values a trusted reverse proxy forwards (``trusted_proxies``, server/peer.py; the entry's
+details then name the proxy as ``via_proxy``). A view that calls ``record`` itself (for a
+better action name or target) replaces the hook's entry for that request. A failure to record
+is logged and never turns a completed request into an error: the change it describes has
+already been committed.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from sqlalchemy import select
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import Appended, OperationLog
-from server.state import current_state, db_session
+from server.state import current_state, db_session, request_peer
 from server.store.models import User
 
 EXTENSION_KEY = "xunjian.oplog"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PEOPLE_BLUEPRINTS = frozenset({"console", "api"})
 AGENT_BLUEPRINT = "agent_api"
 OPLOG_BLUEPRINT = "oplog"
+OPLOG_PAGES_BLUEPRINT = "oplog_pages"  # the console's Operation log page (server/oplog/console.py)
 _RECORDED = "oplog_recorded"
 # Stable action names for the endpoints that exist; any other endpoint is recorded under its
 # own Flask name ("console.some_view"), so a new view is never left out.
@@ -42,6 +44,11 @@ ACTIONS = {
     "console.scan_now": "console.command.create",
     "api.host_command": "api.command.create",
     "agent_api.enroll": "agent.enroll",
+    "alerts.ack": "console.alert.ack",
+    "alerts.resolve": "console.alert.resolve",
+    "alerts.comment": "console.alert.comment",
+    "oplog_pages.index": "oplog.view",
+    "oplog_pages.export": "oplog.export",
 }
 MAX_ERROR_BODY = 4096
 logger = logging.getLogger("xunjian.server.oplog")
@@ -63,11 +70,11 @@ def operation_log(app: Flask | None = None) -> OperationLog:
 
 
 def client_peer() -> tuple[str, int | None]:
-    """The TCP peer (address, source port) as the WSGI server saw it; cheroot and Werkzeug give
-    the port as a string."""
-    environ = request.environ
-    port = str(environ.get("REMOTE_PORT", ""))
-    return str(environ.get("REMOTE_ADDR", "")), int(port) if port.isdigit() else None
+    """The client's (address, source port): the TCP peer as the WSGI server saw it, or, when
+    that peer is a trusted proxy (config ``trusted_proxies``), the values its headers forward
+    (server/peer.py)."""
+    peer = request_peer()
+    return peer.address, peer.port
 
 
 def current_actor() -> tuple[str, str]:
@@ -104,7 +111,11 @@ def record(
     (logged)."""
     address, port = ("", None)
     if has_request_context():
-        address, port = client_peer()
+        peer = request_peer()
+        address, port = peer.address, peer.port
+        if peer.via:
+            # Which proxy vouched for the address: part of the record, never of the identity.
+            details = {**(details or {}), "via_proxy": peer.via}
         found_actor, found_role = current_actor()
         actor = actor if actor is not None else found_actor
         role = role if role is not None else found_role
@@ -150,9 +161,10 @@ def _target() -> str:
 
 def _wanted() -> bool:
     blueprint = request.blueprint
-    if blueprint in PEOPLE_BLUEPRINTS:
-        return request.method in WRITE_METHODS
-    return blueprint in {AGENT_BLUEPRINT, OPLOG_BLUEPRINT}
+    if blueprint in {AGENT_BLUEPRINT, OPLOG_BLUEPRINT, OPLOG_PAGES_BLUEPRINT}:
+        return True  # (the pages record each view themselves; this catches the rest)
+    # Console, API and every feature's pages: each state-changing request is an entry.
+    return request.method in WRITE_METHODS
 
 
 def _after_request(response: Response) -> Response:
@@ -215,11 +227,15 @@ def _logged_in(name: str) -> tuple[str, str]:
 
 
 def install_oplog(app: Flask) -> None:
-    """Record the app's requests in its operation log and serve ``GET /api/v1/oplog``."""
+    """Record the app's requests in its operation log and serve ``GET /api/v1/oplog`` and the
+    console's Operation log page."""
     from server.oplog.api import blueprint
 
     if app.blueprints.get(blueprint.name) is blueprint:
         return  # installed already: hooks twice would record every request twice
     operation_log(app)
     app.register_blueprint(blueprint)
+    from server.oplog import console
+
+    app.register_blueprint(console.blueprint)
     app.after_request(_after_request)

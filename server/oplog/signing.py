@@ -52,7 +52,16 @@ def _public_pem(key: Ed25519PublicKey) -> bytes:
 
 def ensure_signing_key(data_dir: Path) -> Ed25519PrivateKey:
     """The data folder's signing key, created (0600) with its public half if missing."""
-    key_path = data_dir / KEY_NAME
+    return ensure_ed25519_key(data_dir, KEY_NAME, PUBLIC_KEY_NAME, "operation log")
+
+
+def ensure_ed25519_key(
+    data_dir: Path, key_name: str, public_key_name: str, purpose: str
+) -> Ed25519PrivateKey:
+    """``DATA/key_name`` (0600, PKCS#8 PEM), created on first use by whichever process comes
+    first, with its public half ``DATA/public_key_name`` (0644) beside it. Other signed records
+    (the weekly reports) keep keys of their own this way."""
+    key_path = data_dir / key_name
     if not key_path.exists():
         fresh = Ed25519PrivateKey.generate()
         _publish(
@@ -66,10 +75,10 @@ def ensure_signing_key(data_dir: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
-        raise SigningKeyError(f"cannot read the operation log key {key_path}: {exc}") from exc
+        raise SigningKeyError(f"cannot read the {purpose} key {key_path}: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(f"{key_path} is not an Ed25519 private key")
-    public_path = data_dir / PUBLIC_KEY_NAME
+    public_path = data_dir / public_key_name
     if not public_path.exists():
         _publish(public_path, _public_pem(key.public_key()))
         public_path.chmod(0o644)  # public by design: auditors get a copy

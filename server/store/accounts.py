@@ -39,7 +39,8 @@ def create_user(session: Session, name: str, role: str, password: str) -> User:
 
 
 def user_by_name(session: Session, name: str) -> User | None:
-    return session.scalar(select(User).where(User.name == name))
+    """The active user of that name; a disabled account (console settings) is as absent."""
+    return session.scalar(select(User).where(User.name == name, User.disabled_at.is_(None)))
 
 
 def set_password(session: Session, user: User, password: str) -> None:
@@ -84,7 +85,11 @@ def authenticate_api_token(session: Session, token: str) -> TokenOwner | None:
     row = session.execute(
         select(ApiToken.id, ApiToken.last_used_at, User.id, User.name, User.role)
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_sha256 == token_digest(token), ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.token_sha256 == token_digest(token),
+            ApiToken.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+        )
     ).first()
     if row is None:
         return None
@@ -112,6 +117,7 @@ def start_session(session: Session, user: User) -> str:
     """Create a console session and return its secret id (kept in the signed cookie)."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    user.last_login_at = now
     session.add(
         ConsoleSession(
             id_sha256=token_digest(secret), user_id=user.id, created_at=now, last_seen_at=now
@@ -133,6 +139,9 @@ def resume_session(session: Session, secret: str, idle: datetime.timedelta) -> U
         return None
     record.last_seen_at = now
     user = session.get(User, record.user_id)
+    if user is not None and user.disabled_at is not None:
+        session.delete(record)  # disabling deletes sessions; this closes a race with a login
+        user = None
     session.commit()
     return user
 

@@ -103,12 +103,17 @@ def enroll_agent(engine: Engine, token: str, fields: dict[str, Any]) -> Enrolled
 
 def _why_token_refused(connection: Any, digest: str, now: datetime.datetime) -> str:
     row = connection.execute(
-        select(EnrollmentToken.uses_left, EnrollmentToken.expires_at, EnrollmentToken.prefix).where(
-            EnrollmentToken.token_sha256 == digest
-        )
+        select(
+            EnrollmentToken.uses_left,
+            EnrollmentToken.expires_at,
+            EnrollmentToken.prefix,
+            EnrollmentToken.revoked_at,
+        ).where(EnrollmentToken.token_sha256 == digest)
     ).first()
     if row is None:
         return "unknown enrollment token"
+    if row.revoked_at is not None:
+        return f"enrollment token {row.prefix}... was revoked"
     if row.expires_at <= now:
         return f"enrollment token {row.prefix}... expired"
     return f"enrollment token {row.prefix}... is used up"

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.alerts.detect import detect as detect_alerts
+from server.files.ingest import store_file_events
 from server.schema import encode_fast
 from server.store.agents import AgentIdentity
 from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
@@ -276,6 +277,16 @@ def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: A
         if inventory is not None:
             data = getattr(inventory, "encoded", None) or encode_fast(inventory)
             cursor.execute(_inventory_sql(mark), (agent_id, data, report_id, observed, received))
+        if report.get("file_events"):
+            store_file_events(
+                cursor,
+                mark,
+                agent_id,
+                report_id,
+                report["file_events"],
+                received,
+                lambda moment: _time_param(connection, moment),
+            )
         cursor.execute(_touch_sql(mark), (received, agent_id))
     finally:
         cursor.close()

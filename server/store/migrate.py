@@ -20,4 +20,4 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade_database(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine), "heads")

@@ -54,6 +54,9 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     password_changed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # Set by an admin in the console (server/settings): no login, no session, no API token.
+    disabled_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
 class ApiToken(Base):
@@ -90,6 +93,8 @@ class EnrollmentToken(Base):
     uses_left: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    # Revoked in the console: uses_left is set to 0 too, so enrollment refuses it as used up.
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
 class Agent(Base):
@@ -258,4 +263,10 @@ class HostBaseline(Base):
 # The operation log's and the alerts' tables live in their packages but belong to this one
 # schema (migrations).
 from server.alerts import models as _alert_models  # noqa: E402, F401
+from server.devices import models as _device_models  # noqa: E402, F401
+from server.fleet import models as _fleet_models  # noqa: E402, F401
+from server.jobs import models as _job_models  # noqa: E402, F401
 from server.oplog import models as _oplog_models  # noqa: E402, F401
+from server.policy_settings import models as _policy_settings_models  # noqa: E402, F401
+from server.reports import models as _report_models  # noqa: E402, F401
+from server.settings import models as _settings_models  # noqa: E402, F401

@@ -341,7 +341,7 @@ def test_jobs_are_jittered_and_start_within_the_random_delay(
         running.service.schedule(scheduler)
         scheduler.start(paused=True)  # jobs are computed, none runs
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {"scan", "heartbeat", "flush"}
+        assert set(jobs) == {"scan", "heartbeat", "flush", "watch"}
         for job in jobs.values():
             assert isinstance(job.trigger, IntervalTrigger)
             assert job.trigger.jitter and job.trigger.jitter > 0

@@ -16,20 +16,31 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from checks.api import registry_catalog
-from server.console.strings import label
 from tests.browser.conftest import LOGIN_MAX_FAILURES, browser_home, launch
+from tests.console_text import text
 from tests.harness import AgentUnderTest, ServerUnderTest, wait_for
 
 NEW_PASSWORD = "Browser-pass-2026"
 ZH = "zh"
+STATUS_WORDS = {
+    "pass": "pass",
+    "fail": "fail",
+    "error": "error",
+    "not_applicable": "not applicable",
+    "no_privilege": "no privilege",
+}
+LOGIN_FAILED = "Login failed. Check the name and password; after repeated failures, wait a while."
+NO_HOSTS = "No hosts yet. Create an enrollment token with: xunjian server token create"
+PASSWORD_RULE = "At least 8 characters, with three of: lower case, upper case, digits, symbols."
+CSRF_REFUSED = "Missing or wrong CSRF token: nothing was changed. Reload the page and try again."
 
 
 def initial_password(server: ServerUnderTest) -> str:
     return (server.data / "initial-admin-password").read_text().strip()
 
 
-def t(key: str, language: str = ZH) -> str:
-    return label(key, language)
+def t(msgid: str, language: str = ZH) -> str:
+    return text(msgid, language)
 
 
 # Runs in the page: a same-origin form POST with the session cookie, redirects not followed.
@@ -81,7 +92,7 @@ class Console:
         self.log_in("admin", initial_password(self.server))
         assert self.path() == "/password", self.page.content()
         self.change_password(initial_password(self.server), NEW_PASSWORD)
-        assert self.path() == "/hosts", self.page.content()
+        assert self.path() == "/", self.page.content()  # the dashboard (server/fleet)
 
     def error_text(self) -> str:
         errors = self.page.locator("main .error")
@@ -125,15 +136,17 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     page = console.page
     assert console.open("/") == 200
     assert console.path() == "/login"  # nothing is shown before login
-    expect(page.locator("main h1")).to_have_text(t("login"))
+    expect(page.locator("main h1")).to_have_text(t("Log in"))
     assert_styled(page)
     screenshot(page, "01-login")
 
     first = initial_password(console_server)
     console.log_in("admin", first)
     assert console.path() == "/password"
-    expect(page.locator("main")).to_contain_text(t("must_change"))
-    expect(page.locator("main")).to_contain_text(t("password_rule"))
+    expect(page.locator("main")).to_contain_text(
+        t("Please choose a new password before you continue.")
+    )
+    expect(page.locator("main")).to_contain_text(t(PASSWORD_RULE))
     screenshot(page, "02-password-change")
 
     # The console will not let the person past it: every page leads back here.
@@ -144,20 +157,22 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     console.change_password(first, "onlylowercaseletters")
     assert console.path() == "/password"
     message = console.error_text()
-    assert message.startswith(t("weak_password")), message
+    assert message.startswith(t("The new password does not meet the rule: ")), message
     assert "8" in message, message
     assert re.search(r"[a-z]{3}", message) is None, f"English words in a Chinese page: {message}"
     screenshot(page, "03-password-refused")
     # Two new passwords that differ are refused too.
     console.change_password(first, NEW_PASSWORD, NEW_PASSWORD + "x")
-    assert console.error_text() == t("mismatch")
+    assert console.error_text() == t("The new passwords differ.")
     console.open("/hosts")
     assert console.path() == "/password"
 
     console.change_password(first, NEW_PASSWORD)
-    assert console.path() == "/hosts"
-    expect(page.locator("main")).to_contain_text(t("no_hosts"))
+    assert console.path() == "/"  # the dashboard
+    expect(page.locator("main h1")).to_have_text(t("Dashboard"))
     expect(page.locator("header")).to_contain_text("admin")
+    console.open("/hosts")
+    expect(page.locator("main")).to_contain_text(t(NO_HOSTS))
 
     console.log_out()
     assert console.path() == "/login"
@@ -166,27 +181,30 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
 
     console.log_in("admin", first)  # the one-time password is spent
     assert console.path() == "/login"
-    assert console.error_text() == t("login_failed")
+    assert console.error_text() == t(LOGIN_FAILED)
     console.log_in("admin", NEW_PASSWORD)
-    assert console.path() == "/hosts"
+    assert console.path() == "/"
 
 
-@pytest.mark.server_config(console_language="en")
 def test_repeated_wrong_passwords_lock_the_login(
     console: Console, console_server: ServerUnderTest, screenshot: Any
 ) -> None:
     page = console.page
     console.open("/login")
-    expect(page.locator("main h1")).to_have_text(t("login", "en"))
+    # The browser asks for Chinese; the header's switch turns this session to English.
+    expect(page.locator("main h1")).to_have_text(t("Log in"))
+    page.locator("header .languages").get_by_role("link", name="English").click()
+    expect(page.locator("main h1")).to_have_text(t("Log in", "en"))
+    assert console.path() == "/login"
     for attempt in range(LOGIN_MAX_FAILURES):
         console.log_in("admin", f"Wrong-pass-{attempt}")
         assert console.path() == "/login"
-        assert console.error_text() == t("login_failed", "en")
+        assert console.error_text() == t(LOGIN_FAILED, "en")
     # Locked out: now even the right password gets the refusal, which says to wait.
     console.log_in("admin", initial_password(console_server))
     assert console.path() == "/login"
     message = console.error_text()
-    assert message == t("login_failed", "en") and "wait" in message, message
+    assert message == t(LOGIN_FAILED, "en") and "wait" in message, message
     expect(page.locator("input[name=name]")).to_have_value("admin")
     screenshot(page, "04-login-locked-en")
     console.open("/hosts")
@@ -236,7 +254,7 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
             "the first scan's results", lambda: api_results(console_server, api, agent), timeout=180
         )
         console.open("/hosts")
-        expect(page.locator("main h1")).to_have_text(f"{t('hosts')} (1)")
+        expect(page.locator("main h1")).to_have_text(f"{t('Hosts')} (1)")
         row = _row_for(page, hostname)
         failing_cell = row.locator("td").nth(5)
         failing = int(failing_cell.inner_text())
@@ -257,7 +275,7 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
         assert set(statuses) <= {"pass", "fail", "error", "not_applicable", "no_privilege"}
         # Shown in words of the console's language, not as the stored ids.
         shown = [text.strip() for text in status_cells.all_inner_texts()]
-        assert shown == [label(f"status.{status}", ZH) for status in statuses], shown
+        assert shown == [t(STATUS_WORDS[status]) for status in statuses], shown
         # The count on the hosts page is the number of failing results on the host page.
         assert statuses.count("fail") == failing, (statuses, failing)
         # Worst first.
@@ -278,7 +296,7 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
             assert isinstance(json.loads(text), dict), text
         # Inventory: what the agent found about this machine, in a table of its own.
         row = page.locator("main table.inventory > tbody > tr[data-key=hostname]")
-        expect(row.locator("> th")).to_have_text(t("hostname"))
+        expect(row.locator("> th")).to_have_text(t("Host name"))
         expect(row.locator("> td")).to_have_text(hostname)
         assert page.locator("table.inventory tr[data-key=os] > td").inner_text().strip()
         addresses = page.locator("table.inventory table.addresses > tbody > tr").all_inner_texts()
@@ -315,9 +333,9 @@ def test_scan_now_on_the_host_page_brings_a_new_scan(
             return stamp.inner_text() if stamp.count() else None
 
         before = wait_for("the first scan on the host page", inventory_time)
-        page.get_by_role("button", name=t("scan_now")).click()
+        page.get_by_role("button", name=t("Scan now")).click()
         page.wait_for_load_state()
-        expect(page.locator("main .notice")).to_have_text(t("scan_queued"))
+        expect(page.locator("main .notice")).to_have_text(t("A scan was requested."))
         wait_for(
             "a newer scan on the host page",
             lambda: (now := inventory_time()) is not None and now != before,
@@ -339,9 +357,9 @@ def test_forms_without_the_csrf_token_are_refused(
     page.locator("main input[name=csrf_token]").evaluate("field => field.remove()")
     assert page.locator("main input[name=csrf_token]").count() == 0
     console.change_password(first, NEW_PASSWORD)
-    expect(page.locator("main h1")).to_contain_text(t("error.400"))
-    assert console.error_text() == t("csrf_refused")
-    assert "CSRF" in t("csrf_refused")
+    expect(page.locator("main h1")).to_contain_text(t("Request refused"))
+    assert console.error_text() == t(CSRF_REFUSED)
+    assert "CSRF" in t(CSRF_REFUSED)
     screenshot(page, "07-csrf-refused")
     console.open("/hosts")
     assert console.path() == "/password"  # the password was not changed
@@ -361,4 +379,4 @@ def test_forms_without_the_csrf_token_are_refused(
     console.open("/hosts")
     assert console.path() == "/password"
     console.change_password(first, NEW_PASSWORD)
-    assert console.path() == "/hosts"
+    assert console.path() == "/"

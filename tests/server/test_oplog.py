@@ -80,7 +80,7 @@ def test_migration_downgrades_and_upgrades_again(server: Server) -> None:
     command.downgrade(alembic_config(engine), "0001")
     with engine.connect() as connection:
         assert "oplog_entries" not in inspect(connection).get_table_names()
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine), "heads")
     fill(make_log(server), 2)
     assert check(server).ok
 

@@ -54,3 +54,14 @@ def test_concurrent_copies_of_one_report_are_stored_once(
     with server.state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Report)) == 1
         assert session.scalar(select(func.count()).select_from(Result)) == 3
+
+
+def test_the_migrations_have_one_head() -> None:
+    """Features built side by side branch from one revision; a merge revision joins them, so
+    ``alembic upgrade head`` (and an operator reading the history) sees one line."""
+    from alembic.script import ScriptDirectory
+
+    from server.store.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config(None))  # type: ignore[arg-type]
+    assert len(scripts.get_heads()) == 1, scripts.get_heads()

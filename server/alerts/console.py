@@ -1,0 +1,245 @@
+"""The console's Alerts pages: the list (every role) with filters and paging, one alert with its
+comments and notification history, and the acknowledge / comment / resolve forms (admin and
+operator; an auditor sees no buttons and gets a 403 for a POST, logged).
+
+The changes go through server/alerts/actions.py, the same functions the REST API calls. Each
+POST is an operation log entry (server/oplog/hook.py names them ``console.alert.*``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from server.alerts.actions import (
+    AlertActionError,
+    add_comment,
+    change_alert,
+    clean_comment,
+    may_change_alerts,
+)
+from server.alerts.api import _filtered, subject_text
+from server.alerts.models import (
+    COMMENT_LENGTH,
+    KINDS,
+    STATUSES,
+    Alert,
+    AlertComment,
+    AlertNotification,
+    status_of,
+)
+from server.console.auth import console_blueprint, login_required, roles_required
+from server.console.nav import add_nav_item
+from server.state import db_session, log_refusal
+from server.store.models import Agent
+
+blueprint = console_blueprint("alerts", __name__)
+
+add_nav_item("alerts.index", _l("Alerts"), 40)
+
+PER_PAGE = 50
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+# The list's status filter: the stored statuses plus two views of them.
+STATUS_FILTERS = ("unresolved", *STATUSES, "all")
+DEFAULT_STATUS = "unresolved"
+MAX_ID = 2**63 - 1
+WRITER_ROLES = ("admin", "operator")
+NOTICES = {
+    "ack": _l("The alert is acknowledged."),
+    "resolve": _l("The alert is resolved."),
+    "comment": _l("The comment was added."),
+}
+KIND_LABELS = {
+    "check_failed": _l("check failed"),
+    "agent_silent": _l("agent silent"),
+    "spool_overflow": _l("spool overflow"),
+    "down": _l("page down"),
+    "tamper": _l("page tampered"),
+    "cert": _l("certificate expiring"),
+    "slow": _l("page slow"),
+    "webshell": _l("web shell"),
+    "sensitive_file": _l("sensitive file"),
+    "default_credential": _l("default credential"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
+
+
+def _refuse(status: int, reason: str, shown: str | None = None) -> NoReturn:
+    log_refusal(status, reason)
+    abort(status, shown or reason)
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    value = request.args.get(name, default)
+    if value and value not in allowed:
+        _refuse(400, f"{name} must be one of {', '.join(allowed)}", _("Unknown filter value."))
+    return value
+
+
+def _before() -> int | None:
+    raw = request.args.get("before", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 19 or not 0 < int(raw) <= MAX_ID:
+        _refuse(400, "before must be an alert id", _("Unknown filter value."))
+    return int(raw)
+
+
+def _where(statement: Select[Any], status: str, severity: str, kind: str) -> Select[Any]:
+    if status == "unresolved":
+        statement = statement.where(Alert.resolved_at.is_(None))
+    elif status in STATUSES:
+        statement = _filtered(statement, status)
+    if severity:
+        statement = statement.where(Alert.severity == severity)
+    if kind:
+        statement = statement.where(Alert.kind == kind)
+    return statement
+
+
+@blueprint.get("/alerts")
+@login_required
+def index() -> ResponseReturnValue:
+    status = _choice("status", STATUS_FILTERS, DEFAULT_STATUS)
+    severity = _choice("severity", SEVERITIES)
+    kind = _choice("kind", KINDS)
+    before = _before()
+    with db_session() as session:
+        total = session.scalar(
+            _where(select(func.count()).select_from(Alert), status, severity, kind)
+        )
+        query = _where(select(Alert, Agent.hostname).outerjoin(Agent), status, severity, kind)
+        if before is not None:
+            query = query.where(Alert.id < before)
+        rows = session.execute(query.order_by(Alert.id.desc()).limit(PER_PAGE + 1)).all()
+    more = len(rows) > PER_PAGE
+    rows = rows[:PER_PAGE]
+    filters = {"status": status, "severity": severity, "kind": kind}
+    return render_template(
+        "alerts/list.html",
+        alerts=[_row(alert, hostname) for alert, hostname in rows],
+        total=total or 0,
+        filters=filters,
+        params={name: value for name, value in filters.items() if value},
+        statuses=STATUS_FILTERS,
+        severities=SEVERITIES,
+        kinds=KINDS,
+        kind_label=kind_label,
+        before=before,
+        next_before=rows[-1][0].id if more and rows else None,
+    )
+
+
+def _row(alert: Alert, hostname: str | None) -> dict[str, Any]:
+    return {
+        "alert": alert,
+        "status": status_of(alert),
+        "hostname": hostname,
+        "subject": subject_text(alert, hostname),
+    }
+
+
+def _alert_or_404(session: Session, alert_id: int) -> tuple[Alert, str | None]:
+    row = session.execute(
+        select(Alert, Agent.hostname).outerjoin(Agent).where(Alert.id == alert_id)
+    ).first()
+    if row is None:
+        _refuse(404, f"no alert {alert_id}", _("There is no such alert."))
+    return row[0], row[1]
+
+
+@blueprint.get("/alerts/<int:alert_id>")
+@login_required
+def detail(alert_id: int) -> ResponseReturnValue:
+    with db_session() as session:
+        alert, hostname = _alert_or_404(session, alert_id)
+        comments = list(
+            session.scalars(
+                select(AlertComment)
+                .where(AlertComment.alert_id == alert_id)
+                .order_by(AlertComment.id)
+            )
+        )
+        notifications = list(
+            session.scalars(
+                select(AlertNotification)
+                .where(AlertNotification.alert_id == alert_id)
+                .order_by(AlertNotification.id)
+            )
+        )
+    done = request.args.get("done", "")
+    notice = NOTICES.get(done)
+    return render_template(
+        "alerts/detail.html",
+        row=_row(alert, hostname),
+        alert=alert,
+        comments=comments,
+        notifications=notifications,
+        kind_label=kind_label,
+        can_change=may_change_alerts(g.user.role),
+        comment_length=COMMENT_LENGTH,
+        notice=None if notice is None else str(notice),
+    )
+
+
+def _form_comment(name: str, required: bool) -> str | None:
+    raw = request.form.get(name, "")
+    if not raw.strip() and not required:
+        return None
+    text = clean_comment(raw)
+    if text is None:
+        _refuse(
+            400,
+            f"{name} must be 1..{COMMENT_LENGTH} characters",
+            _("A comment is 1 to %(n)d characters.", n=COMMENT_LENGTH),
+        )
+    return text
+
+
+def _change(alert_id: int, action: str) -> ResponseReturnValue:
+    comment = _form_comment("comment", required=False)
+    with db_session() as session:
+        try:
+            change_alert(session, alert_id, action, g.user.name, comment)
+        except AlertActionError as exc:
+            shown = (
+                _("This alert is resolved already; it cannot be changed.")
+                if exc.status == 409
+                else _("There is no such alert.")
+            )
+            _refuse(exc.status, str(exc), shown)
+    return redirect(url_for("alerts.detail", alert_id=alert_id, done=action))
+
+
+@blueprint.post("/alerts/<int:alert_id>/ack")
+@roles_required(*WRITER_ROLES)
+def ack(alert_id: int) -> ResponseReturnValue:
+    return _change(alert_id, "ack")
+
+
+@blueprint.post("/alerts/<int:alert_id>/resolve")
+@roles_required(*WRITER_ROLES)
+def resolve(alert_id: int) -> ResponseReturnValue:
+    return _change(alert_id, "resolve")
+
+
+@blueprint.post("/alerts/<int:alert_id>/comment")
+@roles_required(*WRITER_ROLES)
+def comment(alert_id: int) -> ResponseReturnValue:
+    text = _form_comment("text", required=True)
+    assert text is not None  # required: refused above otherwise
+    with db_session() as session:
+        try:
+            add_comment(session, alert_id, g.user.name, text)
+        except AlertActionError as exc:
+            _refuse(exc.status, str(exc), _("There is no such alert."))
+    return redirect(url_for("alerts.detail", alert_id=alert_id, done="comment"))

@@ -1,0 +1,641 @@
+"""Read queries of the fleet pages. Each page costs a fixed, small number of queries whatever
+the fleet's size, and each query is served by an index at 10,000 hosts (docs/PERFORMANCE.md).
+
+Definitions the pages and docs/console.md share:
+
+* **online**: not revoked and heard from within ``offline_after_seconds``; **offline**: not
+  revoked and not heard from since (or never); **revoked**: its identity was revoked.
+* **compliance** of a set of hosts: of their (host, check) pairs whose latest results include a
+  pass or a fail, the share with no fail. A pair fails when any of its latest results (one per
+  resource) fails; results that are error, not applicable or no privilege count neither way.
+  Revoked hosts are out of the fleet and count in no score and no failing-hosts figure.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from server.alerts.models import Alert
+from server.fleet.models import ComplianceDaily
+from server.oplog.models import OplogEntry
+from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
+from server.store.queries import HostRow
+
+HOST_STATUSES = ("online", "offline", "revoked")
+SEARCH_MAX = 100
+CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# A search that can only be (part of) an IP address also looks in the inventory's addresses.
+_ADDRESS_PATTERN = re.compile(r"[0-9a-fA-F:.]{2,45}")
+# A host's history covers this many days back: the result history grows with every scan, and
+# the page must stay cheap (docs/console.md).
+HISTORY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class HostFilter:
+    """What the hosts list shows; every field already validated (server/fleet/views.py)."""
+
+    search: str = ""
+    group_id: int | None = None
+    status: str | None = None
+    failing_check: str | None = None
+
+    def active(self) -> bool:
+        return bool(self.search or self.group_id or self.status or self.failing_check)
+
+
+def _cutoff(offline_after_seconds: int, now: datetime.datetime | None = None) -> datetime.datetime:
+    return (now or utcnow()) - datetime.timedelta(seconds=offline_after_seconds)
+
+
+def looks_like_address(text: str) -> bool:
+    """Digits and dots (or hex and colons) that could start an IPv4 or IPv6 address."""
+    if not _ADDRESS_PATTERN.fullmatch(text) or not ("." in text or ":" in text):
+        return False
+    if ":" not in text:
+        return all(part.isdigit() or part == "" for part in text.split("."))
+    head = text.rstrip(":")
+    try:
+        ipaddress.ip_address(head)
+    except ValueError:
+        return all(len(part) <= 4 for part in text.split(":"))
+    return True
+
+
+def _addresses_text(session: Session) -> ColumnElement[Any]:
+    """The inventory's ``addresses`` list as JSON text, on either database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Inventory.data.op("->>", return_type=String)(literal("addresses", String))
+    return func.json_extract(Inventory.data, "$.addresses", type_=String)
+
+
+def _search_condition(session: Session, text: str) -> ColumnElement[bool]:
+    lowered = text.lower()
+    matches: list[ColumnElement[bool]] = [
+        func.lower(Agent.hostname).contains(lowered, autoescape=True),
+        Agent.id.startswith(lowered, autoescape=True),
+    ]
+    if looks_like_address(text):
+        # Inside the JSON text an address starts right after a quote: "10.1.2.3/24".
+        pattern = '"' + lowered
+        matches.append(
+            Agent.id.in_(
+                select(Inventory.agent_id).where(
+                    _addresses_text(session).contains(pattern, autoescape=True)
+                )
+            )
+        )
+    return or_(*matches)
+
+
+def _conditions(
+    session: Session, chosen: HostFilter, offline_after_seconds: int
+) -> list[ColumnElement[bool]]:
+    cutoff = _cutoff(offline_after_seconds)
+    conditions: list[ColumnElement[bool]] = []
+    if chosen.search:
+        conditions.append(_search_condition(session, chosen.search))
+    if chosen.group_id is not None:
+        conditions.append(Agent.group_id == chosen.group_id)
+    if chosen.status == "online":
+        conditions += [Agent.revoked_at.is_(None), Agent.last_seen >= cutoff]
+    elif chosen.status == "offline":
+        conditions += [
+            Agent.revoked_at.is_(None),
+            or_(Agent.last_seen.is_(None), Agent.last_seen < cutoff),
+        ]
+    elif chosen.status == "revoked":
+        conditions.append(Agent.revoked_at.is_not(None))
+    if chosen.failing_check:
+        conditions += [
+            Agent.revoked_at.is_(None),
+            Agent.id.in_(
+                select(LatestResult.agent_id).where(
+                    LatestResult.status == "fail", LatestResult.check_id == chosen.failing_check
+                )
+            ),
+        ]
+    return conditions
+
+
+def count_hosts(session: Session, chosen: HostFilter, offline_after_seconds: int) -> int:
+    query = select(func.count()).select_from(Agent)
+    conditions = _conditions(session, chosen, offline_after_seconds)
+    if conditions:
+        query = query.where(*conditions)
+    return int(session.scalar(query) or 0)
+
+
+def _failing_counts(session: Session, agent_ids: Sequence[str]) -> dict[str, int]:
+    if not agent_ids:
+        return {}
+    rows = session.execute(
+        select(LatestResult.agent_id, func.count())
+        .where(LatestResult.agent_id.in_(agent_ids), LatestResult.status == "fail")
+        .group_by(LatestResult.agent_id)
+    ).all()
+    return {agent_id: int(count) for agent_id, count in rows}
+
+
+def _rows(session: Session, query: Select[Any], offline_after_seconds: int) -> list[HostRow]:
+    """Hosts of a page; their failing counts in one more query over those hosts only (a join
+    with an aggregate over every host would cost the whole table on each page)."""
+    rows = session.execute(query).all()
+    failing = _failing_counts(session, [row.id for row in rows])
+    cutoff = _cutoff(offline_after_seconds)
+    return [
+        HostRow(
+            id=row.id,
+            hostname=row.hostname,
+            group=row.group,
+            os=row.os,
+            platform=row.platform,
+            last_seen=row.last_seen,
+            revoked=row.revoked_at is not None,
+            online=row.revoked_at is None and row.last_seen is not None and row.last_seen >= cutoff,
+            failing=failing.get(row.id, 0),
+        )
+        for row in rows
+    ]
+
+
+def _host_columns() -> Select[Any]:
+    return select(
+        Agent.id,
+        Agent.hostname,
+        Group.name.label("group"),
+        Agent.os,
+        Agent.platform,
+        Agent.last_seen,
+        Agent.revoked_at,
+    ).join(Group, Group.id == Agent.group_id)
+
+
+def page_hosts(
+    session: Session, chosen: HostFilter, offline_after_seconds: int, limit: int, offset: int
+) -> list[HostRow]:
+    """One page of the hosts list, by host name (then id, so equal names page stably)."""
+    query = _host_columns()
+    conditions = _conditions(session, chosen, offline_after_seconds)
+    if conditions:
+        query = query.where(*conditions)
+    query = query.order_by(Agent.hostname, Agent.id).limit(limit).offset(offset)
+    return _rows(session, query, offline_after_seconds)
+
+
+def host_row(session: Session, agent_id: str, offline_after_seconds: int) -> HostRow | None:
+    rows = _rows(session, _host_columns().where(Agent.id == agent_id), offline_after_seconds)
+    return rows[0] if rows else None
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostCounts:
+    online: int
+    offline: int
+    revoked: int
+
+    @property
+    def total(self) -> int:
+        return self.online + self.offline + self.revoked
+
+
+def host_counts(session: Session, offline_after_seconds: int) -> HostCounts:
+    cutoff = _cutoff(offline_after_seconds)
+    revoked = Agent.revoked_at.is_not(None)
+    online = and_(Agent.revoked_at.is_(None), Agent.last_seen >= cutoff)
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((revoked, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((online, 1), else_=0)), 0),
+        ).select_from(Agent)
+    ).one()
+    total, revoked_count, online_count = (int(value) for value in row)
+    return HostCounts(
+        online=online_count, offline=total - revoked_count - online_count, revoked=revoked_count
+    )
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    group_id: int
+    name: str
+    hosts: int
+    passed: int
+    failed: int
+
+    @property
+    def score(self) -> float | None:
+        """Share of judged (host, check) pairs that pass, 0..1; None when nothing was judged."""
+        judged = self.passed + self.failed
+        return None if judged == 0 else self.passed / judged
+
+    @property
+    def percent(self) -> str:
+        score = self.score
+        return "-" if score is None else f"{score * 100:.1f}%"
+
+
+def compliance_select() -> Select[Any]:
+    """Per group: hosts (not revoked), passed pairs, failed pairs. The snapshot stores exactly
+    this, so the chart and the table mean the same thing."""
+    pairs = (
+        select(
+            LatestResult.agent_id.label("agent_id"),
+            func.max(case((LatestResult.status == "fail", 1), else_=0)).label("failed"),
+        )
+        .where(LatestResult.status.in_(("pass", "fail")))
+        .group_by(LatestResult.agent_id, LatestResult.check_id)
+        .subquery()
+    )
+    per_agent = (
+        select(
+            pairs.c.agent_id,
+            func.count().label("pairs"),
+            func.sum(pairs.c.failed).label("failed"),
+        )
+        .group_by(pairs.c.agent_id)
+        .subquery()
+    )
+    return (
+        select(
+            Group.id.label("group_id"),
+            Group.name.label("name"),
+            func.count(Agent.id).label("hosts"),
+            func.coalesce(func.sum(per_agent.c.pairs - per_agent.c.failed), 0).label("passed"),
+            func.coalesce(func.sum(per_agent.c.failed), 0).label("failed"),
+        )
+        .select_from(Group)
+        .outerjoin(Agent, and_(Agent.group_id == Group.id, Agent.revoked_at.is_(None)))
+        .outerjoin(per_agent, per_agent.c.agent_id == Agent.id)
+        .group_by(Group.id, Group.name)
+    )
+
+
+@dataclass(frozen=True)
+class Compliance:
+    groups: list[GroupScore]
+    day: datetime.date | None  # the day of the newest counts; None: never counted
+    counted_at: datetime.datetime | None
+
+
+def compliance_by_group(session: Session) -> Compliance:
+    """Every group's newest counts (server/fleet/snapshot.py keeps today's at most
+    REFRESH_SECONDS old), their day and when they were counted; a group without counts that
+    day shows none."""
+    newest = session.scalar(select(func.max(ComplianceDaily.day)))
+    rows = session.execute(
+        select(
+            Group.id,
+            Group.name,
+            ComplianceDaily.hosts,
+            ComplianceDaily.passed,
+            ComplianceDaily.failed,
+            ComplianceDaily.taken_at,
+        )
+        .outerjoin(
+            ComplianceDaily,
+            and_(ComplianceDaily.group_id == Group.id, ComplianceDaily.day == newest),
+        )
+        .order_by(Group.name)
+    ).all()
+    scores = [
+        GroupScore(
+            group_id=row.id,
+            name=row.name,
+            hosts=int(row.hosts or 0),
+            passed=int(row.passed or 0),
+            failed=int(row.failed or 0),
+        )
+        for row in rows
+    ]
+    taken = [row.taken_at for row in rows if row.taken_at is not None]
+    return Compliance(groups=scores, day=newest, counted_at=max(taken) if taken else None)
+
+
+def open_alerts_by_severity(session: Session) -> dict[str, dict[str, int]]:
+    """{severity: {"open": n, "acknowledged": n}} over alerts not resolved."""
+    rows = session.execute(
+        select(
+            Alert.severity,
+            case((Alert.acknowledged_at.is_(None), "open"), else_="acknowledged"),
+            func.count(),
+        )
+        .where(Alert.resolved_at.is_(None))
+        .group_by(Alert.severity, Alert.acknowledged_at.is_(None))
+    ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for severity, state, count in rows:
+        counts.setdefault(severity, {"open": 0, "acknowledged": 0})[state] += int(count)
+    return counts
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    week_start: datetime.date
+    day: datetime.date | None  # the snapshot the week shows (its last one); None: no data
+    passed: int = 0
+    failed: int = 0
+    groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # group id: (pass, fail)
+
+    @property
+    def score(self) -> float | None:
+        judged = self.passed + self.failed
+        return None if self.day is None or judged == 0 else self.passed / judged
+
+    def group_score(self, group_id: int) -> float | None:
+        passed, failed = self.groups.get(group_id, (0, 0))
+        return None if passed + failed == 0 else passed / (passed + failed)
+
+
+def week_start(day: datetime.date) -> datetime.date:
+    return day - datetime.timedelta(days=day.weekday())  # Monday
+
+
+def weekly_compliance(
+    session: Session, weeks: int, today: datetime.date | None = None
+) -> list[WeekPoint]:
+    """The last ``weeks`` weeks (Monday to Sunday, UTC), oldest first; each week shows its
+    newest daily snapshot. Weeks without one have ``day=None``: no data, not zero."""
+    today = today or utcnow().date()
+    first = week_start(today) - datetime.timedelta(weeks=weeks - 1)
+    rows = session.execute(
+        select(
+            ComplianceDaily.day,
+            ComplianceDaily.group_id,
+            ComplianceDaily.passed,
+            ComplianceDaily.failed,
+        ).where(ComplianceDaily.day >= first, ComplianceDaily.day <= today)
+    ).all()
+    newest: dict[datetime.date, datetime.date] = {}
+    for row in rows:
+        start = week_start(row.day)
+        if row.day > newest.get(start, datetime.date.min):
+            newest[start] = row.day
+    points: list[WeekPoint] = []
+    for index in range(weeks):
+        start = first + datetime.timedelta(weeks=index)
+        day = newest.get(start)
+        groups = {
+            row.group_id: (int(row.passed), int(row.failed)) for row in rows if row.day == day
+        }
+        points.append(
+            WeekPoint(
+                week_start=start,
+                day=day,
+                passed=sum(passed for passed, _ in groups.values()),
+                failed=sum(failed for _, failed in groups.values()),
+                groups=groups,
+            )
+        )
+    return points
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _revoked_ids() -> Select[Any]:
+    # As IN (subquery): both databases then walk the few revoked agents and probe the
+    # (agent, status) index, where a join would start from the many failing rows.
+    return select(Agent.id).where(Agent.revoked_at.is_not(None))
+
+
+def failing_hosts_per_check(session: Session) -> dict[str, int]:
+    """{check id: hosts (not revoked) with at least one failing latest result}.
+
+    Counted over every host from the (status, check, agent) index alone, then the revoked
+    hosts' share taken off: a join with the agents table for every failing row would cost
+    more than the count itself."""
+    counts = {
+        check_id: int(count)
+        for check_id, count in session.execute(
+            select(LatestResult.check_id, func.count(distinct(LatestResult.agent_id)))
+            .where(LatestResult.status == "fail")
+            .group_by(LatestResult.check_id)
+        )
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL would hash-join every failing row to the agents; LATERAL makes it start
+        # from the few revoked agents and probe the (agent, status) index for each.
+        theirs = (
+            select(LatestResult.check_id, LatestResult.agent_id)
+            .where(LatestResult.agent_id == Agent.id, LatestResult.status == "fail")
+            .lateral()
+        )
+        revoked_query = (
+            select(theirs.c.check_id, func.count(distinct(theirs.c.agent_id)))
+            .select_from(Agent)
+            .join(theirs, true())
+            .where(Agent.revoked_at.is_not(None))
+            .group_by(theirs.c.check_id)
+        )
+    else:
+        revoked_query = (
+            select(LatestResult.check_id, func.count(distinct(LatestResult.agent_id)))
+            .where(LatestResult.status == "fail", LatestResult.agent_id.in_(_revoked_ids()))
+            .group_by(LatestResult.check_id)
+        )
+    revoked = session.execute(revoked_query)
+    for check_id, count in revoked:
+        counts[check_id] -= int(count)
+    return {check_id: count for check_id, count in counts.items() if count > 0}
+
+
+def hosts_per_status(session: Session, check_id: str) -> dict[str, int]:
+    """{status: hosts (not revoked) with a latest result of that status} for one check."""
+    rows = session.execute(
+        select(LatestResult.status, func.count(distinct(LatestResult.agent_id)))
+        .where(
+            LatestResult.check_id == check_id,
+            LatestResult.status.in_(("pass", "fail", "error", "not_applicable", "no_privilege")),
+            LatestResult.agent_id.not_in(_revoked_ids()),
+        )
+        .group_by(LatestResult.status)
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+@dataclass(frozen=True)
+class FailingHost:
+    id: str
+    hostname: str
+    group: str
+    resources: int  # failing latest results (one per resource)
+    message: str  # one of them, to show what is wrong
+    observed_at: datetime.datetime
+
+
+def failing_hosts(
+    session: Session, check_id: str, limit: int, offset: int
+) -> tuple[list[FailingHost], int]:
+    """Hosts (not revoked) whose latest result for ``check_id`` fails, by name; and their count."""
+    where = (
+        LatestResult.check_id == check_id,
+        LatestResult.status == "fail",
+        Agent.revoked_at.is_(None),
+    )
+    total = session.scalar(
+        select(func.count(distinct(LatestResult.agent_id))).where(
+            LatestResult.check_id == check_id,
+            LatestResult.status == "fail",
+            LatestResult.agent_id.not_in(_revoked_ids()),
+        )
+    )
+    rows = session.execute(
+        select(
+            Agent.id,
+            Agent.hostname,
+            Group.name.label("group"),
+            func.count().label("resources"),
+            func.min(LatestResult.message).label("message"),
+            func.max(LatestResult.observed_at).label("observed_at"),
+        )
+        .join(Agent, Agent.id == LatestResult.agent_id)
+        .join(Group, Group.id == Agent.group_id)
+        .where(*where)
+        .group_by(Agent.id, Agent.hostname, Group.name)
+        .order_by(Agent.hostname, Agent.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [
+        FailingHost(
+            id=row.id,
+            hostname=row.hostname,
+            group=row.group,
+            resources=int(row.resources),
+            message=row.message,
+            observed_at=row.observed_at,
+        )
+        for row in rows
+    ], int(total or 0)
+
+
+# --- a host's history and operation log ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    observed_at: datetime.datetime
+    check_id: str
+    resource: str
+    status: str
+    previous: str | None  # None: the first result seen for this check and resource
+    message: str
+
+
+def history(
+    session: Session,
+    agent_id: str,
+    limit: int,
+    offset: int,
+    now: datetime.datetime | None = None,
+) -> tuple[list[Change], bool]:
+    """Changes of status of the host's results in the last ``HISTORY_DAYS`` days, newest
+    first: a row per result whose status differs from the previous one for the same check and
+    resource (or that is the first one in the window). Returns (changes, more pages)."""
+    since = (now or utcnow()) - datetime.timedelta(days=HISTORY_DAYS)
+    previous = (
+        func.lag(Result.status)
+        .over(
+            partition_by=(Result.check_id, Result.resource),
+            order_by=(Result.observed_at, Result.id),
+        )
+        .label("previous")
+    )
+    ordered = (
+        select(
+            Result.observed_at,
+            Result.check_id,
+            Result.resource,
+            Result.status,
+            Result.message,
+            previous,
+        )
+        .where(Result.agent_id == agent_id, Result.observed_at >= since)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ordered)
+        .where(or_(ordered.c.previous.is_(None), ordered.c.previous != ordered.c.status))
+        .order_by(ordered.c.observed_at.desc(), ordered.c.check_id, ordered.c.resource)
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    changes = [
+        Change(
+            observed_at=row.observed_at,
+            check_id=row.check_id,
+            resource=row.resource,
+            status=row.status,
+            previous=row.previous,
+            message=row.message,
+        )
+        for row in rows[:limit]
+    ]
+    return changes, len(rows) > limit
+
+
+def host_targets(agent_id: str) -> tuple[str, ...]:
+    """The operation log targets that name this host: "agent:<id>" (enrollment, agent events)
+    and "host:<id>" (requests on /hosts/<host_id>/..., from the console and the API)."""
+    return (f"agent:{agent_id}", f"host:{agent_id}")
+
+
+def host_oplog(
+    session: Session, agent_id: str, limit: int, offset: int
+) -> tuple[list[OplogEntry], bool]:
+    """The host's operation log entries, newest first; (entries, more pages)."""
+    rows = session.scalars(
+        select(OplogEntry)
+        .where(OplogEntry.target.in_(host_targets(agent_id)))
+        .order_by(OplogEntry.seq.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    return list(rows[:limit]), len(rows) > limit
+
+
+def host_oplog_count(session: Session, agent_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(OplogEntry)
+            .where(OplogEntry.target.in_(host_targets(agent_id)))
+        )
+        or 0
+    )
+
+
+def groups(session: Session) -> list[tuple[int, str]]:
+    return [
+        (row.id, row.name)
+        for row in session.execute(select(Group.id, Group.name).order_by(Group.name))
+    ]
+
+
+def group_id_by_name(session: Session, name: str) -> int | None:
+    return session.scalar(select(Group.id).where(Group.name == name))

@@ -1,0 +1,138 @@
+"""The compliance counts behind the dashboard: today's per group, and one row per past day.
+
+Counting compliance reads every latest result (400,000 rows at 10,000 hosts x 40 checks):
+too slow for each dashboard view. So the counts are taken in the background and stored in
+``fleet_compliance_daily``, one row per UTC day and group. During the day the day's rows are
+recounted every ``fleet_recount_seconds`` (config.json, default 300), so the dashboard's table
+(today's rows) is at most that old and says when it was counted; each past day keeps its last
+counts, for the chart.
+
+Every server process runs the thread. ``fleet_snapshot_days`` holds one row per day: the
+lease. A process takes it by INSERT ... ON CONFLICT (day) DO NOTHING (the first count of the
+day) or by a conditional UPDATE of a row older than the refresh interval; only the process
+whose statement changed a row counts, so two processes never count the same period twice. The
+counting itself runs outside any write transaction (on SQLite a long write would hold up
+report intake); its rows are then upserted in one short transaction. A process that dies
+after taking the lease leaves the old counts in place until the lease runs out.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.fleet.models import ComplianceDaily, SnapshotDay
+from server.fleet.queries import compliance_select
+from server.state import EXTENSION_KEY, ServerState
+from server.store.models import utcnow
+
+# The dashboard's compliance is at most this old (config fleet_recount_seconds, its default).
+REFRESH_SECONDS = 300
+# How often each process looks whether a recount is due, at most.
+CHECK_SECONDS = 60
+logger = logging.getLogger("xunjian.server.fleet")
+
+
+def _insert(engine: Engine) -> Any:
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+
+def _claim(
+    engine: Engine, day: datetime.date, now: datetime.datetime, who: str, interval: int
+) -> bool:
+    due = now - datetime.timedelta(seconds=interval)
+    first = (
+        _insert(engine)(SnapshotDay)
+        .values(day=day, taken_at=now, taken_by=who)
+        .on_conflict_do_nothing(index_elements=["day"])
+        # psycopg reports an INSERT's rowcount only when SQLAlchemy is asked to keep it.
+        .execution_options(preserve_rowcount=True)
+    )
+    again = (
+        update(SnapshotDay)
+        .where(SnapshotDay.day == day, SnapshotDay.taken_at <= due)
+        .values(taken_at=now, taken_by=who)
+        .execution_options(preserve_rowcount=True)
+    )
+    with engine.begin() as connection:
+        if connection.execute(first).rowcount == 1:
+            return True
+        return connection.execute(again).rowcount == 1
+
+
+def refresh_compliance(
+    engine: Engine,
+    now: datetime.datetime | None = None,
+    who: str | None = None,
+    interval: int = REFRESH_SECONDS,
+) -> bool:
+    """Count today's (UTC) compliance per group if no process did in the last ``interval``
+    seconds. True if this call counted."""
+    now = now or utcnow()
+    day = now.date()
+    who = (who or f"{socket.gethostname()}:{os.getpid()}")[:64]
+    if not _claim(engine, day, now, who, interval):
+        return False
+    with engine.connect() as connection:
+        rows = [
+            {
+                "day": day,
+                "group_id": row.group_id,
+                "hosts": int(row.hosts),
+                "passed": int(row.passed),
+                "failed": int(row.failed),
+                "taken_at": now,
+            }
+            for row in connection.execute(compliance_select())
+        ]
+    if not rows:
+        return True
+    statement = _insert(engine)(ComplianceDaily)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "group_id"],
+        set_={
+            "hosts": statement.excluded.hosts,
+            "passed": statement.excluded.passed,
+            "failed": statement.excluded.failed,
+            "taken_at": statement.excluded.taken_at,
+        },
+    )
+    with engine.begin() as connection:
+        connection.execute(statement, rows)
+    return True
+
+
+class SnapshotWorker(threading.Thread):
+    def __init__(self, state: ServerState, stop: threading.Event) -> None:
+        super().__init__(name="xunjian-fleet-compliance", daemon=True)
+        self.state = state
+        self.stop = stop
+
+    def run(self) -> None:
+        # The first look a few seconds after start (not at once: the server is busy starting).
+        delay = 5.0
+        while not self.stop.wait(delay):
+            delay = min(CHECK_SECONDS, self.state.config.fleet_recount_seconds)
+            self.tick()
+
+    def tick(self) -> None:
+        interval = self.state.config.fleet_recount_seconds
+        try:
+            if refresh_compliance(self.state.engine, interval=interval):
+                logger.info("fleet: compliance counted")
+        except Exception:
+            logger.exception("fleet: counting compliance failed; trying again later")
+
+
+def start_snapshot_worker(app: Flask, stop: threading.Event) -> SnapshotWorker:
+    worker = SnapshotWorker(app.extensions[EXTENSION_KEY], stop)
+    worker.start()
+    return worker

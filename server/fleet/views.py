@@ -1,0 +1,345 @@
+"""The fleet pages of the console: the dashboard (``/``), hosts with search, filters and paging,
+a host (results, inventory, history, operation log, scan now), and the checks (docs/console.md).
+
+Every query parameter is validated and bounded: a bad value gets a 400 page that says which,
+a page past the end a 404, and nothing is changed by a GET. Each page runs a fixed number of
+queries (server/fleet/queries.py), whatever the fleet's size.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from server.console.auth import console_blueprint, login_required, roles_required
+from server.console.i18n import bilingual
+from server.console.nav import add_nav_item
+from server.fleet import queries
+from server.fleet.chart import compliance_chart
+from server.fleet.snapshot import refresh_compliance
+from server.oplog.hook import record
+from server.policy import check_catalog
+from server.state import current_state, db_session, events, log_refusal
+from server.store.agents import queue_command
+from server.store.models import SEVERITIES, User, utcnow
+from server.store.queries import inventory, latest_results
+
+blueprint = console_blueprint("fleet", __name__)
+
+add_nav_item("fleet.dashboard", _l("Dashboard"), 10)
+add_nav_item("fleet.hosts", _l("Hosts"), 20)
+add_nav_item("fleet.checks", _l("Checks"), 30)
+
+HOSTS_PER_PAGE = 50
+HISTORY_PER_PAGE = 50
+OPLOG_PER_PAGE = 50
+FAILING_PER_PAGE = 50
+MAX_PAGE = 100_000
+CHART_WEEKS = 12
+COMMAND_ROLES = ("admin", "operator")
+# The operation log is audit data (POLICY.md A1): the roles that may read it through the API.
+OPLOG_ROLES = ("admin", "auditor")
+AGENT_ID_MAX = 36
+
+
+def _refuse(reason: str, shown: str) -> None:
+    """400 with a reason in the log (English) and one for the person (their language)."""
+    log_refusal(400, reason)
+    abort(400, shown)
+
+
+def _page_number(name: str = "page") -> int:
+    raw = request.args.get(name, "1")
+    if not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_PAGE:
+        _refuse(
+            f"console: bad {name} {raw[:20]!r}",
+            _("The page number must be a whole number from 1 to %(max)d.", max=MAX_PAGE),
+        )
+    return int(raw)
+
+
+def _printable(text: str) -> bool:
+    return not any(unicodedata.category(char)[0] == "C" for char in text)
+
+
+def _offline_after() -> int:
+    return current_state().config.offline_after_seconds
+
+
+def _catalog() -> dict[str, dict[str, Any]]:
+    return {str(entry.get("id")): entry for entry in check_catalog()}
+
+
+def _titles() -> dict[str, str]:
+    return {check_id: bilingual(entry.get("title")) for check_id, entry in _catalog().items()}
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+# --- the dashboard ------------------------------------------------------------------------
+
+
+@blueprint.get("/")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    state = current_state()
+    now = utcnow()
+    with db_session() as db:
+        compliance = queries.compliance_by_group(db)
+    if compliance.day != now.date():
+        # No count today yet (a new server, or its thread has not run yet): count now. The
+        # lease keeps this to one process, as for the thread (server/fleet/snapshot.py).
+        refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
+    with db_session() as db:
+        if compliance.day != now.date():
+            compliance = queries.compliance_by_group(db)
+        counts = queries.host_counts(db, state.config.offline_after_seconds)
+        alerts = queries.open_alerts_by_severity(db)
+        weeks = queries.weekly_compliance(db, CHART_WEEKS, now.date())
+    scores = compliance.groups
+    judged = [score for score in scores if score.passed + score.failed]
+    overall = queries.GroupScore(
+        group_id=0,
+        name="",
+        hosts=sum(score.hosts for score in scores),
+        passed=sum(score.passed for score in judged),
+        failed=sum(score.failed for score in judged),
+    )
+    severities = list(reversed(SEVERITIES))  # critical first
+    return render_template(
+        "fleet/dashboard.html",
+        counts=counts,
+        scores=scores,
+        overall=overall,
+        counted_at=compliance.counted_at,
+        alerts=alerts,
+        severities=severities,
+        alert_totals={
+            "open": sum(row["open"] for row in alerts.values()),
+            "acknowledged": sum(row["acknowledged"] for row in alerts.values()),
+        },
+        chart=compliance_chart(weeks, scores),
+    )
+
+
+# --- hosts --------------------------------------------------------------------------------
+
+
+def _host_filter(db: Any) -> tuple[queries.HostFilter, dict[str, str]]:
+    """The filter from the query string, and the values to keep in the page's links."""
+    search = request.args.get("q", "").strip()
+    group_name = request.args.get("group", "")
+    status = request.args.get("status", "")
+    failing = request.args.get("failing", "")
+    if len(search) > queries.SEARCH_MAX or not _printable(search):
+        _refuse(
+            f"console: bad host search {search[:40]!r}",
+            _("Search for at most %(n)d printable characters.", n=queries.SEARCH_MAX),
+        )
+    group_id = None
+    if group_name:
+        group_id = queries.group_id_by_name(db, group_name[:64]) if len(group_name) <= 64 else None
+        if group_id is None:
+            _refuse(f"console: unknown group {group_name[:64]!r}", _("There is no such group."))
+    if status and status not in queries.HOST_STATUSES:
+        _refuse(
+            f"console: bad host status {status[:20]!r}",
+            _("The status must be online, offline or revoked."),
+        )
+    if failing and not queries.CHECK_ID_PATTERN.fullmatch(failing):
+        _refuse(f"console: bad check id {failing[:40]!r}", _("That is not a check id."))
+    kept = {"q": search, "group": group_name, "status": status, "failing": failing}
+    chosen = queries.HostFilter(
+        search=search, group_id=group_id, status=status or None, failing_check=failing or None
+    )
+    return chosen, {name: value for name, value in kept.items() if value}
+
+
+@blueprint.get("/hosts")
+@login_required
+def hosts() -> ResponseReturnValue:
+    page = _page_number()
+    offline_after = _offline_after()
+    with db_session() as db:
+        chosen, kept = _host_filter(db)
+        total = queries.count_hosts(db, chosen, offline_after)
+        pages = _pages(total, HOSTS_PER_PAGE)
+        if page > pages:
+            abort(
+                404, _("There is no page %(page)d: the list has %(pages)d.", page=page, pages=pages)
+            )
+        rows = queries.page_hosts(
+            db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
+        )
+        groups = queries.groups(db)
+    titles = _titles()
+    return render_template(
+        "fleet/hosts.html",
+        hosts=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        kept=kept,
+        filtered=chosen.active(),
+        groups=groups,
+        statuses=queries.HOST_STATUSES,
+        checks=sorted(titles.items(), key=lambda item: item[0]),
+        failing_title=titles.get(kept.get("failing", "")),
+    )
+
+
+def _host_or_404(db: Any, host_id: str) -> queries.HostRow:
+    row = queries.host_row(db, host_id, _offline_after()) if len(host_id) <= AGENT_ID_MAX else None
+    if row is None:
+        abort(404, _("There is no such host."))
+    return row
+
+
+@blueprint.get("/hosts/<host_id>")
+@login_required
+def host(host_id: str) -> ResponseReturnValue:
+    history_page = _page_number("history")
+    user: User = g.user
+    with db_session() as db:
+        row = _host_or_404(db, host_id)
+        results = latest_results(db, host_id)
+        inventory_row = inventory(db, host_id)
+        changes, more_history = queries.history(
+            db, host_id, HISTORY_PER_PAGE, (history_page - 1) * HISTORY_PER_PAGE
+        )
+        oplog_count = queries.host_oplog_count(db, host_id) if user.role in OPLOG_ROLES else 0
+    notice = _("A scan was requested.") if request.args.get("queued") else None
+    return render_template(
+        "fleet/host.html",
+        host=row,
+        results=results,
+        inventory=inventory_row,
+        titles=_titles(),
+        can_command=user.role in COMMAND_ROLES,
+        can_read_oplog=user.role in OPLOG_ROLES,
+        oplog_count=oplog_count,
+        changes=changes,
+        history_page=history_page,
+        more_history=more_history,
+        history_days=queries.HISTORY_DAYS,
+        notice=notice,
+    )
+
+
+@blueprint.get("/hosts/<host_id>/oplog")
+@roles_required(*OPLOG_ROLES)
+def host_oplog(host_id: str) -> ResponseReturnValue:
+    page = _page_number()
+    with db_session() as db:
+        row = _host_or_404(db, host_id)
+        entries, more = queries.host_oplog(db, host_id, OPLOG_PER_PAGE, (page - 1) * OPLOG_PER_PAGE)
+    # Reading the operation log is itself recorded (POLICY.md A1), like GET /api/v1/oplog.
+    record("oplog.read", target="oplog", details={"host": host_id, "page": page})
+    return render_template("fleet/host_oplog.html", host=row, entries=entries, page=page, more=more)
+
+
+@blueprint.post("/hosts/<host_id>/scan-now")
+@login_required
+def scan_now(host_id: str) -> ResponseReturnValue:
+    user: User = g.user
+    target = f"host:{host_id[:AGENT_ID_MAX]}"
+    if user.role not in COMMAND_ROLES:
+        log_refusal(403, f"console user {user.name!r} ({user.role}) may not queue commands")
+        record("console.command.create", outcome="refused", reason="HTTP 403", target=target)
+        abort(403)
+    with db_session() as db:
+        row = queries.host_row(db, host_id, _offline_after()) if len(host_id) <= 36 else None
+        if row is None or row.revoked:
+            code = 404 if row is None else 409
+            record(
+                "console.command.create", outcome="refused", reason=f"HTTP {code}", target=target
+            )
+            abort(code)
+        command = queue_command(db, host_id, "scan_now", user.id)
+        db.commit()
+    # The same action name as before the pages moved here (server/oplog/hook.py ACTIONS).
+    record(
+        "console.command.create",
+        target=target,
+        details={"type": "scan_now", "command": command.id},
+    )
+    events.info("user %s queued scan_now for host %s (command %s)", user.name, host_id, command.id)
+    return redirect(url_for("fleet.host", host_id=host_id, queued=1))
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _check_view(entry: Mapping[str, Any] | None, check_id: str) -> dict[str, Any]:
+    """A registry entry in the current language (or a bare id the registry does not know)."""
+    if entry is None:
+        return {"id": check_id, "title": check_id, "known": False, "rules": [], "params": {}}
+    params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
+    return {
+        "id": check_id,
+        "known": True,
+        "title": bilingual(entry.get("title")),
+        "remediation": bilingual(entry.get("remediation")),
+        "severity": entry.get("severity", ""),
+        "category": entry.get("category", ""),
+        "platforms": entry.get("platforms") or [],
+        "rules": entry.get("rules") or [],
+        "params": {
+            name: {
+                "default": spec.get("default") if isinstance(spec, dict) else spec,
+                "description": bilingual(spec.get("description")) if isinstance(spec, dict) else "",
+            }
+            for name, spec in (params or {}).items()
+        },
+    }
+
+
+@blueprint.get("/checks")
+@login_required
+def checks() -> ResponseReturnValue:
+    catalog = _catalog()
+    with db_session() as db:
+        failing = queries.failing_hosts_per_check(db)
+    rows = [
+        {**_check_view(catalog.get(check_id), check_id), "failing": failing.get(check_id, 0)}
+        for check_id in sorted(set(catalog) | set(failing))
+    ]
+    rows.sort(key=lambda row: (-row["failing"], row["id"]))
+    return render_template("fleet/checks.html", checks=rows)
+
+
+@blueprint.get("/checks/<check_id>")
+@login_required
+def check(check_id: str) -> ResponseReturnValue:
+    if not queries.CHECK_ID_PATTERN.fullmatch(check_id):
+        _refuse(f"console: bad check id {check_id[:40]!r}", _("That is not a check id."))
+    page = _page_number()
+    entry = _catalog().get(check_id)
+    with db_session() as db:
+        per_status = queries.hosts_per_status(db, check_id)
+        if entry is None and not per_status:
+            abort(404, _("There is no such check."))
+        rows, total = queries.failing_hosts(
+            db, check_id, FAILING_PER_PAGE, (page - 1) * FAILING_PER_PAGE
+        )
+    pages = _pages(total, FAILING_PER_PAGE)
+    if page > pages:
+        abort(404, _("There is no page %(page)d: the list has %(pages)d.", page=page, pages=pages))
+    return render_template(
+        "fleet/check.html",
+        check=_check_view(entry, check_id),
+        per_status=per_status,
+        hosts=rows,
+        total=total,
+        page=page,
+        pages=pages,
+    )

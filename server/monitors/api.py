@@ -1,0 +1,485 @@
+"""``/api/v1/monitors``: page monitors for people with API tokens. Any role reads; admin and
+operator tokens create, change, delete, propose and approve; only admin tokens edit the
+defacement word list. Attached to the ``api`` blueprint (server/api.py), so the token check
+and the operation log's record of every write come with it; proposals and decisions are also
+recorded under their own action names (POLICY.md E9: both people are in the log)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.monitors import history, store
+from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
+from server.monitors.record import in_maintenance
+from server.state import current_state, db_session, events, refuse
+from server.store.models import utcnow
+
+UPTIME_WINDOWS = (
+    ("24h", datetime.timedelta(hours=24)),
+    ("7d", datetime.timedelta(days=7)),
+    ("30d", datetime.timedelta(days=30)),
+)
+_attached: set[str] = set()
+
+
+def attach(blueprint: Blueprint) -> None:
+    """Add the monitor views to ``blueprint`` once (before it is first registered)."""
+    from server.api import token_required
+
+    if blueprint.name in _attached:
+        return
+    _attached.add(blueprint.name)
+    routes: list[tuple[str, str, Any, list[str]]] = [
+        ("/monitors", "monitors", list_monitors, ["GET"]),
+        ("/monitors", "monitor_create", create, ["POST"]),
+        ("/monitors/<int:monitor_id>", "monitor", get_one, ["GET"]),
+        ("/monitors/<int:monitor_id>", "monitor_update", change, ["PATCH"]),
+        ("/monitors/<int:monitor_id>", "monitor_delete", remove, ["DELETE"]),
+        ("/monitors/<int:monitor_id>/history", "monitor_history", monitor_history, ["GET"]),
+        ("/monitors/<int:monitor_id>/baseline", "monitor_baseline", baseline, ["GET"]),
+        (
+            "/monitors/<int:monitor_id>/baseline/proposals",
+            "monitor_propose",
+            propose,
+            ["POST"],
+        ),
+        (
+            "/monitors/<int:monitor_id>/baseline/proposals/<int:proposal_id>/approve",
+            "monitor_approve",
+            approve,
+            ["POST"],
+        ),
+        (
+            "/monitors/<int:monitor_id>/baseline/proposals/<int:proposal_id>/reject",
+            "monitor_reject",
+            reject,
+            ["POST"],
+        ),
+        ("/monitors/defacement-words", "defacement_words", get_words, ["GET"]),
+        ("/monitors/defacement-words", "defacement_words_put", put_words, ["PUT"]),
+    ]
+    for rule, endpoint, view, methods in routes:
+        blueprint.add_url_rule(rule, endpoint, token_required(view), methods=methods)
+
+
+def _time(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat() + "Z"
+
+
+def monitor_json(
+    monitor: Monitor,
+    baseline_row: MonitorBaseline | None,
+    uptime: list[history.Uptime] | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    now = now or utcnow()
+    maintenance = (
+        None
+        if monitor.maintenance_start is None
+        else {"start": _time(monitor.maintenance_start), "end": _time(monitor.maintenance_end)}
+    )
+    return {
+        "id": monitor.id,
+        "name": monitor.name,
+        "url": monitor.url,
+        "enabled": monitor.enabled,
+        "state": monitor.state,
+        "state_since": _time(monitor.state_since),
+        "last_checked_at": _time(monitor.last_checked_at),
+        "last_result": monitor.last_result,
+        "next_due_at": _time(monitor.next_due_at),
+        "open_alerts": [kind for kind in (monitor.alerting or "").split(",") if kind],
+        "in_maintenance": in_maintenance(monitor, now),
+        "maintenance": maintenance,
+        "uptime": None
+        if uptime is None
+        else {
+            label: (None if value.percent is None else round(value.percent, 3))
+            for (label, _window), value in zip(UPTIME_WINDOWS, uptime, strict=True)
+        },
+        "baseline": None
+        if baseline_row is None
+        else {
+            "taken_at": _time(baseline_row.taken_at),
+            "accepted_by": baseline_row.accepted_by,
+            "title": baseline_row.title,
+            "domains": baseline_row.domains,
+        },
+        "page_changed_at": _time(monitor.candidate_at),
+        "interval_seconds": monitor.interval_seconds,
+        "timeout_seconds": monitor.timeout_seconds,
+        "accepted_statuses": monitor.accepted_statuses,
+        "keyword": monitor.keyword,
+        "absent_keyword": monitor.absent_keyword,
+        "max_ms": monitor.max_ms,
+        "follow_redirects": monitor.follow_redirects,
+        "max_redirects": monitor.max_redirects,
+        "ca_file": monitor.ca_file,
+        "cert_warn_days": monitor.cert_warn_days,
+        "fail_threshold": monitor.fail_threshold,
+        "success_threshold": monitor.success_threshold,
+        "reminder_seconds": monitor.reminder_seconds,
+        "tamper_enabled": monitor.tamper_enabled,
+        "similarity_percent": monitor.similarity_percent,
+        "volatile_selectors": monitor.volatile_selectors,
+        "volatile_patterns": monitor.volatile_patterns,
+        "created_at": _time(monitor.created_at),
+        "created_by": monitor.created_by,
+    }
+
+
+def proposal_json(proposal: MonitorProposal) -> dict[str, Any]:
+    return {
+        "id": proposal.id,
+        "monitor_id": proposal.monitor_id,
+        "status": proposal.status,
+        "proposed_by": proposal.proposed_by,
+        "proposed_at": _time(proposal.proposed_at),
+        "note": proposal.note,
+        "title": proposal.title,
+        "domains": proposal.domains,
+        "diff": proposal.diff,
+        "decided_by": proposal.decided_by,
+        "decided_at": _time(proposal.decided_at),
+    }
+
+
+def _owner() -> Any:
+    from server.api import _owner as owner
+
+    return owner()
+
+
+def _writer(what: str) -> ResponseReturnValue | None:
+    from server.api import WRITER_ROLES
+
+    owner = _owner()
+    if owner.role not in WRITER_ROLES:
+        return refuse(403, f"role {owner.role} may not {what} ({owner.user_name})")
+    return None
+
+
+def _baselines(session: Session, ids: list[int]) -> dict[int, MonitorBaseline]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(MonitorBaseline).where(MonitorBaseline.monitor_id.in_(ids)))
+    return {row.monitor_id: row for row in rows}
+
+
+def _uptimes(ids: list[int]) -> dict[int, list[history.Uptime]]:
+    return history.uptimes(current_state().engine, ids, [w for _l, w in UPTIME_WINDOWS])
+
+
+def list_monitors() -> ResponseReturnValue:
+    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
+
+    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _int_param("offset", 0, 0, MAX_OFFSET)
+    state = request.args.get("state")
+    if state is not None and state not in ("up", "pending", "down"):
+        return refuse(400, "state must be one of up, pending, down")
+    with db_session() as session:
+        query = select(Monitor)
+        counting = select(func.count()).select_from(Monitor)
+        if state:
+            query, counting = (
+                query.where(Monitor.state == state),
+                counting.where(Monitor.state == state),
+            )
+        total = session.scalar(counting)
+        monitors = list(session.scalars(query.order_by(Monitor.id).limit(limit).offset(offset)))
+        ids = [monitor.id for monitor in monitors]
+        baselines = _baselines(session, ids)
+    uptime = _uptimes(ids)
+    now = utcnow()
+    return jsonify(
+        {
+            "monitors": [
+                monitor_json(m, baselines.get(m.id), uptime.get(m.id), now) for m in monitors
+            ],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+def _ca_file_denied(values: dict[str, Any]) -> ResponseReturnValue | None:
+    """Only admins name a file on the server (an operator could probe for files otherwise)."""
+    owner = _owner()
+    if values.get("ca_file") and owner.role != "admin":
+        return refuse(403, f"only admins set ca_file ({owner.user_name})")
+    return None
+
+
+def create() -> ResponseReturnValue:
+    denied = _writer("create monitors")
+    if denied is not None:
+        return denied
+    try:
+        values = store.validate(request.get_json(silent=True), creating=True)
+    except store.FieldError as error:
+        return refuse(400, str(error))
+    denied = _ca_file_denied(values)
+    if denied is not None:
+        return denied
+    who = _owner().user_name
+    with db_session() as session:
+        try:
+            monitor = store.create_monitor(session, values, who)
+        except store.ConflictError as error:
+            return refuse(409, str(error))
+        session.commit()
+        baselines = _baselines(session, [monitor.id])
+    events.info("user %s added monitor %s for %s", who, monitor.id, monitor.url)
+    return jsonify(
+        monitor_json(monitor, baselines.get(monitor.id), _uptimes([monitor.id])[monitor.id])
+    ), 201
+
+
+def _load(session: Session, monitor_id: int) -> Monitor | None:
+    return session.get(Monitor, monitor_id)
+
+
+def get_one(monitor_id: int) -> ResponseReturnValue:
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        baselines = _baselines(session, [monitor_id])
+    return jsonify(
+        monitor_json(monitor, baselines.get(monitor_id), _uptimes([monitor_id])[monitor_id])
+    )
+
+
+def change(monitor_id: int) -> ResponseReturnValue:
+    denied = _writer("change monitors")
+    if denied is not None:
+        return denied
+    try:
+        values = store.validate(request.get_json(silent=True), creating=False)
+    except store.FieldError as error:
+        return refuse(400, str(error))
+    denied = _ca_file_denied(values)
+    if denied is not None:
+        return denied
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        store.update_monitor(session, monitor, values)
+        session.commit()
+        baselines = _baselines(session, [monitor_id])
+    return jsonify(
+        monitor_json(monitor, baselines.get(monitor_id), _uptimes([monitor_id])[monitor_id])
+    )
+
+
+def remove(monitor_id: int) -> ResponseReturnValue:
+    denied = _writer("delete monitors")
+    if denied is not None:
+        return denied
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        store.delete_monitor(session, monitor)
+        session.commit()
+    events.info("user %s deleted monitor %s", _owner().user_name, monitor_id)
+    return "", 204
+
+
+def monitor_history(monitor_id: int) -> ResponseReturnValue:
+    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
+
+    period = request.args.get("period", "raw")
+    if period not in ("raw", "hour", "day"):
+        return refuse(400, "period must be raw, hour or day")
+    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = _int_param("offset", 0, 0, MAX_OFFSET)
+    days = _int_param("days", 7 if period == "hour" else 366, 1, 366)
+    engine = current_state().engine
+    with db_session() as session:
+        if _load(session, monitor_id) is None:
+            return jsonify({"error": "no such monitor"}), 404
+    if period == "raw":
+        rows, total = history.recent_results(engine, monitor_id, limit, offset)
+        return jsonify(
+            {
+                "period": "raw",
+                "results": [
+                    {
+                        "at": _time(row.at),
+                        "ok": row.ok,
+                        "status_code": row.status_code,
+                        "ms": row.ms,
+                        "problems": row.problems,
+                    }
+                    for row in rows
+                ],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+    since = utcnow() - datetime.timedelta(days=days)
+    rows_agg = history.aggregates(engine, monitor_id, period, since)
+    return jsonify(
+        {
+            "period": period,
+            "aggregates": [
+                {
+                    "start": _time(row.start),
+                    "probes": row.probes,
+                    "ups": row.ups,
+                    "uptime": round(100.0 * row.ups / row.probes, 3) if row.probes else None,
+                    "ms_avg": int(row.ms_total / row.probes) if row.probes else None,
+                    "ms_max": row.ms_max,
+                }
+                for row in rows_agg
+            ],
+        }
+    )
+
+
+def baseline(monitor_id: int) -> ResponseReturnValue:
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        row = session.get(MonitorBaseline, monitor_id)
+        proposals = list(
+            session.scalars(
+                select(MonitorProposal)
+                .where(MonitorProposal.monitor_id == monitor_id)
+                .order_by(MonitorProposal.id.desc())
+                .limit(20)
+            )
+        )
+        return jsonify(
+            {
+                "baseline": None
+                if row is None
+                else {
+                    "taken_at": _time(row.taken_at),
+                    "accepted_by": row.accepted_by,
+                    "title": row.title,
+                    "domains": row.domains,
+                    "text_hash": row.text_hash,
+                    "text": row.text,
+                },
+                "candidate": None
+                if monitor.candidate_hash is None
+                else {
+                    "seen_at": _time(monitor.candidate_at),
+                    "title": monitor.candidate_title,
+                    "domains": monitor.candidate_domains,
+                    "text_hash": monitor.candidate_hash,
+                },
+                "proposals": [proposal_json(p) for p in proposals],
+            }
+        )
+
+
+def propose(monitor_id: int) -> ResponseReturnValue:
+    from server.oplog.hook import record
+
+    denied = _writer("propose a baseline")
+    if denied is not None:
+        return denied
+    payload = request.get_json(silent=True) if request.get_data() else {}
+    if (
+        not isinstance(payload, dict)
+        or not set(payload) <= {"note"}
+        or not isinstance(payload.get("note", ""), str)
+    ):
+        return refuse(400, 'body must be empty, {} or {"note": text}')
+    who = _owner().user_name
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        try:
+            proposal = store.propose(session, monitor, who, payload.get("note", ""))
+        except store.FieldError as error:
+            return refuse(400, str(error))
+        except store.ConflictError as error:
+            return refuse(409, str(error))
+        session.commit()
+        answer = proposal_json(proposal)
+    record(
+        "monitor.baseline.propose",
+        target=f"monitor:{monitor_id}",
+        details={"proposal": answer["id"]},
+    )
+    return jsonify(answer), 201
+
+
+def _decide(monitor_id: int, proposal_id: int, approve_it: bool) -> ResponseReturnValue:
+    from server.oplog.hook import record
+
+    verb = "approve" if approve_it else "reject"
+    denied = _writer(f"{verb} a baseline")
+    if denied is not None:
+        return denied
+    who = _owner().user_name
+    with db_session() as session:
+        monitor = _load(session, monitor_id)
+        if monitor is None:
+            return jsonify({"error": "no such monitor"}), 404
+        try:
+            proposal = store.decide(session, monitor, proposal_id, who, approve_it)
+        except LookupError:
+            return jsonify({"error": "no such proposal"}), 404
+        except store.ForbiddenError as error:
+            session.rollback()
+            return refuse(403, str(error))
+        except store.ConflictError as error:
+            session.rollback()
+            return refuse(409, str(error))
+        session.commit()
+        answer = proposal_json(proposal)
+    record(
+        f"monitor.baseline.{verb}",
+        target=f"monitor:{monitor_id}",
+        details={"proposal": proposal_id, "proposed_by": answer["proposed_by"]},
+    )
+    events.info(
+        "user %s: %s baseline proposal %s of monitor %s", who, verb, proposal_id, monitor_id
+    )
+    return jsonify(answer)
+
+
+def approve(monitor_id: int, proposal_id: int) -> ResponseReturnValue:
+    return _decide(monitor_id, proposal_id, True)
+
+
+def reject(monitor_id: int, proposal_id: int) -> ResponseReturnValue:
+    return _decide(monitor_id, proposal_id, False)
+
+
+def get_words() -> ResponseReturnValue:
+    with db_session() as session:
+        return jsonify({"words": store.words(session)})
+
+
+def put_words() -> ResponseReturnValue:
+    owner = _owner()
+    if owner.role != "admin":
+        return refuse(403, f"only admins edit the defacement words ({owner.user_name})")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or set(payload) != {"words"}:
+        return refuse(400, 'body must be {"words": [text, ...]}')
+    with db_session() as session:
+        try:
+            cleaned = store.replace_words(session, payload["words"], owner.user_name)
+        except store.FieldError as error:
+            return refuse(400, str(error))
+        session.commit()
+    return jsonify({"words": cleaned})

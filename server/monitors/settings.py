@@ -1,0 +1,37 @@
+"""The monitors' settings in config.json, validated when the config loads (imported by
+server/config.py, so it imports neither Flask nor SQLAlchemy)::
+
+    "monitor_threads": 16,               probes at once in each server process
+    "monitor_raw_retention_days": 30,    raw results kept; aggregates are kept a year
+    "monitor_digest_time": "08:30",      the daily digest (POLICY.md E7), working days only,
+    "monitor_digest_timezone": "Asia/Shanghai"   in this time zone
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_THREADS = 16
+DEFAULT_RAW_RETENTION_DAYS = 30
+DEFAULT_DIGEST_TIME = "08:30"
+DEFAULT_DIGEST_TIMEZONE = "Asia/Shanghai"
+MAX_THREADS = 256
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def settings_problem(values: dict[str, object]) -> str | None:
+    threads = values.get("monitor_threads", DEFAULT_THREADS)
+    if isinstance(threads, int) and threads > MAX_THREADS:
+        return f"monitor_threads must be at most {MAX_THREADS}"
+    text = values.get("monitor_digest_time", DEFAULT_DIGEST_TIME)
+    if not isinstance(text, str) or not _TIME.fullmatch(text):
+        return "monitor_digest_time must be HH:MM (24-hour clock)"
+    zone = values.get("monitor_digest_timezone", DEFAULT_DIGEST_TIMEZONE)
+    if not isinstance(zone, str) or not zone:
+        return "monitor_digest_timezone must be a time zone name such as Asia/Shanghai"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"monitor_digest_timezone: unknown time zone {zone[:60]!r}"
+    return None

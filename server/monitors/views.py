@@ -1,0 +1,364 @@
+"""The console's Monitors pages: every monitor with its state, uptime (24 h, 7 d, 30 d) and a
+small server-rendered SVG chart of the last 24 hours; one monitor's settings, maintenance
+window, results, and the two-person acceptance of a changed page (POLICY.md E9); the
+defacement word list (admins edit it)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from server.console.auth import console_blueprint, login_required, roles_required
+from server.console.nav import add_nav_item
+from server.monitors import history, store
+from server.monitors.api import UPTIME_WINDOWS
+from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
+from server.monitors.page import readable_diff
+from server.monitors.record import in_maintenance
+from server.state import current_state, db_session, log_refusal
+from server.store.models import utcnow
+
+blueprint = console_blueprint("monitors", __name__, template_folder="templates")
+add_nav_item("monitors.index", _l("Monitors"), 50)
+
+PER_PAGE = 100
+CHART_WIDTH = 240
+CHART_HEIGHT = 36
+MAX_FORM_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str  # up | partial | down
+    label: str
+
+
+def chart(buckets: list[history.Bucket]) -> list[Bar]:
+    """Bars of the last 24 hours: height by mean response time, colour by up/down."""
+    if not buckets:
+        return []
+    slowest = max((b.ms_avg or 0) for b in buckets) or 1
+    width = CHART_WIDTH / len(buckets)
+    bars = []
+    for index, bucket in enumerate(buckets):
+        if not bucket.probes:
+            continue
+        kind = "up" if bucket.ups == bucket.probes else ("down" if bucket.ups == 0 else "partial")
+        height = (
+            CHART_HEIGHT
+            if kind == "down" or bucket.ms_avg is None
+            else max(3.0, CHART_HEIGHT * bucket.ms_avg / slowest)
+        )
+        label = f"{bucket.start:%H:%M} UTC: {bucket.ups}/{bucket.probes}" + (
+            "" if bucket.ms_avg is None else f", {bucket.ms_avg} ms"
+        )
+        bars.append(
+            Bar(
+                round(index * width, 2),
+                round(CHART_HEIGHT - height, 2),
+                round(max(width - 1, 1), 2),
+                round(height, 2),
+                kind,
+                label,
+            )
+        )
+    return bars
+
+
+def _percent(value: history.Uptime) -> str:
+    return "–" if value.percent is None else f"{value.percent:.2f}%"
+
+
+@blueprint.get("/monitors")
+@login_required
+def index() -> ResponseReturnValue:
+    engine = current_state().engine
+    with db_session() as session:
+        monitors = list(session.scalars(select(Monitor).order_by(Monitor.id).limit(PER_PAGE)))
+        words = store.words(session)
+    ids = [monitor.id for monitor in monitors]
+    uptime = history.uptimes(engine, ids, [window for _label, window in UPTIME_WINDOWS])
+    series = history.series(engine, ids)
+    now = utcnow()
+    rows = [
+        {
+            "monitor": monitor,
+            "uptime": [_percent(value) for value in uptime[monitor.id]],
+            "bars": chart(series[monitor.id]),
+            "alerts": [kind for kind in (monitor.alerting or "").split(",") if kind],
+            "maintenance": in_maintenance(monitor, now),
+        }
+        for monitor in monitors
+    ]
+    return render_template(
+        "monitors/index.html",
+        rows=rows,
+        words=words,
+        chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT,
+        windows=[label for label, _window in UPTIME_WINDOWS],
+    )
+
+
+def _form_int(name: str) -> int | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        abort(400, _("Not saved: %(reason)s", reason=f"{name} must be a whole number"))
+    return int(raw)
+
+
+def _form_lines(name: str) -> list[str]:
+    text = request.form.get(name, "")
+    if len(text) > MAX_FORM_TEXT:
+        abort(413)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _payload(creating: bool) -> dict[str, Any]:
+    """The form as the API's body, so one validation serves both."""
+    payload: dict[str, Any] = {}
+    for name in ("url", "name", "keyword", "absent_keyword", "accepted_statuses", "ca_file"):
+        if name in request.form:
+            payload[name] = request.form[name][:MAX_FORM_TEXT]
+    for name in (
+        "interval_seconds",
+        "timeout_seconds",
+        "fail_threshold",
+        "success_threshold",
+        "reminder_seconds",
+        "similarity_percent",
+        "cert_warn_days",
+    ):
+        value = _form_int(name)
+        if value is not None:
+            payload[name] = value
+    if "max_ms" in request.form:
+        payload["max_ms"] = _form_int("max_ms")
+    if "volatile_selectors" in request.form:
+        payload["volatile_selectors"] = _form_lines("volatile_selectors")
+    if "volatile_patterns" in request.form:
+        payload["volatile_patterns"] = _form_lines("volatile_patterns")
+    if not creating:
+        for name in ("enabled", "follow_redirects", "tamper_enabled"):
+            payload[name] = request.form.get(name) == "on"
+    elif "follow_redirects" in request.form or "url" in request.form:
+        payload["follow_redirects"] = request.form.get("follow_redirects", "on") == "on"
+    return payload
+
+
+def _validated(creating: bool, current_ca_file: str = "") -> dict[str, Any]:
+    payload = _payload(creating)
+    if g.user.role != "admin" and payload.get("ca_file", current_ca_file) != current_ca_file:
+        # Only admins name a file on the server (an operator could probe for files otherwise).
+        log_refusal(403, f"{g.user.name} may not set ca_file")
+        abort(403)
+    try:
+        return store.validate(payload, creating=creating)
+    except store.FieldError as error:
+        log_refusal(400, f"monitor form refused: {error}")
+        abort(400, _("Not saved: %(reason)s", reason=str(error)))
+
+
+@blueprint.post("/monitors")
+@roles_required("admin", "operator")
+def add() -> ResponseReturnValue:
+    values = _validated(creating=True)
+    with db_session() as session:
+        try:
+            monitor = store.create_monitor(session, values, g.user.name)
+        except store.ConflictError as error:
+            abort(409, str(error))
+        session.commit()
+        monitor_id = monitor.id
+    return redirect(url_for("monitors.detail", monitor_id=monitor_id, saved=1), code=303)
+
+
+def _load(monitor_id: int) -> tuple[Monitor, MonitorBaseline | None, list[MonitorProposal]]:
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        baseline = session.get(MonitorBaseline, monitor_id)
+        proposals = list(
+            session.scalars(
+                select(MonitorProposal)
+                .where(MonitorProposal.monitor_id == monitor_id)
+                .order_by(MonitorProposal.id.desc())
+                .limit(10)
+            )
+        )
+        return monitor, baseline, proposals
+
+
+@blueprint.get("/monitors/<int:monitor_id>")
+@login_required
+def detail(monitor_id: int) -> ResponseReturnValue:
+    monitor, baseline, proposals = _load(monitor_id)
+    engine = current_state().engine
+    uptime = history.uptimes(engine, [monitor_id], [w for _l, w in UPTIME_WINDOWS])[monitor_id]
+    results, total = history.recent_results(engine, monitor_id, 50, 0)
+    change = None
+    if monitor.candidate_text is not None:
+        before = ([baseline.title] if baseline and baseline.title else []) + (
+            baseline.text.split("\n") if baseline and baseline.text else []
+        )
+        after = ([monitor.candidate_title] if monitor.candidate_title else []) + (
+            monitor.candidate_text.split("\n") if monitor.candidate_text else []
+        )
+        change = readable_diff(before, after)
+    return render_template(
+        "monitors/detail.html",
+        monitor=monitor,
+        baseline=baseline,
+        proposals=proposals,
+        uptime=[
+            (label, _percent(value))
+            for (label, _w), value in zip(UPTIME_WINDOWS, uptime, strict=True)
+        ],
+        bars=chart(history.series(engine, [monitor_id])[monitor_id]),
+        chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT,
+        results=results,
+        total=total,
+        change=change,
+        maintenance=in_maintenance(monitor, utcnow()),
+        alerts=[kind for kind in (monitor.alerting or "").split(",") if kind],
+    )
+
+
+@blueprint.post("/monitors/<int:monitor_id>")
+@roles_required("admin", "operator")
+def edit(monitor_id: int) -> ResponseReturnValue:
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        values = _validated(creating=False, current_ca_file=monitor.ca_file)
+        store.update_monitor(session, monitor, values)
+        session.commit()
+    return redirect(url_for("monitors.detail", monitor_id=monitor_id, saved=1), code=303)
+
+
+@blueprint.post("/monitors/<int:monitor_id>/maintenance")
+@roles_required("admin", "operator")
+def maintenance(monitor_id: int) -> ResponseReturnValue:
+    window: dict[str, str] | None = None
+    if request.form.get("action") != "clear":
+        hours = _form_int("hours")
+        if hours is None or not 1 <= hours <= 24 * 31:
+            abort(400, _("Not saved: %(reason)s", reason="hours must be 1..744"))
+        start = datetime.datetime.now(datetime.UTC)
+        window = {
+            "start": start.isoformat(),
+            "end": (start + datetime.timedelta(hours=hours)).isoformat(),
+        }
+    try:
+        values = store.validate({"maintenance": window}, creating=False)
+    except store.FieldError as error:
+        abort(400, _("Not saved: %(reason)s", reason=str(error)))
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        store.update_monitor(session, monitor, values)
+        session.commit()
+    return redirect(url_for("monitors.detail", monitor_id=monitor_id), code=303)
+
+
+@blueprint.post("/monitors/<int:monitor_id>/delete")
+@roles_required("admin", "operator")
+def delete(monitor_id: int) -> ResponseReturnValue:
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        store.delete_monitor(session, monitor)
+        session.commit()
+    return redirect(url_for("monitors.index"), code=303)
+
+
+@blueprint.post("/monitors/<int:monitor_id>/propose")
+@roles_required("admin", "operator")
+def propose(monitor_id: int) -> ResponseReturnValue:
+    from server.oplog.hook import record
+
+    note = request.form.get("note", "")
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        try:
+            proposal = store.propose(session, monitor, g.user.name, note)
+        except store.FieldError as error:
+            abort(400, _("Not saved: %(reason)s", reason=str(error)))
+        except store.ConflictError:
+            log_refusal(409, f"monitor {monitor_id}: nothing to propose")
+            abort(409, _("The page matches its baseline; there is nothing to accept."))
+        session.commit()
+        proposal_id = proposal.id
+    record(
+        "monitor.baseline.propose",
+        target=f"monitor:{monitor_id}",
+        details={"proposal": proposal_id},
+    )
+    return redirect(url_for("monitors.detail", monitor_id=monitor_id), code=303)
+
+
+@blueprint.post(
+    "/monitors/<int:monitor_id>/proposals/<int:proposal_id>/<any(approve, reject):verb>"
+)
+@roles_required("admin", "operator")
+def decide(monitor_id: int, proposal_id: int, verb: str) -> ResponseReturnValue:
+    from server.oplog.hook import record
+
+    with db_session() as session:
+        monitor = session.get(Monitor, monitor_id)
+        if monitor is None:
+            abort(404)
+        try:
+            proposal = store.decide(session, monitor, proposal_id, g.user.name, verb == "approve")
+        except LookupError:
+            abort(404)
+        except store.ForbiddenError:
+            session.rollback()
+            log_refusal(403, f"{g.user.name} may not approve their own proposal {proposal_id}")
+            abort(
+                403,
+                _("A changed page needs two people: someone other than the proposer approves it."),
+            )
+        except store.ConflictError:
+            session.rollback()
+            abort(409, _("This proposal was decided already."))
+        session.commit()
+        proposed_by = proposal.proposed_by
+    record(
+        f"monitor.baseline.{verb}",
+        target=f"monitor:{monitor_id}",
+        details={"proposal": proposal_id, "proposed_by": proposed_by},
+    )
+    return redirect(url_for("monitors.detail", monitor_id=monitor_id), code=303)
+
+
+@blueprint.post("/monitors/words")
+@roles_required("admin")
+def words() -> ResponseReturnValue:
+    with db_session() as session:
+        try:
+            store.replace_words(session, _form_lines("words"), g.user.name)
+        except store.FieldError as error:
+            abort(400, _("Not saved: %(reason)s", reason=str(error)))
+        session.commit()
+    return redirect(url_for("monitors.index", words_saved=1), code=303)

@@ -1,0 +1,54 @@
+"""``GET /api/v1/reports/weekly?week=YYYY-Www&format=csv|xlsx|json`` (POLICY.md A4).
+
+Admin and auditor tokens only: the report is an audit record (A1, A2), and operators see the
+same results live in the console. The view is attached to the ``api`` blueprint
+(server/api.py) for its token check. Every answer is in the operation log: a download as
+``report.export``, a refusal (wrong role, bad week or format) as ``report.export`` with outcome
+``refused``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+from flask.typing import ResponseReturnValue
+
+from server.oplog.hook import record
+from server.reports.serving import EXPORT_ACTION, BadRequest, parse_request, report_response
+from server.state import refuse
+
+READER_ROLES = ("admin", "auditor")
+_attached: set[str] = set()
+
+
+def attach(blueprint: Blueprint) -> None:
+    """Add the report view to ``blueprint`` once (before it is first registered)."""
+    from server.api import token_required
+
+    if blueprint.name in _attached:
+        return
+    _attached.add(blueprint.name)
+    blueprint.add_url_rule(
+        "/reports/weekly", "reports_weekly", token_required(weekly_report), methods=["GET"]
+    )
+
+
+def _refused(status: int, reason: str) -> ResponseReturnValue:
+    record(
+        EXPORT_ACTION,
+        outcome="refused",
+        reason=f"{status} {reason}"[:400],
+        target=f"week:{request.args.get('week', '')[:16]}",
+        details={"format": request.args.get("format", "")[:16], "via": "api"},
+    )
+    return refuse(status, reason)
+
+
+def weekly_report() -> ResponseReturnValue:
+    owner = g.api_owner
+    if owner.role not in READER_ROLES:
+        return _refused(403, f"role {owner.role} may not export reports ({owner.user_name})")
+    try:
+        wanted = parse_request(request.args.get("week"), request.args.get("format"))
+    except BadRequest as exc:
+        return _refused(400, str(exc))
+    return report_response(wanted, "api", owner.user_name)

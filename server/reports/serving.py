@@ -1,0 +1,145 @@
+"""Serving a weekly report over HTTP, for the REST API and the console alike.
+
+Which file is served for a week:
+
+* the newest kept report of that week (``weekly_reports``), if there is one;
+* else, for a week that is over, a report generated now and kept (trigger ``api`` or
+  ``console``), so every later download of that week gets the same signed file;
+* else (the current week, still running) a report generated now and not kept: it says
+  ``"complete": false``.
+
+Every download is an entry in the operation log (``report.export``, POLICY.md A1), with the
+week, format, report id and the served file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Response
+
+from server.oplog.hook import record
+from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
+from server.reports.generate import build_files, keep_week, latest_kept, open_kept, reports_dir
+from server.reports.models import WeeklyReport
+from server.reports.week import (
+    IsoWeek,
+    WeekError,
+    has_started,
+    is_complete,
+    last_complete_week,
+    zone_of,
+)
+from server.state import current_state, db_session
+from server.store.models import utcnow
+
+EXPORT_ACTION = "report.export"
+CHUNK = 256 * 1024
+
+
+class BadRequest(ValueError):
+    """A week or format the caller got wrong; the message says what is expected."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    week: IsoWeek
+    form: str
+
+
+def parse_request(week_text: str | None, form_text: str | None) -> Wanted:
+    now = utcnow()
+    zone = zone_of(current_state().config)
+    if week_text is None or week_text == "":
+        week = last_complete_week(now, zone)
+    else:
+        try:
+            week = IsoWeek.parse(week_text)
+        except WeekError as exc:
+            raise BadRequest(str(exc)) from exc
+    form = form_text or "json"
+    if form not in FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FORMATS)}; got {form[:20]!r}")
+    if not has_started(week, now, zone):
+        raise BadRequest(f"week {week} has not begun yet")
+    return Wanted(week, form)
+
+
+def _headers(week: IsoWeek, form: str, size: int | None, extra: dict[str, str]) -> dict:
+    headers = {
+        "Content-Type": CONTENT_TYPES[form],
+        "Content-Disposition": f'attachment; filename="{file_name(str(week), form)}"',
+        "Cache-Control": "no-store",
+        **extra,
+    }
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return headers
+
+
+def _kept_chunks(data_dir: Path, row: WeeklyReport, form: str) -> Iterator[bytes]:
+    with open_kept(data_dir, row, form) as handle:
+        while piece := handle.read(CHUNK):
+            yield piece
+
+
+def _temporary_chunks(folder: Path, path: Path) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as handle:
+            while piece := handle.read(CHUNK):
+                yield piece
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
+    """The file for ``wanted``, kept or made now; recorded in the operation log."""
+    state = current_state()
+    data_dir = state.paths.root
+    week, form = wanted.week, wanted.form
+    zone = zone_of(state.config)
+    with db_session() as session:
+        row = latest_kept(session, week)
+    source = "kept"
+    if row is None and is_complete(week, utcnow(), zone):
+        row = keep_week(state.engine, data_dir, week, zone, trigger, user_name)
+        source = "generated and kept"
+    if row is not None:
+        entry = row.files[form]
+        record(
+            EXPORT_ACTION,
+            target=f"week:{week}",
+            details={
+                "format": form,
+                "via": trigger,
+                "report_id": row.id,
+                "source": source,
+                "sha256": entry["sha256"],
+            },
+        )
+        extra = {"X-Report-Id": str(row.id), "X-Report-SHA256": str(entry["sha256"])}
+        return Response(
+            _kept_chunks(data_dir, row, form),
+            headers=_headers(week, form, int(entry["bytes"]), extra),
+        )
+    # The week is still running: a snapshot, not kept.
+    folder = Path(tempfile.mkdtemp(prefix="xunjian-report-", dir=reports_dir(data_dir)))
+    try:
+        built = build_files(state.engine, data_dir, week, zone, (form,), folder, user_name)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    path = built.files[form]
+    record(
+        EXPORT_ACTION,
+        target=f"week:{week}",
+        details={"format": form, "via": trigger, "report_id": None, "source": "week in progress"},
+    )
+    return Response(
+        _temporary_chunks(folder, path),
+        headers=_headers(week, form, path.stat().st_size, {"X-Report-Complete": "false"}),
+    )

@@ -1,0 +1,106 @@
+"""The console's Monitors pages: list with state, uptime and the SVG chart; adding through the
+form; the two-person acceptance through the buttons; maintenance; roles; the word list."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from server.store.accounts import create_user
+from tests.console_text import text
+from tests.monitors.helpers import alerts, monitor, probe
+from tests.monitors.site import DEFACED, Site
+from tests.server.conftest import Server
+from tests.server.test_console import NEW_PASSWORD, change_password, csrf_from, log_in
+
+
+def person(server: Server, name: str, role: str) -> FlaskClient:
+    with server.state.sessions() as session:
+        create_user(session, name, role, "First-pass-2026!")
+        session.commit()
+    client = server.client()
+    assert log_in(client, name, "First-pass-2026!") == 302
+    assert change_password(client, "First-pass-2026!", NEW_PASSWORD) == 302
+    client.set_cookie("lang", "en")
+    return client
+
+
+def form(client: FlaskClient, path: str, page: str, **fields: str):
+    return client.post(path, data={**fields, "csrf_token": csrf_from(client, page)})
+
+
+def page(client: FlaskClient, path: str, language: str = "en") -> str:
+    answer = client.get(path, headers={"Accept-Language": language})
+    assert answer.status_code == 200, answer.status_code
+    return answer.get_data(as_text=True)
+
+
+def test_monitors_pages_end_to_end(server: Server, site: Site) -> None:
+    olga = person(server, "olga", "operator")
+    adam = person(server, "adam", "admin")
+    audrey = person(server, "audrey", "auditor")
+
+    added = form(
+        olga,
+        "/monitors",
+        "/monitors",
+        url=site.url(),
+        name="School home",
+        interval_seconds="60",
+        volatile_selectors="#counter\n.updated",
+        max_ms="",
+    )
+    assert added.status_code == 303
+    monitor_id = int(re.search(r"/monitors/(\d+)", added.headers["Location"]).group(1))
+    assert monitor(server, monitor_id)["volatile_selectors"] == ["#counter", ".updated"]
+    probe(server, monitor_id, times=2)
+
+    listing = page(audrey, "/monitors")
+    assert "School home" in listing and "mon-state-up" in listing
+    assert "100.00%" in listing
+    assert 'class="mon-bar-up"' in listing  # the 24-hour chart, drawn on the server
+    assert 'name="url"' not in listing  # an auditor sees no add form
+    assert "<script" not in listing
+    assert page(audrey, "/monitors", "zh-CN").count(text("Monitors")) >= 2  # nav and title
+
+    refused = audrey.post(
+        "/monitors", data={"url": site.url(), "csrf_token": csrf_from(audrey, "/monitors")}
+    )
+    assert refused.status_code == 403
+
+    site.serve("/", DEFACED)
+    probe(server, monitor_id)
+    detail_path = f"/monitors/{monitor_id}"
+    detail = page(olga, detail_path)
+    assert "+Hacked by Anonymous" in detail and "mon-alert" in detail
+    assert form(olga, f"{detail_path}/propose", detail_path, note="restored?").status_code == 303
+    detail = page(olga, detail_path)
+    proposal_id = int(re.search(r"/proposals/(\d+)/approve", page(adam, detail_path)).group(1))
+    assert "/approve" not in detail  # the proposer gets no approve button ...
+    approve = f"{detail_path}/proposals/{proposal_id}/approve"
+    assert form(olga, approve, detail_path).status_code == 403  # ... nor may post it
+    assert form(adam, approve, detail_path).status_code == 303
+    assert monitor(server, monitor_id)["baseline"]["accepted_by"] == "olga + adam"
+    assert alerts(server, "tamper")[0]["status"] == "resolved"
+
+    site.remove("/")
+    assert form(olga, f"{detail_path}/maintenance", detail_path, hours="2").status_code == 303
+    assert monitor(server, monitor_id)["in_maintenance"] is True
+    probe(server, monitor_id, times=4)
+    assert monitor(server, monitor_id)["state"] == "down"
+    assert alerts(server, "down") == []
+
+    saved = form(
+        olga, detail_path, detail_path, url=site.url(), name="Renamed", interval_seconds="4"
+    )
+    assert saved.status_code == 400
+    assert monitor(server, monitor_id)["name"] == "School home"
+
+    words = form(adam, "/monitors/words", "/monitors", words="hacked by\n被黑\n")
+    assert words.status_code == 303
+    assert form(olga, "/monitors/words", "/monitors", words="x").status_code == 403
+    assert "被黑" in page(audrey, "/monitors")
+
+    assert form(olga, f"{detail_path}/delete", detail_path).status_code == 303
+    assert olga.get(detail_path).status_code == 404

@@ -1,0 +1,115 @@
+"""The console's Weekly reports page on SQLite and PostgreSQL: auditors and admins list kept
+reports, generate one for a chosen week and download each format (each download and generation
+in the operation log); operators are refused; bad weeks are refused and logged."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from server.oplog.models import OplogEntry
+from server.reports.models import WeeklyReport
+from server.reports.verify import verify_document
+from server.reports.week import last_complete_week, zone_of
+from server.store.accounts import create_user
+from server.store.models import User, utcnow
+from tests.server.conftest import Server, SignedAgent
+
+PASSWORD = "Report-pass-2026"
+
+
+def signed_in(server: Server, name: str, role: str) -> FlaskClient:
+    with server.state.sessions() as session:
+        create_user(session, name, role, PASSWORD)
+        session.execute(update(User).where(User.name == name).values(must_change_password=False))
+        session.commit()
+    client = server.client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    answer = client.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    assert answer.status_code == 302
+    return client
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
+    assert match
+    return match.group(1)
+
+
+def entries(server: Server, action: str) -> list[OplogEntry]:
+    with server.state.sessions() as session:
+        return list(
+            session.scalars(
+                select(OplogEntry).where(OplogEntry.action == action).order_by(OplogEntry.seq)
+            )
+        )
+
+
+def test_auditor_generates_lists_and_downloads(server: Server, agent: SignedAgent) -> None:
+    assert agent.send_report(agent.report()).status_code == 200
+    client = signed_in(server, "audrey", "auditor")
+    page = client.get("/reports/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Weekly reports" in page and "No report is kept yet." in page
+    week = last_complete_week(utcnow(), zone_of(server.state.config))
+    assert f'value="{week}"' in page  # the form proposes the last complete week
+
+    answer = client.post(
+        "/reports/generate", data={"week": str(week), "csrf_token": csrf(client, "/reports/")}
+    )
+    assert answer.status_code == 303
+    with server.state.sessions() as session:
+        row = session.scalars(select(WeeklyReport)).one()
+    assert (row.week, row.trigger, row.generated_by) == (str(week), "console", "audrey")
+    page = client.get("/reports/").get_data(as_text=True)
+    for form in ("csv", "xlsx", "json"):
+        assert f"/reports/{row.id}/{form}" in page
+
+    answer = client.get(f"/reports/{row.id}/json")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="xunjian-weekly-{week}.json"'
+    )
+    verify_document(json.loads(answer.get_data()))
+    answer = client.get(f"/reports/{row.id}/csv")
+    assert answer.get_data().startswith(b"\xef\xbb\xbf")
+    assert client.get(f"/reports/{row.id}/pdf").status_code == 404
+    assert client.get("/reports/999999/csv").status_code == 404
+
+    exports = entries(server, "report.export")
+    assert [json.loads(entry.details)["format"] for entry in exports] == ["json", "csv"]
+    assert {(entry.actor, json.loads(entry.details)["via"]) for entry in exports} == {
+        ("audrey", "console")
+    }
+    generated = entries(server, "report.generate")
+    assert [(entry.actor, entry.outcome) for entry in generated] == [("audrey", "ok")]
+
+
+def test_chinese_page_and_bad_weeks(server: Server) -> None:
+    client = signed_in(server, "ada", "admin")
+    page = client.get("/reports/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "周报" in page
+    for bad in ("2026-47", "2025-W53", "2999-W01", ""):
+        answer = client.post(
+            "/reports/generate", data={"week": bad, "csrf_token": csrf(client, "/reports/")}
+        )
+        assert answer.status_code == 400
+    refused = entries(server, "report.generate")
+    assert [entry.outcome for entry in refused] == ["refused"] * 4
+    with server.state.sessions() as session:
+        assert session.scalars(select(WeeklyReport)).all() == []
+    # Without the CSRF token nothing is generated.
+    assert client.post("/reports/generate", data={"week": "2026-W01"}).status_code in (400, 403)
+
+
+def test_operators_are_refused(server: Server) -> None:
+    client = signed_in(server, "otto", "operator")
+    assert client.get("/reports/").status_code == 403
+    page = client.get("/").get_data(as_text=True)
+    assert "/reports/" not in page  # not in the operator's navigation
