@@ -1,10 +1,5 @@
-"""Fixtures borrowed from the other suites: tests/server's data folder and app (console tests
-through the Flask client), and tests/browser's real server and Chromium (the browser test)."""
+"""Fixtures borrowed from tests/server: its data folder and app (console tests through the
+Flask client). The Devices browser test lives in tests/browser, next to the one Playwright
+session it must share (a second sync Playwright in one process refuses to start)."""
 
-from tests.browser.conftest import (  # noqa: F401
-    browser,
-    console_server,
-    playwright_session,
-    screenshot,
-)
 from tests.server.conftest import server  # noqa: F401
