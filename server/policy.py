@@ -25,15 +25,13 @@ log = logging.getLogger("xunjian.server.policy")
 
 @cache
 def check_catalog() -> list[dict[str, Any]]:
-    """Every check's metadata from the check registry; empty if the registry is not there yet.
+    """Every check's metadata from the check registry; empty if the registry fails to load.
 
     Imported lazily: the registry belongs to the ``checks`` package, which the server only reads.
     Cached: the registry is fixed for the life of the process. Callers must not modify it.
     """
-    try:
-        from checks.api import registry_catalog
-    except ImportError:
-        return []
+    from checks.api import registry_catalog
+
     try:
         return list(registry_catalog())
     except Exception:  # a broken registry must not take the agent API down with it

@@ -18,7 +18,9 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from server.app import create_app
-from server.config import DataPaths
+from server.config import DataPaths, ServerConfig
+from server.peer import resolve_peer
+from server.state import EXTENSION_KEY
 
 THREADS = 16
 access = logging.getLogger("xunjian.server.access")
@@ -35,8 +37,9 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def access_log(app: Callable[..., Any]) -> Callable[..., Any]:
-    """Log one line per request with the client's address and source port (POLICY.md E12)."""
+def access_log(app: Callable[..., Any], trusted: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """Log one line per request with the client's address and source port (POLICY.md E12):
+    behind a trusted proxy, the client it forwards for, and the proxy after "via"."""
 
     def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.monotonic()
@@ -49,10 +52,11 @@ def access_log(app: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return app(environ, recording_start)  # type: ignore[no-any-return]
         finally:
+            peer = resolve_peer(environ, trusted)
             access.info(
-                "%s:%s %s %s %s %.1fms",
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REMOTE_PORT", "-"),
+                "%s%s %s %s %s %.1fms",
+                peer.text(),
+                f" via {peer.via}" if peer.via else "",
                 environ.get("REQUEST_METHOD", "-"),
                 environ.get("PATH_INFO", "-"),
                 status_seen[0] if status_seen else "-",
@@ -81,12 +85,17 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def current_config(app: Any) -> ServerConfig:
+    """The configuration create_app loaded for ``app``."""
+    return app.extensions[EXTENSION_KEY].config  # type: ignore[no-any-return]
+
+
 def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[Any, Any]:
     app = create_app(data)
     paths = DataPaths(data)
     server = wsgi.Server(
         (host, port),
-        access_log(app),
+        access_log(app, current_config(app).trusted_proxies),
         numthreads=THREADS,
         server_name="xunjian",
         # Many agents may connect at once after a network outage; the default backlog is 5.

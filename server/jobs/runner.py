@@ -53,6 +53,7 @@ from server.oplog.settings import OplogSettings
 from server.oplog.store import OperationLog
 from server.reports.generate import KEEP_WEEKS, keep_week, purge_expired, scheduled_exists
 from server.reports.week import IsoWeek, last_complete_week, zone_of
+from server.settings.runtime import effective_settings
 from server.store.models import Agent, Report, utcnow
 
 TICK_SECONDS = 60
@@ -153,12 +154,7 @@ def daily_due(_context: JobContext, state: LeaseState, now: datetime.datetime) -
 
 
 def _retention_days(context: JobContext) -> int:
-    """The retention in force: the console's run-time setting where that feature exists
-    (server/settings), else config.json's oplog_retention_days."""
-    try:
-        from server.settings.runtime import effective_settings
-    except ImportError:
-        return OplogSettings.from_config(context.config).retention_days
+    """The retention in force: the console's run-time setting, else config.json's."""
     with Session(context.engine) as session:
         return int(effective_settings(session, context.config).oplog_retention_days)
 

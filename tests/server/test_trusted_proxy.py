@@ -25,6 +25,7 @@ from server.app import create_app
 from server.config import ConfigError, load_config
 from server.oplog.models import OplogEntry
 from server.peer import Peer, parse_trusted_proxies, resolve_peer
+from server.serve import access_log
 from tests.harness import ServerUnderTest, free_port, run_cli, stop_process, wait_for
 from tests.server.conftest import Server
 from tests.server.test_api import api_token, bearer
@@ -68,6 +69,28 @@ def test_a_trusted_proxy_names_the_client_and_its_source_port() -> None:
     seen = resolve_peer(environ(PROXY, x_forwarded_for="192.0.2.10", x_real_port="55123"), trusted)
     assert seen == Peer("192.0.2.10", 55123, via=f"{PROXY}:40001")
     assert seen.text() == "192.0.2.10:55123"
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        (PROXY, f"192.0.2.10:55123 via {PROXY}:40001 GET /health 204"),
+        ("198.51.100.7", "198.51.100.7:40001 GET /health 204"),  # not a proxy: headers ignored
+    ],
+)
+def test_the_access_log_names_the_same_client_as_the_operation_log(
+    peer: str, expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("204 No Content", [])
+        return []
+
+    logged = access_log(app, parse_trusted_proxies([PROXY]))
+    request = environ(peer, x_forwarded_for="192.0.2.10", x_real_port="55123")
+    request.update(REQUEST_METHOD="GET", PATH_INFO="/health")
+    with caplog.at_level("INFO", logger="xunjian.server.access"):
+        logged(request, lambda *_args: None)
+    assert [record.getMessage().rsplit(" ", 1)[0] for record in caplog.records] == [expected]
 
 
 def test_the_client_is_the_rightmost_address_that_is_not_a_trusted_proxy() -> None:
