@@ -79,6 +79,8 @@ class TokenOwner:
 
 # last_used_at is for people reading a token list; minute precision saves a write per request.
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+# A console session's last_seen_at is rewritten at most this often (or a tenth of the idle limit).
+LAST_SEEN_RESOLUTION = datetime.timedelta(seconds=30)
 
 
 def authenticate_api_token(session: Session, token: str) -> TokenOwner | None:
@@ -137,12 +139,16 @@ def resume_session(session: Session, secret: str, idle: datetime.timedelta) -> U
         session.delete(record)
         session.commit()
         return None
-    record.last_seen_at = now
     user = session.get(User, record.user_id)
     if user is not None and user.disabled_at is not None:
         session.delete(record)  # disabling deletes sessions; this closes a race with a login
-        user = None
-    session.commit()
+        session.commit()
+        return None
+    # Writing on every page view cost a write transaction per request (and on SQLite the one
+    # write lock); a session may go idle up to this much sooner than the limit instead.
+    if now - record.last_seen_at >= min(LAST_SEEN_RESOLUTION, idle / 10):
+        record.last_seen_at = now
+        session.commit()
     return user
 
 

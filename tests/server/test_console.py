@@ -167,6 +167,31 @@ def test_idle_session_expires(server: Server, admin: FlaskClient) -> None:
     assert admin.get("/hosts").status_code == 302
 
 
+def test_page_views_refresh_the_session_at_most_every_resolution_step(
+    server: Server, admin: FlaskClient
+) -> None:
+    import datetime
+
+    from server.store.accounts import LAST_SEEN_RESOLUTION
+
+    def seen() -> datetime.datetime:
+        with server.state.sessions() as session:
+            return session.scalars(select(ConsoleSession.last_seen_at)).one()
+
+    earlier = seen() - LAST_SEEN_RESOLUTION / 2
+    with server.state.sessions() as session:
+        session.execute(update(ConsoleSession).values(last_seen_at=earlier))
+        session.commit()
+    assert admin.get("/hosts").status_code == 200
+    assert seen() == earlier  # a recent view: no write
+    earlier = seen() - LAST_SEEN_RESOLUTION
+    with server.state.sessions() as session:
+        session.execute(update(ConsoleSession).values(last_seen_at=earlier))
+        session.commit()
+    assert admin.get("/hosts").status_code == 200
+    assert seen() > earlier  # a step ago: the idle clock starts again
+
+
 def test_cookie_and_security_headers(server: Server) -> None:
     client = server.client()
     token = csrf_from(client, "/login")
