@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from xunjian.deploy.bundle import Target, source_stamp
+from xunjian.deploy.bundle import Target, prune_bundles, source_stamp
 from xunjian.deploy.display import summary
 from xunjian.deploy.failures import REASONS, DeployFailure
 from xunjian.deploy.inventory import HostEntry
@@ -124,6 +124,22 @@ def test_source_stamp_follows_the_sources(tmp_path: Path) -> None:
     assert source_stamp(tmp_path) == first
     (tmp_path / "agent" / "a.py").write_text("x = 2\n")
     assert source_stamp(tmp_path) != first
+
+
+def test_old_bundles_are_pruned_but_the_current_and_the_previous_stay(tmp_path: Path) -> None:
+    import os
+
+    stamps = [f"0.1.0+{index:012x}" for index in range(4)]
+    for age, stamp in enumerate(stamps):  # stamps[0] is the newest, stamps[3] the oldest
+        (tmp_path / stamp / "cp311-x86_64-glibc2.36").mkdir(parents=True)
+        os.utime(tmp_path / stamp, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
+    (tmp_path / ".cp311.scratch").mkdir()  # not a stamp: left alone
+    # The current stamp is the oldest folder (a checkout went back): it still stays.
+    gone = prune_bundles(tmp_path, current=stamps[3])
+    assert sorted(gone) == [stamps[1], stamps[2]]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [".cp311.scratch", stamps[0], stamps[3]]
+    )
 
 
 def test_unit_matches_the_layout(tmp_path: Path) -> None:

@@ -138,6 +138,22 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_STAMP = re.compile(r"[0-9][0-9A-Za-z.]*\+[0-9a-f]{12}")  # source_stamp()'s form
+KEEP_STAMPS = 2  # the bundle being built and the one before it, for a deployment still using it
+
+
+def prune_bundles(cache_dir: Path, current: str, keep: int = KEEP_STAMPS) -> list[str]:
+    """Delete all but the ``keep`` newest bundle stamps (``current`` always stays); each one
+    holds megabytes of wheels per target, and every changed checkout makes a new stamp.
+    Returns the stamps deleted."""
+    stamps = [path for path in cache_dir.iterdir() if path.is_dir() and _STAMP.fullmatch(path.name)]
+    stamps.sort(key=lambda path: (path.name == current, path.stat().st_mtime), reverse=True)
+    gone = [path.name for path in stamps[keep:] if path.name != current]
+    for name in gone:
+        shutil.rmtree(cache_dir / name, ignore_errors=True)
+    return gone
+
+
 class BundleBuilder:
     """Builds bundles on demand and caches them; safe to call from several threads."""
 
@@ -238,4 +254,5 @@ class BundleBuilder:
                 raise
             loaded = self._load(target, directory)
             assert loaded is not None
+            prune_bundles(self.cache_dir, self.stamp)
             return loaded
