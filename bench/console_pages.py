@@ -35,7 +35,9 @@ from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
 from server.fleet.snapshot import refresh_compliance
+from server.fleet.views import HOSTS_PER_PAGE
 from server.oplog.models import OplogEntry, OplogHead
+from server.store.ingest import LATEST_COLUMNS, RESULT_COLUMNS
 from server.store.models import Group
 from tests.harness import ServerUnderTest
 
@@ -257,35 +259,12 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
     )
     loader.load(
         "results",
-        (
-            "report_id",
-            "agent_id",
-            "check_id",
-            "status",
-            "resource",
-            "message",
-            "evidence",
-            "severity",
-            "rules",
-            "observed_at",
-        ),
+        RESULT_COLUMNS,
         result_rows,
     )
     loader.load(
         "latest_results",
-        (
-            "agent_id",
-            "check_id",
-            "resource",
-            "status",
-            "message",
-            "evidence",
-            "severity",
-            "rules",
-            "report_id",
-            "observed_at",
-            "received_at",
-        ),
+        LATEST_COLUMNS,
         (
             (
                 agent_id,
@@ -408,6 +387,7 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
         "failing_check": failing_check,
         "results": len(result_rows),
         "latest": len(latest),
+        "last_page": max(1, -(-hosts // HOSTS_PER_PAGE)),
     }
 
 
@@ -472,11 +452,11 @@ class Browser:
 def pages(facts: dict[str, Any]) -> list[tuple[str, str]]:
     quoted = urllib.parse.quote
     return [
-        # The floor: a page that only resumes the session (which writes its last-seen time).
+        # The floor: a page that only resumes the session.
         ("floor (password form)", "/password"),
         ("dashboard", "/"),
         ("hosts, page 1", "/hosts"),
-        ("hosts, deep page", "/hosts?page=199"),
+        ("hosts, deep page", f"/hosts?page={facts['last_page']}"),
         ("hosts, search name", "/hosts?q=pc-0123"),
         ("hosts, search IP", "/hosts?q=10.0.19."),
         ("hosts, group filter", f"/hosts?group={quoted(facts['group'])}"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.alerts.models import KINDS
+
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _BEARER = [{"bearerToken": []}]
 _ALERT_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -34,20 +36,7 @@ ALERT_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "kind": {
-                "enum": [
-                    "check_failed",
-                    "agent_silent",
-                    "spool_overflow",
-                    "down",
-                    "tamper",
-                    "cert",
-                    "slow",
-                    "webshell",
-                    "sensitive_file",
-                    "default_credential",
-                ]
-            },
+            "kind": {"enum": list(KINDS)},
             "severity": {"enum": ["info", "low", "medium", "high", "critical"]},
             "status": {"enum": ["open", "acknowledged", "resolved"]},
             "subject": {"type": "string", "description": "hostname / check / resource"},
