@@ -28,6 +28,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -487,6 +488,32 @@ def measure(browser: Browser, path: str, requests: int) -> tuple[list[float], in
     return timings, size
 
 
+@dataclass(frozen=True)
+class PageFigures:
+    name: str
+    path: str
+    timings: list[float]  # seconds, sorted
+    size: int  # bytes of the last answer
+    cpu: float  # the server processes' CPU seconds per request
+
+
+def measure_pages(
+    browser: Browser, server: ServerUnderTest, pages: list[tuple[str, str]], requests: int
+) -> tuple[list[PageFigures], float, float]:
+    """Each page ``requests`` times from ``browser``'s session (after two warm-up requests),
+    with the server's CPU per request; and the load averages before and after."""
+    assert server.process is not None
+    rows = []
+    load_before = os.getloadavg()[0]
+    for name, path in pages:
+        measure(browser, path, 2)  # warm the worker's caches and the database's
+        cpu = _process_tree_cpu_seconds(server.process.pid)
+        timings, size = measure(browser, path, requests)
+        cpu = _process_tree_cpu_seconds(server.process.pid) - cpu
+        rows.append(PageFigures(name, path, sorted(timings), size, cpu / requests))
+    return rows, load_before, os.getloadavg()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -517,15 +544,9 @@ def main() -> None:
         try:
             browser = Browser(server)
             browser.log_in((server.data / "initial-admin-password").read_text().strip())
-            rows = []
-            load_before = os.getloadavg()[0]
-            for name, path in pages(facts):
-                measure(browser, path, 2)  # warm the worker's caches and the database's
-                cpu = _process_tree_cpu_seconds(server.process.pid)  # type: ignore[union-attr]
-                timings, size = measure(browser, path, options.requests)
-                cpu = _process_tree_cpu_seconds(server.process.pid) - cpu  # type: ignore[union-attr]
-                rows.append((name, path, sorted(timings), size, cpu / options.requests))
-            load_after = os.getloadavg()[0]
+            rows, load_before, load_after = measure_pages(
+                browser, server, pages(facts), options.requests
+            )
         finally:
             server.stop()
     finally:
@@ -564,7 +585,8 @@ def main() -> None:
         f"{'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms':>7} {'KiB':>6}",
         file=out,
     )
-    for name, _path, timings, size, cpu in rows:
+    for row in rows:
+        name, timings, size, cpu = row.name, row.timings, row.size, row.cpu
         p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
         print(
             f"{name:<24} {statistics.median(timings) * 1000:8.1f} {p95 * 1000:8.1f} "

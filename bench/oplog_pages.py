@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, update
 
-from bench.console_pages import Browser, measure
-from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
+from bench.console_pages import Browser, measure_pages
+from bench.intake import _database_url, _drop_schema
 from server.oplog.chain import GENESIS_HASH, EntryFields, entry_hash
 from server.oplog.models import OplogEntry, OplogHead
 from server.oplog.store import HEAD_ID, OperationLog
@@ -158,15 +158,9 @@ def main() -> None:
         try:
             browser = Browser(server)
             browser.log_in((server.data / "initial-admin-password").read_text().strip())
-            rows = []
-            load_before = os.getloadavg()[0]
-            for name, path in pages(facts):
-                measure(browser, path, 2)  # warm the worker's caches and the database's
-                cpu = _process_tree_cpu_seconds(server.process.pid)  # type: ignore[union-attr]
-                timings, size = measure(browser, path, options.requests)
-                cpu = _process_tree_cpu_seconds(server.process.pid) - cpu  # type: ignore[union-attr]
-                rows.append((name, sorted(timings), size, cpu / options.requests))
-            load_after = os.getloadavg()[0]
+            rows, load_before, load_after = measure_pages(
+                browser, server, pages(facts), options.requests
+            )
             status, _where, chain_page = browser.request("GET", "/oplog")
             chain_ok = status == 200 and "oplog-chain-ok" in chain_page
         finally:
@@ -194,7 +188,8 @@ def main() -> None:
         f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms':>7} {'KiB':>6}",
         file=out,
     )
-    for name, timings, size, cpu in rows:
+    for row in rows:
+        name, timings, size, cpu = row.name, row.timings, row.size, row.cpu
         p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
         print(
             f"{name:<28} {statistics.median(timings) * 1000:8.1f} {p95 * 1000:8.1f} "
