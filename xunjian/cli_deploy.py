@@ -40,6 +40,8 @@ def add_top_parsers(sub: argparse._SubParsersAction) -> None:
         description=(
             "Install the agent from an offline bundle, enroll it, install its systemd unit, "
             "start it and wait for its first report, on every host of a TOML inventory. "
+            "The bundle holds the xunjian wheel given with --wheel, or one built from the "
+            "source checkout this command runs from. "
             "Running it again changes nothing on an up-to-date host. See docs/deploy.md."
         ),
     )
@@ -63,6 +65,14 @@ def add_top_parsers(sub: argparse._SubParsersAction) -> None:
         "is still refused)",
     )
     p.add_argument("--parallel", type=_parallel, default=4, help="hosts at a time (default 4)")
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="install this xunjian wheel (xunjian-VERSION-py3-none-any.whl) on the hosts; "
+        "needed when xunjian is installed from a wheel (default: build it from the checkout)",
+    )
     p.add_argument(
         "--uninstall", action="store_true", help="stop the agent and remove what was installed"
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +15,7 @@ import pytest
 
 from tests.deploy.sshd import Account, Sshd, make_account, remove_tree, require_tools, start_sshd
 from xunjian.deploy.bundle import source_files
-from xunjian.deploy.layout import (
-    FALLBACK,
-    INSTALLED_PATHS,
-    PIDFILE,
-    STATE_PARENT,
-    source_root,
-    unit_source,
-)
+from xunjian.deploy.layout import FALLBACK, INSTALLED_PATHS, PIDFILE, STATE_PARENT, source_root
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +27,42 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_checkout(copy: Path) -> Path:
+    """The files a checkout needs for the command: the wheel's sources (the unit among them)."""
     root = source_root()
-    for relative in [*source_files(root), unit_source().relative_to(root)]:
+    for relative in source_files(root):
         (copy / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / relative, copy / relative)
     return copy
+
+
+@pytest.fixture(scope="session")
+def agent_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A xunjian wheel as an admin builds it (``pip wheel --no-deps`` of a checkout), once per
+    session; from a copy, so the build leaves nothing in the shared working tree."""
+    checkout = make_checkout(tmp_path_factory.mktemp("wheel-checkout"))
+    out = tmp_path_factory.mktemp("wheel")
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+    done = subprocess.run(
+        [*pip_wheel, "--wheel-dir", str(out), str(checkout)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = out.glob("xunjian-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def wheel_install(agent_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """xunjian installed from the wheel, without a checkout: the wheel unpacked, which is what
+    pip puts in site-packages, for PYTHONPATH (it comes before the venv's editable install).
+    The server's dependencies still come from the venv."""
+    site = tmp_path_factory.mktemp("wheel-install")
+    with zipfile.ZipFile(agent_wheel) as archive:
+        archive.extractall(site)
+    return site
 
 
 @pytest.fixture(scope="module")

@@ -9,110 +9,27 @@ and ``--uninstall`` removes everything.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 
 from tests.deploy.conftest import installed_paths
+from tests.deploy.helpers import (
+    alive,
+    counts,
+    deploy,
+    deploy_entries,
+    fallback_pid,
+    mtimes,
+    scan_known_hosts,
+    write_inventory,
+)
 from tests.deploy.sshd import Account, Sshd
 from tests.harness import ServerUnderTest
-from xunjian.deploy.layout import FALLBACK, PIDFILE, STAMP, STATE_DIR, UNIT_PATH
+from xunjian.deploy.layout import STAMP, STATE_DIR
 
-PASSWORD_ENV = "XJ_TEST_DEPLOY_PASSWORD"
 pytestmark = pytest.mark.integration
-
-
-def deploy(
-    checkout: Path, data: Path, inventory: Path, known_hosts: Path, password: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """The command as an admin runs it, from a checkout (``python -m`` puts it first)."""
-    env = {**os.environ, PASSWORD_ENV: password}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "xunjian.cli",
-            "deploy",
-            "ssh",
-            "--inventory",
-            str(inventory),
-            "--data",
-            str(data),
-            "--known-hosts",
-            str(known_hosts),
-            *extra,
-        ],
-        env=env,
-        cwd=checkout,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-
-
-def write_inventory(path: Path, sshd: Sshd, account: Account) -> None:
-    path.write_text(
-        f"""
-[[host]]
-name = "lab-pc-1"
-address = "127.0.0.1"
-port = {sshd.port}
-user = "{account.name}"
-password_env = "{PASSWORD_ENV}"
-sudo = true
-group = "lab-301"
-
-[host.agent]
-start_delay_max_seconds = 0
-scan_interval_seconds = 30
-heartbeat_interval_seconds = 2
-flush_interval_seconds = 1
-backoff_base_seconds = 0.5
-backoff_cap_seconds = 2
-"""
-    )
-
-
-def counts(engine: sqlalchemy.Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            table: connection.execute(sqlalchemy.text(f"SELECT count(*) FROM {table}")).scalar_one()
-            for table in ("agents", "enrollment_tokens", "reports")
-        }
-
-
-def deploy_entries(engine: sqlalchemy.Engine) -> list[tuple[str, str, str, str]]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            sqlalchemy.text(
-                "SELECT action, outcome, target, details FROM oplog_entries "
-                "WHERE action LIKE 'deploy.%' ORDER BY seq"
-            )
-        ).all()
-    return [tuple(row) for row in rows]
-
-
-def fallback_pid() -> int:
-    return int(Path(PIDFILE).read_text().strip())
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def mtimes() -> dict[str, int]:
-    return {path: Path(path).stat().st_mtime_ns for path in (UNIT_PATH, STAMP, FALLBACK)} | {
-        "agent.json": Path(STATE_DIR, "agent.json").stat().st_mtime_ns
-    }
 
 
 def test_deploy_again_upgrade_uninstall(
@@ -131,14 +48,7 @@ def test_deploy_again_upgrade_uninstall(
     inventory = tmp_path / "hosts.toml"
     write_inventory(inventory, sshd, account)
     known_hosts = tmp_path / "known_hosts"
-    scanned = subprocess.run(
-        ["ssh-keyscan", "-t", "ed25519", "-p", str(sshd.port), "127.0.0.1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    known_hosts.write_text(scanned)
+    scan_known_hosts(known_hosts, sshd)
     uninstalled = False
     try:
         # 1. A full deployment.

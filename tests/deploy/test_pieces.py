@@ -4,6 +4,7 @@ platform tags, the unit and the fallback starter."""
 from __future__ import annotations
 
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,14 @@ from xunjian.deploy.bundle import Target, prune_bundles, source_stamp
 from xunjian.deploy.display import summary
 from xunjian.deploy.failures import REASONS, DeployFailure
 from xunjian.deploy.inventory import HostEntry
-from xunjian.deploy.layout import EXEC_START, LayoutError, fallback_script, unit_text
+from xunjian.deploy.layout import (
+    EXEC_START,
+    UNIT_NAME,
+    LayoutError,
+    fallback_script,
+    source_root,
+    unit_text,
+)
 from xunjian.deploy.steps import HostOutcome, Probe
 
 
@@ -152,6 +160,16 @@ def test_unit_matches_the_layout(tmp_path: Path) -> None:
     changed.write_text(text.replace(EXEC_START, "/usr/bin/xunjian agent run"))
     with pytest.raises(LayoutError, match="ExecStart must be exactly"):
         unit_text(changed)
+
+
+def test_one_unit_the_packaged_one() -> None:
+    """deploy/systemd/ (for installing by hand, docs/operations.md) links to the package's unit,
+    which deploy ssh installs, from a checkout or a wheel alike: they can never differ."""
+    by_hand = source_root() / "deploy" / "systemd" / UNIT_NAME
+    packaged = resources.files("xunjian.deploy").joinpath(UNIT_NAME)
+    assert by_hand.read_bytes() == packaged.read_bytes()
+    assert by_hand.is_symlink() and by_hand.resolve() == Path(str(packaged)).resolve()
+    assert unit_text() == packaged.read_text(encoding="utf-8")
 
 
 def test_fallback_script_is_valid_sh(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 Modules:
     inventory  the TOML inventory (``[[host]]`` tables), validated strictly
     bundle     the offline bundle: wheels of xunjian and the agent's dependencies
-    layout     where things go on a host; the systemd unit and the no-systemd fallback script
+    wheel      a built xunjian wheel given with --wheel (no checkout): checked, stamped
+    layout     where things go on a host; the systemd unit (package data) and the no-systemd
+               fallback script
     remote     one SSH connection (paramiko, imported lazily): pinned host keys, sudo, SFTP
     steps      what is done on one host (deploy, uninstall), each step idempotent
     serverside tokens, the CA pin, the first report, the operation log (server imports, lazy)

@@ -2,15 +2,18 @@
 
 Built on the server's host with pip, into a cache in the data folder::
 
-    DATA/deploy/bundles/<stamp>/xunjian-<version>-py3-none-any.whl     from this source tree
+    DATA/deploy/bundles/<stamp>/xunjian-<version>-py3-none-any.whl     built, or the --wheel
     DATA/deploy/bundles/<stamp>/<target>/*.whl + MANIFEST.json         per host platform
 
+The xunjian wheel is built from the source checkout the command runs from, or, with
+``--wheel`` (a server installed from a wheel has no checkout), is the wheel given (wheel.py).
 ``stamp`` is ``<version>+<12 hex digits>``: the digest of the source files that go into the
-wheel, so a changed checkout is a new bundle (and an upgrade for every host) even before the
-version number moves. ``target`` is the host's Python and platform (``cp311-x86_64-glibc2.36``):
-the agent's dependencies include compiled wheels (cffi), so a bundle fits one kind of host.
-The dependencies are read from pyproject.toml; pip is bundled too, so a host needs only
-``python3`` with its ``venv`` module (no ensurepip, no pip, no index).
+wheel, or of the given wheel's content, so a changed checkout or another wheel is a new bundle
+(and an upgrade for every host) even before the version number moves. ``target`` is the host's
+Python and platform (``cp311-x86_64-glibc2.36``): the agent's dependencies include compiled
+wheels (cffi), so a bundle fits one kind of host. The dependencies are read from pyproject.toml
+(or the wheel's metadata); pip is bundled too, so a host needs only ``python3`` with its
+``venv`` module (no ensurepip, no pip, no index).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from xunjian.deploy.layout import checkout_root
+from xunjian.deploy.wheel import WheelError, read_wheel
 
 SOURCE_PACKAGES = ("xunjian", "agent", "checks", "server")
 SOURCE_FILES = ("pyproject.toml", "README.md")
@@ -138,7 +144,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-_STAMP = re.compile(r"[0-9][0-9A-Za-z.]*\+[0-9a-f]{12}")  # source_stamp()'s form
+_STAMP = re.compile(r"[0-9][0-9A-Za-z.]*\+[0-9a-f]{12}")  # source_stamp's, wheel.stamp_for's
 KEEP_STAMPS = 2  # the bundle being built and the one before it, for a deployment still using it
 
 
@@ -154,19 +160,50 @@ def prune_bundles(cache_dir: Path, current: str, keep: int = KEEP_STAMPS) -> lis
     return gone
 
 
+def no_checkout_message() -> str:
+    from xunjian import __version__
+
+    return (
+        f"this xunjian ({__version__}) is installed without its source checkout, so there is "
+        "no source to build the agent's wheel from: pass the xunjian wheel to install on the "
+        f"hosts, e.g. --wheel xunjian-{__version__}-py3-none-any.whl (the one this server was "
+        "installed from; docs/deploy.md, 'Deploying from a wheel')"
+    )
+
+
 class BundleBuilder:
-    """Builds bundles on demand and caches them; safe to call from several threads."""
+    """Builds bundles on demand and caches them; safe to call from several threads.
+
+    The xunjian wheel is ``wheel`` when given (checked here, before any host is touched), or
+    is built from the checkout ``root`` (by default the one this command runs from)."""
 
     def __init__(
-        self, cache_dir: Path, root: Path | None = None, hidden_env: frozenset[str] = frozenset()
+        self,
+        cache_dir: Path,
+        root: Path | None = None,
+        hidden_env: frozenset[str] = frozenset(),
+        wheel: Path | None = None,
     ) -> None:
-        from xunjian.deploy.layout import source_root
-
         self.hidden_env = hidden_env
-        self.root = root or source_root()
         self.cache_dir = cache_dir
-        self.version, self.dependencies = project_metadata(self.root)
-        self.stamp = source_stamp(self.root)
+        self.root: Path | None = None
+        self.given_wheel: Path | None = None
+        if wheel is not None:
+            try:
+                agent_wheel = read_wheel(wheel)
+            except WheelError as exc:
+                raise BundleError(str(exc)) from None
+            self.given_wheel = agent_wheel.path
+            self.version, self.stamp = agent_wheel.version, agent_wheel.stamp
+            self.dependencies = list(agent_wheel.dependencies)
+            self.origin = f"the wheel {agent_wheel.path}"
+        else:
+            self.root = root or checkout_root()
+            if self.root is None:
+                raise BundleError(no_checkout_message())
+            self.version, self.dependencies = project_metadata(self.root)
+            self.stamp = source_stamp(self.root)
+            self.origin = f"the checkout {self.root}"
         self._lock = threading.Lock()
 
     @property
@@ -178,6 +215,9 @@ class BundleBuilder:
         if found:
             return found[0]
         self.stamp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.given_wheel is not None:
+            return self._copy_given_wheel(self.given_wheel)
+        assert self.root is not None
         with tempfile.TemporaryDirectory(dir=self.cache_dir) as scratch:
             # A copy of exactly the stamped files: pip's build leaves build/ and *.egg-info
             # behind, and the source tree is not ours to litter.
@@ -196,6 +236,22 @@ class BundleBuilder:
                 raise BundleError(f"pip wheel made {[path.name for path in built]}, not one wheel")
             final = self.stamp_dir / built[0].name
             shutil.move(built[0], final)
+        return final
+
+    def _copy_given_wheel(self, given: Path) -> Path:
+        """The copy is checked again: the file may have been replaced since the stamp was
+        taken, and the bundle must hold what its stamp says."""
+        with tempfile.TemporaryDirectory(dir=self.cache_dir) as scratch:
+            copy = Path(scratch) / given.name
+            try:
+                shutil.copyfile(given, copy)
+                stamp = read_wheel(copy).stamp
+            except (OSError, WheelError) as exc:
+                raise BundleError(f"copying {given}: {exc}") from None
+            if stamp != self.stamp:
+                raise BundleError(f"{given} changed while deploying ({self.stamp} -> {stamp})")
+            final = self.stamp_dir / given.name
+            os.replace(copy, final)
         return final
 
     def _load(self, target: Target, directory: Path) -> Bundle | None:

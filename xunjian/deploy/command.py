@@ -1,7 +1,9 @@
 """``xunjian deploy ssh``: the command body (the parser is in ``xunjian/cli_deploy.py``).
 
 Exit status: 0 when every host succeeded; 1 when any host failed (each failure's reason is in
-the summary) or the inventory, the data folder or the unit cannot be used.
+the summary) or the inventory, the data folder, the unit or the source of the agent's wheel
+(the checkout, or ``--wheel``) cannot be used; all of these are checked before any host is
+touched.
 """
 
 from __future__ import annotations
@@ -34,25 +36,25 @@ def deploy_ssh_command(args: argparse.Namespace) -> int:
     from xunjian.deploy.steps import Context, HostOutcome, deploy_host, uninstall_host
 
     data: Path = args.data
+    builder: BundleBuilder | None = None
     try:
         inventory = load_inventory(args.inventory)
-        unit_text()  # a broken unit source fails here, before any host is touched
+        unit_text()  # a broken unit fails here, before any host is touched
+        if not args.uninstall:  # uninstalling needs no bundle, so neither checkout nor wheel
+            secrets = {
+                name
+                for host in inventory.hosts
+                for name in (host.password_env, host.sudo_password_env)
+                if name
+            }
+            builder = BundleBuilder(
+                data / DEPLOY_FOLDER / "bundles", hidden_env=frozenset(secrets), wheel=args.wheel
+            )
         server = ServerSide(data, args.server_url)
-    except (InventoryError, LayoutError, ServerSideError) as exc:
+    except (InventoryError, LayoutError, BundleError, ServerSideError) as exc:
         return _fail(str(exc))
     known_hosts_path = args.known_hosts or default_known_hosts(data)
     (data / DEPLOY_FOLDER).mkdir(mode=0o700, exist_ok=True)
-    try:
-        secrets = {
-            name
-            for host in inventory.hosts
-            for name in (host.password_env, host.sudo_password_env)
-            if name
-        }
-        builder = BundleBuilder(data / DEPLOY_FOLDER / "bundles", hidden_env=frozenset(secrets))
-    except BundleError as exc:
-        server.close()
-        return _fail(str(exc))
     known_hosts = KnownHosts(known_hosts_path, args.trust_on_first_use)
     if not known_hosts_path.exists() and not args.trust_on_first_use:
         print(
@@ -70,7 +72,9 @@ def deploy_ssh_command(args: argparse.Namespace) -> int:
     )
     work = uninstall_host if args.uninstall else deploy_host
     action = "deploy.ssh.uninstall" if args.uninstall else "deploy.ssh"
-    doing = "uninstalling from" if args.uninstall else f"deploying xunjian {builder.stamp} to"
+    doing = "uninstalling from"
+    if builder is not None:
+        doing = f"deploying xunjian {builder.stamp} (from {builder.origin}) to"
     print(
         f"{doing} "
         f"{len(inventory.hosts)} host(s), {args.parallel} at a time; "

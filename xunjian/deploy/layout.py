@@ -6,17 +6,21 @@ On the host (all owned by root)::
     /opt/xunjian/VERSION                the installed bundle's stamp (decides "up to date")
     /opt/xunjian/bin/xunjian-agent-service   start|stop|restart|status without systemd
     /var/lib/xunjian/agent/             the agent's state: identity, key, spool (0700)
-    /etc/systemd/system/xunjian-agent.service   the hardened unit (deploy/systemd/)
+    /etc/systemd/system/xunjian-agent.service   the hardened unit (package data, see below)
     /run/xunjian-agent.pid, /var/log/xunjian-agent.log   only when started by the fallback
 
-The unit is the one in ``deploy/systemd/xunjian-agent.service`` of the source tree, copied as
-it is: one source of truth for the hardening. Its ExecStart must match the paths above; the
-fallback script runs that same ExecStart line.
+The unit is ``xunjian/deploy/xunjian-agent.service``, package data read with importlib.resources,
+so an install from a wheel has it as well as a checkout; ``deploy/systemd/xunjian-agent.service``
+(for installing by hand) is a symbolic link to it: one source of truth for the hardening. It is
+copied to hosts as it is. Its ExecStart must match the paths above; the fallback script runs
+that same ExecStart line.
 """
 
 from __future__ import annotations
 
 import shlex
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 INSTALL_DIR = "/opt/xunjian"
@@ -40,27 +44,41 @@ class LayoutError(Exception):
 
 
 def source_root() -> Path:
-    """The source tree this command runs from (the folder holding pyproject.toml)."""
+    """The folder above the package: a source checkout's root, or site-packages after an
+    install from a wheel (see ``checkout_root``)."""
     return Path(__file__).resolve().parents[2]
 
 
-def unit_source() -> Path:
-    return source_root() / "deploy" / "systemd" / UNIT_NAME
+def checkout_root() -> Path | None:
+    """The source checkout this command runs from, or None when xunjian was installed from a
+    wheel (then ``xunjian deploy ssh`` needs ``--wheel``: there are no sources to build from)."""
+    root = source_root()
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    section = project.get("project")
+    named = isinstance(section, dict) and section.get("name") == "xunjian"
+    return root if named and (root / "agent" / "__init__.py").is_file() else None
 
 
 def unit_text(path: Path | None = None) -> str:
-    """The unit file, checked against the layout: its ExecStart must run EXEC_START."""
-    path = path or unit_source()
+    """The unit file (by default the packaged one), checked against the layout: its ExecStart
+    must run EXEC_START."""
+    where = str(path) if path else f"the package's {UNIT_NAME}"
     try:
-        text = path.read_text(encoding="utf-8")
+        if path is None:
+            text = resources.files("xunjian.deploy").joinpath(UNIT_NAME).read_text(encoding="utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LayoutError(
-            f"cannot read the agent's unit {path}: {exc.strerror}; `xunjian deploy ssh` runs "
-            "from a source checkout of xunjian (it builds the agent's wheels from it)"
+            f"cannot read {where}: {exc.strerror or exc}; the installed xunjian is incomplete "
+            "(reinstall it)"
         ) from exc
     exec_lines = [line for line in text.splitlines() if line.startswith("ExecStart=")]
     if exec_lines != [f"ExecStart={EXEC_START}"]:
-        raise LayoutError(f"{path}: ExecStart must be exactly {EXEC_START!r}; found {exec_lines}")
+        raise LayoutError(f"{where}: ExecStart must be exactly {EXEC_START!r}; found {exec_lines}")
     return text
 
 

@@ -189,7 +189,7 @@ class Probe:
 @dataclass
 class Context:
     server: ServerSide
-    builder: BundleBuilder
+    builder: BundleBuilder | None  # None when uninstalling
     known_hosts: KnownHosts
     progress: Progress
     report_timeout: float
@@ -239,6 +239,8 @@ def _install(
     connection: Connection, probe: Probe, context: Context, staging: str, outcome: HostOutcome
 ) -> None:
     host = connection.host
+    if context.builder is None:
+        raise DeployFailure(INSTALL, "no bundle to install (the command was run to uninstall)")
     try:
         bundle = context.builder.bundle_for(probe.target(host.address))
     except BundleError as exc:
