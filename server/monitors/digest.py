@@ -4,7 +4,8 @@ uptime over the last day and any change, sent to the on-call roster's first tier
 configured notifiers. Sent once per day whatever number of server processes run: the day's
 ``digest:YYYY-MM-DD`` row in ``monitor_jobs`` is claimed by INSERT before sending.
 
-When no roster is configured, every channel that is told at once gets it.
+When no roster is configured, every channel that is told at once gets it. It travels as the
+notifiers' notice kind ``digest`` (not an alert kind: no alert row stands behind it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from server.alerts.models import Alert
 from server.monitors.history import DAY, claim_job, set_outcome, uptimes
 from server.monitors.models import Monitor
 from server.monitors.settings import DEFAULT_DIGEST_TIME, DEFAULT_DIGEST_TIMEZONE
-from server.notify import AlertMessage, LocalText, NotifierError
+from server.notify import AlertMessage, LocalText, NoticeKind, NotifierError, Severity
 from server.store.models import utcnow
 
 logger = logging.getLogger("xunjian.server.monitors")
@@ -59,7 +60,9 @@ class Line:
     changed: bool
 
 
-def compose(engine: Engine, now: datetime.datetime, day: datetime.date) -> AlertMessage:
+def compose(
+    engine: Engine, now: datetime.datetime, day: datetime.date, zone: str = DEFAULT_TIMEZONE
+) -> AlertMessage:
     since = now - DAY
     with Session(engine) as session:
         monitors = list(
@@ -120,14 +123,14 @@ def compose(engine: Engine, now: datetime.datetime, day: datetime.date) -> Alert
         en.append(f"... and {len(lines) - len(listed)} more pages, all up.")
     return AlertMessage(
         alert_id=f"digest-{day:%Y-%m-%d}",
-        # Not an alert: there is no digest kind among the notifiers' kinds; tamper watch (E7)
-        # is what the digest is for.
-        kind="tamper",  # type: ignore[arg-type]
-        severity="info",  # type: ignore[arg-type]
-        title=LocalText(f"页面巡检日报 {day:%Y-%m-%d}", f"Daily page report {day:%Y-%m-%d}"),
+        # A notice, not an alert: the channels title it "[日报] ..." and show no severity.
+        kind=NoticeKind.DIGEST,
+        severity=Severity.INFO,
+        title=LocalText(f"页面巡检 {day:%Y-%m-%d}", f"Page checks {day:%Y-%m-%d}"),
         body=LocalText("\n".join(zh), "\n".join(en)),
-        subject="page monitors",
-        opened_at=now.replace(tzinfo=datetime.UTC),
+        subject="页面监控 / page monitors",
+        # In the digest's own zone, so the time shown matches the hour it is due at.
+        opened_at=now.replace(tzinfo=datetime.UTC).astimezone(ZoneInfo(zone)),
     )
 
 
@@ -152,7 +155,7 @@ def send_digest_if_due(
         outcome = "no channel on the first tier; nothing sent"
         set_outcome(engine, name, outcome)
         return outcome
-    message = compose(engine, now, day)
+    message = compose(engine, now, day, zone)
     results = []
     for channel in targets:
         try:

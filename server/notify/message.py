@@ -3,6 +3,10 @@
 The alert layer composes the text; a notifier only lays it out for its channel. Texts come in
 Chinese and English (``LocalText``), as the check registry's titles do, and each channel's
 settings choose which language(s) it shows.
+
+A message's kind is an alert kind (``AlertKind``: the same set as ``server/alerts/models.py``
+``KINDS``) or a notification-only kind (``NoticeKind``: the daily page digest), which the
+channels title as what it is instead of as an alert of some severity.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class Severity(StrEnum):
 
 
 class AlertKind(StrEnum):
+    # Exactly the kinds of alert rows (server/alerts/models.py KINDS; a test holds them equal).
     CHECK_FAILED = "check_failed"
     AGENT_SILENT = "agent_silent"
     DOWN = "down"
@@ -32,6 +37,25 @@ class AlertKind(StrEnum):
     SLOW = "slow"
     WEBSHELL = "webshell"
     SENSITIVE_FILE = "sensitive_file"
+
+
+class NoticeKind(StrEnum):
+    """What the notifiers carry that is not an alert: no alert row stands behind it, so there
+    is nothing to acknowledge, escalate or resolve. Kept apart from ``AlertKind`` so the
+    alert worker, which queues alerts of ``AlertKind`` only, can never take one for an alert."""
+
+    DIGEST = "digest"  # the daily page digest (server/monitors/digest.py, POLICY.md E7)
+
+
+MessageKind = AlertKind | NoticeKind
+NOTIFICATION_ONLY_KINDS: frozenset[str] = frozenset(kind.value for kind in NoticeKind)
+
+
+def message_kind(value: str) -> MessageKind:
+    """The kind named by ``value``, alert or notice; ``ValueError`` for an unknown one."""
+    if value in NOTIFICATION_ONLY_KINDS:
+        return NoticeKind(value)
+    return AlertKind(value)
 
 
 @dataclass(frozen=True)
@@ -53,8 +77,9 @@ class LocalText:
 
 @dataclass(frozen=True)
 class AlertMessage:
+    # An alert's id, or a notice's own reference (the digest's is "digest-YYYY-MM-DD").
     alert_id: str
-    kind: AlertKind
+    kind: MessageKind
     severity: Severity
     title: LocalText
     body: LocalText
@@ -66,13 +91,18 @@ class AlertMessage:
     def __post_init__(self) -> None:
         # Coerce plain strings so a caller passing "high" gets the same object as Severity.HIGH;
         # an unknown value fails here, at the caller, not later inside a channel.
-        object.__setattr__(self, "kind", AlertKind(self.kind))
+        object.__setattr__(self, "kind", message_kind(self.kind))
         object.__setattr__(self, "severity", Severity(self.severity))
         if not self.alert_id:
             raise ValueError("AlertMessage.alert_id must not be empty")
         if self.opened_at.tzinfo is None:
             # A naive time is ambiguous between the server's zone and UTC; refuse it.
             raise ValueError("AlertMessage.opened_at must carry a time zone")
+
+    @property
+    def is_notice(self) -> bool:
+        """True for a notification-only kind (the digest): not an alert, titled as itself."""
+        return isinstance(self.kind, NoticeKind)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 The labels are the notifier's own; the alert's title and body are the caller's texts, never
 translated here. Robots cap message sizes in bytes, so truncation is by UTF-8 bytes and never
 cuts a character in half.
+
+An alert is titled by its severity (``[严重] ...``); a notification-only kind (the daily digest)
+by what it is (``[日报] ...``), and shows no severity: it is not an alert of any level.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.notify.message import AlertKind, AlertMessage, Severity
+from server.notify.message import AlertKind, AlertMessage, MessageKind, NoticeKind, Severity
 
 SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
     Severity.INFO: {"zh": "提示", "en": "info"},
@@ -19,7 +22,7 @@ SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
     Severity.CRITICAL: {"zh": "严重", "en": "critical"},
 }
 
-KIND_LABELS: dict[AlertKind, dict[str, str]] = {
+KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.CHECK_FAILED: {"zh": "检查未通过", "en": "check failed"},
     AlertKind.AGENT_SILENT: {"zh": "终端失联", "en": "agent silent"},
     AlertKind.DOWN: {"zh": "页面不可用", "en": "page down"},
@@ -30,6 +33,12 @@ KIND_LABELS: dict[AlertKind, dict[str, str]] = {
     AlertKind.SLOW: {"zh": "页面响应慢", "en": "page slow"},
     AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
     AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
+    NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
+}
+
+# The bracket that opens a notice's title, where an alert has its severity.
+NOTICE_TAGS: dict[NoticeKind, dict[str, str]] = {
+    NoticeKind.DIGEST: {"zh": "日报", "en": "daily digest"},
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {
@@ -39,6 +48,9 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "opened": {"zh": "发生时间", "en": "Opened"},
     "alert": {"zh": "告警编号", "en": "Alert"},
     "console": {"zh": "控制台", "en": "Console"},
+    # A notice is not "opened" and has no alert number.
+    "sent": {"zh": "生成时间", "en": "Sent"},
+    "reference": {"zh": "消息编号", "en": "Reference"},
 }
 
 TRUNCATED_MARK = "…"
@@ -52,14 +64,22 @@ def severity_label(message: AlertMessage, language: str) -> str:
     return " / ".join(SEVERITY_LABELS[message.severity][lang] for lang in languages(language))
 
 
+def tag(message: AlertMessage, language: str) -> str:
+    """What the title's bracket says: the severity of an alert, the kind of a notice."""
+    if isinstance(message.kind, NoticeKind):
+        return " / ".join(NOTICE_TAGS[message.kind][lang] for lang in languages(language))
+    return severity_label(message, language)
+
+
 def title(message: AlertMessage, language: str) -> str:
-    """The one-line title, e.g. ``[严重] 弱口令: pc-101``; both languages joined by `` / ``."""
+    """The one-line title, e.g. ``[严重] 弱口令: pc-101`` or ``[日报] 页面巡检 2026-11-23``;
+    both languages joined by `` / ``."""
     texts = []
     for lang in languages(language):
         text = message.title.get(lang)
         if text not in texts:
             texts.append(text)
-    return f"[{severity_label(message, language)}] {' / '.join(texts)}"
+    return f"[{tag(message, language)}] {' / '.join(texts)}"
 
 
 @dataclass(frozen=True)
@@ -76,13 +96,22 @@ def fields(message: AlertMessage, language: str) -> list[Field]:
         return " / ".join(FIELD_LABELS[key][lang] for lang in langs)
 
     kind = " / ".join(KIND_LABELS[message.kind][lang] for lang in langs)
-    rows = [
-        Field(label("severity"), severity_label(message, language)),
-        Field(label("kind"), kind),
-        Field(label("subject"), message.subject),
-        Field(label("opened"), message.opened_at.isoformat(sep=" ", timespec="seconds")),
-        Field(label("alert"), message.alert_id),
-    ]
+    when = message.opened_at.isoformat(sep=" ", timespec="seconds")
+    if message.is_notice:
+        rows = [
+            Field(label("kind"), kind),
+            Field(label("subject"), message.subject),
+            Field(label("sent"), when),
+            Field(label("reference"), message.alert_id),
+        ]
+    else:
+        rows = [
+            Field(label("severity"), severity_label(message, language)),
+            Field(label("kind"), kind),
+            Field(label("subject"), message.subject),
+            Field(label("opened"), when),
+            Field(label("alert"), message.alert_id),
+        ]
     if message.console_url:
         rows.append(Field(label("console"), message.console_url))
     return rows

@@ -9,8 +9,9 @@ enterprise mail), with ``smtplib``.
   (a relay on the same network) and only **without** a user name and password: credentials
   never cross a connection without TLS.
 * The message is plain text, UTF-8; the subject carries the severity,
-  e.g. ``[巡检][严重] 弱口令: pc-101``. Addresses are ASCII (no SMTPUTF8 needed); display
-  names may be Chinese.
+  e.g. ``[巡检][严重] 弱口令: pc-101``, or a notice's kind (``[巡检][日报] 页面巡检 ...``).
+  ``X-Xunjian-Kind`` names the kind, so a mail rule can file digests apart from alerts.
+  Addresses are ASCII (no SMTPUTF8 needed); display names may be Chinese.
 * SMTP 4xx replies, timeouts and dropped connections are temporary; 5xx replies, a refused
   login, no STARTTLS and an untrusted certificate are permanent.
 """
@@ -35,6 +36,9 @@ from server.notify.settings import Language, http_allowed_host
 from server.notify.transport import tls_context
 
 ALERT_ID_HEADER = "X-Xunjian-Alert-Id"
+# A notice (the digest) is no alert: its reference must not pass for an alert's number.
+NOTICE_ID_HEADER = "X-Xunjian-Notice-Id"
+KIND_HEADER = "X-Xunjian-Kind"
 _ADDRESS_FORBIDDEN = set(' \t\r\n<>()[],;:"\\')
 
 
@@ -114,7 +118,8 @@ def build_email(message: AlertMessage, settings: EmailSettings) -> EmailMessage:
     mail["Date"] = format_datetime(message.opened_at.astimezone())
     # make_msgid's default domain comes from getfqdn (a DNS query); use the sender's domain.
     mail["Message-ID"] = make_msgid(domain=domain)
-    mail[ALERT_ID_HEADER] = message.alert_id
+    mail[NOTICE_ID_HEADER if message.is_notice else ALERT_ID_HEADER] = message.alert_id
+    mail[KIND_HEADER] = str(message.kind)
     mail.set_content(render.plain_text(message, settings.language), charset="utf-8")
     return mail
 

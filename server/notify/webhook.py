@@ -9,6 +9,9 @@ Payload (``version`` changes only when a field changes meaning or goes away)::
                "console_url": "https://..." | null},
      "text": "<the message as plain text in the channel's language>"}
 
+``kind`` is an alert kind or ``digest``, the daily page digest: a notice, not an alert, whose
+``id`` (``digest-YYYY-MM-DD``) names no alert and whose ``severity`` is always ``info``.
+
 With a ``secret`` the request carries ``X-Xunjian-Timestamp`` (Unix seconds) and
 ``X-Xunjian-Signature: sha256=<hex>``, the HMAC-SHA256 with the secret as key over
 ``TIMESTAMP + "." + BODY`` (the body's exact bytes). A receiver recomputes it, compares in

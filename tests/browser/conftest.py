@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,6 +182,27 @@ def screenshot(database_url: str):  # type: ignore[no-untyped-def]
         return path
 
     return take
+
+
+def first_login(page: Any, server: ServerUnderTest, name: str, one_time: str, new: str) -> None:
+    """Log ``name`` in with a one-time password (the first admin's, or one that
+    ``xunjian server user add`` printed) and get past the forced change to ``new``, as a
+    person does: the login form, then the password form."""
+    page.goto(server.url + "/login")
+    page.locator("input[name=name]").fill(name)
+    page.locator("input[name=password]").fill(one_time)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert page.url == server.url + "/password", page.url
+    for field, value in (
+        ("current_password", one_time),
+        ("new_password", new),
+        ("confirm_password", new),
+    ):
+        page.locator(f"input[name={field}]").fill(value)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert not page.url.endswith(("/password", "/login")), page.url
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -16,8 +16,9 @@ import json
 import re
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests.browser.conftest import first_login
 from tests.harness import (
     ServerUnderTest,
     SimulatedAgent,
@@ -65,21 +66,6 @@ def add_user(server: ServerUnderTest, name: str, role: str) -> str:
     return parse_printed_secret(done.stdout)
 
 
-def log_in_first_time(page: Page, server: ServerUnderTest, name: str, password: str) -> None:
-    page.goto(server.url + "/login")
-    page.locator("input[name=name]").fill(name)
-    page.locator("input[name=password]").fill(password)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_load_state()
-    assert page.url.endswith("/password"), page.url
-    page.locator("input[name=current_password]").fill(password)
-    page.locator("input[name=new_password]").fill(NEW_PASSWORD)
-    page.locator("input[name=confirm_password]").fill(NEW_PASSWORD)
-    page.locator("main button[type=submit]").click()
-    page.wait_for_load_state()
-    assert not page.url.endswith(("/password", "/login")), page.url
-
-
 def test_an_operator_acknowledges_an_alert_and_the_auditor_sees_it_logged(
     browser: Any, console_server: ServerUnderTest, screenshot: Any
 ) -> None:
@@ -101,7 +87,7 @@ def test_an_operator_acknowledges_an_alert_and_the_auditor_sees_it_logged(
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    log_in_first_time(page, server, "olga", operator_password)
+    first_login(page, server, "olga", operator_password, NEW_PASSWORD)
 
     page.locator('header nav a[href="/alerts"]').click()
     page.wait_for_load_state()
@@ -148,7 +134,7 @@ def test_an_operator_acknowledges_an_alert_and_the_auditor_sees_it_logged(
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    log_in_first_time(page, server, "audrey", auditor_password)
+    first_login(page, server, "audrey", auditor_password, NEW_PASSWORD)
     page.locator('header nav a[href="/oplog"]').click()
     page.wait_for_load_state()
     expect(page.locator("main .oplog-chain")).to_have_count(1)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import first_login
 from tests.console_text import text as t
 from tests.devices.sshd import Sshd
 from tests.harness import ServerUnderTest
@@ -68,15 +69,7 @@ def test_an_admin_adds_a_device_and_sees_its_default_password(
     tab = Tab(context.new_page(), console_server)
     page = tab.page
     initial = (console_server.data / "initial-admin-password").read_text().strip()
-    tab.open("/login")
-    page.locator("input[name=name]").fill("admin")
-    page.locator("input[name=password]").fill(initial)
-    tab.submit("main form")
-    for field in ("current_password", "new_password", "confirm_password"):
-        page.locator(f"input[name={field}]").fill(
-            initial if field == "current_password" else ADMIN_PASSWORD
-        )
-    tab.submit("main form")
+    first_login(page, console_server, "admin", initial, ADMIN_PASSWORD)
 
     with page.expect_navigation():
         page.locator("header nav").get_by_role("link", name=t("Devices")).click()

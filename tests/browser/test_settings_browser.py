@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, first_login
 from tests.console_text import text as t
 from tests.harness import ServerUnderTest, run_cli
 
@@ -43,23 +43,8 @@ class Tab:
         with self.page.expect_navigation():
             self.page.locator(f"{form} button[type=submit]").click()
 
-    def log_in(self, name: str, password: str) -> None:
-        self.open("/login")
-        self.page.locator("input[name=name]").fill(name)
-        self.page.locator("input[name=password]").fill(password)
-        self.submit("main form")
-
     def first_login(self, name: str, one_time: str, new: str) -> None:
-        self.log_in(name, one_time)
-        assert self.path() == "/password", self.page.content()
-        for field, value in (
-            ("current_password", one_time),
-            ("new_password", new),
-            ("confirm_password", new),
-        ):
-            self.page.locator(f"input[name={field}]").fill(value)
-        self.submit("main form")
-        assert self.path() != "/password", self.page.content()
+        first_login(self.page, self.server, name, one_time, new)
 
     def log_out(self) -> None:
         self.submit("header form")

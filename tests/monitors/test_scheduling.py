@@ -226,8 +226,17 @@ def test_the_daily_digest_goes_once_to_the_first_tier(
     text = body["alert"]["body"]["zh"]
     assert "共检查 2 个页面，1 个需要关注" in text
     assert "news" in text and "故障" in text and "[down]" in text
-    assert body["alert"]["title"]["en"].startswith("Daily page report")
-    assert body["alert"]["severity"] == "info"
+    # The notifiers' notice kind, not a disguised alert: titled as the daily report it is.
+    assert body["alert"]["kind"] == "digest"
+    assert body["alert"]["id"] == f"digest-{now:%Y-%m-%d}"
+    assert body["alert"]["title"]["en"] == f"Page checks {now:%Y-%m-%d}"
+    assert body["text"].startswith(f"[日报] 页面巡检 {now:%Y-%m-%d}\n")
+    assert "级别" not in body["text"]
+    # Shown in the digest's own time zone, the hour it was due at.
+    assert body["alert"]["opened_at"] == f"{now:%Y-%m-%dT%H:%M:%S}+00:00"
+    shanghai = digest.compose(server.state.engine, now, now.date(), "Asia/Shanghai")
+    assert shanghai.opened_at.isoformat().endswith("+08:00")
+    assert shanghai.opened_at == now.replace(tzinfo=datetime.UTC)
 
 
 def test_monitor_alerts_are_titled_by_their_page(server: Server, site: Site) -> None:

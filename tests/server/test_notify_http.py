@@ -34,6 +34,7 @@ from tests.server.test_notify_support import (
     Responder,
     SelfSignedCert,
     make_self_signed_cert,
+    sample_digest,
     sample_message,
 )
 
@@ -121,6 +122,27 @@ def test_webhook_without_secret_sends_no_signature(receiver: StartReceiver) -> N
     assert "x-xunjian-signature" not in request.headers
     assert "x-xunjian-timestamp" not in request.headers
     assert request.target == "/"
+
+
+def test_webhook_carries_the_digest_as_its_own_kind(receiver: StartReceiver) -> None:
+    server = receiver(always(Reply(200, {})))
+    build_notifier("webhook", loopback_settings(url=server.base_url, language="zh+en")).send(
+        sample_digest()
+    )
+    payload = server.requests[0].json()
+    assert payload["alert"]["kind"] == "digest"
+    assert payload["alert"]["id"] == "digest-2026-11-23"
+    assert payload["alert"]["title"] == {
+        "zh": "页面巡检 2026-11-23",
+        "en": "Page checks 2026-11-23",
+    }
+    text = payload["text"]
+    assert text.startswith("[日报 / daily digest] 页面巡检 2026-11-23 / Page checks 2026-11-23\n")
+    assert "类型 / Kind: 每日页面巡检 / daily page digest" in text
+    assert "生成时间 / Sent: 2026-11-23 08:30:00+08:00" in text
+    assert "消息编号 / Reference: digest-2026-11-23" in text
+    # Not an alert of any level, and not numbered as one.
+    assert "级别" not in text and "Severity" not in text and "告警编号" not in text
 
 
 def test_https_with_ca_file_is_verified_and_delivered(
@@ -292,6 +314,19 @@ def test_dingtalk_text_with_mentions_and_keyword(receiver: StartReceiver) -> Non
     assert payload["at"] == {"atMobiles": ["13800001111"], "isAtAll": False}
 
 
+def test_dingtalk_digest_is_titled_as_a_daily_report(receiver: StartReceiver) -> None:
+    server = receiver(fake_dingtalk(DINGTALK_SECRET))
+    build_notifier("dingtalk", dingtalk_settings(server, keyword="巡检")).send(sample_digest())
+    markdown = server.requests[0].json()["markdown"]
+    # The keyword is already in the title; nothing is added.
+    assert markdown["title"] == "[日报] 页面巡检 2026-11-23"
+    assert markdown["text"].startswith("#### [日报] 页面巡检 2026-11-23\n")
+    assert "- **类型**: 每日页面巡检" in markdown["text"]
+    assert "- **消息编号**: digest-2026-11-23" in markdown["text"]
+    assert "级别" not in markdown["text"]
+    assert "- 新闻 (https://www.school.cn/news)：故障" in markdown["text"]
+
+
 @pytest.mark.parametrize(
     ("verdict", "failure"),
     [
@@ -354,6 +389,18 @@ def test_wecom_markdown(receiver: StartReceiver) -> None:
     assert content.startswith('### <font color="warning">[严重] 默认密码未修改</font>\n')
     assert '> 对象: <font color="comment">sw-3 (10.0.3.1)</font>' in content
     assert "交换机 sw-3" in content
+
+
+def test_wecom_digest_is_titled_as_a_daily_report(receiver: StartReceiver) -> None:
+    server = receiver(fake_wecom())
+    build_notifier("wecom", wecom_settings(server, language="en")).send(sample_digest())
+    content = server.requests[0].json()["markdown"]["content"]
+    assert content.startswith(
+        '### <font color="info">[daily digest] Page checks 2026-11-23</font>\n'
+    )
+    assert '> Kind: <font color="comment">daily page digest</font>' in content
+    assert '> Sent: <font color="comment">2026-11-23 08:30:00+08:00</font>' in content
+    assert "Severity" not in content and "> Alert:" not in content
 
 
 def test_wecom_text_is_cut_to_2048_bytes_on_a_character(receiver: StartReceiver) -> None:
@@ -453,6 +500,24 @@ def test_feishu_text(receiver: StartReceiver) -> None:
     payload = server.requests[0].json()
     assert payload["msg_type"] == "text"
     assert payload["content"]["text"].startswith("巡检\n[严重] 默认密码未修改")
+
+
+def test_feishu_digest_is_titled_as_a_daily_report(receiver: StartReceiver) -> None:
+    server = receiver(fake_feishu(FEISHU_SECRET))
+    build_notifier("feishu", feishu_settings(server, language="zh+en")).send(sample_digest())
+    post = server.requests[0].json()["content"]["post"]
+    assert post["zh_cn"]["title"] == "[日报] 页面巡检 2026-11-23"
+    assert post["en_us"]["title"] == "[daily digest] Page checks 2026-11-23"
+    zh = [e["text"] for p in post["zh_cn"]["content"] for e in p]
+    assert zh[:4] == [
+        "类型: 每日页面巡检",
+        "对象: 页面监控 / page monitors",
+        "生成时间: 2026-11-23 08:30:00+08:00",
+        "消息编号: digest-2026-11-23",
+    ]
+    en = [e["text"] for p in post["en_us"]["content"] for e in p]
+    assert en[0] == "Kind: daily page digest"
+    assert en[-1].startswith("2 pages checked, 1 need attention")
 
 
 def test_feishu_wrong_secret_is_refused_permanently(receiver: StartReceiver) -> None:

@@ -11,17 +11,20 @@ from typing import Any
 import pytest
 
 from server.notify import (
+    NOTIFICATION_ONLY_KINDS,
     NOTIFIERS,
+    AlertKind,
     AlertMessage,
     ConfigError,
     LocalText,
+    NoticeKind,
     NotifierError,
     PermanentFailure,
     TemporaryFailure,
     build_notifier,
 )
-from server.notify.render import truncate_utf8
-from tests.server.test_notify_support import sample_message
+from server.notify.render import KIND_LABELS, NOTICE_TAGS, truncate_utf8
+from tests.server.test_notify_support import sample_digest, sample_message
 
 ROOT = Path(__file__).resolve().parents[2]
 DINGTALK_URL = "https://oapi.dingtalk.com/robot/send?access_token=tok"
@@ -139,6 +142,28 @@ def test_alert_message_refuses_naive_times_and_unknown_values() -> None:
     message = sample_message(severity="low", kind="down")
     assert isinstance(message, AlertMessage)
     assert message.severity == "low"
+
+
+def test_alert_kinds_are_the_alerts_and_notices_are_declared_apart() -> None:
+    """The notifiers carry exactly the alert kinds the alerts package opens, plus the kinds
+    declared notification-only (the digest), which no alert may have: the alert worker queues
+    ``AlertKind`` only, so a notice can never be sent, escalated or reminded as an alert."""
+    from server.alerts.models import KINDS
+
+    assert {kind.value for kind in AlertKind} == set(KINDS)
+    assert NOTIFICATION_ONLY_KINDS == {kind.value for kind in NoticeKind} == {"digest"}
+    assert NOTIFICATION_ONLY_KINDS.isdisjoint(KINDS)
+    # Every kind has its labels, and every notice the tag its title opens with.
+    for kind in [*AlertKind, *NoticeKind]:
+        assert set(KIND_LABELS[kind]) == {"zh", "en"}
+    assert set(NOTICE_TAGS) == set(NoticeKind)
+
+
+def test_the_digest_is_a_notice_and_an_alert_is_not() -> None:
+    digest = sample_digest()
+    assert digest.kind is NoticeKind.DIGEST and digest.is_notice
+    assert sample_message(kind="digest").kind is NoticeKind.DIGEST
+    assert not sample_message().is_notice
 
 
 def test_english_falls_back_to_chinese() -> None:

@@ -22,6 +22,7 @@ from server.notify import Delivery, PermanentFailure, TemporaryFailure, build_no
 from tests.server.test_notify_support import (
     SelfSignedCert,
     make_self_signed_cert,
+    sample_digest,
     sample_message,
 )
 
@@ -176,6 +177,7 @@ def test_starttls_login_and_message(mail_server: StartServer, cert: SelfSignedCe
     assert mail["From"].addresses[0].addr_spec == USER
     assert [a.addr_spec for a in mail["To"].addresses] == ["it-duty@school.cn", "head@school.cn"]
     assert mail["X-Xunjian-Alert-Id"] == "al-42"
+    assert mail["X-Xunjian-Kind"] == "default_credential"
     assert mail["Message-ID"].endswith("@school.cn>")
     assert mail["Date"].datetime is not None
     assert mail.get_content_type() == "text/plain"
@@ -199,6 +201,22 @@ def test_starttls_without_login(mail_server: StartServer, cert: SelfSignedCert) 
     assert got.authenticated is False
     assert server.recorder.auth_attempts == []
     assert got.message()["Subject"] == "[巡检][critical] Default password unchanged"
+
+
+def test_the_digest_is_a_daily_report_not_an_alert(
+    mail_server: StartServer, cert: SelfSignedCert
+) -> None:
+    server = mail_server("starttls")
+    build_notifier("email", email_settings(server, cert)).send(sample_digest())
+    mail = server.recorder.delivered[0].message()
+    assert mail["Subject"] == "[巡检][日报] 页面巡检 2026-11-23"
+    assert mail["X-Xunjian-Kind"] == "digest"
+    assert mail["X-Xunjian-Notice-Id"] == "digest-2026-11-23"
+    assert mail["X-Xunjian-Alert-Id"] is None
+    body = mail.get_content().replace("\r\n", "\n")
+    assert body.startswith("[日报] 页面巡检 2026-11-23\n\n类型: 每日页面巡检\n")
+    assert "级别" not in body and "告警编号" not in body
+    assert "共检查 2 个页面，1 个需要关注" in body
 
 
 def test_the_test_server_refuses_auth_before_starttls(mail_server: StartServer) -> None:

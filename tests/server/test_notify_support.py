@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server.notify import AlertKind, AlertMessage, LocalText, Severity
+from server.notify import AlertKind, AlertMessage, LocalText, NoticeKind, Severity
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -43,6 +43,22 @@ def sample_message(**changes: Any) -> AlertMessage:
     }
     values.update(changes)
     return AlertMessage(**values)
+
+
+def sample_digest() -> AlertMessage:
+    """The daily page digest as server/monitors/digest.py composes it: a notice, not an alert."""
+    return AlertMessage(
+        alert_id="digest-2026-11-23",
+        kind=NoticeKind.DIGEST,
+        severity=Severity.INFO,
+        title=LocalText("页面巡检 2026-11-23", "Page checks 2026-11-23"),
+        body=LocalText(
+            "共检查 2 个页面，1 个需要关注，未关闭告警 1 条。\n- 新闻 (https://www.school.cn/news)：故障",
+            "2 pages checked, 1 need attention, 1 monitor alerts open.\n- news: down",
+        ),
+        subject="页面监控 / page monitors",
+        opened_at=datetime.datetime(2026, 11, 23, 8, 30, 0, tzinfo=CHINA),
+    )
 
 
 @dataclass(frozen=True)
