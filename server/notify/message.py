@@ -45,6 +45,7 @@ class NoticeKind(StrEnum):
     alert worker, which queues alerts of ``AlertKind`` only, can never take one for an alert."""
 
     DIGEST = "digest"  # the daily page digest (server/monitors/digest.py, POLICY.md E7)
+    TEST = "test"  # a channel's test message, sent from the console's settings
 
 
 MessageKind = AlertKind | NoticeKind

@@ -34,11 +34,13 @@ KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
     AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
     NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
+    NoticeKind.TEST: {"zh": "测试消息", "en": "test message"},
 }
 
 # The bracket that opens a notice's title, where an alert has its severity.
 NOTICE_TAGS: dict[NoticeKind, dict[str, str]] = {
     NoticeKind.DIGEST: {"zh": "日报", "en": "daily digest"},
+    NoticeKind.TEST: {"zh": "测试", "en": "test"},
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

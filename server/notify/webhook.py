@@ -9,8 +9,9 @@ Payload (``version`` changes only when a field changes meaning or goes away)::
                "console_url": "https://..." | null},
      "text": "<the message as plain text in the channel's language>"}
 
-``kind`` is an alert kind or ``digest``, the daily page digest: a notice, not an alert, whose
-``id`` (``digest-YYYY-MM-DD``) names no alert and whose ``severity`` is always ``info``.
+``kind`` is an alert kind or a notice kind, not an alert: ``digest``, the daily page digest,
+whose ``id`` (``digest-YYYY-MM-DD``) names no alert, or ``test``, a channel's test message
+from the console. A notice's ``severity`` is always ``info``.
 
 With a ``secret`` the request carries ``X-Xunjian-Timestamp`` (Unix seconds) and
 ``X-Xunjian-Signature: sha256=<hex>``, the HMAC-SHA256 with the secret as key over

@@ -44,10 +44,10 @@ from server.alerts.models import AlertNotification
 from server.config import ServerConfig
 from server.notify import (
     NOTIFIERS,
-    AlertKind,
     AlertMessage,
     ConfigError,
     LocalText,
+    NoticeKind,
     NotifierError,
     Severity,
 )
@@ -581,7 +581,7 @@ class TrialOutcome:
 def trial_message(sender: str) -> AlertMessage:
     return AlertMessage(
         alert_id=f"test-{secrets.token_hex(6)}",
-        kind=AlertKind.CHECK_FAILED,
+        kind=NoticeKind.TEST,
         severity=Severity.INFO,
         title=LocalText("巡检测试消息", "xunjian test message"),
         body=LocalText(

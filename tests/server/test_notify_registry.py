@@ -146,12 +146,12 @@ def test_alert_message_refuses_naive_times_and_unknown_values() -> None:
 
 def test_alert_kinds_are_the_alerts_and_notices_are_declared_apart() -> None:
     """The notifiers carry exactly the alert kinds the alerts package opens, plus the kinds
-    declared notification-only (the digest), which no alert may have: the alert worker queues
-    ``AlertKind`` only, so a notice can never be sent, escalated or reminded as an alert."""
+    declared notification-only (the digest, the test message), which no alert may have: the
+    alert worker queues ``AlertKind`` only, so a notice is never escalated or reminded."""
     from server.alerts.models import KINDS
 
     assert {kind.value for kind in AlertKind} == set(KINDS)
-    assert NOTIFICATION_ONLY_KINDS == {kind.value for kind in NoticeKind} == {"digest"}
+    assert NOTIFICATION_ONLY_KINDS == {kind.value for kind in NoticeKind} == {"digest", "test"}
     assert NOTIFICATION_ONLY_KINDS.isdisjoint(KINDS)
     # Every kind has its labels, and every notice the tag its title opens with.
     for kind in [*AlertKind, *NoticeKind]:

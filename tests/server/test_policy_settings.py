@@ -511,7 +511,9 @@ def test_a_trial_message_goes_through_the_real_notifier(receiver: Receiver) -> N
     outcome = alerting.send_trial("webhook", receiver.settings(secret=SECRET), "admin")
     assert outcome.ok and "127.0.0.1" in outcome.detail
     [(_headers, body)] = receiver.requests
-    assert json.loads(body)["alert"]["title"]["en"] == "xunjian test message"
+    sent = json.loads(body)
+    assert sent["alert"]["title"]["en"] == "xunjian test message"
+    assert sent["alert"]["kind"] == "test"  # a notice: no receiver may take it for an alert
     refused = alerting.send_trial(
         "webhook", {"url": "http://127.0.0.1:9/x", "allow_http": True}, "admin"
     )
