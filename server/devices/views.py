@@ -16,6 +16,7 @@ from werkzeug.routing import BuildError
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.nav import add_nav_item
 from server.devices.api import mark_due, record_added, remove, reveal_credential
+from server.devices.labels import TYPE_LABELS, outcome_label, type_label
 from server.devices.models import DEVICE_TYPES
 from server.devices.remote import public_key_line
 from server.devices.store import DeviceError, add_device, list_devices, mark_all_due, validate
@@ -26,21 +27,6 @@ blueprint = console_blueprint("devices", __name__, template_folder="templates")
 add_nav_item("devices.devices", _l("Devices"), 60)
 
 CHECK_ROLES = ("admin", "operator")
-OUTCOME_LABELS = {
-    "default_credential": _l("accepts a vendor-default password"),
-    "no_default": _l("no default password accepted"),
-    "no_password_auth": _l("no password login offered"),
-    "lockout": _l("stopped: signs of lockout"),
-    "unreachable": _l("unreachable"),
-    "error": _l("error"),
-}
-TYPE_LABELS = {
-    "router": _l("router"),
-    "ap": _l("Wi-Fi access point"),
-    "nas": _l("NAS"),
-    "switch": _l("switch"),
-    "linux": _l("Linux"),
-}
 
 
 def _host_url(host_id: str) -> str | None:
@@ -62,8 +48,8 @@ def _page(
         rows = [device.summary() for device in list_devices(session)]
     for row in rows:
         row["host_url"] = _host_url(row["host_id"])
-        row["outcome_label"] = OUTCOME_LABELS.get(row["last_outcome"] or "", "")
-        row["type_label"] = TYPE_LABELS.get(row["type"], row["type"])
+        row["outcome_label"] = outcome_label(row["last_outcome"])
+        row["type_label"] = type_label(row["type"])
     role = g.user.role
     org_key = None
     if role in CHECK_ROLES:

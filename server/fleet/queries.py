@@ -3,8 +3,11 @@ the fleet's size, and each query is served by an index at 10,000 hosts (docs/PER
 
 Definitions the pages and docs/console.md share:
 
-* **online**: not revoked and heard from within ``offline_after_seconds``; **offline**: not
-  revoked and not heard from since (or never); **revoked**: its identity was revoked.
+* **online**: an agent (not a device), not revoked and heard from within
+  ``offline_after_seconds``; **offline**: an agent, not revoked and not heard from since (or
+  never); **device**: a network device (platform ``device``, server/devices), not revoked: it
+  is checked over SSH on a schedule and never heartbeats, so online and offline do not apply;
+  **revoked**: its identity was revoked (agent or device).
 * **compliance** of a set of hosts: of their (host, check) pairs whose latest results include a
   pass or a fail, the share with no fail. A pair fails when any of its latest results (one per
   resource) fails; results that are error, not applicable or no privilege count neither way.
@@ -36,12 +39,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from server.alerts.models import Alert
+from server.devices.models import DEVICE_PLATFORM, Device
 from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
 from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
 from server.store.queries import HostRow
 
-HOST_STATUSES = ("online", "offline", "revoked")
+HOST_STATUSES = ("online", "offline", "device", "revoked")
 SEARCH_MAX = 100
 CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # A search that can only be (part of) an IP address also looks in the inventory's addresses.
@@ -95,6 +99,14 @@ def _search_condition(session: Session, text: str) -> ColumnElement[bool]:
         func.lower(Agent.hostname).contains(lowered, autoescape=True),
         Agent.id.startswith(lowered, autoescape=True),
     ]
+    # A device's address (IP or host name) is in the devices table, not in an inventory.
+    matches.append(
+        Agent.id.in_(
+            select(Device.agent_id).where(
+                func.lower(Device.address).startswith(lowered, autoescape=True)
+            )
+        )
+    )
     if looks_like_address(text):
         # Inside the JSON text an address starts right after a quote: "10.1.2.3/24".
         pattern = '"' + lowered
@@ -118,12 +130,19 @@ def _conditions(
     if chosen.group_id is not None:
         conditions.append(Agent.group_id == chosen.group_id)
     if chosen.status == "online":
-        conditions += [Agent.revoked_at.is_(None), Agent.last_seen >= cutoff]
+        conditions += [
+            Agent.revoked_at.is_(None),
+            Agent.last_seen >= cutoff,
+            Agent.platform != DEVICE_PLATFORM,
+        ]
     elif chosen.status == "offline":
         conditions += [
             Agent.revoked_at.is_(None),
             or_(Agent.last_seen.is_(None), Agent.last_seen < cutoff),
+            Agent.platform != DEVICE_PLATFORM,
         ]
+    elif chosen.status == "device":
+        conditions += [Agent.revoked_at.is_(None), Agent.platform == DEVICE_PLATFORM]
     elif chosen.status == "revoked":
         conditions.append(Agent.revoked_at.is_not(None))
     if chosen.failing_check:
@@ -172,7 +191,11 @@ def _rows(session: Session, query: Select[Any], offline_after_seconds: int) -> l
             platform=row.platform,
             last_seen=row.last_seen,
             revoked=row.revoked_at is not None,
-            online=row.revoked_at is None and row.last_seen is not None and row.last_seen >= cutoff,
+            # A device's last_seen is its last check (intake sets it): never "online".
+            online=row.revoked_at is None
+            and row.platform != DEVICE_PLATFORM
+            and row.last_seen is not None
+            and row.last_seen >= cutoff,
             failing=failing.get(row.id, 0),
         )
         for row in rows
@@ -216,26 +239,34 @@ class HostCounts:
     online: int
     offline: int
     revoked: int
+    devices: int  # not revoked; in neither online nor offline
 
     @property
     def total(self) -> int:
-        return self.online + self.offline + self.revoked
+        return self.online + self.offline + self.revoked + self.devices
 
 
 def host_counts(session: Session, offline_after_seconds: int) -> HostCounts:
     cutoff = _cutoff(offline_after_seconds)
     revoked = Agent.revoked_at.is_not(None)
-    online = and_(Agent.revoked_at.is_(None), Agent.last_seen >= cutoff)
+    device = and_(Agent.revoked_at.is_(None), Agent.platform == DEVICE_PLATFORM)
+    online = and_(
+        Agent.revoked_at.is_(None), Agent.platform != DEVICE_PLATFORM, Agent.last_seen >= cutoff
+    )
     row = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(case((revoked, 1), else_=0)), 0),
             func.coalesce(func.sum(case((online, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((device, 1), else_=0)), 0),
         ).select_from(Agent)
     ).one()
-    total, revoked_count, online_count = (int(value) for value in row)
+    total, revoked_count, online_count, device_count = (int(value) for value in row)
     return HostCounts(
-        online=online_count, offline=total - revoked_count - online_count, revoked=revoked_count
+        online=online_count,
+        offline=total - revoked_count - online_count - device_count,
+        revoked=revoked_count,
+        devices=device_count,
     )
 
 
@@ -599,19 +630,22 @@ def history(
     return changes, len(rows) > limit
 
 
-def host_targets(agent_id: str) -> tuple[str, ...]:
+def host_targets(agent_id: str, device_id: int | None = None) -> tuple[str, ...]:
     """The operation log targets that name this host: "agent:<id>" (enrollment, agent events)
-    and "host:<id>" (requests on /hosts/<host_id>/..., from the console and the API)."""
-    return (f"agent:{agent_id}", f"host:{agent_id}")
+    and "host:<id>" (requests on /hosts/<host_id>/..., from the console and the API); for a
+    device also "device:<n>" (added, checked, its found password viewed, from the Devices
+    page, the API and the command line)."""
+    targets = (f"agent:{agent_id}", f"host:{agent_id}")
+    return targets if device_id is None else (*targets, f"device:{device_id}")
 
 
 def host_oplog(
-    session: Session, agent_id: str, limit: int, offset: int
+    session: Session, agent_id: str, limit: int, offset: int, device_id: int | None = None
 ) -> tuple[list[OplogEntry], bool]:
     """The host's operation log entries, newest first; (entries, more pages)."""
     rows = session.scalars(
         select(OplogEntry)
-        .where(OplogEntry.target.in_(host_targets(agent_id)))
+        .where(OplogEntry.target.in_(host_targets(agent_id, device_id)))
         .order_by(OplogEntry.seq.desc())
         .limit(limit + 1)
         .offset(offset)
@@ -619,12 +653,12 @@ def host_oplog(
     return list(rows[:limit]), len(rows) > limit
 
 
-def host_oplog_count(session: Session, agent_id: str) -> int:
+def host_oplog_count(session: Session, agent_id: str, device_id: int | None = None) -> int:
     return int(
         session.scalar(
             select(func.count())
             .select_from(OplogEntry)
-            .where(OplogEntry.target.in_(host_targets(agent_id)))
+            .where(OplogEntry.target.in_(host_targets(agent_id, device_id)))
         )
         or 0
     )

@@ -1,5 +1,7 @@
 """The fleet pages of the console: the dashboard (``/``), hosts with search, filters and paging,
 a host (results, inventory, history, operation log, scan now), and the checks (docs/console.md).
+Network devices (server/devices) are hosts too, shown as devices: their type and last check
+instead of online or offline, and *Check now* runs a device check instead of queueing a command.
 
 Every query parameter is validated and bounded: a bad value gets a 400 page that says which,
 a page past the end a 404, and nothing is changed by a GET. Each page runs a fixed number of
@@ -21,8 +23,12 @@ from flask_babel import lazy_gettext as _l
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.i18n import bilingual
 from server.console.nav import add_nav_item
+from server.devices.background import Started, start_check
+from server.devices.catalog import device_catalog
+from server.devices.models import DEVICE_PLATFORM
 from server.fleet import queries
 from server.fleet.chart import compliance_chart
+from server.fleet.devices import DeviceState, device_states, outcome_counts
 from server.fleet.snapshot import refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
@@ -74,7 +80,8 @@ def _offline_after() -> int:
 
 
 def _catalog() -> dict[str, dict[str, Any]]:
-    return {str(entry.get("id")): entry for entry in check_catalog()}
+    """The check registry and the checks the server runs on devices itself."""
+    return {str(entry.get("id")): entry for entry in [*check_catalog(), *device_catalog()]}
 
 
 def _titles() -> dict[str, str]:
@@ -104,6 +111,7 @@ def dashboard() -> ResponseReturnValue:
             compliance = queries.compliance_by_group(db)
         counts = queries.host_counts(db, state.config.offline_after_seconds)
         alerts = queries.open_alerts_by_severity(db)
+        device_outcomes = outcome_counts(db) if counts.devices else []
         weeks = queries.weekly_compliance(db, CHART_WEEKS, now.date())
     scores = compliance.groups
     judged = [score for score in scores if score.passed + score.failed]
@@ -118,6 +126,7 @@ def dashboard() -> ResponseReturnValue:
     return render_template(
         "fleet/dashboard.html",
         counts=counts,
+        device_outcomes=device_outcomes,
         scores=scores,
         overall=overall,
         counted_at=compliance.counted_at,
@@ -153,7 +162,7 @@ def _host_filter(db: Any) -> tuple[queries.HostFilter, dict[str, str]]:
     if status and status not in queries.HOST_STATUSES:
         _refuse(
             f"console: bad host status {status[:20]!r}",
-            _("The status must be online, offline or revoked."),
+            _("The status must be online, offline, device or revoked."),
         )
     if failing and not queries.CHECK_ID_PATTERN.fullmatch(failing):
         _refuse(f"console: bad check id {failing[:40]!r}", _("That is not a check id."))
@@ -180,11 +189,13 @@ def hosts() -> ResponseReturnValue:
         rows = queries.page_hosts(
             db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
         )
+        devices = device_states(db, [row.id for row in rows if row.platform == DEVICE_PLATFORM])
         groups = queries.groups(db)
     titles = _titles()
     return render_template(
         "fleet/hosts.html",
         hosts=rows,
+        devices=devices,
         total=total,
         page=page,
         pages=pages,
@@ -204,6 +215,34 @@ def _host_or_404(db: Any, host_id: str) -> queries.HostRow:
     return row
 
 
+def _device_of(db: Any, row: queries.HostRow | None) -> DeviceState | None:
+    if row is None or row.platform != DEVICE_PLATFORM:
+        return None
+    return device_states(db, [row.id]).get(row.id)
+
+
+def _notice() -> str | None:
+    """What "Scan now" did, after its redirect: the query string carries a key only
+    (``queued`` for an agent's command, ``check`` for a device check), never text."""
+    if request.args.get("queued"):
+        return _("A scan was requested.")
+    check = request.args.get("check")
+    if check == Started.STARTED:
+        return _("The device check has started; reload this page in a minute to see its results.")
+    if check == Started.BUSY:
+        return _(
+            "The device is being checked right now; reload this page in a minute to see the "
+            "results."
+        )
+    if check == Started.QUEUED:
+        return _(
+            "The server is running several device checks already: this device is due, and is "
+            "checked within %(seconds)d seconds.",
+            seconds=current_state().config.device_sweep_seconds,
+        )
+    return None
+
+
 @blueprint.get("/hosts/<host_id>")
 @login_required
 def host(host_id: str) -> ResponseReturnValue:
@@ -211,16 +250,20 @@ def host(host_id: str) -> ResponseReturnValue:
     user: User = g.user
     with db_session() as db:
         row = _host_or_404(db, host_id)
+        device = _device_of(db, row)
+        device_id = device.device_id if device else None
         results = latest_results(db, host_id)
         inventory_row = inventory(db, host_id)
         changes, more_history = queries.history(
             db, host_id, HISTORY_PER_PAGE, (history_page - 1) * HISTORY_PER_PAGE
         )
-        oplog_count = queries.host_oplog_count(db, host_id) if user.role in OPLOG_ROLES else 0
-    notice = _("A scan was requested.") if request.args.get("queued") else None
+        oplog_count = (
+            queries.host_oplog_count(db, host_id, device_id) if user.role in OPLOG_ROLES else 0
+        )
     return render_template(
         "fleet/host.html",
         host=row,
+        device=device,
         results=results,
         inventory=inventory_row,
         titles=_titles(),
@@ -231,7 +274,7 @@ def host(host_id: str) -> ResponseReturnValue:
         history_page=history_page,
         more_history=more_history,
         history_days=queries.HISTORY_DAYS,
-        notice=notice,
+        notice=_notice(),
     )
 
 
@@ -241,7 +284,14 @@ def host_oplog(host_id: str) -> ResponseReturnValue:
     page = _page_number()
     with db_session() as db:
         row = _host_or_404(db, host_id)
-        entries, more = queries.host_oplog(db, host_id, OPLOG_PER_PAGE, (page - 1) * OPLOG_PER_PAGE)
+        device = _device_of(db, row)
+        entries, more = queries.host_oplog(
+            db,
+            host_id,
+            OPLOG_PER_PAGE,
+            (page - 1) * OPLOG_PER_PAGE,
+            device.device_id if device else None,
+        )
     # Reading the operation log is itself recorded (POLICY.md A1), like GET /api/v1/oplog.
     record("oplog.read", target="oplog", details={"host": host_id, "page": page})
     return render_template("fleet/host_oplog.html", host=row, entries=entries, page=page, more=more)
@@ -250,30 +300,60 @@ def host_oplog(host_id: str) -> ResponseReturnValue:
 @blueprint.post("/hosts/<host_id>/scan-now")
 @login_required
 def scan_now(host_id: str) -> ResponseReturnValue:
+    """An agent: queue a ``scan_now`` command for its next heartbeat. A device: check it now
+    (server/devices/background.py), as ``xunjian server device check --now --id N`` does."""
     user: User = g.user
     target = f"host:{host_id[:AGENT_ID_MAX]}"
-    if user.role not in COMMAND_ROLES:
-        log_refusal(403, f"console user {user.name!r} ({user.role}) may not queue commands")
-        record("console.command.create", outcome="refused", reason="HTTP 403", target=target)
-        abort(403)
     with db_session() as db:
         row = queries.host_row(db, host_id, _offline_after()) if len(host_id) <= 36 else None
-        if row is None or row.revoked:
-            code = 404 if row is None else 409
-            record(
-                "console.command.create", outcome="refused", reason=f"HTTP {code}", target=target
-            )
-            abort(code)
+        device = _device_of(db, row)
+    # console.command.create: the same action name as before the pages moved here
+    # (server/oplog/hook.py ACTIONS).
+    action = "console.device.check" if device else "console.command.create"
+    if user.role not in COMMAND_ROLES:
+        log_refusal(403, f"console user {user.name!r} ({user.role}) may not queue commands")
+        record(action, outcome="refused", reason="HTTP 403", target=target)
+        abort(403)
+    if row is None or row.revoked:
+        code = 404 if row is None else 409
+        record(action, outcome="refused", reason=f"HTTP {code}", target=target)
+        abort(code)
+    if device is not None:
+        return _check_device(user, host_id, device, target)
+    with db_session() as db:
         command = queue_command(db, host_id, "scan_now", user.id)
         db.commit()
-    # The same action name as before the pages moved here (server/oplog/hook.py ACTIONS).
-    record(
-        "console.command.create",
-        target=target,
-        details={"type": "scan_now", "command": command.id},
-    )
+    record(action, target=target, details={"type": "scan_now", "command": command.id})
     events.info("user %s queued scan_now for host %s (command %s)", user.name, host_id, command.id)
     return redirect(url_for("fleet.host", host_id=host_id, queued=1))
+
+
+def _check_device(
+    user: User, host_id: str, device: DeviceState, target: str
+) -> ResponseReturnValue:
+    started = start_check(current_state(), device.device_id)
+    if started is Started.MISSING:  # removed since the page was read
+        record("console.device.check", outcome="refused", reason="HTTP 404", target=target)
+        abort(404)
+    record(
+        "console.device.check",
+        target=target,
+        details={
+            "type": "device_check",
+            "device": device.device_id,
+            "address": f"{device.address}:{device.port}",
+            "started": started.value,
+        },
+    )
+    events.info(
+        "user %s asked for a check of device %d (%s:%d): %s",
+        user.name,
+        device.device_id,
+        device.address,
+        device.port,
+        started.value,
+    )
+    return redirect(url_for("fleet.host", host_id=host_id, check=started.value))
 
 
 # --- checks -------------------------------------------------------------------------------

@@ -98,6 +98,10 @@ def recount(server: Server) -> None:
 
 @pytest.fixture
 def fleet(server: Server) -> dict[str, SignedAgent]:
+    return make_fleet(server)
+
+
+def make_fleet(server: Server) -> dict[str, SignedAgent]:
     """Four hosts: two in "office" (one failing), one offline in "lab", one revoked."""
     office_a = server.enroll("office-a", group="office")
     office_b = server.enroll("office-b", group="office")
@@ -164,6 +168,7 @@ def test_dashboard_counts(
         "online": "2",
         "offline": "1",
         "revoked": "1",
+        "devices": "0",
         "total": "4",
         # Pairs: office-a 1 pass 1 fail, office-b 2 pass, lab-1 1 fail (error counts neither),
         # gone-1 revoked: 3 of 5 pass.
