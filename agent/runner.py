@@ -7,7 +7,10 @@ Jobs (APScheduler 3, every one with jitter; the first run of each after a random
 * **heartbeat**: tell the server the spool's depth and numbering, acknowledge the commands
   received by the previous heartbeat, and take new commands. ``scan_now`` runs at once when
   the *local* ``allowed_commands`` lists it; anything else is refused and logged;
-* **flush**: retry unsent reports, at most as often as the backoff allows.
+* **flush**: retry unsent reports, at most as often as the backoff allows;
+* **monitor_list** and **monitors** (only with ``run_monitors`` in agent.json): fetch the page
+  monitors the server assigned this agent (internal-only sites), and every second start the
+  checks that are due and post their outcomes (agent/monitors/runner.py).
 
 The units of work (:meth:`AgentService.scan_cycle`, :meth:`heartbeat`, :meth:`flush`) are plain
 methods, so tests drive them one by one without a scheduler. None of them raises: a server that
@@ -33,6 +36,7 @@ from agent.messages import (
     parse_policy,
     report_confirmed,
 )
+from agent.monitors.runner import MonitorRunner
 from agent.scanning import ScanFailed, Scanner
 from agent.spool import Spool
 from agent.state import AgentConfig, AgentState, utc_now_text
@@ -57,6 +61,8 @@ MAX_JITTER = 300.0
 # The server takes at most 100 acknowledgements per heartbeat.
 MAX_ACKS_PER_HEARTBEAT = 100
 REMEMBERED_COMMANDS = 1000
+# How often due page monitors are started (each runs at its own interval, 5 s at least).
+MONITOR_TICK_SECONDS = 1.0
 
 
 def _jitter(config: AgentConfig, interval: float) -> float:
@@ -93,6 +99,7 @@ class AgentService:
         self.watcher: FileWatcher | None = None
         self._watch_key: tuple[Any, ...] = ()
         self._watch_lock = threading.Lock()
+        self.monitors = MonitorRunner(transport, config, self._rng, on_error=self._note_error)
 
     # -- policy ---------------------------------------------------------------------------
     def _cached_policy(self) -> Policy | None:
@@ -384,6 +391,17 @@ class AgentService:
             ("heartbeat", self.heartbeat, self.heartbeat_interval()),
             ("flush", self.flush, self.config.flush_interval_seconds),
             ("watch", self.watch_cycle, self.config.watch_interval_seconds),
+            *self._monitor_jobs(),
+        ]
+
+    def _monitor_jobs(self) -> list[tuple[str, Callable[[], Any], float]]:
+        """Only where the host's agent.json allows page monitors: elsewhere the agent does not
+        even ask the server for a list (most agents run none)."""
+        if not self.config.run_monitors:
+            return []
+        return [
+            ("monitor_list", self.monitors.refresh, self.config.monitor_refresh_seconds),
+            ("monitors", self.monitors.tick, MONITOR_TICK_SECONDS),
         ]
 
     def _apply_intervals(self) -> None:
@@ -408,6 +426,7 @@ class AgentService:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.monitors.stop()
         with self._watch_lock:
             if self.watcher is not None:
                 self.watcher.stop()

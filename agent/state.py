@@ -189,6 +189,13 @@ class AgentConfig:
     # a report, and how often the folders are walked in full to catch what inotify missed.
     watch_interval_seconds: float = 10.0
     watch_rescan_seconds: float = 3600.0
+    # Page monitors the server assigns this agent (internal-only sites, agent/monitors): off
+    # unless the host's own configuration allows it, because a monitor fetches a page of the
+    # inside network and sends it to the server. When off, the agent never asks for them.
+    run_monitors: bool = False
+    monitor_refresh_seconds: float = 300.0
+    monitor_threads: int = 4
+    monitor_pending_max_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -222,6 +229,7 @@ class AgentConfig:
             "scan_timeout_seconds",
             "watch_interval_seconds",
             "watch_rescan_seconds",
+            "monitor_refresh_seconds",
         ):
             setattr(self, name, _positive_number(name, getattr(self, name), 0.01))
         if self.scan_root is not None and (
@@ -230,7 +238,14 @@ class AgentConfig:
             raise StateError(f"{CONFIG_NAME}: scan_root must be a folder path or null")
         if not isinstance(self.scan_in_process, bool):
             raise StateError(f"{CONFIG_NAME}: scan_in_process must be true or false")
-        for name in ("spool_max_rows", "spool_max_bytes"):
+        if not isinstance(self.run_monitors, bool):
+            raise StateError(f"{CONFIG_NAME}: run_monitors must be true or false")
+        for name in (
+            "spool_max_rows",
+            "spool_max_bytes",
+            "monitor_threads",
+            "monitor_pending_max_bytes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StateError(f"{CONFIG_NAME}: {name} must be a whole number >= 1")

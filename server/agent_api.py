@@ -1,5 +1,6 @@
 """The agent API (docs/architecture.md, "The wire"): CA download, enrollment, and the signed
-report, policy and heartbeat endpoints.
+report, policy and heartbeat endpoints, and the page monitors an agent runs for internal-only
+sites (its list, and the fetch outcomes it posts: docs/monitors.md).
 
 Every refusal answers JSON ``{"error": ...}``, logs the reason with the client's address and
 source port, and happens before anything is written.
@@ -19,6 +20,7 @@ from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server import schema
+from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
 from server.state import client_address, current_state, db_session, events, log_refusal, refuse
 from server.store.agents import (
@@ -242,6 +244,55 @@ def heartbeat_endpoint() -> ResponseReturnValue:
     beat = parse(schema.HEARTBEAT, signed.body)
     version, commands = heartbeat(current_state().engine, signed.agent.id, beat)
     return jsonify({"policy_version": version, "commands": commands})
+
+
+# Paths of the page monitors an agent runs (agent/monitors/runner.py uses the same).
+PATH_MONITORS = "/monitors"
+PATH_MONITOR_OUTCOMES = "/monitor-outcomes"
+
+
+@blueprint.get(PATH_MONITORS)
+def agent_monitors() -> ResponseReturnValue:
+    """The monitors assigned to the authenticated agent (at most MAX_AGENT_MONITORS)."""
+    signed = authenticate()
+    engine = current_state().engine
+    document = agent_intake.monitors_for(engine, signed.agent.id)
+    touch_agent(engine, signed.agent.id)
+    return jsonify(document)
+
+
+@blueprint.post(PATH_MONITOR_OUTCOMES)
+def monitor_outcome() -> ResponseReturnValue:
+    """One fetch outcome of a monitor this agent runs: judged and recorded like the server's
+    own probes. 400 malformed, 403 not this agent's monitor, 413 a body over the page cap."""
+    signed = authenticate()
+    try:
+        outcome = agent_intake.parse_outcome(schema.parse_json(signed.body))
+    except schema.SchemaError as exc:
+        raise Refused(400, str(exc)) from exc
+    except agent_intake.OutcomeTooLarge as exc:
+        raise Refused(413, str(exc)) from exc
+    state = current_state()
+    try:
+        received = agent_intake.receive(
+            state.engine, signed.agent.id, outcome, state.config.notify_channels
+        )
+    except agent_intake.NotAssigned as exc:
+        raise Refused(403, str(exc)) from exc
+    except schema.SchemaError as exc:
+        raise Refused(400, str(exc)) from exc
+    if outcome["dropped"]:
+        events.info(
+            "agent %s dropped %d older outcome(s) of monitor %s while the server was unreachable",
+            signed.agent.id,
+            outcome["dropped"],
+            outcome["monitor_id"],
+        )
+    touch_agent(state.engine, signed.agent.id)
+    answer: dict[str, Any] = {"recorded": received.recorded}
+    if received.reason:
+        answer["reason"] = received.reason
+    return jsonify(answer)
 
 
 def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:

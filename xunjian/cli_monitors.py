@@ -35,7 +35,9 @@ def add_server_parsers(
         help="watch a page; its baseline for tamper detection is taken now",
         description="Adds an HTTP(S) page monitor (docs/monitors.md). The page is fetched once "
         "now to take its baseline; the server's scheduler then checks it every --interval "
-        "seconds.",
+        "seconds. With --agent, that enrolled agent checks it instead (a site only the inside "
+        "network reaches): the server never fetches it, and the agent's first good check "
+        "takes the baseline.",
     )
     add_data(p)
     p.add_argument("url", help="http:// or https:// address of the page")
@@ -50,6 +52,13 @@ def add_server_parsers(
     p.add_argument("--timeout", type=int, default=10, help="seconds per check (1..60)")
     p.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
     p.add_argument("--ca-file", default="", help="PEM CA file for an internal site's certificate")
+    p.add_argument(
+        "--agent",
+        default=None,
+        metavar="AGENT_ID",
+        help="the enrolled agent that checks the page (an internal-only site; see "
+        "`xunjian server agent list`); default: the server checks it",
+    )
     p.add_argument(
         "--volatile",
         action="append",
@@ -73,6 +82,6 @@ def add_server_parsers(
     )
     p.set_defaults(handler=lazy("server.monitors.cli:add_command"))
 
-    p = msub.add_parser("list", help="monitors with their state and last check")
+    p = msub.add_parser("list", help="monitors with their state, last check and who runs them")
     add_data(p)
     p.set_defaults(handler=lazy("server.monitors.cli:list_command"))

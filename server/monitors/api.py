@@ -18,7 +18,7 @@ from server.monitors import history, store
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.record import in_maintenance
 from server.state import current_state, db_session, events, refuse
-from server.store.models import utcnow
+from server.store.models import Agent, utcnow
 
 UPTIME_WINDOWS = (
     ("24h", datetime.timedelta(hours=24)),
@@ -72,13 +72,37 @@ def _time(moment: datetime.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat() + "Z"
 
 
+def runners(session: Session, monitors: list[Monitor]) -> dict[str, Agent]:
+    """The agents that run these monitors, by id (detached, for reading)."""
+    ids = {monitor.agent_id for monitor in monitors if monitor.agent_id}
+    if not ids:
+        return {}
+    return {agent.id: agent for agent in session.scalars(select(Agent).where(Agent.id.in_(ids)))}
+
+
+def run_by(monitor: Monitor, agents: dict[str, Agent]) -> dict[str, Any]:
+    """Who fetches the page: the server, or the agent (with what the console shows of it)."""
+    if monitor.agent_id is None:
+        return {"kind": "server"}
+    agent = agents.get(monitor.agent_id)
+    return {
+        "kind": "agent",
+        "agent_id": monitor.agent_id,
+        "hostname": None if agent is None else agent.hostname,
+        "revoked": agent is not None and agent.revoked_at is not None,
+        "last_seen": None if agent is None else _time(agent.last_seen),
+    }
+
+
 def monitor_json(
     monitor: Monitor,
     baseline_row: MonitorBaseline | None,
     uptime: list[history.Uptime] | None = None,
     now: datetime.datetime | None = None,
+    agents: dict[str, Agent] | None = None,
 ) -> dict[str, Any]:
     now = now or utcnow()
+    checked = monitor.last_checked_at
     maintenance = (
         None
         if monitor.maintenance_start is None
@@ -92,7 +116,14 @@ def monitor_json(
         "state": monitor.state,
         "state_since": _time(monitor.state_since),
         "last_checked_at": _time(monitor.last_checked_at),
+        # How old the last result is: an agent that went silent shows here (and in its
+        # agent_silent alert), not as a page that is down.
+        "last_result_age_seconds": None
+        if checked is None
+        else max(0, int((now - checked).total_seconds())),
         "last_result": monitor.last_result,
+        "agent_id": monitor.agent_id,
+        "run_by": run_by(monitor, agents or {}),
         "next_due_at": _time(monitor.next_due_at),
         "open_alerts": [kind for kind in (monitor.alerting or "").split(",") if kind],
         "in_maintenance": in_maintenance(monitor, now),
@@ -196,12 +227,14 @@ def list_monitors() -> ResponseReturnValue:
         monitors = list(session.scalars(query.order_by(Monitor.id).limit(limit).offset(offset)))
         ids = [monitor.id for monitor in monitors]
         baselines = _baselines(session, ids)
+        agents = runners(session, monitors)
     uptime = _uptimes(ids)
     now = utcnow()
     return jsonify(
         {
             "monitors": [
-                monitor_json(m, baselines.get(m.id), uptime.get(m.id), now) for m in monitors
+                monitor_json(m, baselines.get(m.id), uptime.get(m.id), now, agents)
+                for m in monitors
             ],
             "total": total,
             "limit": limit,
@@ -233,13 +266,27 @@ def create() -> ResponseReturnValue:
     with db_session() as session:
         try:
             monitor = store.create_monitor(session, values, who)
+        except store.FieldError as error:
+            return refuse(400, str(error))
         except store.ConflictError as error:
             return refuse(409, str(error))
         session.commit()
         baselines = _baselines(session, [monitor.id])
-    events.info("user %s added monitor %s for %s", who, monitor.id, monitor.url)
+        agents = runners(session, [monitor])
+    events.info(
+        "user %s added monitor %s for %s (run by %s)",
+        who,
+        monitor.id,
+        monitor.url,
+        f"agent {monitor.agent_id}" if monitor.agent_id else "the server",
+    )
     return jsonify(
-        monitor_json(monitor, baselines.get(monitor.id), _uptimes([monitor.id])[monitor.id])
+        monitor_json(
+            monitor,
+            baselines.get(monitor.id),
+            _uptimes([monitor.id])[monitor.id],
+            agents=agents,
+        )
     ), 201
 
 
@@ -253,8 +300,14 @@ def get_one(monitor_id: int) -> ResponseReturnValue:
         if monitor is None:
             return jsonify({"error": "no such monitor"}), 404
         baselines = _baselines(session, [monitor_id])
+        agents = runners(session, [monitor])
     return jsonify(
-        monitor_json(monitor, baselines.get(monitor_id), _uptimes([monitor_id])[monitor_id])
+        monitor_json(
+            monitor,
+            baselines.get(monitor_id),
+            _uptimes([monitor_id])[monitor_id],
+            agents=agents,
+        )
     )
 
 
@@ -273,11 +326,28 @@ def change(monitor_id: int) -> ResponseReturnValue:
         monitor = _load(session, monitor_id)
         if monitor is None:
             return jsonify({"error": "no such monitor"}), 404
-        store.update_monitor(session, monitor, values)
+        try:
+            store.update_monitor(session, monitor, values)
+        except store.FieldError as error:
+            session.rollback()
+            return refuse(400, str(error))
         session.commit()
         baselines = _baselines(session, [monitor_id])
+        agents = runners(session, [monitor])
+    if "agent_id" in values:
+        events.info(
+            "user %s: monitor %s now run by %s",
+            _owner().user_name,
+            monitor_id,
+            f"agent {values['agent_id']}" if values["agent_id"] else "the server",
+        )
     return jsonify(
-        monitor_json(monitor, baselines.get(monitor_id), _uptimes([monitor_id])[monitor_id])
+        monitor_json(
+            monitor,
+            baselines.get(monitor_id),
+            _uptimes([monitor_id])[monitor_id],
+            agents=agents,
+        )
     )
 
 

@@ -52,6 +52,7 @@ def add_command(args: argparse.Namespace) -> int:
         "volatile_patterns": args.volatile_pattern,
         "fail_threshold": args.fail_threshold,
         "success_threshold": args.success_threshold,
+        "agent_id": args.agent,
     }
     try:
         values = store.validate(payload, creating=True)
@@ -61,10 +62,10 @@ def add_command(args: argparse.Namespace) -> int:
     with store_session(config) as session:
         try:
             monitor = store.create_monitor(session, values, actor)
-        except store.ConflictError as exc:
+        except (store.FieldError, store.ConflictError) as exc:
             return _fail(str(exc))
         session.commit()
-        monitor_id, url = monitor.id, monitor.url
+        monitor_id, url, agent_id = monitor.id, monitor.url, monitor.agent_id
         has_baseline = session.get(MonitorBaseline, monitor_id) is not None
     engine = make_engine(config.database_url)
     try:
@@ -74,16 +75,17 @@ def add_command(args: argparse.Namespace) -> int:
                 actor=actor,
                 role="system",
                 target=f"monitor:{monitor_id}",
-                details={"url": url},
+                details={"url": url, "agent_id": agent_id},
             )
         )
     finally:
         engine.dispose()
-    baseline = (
-        "baseline taken"
-        if has_baseline
-        else "the page did not answer 2xx now; the first good check takes the baseline"
-    )
+    if agent_id:
+        baseline = f"run by agent {agent_id}; its first good check takes the baseline"
+    elif has_baseline:
+        baseline = "baseline taken"
+    else:
+        baseline = "the page did not answer 2xx now; the first good check takes the baseline"
     print(f"monitor {monitor_id} added for {url}, every {args.interval} s ({baseline})")
     return 0
 
@@ -95,7 +97,10 @@ def list_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     with store_session(config) as session:
         monitors = list(session.scalars(select(Monitor).order_by(Monitor.id)))
-    print(f"{'id':>5}  {'state':8}  {'every':>6}  {'last check':16}  {'alerts':14}  url")
+    print(
+        f"{'id':>5}  {'state':8}  {'every':>6}  {'last check':16}  {'alerts':14}  "
+        f"{'run by':36}  url"
+    )
     for monitor in monitors:
         checked = (
             monitor.last_checked_at.strftime("%Y-%m-%d %H:%M")
@@ -105,6 +110,7 @@ def list_command(args: argparse.Namespace) -> int:
         state = monitor.state if monitor.enabled else "paused"
         print(
             f"{monitor.id:>5}  {state:8}  {monitor.interval_seconds:>5}s  {checked:16}  "
-            f"{(monitor.alerting or '-')[:14]:14}  {monitor.url}"
+            f"{(monitor.alerting or '-')[:14]:14}  {monitor.agent_id or 'server':36}  "
+            f"{monitor.url}"
         )
     return 0

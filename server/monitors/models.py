@@ -1,8 +1,10 @@
 """The page monitor tables (migration 0009_monitors), on the shared ``Base``.
 
-* ``monitors``: what to fetch and judge, the flap state (``up``/``pending``/``down``) with its
-  counters, the claim that keeps two server processes from probing one page at once
-  (``next_due_at`` and ``claimed_until``, changed by conditional UPDATE), the last result, and
+* ``monitors``: what to fetch and judge, who fetches it (``agent_id``: an enrolled agent for
+  an internal-only site, migration 0014; null: the server), the flap state
+  (``up``/``pending``/``down``) with its counters, the claim that keeps two server processes
+  from probing one page at once (``next_due_at`` and ``claimed_until``, changed by
+  conditional UPDATE), the last result, and
   the latest page that differed from the baseline (the candidate a person may accept).
 * ``monitor_baselines``: one per monitor, the accepted page (normalised text, its hash, title
   and external domains).
@@ -68,6 +70,11 @@ class Monitor(Base):
     maintenance_end: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64), default="")
+    # The enrolled agent that fetches this page (an internal-only site); None: the server does.
+    # No foreign key: adding one on SQLite rebuilds the table, and dropping the old table with
+    # foreign keys enforced would cascade to the results and baselines. Every write checks
+    # that the agent exists and is not revoked; agents are revoked, never deleted.
+    agent_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # The schedule and its claim.
     next_due_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

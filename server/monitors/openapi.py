@@ -1,5 +1,7 @@
-"""The OpenAPI description of ``/api/v1/monitors``, merged into ``server/openapi.py``'s
-document. Schemas are inline so the merge is one line. Imports nothing from ``server``."""
+"""The OpenAPI description of ``/api/v1/monitors`` and of the agent's monitor routes
+(``/api/v1/agent/monitors``, ``/api/v1/agent/monitor-outcomes``), merged into
+``server/openapi.py``'s document. Schemas are inline so the merge is one line. Imports
+nothing from ``server``."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _BEARER = [{"bearerToken": []}]
+_SIGNED = [{"agentSignature": []}]
 _MONITOR_ID = {"name": "monitor_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _PROPOSAL_ID = {
     "name": "proposal_id",
@@ -71,6 +74,11 @@ _SETTINGS: dict[str, Any] = {
         "properties": {"start": {"type": "string"}, "end": {"type": "string"}},
         "description": "a window (at most 31 days) in which alerts are muted",
     },
+    "agent_id": {
+        "type": ["string", "null"],
+        "description": "the enrolled, not revoked agent that fetches the page (an "
+        "internal-only site; at most 100 per agent; no ca_file then); null: the server does",
+    },
 }
 
 _MONITOR: dict[str, Any] = {
@@ -96,6 +104,15 @@ _MONITOR: dict[str, Any] = {
         "page_changed_at": _TIME,
         "created_at": _TIME,
         "created_by": {"type": "string"},
+        "last_result_age_seconds": {
+            "type": ["integer", "null"],
+            "description": "seconds since the last result (an agent gone silent shows here)",
+        },
+        "run_by": {
+            "type": "object",
+            "description": '{"kind": "server"} or {"kind": "agent", "agent_id", "hostname", '
+            '"revoked", "last_seen"}',
+        },
         **_SETTINGS,
     },
 }
@@ -372,3 +389,105 @@ MONITOR_PATHS: dict[str, Any] = {
         },
     },
 }
+
+
+# -- the agent's side: the monitors it runs and the outcomes it posts -------------------------
+_AGENT_REFUSALS = {
+    "401": _error("bad or missing signature, unknown or revoked agent, stale send time"),
+}
+_OUTCOME: dict[str, Any] = {
+    "type": "object",
+    "required": ["monitor_id", "checked_at", "url", "status", "ms"],
+    "additionalProperties": False,
+    "properties": {
+        "monitor_id": {"type": "integer", "minimum": 1},
+        "checked_at": {"type": "string", "format": "date-time", "description": "2 days at most"},
+        "url": {"type": "string", "maxLength": 2000, "description": "the final URL"},
+        "status": {"type": ["integer", "null"], "minimum": 100, "maximum": 999},
+        "ms": {"type": "integer", "minimum": 0},
+        "error": {"type": "string", "maxLength": 500, "description": "required without status"},
+        "body": {"type": "string", "description": "base64, at most 1 MiB decoded"},
+        "truncated": {"type": "boolean"},
+        "content_type": {"type": "string", "maxLength": 500},
+        "redirects": {"type": "array", "maxItems": 10, "items": {"type": "string"}},
+        "cert": {
+            "type": ["object", "null"],
+            "properties": {
+                "not_after": _TIME,
+                "verified": {"type": "boolean"},
+                "problem": {"type": "string", "maxLength": 500},
+            },
+        },
+        "dropped": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "older outcomes of this monitor dropped while the server was "
+            "unreachable",
+        },
+    },
+}
+AGENT_MONITOR_PATHS: dict[str, Any] = {
+    "/api/v1/agent/monitors": {
+        "get": {
+            "summary": "The page monitors this agent runs (internal-only sites)",
+            "tags": ["agent"],
+            "security": _SIGNED,
+            "responses": {
+                "200": _json(
+                    "the monitors to fetch, and the body cap",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "monitors": {
+                                "type": "array",
+                                "maxItems": 100,
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "url": {"type": "string"},
+                                        "interval_seconds": {"type": "integer"},
+                                        "timeout_seconds": {"type": "integer"},
+                                        "follow_redirects": {"type": "boolean"},
+                                        "max_redirects": {"type": "integer"},
+                                    },
+                                },
+                            },
+                            "max_body_bytes": {"type": "integer"},
+                        },
+                    },
+                ),
+                **_AGENT_REFUSALS,
+            },
+        }
+    },
+    "/api/v1/agent/monitor-outcomes": {
+        "post": {
+            "summary": "One fetch of a monitor this agent runs; the server judges and records "
+            "it like its own checks",
+            "tags": ["agent"],
+            "security": _SIGNED,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _OUTCOME}},
+            },
+            "responses": {
+                "200": _json(
+                    "recorded, or not (reason stale: a result as recent exists; paused)",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "recorded": {"type": "boolean"},
+                            "reason": {"enum": ["stale", "paused"]},
+                        },
+                    },
+                ),
+                "400": _error("not JSON, an unknown or invalid field, a check time out of bounds"),
+                **_AGENT_REFUSALS,
+                "403": _error("the monitor is not one this agent runs; nothing is recorded"),
+                "413": _error("the page body is over 1 MiB, or the request over the body limit"),
+            },
+        }
+    },
+}
+MONITOR_PATHS.update(AGENT_MONITOR_PATHS)

@@ -1,5 +1,8 @@
 """Probing one monitor and recording what it found, in one transaction: the raw result, the
-flap state, the candidate page, and the alerts opened or resolved.
+flap state, the candidate page, and the alerts opened or resolved. The server's own probes
+(:func:`probe_monitor`) and the fetches an agent makes for an internal-only site
+(``server/monitors/agent_intake.py``) go through the same :func:`judge_fetch` and
+:func:`record`, so both behave alike in every respect.
 
 Alerts are level-triggered and deduplicated by ``open_key`` (``kind::monitor:<id>:``): while a
 condition holds and the monitor is not in a maintenance window, an INSERT ... ON CONFLICT
@@ -18,7 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
@@ -32,8 +35,8 @@ from server.monitors.models import (
     MonitorBaseline,
     MonitorResult,
 )
-from server.monitors.probe import fetch
 from server.store.models import utcnow
+from xunjian.probe import Fetch, fetch
 
 logger = logging.getLogger("xunjian.server.monitors")
 SEVERITY = {"down": "high", "slow": "medium", "tamper": "critical"}
@@ -132,9 +135,11 @@ def probe_monitor(
     channels: Sequence[Channel] = (),
     claimed_by: str | None = None,
 ) -> Result | None:
-    """Fetch and judge one monitor, then record it. None if the monitor no longer exists."""
+    """Fetch and judge one monitor, then record it. None if the monitor no longer exists, or
+    if an agent runs it (the page may be reachable only from inside; the server never fetches
+    it, even when it was claimed just before it was moved to an agent)."""
     loaded = load(engine, monitor_id)
-    if loaded is None:
+    if loaded is None or loaded.monitor.agent_id is not None:
         return None
     monitor = loaded.monitor
     fetched = fetch(
@@ -145,14 +150,23 @@ def probe_monitor(
         ca_file=monitor.ca_file,
     )
     now = utcnow()
-    try:
-        result = judge(settings_of(monitor), fetched, now, loaded.baseline, words)
-    except Exception as error:  # a bug in judging must not stop the scheduler
-        logger.exception("monitors: judging monitor %s failed", monitor_id)
-        result = Result(ok=False, status_code=fetched.status, ms=fetched.ms)
-        result.problems.append(f"internal error while judging: {type(error).__name__}")
+    result = judge_fetch(loaded, fetched, now, words)
     record(engine, monitor_id, result, now, channels, claimed_by)
     return result
+
+
+def judge_fetch(
+    loaded: Loaded, fetched: Fetch, now: datetime.datetime, words: Iterable[str]
+) -> Result:
+    """``judge`` for a loaded monitor; a bug in judging is a failed check, never an exception
+    (it must stop neither the scheduler nor an agent's delivery)."""
+    try:
+        return judge(settings_of(loaded.monitor), fetched, now, loaded.baseline, words)
+    except Exception as error:
+        logger.exception("monitors: judging monitor %s failed", loaded.monitor.id)
+        result = Result(ok=False, status_code=fetched.status, ms=fetched.ms)
+        result.problems.append(f"internal error while judging: {type(error).__name__}")
+        return result
 
 
 def _insert(engine: Engine):  # type: ignore[no-untyped-def]
@@ -166,16 +180,42 @@ def record(
     now: datetime.datetime,
     channels: Sequence[Channel] = (),
     claimed_by: str | None = None,
-) -> None:
+    agent_id: str | None = None,
+    note: dict[str, object] | None = None,
+) -> bool:
+    """Write the result; False if nothing was written.
+
+    ``agent_id``: the result comes from that agent's fetch at ``now``. It is written only if
+    the monitor is (still) assigned to that agent, enabled, and has no result as recent: one
+    conditional UPDATE decides, so a retried or late outcome, or two server processes
+    receiving the same one, never record it twice. ``note`` is merged into ``last_result``."""
     with Session(engine, expire_on_commit=False) as session:
+        if agent_id is not None:
+            won = session.execute(
+                update(Monitor)
+                .where(
+                    Monitor.id == monitor_id,
+                    Monitor.agent_id == agent_id,
+                    Monitor.enabled.is_(True),
+                    or_(Monitor.last_checked_at.is_(None), Monitor.last_checked_at < now),
+                )
+                .values(last_checked_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if won != 1:
+                session.rollback()
+                return False
         monitor = session.get(Monitor, monitor_id)
         if monitor is None:
-            return
+            return False
         _record(session, monitor, result, now, channels)
+        if note:
+            monitor.last_result = {**(monitor.last_result or {}), **note}
         if claimed_by is None or monitor.claimed_by == claimed_by:
             monitor.claimed_by = None
             monitor.claimed_until = None
         session.commit()
+        return True
 
 
 def _record(

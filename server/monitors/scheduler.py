@@ -3,7 +3,9 @@
 Every second, and whenever a probe ends, it claims the monitors that are due, with one
 conditional UPDATE per monitor (``WHERE id = ? AND next_due_at = <the value it read> AND the
 claim is free``): of two processes reading the same due monitor, one moves its
-``next_due_at`` on and probes it, the other's UPDATE changes no row. Probes run on a bounded
+``next_due_at`` on and probes it, the other's UPDATE changes no row. A monitor an agent runs
+(``agent_id`` set: an internal-only site) is never claimed: its results arrive from the agent
+(server/monitors/agent_intake.py). Probes run on a bounded
 thread pool (``monitor_threads``); a process claims no more than its pool can start. The
 claim (``claimed_until``) outlives the probe's own limits, so a monitor whose interval is
 shorter than its timeout is not probed twice at once; a process killed mid-probe leaves the
@@ -54,7 +56,12 @@ def claim_due(
                 Monitor.timeout_seconds,
                 Monitor.max_redirects,
             )
-            .where(Monitor.enabled.is_(True), Monitor.next_due_at <= now, free)
+            .where(
+                Monitor.enabled.is_(True),
+                Monitor.agent_id.is_(None),
+                Monitor.next_due_at <= now,
+                free,
+            )
             .order_by(Monitor.next_due_at)
             .limit(limit)
         ).all()
@@ -69,7 +76,12 @@ def claim_due(
             hold = timeout * (redirects + 1) * 2 + CLAIM_SLACK_SECONDS
             changed = connection.execute(
                 update(Monitor)
-                .where(Monitor.id == monitor_id, Monitor.next_due_at == due_at, free)
+                .where(
+                    Monitor.id == monitor_id,
+                    Monitor.next_due_at == due_at,
+                    Monitor.agent_id.is_(None),
+                    free,
+                )
                 .values(
                     next_due_at=following,
                     claimed_by=name,

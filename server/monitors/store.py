@@ -1,12 +1,18 @@
 """Creating, changing and deleting monitors, and the two-person acceptance of a changed page
 (POLICY.md E9): one person proposes the latest observed page as the new baseline, a different
 person approves it. Used by the API, the console and the command line alike; every input is
-validated here (``FieldError`` says which field and why; nothing is changed then)."""
+validated here (``FieldError`` says which field and why; nothing is changed then).
+
+A monitor may be run by an enrolled agent (``agent_id``) for a site only the inside network
+reaches: the server then never fetches the page, not even for the baseline (the agent's first
+good check takes it), and the agent must exist, be a real agent (not a network device's
+record) and not be revoked."""
 
 from __future__ import annotations
 
 import datetime
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.alerts.models import Alert
+from server.devices.models import DEVICE_PLATFORM
 from server.monitors.judge import StatusesError, parse_statuses
 from server.monitors.models import (
     TEXT_LIMIT,
@@ -24,9 +31,10 @@ from server.monitors.models import (
     MonitorProposal,
 )
 from server.monitors.page import VolatileError, check_volatile, readable_diff, snapshot
-from server.monitors.probe import UrlError, check_url, fetch
 from server.monitors.record import alert_key
-from server.store.models import utcnow
+from server.schema import UUID_PATTERN
+from server.store.models import Agent, utcnow
+from xunjian.probe import UrlError, check_url, fetch
 
 MIN_INTERVAL = 5
 MAX_INTERVAL = 86_400
@@ -35,6 +43,9 @@ CA_FILE_LIMIT = 1024 * 1024
 WORD_LENGTH = 100
 MAX_WORDS = 2000
 NOTE_LENGTH = 1000
+# What one agent runs at most: its monitor list must stay a small answer (agent/monitors).
+MAX_AGENT_MONITORS = 100
+_UUID = re.compile(UUID_PATTERN)
 # name: (type, low, high) for the whole numbers; None bounds are open.
 _INTS: dict[str, tuple[int, int]] = {
     "interval_seconds": (MIN_INTERVAL, MAX_INTERVAL),
@@ -57,6 +68,7 @@ FIELDS = frozenset(
         "volatile_selectors",
         "volatile_patterns",
         "maintenance",
+        "agent_id",
         *_INTS,
         *_TEXTS,
         *_BOOLS,
@@ -141,6 +153,10 @@ def validate(payload: Any, creating: bool) -> dict[str, Any]:
             values[name] = _string_list(value, name)
         elif name == "maintenance":
             values.update(_maintenance(value))
+        elif name == "agent_id":
+            if value is not None and (not isinstance(value, str) or not _UUID.fullmatch(value)):
+                raise FieldError("agent_id must be null (the server runs it) or an agent's id")
+            values[name] = value
     try:
         check_volatile(values.get("volatile_selectors", []), values.get("volatile_patterns", []))
     except VolatileError as error:
@@ -179,6 +195,33 @@ def _maintenance(value: Any) -> dict[str, Any]:
     return {"maintenance_start": start, "maintenance_end": end}
 
 
+def check_runner(session: Session, values: dict[str, Any], monitor: Monitor | None) -> None:
+    """The agent named by ``agent_id`` (if any) may run this monitor: it exists, is an enrolled
+    agent and not revoked, runs fewer than ``MAX_AGENT_MONITORS``, and the monitor names no
+    ``ca_file`` (a path on the server, which the agent's host does not have)."""
+    agent_id = values.get("agent_id", monitor.agent_id if monitor is not None else None)
+    if agent_id is None:
+        return
+    ca_file = values.get("ca_file", monitor.ca_file if monitor is not None else "")
+    if ca_file:
+        raise FieldError(
+            "ca_file names a file on the server; a monitor run by an agent trusts the CA "
+            "store of the agent's host (install the internal CA there)"
+        )
+    if "agent_id" not in values or (monitor is not None and monitor.agent_id == agent_id):
+        return  # unchanged: checked when it was assigned
+    agent = session.get(Agent, agent_id)
+    if agent is None or agent.platform == DEVICE_PLATFORM:
+        raise FieldError(f"agent_id: no enrolled agent {agent_id}")
+    if agent.revoked_at is not None:
+        raise FieldError(f"agent_id: agent {agent_id} is revoked")
+    running = session.scalar(
+        select(func.count()).select_from(Monitor).where(Monitor.agent_id == agent_id)
+    )
+    if running >= MAX_AGENT_MONITORS:
+        raise FieldError(f"agent_id: agent {agent_id} runs {MAX_AGENT_MONITORS} monitors already")
+
+
 def take_baseline(monitor: Monitor, who: str, now: datetime.datetime) -> MonitorBaseline | None:
     """Fetch the page now and make it the baseline; None when it cannot be fetched (the first
     good check then takes it)."""
@@ -207,6 +250,7 @@ def take_baseline(monitor: Monitor, who: str, now: datetime.datetime) -> Monitor
 def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monitor:
     if session.scalar(select(func.count()).select_from(Monitor)) >= MAX_MONITORS:
         raise ConflictError(f"at most {MAX_MONITORS} monitors")
+    check_runner(session, values, None)
     now = utcnow()
     monitor = Monitor(
         **{
@@ -245,8 +289,9 @@ def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monito
     if not monitor.name:
         monitor.name = monitor.url[:200]
     # Fetched before anything is written: on SQLite an open write transaction would hold the
-    # database's lock for as long as the page takes to answer.
-    baseline = take_baseline(monitor, who, now)
+    # database's lock for as long as the page takes to answer. A page an agent runs is never
+    # fetched by the server: the agent's first good check takes the baseline.
+    baseline = None if monitor.agent_id else take_baseline(monitor, who, now)
     session.add(monitor)
     session.flush()
     if baseline is not None:
@@ -260,7 +305,9 @@ def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monito
 def update_monitor(session: Session, monitor: Monitor, values: dict[str, Any]) -> bool:
     """Apply the changes; True if the baseline was dropped (the URL or the volatile parts
     changed, so the old one no longer compares like with like: the next good check takes a
-    new one)."""
+    new one). Moving a monitor between the server and an agent keeps its baseline and state:
+    the page is the same whoever fetches it."""
+    check_runner(session, values, monitor)
     rebase = any(
         name in values and values[name] != getattr(monitor, name)
         for name in ("url", "volatile_selectors", "volatile_patterns")

@@ -1,7 +1,8 @@
 """The console's Monitors pages: every monitor with its state, uptime (24 h, 7 d, 30 d) and a
-small server-rendered SVG chart of the last 24 hours; one monitor's settings, maintenance
-window, results, and the two-person acceptance of a changed page (POLICY.md E9); the
-defacement word list (admins edit it)."""
+small server-rendered SVG chart of the last 24 hours; one monitor's settings, who runs it (the
+server, or an enrolled agent for an internal-only site), maintenance window, results, and the
+two-person acceptance of a changed page (POLICY.md E9); the defacement word list (admins edit
+it)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ from typing import Any
 
 from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from server.alerts.console import kind_label
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.nav import add_nav_item
+from server.devices.models import DEVICE_PLATFORM
 from server.monitors import history, store
-from server.monitors.api import UPTIME_WINDOWS
+from server.monitors.api import UPTIME_WINDOWS, runners
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.page import readable_diff
 from server.monitors.record import in_maintenance
 from server.state import current_state, db_session, log_refusal
-from server.store.models import utcnow
+from server.store.models import Agent, utcnow
 
 blueprint = console_blueprint("monitors", __name__, template_folder="templates")
 add_nav_item("monitors.index", _l("Monitors"), 50)
@@ -32,6 +36,24 @@ PER_PAGE = 100
 CHART_WIDTH = 240
 CHART_HEIGHT = 36
 MAX_FORM_TEXT = 20_000
+MAX_AGENT_CHOICES = 500
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    id: str
+    hostname: str
+
+
+def agent_choices(session: Any) -> list[AgentChoice]:
+    """Enrolled agents that may run a monitor (not revoked, not a network device's record)."""
+    rows = session.execute(
+        select(Agent.id, Agent.hostname)
+        .where(Agent.revoked_at.is_(None), Agent.platform != DEVICE_PLATFORM)
+        .order_by(Agent.hostname, Agent.id)
+        .limit(MAX_AGENT_CHOICES)
+    ).all()
+    return [AgentChoice(row.id, row.hostname) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,8 @@ def index() -> ResponseReturnValue:
     with db_session() as session:
         monitors = list(session.scalars(select(Monitor).order_by(Monitor.id).limit(PER_PAGE)))
         words = store.words(session)
+        agents = runners(session, monitors)
+        choices = agent_choices(session) if g.user.role in ("admin", "operator") else []
     ids = [monitor.id for monitor in monitors]
     uptime = history.uptimes(engine, ids, [window for _label, window in UPTIME_WINDOWS])
     series = history.series(engine, ids)
@@ -98,13 +122,16 @@ def index() -> ResponseReturnValue:
             "bars": chart(series[monitor.id]),
             "alerts": [kind for kind in (monitor.alerting or "").split(",") if kind],
             "maintenance": in_maintenance(monitor, now),
+            "agent": agents.get(monitor.agent_id) if monitor.agent_id else None,
         }
         for monitor in monitors
     ]
     return render_template(
         "monitors/index.html",
+        kind_label=kind_label,
         rows=rows,
         words=words,
+        agent_choices=choices,
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
         windows=[label for label, _window in UPTIME_WINDOWS],
@@ -151,6 +178,9 @@ def _payload(creating: bool) -> dict[str, Any]:
         payload["volatile_selectors"] = _form_lines("volatile_selectors")
     if "volatile_patterns" in request.form:
         payload["volatile_patterns"] = _form_lines("volatile_patterns")
+    if "agent_id" in request.form:
+        # The empty choice is "the server"; anything else is checked by store.validate.
+        payload["agent_id"] = request.form["agent_id"][:100] or None
     if not creating:
         for name in ("enabled", "follow_redirects", "tamper_enabled"):
             payload[name] = request.form.get(name) == "on"
@@ -179,6 +209,9 @@ def add() -> ResponseReturnValue:
     with db_session() as session:
         try:
             monitor = store.create_monitor(session, values, g.user.name)
+        except store.FieldError as error:
+            log_refusal(400, f"monitor form refused: {error}")
+            abort(400, _("Not saved: %(reason)s", reason=str(error)))
         except store.ConflictError as error:
             abort(409, str(error))
         session.commit()
@@ -186,7 +219,16 @@ def add() -> ResponseReturnValue:
     return redirect(url_for("monitors.detail", monitor_id=monitor_id, saved=1), code=303)
 
 
-def _load(monitor_id: int) -> tuple[Monitor, MonitorBaseline | None, list[MonitorProposal]]:
+@dataclass(frozen=True)
+class Loaded:
+    monitor: Monitor
+    baseline: MonitorBaseline | None
+    proposals: list[MonitorProposal]
+    agent: Agent | None  # the agent that runs it, if one does
+    choices: list[AgentChoice]
+
+
+def _load(monitor_id: int) -> Loaded:
     with db_session() as session:
         monitor = session.get(Monitor, monitor_id)
         if monitor is None:
@@ -200,14 +242,18 @@ def _load(monitor_id: int) -> tuple[Monitor, MonitorBaseline | None, list[Monito
                 .limit(10)
             )
         )
-        return monitor, baseline, proposals
+        agent = runners(session, [monitor]).get(monitor.agent_id or "")
+        choices = agent_choices(session) if g.user.role in ("admin", "operator") else []
+        return Loaded(monitor, baseline, proposals, agent, choices)
 
 
 @blueprint.get("/monitors/<int:monitor_id>")
 @login_required
 def detail(monitor_id: int) -> ResponseReturnValue:
-    monitor, baseline, proposals = _load(monitor_id)
+    loaded = _load(monitor_id)
+    monitor, baseline, proposals = loaded.monitor, loaded.baseline, loaded.proposals
     engine = current_state().engine
+    now = utcnow()
     uptime = history.uptimes(engine, [monitor_id], [w for _l, w in UPTIME_WINDOWS])[monitor_id]
     results, total = history.recent_results(engine, monitor_id, 50, 0)
     change = None
@@ -221,6 +267,7 @@ def detail(monitor_id: int) -> ResponseReturnValue:
         change = readable_diff(before, after)
     return render_template(
         "monitors/detail.html",
+        kind_label=kind_label,
         monitor=monitor,
         baseline=baseline,
         proposals=proposals,
@@ -234,8 +281,14 @@ def detail(monitor_id: int) -> ResponseReturnValue:
         results=results,
         total=total,
         change=change,
-        maintenance=in_maintenance(monitor, utcnow()),
+        maintenance=in_maintenance(monitor, now),
         alerts=[kind for kind in (monitor.alerting or "").split(",") if kind],
+        agent=loaded.agent,
+        agent_choices=loaded.choices,
+        # How old the last result is: an agent that went silent shows here.
+        result_age=None
+        if monitor.last_checked_at is None
+        else format_timedelta(max(now - monitor.last_checked_at, datetime.timedelta(0))),
     )
 
 
@@ -247,7 +300,12 @@ def edit(monitor_id: int) -> ResponseReturnValue:
         if monitor is None:
             abort(404)
         values = _validated(creating=False, current_ca_file=monitor.ca_file)
-        store.update_monitor(session, monitor, values)
+        try:
+            store.update_monitor(session, monitor, values)
+        except store.FieldError as error:
+            session.rollback()
+            log_refusal(400, f"monitor form refused: {error}")
+            abort(400, _("Not saved: %(reason)s", reason=str(error)))
         session.commit()
     return redirect(url_for("monitors.detail", monitor_id=monitor_id, saved=1), code=303)
 

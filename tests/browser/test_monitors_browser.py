@@ -120,8 +120,9 @@ def test_a_defaced_page_is_seen_and_its_new_baseline_needs_two_people(
     site.serve("/", DEFACED)
     page.goto(server.url + detail)
     reload_until(page, "the tamper alert", lambda: page.locator(".mon-facts .mon-alert").count())
-    # One open alert (its kind is named on the Alerts page below; this page shows the raw kind).
+    # One open alert, named in the person's language as the Alerts page names it.
     expect(facts.locator(".mon-alert")).to_have_count(1)
+    expect(facts.locator('.mon-alert[data-kind="tamper"]')).to_have_text(t("page tampered"))
     diff = page.locator("pre.mon-diff").first
     expect(diff).to_contain_text("+Hacked by Anonymous")
     expect(diff).to_contain_text("-欢迎访问示范学校网站。Welcome to the Example School.")

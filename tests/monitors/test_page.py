@@ -14,8 +14,8 @@ from server.monitors.page import (
     parse_selector,
     snapshot,
 )
-from server.monitors.probe import UrlError, check_url
 from tests.monitors.site import home
+from xunjian.probe import UrlError, check_url
 
 URL = "https://www.school.example/index.html"
 

@@ -3,9 +3,9 @@ cap, and a failure of any kind being a result, never an exception."""
 
 from __future__ import annotations
 
-from server.monitors.probe import fetch
 from tests.harness import free_port
 from tests.monitors.site import Site, home
+from xunjian.probe import fetch
 
 
 def test_redirects_followed_up_to_the_cap(site: Site) -> None:

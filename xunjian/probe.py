@@ -1,7 +1,11 @@
 """Fetching a page with strict limits: one overall deadline, a cap on the body, redirects
 followed (or not) up to a cap, TLS verified against the system CA store plus an optional CA
-file. Everything that goes wrong (refused connection, timeout, untrusted or expired
-certificate, an endless redirect) is a ``Fetch`` that says so, never an exception.
+file. The one fetch of the page monitors: the server's scheduler (``server/monitors``) and an
+agent that runs a monitor for an internal-only site (``agent/monitors``) both call
+:func:`fetch`, so a page is fetched the same way whoever fetches it. Standard library and
+``cryptography`` only: an agent-only install imports it. Everything that goes wrong (refused
+connection, timeout, untrusted or expired certificate, an endless redirect) is a ``Fetch``
+that says so, never an exception.
 
 An HTTPS site whose certificate does not verify is fetched a second time without verification,
 so the page itself is still judged (a cert alert, not a down alert, for an expired
@@ -18,8 +22,6 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
-
-from cryptography import x509
 
 MAX_BODY_BYTES = 1024 * 1024
 USER_AGENT = "xunjian-monitor/1"
@@ -111,6 +113,9 @@ def _peer_expiry(sock: ssl.SSLSocket) -> datetime.datetime | None:
     der = sock.getpeercert(binary_form=True)
     if not der:
         return None
+    # Imported here: an agent without monitors never pays for the X.509 module's memory.
+    from cryptography import x509
+
     try:
         return x509.load_der_x509_certificate(der).not_valid_after_utc.replace(tzinfo=None)
     except ValueError:

@@ -1,0 +1,60 @@
+"""The monitors' collector: the one part of them that touches the network. It fetches with
+``xunjian.probe.fetch`` (the very code the server's own checks use, with the same 1 MiB body
+cap, deadline, redirect and TLS rules) and writes the outcome as the wire carries it. It
+judges nothing: the server does, exactly as for its own checks."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from typing import Any
+
+from agent.monitors.spec import MonitorSpec
+from xunjian.probe import URL_LENGTH, Fetch, fetch
+
+ERROR_LENGTH = 500  # the server's bounds (server/monitors/agent_intake.py)
+CONTENT_TYPE_LENGTH = 500
+
+
+def _time(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def collect(spec: MonitorSpec) -> tuple[Fetch, datetime.datetime]:
+    """Fetch the page now; (what came back, when the fetch started, UTC)."""
+    started = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    fetched = fetch(
+        spec.url,
+        timeout=spec.timeout_seconds,
+        follow_redirects=spec.follow_redirects,
+        max_redirects=spec.max_redirects,
+    )
+    return fetched, started
+
+
+def outcome_document(
+    monitor_id: int, fetched: Fetch, checked_at: datetime.datetime, dropped: int = 0
+) -> dict[str, Any]:
+    """The body of ``POST /api/v1/agent/monitor-outcomes`` (the page's bytes in base64)."""
+    cert = fetched.cert
+    return {
+        "monitor_id": monitor_id,
+        "checked_at": _time(checked_at),
+        "url": fetched.url[:URL_LENGTH],
+        "status": fetched.status,
+        "ms": max(0, fetched.ms),
+        # A fetch without a status always says why (the server refuses one that does not).
+        "error": fetched.error[:ERROR_LENGTH] or ("" if fetched.status else "no answer"),
+        "body": base64.b64encode(fetched.body).decode("ascii"),
+        "truncated": fetched.truncated,
+        "content_type": fetched.content_type[:CONTENT_TYPE_LENGTH],
+        "redirects": list(fetched.redirects),
+        "cert": None
+        if cert is None
+        else {
+            "not_after": None if cert.not_after is None else _time(cert.not_after),
+            "verified": cert.verified,
+            "problem": cert.problem[:ERROR_LENGTH],
+        },
+        "dropped": dropped,
+    }
