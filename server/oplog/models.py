@@ -26,7 +26,12 @@ class OplogEntry(Base):
     same number even if the head lock were bypassed."""
 
     __tablename__ = "oplog_entries"
-    __table_args__ = (Index("ix_oplog_entries_at", "at"),)
+    __table_args__ = (
+        Index("ix_oplog_entries_at", "at"),
+        # The console's actor and address filters page by seq (migration 0015).
+        Index("ix_oplog_entries_actor_seq", "actor", "seq"),
+        Index("ix_oplog_entries_address_seq", "client_address", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime.datetime] = mapped_column(DateTime)
