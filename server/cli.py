@@ -44,7 +44,7 @@ from server.store.agents import (
 )
 from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
-from server.store.models import Agent, HostBaseline, User
+from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline, User
 from server.store.queries import list_hosts
 from xunjian.wire import certificate_sha256
 
@@ -313,6 +313,8 @@ def agent_list_command(args: argparse.Namespace) -> int:
     print(f"{'agent id':36}  {'hostname':24}  {'group':12}  {'state':8}  last seen")
     for row in rows:
         state = "revoked" if row.revoked else ("online" if row.online else "offline")
+        if not row.revoked and row.platform == DEVICE_PLATFORM:
+            state = "device"
         last_seen = row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen else "never"
         print(f"{row.id:36}  {row.hostname[:24]:24}  {row.group[:12]:12}  {state:8}  {last_seen}")
     if total > len(rows):

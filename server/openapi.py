@@ -131,7 +131,11 @@ _HOST = {
         "group": {"type": "string"},
         "os": {"type": "string"},
         "platform": {"type": "string"},
-        "online": {"type": "boolean", "description": "seen within 3 heartbeat intervals"},
+        "online": {
+            "type": "boolean",
+            "description": "seen within 3 heartbeat intervals; always false for a network "
+            "device (platform device), which sends no heartbeats",
+        },
         "last_seen": {"type": ["string", "null"], "format": "date-time"},
         "revoked": {"type": "boolean"},
         "failing": {"type": "integer", "description": "latest results with status fail"},

@@ -40,6 +40,11 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
+# The platform of a network device's row in ``agents`` (server/devices): it sends no heartbeats,
+# so it is never "online" the way an agent is.
+DEVICE_PLATFORM = "device"
+
+
 class Base(DeclarativeBase):
     pass
 

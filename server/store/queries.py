@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.store.models import Agent, Group, Inventory, LatestResult, utcnow
+from server.store.models import DEVICE_PLATFORM, Agent, Group, Inventory, LatestResult, utcnow
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,10 @@ def _host_row(row: Any, offline_after_seconds: int) -> HostRow:
         platform=row.platform,
         last_seen=row.last_seen,
         revoked=row.revoked_at is not None,
-        online=row.revoked_at is None and is_online(row.last_seen, offline_after_seconds),
+        # A stored device check touches last_seen like a heartbeat; it says nothing of "online".
+        online=row.revoked_at is None
+        and row.platform != DEVICE_PLATFORM
+        and is_online(row.last_seen, offline_after_seconds),
         failing=int(row.failing),
     )
 

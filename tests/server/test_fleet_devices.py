@@ -336,3 +336,26 @@ def test_agents_keep_their_scan_now(server: Server, admin: FlaskClient, agent: S
     with server.state.sessions() as session:
         assert session.scalar(select(Device.last_checked_at)) is None  # no device was checked
         assert session.scalar(select(Device.due_at)) is not None  # only its own first check
+
+
+def test_the_api_and_the_cli_never_call_a_device_online(
+    server: Server, fleet: dict[str, SignedAgent]
+) -> None:
+    """A stored device check touches last_seen like a heartbeat; GET /api/v1/hosts and
+    ``xunjian server agent list`` must still not count the device among online agents."""
+    from tests.harness import run_cli
+    from tests.server.test_api import api_token, bearer
+
+    router = add(server, "192.0.2.1", "router", label="office router")
+    found(server, router, "default_credential", credential_user="admin")  # last_seen: now
+    answer = server.app.test_client().get(
+        "/api/v1/hosts?limit=100", headers=bearer(api_token(server))
+    )
+    assert answer.status_code == 200
+    hosts = {host["id"]: host for host in answer.get_json()["hosts"]}
+    assert hosts[router.agent_id]["platform"] == "device"
+    assert hosts[router.agent_id]["online"] is False
+    assert hosts[fleet["office-a"].agent_id]["online"] is True  # an agent that reported
+    listed = run_cli("server", "agent", "list", "--data", str(server.data)).stdout
+    [line] = [line for line in listed.splitlines() if line.startswith(router.agent_id)]
+    assert re.search(r"\s{2}device\s{2}", line), line  # the state column
