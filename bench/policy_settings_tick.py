@@ -13,6 +13,7 @@ settings validated by its notifier), and a whole ``ChannelDelivery.tick`` with n
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import tempfile
 import time
@@ -52,6 +53,9 @@ def _measure(pg_url: str | None) -> None:
         upgrade_database(engine)
         sessions = make_sessionmaker(engine)
         config = ServerConfig(database_url=url)
+        # Channel secrets are sealed with a key derived from DATA/secret-key.
+        data = Path(folder)
+        (data / "secret-key").write_bytes(secrets.token_bytes(32).hex().encode())
         with sessions() as session:
             names = [f"hook-{n}" for n in range(CHANNELS)]
             for name in names:
@@ -63,25 +67,26 @@ def _measure(pg_url: str | None) -> None:
                     "webhook",
                     "low",
                     {"url": "https://hooks.example/x", "secret": "s" * 20},
+                    data=data,
                 )
             tiers = [
                 alerting.Tier(tuple(names[0:2]), (alerting.Person("duty", "13800138000"),), 600),
                 alerting.Tier(tuple(names[2:4]), (alerting.Person("head", "h@school.cn"),), 1200),
                 alerting.Tier(tuple(names[4:5]), (alerting.Person("principal", "010-66668888"),)),
             ]
-            alerting.save_roster(session, config, "bench", tiers)
+            alerting.save_roster(session, config, "bench", tiers, data=data)
             session.commit()
         print(f"{engine.dialect.name}, {CHANNELS} channels, 3 tiers, {CALLS} calls each")
-        source = alerting.AlertingSource(engine, config)
+        source = alerting.AlertingSource(engine, config, data=data)
         source.current()
         _report("version check, nothing changed", _timed(source.current))
 
         def reload() -> None:
             with sessions() as session:
-                alerting.load_alerting(session, config)
+                alerting.load_alerting(session, config, data=data)
 
         _report("reload after a change (load_alerting)", _timed(reload))
-        delivery = ChannelDelivery(engine, config)
+        delivery = ChannelDelivery(engine, config, data)
         delivery.tick()
         _report("ChannelDelivery.tick, no open alert", _timed(delivery.tick))
         engine.dispose()

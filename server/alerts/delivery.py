@@ -29,6 +29,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -265,14 +266,17 @@ class ChannelDelivery:
     or the database's once an administrator edited them in the console
     (server/policy_settings/alerting.py). Each tick asks the database for the settings version
     (one SELECT) and rebuilds its channels and notifiers when it changed, so an edit made
-    through one server process is used by every process from its next tick."""
+    through one server process is used by every process from its next tick. ``data`` is the
+    data folder: its secret-key opens the channel secrets sealed in the database."""
 
-    def __init__(self, engine: Engine, config: ServerConfig, name: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, config: ServerConfig, data: Path, name: str | None = None
+    ) -> None:
         from server.policy_settings.alerting import AlertingSource
 
         self.engine = engine
         self.name = name or worker_name()
-        self.source = AlertingSource(engine, config)
+        self.source = AlertingSource(engine, config, data=data)
         self._deliverer: Deliverer | None = None
         self._channels: tuple[Channel, ...] | None = None
 

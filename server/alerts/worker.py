@@ -27,7 +27,7 @@ class AlertWorker(threading.Thread):
         self.stop = stop
         self.started_at = time.monotonic()
         # The channels in force: config.json's, or the console's (re-read on every change).
-        self.delivery = ChannelDelivery(state.engine, state.config)
+        self.delivery = ChannelDelivery(state.engine, state.config, state.paths.root)
 
     def run(self) -> None:
         config = self.state.config

@@ -15,15 +15,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.config import read_secret_key
 from server.devices.models import DEVICE_PLATFORM, DEVICE_TYPES, Device
+from server.sealing import Sealer
 from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.models import Agent, utcnow
 
@@ -223,21 +221,14 @@ def claim(engine: Engine, device_id: int, worker: str, due_only: bool) -> bool:
 # -- the found credential, encrypted at rest ---------------------------------------------------
 
 
-def _fernet(data: Path) -> Fernet:
-    """A key derived from DATA/secret-key (0600) for this one purpose only."""
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"xunjian device credentials v1"
-    ).derive(read_secret_key(data))
-    return Fernet(base64.urlsafe_b64encode(derived))
+# The HKDF info string is part of the key: it stays as it was, so sealed passwords still open.
+CREDENTIAL_PURPOSE = b"xunjian device credentials v1"
 
 
 def seal(data: Path, password: str) -> str:
-    return _fernet(data).encrypt(password.encode("utf-8")).decode("ascii")
+    return Sealer(data, CREDENTIAL_PURPOSE).seal(password)
 
 
 def unseal(data: Path, sealed: str) -> str | None:
     """The password, or None if it cannot be decrypted (the secret key changed)."""
-    try:
-        return _fernet(data).decrypt(sealed.encode("ascii")).decode("utf-8")
-    except (InvalidToken, ValueError):
-        return None
+    return Sealer(data, CREDENTIAL_PURPOSE).unseal(sealed)

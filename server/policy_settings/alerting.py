@@ -12,8 +12,10 @@ deliveries at its next tick, with no stale cache.
 Each channel's settings are validated by the notifier registry's own validation
 (``server.notify.build_notifier``, through ``server.alerts.channels.parse_channels``). Secrets
 (the settings fields a notifier declares with ``repr=False``: robot webhook addresses with their
-keys, signing secrets, SMTP passwords) are stored here, never returned by the functions that
-feed pages (``ChannelView``), never logged.
+keys, signing secrets, SMTP passwords) are stored here sealed with a key derived from
+DATA/secret-key (server/policy_settings/sealed.py; a plain value from an older release still
+works and is sealed at the channel's next save), opened only when channels are loaded, never
+returned by the functions that feed pages (``ChannelView``), never logged.
 
 No Flask here: the alert worker imports this module.
 """
@@ -27,6 +29,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, select, update
@@ -57,6 +60,14 @@ from server.policy_settings.models import (
     NotifyChannelRow,
     NotifySettingsState,
     OncallTierRow,
+)
+from server.policy_settings.sealed import (
+    UnsealError,
+    channel_sealer,
+    open_what_opens,
+    seal_settings,
+    secret_fields,
+    unseal_settings,
 )
 from server.store.models import utcnow
 
@@ -113,14 +124,6 @@ class Alerting:
 
 
 # --- validation -------------------------------------------------------------------------
-
-
-def secret_fields(kind: str) -> tuple[str, ...]:
-    """The settings a notifier keeps out of its repr: they are secrets (keys, passwords)."""
-    notifier = NOTIFIERS.get(kind)
-    if notifier is None:
-        return ()
-    return tuple(f.name for f in dataclasses.fields(notifier.settings_class) if not f.repr)
 
 
 # Words the channel pages use in their own paths (/settings/channels/new).
@@ -269,26 +272,28 @@ def _tier_from_row(row: OncallTierRow) -> Tier:
     return Tier(tuple(row.channels or []), people, row.escalate_after_seconds)
 
 
-def load_alerting(session: Session, config: ServerConfig) -> Alerting:
-    """The channels and roster in force now."""
+def load_alerting(session: Session, config: ServerConfig, *, data: Path) -> Alerting:
+    """The channels and roster in force now, secrets opened with DATA/secret-key (``data``)."""
     state = session.get(NotifySettingsState, STATE_ROW_ID)
     if state is None or not state.use_database:
         return _config_alerting(config, state.version if state is not None else None)
     rows = session.scalars(select(NotifyChannelRow).order_by(NotifyChannelRow.id)).all()
     channels: list[Channel] = []
     broken: list[tuple[str, str]] = []
+    sealer = channel_sealer(data)
     for row in rows:
-        entry = {
-            "name": row.name,
-            "kind": row.kind,
-            "min_severity": row.min_severity,
-            "settings": row.settings or {},
-        }
         try:
+            entry = {
+                "name": row.name,
+                "kind": row.kind,
+                "min_severity": row.min_severity,
+                "settings": unseal_settings(sealer, row.kind, row.settings or {}),
+            }
             channels.extend(parse_channels([entry]))
-        except ChannelError as error:
-            # A release that validates more strictly must not stop the other channels.
-            reason = str(error).split(": ", 1)[-1]
+        except (ChannelError, UnsealError) as error:
+            # A release that validates more strictly, or a replaced secret key, must not stop
+            # the other channels.
+            reason = str(error) if isinstance(error, UnsealError) else str(error).split(": ", 1)[-1]
             logger.error("alerts: stored channel %s is invalid and skipped: %s", row.name, reason)
             broken.append((row.name, reason))
     tiers = tuple(
@@ -304,9 +309,10 @@ class AlertingSource:
     """What the alert worker asks each tick: one SELECT of the version, and a reload only when
     it changed (any process's console save bumps it)."""
 
-    def __init__(self, engine: Engine, config: ServerConfig) -> None:
+    def __init__(self, engine: Engine, config: ServerConfig, *, data: Path) -> None:
         self.engine = engine
         self.config = config
+        self.data = data
         self._current: Alerting | None = None
 
     def current(self) -> Alerting:
@@ -317,7 +323,7 @@ class AlertingSource:
             if self._current is None or self._current.version != version:
                 # Read after the version: a change landing in between makes the rows newer
                 # than the cached version, and the next tick reloads again.
-                self._current = load_alerting(session, self.config)
+                self._current = load_alerting(session, self.config, data=self.data)
         return self._current
 
 
@@ -328,9 +334,12 @@ def _actor(actor: str) -> str:
     return actor[:ACTOR_LENGTH] or "anonymous"
 
 
-def _take_over(session: Session, config: ServerConfig, actor: str) -> NotifySettingsState:
+def _take_over(
+    session: Session, config: ServerConfig, actor: str, data: Path
+) -> NotifySettingsState:
     """Make the database hold the channels and roster, copying config.json's the first time
-    (or after a return to config.json). Locks the state row for the transaction."""
+    (or after a return to config.json), their secrets sealed. Locks the state row for the
+    transaction."""
     now = utcnow()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -350,13 +359,14 @@ def _take_over(session: Session, config: ServerConfig, actor: str) -> NotifySett
     if not state.use_database:
         session.execute(delete(OncallTierRow))
         session.execute(delete(NotifyChannelRow))
+        sealer = channel_sealer(data)
         for channel in config.notify_channels:
             session.add(
                 NotifyChannelRow(
                     name=channel.name,
                     kind=channel.kind,
                     min_severity=channel.min_severity,
-                    settings=dict(channel.settings),
+                    settings=seal_settings(sealer, channel.kind, channel.settings),
                     updated_at=now,
                     updated_by=actor,
                 )
@@ -398,17 +408,18 @@ def _channel_row(session: Session, name: str) -> NotifyChannelRow:
 
 
 def stored_settings(
-    session: Session, config: ServerConfig, name: str
+    session: Session, config: ServerConfig, name: str, *, data: Path
 ) -> tuple[str, dict[str, Any]]:
-    """(kind, settings with secrets) of the channel in force named ``name``: for merging a
-    form that leaves secrets blank, and for the test message. ``LookupError`` if none."""
-    for channel in load_alerting(session, config).channels:
+    """(kind, settings with secrets opened) of the channel in force named ``name``: for merging
+    a form that leaves secrets blank, and for the test message. ``LookupError`` if none."""
+    for channel in load_alerting(session, config, data=data).channels:
         if channel.name == name:
             return channel.kind, dict(channel.settings)
     state = session.get(NotifySettingsState, STATE_ROW_ID)
     if state is not None and state.use_database:
         row = _channel_row(session, name)  # a broken one: still editable
-        return row.kind, dict(row.settings or {})
+        # Secrets that no longer open are left out, so the form asks for them again.
+        return row.kind, open_what_opens(channel_sealer(data), row.kind, row.settings or {})
     raise LookupError(name)
 
 
@@ -420,12 +431,14 @@ def create_channel(
     kind: str,
     min_severity: str,
     settings: Mapping[str, Any],
+    *,
+    data: Path,
 ) -> int:
-    """Add a channel; returns the new version. The caller commits."""
+    """Add a channel (its secrets sealed); returns the new version. The caller commits."""
     actor = _actor(actor)
     check_channel_name(name)
     validate_channel(kind, min_severity, settings)
-    _take_over(session, config, actor)
+    _take_over(session, config, actor, data)
     if session.scalar(select(NotifyChannelRow.id).where(NotifyChannelRow.name == name)):
         raise Conflict("name", f"a channel named {name!r} exists")
     count = len(session.scalars(select(NotifyChannelRow.id)).all())
@@ -436,7 +449,7 @@ def create_channel(
             name=name,
             kind=kind,
             min_severity=min_severity,
-            settings=dict(settings),
+            settings=seal_settings(channel_sealer(data), kind, settings),
             updated_at=utcnow(),
             updated_by=actor,
         )
@@ -452,24 +465,29 @@ def update_channel(
     name: str,
     min_severity: str,
     settings: Mapping[str, Any],
+    *,
+    data: Path,
 ) -> int:
-    """Replace a channel's settings (its kind stays; the name is its identity)."""
+    """Replace a channel's settings (its kind stays; the name is its identity). ``settings``
+    are plain; they are sealed here, which also seals a row an older release left plain."""
     actor = _actor(actor)
-    _take_over(session, config, actor)
+    _take_over(session, config, actor, data)
     row = _channel_row(session, name)
     validate_channel(row.kind, min_severity, settings)
     row.min_severity = min_severity
-    row.settings = dict(settings)
+    row.settings = seal_settings(channel_sealer(data), row.kind, settings)
     row.updated_at = utcnow()
     row.updated_by = actor
     session.flush()
     return _bump(session, actor)
 
 
-def delete_channel(session: Session, config: ServerConfig, actor: str, name: str) -> int:
+def delete_channel(
+    session: Session, config: ServerConfig, actor: str, name: str, *, data: Path
+) -> int:
     """Remove a channel that no tier uses; its unsent notifications are marked failed."""
     actor = _actor(actor)
-    _take_over(session, config, actor)
+    _take_over(session, config, actor, data)
     row = _channel_row(session, name)
     for tier in session.scalars(select(OncallTierRow).order_by(OncallTierRow.position)):
         if name in (tier.channels or []):
@@ -484,10 +502,12 @@ def delete_channel(session: Session, config: ServerConfig, actor: str, name: str
     return _bump(session, actor)
 
 
-def save_roster(session: Session, config: ServerConfig, actor: str, tiers: Sequence[Tier]) -> int:
+def save_roster(
+    session: Session, config: ServerConfig, actor: str, tiers: Sequence[Tier], *, data: Path
+) -> int:
     """Replace the whole roster (tiers in order)."""
     actor = _actor(actor)
-    _take_over(session, config, actor)
+    _take_over(session, config, actor, data)
     names = session.scalars(select(NotifyChannelRow.name)).all()
     checked = validate_roster(tiers, names)
     session.execute(delete(OncallTierRow))
@@ -549,8 +569,10 @@ def public_view(
     )
 
 
-def channel_views(session: Session, config: ServerConfig) -> tuple[Alerting, list[ChannelView]]:
-    alerting = load_alerting(session, config)
+def channel_views(
+    session: Session, config: ServerConfig, *, data: Path
+) -> tuple[Alerting, list[ChannelView]]:
+    alerting = load_alerting(session, config, data=data)
     views = [
         public_view(c.name, c.kind, c.min_severity, c.settings, c.tier) for c in alerting.channels
     ]

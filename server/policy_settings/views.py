@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
@@ -120,6 +121,11 @@ def _helpers() -> dict[str, Any]:
 
 def _actor() -> str:
     return str(g.user.name)
+
+
+def _data() -> Path:
+    """The data folder: its secret-key seals and opens channel secrets."""
+    return current_state().paths.root
 
 
 def _refused(action: str, target: str, errors: Mapping[str, str]) -> None:
@@ -392,7 +398,7 @@ def save_approved(group_id: int) -> ResponseReturnValue:
 def channels() -> ResponseReturnValue:
     config = current_state().config
     with db_session() as db:
-        found, views = alerting.channel_views(db, config)
+        found, views = alerting.channel_views(db, config, data=_data())
     return render_template(
         "policy_settings/channels.html",
         alerting=found,
@@ -454,7 +460,7 @@ def create_channel() -> ResponseReturnValue:
         settings = forms.settings_from_form(kind, form, None)
         with db_session() as db:
             version = alerting.create_channel(
-                db, config, _actor(), name, kind, min_severity, settings
+                db, config, _actor(), name, kind, min_severity, settings, data=_data()
             )
             db.commit()
     except alerting.SettingsError as refused:
@@ -496,10 +502,10 @@ def _stored(name: str) -> tuple[str, dict[str, Any], alerting.ChannelView]:
     config = current_state().config
     with db_session() as db:
         try:
-            kind, settings = alerting.stored_settings(db, config, name)
+            kind, settings = alerting.stored_settings(db, config, name, data=_data())
         except LookupError:
             abort(404)
-        _alerting, views = alerting.channel_views(db, config)
+        _alerting, views = alerting.channel_views(db, config, data=_data())
     view = next((v for v in views if v.name == name), None)
     if view is None:
         view = alerting.public_view(name, kind, "low", settings, None)
@@ -524,7 +530,9 @@ def update_channel(name: str) -> ResponseReturnValue:
     try:
         settings = forms.settings_from_form(kind, form, stored)
         with db_session() as db:
-            version = alerting.update_channel(db, config, _actor(), name, min_severity, settings)
+            version = alerting.update_channel(
+                db, config, _actor(), name, min_severity, settings, data=_data()
+            )
             db.commit()
     except alerting.SettingsError as refused:
         errors = {refused.field: refused.reason}
@@ -556,7 +564,7 @@ def delete_channel(name: str) -> ResponseReturnValue:
     config = current_state().config
     try:
         with db_session() as db:
-            version = alerting.delete_channel(db, config, _actor(), name)
+            version = alerting.delete_channel(db, config, _actor(), name, data=_data())
             db.commit()
     except alerting.Conflict as refused:
         log_refusal(409, f"{action} {target} refused: {refused.reason}")
@@ -703,7 +711,7 @@ def _roster_page(
 ) -> ResponseReturnValue:
     config = current_state().config
     with db_session() as db:
-        found = alerting.load_alerting(db, config)
+        found = alerting.load_alerting(db, config, data=_data())
         broken = [name for name, _ in found.broken]
     return render_template(
         "policy_settings/roster.html",
@@ -730,7 +738,7 @@ def save_roster() -> ResponseReturnValue:
     try:
         tiers = _tiers_from_rows(rows)
         with db_session() as db:
-            version = alerting.save_roster(db, config, _actor(), tiers)
+            version = alerting.save_roster(db, config, _actor(), tiers, data=_data())
             db.commit()
     except alerting.SettingsError as refused:
         errors = {refused.field: refused.reason}

@@ -44,6 +44,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []  # each request's path and query, in order
         self.lock = threading.Lock()
         receiver = self
 
@@ -52,6 +53,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers.items()), body))
+                    receiver.paths.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -291,7 +293,7 @@ def state_of(app: Flask) -> Any:
 def test_config_json_is_the_fallback_until_the_console_saves(seeded: Flask) -> None:
     state = state_of(seeded)
     with state.sessions() as session:
-        found = alerting.load_alerting(session, state.config)
+        found = alerting.load_alerting(session, state.config, data=state.paths.root)
     assert found.source == "config" and found.version is None
     assert [(c.name, c.tier, c.delay_seconds) for c in found.channels] == [
         ("duty", 1, 0),
@@ -300,15 +302,24 @@ def test_config_json_is_the_fallback_until_the_console_saves(seeded: Flask) -> N
     assert found.tiers == (Tier(("duty",), (), 600), Tier(("head",), (), None))
     with state.sessions() as session:
         alerting.update_channel(
-            session, state.config, "admin", "head", "high", {"url": "https://hooks.example/x"}
+            session,
+            state.config,
+            "admin",
+            "head",
+            "high",
+            {"url": "https://hooks.example/x"},
+            data=state.paths.root,
         )
         session.commit()
-        found = alerting.load_alerting(session, state.config)
+        found = alerting.load_alerting(session, state.config, data=state.paths.root)
         rows = session.scalars(select(NotifyChannelRow).order_by(NotifyChannelRow.id)).all()
     # The first save copied config.json's channels (secrets too) and roster, then applied.
     assert found.source == "database" and found.version == 1
     assert [(row.name, row.min_severity) for row in rows] == [("duty", "low"), ("head", "high")]
-    assert rows[0].settings["secret"] == SECRET
+    # The secret is sealed at rest (tests/server/test_channel_sealing.py has the details).
+    assert rows[0].settings["secret"].startswith("sealed:v1:")
+    assert SECRET not in json.dumps(rows[0].settings)
+    assert found.channels[0].settings["secret"] == SECRET
     assert [(c.name, c.tier, c.delay_seconds) for c in found.channels] == [
         ("duty", 1, 0),
         ("head", 2, 600),
@@ -316,7 +327,7 @@ def test_config_json_is_the_fallback_until_the_console_saves(seeded: Flask) -> N
     with state.sessions() as session:
         assert alerting.revert_to_config(session, "admin") == 2
         session.commit()
-        found = alerting.load_alerting(session, state.config)
+        found = alerting.load_alerting(session, state.config, data=state.paths.root)
     assert found.source == "config" and found.version == 2
 
 
@@ -339,7 +350,16 @@ def test_channel_settings_are_validated_by_the_notifier(seeded: Flask) -> None:
         ),
     ]:
         with state.sessions() as session, pytest.raises(SettingsError) as refused:
-            alerting.create_channel(session, state.config, "admin", name, kind, severity, settings)
+            alerting.create_channel(
+                session,
+                state.config,
+                "admin",
+                name,
+                kind,
+                severity,
+                settings,
+                data=state.paths.root,
+            )
         assert refused.value.field == field, (name, settings)
     with state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(NotifyChannelRow)) == 0
@@ -385,16 +405,16 @@ def test_roster_people_and_tiers_are_validated(seeded: Flask) -> None:
         ([Tier((), (), 60), good[1]], "tier1.channels"),
     ]:
         with state.sessions() as session, pytest.raises(SettingsError) as refused:
-            alerting.save_roster(session, state.config, "admin", tiers)
+            alerting.save_roster(session, state.config, "admin", tiers, data=state.paths.root)
         assert refused.value.field == field, tiers
     with state.sessions() as session:
         assert session.get(NotifySettingsState, 1) is None  # refused: nothing stored
-        alerting.save_roster(session, state.config, "admin", good)
+        alerting.save_roster(session, state.config, "admin", good, data=state.paths.root)
         session.commit()
-        found = alerting.load_alerting(session, state.config)
+        found = alerting.load_alerting(session, state.config, data=state.paths.root)
     assert found.tiers[0].people == (Person("王老师", "+86 138-0013-8000"),)
     with state.sessions() as session, pytest.raises(alerting.Conflict, match="tier 1"):
-        alerting.delete_channel(session, state.config, "admin", "duty")
+        alerting.delete_channel(session, state.config, "admin", "duty", data=state.paths.root)
 
 
 def test_a_channel_edited_in_the_database_is_used_by_a_real_delivery(
@@ -404,7 +424,10 @@ def test_a_channel_edited_in_the_database_is_used_by_a_real_delivery(
     after both started, and its secret changed later: each tick uses what is stored now."""
     state = server.state
     engines = [make_engine(database_url), make_engine(database_url)]
-    first, second = (ChannelDelivery(e, state.config, name=f"w{n}") for n, e in enumerate(engines))
+    first, second = (
+        ChannelDelivery(e, state.config, state.paths.root, name=f"w{n}")
+        for n, e in enumerate(engines)
+    )
     try:
         send(agent, [result("a.b", "fail")])
         assert first.tick().sent == 0  # no channel anywhere yet
@@ -417,6 +440,7 @@ def test_a_channel_edited_in_the_database_is_used_by_a_real_delivery(
                 "webhook",
                 "low",
                 receiver.settings(secret=SECRET),
+                data=state.paths.root,
             )
             session.commit()
         assert second.tick().sent == 1
@@ -427,7 +451,13 @@ def test_a_channel_edited_in_the_database_is_used_by_a_real_delivery(
         new_secret = "another-signing-key-456789"
         with state.sessions() as session:
             alerting.update_channel(
-                session, state.config, "admin", "hook", "low", receiver.settings(secret=new_secret)
+                session,
+                state.config,
+                "admin",
+                "hook",
+                "low",
+                receiver.settings(secret=new_secret),
+                data=state.paths.root,
             )
             session.commit()
         send(agent, [result("c.d", "fail")])
@@ -448,7 +478,14 @@ def test_the_roster_in_the_database_escalates(
     with state.sessions() as session:
         for name in ("duty", "head", "principal"):
             alerting.create_channel(
-                session, state.config, "admin", name, "webhook", "low", receiver.settings()
+                session,
+                state.config,
+                "admin",
+                name,
+                "webhook",
+                "low",
+                receiver.settings(),
+                data=state.paths.root,
             )
         alerting.save_roster(
             session,
@@ -459,9 +496,10 @@ def test_the_roster_in_the_database_escalates(
                 Tier(("head",), (Person("主任", "head@school.cn"),), 1200),
                 Tier(("principal",), (Person("校长", "010-6666 8888"),)),
             ],
+            data=state.paths.root,
         )
         session.commit()
-    delivery = ChannelDelivery(state.engine, state.config)
+    delivery = ChannelDelivery(state.engine, state.config, state.paths.root)
     send(agent, [result("a.b", "fail"), result("c.d", "fail")])
     now = utcnow()
     assert delivery.tick(now).sent == 2  # tier 1 at once
@@ -491,17 +529,24 @@ def test_deleting_a_channel_fails_its_unsent_notifications(
     state = server.state
     with state.sessions() as session:
         alerting.create_channel(
-            session, state.config, "admin", "hook", "webhook", "low", receiver.settings()
+            session,
+            state.config,
+            "admin",
+            "hook",
+            "webhook",
+            "low",
+            receiver.settings(),
+            data=state.paths.root,
         )
         session.commit()
     send(agent, [result("a.b", "fail")])
     from server.alerts.delivery import queue_notifications
 
     with state.sessions() as session:
-        channels = alerting.load_alerting(session, state.config).channels
+        channels = alerting.load_alerting(session, state.config, data=state.paths.root).channels
     assert queue_notifications(state.engine, channels) == 1
     with state.sessions() as session:
-        alerting.delete_channel(session, state.config, "admin", "hook")
+        alerting.delete_channel(session, state.config, "admin", "hook", data=state.paths.root)
         session.commit()
         [row] = session.scalars(select(AlertNotification)).all()
     assert row.status == "failed" and "deleted" in (row.last_error or "")
@@ -684,7 +729,12 @@ def test_a_console_channel_delivers_and_its_secret_never_shows(
     assert headers[SIGNATURE_HEADER] == webhook_signature(SECRET, headers[TIMESTAMP_HEADER], body)
     # A real alert, sent by the worker's delivery from what the console stored.
     send(agent, [result("a.b", "fail")])
-    assert ChannelDelivery(server.state.engine, server.state.config).tick().sent == 1
+    assert (
+        ChannelDelivery(server.state.engine, server.state.config, server.state.paths.root)
+        .tick()
+        .sent
+        == 1
+    )
     assert len(receiver.alert_ids()) == 2
     entries = oplog(server)
     assert [e.action for e in entries if e.action.startswith("settings.channel")] == [
@@ -731,11 +781,14 @@ def test_the_roster_page_validates_and_escalates_from_the_database(
     answer = admin.post("/settings/roster", data=bad)
     assert answer.status_code == 400 and 'data-field="tier2.people"' in answer.get_data(True)
     with server.state.sessions() as session:
-        assert alerting.load_alerting(session, server.state.config).tiers == ()
+        assert (
+            alerting.load_alerting(session, server.state.config, data=server.state.paths.root).tiers
+            == ()
+        )
     assert admin.post("/settings/roster", data=roster).status_code == 302
     page = admin.get("/settings/roster").get_data(as_text=True)
     assert "王老师, 13800138000" in page and "head@school.cn" in page
-    delivery = ChannelDelivery(server.state.engine, server.state.config)
+    delivery = ChannelDelivery(server.state.engine, server.state.config, server.state.paths.root)
     send(agent, [result("a.b", "fail")])
     now = utcnow()
     assert delivery.tick(now).sent == 1
@@ -803,5 +856,7 @@ def test_a_robot_key_in_its_webhook_address_is_never_shown_or_logged(
     for text in [*pages, *(json.dumps([e.reason, e.details, e.target]) for e in oplog(server))]:
         assert key not in text
     with server.state.sessions() as session:
-        kind, settings = alerting.stored_settings(session, server.state.config, "robot")
+        kind, settings = alerting.stored_settings(
+            session, server.state.config, "robot", data=server.state.paths.root
+        )
     assert kind == "dingtalk" and key in settings["webhook_url"]
