@@ -25,7 +25,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import Flask
 from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
 
+from server.alerts.channels import Channel
 from server.alerts.delivery import worker_name
 from server.monitors import digest, history
 from server.monitors.models import Monitor
@@ -150,6 +152,15 @@ class MonitorScheduler(threading.Thread):
             self.running -= 1
         self.wake.set()
 
+    def channels_in_force(self) -> tuple[Channel, ...]:
+        """The channels the alert worker uses: the console's (database) once someone saved
+        them there, else config.json's; with their tiers, secrets opened."""
+        # Imported here as server/alerts/delivery.py does: policy_settings imports the alerts.
+        from server.policy_settings.alerting import load_alerting
+
+        with Session(self.state.engine) as session:
+            return load_alerting(session, self.state.config, data=self.state.paths.root).channels
+
     def housekeeping(self) -> None:
         config = self.state.config
         engine = self.state.engine
@@ -160,7 +171,7 @@ class MonitorScheduler(threading.Thread):
                 "daily digest",
                 lambda: digest.send_digest_if_due(
                     engine,
-                    config.notify_channels,
+                    self.channels_in_force(),
                     config.monitor_digest_time,
                     config.monitor_digest_timezone,
                 ),

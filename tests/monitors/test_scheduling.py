@@ -288,3 +288,44 @@ def test_reminders_while_down_at_most_every_interval(server: Server, site: Site)
     probe_monitor(engine, created["id"], (), (channel,))
     probe_monitor(engine, created["id"], (), (channel,))
     assert reminders() == 1
+
+
+def test_the_scheduler_sends_the_digest_through_the_channels_in_force(
+    server: Server, receiver: Receiver
+) -> None:
+    """Once channels are managed in the console (the database), the digest goes to those, with
+    their sealed secrets opened, not to config.json's (which here has none at all)."""
+    import threading as threads
+
+    from server.monitors.scheduler import MonitorScheduler
+    from server.policy_settings import alerting
+
+    assert server.state.config.notify_channels == ()
+    scheduler = MonitorScheduler(server.state, threads.Event())
+    try:
+        assert scheduler.channels_in_force() == ()
+        with server.state.sessions() as session:
+            alerting.create_channel(
+                session,
+                server.state.config,
+                "admin",
+                "duty",
+                "webhook",
+                "info",
+                {"url": receiver.url, "allow_http": True, "secret": "digest-signing-secret-1"},
+                data=server.data,
+            )
+            session.commit()
+        [duty] = scheduler.channels_in_force()
+        assert duty.name == "duty" and duty.settings["secret"] == "digest-signing-secret-1"
+        now = datetime.datetime.combine(utcnow().date(), datetime.time(12, 0))
+        while now.weekday() >= 5:
+            now -= datetime.timedelta(days=1)
+        sent = digest.send_digest_if_due(
+            server.state.engine, scheduler.channels_in_force(), "08:00", "UTC", now
+        )
+        assert sent is not None and sent.startswith("duty: sent"), sent
+        [body] = receiver.bodies
+        assert body["alert"]["kind"] == "digest"
+    finally:
+        scheduler.pool.shutdown()
