@@ -423,6 +423,16 @@ def stored_settings(
     raise LookupError(name)
 
 
+def lost_secrets(session: Session, name: str, *, data: Path) -> frozenset[str]:
+    """The secret fields of stored channel ``name`` that DATA/secret-key cannot open."""
+    row = session.scalar(select(NotifyChannelRow).where(NotifyChannelRow.name == name))
+    if row is None:
+        return frozenset()
+    stored = row.settings or {}
+    opened = open_what_opens(channel_sealer(data), row.kind, stored)
+    return frozenset(field for field in secret_fields(row.kind) if field in stored) - set(opened)
+
+
 def create_channel(
     session: Session,
     config: ServerConfig,

@@ -84,10 +84,15 @@ def clear_key(name: str) -> str:
 
 
 def settings_from_form(
-    kind: str, form: Mapping[str, str], stored: Mapping[str, Any] | None
+    kind: str,
+    form: Mapping[str, str],
+    stored: Mapping[str, Any] | None,
+    lost: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The settings object a submitted form describes; ``SettingsError`` names a field that
-    cannot even be read (a word where a number goes). Meaning is checked by the notifier."""
+    cannot even be read (a word where a number goes). Meaning is checked by the notifier.
+    ``lost``: stored secrets this server's key cannot open; left blank, they would silently
+    vanish (a webhook would stop signing), so each must be entered again or cleared."""
     raw: dict[str, Any] = {}
     stored = stored or {}
     for field in setting_fields(kind):
@@ -99,6 +104,12 @@ def settings_from_form(
                 raw[field.name] = text.strip()
             elif field.name in stored and not form.get(clear_key(field.name)):
                 raw[field.name] = stored[field.name]
+            elif field.name in lost and not form.get(clear_key(field.name)):
+                raise SettingsError(
+                    field.name,
+                    "the stored value cannot be opened with this server's secret key: "
+                    "enter it again, or tick Clear to save the channel without it",
+                )
             continue
         if field.widget == "bool":
             value = form.get(form_key(field.name)) is not None

@@ -528,7 +528,9 @@ def update_channel(name: str) -> ResponseReturnValue:
     action, target = "settings.channel.update", f"channel:{name}"
     config = current_state().config
     try:
-        settings = forms.settings_from_form(kind, form, stored)
+        with db_session() as db:
+            lost = alerting.lost_secrets(db, name, data=_data())
+        settings = forms.settings_from_form(kind, form, stored, lost)
         with db_session() as db:
             version = alerting.update_channel(
                 db, config, _actor(), name, min_severity, settings, data=_data()

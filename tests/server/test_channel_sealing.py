@@ -235,6 +235,25 @@ def test_a_secret_sealed_under_another_key_fails_that_channel_only(
         )
     assert "secret" not in settings and settings["url"] == receiver.url
     assert admin.get("/settings/channels/lost").status_code == 200
+    # Saved with the secret left blank, the channel would silently stop signing: refused.
+    form = {
+        "csrf_token": csrf_from(admin, "/settings/channels/lost"),
+        "min_severity": "low",
+        "s.url": receiver.url,
+        "s.allow_http": "1",
+    }
+    refused = admin.post("/settings/channels/lost", data=form)
+    assert refused.status_code == 400
+    assert "cannot be opened with this server" in refused.get_data(as_text=True)
+    assert foreign in raw_settings(server, "lost")  # nothing changed
+    # Entered again, it is sealed under this server's key and opens.
+    form["csrf_token"] = csrf_from(admin, "/settings/channels/lost")
+    saved = admin.post("/settings/channels/lost", data={**form, "s.secret": SECRET + "-new"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    with server.state.sessions() as session:
+        found = alerting.load_alerting(session, server.state.config, data=server.data)
+        assert alerting.lost_secrets(session, "lost", data=server.data) == frozenset()
+    assert {c.name: c.settings.get("secret") for c in found.channels}["lost"] == SECRET + "-new"
 
 
 def test_unsealing_names_the_field_never_the_value(tmp_path: Path) -> None:
