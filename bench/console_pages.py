@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
@@ -514,6 +514,24 @@ def measure_pages(
     return rows, load_before, os.getloadavg()[0]
 
 
+def print_figures(rows: list[PageFigures], out: TextIO, name_width: int) -> None:
+    """The table both page benchmarks print: p50 / p95 / max ms, CPU ms and KiB per page."""
+    print(
+        f"{'page':<{name_width}} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms':>7} "
+        f"{'KiB':>6}",
+        file=out,
+    )
+    for row in rows:
+        timings = row.timings
+        p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
+        print(
+            f"{row.name:<{name_width}} {statistics.median(timings) * 1000:8.1f} "
+            f"{p95 * 1000:8.1f} {timings[-1] * 1000:8.1f} {row.cpu * 1000:7.1f} "
+            f"{row.size / 1024:6.0f}",
+            file=out,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -581,18 +599,7 @@ def main() -> None:
         "database's own)",
         file=out,
     )
-    print(
-        f"{'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms':>7} {'KiB':>6}",
-        file=out,
-    )
-    for row in rows:
-        name, timings, size, cpu = row.name, row.timings, row.size, row.cpu
-        p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
-        print(
-            f"{name:<24} {statistics.median(timings) * 1000:8.1f} {p95 * 1000:8.1f} "
-            f"{timings[-1] * 1000:8.1f} {cpu * 1000:7.1f} {size / 1024:6.0f}",
-            file=out,
-        )
+    print_figures(rows, out, name_width=24)
     print(out.getvalue(), end="")
     if options.keep:
         print(f"data folder kept: {scratch}")

@@ -19,7 +19,6 @@ import datetime
 import io
 import os
 import random
-import statistics
 import tempfile
 import time
 import urllib.parse
@@ -28,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, update
 
-from bench.console_pages import Browser, measure_pages
+from bench.console_pages import Browser, measure_pages, print_figures
 from bench.intake import _database_url, _drop_schema
 from server.oplog.chain import GENESIS_HASH, EntryFields, entry_hash
 from server.oplog.models import OplogEntry, OplogHead
@@ -184,18 +183,7 @@ def main() -> None:
         f"{load_after:.1f} after the requests",
         file=out,
     )
-    print(
-        f"{'page':<28} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'CPU ms':>7} {'KiB':>6}",
-        file=out,
-    )
-    for row in rows:
-        name, timings, size, cpu = row.name, row.timings, row.size, row.cpu
-        p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
-        print(
-            f"{name:<28} {statistics.median(timings) * 1000:8.1f} {p95 * 1000:8.1f} "
-            f"{timings[-1] * 1000:8.1f} {cpu * 1000:7.1f} {size / 1024:6.0f}",
-            file=out,
-        )
+    print_figures(rows, out, name_width=28)
     print(out.getvalue(), end="")
 
 
