@@ -41,7 +41,7 @@ from agent.scanning import ScanFailed, Scanner
 from agent.spool import Spool
 from agent.state import AgentConfig, AgentState, utc_now_text
 from agent.transport import Refused, Transport, TransportError
-from xunjian.wire import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+from xunjian.core.wire import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

@@ -8,8 +8,8 @@ Errors form one small hierarchy, so callers decide by kind, not by parsing messa
     ├── Refused               the server answered with an unexpected status (``.status``)
     └── ProtocolError         an answer that is too large, not JSON, or not the agreed shape
 
-Every request after enrollment is signed with :func:`xunjian.wire.sign_request` over the method,
-the path as sent (base path, path and query) and the exact body bytes.
+Every request after enrollment is signed with :func:`xunjian.core.wire.sign_request` over the
+method, the path as sent (base path, path and query) and the exact body bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from xunjian import __version__
-from xunjian.wire import sign_request
+from xunjian.core.wire import sign_request
 
 USER_AGENT = f"xunjian-agent/{__version__}"
 # Policies and heartbeat answers are small; anything bigger is a broken or hostile server.

@@ -30,7 +30,7 @@ from server.store.agents import (
     heartbeat,
 )
 from server.store.ingest import agent_identity, ingest_report, touch_agent
-from xunjian import wire
+from xunjian.core import wire
 
 blueprint = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
 _UUID = re.compile(schema.UUID_PATTERN)

@@ -12,7 +12,7 @@ from server.config import DataPaths, load_config, read_secret_key
 from server.settings.runtime import MAX_SESSION_IDLE_SECONDS
 from server.state import EXTENSION_KEY, ServerState
 from server.store.engine import make_engine, make_sessionmaker
-from xunjian.paths import default_server_data
+from xunjian.core.paths import default_server_data
 
 # The console loads nothing from other origins (no CDN, no inline script).
 CONTENT_SECURITY_POLICY = (

@@ -46,7 +46,7 @@ from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline, User
 from server.store.queries import list_hosts
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 FIRST_ADMIN = "admin"
 MAX_TOKEN_LIFETIME = datetime.timedelta(days=365)

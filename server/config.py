@@ -37,7 +37,7 @@ from server.oplog.settings import (
     retention_problem,
 )
 from server.peer import TrustedProxyError, parse_trusted_proxies
-from xunjian.wire import FRESHNESS_WINDOW_SECONDS
+from xunjian.core.wire import FRESHNESS_WINDOW_SECONDS
 
 CONFIG_NAME = "config.json"
 SECRET_KEY_NAME = "secret-key"

@@ -388,7 +388,7 @@ def openapi_document() -> dict[str, Any]:
                     "description": (
                         "Ed25519 over xunjian-v1\\nMETHOD\\nPATH?QUERY\\nAGENT_ID\\nTIME\\n"
                         "SHA256(body), with X-Xunjian-Agent and X-Xunjian-Time headers "
-                        "(see xunjian/wire.py)"
+                        "(see xunjian/core/wire.py)"
                     ),
                 },
             },

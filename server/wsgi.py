@@ -1,5 +1,5 @@
 """WSGI entry for other servers (gunicorn 'server.wsgi:app'): the data folder comes from
-``XUNJIAN_DATA`` (see ``xunjian.paths``). Importing this module builds the app, on purpose."""
+``XUNJIAN_DATA`` (see ``xunjian.core.paths``). Importing this module builds the app, on purpose."""
 
 from server.app import create_app
 

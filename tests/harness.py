@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xunjian.core.wire import PATH_ENROLL, certificate_sha256, sign_request
 from xunjian.demo import parse_enroll_line
-from xunjian.wire import PATH_ENROLL, certificate_sha256, sign_request
 
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
 
@@ -222,7 +222,7 @@ class SimulatedAgent:
 def enroll_simulated(server: ServerUnderTest, token: str, hostname: str) -> SimulatedAgent:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from xunjian.wire import public_key_to_text
+    from xunjian.core.wire import public_key_to_text
 
     key = Ed25519PrivateKey.generate()
     payload = {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from xunjian import __version__
-from xunjian.paths import default_agent_state, default_server_data
+from xunjian.core.paths import default_agent_state, default_server_data
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xunjian.paths import default_server_data
+from xunjian.core.paths import default_server_data
 
 
 def _non_negative_seconds(text: str) -> float:

@@ -1,5 +1,5 @@
 """The monitors' collector: the one part of them that touches the network. It fetches with
-``xunjian.probe.fetch`` (the very code the server's own checks use, with the same 1 MiB body
+``xunjian.core.probe.fetch`` (the very code the server's own checks use, with the same 1 MiB body
 cap, deadline, redirect and TLS rules) and writes the outcome as the wire carries it. It
 judges nothing: the server does, exactly as for its own checks."""
 
@@ -10,7 +10,7 @@ import datetime
 from typing import Any
 
 from agent.monitors.spec import MonitorSpec
-from xunjian.probe import URL_LENGTH, Fetch, fetch
+from xunjian.core.probe import URL_LENGTH, Fetch, fetch
 
 ERROR_LENGTH = 500  # the server's bounds (server/monitors/agent_intake.py)
 CONTENT_TYPE_LENGTH = 500

@@ -35,7 +35,7 @@ from agent.monitors.spec import (
 )
 from agent.state import AgentConfig
 from agent.transport import Refused, Transport, TransportError
-from xunjian.probe import Fetch
+from xunjian.core.probe import Fetch
 
 log = logging.getLogger("xunjian.agent.monitors")
 MAX_PENDING_SECONDS = 86_400.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.messages import MessageError
-from xunjian.probe import UrlError, check_url
+from xunjian.core.probe import UrlError, check_url
 
 PATH_MONITORS = "/api/v1/agent/monitors"
 PATH_MONITOR_OUTCOMES = "/api/v1/agent/monitor-outcomes"

@@ -1,7 +1,7 @@
 """Monitors run by an agent (an internal-only site the server cannot reach): the list an agent
 fetches, and the fetch outcomes it posts back (docs/monitors.md, "Internal-only sites").
 
-The agent only fetches (``xunjian.probe.fetch``, the server's own fetch code); judging stays
+The agent only fetches (``xunjian.core.probe.fetch``, the server's own fetch code); judging stays
 here: an outcome becomes the same ``Fetch`` the server's probe returns and goes through the
 same ``judge_fetch`` and ``record`` (server/monitors/record.py), so flap control, tamper,
 certificate, slow, maintenance, history and alerts behave exactly as for the server's probes.
@@ -30,7 +30,7 @@ from server.monitors.record import DefacementWords, judge_fetch, load, record
 from server.schema import Field, Rule, SchemaError, integer, list_of, nullable, obj, string
 from server.schema import timestamp as timestamp_rule
 from server.store.models import utcnow
-from xunjian.probe import MAX_BODY_BYTES, URL_LENGTH, CertInfo, Fetch
+from xunjian.core.probe import MAX_BODY_BYTES, URL_LENGTH, CertInfo, Fetch
 
 # The body travels base64-encoded; this many characters carry at most MAX_BODY_BYTES.
 BODY_TEXT_LIMIT = 4 * ((MAX_BODY_BYTES + 2) // 3)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.monitors.page import PageSnapshot, Verdict, compare, snapshot
-from xunjian.probe import Fetch
+from xunjian.core.probe import Fetch
 
 _STATUS_PART = re.compile(r"^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$")
 STATUSES_LENGTH = 200

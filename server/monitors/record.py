@@ -36,7 +36,7 @@ from server.monitors.models import (
     MonitorResult,
 )
 from server.store.models import utcnow
-from xunjian.probe import Fetch, fetch
+from xunjian.core.probe import Fetch, fetch
 
 logger = logging.getLogger("xunjian.server.monitors")
 SEVERITY = {"down": "high", "slow": "medium", "tamper": "critical"}

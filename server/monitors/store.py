@@ -34,7 +34,7 @@ from server.monitors.page import VolatileError, check_volatile, readable_diff, s
 from server.monitors.record import alert_key
 from server.schema import UUID_PATTERN
 from server.store.models import Agent, utcnow
-from xunjian.probe import UrlError, check_url, fetch
+from xunjian.core.probe import UrlError, check_url, fetch
 
 MIN_INTERVAL = 5
 MAX_INTERVAL = 86_400

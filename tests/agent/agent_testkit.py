@@ -212,9 +212,9 @@ class LoopbackServer:
 class ScriptedApi:
     """The agent API's answers per docs/architecture.md, scripted for the agent's tests.
 
-    It checks every signed request with ``xunjian.wire`` (a bad one gets 401, as the real server
-    does), stores reports once per ``(agent_id, epoch, seq)`` and hands out commands until they
-    are acknowledged. Tests flip ``report_status`` or ``policy`` to provoke the agent.
+    It checks every signed request with ``xunjian.core.wire`` (a bad one gets 401, as the real
+    server does), stores reports once per ``(agent_id, epoch, seq)`` and hands out commands
+    until they are acknowledged. Tests flip ``report_status`` or ``policy`` to provoke the agent.
     """
 
     ca_pem: bytes
@@ -273,7 +273,7 @@ class ScriptedApi:
         return Reply.json(404, {"error": f"no route {request.method} {path}"})
 
     def _signature_problem(self, request: Received) -> str | None:
-        from xunjian import wire
+        from xunjian.core import wire
 
         if self.public_key is None:
             return "no agent enrolled"

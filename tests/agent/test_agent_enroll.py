@@ -14,7 +14,7 @@ import pytest
 from agent.state import AgentState
 from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
 from xunjian.cli import main
-from xunjian.wire import certificate_sha256, public_key_to_text
+from xunjian.core.wire import certificate_sha256, public_key_to_text
 
 
 @pytest.fixture(scope="module")

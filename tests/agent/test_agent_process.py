@@ -18,7 +18,7 @@ import pytest
 from agent.enroll import enroll
 from agent.state import AgentState
 from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
 

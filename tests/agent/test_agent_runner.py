@@ -19,7 +19,7 @@ from agent.spool import Gap
 from agent.state import AgentState
 from agent.transport import ServerUrl, Transport, pinned_context
 from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 RESULT = {
     "check_id": "accounts.uid0_extra",

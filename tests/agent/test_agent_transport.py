@@ -1,5 +1,5 @@
 """The transport against a real HTTPS server on 127.0.0.1 with a throwaway CA: signatures are
-checked by the server side with ``xunjian.wire``, exactly as the product's server does."""
+checked by the server side with ``xunjian.core.wire``, exactly as the product's server does."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from agent.transport import (
     pinned_context,
 )
 from tests.agent.agent_testkit import LoopbackServer, Received, Reply, ThrowawayCA, make_ca
-from xunjian.wire import (
+from xunjian.core.wire import (
     HEADER_AGENT,
     HEADER_SIGNATURE,
     HEADER_TIME,

@@ -27,7 +27,7 @@ from tests.harness import (
     wait_for,
 )
 from tests.integration.conftest import count_rows, stored_reports
-from xunjian.wire import PATH_ENROLL, PATH_REPORTS
+from xunjian.core.wire import PATH_ENROLL, PATH_REPORTS
 
 STATUSES = {"pass", "fail", "error", "not_applicable", "no_privilege"}
 
@@ -186,7 +186,7 @@ def test_enrollment_tokens_are_refused_when_spent_expired_or_unknown(
 
     def enroll_refused(secret: str) -> None:
         key = Ed25519PrivateKey.generate()
-        from xunjian.wire import public_key_to_text
+        from xunjian.core.wire import public_key_to_text
 
         payload = {
             "token": secret,

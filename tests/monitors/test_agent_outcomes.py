@@ -28,8 +28,8 @@ from tests.monitors.helpers import add, alerts, monitor
 from tests.monitors.site import DEFACED, Site
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_api import api_token, bearer
-from xunjian.probe import MAX_BODY_BYTES
-from xunjian.wire import sign_request
+from xunjian.core.probe import MAX_BODY_BYTES
+from xunjian.core.wire import sign_request
 
 
 def spec_of(site: Site, monitor_id: int) -> MonitorSpec:

@@ -15,7 +15,7 @@ from server.monitors.page import (
     snapshot,
 )
 from tests.monitors.site import home
-from xunjian.probe import UrlError, check_url
+from xunjian.core.probe import UrlError, check_url
 
 URL = "https://www.school.example/index.html"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.harness import free_port
 from tests.monitors.site import Site, home
-from xunjian.probe import fetch
+from xunjian.core.probe import fetch
 
 
 def test_redirects_followed_up_to_the_cap(site: Site) -> None:

@@ -24,7 +24,7 @@ from server.app import create_app
 from server.state import ServerState, current_state
 from server.store.agents import create_enrollment_token
 from xunjian.cli import main as xunjian_main
-from xunjian.wire import (
+from xunjian.core.wire import (
     PATH_ENROLL,
     PATH_HEARTBEAT,
     PATH_POLICY,
@@ -78,7 +78,7 @@ class Server:
 
 @dataclass
 class SignedAgent:
-    """An agent identity whose requests are signed with ``xunjian.wire`` like the real one."""
+    """An agent identity whose requests are signed with ``xunjian.core.wire`` like the real one."""
 
     server: Server
     key: Ed25519PrivateKey

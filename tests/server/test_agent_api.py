@@ -27,7 +27,7 @@ from server.store.models import (
     Result,
 )
 from tests.server.conftest import Server, SignedAgent, sample_results, unknown_agent_id
-from xunjian.wire import (
+from xunjian.core.wire import (
     HEADER_SIGNATURE,
     HEADER_TIME,
     PATH_HEARTBEAT,

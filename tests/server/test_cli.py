@@ -13,7 +13,7 @@ from server.security import token_digest, verify_password
 from server.store.models import ApiToken, EnrollmentToken, Group, User
 from tests.server.conftest import Server, SignedAgent, run_xunjian
 from xunjian.cli import build_parser
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 
 def enroll_words(output: str) -> list[str]:

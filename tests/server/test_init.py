@@ -15,7 +15,7 @@ from server.config import DataPaths
 from server.security import verify_password
 from server.store.models import User
 from tests.server.conftest import Server, run_xunjian
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 
 def mode(path: Path) -> int:

@@ -53,7 +53,7 @@ from server.store.accounts import (
 from server.store.models import ConsoleSession, LoginFailure, User, utcnow
 from tests.console_text import text
 from tests.server.conftest import Server, SignedAgent, run_xunjian
-from xunjian.wire import certificate_sha256
+from xunjian.core.wire import certificate_sha256
 
 HOUR = datetime.timedelta(hours=1)
 

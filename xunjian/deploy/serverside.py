@@ -33,7 +33,7 @@ class ServerSide:
         from server.oplog.settings import OplogSettings
         from server.oplog.store import OperationLog
         from server.store.engine import make_engine, make_sessionmaker
-        from xunjian.wire import certificate_sha256
+        from xunjian.core.wire import certificate_sha256
 
         try:
             self.config = load_config(data)
