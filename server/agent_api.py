@@ -20,15 +20,11 @@ from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server import schema
+from server.alerts.silent import heartbeat
 from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
 from server.state import client_address, current_state, db_session, events, log_refusal, refuse
-from server.store.agents import (
-    AgentIdentity,
-    EnrollmentRefused,
-    enroll_agent,
-    heartbeat,
-)
+from server.store.agents import AgentIdentity, EnrollmentRefused, enroll_agent
 from server.store.ingest import agent_identity, ingest_report, touch_agent
 from xunjian.core import wire
 

@@ -1,4 +1,4 @@
-"""The alert tables. They share the ``Base`` of ``server/store/models.py`` so one metadata
+"""The alert tables. They share the ``Base`` of ``server/store/base.py`` so one metadata
 describes the whole schema (migration 0004; migrations are compared against it in tests).
 
 Deduplication by subject: ``open_key`` holds ``kind:agent:check:resource`` while the alert is
@@ -15,7 +15,7 @@ import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, BigId
+from server.store.base import Base, BigId
 
 # Every kind of alert, by source. Page monitors (issue 4): down, tamper, cert, slow; the file
 # watcher: webshell, sensitive_file; device checks (issue 5): default_credential.

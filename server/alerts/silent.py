@@ -2,18 +2,20 @@
 heartbeat intervals). One set-based INSERT opens their ``agent_silent`` alerts and one UPDATE
 resolves those whose agent talks again (or was revoked). Every server process may run it at
 the same time: the unique open_key makes a second opening a no-op, so no leader lock is
-needed. Reports (server/alerts/detect.py) and heartbeats (server/store/agents.py) resolve the
+needed. Reports (server/alerts/detect.py) and heartbeats (``heartbeat`` below) resolve the
 alert at once; the sweep resolves it for revoked agents and as a safety net."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, literal, or_, select, update
+from sqlalchemy import Connection, DateTime, Engine, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.alerts.models import Alert
+from server.alerts.models import Alert, open_key
+from server.store.agents import record_heartbeat
 from server.store.models import Agent, utcnow
 
 SILENT_SEVERITY = "medium"
@@ -77,3 +79,23 @@ def sweep_silent_agents(
         resolved = connection.execute(resolving).rowcount
         opened = connection.execute(opening).rowcount
     return SweepOutcome(opened=max(opened, 0), resolved=max(resolved, 0))
+
+
+def heartbeat(engine: Engine, agent_id: str, beat: dict[str, Any]) -> tuple[int, list[dict]]:
+    """A heartbeat in one transaction: the store records it and hands out the agent's commands
+    (``server/store/agents.py``), and the agent's ``agent_silent`` alert, if any, ends now, not
+    at the next sweep, so nobody is paged for a PC that is already back. Returns the policy
+    version and the pending commands."""
+    now = utcnow()
+    with engine.begin() as connection:
+        answer = record_heartbeat(connection, agent_id, beat, now)
+        end_silence(connection, agent_id, now)
+    return answer
+
+
+def end_silence(connection: Connection, agent_id: str, now: datetime.datetime) -> None:
+    connection.execute(
+        update(Alert)
+        .where(Alert.open_key == open_key("agent_silent", agent_id))
+        .values(resolved_at=now, open_key=None)
+    )

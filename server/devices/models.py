@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from server.store.base import Base, Json
+
 # DEVICE_PLATFORM lives in the store (its host queries need it); named here for the package.
 from server.store.models import DEVICE_PLATFORM as DEVICE_PLATFORM
-from server.store.models import Base, Json
 
 DEVICE_TYPES = ("router", "ap", "nas", "switch", "linux")
 # What the last check found (docs/devices.md).

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, BigId, Json
+from server.store.base import Base, BigId, Json
 
 # Severity of the alert a finding raises: a web shell is an intrusion under way (E13).
 FINDING_ALERTS = {

@@ -1,6 +1,6 @@
 """The fleet pages' tables, and the indexes their queries need on the core tables.
 
-They share the ``Base`` of ``server/store/models.py`` (migration 0006_fleet; migrations are
+They share the ``Base`` of ``server/store/base.py`` (migration 0006_fleet; migrations are
 compared against the models in tests).
 
 ``fleet_compliance_daily`` keeps one row per UTC day and group: the compliance counts of that
@@ -13,12 +13,12 @@ crash leaves no half-written day.
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Table, event
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Agent, Base, LatestResult
+from server.store.base import Base
+from server.store.models import Agent, LatestResult
 
 
 class ComplianceDaily(Base):
@@ -44,8 +44,8 @@ class SnapshotDay(Base):
 
 # Indexes on the core tables, for the fleet pages at 10,000 hosts (docs/PERFORMANCE.md):
 # the failing-check filter, the checks page and the compliance score read latest results by
-# status and check; the hosts list pages by name, in a group or not; a host's operation log
-# is found by its target ("agent:<id>", "host:<id>").
+# status and check; the hosts list pages by name, in a group or not. (A host's operation log
+# is found by its target: that index is declared with its table in server/oplog/models.py.)
 Index(
     "ix_latest_results_status_check",
     LatestResult.status,
@@ -54,19 +54,3 @@ Index(
 )
 Index("ix_agents_hostname_id", Agent.hostname, Agent.id)
 Index("ix_agents_group_hostname", Agent.group_id, Agent.hostname, Agent.id)
-
-
-def _index_oplog_target(table: Table) -> None:
-    Index("ix_oplog_entries_target", table.c.target)
-
-
-# server/oplog/models.py may be half imported when this module runs (it imports the store's
-# models, which import this): index its table now if it exists, else when it is mapped.
-if "oplog_entries" in Base.metadata.tables:
-    _index_oplog_target(Base.metadata.tables["oplog_entries"])
-else:
-
-    @event.listens_for(Base, "instrument_class", propagate=True)
-    def _on_mapped(_mapper: Any, cls: type) -> None:
-        if getattr(cls, "__tablename__", None) == "oplog_entries":
-            _index_oplog_target(cls.__table__)  # type: ignore[attr-defined]

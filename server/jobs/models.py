@@ -11,7 +11,7 @@ import datetime
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base
+from server.store.base import Base
 
 NAME_LENGTH = 64
 HOLDER_LENGTH = 100

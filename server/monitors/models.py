@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, BigId, Json
+from server.store.base import Base, BigId, Json
 
 STATES = ("up", "pending", "down")
 ALERT_KINDS = ("down", "slow", "cert", "tamper")

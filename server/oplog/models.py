@@ -1,4 +1,4 @@
-"""The operation log's tables. They share the ``Base`` of ``server/store/models.py`` so one
+"""The operation log's tables. They share the ``Base`` of ``server/store/base.py`` so one
 metadata describes the whole schema (migrations are compared against it in tests)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import datetime
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, BigId
+from server.store.base import Base, BigId
 
 HASH_LENGTH = 64  # hex SHA-256
 ACTOR_LENGTH = 128
@@ -31,6 +31,9 @@ class OplogEntry(Base):
         # The console's actor and address filters page by seq (migration 0015).
         Index("ix_oplog_entries_actor_seq", "actor", "seq"),
         Index("ix_oplog_entries_address_seq", "client_address", "seq"),
+        # A host's entries on the fleet's host page are found by their target ("agent:<id>",
+        # "host:<id>"; migration 0006_fleet).
+        Index("ix_oplog_entries_target", "target"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

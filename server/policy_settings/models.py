@@ -1,4 +1,4 @@
-"""The notification settings tables. They share the ``Base`` of ``server/store/models.py`` so one
+"""The notification settings tables. They share the ``Base`` of ``server/store/base.py`` so one
 metadata describes the whole schema (migration 0010_policy_settings).
 
 ``notify_settings_state`` has one row (id 1) once anyone saved a channel or the roster in the
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Boolean, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, Json
+from server.store.base import Base, Json
 
 STATE_ROW_ID = 1
 

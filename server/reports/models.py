@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, Json
+from server.store.base import Base, Json
 
 WEEK_LENGTH = 8
 TRIGGERS = ("schedule", "console", "api")

@@ -1,4 +1,4 @@
-"""The run-time settings table. It shares the ``Base`` of ``server/store/models.py`` so one
+"""The run-time settings table. It shares the ``Base`` of ``server/store/base.py`` so one
 metadata describes the whole schema (migration 0007_settings).
 
 One row per setting an administrator changed in the console; a setting without a row takes its
@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.store.models import Base, Json
+from server.store.base import Base, Json
 
 NAME_LENGTH = 64
 

@@ -1,5 +1,6 @@
 """Agents: enrollment with a token, the identity lookup behind every signed request, heartbeats
-and the commands they carry."""
+and the commands they carry. The store is the bottom layer: what a heartbeat means to alerts is
+done above it (``server/alerts/silent.py``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from server.alerts.models import Alert, open_key
 from server.security import new_token, token_digest, token_prefix
 from server.store.models import Agent, Command, EnrollmentToken, Group, utcnow
 
@@ -142,60 +142,55 @@ def revoke_agent(session: Session, agent_id: str) -> bool:
     return bool(changed.rowcount)
 
 
-def heartbeat(engine: Engine, agent_id: str, beat: dict[str, Any]) -> tuple[int, list[dict]]:
-    """Record a heartbeat, acknowledge commands, and return (policy version, pending commands).
+def record_heartbeat(
+    connection: Connection, agent_id: str, beat: dict[str, Any], now: datetime.datetime
+) -> tuple[int, list[dict]]:
+    """Record a heartbeat, acknowledge commands, and return (policy version, pending commands),
+    on the caller's transaction: the agent API ends the agent's silent alert in the same one
+    (``server/alerts/silent.py``, ``heartbeat``).
 
     A command stays pending, and is delivered again, until a later heartbeat acknowledges it.
     """
-    now = utcnow()
-    with engine.begin() as connection:
-        # Writes first: on SQLite a transaction that starts with a write takes the write lock
-        # up front, instead of failing to upgrade a read lock under concurrency.
-        connection.execute(
-            update(Agent)
-            .where(Agent.id == agent_id)
-            .values(
-                last_seen=now,
-                spool_depth=beat["spool_depth"],
-                last_epoch=beat["epoch"],
-                last_seq=beat["last_seq"],
-                policy_version=beat["policy_version"],
-            )
+    # Writes first: on SQLite a transaction that starts with a write takes the write lock up
+    # front, instead of failing to upgrade a read lock under concurrency.
+    connection.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(
+            last_seen=now,
+            spool_depth=beat["spool_depth"],
+            last_epoch=beat["epoch"],
+            last_seq=beat["last_seq"],
+            policy_version=beat["policy_version"],
         )
-        # The agent is talking again: its agent_silent alert (if any) ends now, not at the
-        # next sweep, so nobody is paged for a PC that is already back.
+    )
+    if beat["acked_commands"]:
         connection.execute(
-            update(Alert)
-            .where(Alert.open_key == open_key("agent_silent", agent_id))
-            .values(resolved_at=now, open_key=None)
+            update(Command)
+            .where(
+                Command.agent_id == agent_id,
+                Command.id.in_(beat["acked_commands"]),
+                Command.acked_at.is_(None),
+            )
+            .values(acked_at=now)
         )
-        if beat["acked_commands"]:
-            connection.execute(
-                update(Command)
-                .where(
-                    Command.agent_id == agent_id,
-                    Command.id.in_(beat["acked_commands"]),
-                    Command.acked_at.is_(None),
-                )
-                .values(acked_at=now)
-            )
-        pending = connection.execute(
-            select(Command.id, Command.type)
-            .where(Command.agent_id == agent_id, Command.acked_at.is_(None))
-            .order_by(Command.created_at)
-            .limit(100)
-        ).all()
-        if pending:
-            connection.execute(
-                update(Command)
-                .where(Command.id.in_([row.id for row in pending]), Command.delivered_at.is_(None))
-                .values(delivered_at=now)
-            )
-        version = connection.execute(
-            select(Group.policy_version)
-            .join(Agent, Agent.group_id == Group.id)
-            .where(Agent.id == agent_id)
-        ).scalar_one()
+    pending = connection.execute(
+        select(Command.id, Command.type)
+        .where(Command.agent_id == agent_id, Command.acked_at.is_(None))
+        .order_by(Command.created_at)
+        .limit(100)
+    ).all()
+    if pending:
+        connection.execute(
+            update(Command)
+            .where(Command.id.in_([row.id for row in pending]), Command.delivered_at.is_(None))
+            .values(delivered_at=now)
+        )
+    version = connection.execute(
+        select(Group.policy_version)
+        .join(Agent, Agent.group_id == Group.id)
+        .where(Agent.id == agent_id)
+    ).scalar_one()
     return int(version), [{"id": row.id, "type": row.type} for row in pending]
 
 

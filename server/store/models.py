@@ -1,5 +1,8 @@
-"""The database schema, as SQLAlchemy 2 typed models. The same code runs on SQLite and
-PostgreSQL; Alembic migrations in ``server/migrations`` create and change it.
+"""The store's tables (users, tokens, groups, agents, reports and results, inventory, commands,
+gaps, sessions, baselines), as SQLAlchemy 2 typed models. The same code runs on SQLite and
+PostgreSQL; Alembic migrations in ``server/migrations`` create and change it. Each feature's
+tables live in its own ``models.py`` on the same ``Base`` (``server/store/base.py``);
+``server/migrations/all_models.py`` gathers them all for Alembic.
 
 Times are naive UTC everywhere (``utcnow()``): SQLite has no time zone type, and one convention
 for both databases keeps comparisons right.
@@ -11,7 +14,6 @@ import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -22,13 +24,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for the two
-# tables that grow with every report.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-Json = JSON().with_variant(JSONB(), "postgresql")
+from server.store.base import Base, BigId, Json
 
 ROLES = ("admin", "operator", "auditor")
 RESULT_STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
@@ -43,10 +41,6 @@ def utcnow() -> datetime.datetime:
 # The platform of a network device's row in ``agents`` (server/devices): it sends no heartbeats,
 # so it is never "online" the way an agent is.
 DEVICE_PLATFORM = "device"
-
-
-class Base(DeclarativeBase):
-    pass
 
 
 class User(Base):
@@ -263,15 +257,3 @@ class HostBaseline(Base):
     accounts: Mapped[list[str] | None] = mapped_column(Json)
     packages: Mapped[list[str] | None] = mapped_column(Json)
     taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
-
-
-# The operation log's and the alerts' tables live in their packages but belong to this one
-# schema (migrations).
-from server.alerts import models as _alert_models  # noqa: E402, F401
-from server.devices import models as _device_models  # noqa: E402, F401
-from server.fleet import models as _fleet_models  # noqa: E402, F401
-from server.jobs import models as _job_models  # noqa: E402, F401
-from server.oplog import models as _oplog_models  # noqa: E402, F401
-from server.policy_settings import models as _policy_settings_models  # noqa: E402, F401
-from server.reports import models as _report_models  # noqa: E402, F401
-from server.settings import models as _settings_models  # noqa: E402, F401

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import inspect, select, text
 
+from server.migrations import all_models
 from server.oplog.chain import GENESIS_HASH, EntryFields, entry_hash
 from server.oplog.cli import purge_command, verify_command
 from server.oplog.models import OplogCheckpoint, OplogEntry
@@ -27,7 +28,7 @@ from server.oplog.signing import KEY_NAME, PUBLIC_KEY_NAME, ensure_signing_key, 
 from server.oplog.store import OperationLog
 from server.oplog.verify import Verdict, verify_log
 from server.store.migrate import alembic_config
-from server.store.models import Base, utcnow
+from server.store.models import utcnow
 from tests.server.conftest import Server
 
 EVERY = 5
@@ -69,7 +70,7 @@ def entries(server: Server) -> list[OplogEntry]:
 
 def test_migrations_create_exactly_the_models_with_the_oplog(server: Server) -> None:
     with server.state.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), all_models.metadata)
         tables = set(inspect(connection).get_table_names())
     assert differences == []
     assert {"oplog_entries", "oplog_head", "oplog_checkpoints"} <= tables

@@ -1,22 +1,38 @@
-"""The store itself: migrations equal the models, duplicates race safely, SQLite pragmas."""
+"""The store itself: migrations equal the models (every feature's models gathered for Alembic),
+duplicates race safely, SQLite pragmas."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
+from server.migrations import all_models
 from server.store.ingest import ingest_report
-from server.store.models import Base, Report, Result
+from server.store.models import Report, Result
 from tests.server.conftest import Server, SignedAgent
 
 
 def test_migrations_create_exactly_the_models(server: Server) -> None:
     with server.state.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), all_models.metadata)
     assert differences == []
+
+
+def test_every_models_module_is_gathered_for_alembic() -> None:
+    """A table joins the metadata only when its module is imported: a feature's models.py left
+    out of all_models would be invisible to Alembic, and autogenerate would drop its tables."""
+    server = Path(__file__).resolve().parents[2] / "server"
+    on_disk = {
+        ".".join(path.relative_to(server.parent).with_suffix("").parts)
+        for path in server.rglob("models.py")
+    }
+    gathered = {module.__name__ for module in all_models.MODEL_MODULES}
+    assert on_disk == gathered
+    assert set(all_models.metadata.tables) >= {"agents", "alerts", "monitors", "file_events"}
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
