@@ -170,6 +170,25 @@ def _user_f(account: PlantedAccount) -> bytes:
     return bytes(f)
 
 
+def _sid(authority: int, *parts: int) -> bytes:
+    head = bytes([1, len(parts)]) + authority.to_bytes(6, "big")
+    return head + struct.pack(f"<{len(parts)}I", *parts)
+
+
+MACHINE = (21, 3_000_000_001, 3_000_000_002, 3_000_000_003)
+
+
+def _alias_c(name: str, members: list[bytes]) -> bytes:
+    """An alias's C value: 0x34-byte header of offsets (from 0x34), then name and members."""
+    encoded = name.encode("utf-16-le")
+    member_data = b"".join(members)
+    header = bytearray(0x34)
+    struct.pack_into("<I", header, 0x00, 0x220)
+    struct.pack_into("<II", header, 0x10, 0, len(encoded))
+    struct.pack_into("<III", header, 0x28, len(encoded), len(member_data), len(members))
+    return bytes(header) + encoded + member_data
+
+
 def build_sam(
     out: Path,
     boot_key: bytes,
@@ -177,11 +196,20 @@ def build_sam(
     *,
     revision: int = 2,
     policy: PlantedPolicy | None = None,
+    administrators: list[int] | None = None,
+    administrators_name: str = "Administrators",
 ) -> Path:
+    """``administrators``: the RIDs in the Administrators group (default: 500 only)."""
     sam_key = os.urandom(16)
     account_key = f"{SAM_PREFIX}\\SAM\\Domains\\Account"
     domain = _domain_f(boot_key, sam_key, revision, policy or PlantedPolicy())
-    reg = f'[{account_key}]\n"F"=hex:{_hex(domain)}\n'
+    domain_v = bytes(0x40) + _sid(5, *MACHINE)
+    members = [_sid(5, *MACHINE, rid) for rid in (administrators or [500])]
+    reg = (
+        f'[{account_key}]\n"F"=hex:{_hex(domain)}\n"V"=hex:{_hex(domain_v)}\n'
+        f"\n[{SAM_PREFIX}\\SAM\\Domains\\Builtin\\Aliases\\00000220]\n"
+        f'"C"=hex:{_hex(_alias_c(administrators_name, members))}\n'
+    )
     for account in accounts:
         entry = _nt_entry(account.rid, account.password, sam_key, revision)
         reg += (
@@ -190,6 +218,10 @@ def build_sam(
             f"\n[{account_key}\\Users\\Names\\{account.name}]\n@=hex({account.rid:x}):\n"
         )
     return build_hive(out, reg, prefix=SAM_PREFIX)
+
+
+def machine_sid_text() -> str:
+    return "S-1-5-" + "-".join(map(str, MACHINE))
 
 
 # A typical PC's accounts (RIDs as Windows hands them out).

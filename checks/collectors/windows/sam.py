@@ -38,6 +38,9 @@ from checks.collectors.windows.md4 import nt_hash
 from checks.facts import WeakPassword, WeakPasswords
 
 ACCOUNT_KEY = "SAM\\Domains\\Account"
+BUILTIN_ALIASES = "SAM\\Domains\\Builtin\\Aliases"
+ADMINISTRATORS_SID = "S-1-5-32-544"  # the same on every Windows, whatever its language
+_ADMINISTRATORS_ALIAS = 0x220
 USERS_KEY = "SAM\\Domains\\Account\\Users"
 BOOT_KEY_PARTS = ("JD", "Skew1", "GBG", "Data")
 _BOOT_KEY_PERMUTATION = (8, 5, 4, 2, 11, 9, 13, 3, 0, 6, 1, 12, 14, 10, 15, 7)
@@ -196,6 +199,46 @@ def _holds_hash(entry: bytes) -> bool:
     if revision == 1:
         return len(entry) >= 20
     return len(entry) > 24
+
+
+def sid_text(data: bytes) -> str:
+    """A binary SID as ``S-1-5-21-...``."""
+    if len(data) < 8:
+        raise ValueError("a SID is at least 8 bytes")
+    revision, count = data[0], data[1]
+    authority = int.from_bytes(data[2:8], "big")
+    parts = struct.unpack_from(f"<{count}I", data, 8)
+    return "-".join(["S", str(revision), str(authority), *map(str, parts)])
+
+
+def machine_sid(sam: Hive) -> str:
+    """The PC's own SID (local accounts are it plus their RID): the last 24 bytes of the
+    account domain's V value."""
+    account = sam.key(ACCOUNT_KEY)
+    data = account.value("V") if account is not None else None
+    if not isinstance(data, bytes) or len(data) < 24 or data[-24:-22] != b"\x01\x04":
+        raise SamError(f"{sam.path}: the account domain carries no machine SID")
+    return sid_text(data[-24:])
+
+
+def administrators(sam: Hive) -> list[str]:
+    """The SIDs in the built-in Administrators group (S-1-5-32-544), read by its RID, not its
+    name: the name is translated ("管理员组" on a Chinese Windows). The alias's C value lists
+    its members after a 0x34-byte header: offset at 0x28, count at 0x30."""
+    alias = sam.key(f"{BUILTIN_ALIASES}\\{_ADMINISTRATORS_ALIAS:08X}")
+    data = alias.value("C") if alias is not None else None
+    if not isinstance(data, bytes) or len(data) < 0x34:
+        raise SamError(f"{sam.path}: no Administrators group (Builtin\\Aliases\\00000220\\C)")
+    offset, _length, count = struct.unpack_from("<III", data, 0x28)
+    position = 0x34 + offset
+    members = []
+    for _ in range(count):
+        if position + 8 > len(data):
+            raise SamError(f"{sam.path}: the Administrators group's member list is cut short")
+        size = 8 + 4 * data[position + 1]
+        members.append(sid_text(data[position : position + size]))
+        position += size
+    return members
 
 
 def boot_key(system: Hive) -> bytes:
