@@ -23,7 +23,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ logging.getLogger("regipy").setLevel(logging.CRITICAL)
 
 _FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.UTC)
 _HEADER_SEQUENCES = struct.Struct("<4sII")  # signature, primary and secondary sequence numbers
+_INLINE = 0x80000000  # a value's data size with this bit set: the data is inline
+_DATA_BASE = 0x1004  # regipy seeks to 4096 (the header) + 4 (a cell's size) + offset
 
 
 class HiveError(Exception):
@@ -70,6 +72,13 @@ class _MappedStream:
         return self._position
 
     def read(self, size: int = -1) -> bytes:
+        if size is not None and size >= _INLINE:
+            # A value of at most 4 bytes lives in its record's data-offset field, marked by the
+            # size's top bit; regipy still seeks to "the data" and reads that many bytes, which
+            # would copy the rest of the file (15 MB for each DWORD of a SYSTEM hive, 70 % of a
+            # scan's time as measured). The offset it sought to is the inline data itself.
+            inline = struct.pack("<I", (self._position - _DATA_BASE) & 0xFFFFFFFF)
+            return inline[: size - _INLINE]
         end = len(self._mapped) if size is None or size < 0 else self._position + size
         data = self._mapped[self._position : end]
         self._position += len(data)
@@ -104,6 +113,10 @@ class Key:
     record: NKRecord
     hive: str  # the hive file, for errors
     path: str  # backslash path from the hive's root
+    # Each key's subkeys by case-folded name, parsed once per open hive: a lookup by name
+    # otherwise parses every sibling record (Services has about 700), measured at 0.6 s per
+    # six lookups on a real SYSTEM hive.
+    index: dict[str, dict[str, Key]] = field(repr=False, compare=False, default_factory=dict)
 
     def _damaged(self, error: Exception) -> HiveError:
         return HiveError(
@@ -128,23 +141,28 @@ class Key:
     def last_written(self) -> datetime.datetime | None:
         return filetime(int(self.record.header.last_modified))
 
+    def _children(self) -> dict[str, Key]:
+        cached = self.index.get(self.path)
+        if cached is not None:
+            return cached
+        children: dict[str, Key] = {}
+        if self.record.header.subkey_count:
+            try:
+                records = list(self.record.iter_subkeys())
+            except Exception as error:  # regipy/construct/mmap raise many kinds on damage
+                raise self._damaged(error) from None
+            for record in records:
+                path = f"{self.path}\\{record.name}".lstrip("\\")
+                children[str(record.name).casefold()] = Key(record, self.hive, path, self.index)
+        self.index[self.path] = children
+        return children
+
     def subkeys(self) -> Iterator[Key]:
-        if not self.record.header.subkey_count:
-            return
-        try:
-            records = list(self.record.iter_subkeys())
-        except Exception as error:  # regipy/construct/mmap raise many kinds on damage
-            raise self._damaged(error) from None
-        for record in records:
-            yield Key(record, self.hive, f"{self.path}\\{record.name}".lstrip("\\"))
+        yield from self._children().values()
 
     def subkey(self, name: str) -> Key | None:
         """A direct subkey by name, compared case-insensitively as Windows does."""
-        wanted = name.casefold()
-        for key in self.subkeys():
-            if key.name.casefold() == wanted:
-                return key
-        return None
+        return self._children().get(name.casefold())
 
     def values(self) -> dict[str, Any]:
         """Every value by name ('' is the default value), with its full data."""
@@ -172,6 +190,7 @@ class Hive:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._workdir: Path | None = None
+        self._index: dict[str, dict[str, Key]] = {}
         if not path.is_file():
             raise HiveError(f"{path}: no such hive file")
         readable = self._replayed_if_dirty(path)
@@ -228,7 +247,7 @@ class Hive:
 
     @property
     def root(self) -> Key:
-        return Key(self._hive.root, str(self.path), "")
+        return Key(self._hive.root, str(self.path), "", self._index)
 
     def key(self, path: str) -> Key | None:
         """A key by backslash path from the hive's root (``Microsoft\\Windows NT\\...``)."""
