@@ -71,7 +71,7 @@ def test_version_and_patch_level(volumes: dict[bool, WindowsVolume], faulty: boo
         assert updates[-1].installed_at is not None
         assert updates[-1].installed_at.date() == datetime.date(2022, 10, 12)
     else:
-        assert (version.name, version.patch_level) == ("Windows 11 Pro", "26100.7171")
+        assert (version.name, version.patch_level) == ("Windows 11 Pro", "26200.7171")
         assert updates[-1].installed_at == WHEN
 
 

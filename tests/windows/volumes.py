@@ -22,7 +22,10 @@ from tests.windows.samforge import BUILTIN_ADMINISTRATOR, PlantedAccount, build_
 SOFTWARE = "HKEY_LOCAL_MACHINE\\SOFTWARE"
 SYSTEM = "HKEY_LOCAL_MACHINE\\SYSTEM"
 USER = "HKEY_CURRENT_USER"
-WHEN = datetime.datetime(2026, 11, 30, 9, 0, tzinfo=datetime.UTC)
+# The clean twin was updated ten days before the test builds it, so it stays clean as time
+# passes; its release (25H2) gets security updates until 2027-10-12 (Home/Pro), after which its
+# build must move to a newer release in this file and in the lifecycle table.
+WHEN = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(days=10)
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,21 @@ def _filetime_hex(moment: datetime.datetime) -> str:
 
 
 def _software_reg(faulty: bool) -> str:
-    build, ubr = (19045, 2130) if faulty else (26100, 7171)
+    build, ubr = (19045, 2130) if faulty else (26200, 7171)
     product = "Windows 10 Pro"  # Windows 11 still says so; the build tells
     rollup_at = datetime.datetime(2022, 10, 12, tzinfo=datetime.UTC) if faulty else WHEN
-    signatures_at = datetime.datetime(2023, 3, 1, tzinfo=datetime.UTC) if faulty else WHEN
+    signatures_at = (
+        datetime.datetime(2023, 3, 1, tzinfo=datetime.UTC)
+        if faulty
+        else WHEN + datetime.timedelta(days=9)  # a day old
+    )
     high, low = _filetime_parts(rollup_at)
     cbs = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages"
     uninstall = "Microsoft\\Windows\\CurrentVersion\\Uninstall"
     reg = f"""[{SOFTWARE}\\Microsoft\\Windows NT\\CurrentVersion]
 "ProductName"="{product}"
 "EditionID"="Professional"
-"DisplayVersion"="{"22H2" if faulty else "24H2"}"
+"DisplayVersion"="{"22H2" if faulty else "25H2"}"
 "CurrentBuildNumber"="{build}"
 "CurrentBuild"="{build}"
 "UBR"=dword:{ubr:08x}

@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import datetime
 import struct
-from dataclasses import dataclass
 
 from checks.collectors.windows.hives import Hive, filetime
+from checks.facts_windows import DefenderState
 
 DEFENDER = "Microsoft\\Windows Defender"
 DEFENDER_POLICY = "Policies\\Microsoft\\Windows Defender"
-
-
-@dataclass(frozen=True)
-class DefenderState:
-    installed: bool
-    disabled_by_policy: bool  # DisableAntiSpyware=1 (also set when a third-party AV took over)
-    realtime_disabled: bool
-    signature_version: str
-    signatures_updated_at: datetime.datetime | None
 
 
 def _binary_filetime(value: object) -> datetime.datetime | None:

@@ -6,9 +6,8 @@ over the local settings, as Windows applies them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from checks.collectors.windows.hives import Hive, current_control_set
+from checks.facts_windows import Exposure
 
 # Services' Start values.
 START_BOOT, START_SYSTEM, START_AUTO, START_MANUAL, START_DISABLED = 0, 1, 2, 3, 4
@@ -25,18 +24,6 @@ PROFILE_LABELS = {
 }
 # NoDriveTypeAutoRun bits: 0x04 removable, 0x08 fixed, 0x10 network, 0x20 CD-ROM; 0xFF all.
 AUTORUN_ALL_OFF = 0xFF
-
-
-@dataclass(frozen=True)
-class Exposure:
-    firewall: dict[str, bool | None]  # "domain"/"private"/"public" -> enabled; None unknown
-    rdp_enabled: bool
-    rdp_requires_nla: bool
-    smb1_server: bool | None  # None: not set (enabled by default before Windows 10 1709)
-    smb1_client_driver: bool  # the mrxsmb10 driver is installed and not disabled
-    services: dict[str, str | None]  # service -> start mode name; None when not installed
-    autorun_disabled_drive_types: int | None  # NoDriveTypeAutoRun; None when not set
-    windows_update_disabled_by_policy: bool
 
 
 def _dword(hive: Hive, path: str, name: str) -> int | None:

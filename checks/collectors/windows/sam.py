@@ -5,7 +5,7 @@ here tries a logon: LogonUser would lock accounts and fill the Security log with
 Weak and default passwords are found the way Windows itself checks them: the account's NT
 hash is decrypted from the SAM with the machine's boot key and compared with
 MD4(UTF-16LE(candidate)) for the same candidates the Linux check uses
-(``checks.collectors.weak_passwords.candidates_for``).
+(``checks.collectors.linux.weak_passwords.candidates_for``).
 
 The decryption, as documented by the SAM's published analyses:
 - boot key: the class names of SYSTEM ``Control\\Lsa\\{JD,Skew1,GBG,Data}``, 16 bytes, permuted;
@@ -22,20 +22,19 @@ Hashes never leave :func:`find_weak_nt_passwords`: not in facts, evidence, logs 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from checks.collectors.weak_passwords import candidates_for
+from checks.collectors.linux.weak_passwords import candidates_for
 from checks.collectors.windows.hives import Hive, HiveError, current_control_set, filetime
 from checks.collectors.windows.md4 import nt_hash
 from checks.facts import WeakPassword, WeakPasswords
+from checks.facts_windows import LocalAccount, SamPasswordPolicy
 
 ACCOUNT_KEY = "SAM\\Domains\\Account"
 BUILTIN_ALIASES = "SAM\\Domains\\Builtin\\Aliases"
@@ -71,38 +70,6 @@ class SamError(Exception):
 
 class BootKeyMismatch(SamError):
     """The SYSTEM hive's boot key does not open this SAM: they are not from the same PC."""
-
-
-@dataclass(frozen=True)
-class LocalAccount:
-    """A local account as the SAM holds it."""
-
-    rid: int
-    name: str
-    full_name: str
-    comment: str
-    disabled: bool
-    locked: bool
-    password_not_required: bool
-    password_never_expires: bool
-    has_password: bool  # False when the SAM holds no NT hash (an empty password)
-    last_logon: datetime.datetime | None
-    password_last_set: datetime.datetime | None
-    logon_count: int
-    bad_password_count: int
-
-
-@dataclass(frozen=True)
-class SamPasswordPolicy:
-    """The account domain's password and lockout policy (``Domains\\Account\\F``)."""
-
-    min_length: int
-    complexity: bool
-    max_age_days: int | None  # None: passwords never expire
-    min_age_days: int
-    history: int
-    lockout_threshold: int  # 0: never locks
-    lockout_minutes: int | None
 
 
 def _interval_days(value: int) -> int | None:

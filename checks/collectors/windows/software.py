@@ -10,24 +10,13 @@ present, adds programs a user ran or installed that left no Uninstall entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from checks.collectors.windows.hives import Hive
+from checks.facts_windows import InstalledProgram
 
 UNINSTALL = "Microsoft\\Windows\\CurrentVersion\\Uninstall"
 UNINSTALL_32 = "WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 USER_UNINSTALL = "Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
 AMCACHE_APPLICATIONS = "Root\\InventoryApplication"
-
-
-@dataclass(frozen=True)
-class InstalledProgram:
-    name: str
-    version: str
-    publisher: str
-    install_date: str  # as Windows keeps it (YYYYMMDD in Uninstall); "" when absent
-    source: str  # "uninstall-64", "uninstall-32", "user:<profile>", "amcache"
-    key: str  # the Uninstall subkey name or Amcache id: stable across renames of DisplayName
 
 
 def _text(value: object) -> str:

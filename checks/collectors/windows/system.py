@@ -12,49 +12,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
 
 from checks.collectors.windows.hives import Hive, filetime
+from checks.facts_windows import CumulativeUpdate, WindowsVersion
 
 CURRENT_VERSION = "Microsoft\\Windows NT\\CurrentVersion"
 CBS_PACKAGES = "Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages"
 _ROLLUP = re.compile(r"^Package_for_RollupFix~[0-9a-f]+~\w+~~(?P<build>\d+)\.(?P<ubr>\d+)\.", re.I)
 # CBS CurrentState: 0x70 installed, 0x50 staged, 0x20 absent, 0x65 pending; only installed counts.
 _CBS_INSTALLED = 0x70
-WINDOWS_11_FIRST_BUILD = 22000
-
-
-@dataclass(frozen=True)
-class WindowsVersion:
-    product_name: str  # as the registry says, e.g. "Windows 10 Pro"
-    edition: str  # EditionID: Professional, Enterprise, EnterpriseS (LTSC), ServerStandard...
-    display_version: str  # "22H2"; ReleaseId on older builds; "" when neither is set
-    build: int
-    ubr: int | None
-    installation_type: str  # "Client", "Server", "Server Core"
-    installed_at: datetime.datetime | None
-
-    @property
-    def is_server(self) -> bool:
-        return self.installation_type.lower().startswith("server")
-
-    @property
-    def name(self) -> str:
-        """The product name with Windows 11 named as such."""
-        if self.build >= WINDOWS_11_FIRST_BUILD and self.product_name.startswith("Windows 10"):
-            return "Windows 11" + self.product_name[len("Windows 10") :]
-        return self.product_name
-
-    @property
-    def patch_level(self) -> str:
-        return f"{self.build}.{self.ubr}" if self.ubr is not None else str(self.build)
-
-
-@dataclass(frozen=True)
-class CumulativeUpdate:
-    build: int
-    ubr: int
-    installed_at: datetime.datetime | None
 
 
 def _int(value: object) -> int | None:
