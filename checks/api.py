@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checks.collectors.accounts import collect_users
-from checks.collectors.packages import collect_packages
+from checks.collectors.linux.accounts import collect_users
+from checks.collectors.linux.packages import collect_packages
 from checks.engine import run_checks
 from checks.errors import CollectError
 from checks.factset import FactSource

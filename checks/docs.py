@@ -68,12 +68,12 @@ def render() -> str:
         "Each result has one status of `pass`, `fail`, `error`, `not_applicable`, `no_privilege`",
         "(see `docs/architecture.md`). Policy rules are the tags of POLICY.md.",
         "",
-        "| id | severity | rules | title |",
-        "|----|----------|-------|-------|",
+        "| id | platforms | severity | rules | title |",
+        "|----|-----------|----------|-------|-------|",
     ]
     lines += [
-        f"| [`{s.id}`](#{s.id.replace('.', '')}) | {s.severity.value} | {', '.join(s.rules)} "
-        f"| {_cell(s.title_en)} |"
+        f"| [`{s.id}`](#{s.id.replace('.', '')}) | {', '.join(s.platforms)} "
+        f"| {s.severity.value} | {', '.join(s.rules)} | {_cell(s.title_en)} |"
         for s in REGISTRY.values()
     ]
     lines.append("")

@@ -36,6 +36,11 @@ class FactName(StrEnum):
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
+    # Windows only (checks/facts_windows.py)
+    WINDOWS_SYSTEM = "windows_system"
+    WINDOWS_EXPOSURE = "windows_exposure"
+    WINDOWS_DEFENDER = "windows_defender"
+    WINDOWS_ACCOUNTS = "windows_accounts"
 
 
 # Facts that depend on a value from the policy (a path): collected once per key.

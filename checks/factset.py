@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from checks.collectors import COLLECTORS, KEYED_COLLECTORS
+from checks.collectors import collector_for, keyed_collector_for
 from checks.errors import CollectError
 from checks.facts import (
     KEYED_FACTS,
@@ -35,6 +35,7 @@ from checks.facts import (
     UserAccount,
     WeakPasswords,
 )
+from checks.facts_windows import DefenderState, Exposure, WindowsAccounts, WindowsSystem
 from checks.host import HostContext
 
 
@@ -63,7 +64,11 @@ class FactSource:
                 raise UndeclaredFact(f"no value for fact {name} was given")
             self.collections[name] = self.collections.get(name, 0) + 1
             host = self._host
-            self._cache[name] = _collected(name, lambda: COLLECTORS[name](host))
+            collect = collector_for(name, host.platform)
+            if collect is None:
+                self._cache[name] = CollectError(f"{name} is not collected on {host.platform}")
+            else:
+                self._cache[name] = _collected(name, lambda: collect(host))
         return _value_or_raise(self._cache[name])
 
     def get_keyed(self, name: FactName, key: str) -> Any:
@@ -81,7 +86,11 @@ class FactSource:
                 cached[key] = given[key]
             else:
                 host = self._host
-                cached[key] = _collected(name, lambda: KEYED_COLLECTORS[name](host, key))
+                keyed = keyed_collector_for(name, host.platform)
+                if keyed is None:
+                    cached[key] = CollectError(f"{name} is not collected on {host.platform}")
+                else:
+                    cached[key] = _collected(name, lambda: keyed(host, key))
         return _value_or_raise(cached[key])
 
 
@@ -206,6 +215,22 @@ class Facts:
     @property
     def network_interfaces(self) -> tuple[NetworkInterface, ...]:
         return cast(tuple[NetworkInterface, ...], self._get(FactName.NETWORK_INTERFACES))
+
+    @property
+    def windows_system(self) -> WindowsSystem:
+        return cast(WindowsSystem, self._get(FactName.WINDOWS_SYSTEM))
+
+    @property
+    def windows_exposure(self) -> Exposure:
+        return cast(Exposure, self._get(FactName.WINDOWS_EXPOSURE))
+
+    @property
+    def windows_defender(self) -> DefenderState:
+        return cast(DefenderState, self._get(FactName.WINDOWS_DEFENDER))
+
+    @property
+    def windows_accounts(self) -> WindowsAccounts:
+        return cast(WindowsAccounts, self._get(FactName.WINDOWS_ACCOUNTS))
 
     def scan_log(self, path: str) -> ScanLog:
         return cast(ScanLog, self._get_keyed(FactName.SCAN_LOG, path))

@@ -8,7 +8,7 @@ import platform
 import socket
 from typing import Any
 
-from checks.collectors.system import collect_os_release
+from checks.collectors.linux.system import collect_os_release
 from checks.errors import CollectError
 from checks.host import HostContext
 from checks.model import truncate_text

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from checks.collectors import collector_for, keyed_collector_for
 from checks.errors import RegistryError
 from checks.facts import FactName
 from checks.factset import Facts
@@ -25,6 +26,7 @@ from checks.library import (
     patch,
     software,
     ssh,
+    windows,
 )
 from checks.model import Finding, Severity
 from checks.params import PARAM_TYPES, ParamSpec, value_matches
@@ -381,14 +383,16 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="accounts.weak_password",
         title_zh="账户不得使用厂商默认密码或常见弱密码",
         title_en="No account accepts a vendor default or common weak password",
-        remediation_zh="立即用 passwd 为该账户设置只有使用者知道的强密码;"
-        "若是设备或镜像自带的账户且不再需要,用 usermod -L 锁定或 userdel 删除。",
-        remediation_en="Set a strong password only its user knows with passwd right away; if "
-        "the account came with a device or image and is not needed, lock it (usermod -L) or "
-        "delete it (userdel).",
+        remediation_zh="立即为该账户设置只有使用者知道的强密码(Linux:passwd;Windows:net user "
+        "账户名 *,或 Ctrl+Alt+Del > 更改密码);若是设备或镜像自带的账户且不再需要,锁定或删除它"
+        "(Linux:usermod -L、userdel;Windows:net user 账户名 /active:no)。",
+        remediation_en="Set a strong password only its user knows right away (Linux: passwd; "
+        "Windows: net user NAME *, or Ctrl+Alt+Del > Change a password); if the account came "
+        "with a device or image and is not needed, lock or delete it (Linux: usermod -L, "
+        "userdel; Windows: net user NAME /active:no).",
         severity=Severity.CRITICAL,
         category="accounts",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E4", "E5", "E6"),
         facts=(FactName.WEAK_PASSWORDS,),
         function=accounts.weak_password,
@@ -609,13 +613,14 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="software.allow_list",
         title_zh="只安装允许清单中的软件",
         title_en="Only software on the allow list is installed",
-        remediation_zh="核实这些软件的用途;未经批准的用 apt-get purge 卸载,确需使用的"
-        "在服务器上加入允许清单。",
-        remediation_en="Find out what these packages are for; remove unapproved ones with "
-        "apt-get purge, and add the ones that are needed to the allow list on the server.",
+        remediation_zh="核实这些软件的用途;未经批准的卸载(Linux:apt-get purge;Windows:"
+        "设置 > 应用),确需使用的在服务器上加入允许清单。",
+        remediation_en="Find out what these programs are for; remove unapproved ones (Linux: "
+        "apt-get purge; Windows: Settings > Apps), and add the ones that are needed to the "
+        "allow list on the server.",
         severity=Severity.MEDIUM,
         category="software",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E8", "E17"),
         facts=(FactName.PACKAGES,),
         function=software.allow_list,
@@ -634,12 +639,14 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="software.deny_list",
         title_zh="未安装禁止的软件(游戏、远程控制、P2P 下载)",
         title_en="No denied software (games, remote control, P2P) is installed",
-        remediation_zh="用 apt-get purge 卸载这些软件;确需使用的须经批准并加入例外。",
-        remediation_en="Remove these packages with apt-get purge; any that are truly needed "
-        "must be approved and added to the exceptions.",
+        remediation_zh="卸载这些软件(Linux:apt-get purge;Windows:设置 > 应用,按用户安装的"
+        "需在该用户登录时卸载);确需使用的须经批准并加入例外。",
+        remediation_en="Remove these programs (Linux: apt-get purge; Windows: Settings > Apps, "
+        "per-user installs while that user is logged on); any that are truly needed must be "
+        "approved and added to the exceptions.",
         severity=Severity.MEDIUM,
         category="software",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E17",),
         facts=(FactName.PACKAGES,),
         function=software.deny_list,
@@ -676,7 +683,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         "ones, and update the baseline on the server for approved ones.",
         severity=Severity.MEDIUM,
         category="software",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E8", "E17"),
         facts=(FactName.PACKAGES,),
         function=software.baseline,
@@ -897,6 +904,217 @@ _CHECKS: tuple[CheckSpec, ...] = (
             ),
         ),
     ),
+    CheckSpec(
+        id="patch.windows_supported",
+        title_zh="Windows 版本仍在微软安全更新支持期内",
+        title_en="The Windows version still gets security updates from Microsoft",
+        remediation_zh="将该电脑升级到仍受支持的 Windows 版本(设置 > Windows 更新,或用安装介质"
+        "就地升级);确实无法升级的,购买扩展安全更新(ESU)并在策略中填写其截止日期,或将其断网隔离。",
+        remediation_en="Upgrade the PC to a supported Windows release (Settings > Windows Update, "
+        "or an in-place upgrade from installation media); where that is impossible, buy "
+        "Extended Security Updates and set their end date in the policy, or take the PC off "
+        "the network.",
+        severity=Severity.HIGH,
+        category="patch",
+        platforms=("windows",),
+        rules=("E1",),
+        facts=(FactName.WINDOWS_SYSTEM, FactName.CLOCK),
+        function=windows.supported,
+        params=(
+            ParamSpec(
+                "esu_until",
+                "str",
+                "",
+                "Windows 10 扩展安全更新(ESU)的截止日期,如 2026-10-13;未购买则留空",
+                "the date Windows 10 Extended Security Updates run to, e.g. 2026-10-13; "
+                "empty when none were bought",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.windows_update_age",
+        title_zh="最近一次 Windows 累积更新安装及时",
+        title_en="The last Windows cumulative update is recent",
+        remediation_zh="打开 设置 > Windows 更新,检查并安装更新后重启;若更新反复失败,"
+        "查看更新历史中的错误代码。",
+        remediation_en="Open Settings > Windows Update, check for and install updates, then "
+        "restart; if updates keep failing, look up the error code in the update history.",
+        severity=Severity.HIGH,
+        category="patch",
+        platforms=("windows",),
+        rules=("E1", "E8"),
+        facts=(FactName.WINDOWS_SYSTEM, FactName.CLOCK),
+        function=windows.update_age,
+        params=(
+            ParamSpec(
+                "max_days",
+                "int",
+                45,
+                "最近一次累积更新距今的最多天数(每月第二个星期二发布,默认 45 天)",
+                "most days since the last cumulative update (released each second Tuesday; "
+                "default 45)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="patch.windows_update_service",
+        title_zh="Windows 更新服务未被禁用",
+        title_en="Windows Update is not disabled",
+        remediation_zh="在 services.msc 中将 Windows Update 服务的启动类型改回“手动”,"
+        "并在组策略中取消“配置自动更新”为“已禁用”的设置。",
+        remediation_en="In services.msc set the Windows Update service's startup type back to "
+        "Manual, and undo the group policy that sets Configure Automatic Updates to Disabled.",
+        severity=Severity.HIGH,
+        category="patch",
+        platforms=("windows",),
+        rules=("E1",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.update_service,
+    ),
+    CheckSpec(
+        id="antivirus.windows_protection",
+        title_zh="防病毒软件已开启实时防护且病毒库为最新",
+        title_en="Antivirus runs with real-time protection and current signatures",
+        remediation_zh="在 Windows 安全中心 > 病毒和威胁防护 中打开实时保护并检查更新;"
+        "若已安装 360、火绒等第三方杀毒软件,确认其已开启并更新病毒库。",
+        remediation_en="In Windows Security > Virus & threat protection turn real-time "
+        "protection on and check for updates; where a third-party product (360, Huorong...) is "
+        "installed, make sure it is on and its signatures are current.",
+        severity=Severity.HIGH,
+        category="antivirus",
+        platforms=("windows",),
+        rules=("E1", "E8"),
+        facts=(FactName.WINDOWS_DEFENDER, FactName.PACKAGES, FactName.CLOCK),
+        function=windows.antivirus,
+        params=(
+            ParamSpec(
+                "max_signature_days",
+                "int",
+                7,
+                "病毒库最多允许的天数",
+                "most days the signatures may be old",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="firewall.windows_profiles",
+        title_zh="Windows 防火墙在所有网络配置文件中均已开启",
+        title_en="Windows Firewall is on in every network profile",
+        remediation_zh="在 Windows 安全中心 > 防火墙和网络保护 中为域、专用和公用网络打开防火墙;"
+        "或用组策略统一开启。",
+        remediation_en="In Windows Security > Firewall & network protection turn the firewall "
+        "on for the domain, private and public networks, or turn it on by group policy.",
+        severity=Severity.HIGH,
+        category="firewall",
+        platforms=("windows",),
+        rules=("E17",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.firewall_profiles,
+    ),
+    CheckSpec(
+        id="services.windows_remote_desktop",
+        title_zh="远程桌面关闭,或开启时要求网络级身份验证",
+        title_en="Remote Desktop is off, or requires Network Level Authentication",
+        remediation_zh="不需要时在 设置 > 系统 > 远程桌面 中关闭;需要时勾选“要求计算机使用网络级"
+        "别身份验证(NLA)”,并只允许管理网段访问 3389 端口。",
+        remediation_en="Turn Remote Desktop off in Settings > System > Remote Desktop when it is "
+        "not needed; when it is, require Network Level Authentication and allow port 3389 from "
+        "the management network only.",
+        severity=Severity.HIGH,
+        category="services",
+        platforms=("windows",),
+        rules=("E18",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.remote_desktop,
+        params=(
+            ParamSpec(
+                "allowed",
+                "bool",
+                True,
+                "是否允许开启远程桌面(要求 NLA)",
+                "whether Remote Desktop may be on (with NLA)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="services.windows_smb1",
+        title_zh="已关闭 SMBv1 协议",
+        title_en="SMBv1 is off",
+        remediation_zh="在“启用或关闭 Windows 功能”中取消“SMB 1.0/CIFS 文件共享支持”,或运行 "
+        "Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol 后重启。",
+        remediation_en="Untick SMB 1.0/CIFS File Sharing Support in Turn Windows features on or "
+        "off, or run Disable-WindowsOptionalFeature -Online -FeatureName SMB1Protocol and "
+        "restart.",
+        severity=Severity.HIGH,
+        category="services",
+        platforms=("windows",),
+        rules=("E18",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.smb1,
+    ),
+    CheckSpec(
+        id="services.windows_remote_registry",
+        title_zh="远程注册表服务未自动启动",
+        title_en="The Remote Registry service does not start automatically",
+        remediation_zh="在 services.msc 中将 Remote Registry 服务停止,并把启动类型设为“禁用”。",
+        remediation_en="In services.msc stop the Remote Registry service and set its startup "
+        "type to Disabled.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("windows",),
+        rules=("E18",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.remote_registry,
+        params=(
+            ParamSpec(
+                "allowed_start",
+                "list[str]",
+                ("disabled", "manual"),
+                "允许的启动类型(disabled、manual、automatic)",
+                "start modes allowed (disabled, manual, automatic)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.windows_guest",
+        title_zh="来宾(Guest)账户已禁用",
+        title_en="The Guest account is disabled",
+        remediation_zh="运行 net user Guest /active:no,"
+        "或在 计算机管理 > 本地用户和组 中禁用 Guest。",
+        remediation_en="Run net user Guest /active:no, or disable Guest in Computer Management "
+        "> Local Users and Groups.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("windows",),
+        rules=("E16",),
+        facts=(FactName.WINDOWS_ACCOUNTS,),
+        function=windows.guest,
+    ),
+    CheckSpec(
+        id="accounts.windows_administrators",
+        title_zh="管理员组中只有经批准的账户",
+        title_en="Only approved accounts are in Administrators",
+        remediation_zh="核实这些账户由谁、为何加入管理员组;不需要的运行 net localgroup "
+        "Administrators 账户名 /delete 移出,需要的在策略中加入允许列表。",
+        remediation_en="Find out who added these accounts to Administrators and why; remove "
+        "those not needed with net localgroup Administrators NAME /delete, and add the "
+        "needed ones to the policy's allowed list.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("windows",),
+        rules=("E8", "E16", "E18"),
+        facts=(FactName.WINDOWS_ACCOUNTS,),
+        function=windows.administrators,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "允许在管理员组中的账户名(内置 Administrator 之外)",
+                "account names allowed in Administrators (besides the built-in Administrator)",
+            ),
+        ),
+    ),
 )
 
 
@@ -948,6 +1166,16 @@ def spec_problems(spec: CheckSpec) -> list[str]:
         problems.append(f"rules {unknown_rules} are not POLICY.md tags")
     if not spec.facts or not all(isinstance(fact, FactName) for fact in spec.facts):
         problems.append("facts must name at least one FactName")
+    else:
+        for platform in spec.platforms:
+            missing = [
+                str(fact)
+                for fact in spec.facts
+                if collector_for(fact, platform) is None
+                and keyed_collector_for(fact, platform) is None
+            ]
+            if missing:
+                problems.append(f"no {platform} collector for facts {missing}")
     if not callable(spec.function):
         problems.append("function is not callable")
     names = [param.name for param in spec.params]

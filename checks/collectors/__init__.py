@@ -1,4 +1,8 @@
-"""Collectors: the only code that touches the operating system, one function per fact."""
+"""Collectors: the only code that touches the operating system, one function per fact and
+platform. ``linux/`` reads files under the host's root and runs commands; ``windows/`` reads
+registry hives (a mounted volume's, or the live PC's saved copies). A check declared for a
+platform needs a collector of that platform for each of its facts; the registry verifies it
+at import (checks/registry.py)."""
 
 from __future__ import annotations
 
@@ -6,66 +10,84 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from checks.collectors.accounts import collect_groups, collect_shadow, collect_users
-from checks.collectors.antivirus import collect_antivirus, collect_scan_log
-from checks.collectors.firewall import collect_firewall
-from checks.collectors.identity import collect_backup_location, collect_network_interfaces
-from checks.collectors.login_defs import collect_login_defs
-from checks.collectors.logins import collect_last_logins
-from checks.collectors.network import collect_listening_sockets
-from checks.collectors.packages import collect_kernels, collect_package_activity, collect_packages
-from checks.collectors.processes import collect_listening_programs, collect_processes
-from checks.collectors.pwquality import collect_pwquality
-from checks.collectors.sshd import collect_sshd_config
-from checks.collectors.system import (
+from checks.collectors.linux.accounts import collect_groups, collect_shadow, collect_users
+from checks.collectors.linux.antivirus import collect_antivirus, collect_scan_log
+from checks.collectors.linux.firewall import collect_firewall
+from checks.collectors.linux.identity import collect_backup_location, collect_network_interfaces
+from checks.collectors.linux.login_defs import collect_login_defs
+from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.network import collect_listening_sockets
+from checks.collectors.linux.packages import (
+    collect_kernels,
+    collect_package_activity,
+    collect_packages,
+)
+from checks.collectors.linux.processes import collect_listening_programs, collect_processes
+from checks.collectors.linux.pwquality import collect_pwquality
+from checks.collectors.linux.sshd import collect_sshd_config
+from checks.collectors.linux.system import (
     collect_clock,
     collect_os_release,
     collect_pending_updates,
     collect_reboot_required,
     collect_sensitive_files,
 )
-from checks.collectors.weak_passwords import collect_weak_passwords
+from checks.collectors.linux.weak_passwords import collect_weak_passwords
+from checks.collectors.windows import WINDOWS_COLLECTORS
 from checks.facts import FactName
 from checks.host import HostContext
 
 Collector = Callable[[HostContext], Any]
 
-COLLECTORS: MappingProxyType[FactName, Collector] = MappingProxyType(
-    {
-        FactName.USERS: collect_users,
-        FactName.GROUPS: collect_groups,
-        FactName.SHADOW: collect_shadow,
-        FactName.LOGIN_DEFS: collect_login_defs,
-        FactName.PWQUALITY: collect_pwquality,
-        FactName.LISTENING_SOCKETS: collect_listening_sockets,
-        FactName.REBOOT_REQUIRED: collect_reboot_required,
-        FactName.OS_RELEASE: collect_os_release,
-        FactName.SSHD_CONFIG: collect_sshd_config,
-        FactName.PENDING_UPDATES: collect_pending_updates,
-        FactName.SENSITIVE_FILES: collect_sensitive_files,
-        FactName.CLOCK: collect_clock,
-        FactName.PACKAGES: collect_packages,
-        FactName.PACKAGE_ACTIVITY: collect_package_activity,
-        FactName.KERNELS: collect_kernels,
-        FactName.PROCESSES: collect_processes,
-        FactName.ANTIVIRUS: collect_antivirus,
-        FactName.LAST_LOGINS: collect_last_logins,
-        FactName.WEAK_PASSWORDS: collect_weak_passwords,
-        FactName.LISTENING_PROGRAMS: collect_listening_programs,
-        FactName.FIREWALL: collect_firewall,
-        FactName.NETWORK_INTERFACES: collect_network_interfaces,
-    }
-)
+LINUX_COLLECTORS: dict[FactName, Collector] = {
+    FactName.USERS: collect_users,
+    FactName.GROUPS: collect_groups,
+    FactName.SHADOW: collect_shadow,
+    FactName.LOGIN_DEFS: collect_login_defs,
+    FactName.PWQUALITY: collect_pwquality,
+    FactName.LISTENING_SOCKETS: collect_listening_sockets,
+    FactName.REBOOT_REQUIRED: collect_reboot_required,
+    FactName.OS_RELEASE: collect_os_release,
+    FactName.SSHD_CONFIG: collect_sshd_config,
+    FactName.PENDING_UPDATES: collect_pending_updates,
+    FactName.SENSITIVE_FILES: collect_sensitive_files,
+    FactName.CLOCK: collect_clock,
+    FactName.PACKAGES: collect_packages,
+    FactName.PACKAGE_ACTIVITY: collect_package_activity,
+    FactName.KERNELS: collect_kernels,
+    FactName.PROCESSES: collect_processes,
+    FactName.ANTIVIRUS: collect_antivirus,
+    FactName.LAST_LOGINS: collect_last_logins,
+    FactName.WEAK_PASSWORDS: collect_weak_passwords,
+    FactName.LISTENING_PROGRAMS: collect_listening_programs,
+    FactName.FIREWALL: collect_firewall,
+    FactName.NETWORK_INTERFACES: collect_network_interfaces,
+}
 
 KeyedCollector = Callable[[HostContext, str], Any]
 
 # Facts that depend on a policy value (a path), collected once per value.
-KEYED_COLLECTORS: MappingProxyType[FactName, KeyedCollector] = MappingProxyType(
-    {
-        FactName.SCAN_LOG: collect_scan_log,
-        FactName.BACKUP_LOCATION: collect_backup_location,
-    }
+LINUX_KEYED_COLLECTORS: dict[FactName, KeyedCollector] = {
+    FactName.SCAN_LOG: collect_scan_log,
+    FactName.BACKUP_LOCATION: collect_backup_location,
+}
+
+COLLECTORS: MappingProxyType[tuple[FactName, str], Collector] = MappingProxyType(
+    {(name, "linux"): collect for name, collect in LINUX_COLLECTORS.items()}
+    | {(name, "windows"): collect for name, collect in WINDOWS_COLLECTORS.items()}
 )
+KEYED_COLLECTORS: MappingProxyType[tuple[FactName, str], KeyedCollector] = MappingProxyType(
+    {(name, "linux"): collect for name, collect in LINUX_KEYED_COLLECTORS.items()}
+)
+
+
+def collector_for(name: FactName, platform: str) -> Collector | None:
+    return COLLECTORS.get((name, platform))
+
+
+def keyed_collector_for(name: FactName, platform: str) -> KeyedCollector | None:
+    return KEYED_COLLECTORS.get((name, platform))
+
 
 # Facts that need a command: under --root they are not applicable.
 COMMAND_FACTS = frozenset({FactName.PENDING_UPDATES})

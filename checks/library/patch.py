@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from checks.collectors.packages import kernel_sort_key
+from checks.collectors.linux.packages import kernel_sort_key
 from checks.errors import CollectError
 from checks.facts import OsRelease
 from checks.factset import Facts

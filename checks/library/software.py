@@ -14,7 +14,8 @@ from checks.model import Finding, Severity, Status
 MAX_PACKAGE_FINDINGS = 100
 
 # Built-in deny categories (POLICY.md E17: games above all, and tools that hand the machine to
-# someone outside). Patterns match package names; "section:" matches Debian's section.
+# someone outside). Patterns match package names (Linux) and program display names (Windows),
+# without case; "section:" matches Debian's section.
 DENY_CATALOG: dict[str, tuple[str, ...]] = {
     "games": (
         "section:games",
@@ -34,6 +35,23 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
         "gnome-mines",
         "gnome-sudoku",
         "sl",
+        # Windows programs, by the names their Uninstall entries show
+        "wegame",
+        "4399*",
+        "*游戏*",
+        "epic games launcher",
+        "battle.net",
+        "ea app",
+        "origin",
+        "ubisoft connect",
+        "uplay",
+        "league of legends",
+        "英雄联盟*",
+        "穿越火线*",
+        "地下城与勇士*",
+        "qq游戏*",
+        "腾讯游戏*",
+        "minecraft launcher",
     ),
     "remote_control": (
         "teamviewer*",
@@ -51,6 +69,15 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
         "xrdp",
         "nomachine",
         "dwservice",
+        "向日葵*",
+        "todesk*",
+        "rustdesk*",
+        "anydesk*",
+        "ultraviewer*",
+        "radmin*",
+        "realvnc*",
+        "tightvnc*",
+        "ultravnc*",
     ),
     "p2p": (
         "transmission*",
@@ -65,6 +92,15 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
         "xunlei*",
         "com.xunlei.*",
         "tixati",
+        "迅雷*",
+        "thunder*",
+        "bittorrent*",
+        "µtorrent*",
+        "utorrent*",
+        "电驴*",
+        "emule*",
+        "百度网盘*",
+        "baidunetdisk*",
     ),
 }
 
@@ -72,7 +108,9 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
 def _matches(package: InstalledPackage, pattern: str) -> bool:
     if pattern.startswith("section:"):
         return bool(package.section) and fnmatchcase(package.section, pattern[len("section:") :])
-    return fnmatchcase(package.name, pattern)
+    # Windows shows programs by display name ("AnyDesk", "TeamViewer 15"): compared without
+    # case, which changes nothing for Linux package names (always lower case).
+    return fnmatchcase(package.name.casefold(), pattern.casefold())
 
 
 def _capped(findings: list[Finding], what: str) -> list[Finding]:

@@ -214,7 +214,7 @@ class HostTree:
         run(["touch", "-d", when.strftime("%Y-%m-%d %H:%M:%S UTC"), str(target)])
 
     def socket_inode(self, protocol: str, port: int) -> int:
-        from checks.collectors.network import parse_proc_net
+        from checks.collectors.linux.network import parse_proc_net
 
         for table, family in ((protocol, "ipv4"), (protocol + "6", "ipv6")):
             text = self.path(f"/proc/net/{table}").read_text()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from checks.collectors.accounts import collect_shadow, collect_users, hash_scheme
-from checks.collectors.login_defs import collect_login_defs
-from checks.collectors.network import collect_listening_sockets
-from checks.collectors.pwquality import collect_pwquality
-from checks.collectors.sshd import collect_sshd_config
-from checks.collectors.system import (
+from checks.collectors.linux.accounts import collect_shadow, collect_users, hash_scheme
+from checks.collectors.linux.login_defs import collect_login_defs
+from checks.collectors.linux.network import collect_listening_sockets
+from checks.collectors.linux.pwquality import collect_pwquality
+from checks.collectors.linux.sshd import collect_sshd_config
+from checks.collectors.linux.system import (
     collect_os_release,
     collect_pending_updates,
     collect_reboot_required,

@@ -12,28 +12,32 @@ from pathlib import Path
 
 import pytest
 
-from checks.collectors.antivirus import (
+from checks.collectors.linux.antivirus import (
     collect_antivirus,
     collect_scan_log,
     parse_cvd_header,
     parse_scan_log,
 )
-from checks.collectors.firewall import (
+from checks.collectors.linux.firewall import (
     collect_firewall,
     inbound_from_iptables_save,
     inbound_from_nft_text,
 )
-from checks.collectors.identity import collect_backup_location
-from checks.collectors.logins import collect_last_logins
-from checks.collectors.packages import (
+from checks.collectors.linux.identity import collect_backup_location
+from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.packages import (
     collect_kernels,
     collect_package_activity,
     collect_packages,
     newest_apt_history_install,
 )
-from checks.collectors.processes import _rpm_owner, collect_listening_programs, collect_processes
-from checks.collectors.system import parse_dnf_updates
-from checks.collectors.weak_passwords import (
+from checks.collectors.linux.processes import (
+    _rpm_owner,
+    collect_listening_programs,
+    collect_processes,
+)
+from checks.collectors.linux.system import parse_dnf_updates
+from checks.collectors.linux.weak_passwords import (
     candidates_for,
     collect_weak_passwords,
     crypt_library,
@@ -293,7 +297,7 @@ def test_crypt_library_needs_no_crypt_module() -> None:
     # Python 3.13 removed `crypt`; loading the collector must not import it.
     script = (
         "import sys\nsys.modules['crypt'] = None\n"
-        "from checks.collectors.weak_passwords import crypt_library\n"
+        "from checks.collectors.linux.weak_passwords import crypt_library\n"
         "print(crypt_library().verify('123456', '$6$salt$' + 'x' * 86))\n"
     )
     completed = subprocess.run(
@@ -379,7 +383,7 @@ def test_ufw_firewalld_and_iptables_files(tmp_path: Path) -> None:
 
 _LIVE_FIREWALL = r"""
 import json, subprocess, sys
-from checks.collectors.firewall import collect_firewall
+from checks.collectors.linux.firewall import collect_firewall
 from checks.host import HostContext
 from checks.runner import CommandRunner
 for step in sys.argv[1:]:

@@ -16,6 +16,7 @@ from checks.registry import REGISTRY
 from tests.checks import facts_tables as t
 from tests.checks.case import Case
 from tests.checks.library_cases import KERNELS_NEWER, KERNELS_SAME, KERNELS_UNKNOWN, MORE_CASES
+from tests.checks.windows_cases import WINDOWS_CASES
 
 F = FactName
 PS = PasswordState
@@ -364,6 +365,7 @@ CASES: dict[str, list[Case]] = {
 }
 
 CASES.update(MORE_CASES)
+CASES.update(WINDOWS_CASES)
 
 CASE_PARAMS = [
     pytest.param(check_id, case, id=f"{check_id}:{case.name}")
@@ -376,7 +378,7 @@ CASE_PARAMS = [
 def test_check_judges_fact_table(check_id: str, case: Case) -> None:
     spec = REGISTRY[check_id]
     source = FactSource.from_values(case.facts)
-    results = run_check(spec, source, "linux", case.params)
+    results = run_check(spec, source, spec.platforms[0], case.params)
     assert sorted((r.status.value, r.resource) for r in results) == sorted(case.expected)
     for result in results:
         assert result.check_id == check_id

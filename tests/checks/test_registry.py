@@ -27,7 +27,7 @@ def test_every_check_has_texts_tags_and_severity(check_id: str) -> None:
     for text in (spec.title_zh, spec.title_en, spec.remediation_zh, spec.remediation_en):
         assert len(text.strip()) >= 8
     assert spec.rules and set(spec.rules) <= POLICY_TAGS
-    assert spec.platforms == ("linux",)
+    assert spec.platforms and set(spec.platforms) <= {"linux", "windows"}
     assert spec.facts
 
 
@@ -48,6 +48,7 @@ def test_policy_tags_are_the_policy_documents() -> None:
         ({"rules": ("E19",)}, "not POLICY.md tags"),
         ({"rules": ()}, "at least one POLICY.md tag"),
         ({"platforms": ("solaris",)}, "platforms"),
+        ({"platforms": ("linux", "windows")}, "no windows collector for facts ['users']"),
         ({"facts": ("users",)}, "facts must name"),
         ({"category": "misc"}, "category 'misc'"),
         ({"params": (ParamSpec("max_days", "int", "90", "天数", "days"),)}, "is not a int"),

@@ -7,7 +7,7 @@ import shlex
 import stat
 from datetime import UTC, datetime
 
-from checks.collectors.accounts import parse_group, parse_passwd
+from checks.collectors.linux.accounts import parse_group, parse_passwd
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import Clock, FileStat, OsRelease, PendingUpdate, RebootRequired
 from checks.host import HostContext

@@ -7,7 +7,7 @@ import sqlite3
 import struct
 from datetime import UTC, datetime
 
-from checks.collectors.accounts import parse_passwd
+from checks.collectors.linux.accounts import parse_passwd
 from checks.errors import CollectError, NoPrivilege
 from checks.facts import LastLogins
 from checks.host import HostContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from checks.collectors.network import collect_listening_sockets
-from checks.collectors.packages import dpkg_owner_index, rpm_command, rpm_database
+from checks.collectors.linux.network import collect_listening_sockets
+from checks.collectors.linux.packages import dpkg_owner_index, rpm_command, rpm_database
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import ListeningProgram, ProcessInfo
 from checks.host import HostContext

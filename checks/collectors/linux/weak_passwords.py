@@ -13,7 +13,7 @@ import ctypes.util
 import functools
 import hmac
 
-from checks.collectors.accounts import classify_shadow_password
+from checks.collectors.linux.accounts import classify_shadow_password
 from checks.errors import NotApplicable
 from checks.facts import PasswordState, WeakPassword, WeakPasswords
 from checks.host import HostContext

@@ -1,0 +1,303 @@
+"""Fact-table cases for the Windows checks (checks/library/windows.py); merged into CASES.
+
+Facts are the typed Windows facts the hive readers produce; the clock is the tables' fixed
+TODAY (2026-11-23), so the lifecycle dates judge the same on any day the suite runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from checks.errors import CollectError, NotApplicable
+from checks.facts import FactName, InstalledPackage
+from checks.facts_windows import (
+    CumulativeUpdate,
+    DefenderState,
+    Exposure,
+    LocalAccount,
+    SamPasswordPolicy,
+    WindowsAccounts,
+    WindowsSystem,
+    WindowsVersion,
+)
+from tests.checks import facts_tables as t
+from tests.checks.case import Case
+
+F = FactName
+TODAY = t.TODAY
+MACHINE = "S-1-5-21-1-2-3"
+
+
+def _system(
+    build: int = 26200,
+    edition: str = "Professional",
+    kind: str = "Client",
+    updated_days_ago: int | None = 10,
+) -> WindowsSystem:
+    version = WindowsVersion("Windows 10 Pro", edition, "", build, 7171, kind, None)
+    updates = (
+        ()
+        if updated_days_ago is None
+        else (CumulativeUpdate(build, 7171, TODAY - datetime.timedelta(days=updated_days_ago)),)
+    )
+    return WindowsSystem(version, updates)
+
+
+def _exposure(**changes: object) -> Exposure:
+    values: dict[str, object] = {
+        "firewall": {"domain": True, "private": True, "public": True},
+        "rdp_enabled": False,
+        "rdp_requires_nla": True,
+        "smb1_server": False,
+        "smb1_client_driver": False,
+        "services": {"RemoteRegistry": "disabled", "wuauserv": "manual"},
+        "autorun_disabled_drive_types": 0xFF,
+        "windows_update_disabled_by_policy": False,
+    }
+    values.update(changes)
+    return Exposure(**values)  # type: ignore[arg-type]
+
+
+def _defender(**changes: object) -> DefenderState:
+    values: dict[str, object] = {
+        "installed": True,
+        "disabled_by_policy": False,
+        "realtime_disabled": False,
+        "signature_version": "1.421.88.0",
+        "signatures_updated_at": TODAY - datetime.timedelta(days=1),
+    }
+    values.update(changes)
+    return DefenderState(**values)  # type: ignore[arg-type]
+
+
+def _account(rid: int, name: str, disabled: bool = False) -> LocalAccount:
+    return LocalAccount(rid, name, "", "", disabled, False, False, False, True, None, None, 0, 0)
+
+
+def _accounts(guest_disabled: bool = True, admins: tuple[int | str, ...] = (500,)):  # type: ignore[no-untyped-def]
+    members = tuple(f"{MACHINE}-{a}" if isinstance(a, int) else a for a in admins)
+    return WindowsAccounts(
+        accounts=(
+            _account(500, "Administrator", disabled=True),
+            _account(501, "Guest", disabled=guest_disabled),
+            _account(1001, "teacher"),
+            _account(1002, "itadmin"),
+        ),
+        machine_sid=MACHINE,
+        administrators=members,
+        policy=SamPasswordPolicy(8, True, 90, 0, 5, 5, 30),
+    )
+
+
+def _package(name: str) -> InstalledPackage:
+    return InstalledPackage(name, "1.0", "", "", "uninstall-64")
+
+
+NO_PACKAGES: tuple[InstalledPackage, ...] = ()
+
+WINDOWS_CASES: dict[str, list[Case]] = {
+    "patch.windows_supported": [
+        Case(
+            "Windows 11 25H2",
+            {F.WINDOWS_SYSTEM: _system(26200), F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "Windows 10 22H2 after 2025-10-14",
+            {F.WINDOWS_SYSTEM: _system(19045), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "Windows 10 22H2 under ESU",
+            {F.WINDOWS_SYSTEM: _system(19045), F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+            {"esu_until": "2026-12-31"},
+        ),
+        Case(
+            "Windows 11 23H2 Enterprise: a year longer than Pro, ended 2026-11-10",
+            {F.WINDOWS_SYSTEM: _system(22631, "Enterprise"), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "LTSC 2021 runs to 2027",
+            {F.WINDOWS_SYSTEM: _system(19044, "EnterpriseS"), F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "Server 2012 R2",
+            {F.WINDOWS_SYSTEM: _system(9600, "ServerStandard", "Server"), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "a build the table does not know is not passed",
+            {F.WINDOWS_SYSTEM: _system(29999), F.CLOCK: t.CLOCK},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "patch.windows_update_age": [
+        Case("ten days", {F.WINDOWS_SYSTEM: _system(), F.CLOCK: t.CLOCK}, {("pass", "host")}),
+        Case(
+            "ninety days",
+            {F.WINDOWS_SYSTEM: _system(updated_days_ago=90), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "none recorded",
+            {F.WINDOWS_SYSTEM: _system(updated_days_ago=None), F.CLOCK: t.CLOCK},
+            {("fail", "host")},
+        ),
+        Case(
+            "no SOFTWARE hive",
+            {F.WINDOWS_SYSTEM: NotApplicable("no SOFTWARE hive"), F.CLOCK: t.CLOCK},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "patch.windows_update_service": [
+        Case("may run", {F.WINDOWS_EXPOSURE: _exposure()}, {("pass", "service:wuauserv")}),
+        Case(
+            "service disabled",
+            {F.WINDOWS_EXPOSURE: _exposure(services={"wuauserv": "disabled"})},
+            {("fail", "service:wuauserv")},
+        ),
+        Case(
+            "policy off",
+            {F.WINDOWS_EXPOSURE: _exposure(windows_update_disabled_by_policy=True)},
+            {("fail", "service:wuauserv")},
+        ),
+    ],
+    "antivirus.windows_protection": [
+        Case(
+            "Defender on, fresh",
+            {F.WINDOWS_DEFENDER: _defender(), F.PACKAGES: NO_PACKAGES, F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "stale signatures",
+            {
+                F.WINDOWS_DEFENDER: _defender(
+                    signatures_updated_at=TODAY - datetime.timedelta(days=30)
+                ),
+                F.PACKAGES: NO_PACKAGES,
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "host")},
+        ),
+        Case(
+            "real-time off and stale signatures: one cause, one failure",
+            {
+                F.WINDOWS_DEFENDER: _defender(
+                    realtime_disabled=True,
+                    signatures_updated_at=TODAY - datetime.timedelta(days=300),
+                ),
+                F.PACKAGES: NO_PACKAGES,
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "host")},
+        ),
+        Case(
+            "Defender off by policy, 火绒 installed: its state is read on the running PC",
+            {
+                F.WINDOWS_DEFENDER: _defender(disabled_by_policy=True),
+                F.PACKAGES: (_package("火绒安全软件"),),
+                F.CLOCK: t.CLOCK,
+            },
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "no Defender, nothing else",
+            {
+                F.WINDOWS_DEFENDER: _defender(installed=False),
+                F.PACKAGES: (_package("7-Zip"),),
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "host")},
+        ),
+    ],
+    "firewall.windows_profiles": [
+        Case("all on", {F.WINDOWS_EXPOSURE: _exposure()}, {("pass", "host")}),
+        Case(
+            "public off",
+            {
+                F.WINDOWS_EXPOSURE: _exposure(
+                    firewall={"domain": True, "private": True, "public": False}
+                )
+            },
+            {("fail", "firewall:public")},
+        ),
+        Case(
+            "nothing known",
+            {
+                F.WINDOWS_EXPOSURE: _exposure(
+                    firewall={"domain": None, "private": None, "public": None}
+                )
+            },
+            {("error", "host")},
+        ),
+    ],
+    "services.windows_remote_desktop": [
+        Case("off", {F.WINDOWS_EXPOSURE: _exposure()}, {("pass", "service:rdp")}),
+        Case(
+            "on with NLA",
+            {F.WINDOWS_EXPOSURE: _exposure(rdp_enabled=True)},
+            {("pass", "service:rdp")},
+        ),
+        Case(
+            "on without NLA",
+            {F.WINDOWS_EXPOSURE: _exposure(rdp_enabled=True, rdp_requires_nla=False)},
+            {("fail", "service:rdp")},
+        ),
+        Case(
+            "on, not allowed in this group",
+            {F.WINDOWS_EXPOSURE: _exposure(rdp_enabled=True)},
+            {("fail", "service:rdp")},
+            {"allowed": False},
+        ),
+    ],
+    "services.windows_smb1": [
+        Case("off", {F.WINDOWS_EXPOSURE: _exposure()}, {("pass", "host")}),
+        Case(
+            "server on",
+            {F.WINDOWS_EXPOSURE: _exposure(smb1_server=True)},
+            {("fail", "service:smb1-server")},
+        ),
+    ],
+    "services.windows_remote_registry": [
+        Case(
+            "disabled",
+            {F.WINDOWS_EXPOSURE: _exposure()},
+            {("pass", "service:RemoteRegistry")},
+        ),
+        Case(
+            "automatic",
+            {F.WINDOWS_EXPOSURE: _exposure(services={"RemoteRegistry": "automatic"})},
+            {("fail", "service:RemoteRegistry")},
+        ),
+    ],
+    "accounts.windows_guest": [
+        Case("disabled", {F.WINDOWS_ACCOUNTS: _accounts()}, {("pass", "user:Guest")}),
+        Case(
+            "enabled",
+            {F.WINDOWS_ACCOUNTS: _accounts(guest_disabled=False)},
+            {("fail", "user:Guest")},
+        ),
+        Case(
+            "SAM unreadable",
+            {F.WINDOWS_ACCOUNTS: CollectError("damaged registry hive")},
+            {("error", "host")},
+        ),
+    ],
+    "accounts.windows_administrators": [
+        Case("built-in only", {F.WINDOWS_ACCOUNTS: _accounts()}, {("pass", "host")}),
+        Case(
+            "a second administrator and a domain group",
+            {F.WINDOWS_ACCOUNTS: _accounts(admins=(500, 1002, "S-1-5-21-9-9-9-512"))},
+            {("fail", "user:itadmin"), ("fail", "user:S-1-5-21-9-9-9-512")},
+        ),
+        Case(
+            "approved",
+            {F.WINDOWS_ACCOUNTS: _accounts(admins=(500, 1002))},
+            {("pass", "host")},
+            {"allowed": ["ITADMIN"]},
+        ),
+    ],
+}
