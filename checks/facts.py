@@ -31,7 +31,7 @@ class FactName(StrEnum):
     ANTIVIRUS = "antivirus"
     SCAN_LOG = "scan_log"  # keyed by the log's path
     LAST_LOGINS = "last_logins"
-    WEAK_PASSWORDS = "weak_passwords"
+    WEAK_PASSWORDS = "weak_passwords"  # keyed by the organisation's words
     LISTENING_PROGRAMS = "listening_programs"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
@@ -44,7 +44,7 @@ class FactName(StrEnum):
 
 
 # Facts that depend on a value from the policy (a path): collected once per key.
-KEYED_FACTS = frozenset({FactName.SCAN_LOG, FactName.BACKUP_LOCATION})
+KEYED_FACTS = frozenset({FactName.SCAN_LOG, FactName.BACKUP_LOCATION, FactName.WEAK_PASSWORDS})
 
 
 class PasswordState(StrEnum):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from checks.collectors import collector_for, keyed_collector_for
+from checks.collectors.linux.weak_passwords import organisation_key
 from checks.errors import CollectError
 from checks.facts import (
     KEYED_FACTS,
@@ -200,9 +201,11 @@ class Facts:
     def last_logins(self) -> LastLogins:
         return cast(LastLogins, self._get(FactName.LAST_LOGINS))
 
-    @property
-    def weak_passwords(self) -> WeakPasswords:
-        return cast(WeakPasswords, self._get(FactName.WEAK_PASSWORDS))
+    def weak_passwords(self, organisation_words: Sequence[str] = ()) -> WeakPasswords:
+        """Keyed by the organisation's words; a table of facts gives it under their key
+        (``organisation_key``, "" for none)."""
+        key = organisation_key(organisation_words)
+        return cast(WeakPasswords, self._get_keyed(FactName.WEAK_PASSWORDS, key))
 
     @property
     def listening_programs(self) -> tuple[ListeningProgram, ...]:

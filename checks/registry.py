@@ -396,6 +396,18 @@ _CHECKS: tuple[CheckSpec, ...] = (
         rules=("E4", "E5", "E6"),
         facts=(FactName.WEAK_PASSWORDS,),
         function=accounts.weak_password,
+        params=(
+            ParamSpec(
+                "organisation_words",
+                "list[str]",
+                (),
+                "本单位的词(校名、拼音及缩写、年份等),按常见方式组合后也作为弱密码尝试,"
+                "如 yizhong、Yizhong@123、yizhong2024",
+                "the organisation's own words (school name, its pinyin and abbreviation...), "
+                "also tried as weak passwords in the usual forms: yizhong, Yizhong@123, "
+                "yizhong2024",
+            ),
+        ),
     ),
     CheckSpec(
         id="accounts.password_changed_since_handover",

@@ -33,7 +33,7 @@ from checks.collectors.linux.system import (
     collect_sensitive_files,
 )
 from checks.collectors.linux.weak_passwords import collect_weak_passwords
-from checks.collectors.windows import WINDOWS_COLLECTORS
+from checks.collectors.windows import WINDOWS_COLLECTORS, WINDOWS_KEYED_COLLECTORS
 from checks.facts import FactName
 from checks.host import HostContext
 
@@ -66,10 +66,12 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
 
 KeyedCollector = Callable[[HostContext, str], Any]
 
-# Facts that depend on a policy value (a path), collected once per value.
+# Facts that depend on a policy value (a path, the organisation's words), collected once per
+# value.
 LINUX_KEYED_COLLECTORS: dict[FactName, KeyedCollector] = {
     FactName.SCAN_LOG: collect_scan_log,
     FactName.BACKUP_LOCATION: collect_backup_location,
+    FactName.WEAK_PASSWORDS: collect_weak_passwords,
 }
 
 COLLECTORS: MappingProxyType[tuple[FactName, str], Collector] = MappingProxyType(
@@ -78,6 +80,7 @@ COLLECTORS: MappingProxyType[tuple[FactName, str], Collector] = MappingProxyType
 )
 KEYED_COLLECTORS: MappingProxyType[tuple[FactName, str], KeyedCollector] = MappingProxyType(
     {(name, "linux"): collect for name, collect in LINUX_KEYED_COLLECTORS.items()}
+    | {(name, "windows"): collect for name, collect in WINDOWS_KEYED_COLLECTORS.items()}
 )
 
 

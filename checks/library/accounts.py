@@ -203,7 +203,7 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 
 def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
-    weak = facts.weak_passwords
+    weak = facts.weak_passwords(params["organisation_words"])
     findings = [
         Finding(
             Status.FAIL,

@@ -23,30 +23,44 @@ SHADOW_DAYS = t.TODAY_DAYS
 
 MORE_CASES: dict[str, list[Case]] = {
     "accounts.weak_password": [
-        Case("none weak", {F.WEAK_PASSWORDS: NO_WEAK}, {("pass", "host")}),
+        Case("none weak", {F.WEAK_PASSWORDS: {"": NO_WEAK}}, {("pass", "host")}),
+        Case(
+            "an organisation word, asked for under the words' key",
+            {
+                F.WEAK_PASSWORDS: {
+                    "yizhong\nYZ": WeakPasswords(
+                        (WeakPassword("teacher", "organisation word"),), ("teacher",), 116, ()
+                    )
+                }
+            },
+            {("fail", "user:teacher")},
+            {"organisation_words": [" yizhong", "YZ", "yizhong"]},
+        ),
         Case(
             "vendor default and own name",
             {
-                F.WEAK_PASSWORDS: WeakPasswords(
-                    (
-                        WeakPassword("pi", "vendor default"),
-                        WeakPassword("bob", "same as the account name"),
-                    ),
-                    ("pi", "bob", "alice"),
-                    60,
-                    (),
-                )
+                F.WEAK_PASSWORDS: {
+                    "": WeakPasswords(
+                        (
+                            WeakPassword("pi", "vendor default"),
+                            WeakPassword("bob", "same as the account name"),
+                        ),
+                        ("pi", "bob", "alice"),
+                        60,
+                        (),
+                    )
+                }
             },
             {("fail", "user:pi"), ("fail", "user:bob")},
         ),
         Case(
             "scheme the library cannot compute is an error, not a pass",
-            {F.WEAK_PASSWORDS: WeakPasswords((), ("old",), 60, ("old",))},
+            {F.WEAK_PASSWORDS: {"": WeakPasswords((), ("old",), 60, ("old",))}},
             {("error", "user:old")},
         ),
         Case(
             "shadow unreadable",
-            {F.WEAK_PASSWORDS: NoPrivilege("/etc/shadow is not readable by this account")},
+            {F.WEAK_PASSWORDS: {"": NoPrivilege("/etc/shadow is not readable by this account")}},
             {("no_privilege", "host")},
         ),
     ],

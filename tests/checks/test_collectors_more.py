@@ -41,6 +41,9 @@ from checks.collectors.linux.weak_passwords import (
     candidates_for,
     collect_weak_passwords,
     crypt_library,
+    find_weak_passwords,
+    organisation_candidates,
+    organisation_key,
 )
 from checks.errors import NotApplicable
 from checks.host import HostContext
@@ -285,6 +288,19 @@ def test_crypt_library_verifies_each_scheme_mkpasswd_makes(method: str) -> None:
     library = crypt_library()
     assert library.verify("Admin@123", hashed) is True
     assert library.verify("admin@123", hashed) is False
+
+
+def test_organisation_words_find_passwords_built_from_them() -> None:
+    # A school's account whose password is its name and the year, hashed by the real mkpasswd.
+    hashed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "Yizhong@2025", secret_input=True)
+    shadow = f"teacher:{hashed.strip()}:20000:0:99999:7:::\n"
+    words = organisation_candidates(["yizhong", "YZ"], 2026)
+    assert {"yizhong2024", "Yizhong@2025", "yizhong@123", "YZ123", "yz2027"} <= set(words)
+    assert len(words) == len(set(words)) <= 2 * 3 * 14
+    found = find_weak_passwords(shadow, crypt_library(), words)
+    assert [(m.account, m.kind) for m in found.matches] == [("teacher", "organisation word")]
+    assert find_weak_passwords(shadow, crypt_library()).matches == ()
+    assert organisation_key([" yizhong ", "YZ", "yizhong", ""]) == "yizhong\nYZ"
 
 
 def test_crypt_library_says_when_it_cannot_compute_a_scheme() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.collectors.linux.weak_passwords import organisation_candidates
 from checks.collectors.windows.hives import Hive
 from checks.collectors.windows.md4 import md4, nt_hash
 from checks.collectors.windows.sam import (
@@ -119,7 +120,7 @@ def test_weak_passwords_are_found_by_their_nt_hash(tmp_path: Path, revision: int
     )
     sam, system = open_pair(str(tmp_path / "SAM"), str(tmp_path / "SYSTEM"))
     with sam, system:
-        weak = find_weak_nt_passwords(sam, system, ["yizhong2024"])
+        weak = find_weak_nt_passwords(sam, system, organisation_candidates(["YiZhong"], 2025))
         accounts = {account.name: account for account in read_accounts(sam)}
         policy = read_password_policy(sam)
     found = {match.account: match.kind for match in weak.matches}

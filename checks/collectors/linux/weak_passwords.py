@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import datetime
 import functools
 import hmac
+from collections.abc import Sequence
 
 from checks.collectors.linux.accounts import classify_shadow_password
 from checks.errors import NotApplicable
@@ -82,6 +84,13 @@ COMMON_WEAK: tuple[str, ...] = (
     "test123",
 )
 NAME_VARIANTS = ("{name}", "{name}123", "{name}@123")
+# An organisation's own words (school name, its pinyin and abbreviation, "admin", "teacher")
+# in the forms people build passwords from: yizhong2024, Yizhong@123, school123...
+ORGANISATION_SUFFIXES = ("", "123", "@123", "123456", "!", "@")
+ORGANISATION_YEAR_JOINERS = ("", "@")
+MAX_ORGANISATION_WORDS = 20
+# Each word gives up to 3 forms x (6 + 2 x 4 years) = 42 candidates; on Linux every candidate
+# is a real crypt() of the account's scheme, so the count is bounded.
 # libxcrypt's struct crypt_data is 32 KiB; glibc's old one 128 KiB. Room for either.
 _CRYPT_DATA_BYTES = 256 * 1024
 
@@ -131,10 +140,27 @@ def crypt_library() -> CryptLibrary:
     return CryptLibrary()
 
 
-def candidates_for(account: str) -> list[tuple[str, str]]:
+def organisation_candidates(words: Sequence[str], year: int) -> list[str]:
+    """The usual passwords built from the organisation's words around the given year."""
+    years = [str(y) for y in range(year - 2, year + 2)]
+    candidates: list[str] = []
+    for word in list(dict.fromkeys(w.strip() for w in words if w.strip()))[:MAX_ORGANISATION_WORDS]:
+        for form in dict.fromkeys((word, word.lower(), word[:1].upper() + word[1:].lower())):
+            candidates += [form + suffix for suffix in ORGANISATION_SUFFIXES]
+            candidates += [form + joiner + y for y in years for joiner in ORGANISATION_YEAR_JOINERS]
+    return list(dict.fromkeys(candidates))
+
+
+def organisation_key(words: Sequence[str]) -> str:
+    """The fact key of a set of organisation words (the weak-password fact depends on them)."""
+    return "\n".join(dict.fromkeys(w.strip() for w in words if w.strip()))
+
+
+def candidates_for(account: str, organisation: Sequence[str] = ()) -> list[tuple[str, str]]:
     listed = [(p, "vendor default") for p in VENDOR_DEFAULTS]
     listed += [(p, "common weak") for p in COMMON_WEAK]
     listed += [(v.format(name=account), "same as the account name") for v in NAME_VARIANTS]
+    listed += [(p, "organisation word") for p in organisation]
     seen: set[str] = set()
     unique = []
     for phrase, kind in listed:
@@ -144,7 +170,9 @@ def candidates_for(account: str) -> list[tuple[str, str]]:
     return unique
 
 
-def find_weak_passwords(shadow_text: str, library: CryptLibrary) -> WeakPasswords:
+def find_weak_passwords(
+    shadow_text: str, library: CryptLibrary, organisation: Sequence[str] = ()
+) -> WeakPasswords:
     matches: list[WeakPassword] = []
     tested: list[str] = []
     unsupported: list[str] = []
@@ -158,7 +186,7 @@ def find_weak_passwords(shadow_text: str, library: CryptLibrary) -> WeakPassword
         if state is not PasswordState.HASHED:
             continue  # empty passwords are judged elsewhere; locked ones cannot log in
         tested.append(name)
-        candidates = candidates_for(name)
+        candidates = candidates_for(name, organisation)
         count = max(count, len(candidates))
         for phrase, kind in candidates:
             verdict = library.verify(phrase, stored)
@@ -171,8 +199,11 @@ def find_weak_passwords(shadow_text: str, library: CryptLibrary) -> WeakPassword
     return WeakPasswords(tuple(matches), tuple(tested), count, tuple(unsupported))
 
 
-def collect_weak_passwords(host: HostContext) -> WeakPasswords:
+def collect_weak_passwords(host: HostContext, organisation_key_: str = "") -> WeakPasswords:
+    """Keyed by the organisation's words (organisation_key), expanded around this year."""
     text = host.read_optional("/etc/shadow")
     if text is None:
         raise NotApplicable("/etc/shadow does not exist on this host")
-    return find_weak_passwords(text, crypt_library())
+    words = organisation_key_.split("\n") if organisation_key_ else []
+    year = datetime.datetime.now(datetime.UTC).year
+    return find_weak_passwords(text, crypt_library(), organisation_candidates(words, year))

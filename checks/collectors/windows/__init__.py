@@ -20,15 +20,14 @@ _FUNCTIONS: dict[FactName, str] = {
     FactName.WINDOWS_EXPOSURE: "collect_windows_exposure",
     FactName.WINDOWS_DEFENDER: "collect_windows_defender",
     FactName.WINDOWS_ACCOUNTS: "collect_windows_accounts",
-    FactName.WEAK_PASSWORDS: "collect_windows_weak_passwords",
     FactName.PACKAGES: "collect_windows_packages",
 }
 
 
-def _lazy(function: str) -> Callable[[HostContext], Any]:
-    def collect(host: HostContext) -> Any:
+def _lazy(function: str) -> Callable[..., Any]:
+    def collect(host: HostContext, *key: str) -> Any:
         module = importlib.import_module("checks.collectors.windows.facts")
-        return getattr(module, function)(host)
+        return getattr(module, function)(host, *key)
 
     collect.__name__ = function
     return collect
@@ -37,4 +36,8 @@ def _lazy(function: str) -> Callable[[HostContext], Any]:
 WINDOWS_COLLECTORS: dict[FactName, Callable[[HostContext], Any]] = {
     FactName.CLOCK: collect_clock,  # the scan's time: the same on every platform
     **{fact: _lazy(function) for fact, function in _FUNCTIONS.items()},
+}
+# Facts that depend on a policy value, collected once per value.
+WINDOWS_KEYED_COLLECTORS: dict[FactName, Callable[[HostContext, str], Any]] = {
+    FactName.WEAK_PASSWORDS: _lazy("collect_windows_weak_passwords"),
 }

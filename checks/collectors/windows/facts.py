@@ -6,9 +6,11 @@ check needing it reports the same clear reason."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from checks.collectors.linux.weak_passwords import organisation_candidates
 from checks.collectors.windows.defender import read_defender
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
@@ -73,10 +75,13 @@ def collect_windows_accounts(host: HostContext) -> WindowsAccounts:
             raise CollectError(str(error)) from None
 
 
-def collect_windows_weak_passwords(host: HostContext) -> WeakPasswords:
+def collect_windows_weak_passwords(host: HostContext, organisation_key: str = "") -> WeakPasswords:
+    """Keyed by the organisation's words, as on Linux."""
+    words = organisation_key.split("\n") if organisation_key else []
+    candidates = organisation_candidates(words, datetime.datetime.now(datetime.UTC).year)
     with _hive(host, "SAM") as sam, _hive(host, "SYSTEM") as system:
         try:
-            return find_weak_nt_passwords(sam, system)
+            return find_weak_nt_passwords(sam, system, candidates)
         except BootKeyMismatch as error:
             raise NotApplicable(str(error)) from None
         except SamError as error:

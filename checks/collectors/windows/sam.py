@@ -312,14 +312,15 @@ def _decrypt_nt_hash(rid: int, entry: bytes, key: bytes) -> bytes | None:
 
 
 def find_weak_nt_passwords(
-    sam: Hive, system: Hive, extra_candidates: Iterable[str] = ()
+    sam: Hive, system: Hive, organisation: Iterable[str] = ()
 ) -> WeakPasswords:
-    """Accounts whose NT hash is that of a shipped weak candidate (or an extra one).
+    """Accounts whose NT hash is that of a shipped weak candidate or an organisation word's
+    candidate (``organisation_candidates``).
 
     Disabled accounts are tested too: enabling one again brings its password back.
     """
     key = sam_key(sam, boot_key(system))
-    extra = tuple(extra_candidates)
+    extra = tuple(organisation)
     matches: list[WeakPassword] = []
     tested: list[str] = []
     count = 0
@@ -329,7 +330,7 @@ def find_weak_nt_passwords(
         if stored is None:
             continue  # no password at all: accounts.empty_password judges that
         tested.append(name)
-        candidates = candidates_for(name) + [(word, "organisation word") for word in extra]
+        candidates = candidates_for(name, extra)
         count = max(count, len(candidates))
         for phrase, kind in candidates:
             if hmac.compare_digest(nt_hash(phrase), stored):
