@@ -41,6 +41,7 @@ class FactName(StrEnum):
     WINDOWS_EXPOSURE = "windows_exposure"
     WINDOWS_DEFENDER = "windows_defender"
     WINDOWS_ACCOUNTS = "windows_accounts"
+    WINDOWS_DESKTOP = "windows_desktop"
 
 
 # Facts that depend on a value from the policy (a path): collected once per key.

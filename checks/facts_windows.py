@@ -134,3 +134,21 @@ class WindowsAccounts:
             return None
         rid = int(sid[len(prefix) :])
         return next((account for account in self.accounts if account.rid == rid), None)
+
+
+@dataclass(frozen=True)
+class UserScreenLock:
+    """One user's screen saver as their NTUSER.DAT sets it (group policy first)."""
+
+    profile: str
+    active: bool
+    secure: bool  # a password is asked on resume
+    timeout_seconds: int | None
+
+
+@dataclass(frozen=True)
+class WindowsDesktop:
+    """What locks an unattended PC: the machine's inactivity limit and each user's screen saver."""
+
+    machine_inactivity_seconds: int | None  # Policies\System\InactivityTimeoutSecs
+    users: tuple[UserScreenLock, ...]

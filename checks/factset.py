@@ -36,7 +36,13 @@ from checks.facts import (
     UserAccount,
     WeakPasswords,
 )
-from checks.facts_windows import DefenderState, Exposure, WindowsAccounts, WindowsSystem
+from checks.facts_windows import (
+    DefenderState,
+    Exposure,
+    WindowsAccounts,
+    WindowsDesktop,
+    WindowsSystem,
+)
 from checks.host import HostContext
 
 
@@ -234,6 +240,10 @@ class Facts:
     @property
     def windows_accounts(self) -> WindowsAccounts:
         return cast(WindowsAccounts, self._get(FactName.WINDOWS_ACCOUNTS))
+
+    @property
+    def windows_desktop(self) -> WindowsDesktop:
+        return cast(WindowsDesktop, self._get(FactName.WINDOWS_DESKTOP))
 
     def scan_log(self, path: str) -> ScanLog:
         return cast(ScanLog, self._get_keyed(FactName.SCAN_LOG, path))

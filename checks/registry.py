@@ -1127,6 +1127,112 @@ _CHECKS: tuple[CheckSpec, ...] = (
             ),
         ),
     ),
+    CheckSpec(
+        id="password.windows_policy",
+        title_zh="Windows 密码策略:至少 8 位、要求复杂性、定期过期、输错锁定",
+        title_en="Windows password policy: length, complexity, maximum age, lockout",
+        remediation_zh="在 本地安全策略(secpol.msc)> 账户策略 中设置:密码长度最小值 8、"
+        "密码必须符合复杂性要求 启用、密码最长使用期限 90 天、账户锁定阈值 5 次;"
+        "域中的电脑在组策略中设置。",
+        remediation_en="In Local Security Policy (secpol.msc) > Account Policies set a minimum "
+        "password length of 8, enable Password must meet complexity requirements, a maximum "
+        "password age of 90 days and an account lockout threshold of 5; on a domain, set them "
+        "by group policy.",
+        severity=Severity.MEDIUM,
+        category="password",
+        platforms=("windows",),
+        rules=("E4",),
+        facts=(FactName.WINDOWS_ACCOUNTS,),
+        function=windows.password_policy,
+        params=(
+            ParamSpec("min_length", "int", 8, "最短密码长度", "shortest password allowed", 1),
+            ParamSpec(
+                "max_days", "int", 90, "密码最长有效天数", "most days a password is valid", 1
+            ),
+            ParamSpec(
+                "max_lockout_threshold",
+                "int",
+                10,
+                "账户锁定阈值的上限(0 表示从不锁定,不合格)",
+                "highest lockout threshold allowed (0, never locking, fails)",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.windows_unused",
+        title_zh="长期未登录的 Windows 账户应禁用",
+        title_en="No enabled Windows account has gone unused for too long",
+        remediation_zh="核实账户使用者是否已离职或调岗;不再需要的运行 net user 账户名 "
+        "/active:no 禁用,或在 计算机管理 > 本地用户和组 中删除。",
+        remediation_en="Find out whether the account's owner left or changed role; disable "
+        "accounts no longer needed with net user NAME /active:no, or delete them in Computer "
+        "Management > Local Users and Groups.",
+        severity=Severity.MEDIUM,
+        category="accounts",
+        platforms=("windows",),
+        rules=("E16",),
+        facts=(FactName.WINDOWS_ACCOUNTS, FactName.CLOCK),
+        function=windows.unused_accounts,
+        params=(
+            ParamSpec(
+                "max_unused_days",
+                "int",
+                90,
+                "账户最长可闲置天数",
+                "most days an enabled account may go unused",
+                minimum=1,
+            ),
+            ParamSpec(
+                "exempt",
+                "list[str]",
+                (),
+                "不做此项检查的账户(如应急账户)",
+                "accounts exempt from this check (such as an emergency account)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="services.windows_autorun",
+        title_zh="已关闭 U 盘和光盘的自动运行",
+        title_en="AutoRun is off for removable and CD drives",
+        remediation_zh="在组策略 计算机配置 > 管理模板 > Windows 组件 > 自动播放策略 中启用"
+        "“关闭自动播放”并选择“所有驱动器”。",
+        remediation_en="In group policy, Computer Configuration > Administrative Templates > "
+        "Windows Components > AutoPlay Policies, enable Turn off AutoPlay for All drives.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("windows",),
+        rules=("E17",),
+        facts=(FactName.WINDOWS_EXPOSURE,),
+        function=windows.autorun,
+    ),
+    CheckSpec(
+        id="services.windows_screen_lock",
+        title_zh="无人操作时自动锁屏并需要密码解锁",
+        title_en="The screen locks with a password when the PC is left alone",
+        remediation_zh="在组策略 计算机配置 > Windows 设置 > 安全设置 > 本地策略 > 安全选项 中设置"
+        "“交互式登录:计算机不活动限制”为 900 秒以内;或为每个用户启用带密码的屏幕保护程序。",
+        remediation_en="In group policy set Interactive logon: Machine inactivity limit "
+        "(Security Options) to 900 seconds or less, or give each user a screen saver that "
+        "asks for the password on resume.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("windows",),
+        rules=("E18",),
+        facts=(FactName.WINDOWS_DESKTOP,),
+        function=windows.screen_lock,
+        params=(
+            ParamSpec(
+                "max_seconds",
+                "int",
+                900,
+                "无人操作到锁屏的最长秒数",
+                "most seconds without input before the screen locks",
+                1,
+            ),
+        ),
+    ),
 )
 
 

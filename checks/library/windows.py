@@ -419,3 +419,205 @@ def administrators(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             {"members": list(accounts.administrators)},
         )
     ]
+
+
+def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    policy = facts.windows_accounts.policy
+    evidence = {
+        "min_length": policy.min_length,
+        "complexity": policy.complexity,
+        "max_age_days": policy.max_age_days,
+        "lockout_threshold": policy.lockout_threshold,
+        "history": policy.history,
+    }
+    findings = []
+    wanted_length = params["min_length"]
+    findings.append(
+        Finding(
+            Status.PASS if policy.min_length >= wanted_length else Status.FAIL,
+            "policy:min_length",
+            f"the minimum password length is {policy.min_length} (policy: {wanted_length})",
+            evidence,
+        )
+    )
+    findings.append(
+        Finding(
+            Status.PASS if policy.complexity else Status.FAIL,
+            "policy:complexity",
+            "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
+            if policy.complexity
+            else "password complexity is not required",
+            evidence,
+        )
+    )
+    max_days = params["max_days"]
+    if policy.max_age_days is None or policy.max_age_days > max_days:
+        said = (
+            "never expire"
+            if policy.max_age_days is None
+            else f"expire after {policy.max_age_days} days"
+        )
+        findings.append(
+            Finding(
+                Status.FAIL,
+                "policy:max_age",
+                f"passwords {said} (policy: at most {max_days})",
+                evidence,
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                Status.PASS,
+                "policy:max_age",
+                f"passwords expire after {policy.max_age_days} days (policy: at most {max_days})",
+                evidence,
+            )
+        )
+    threshold = policy.lockout_threshold
+    most = params["max_lockout_threshold"]
+    findings.append(
+        Finding(
+            Status.PASS if 0 < threshold <= most else Status.FAIL,
+            "policy:lockout",
+            f"accounts lock after {threshold} wrong passwords (policy: 1..{most})"
+            if threshold
+            else "accounts never lock after wrong passwords: guessing is unlimited",
+            evidence,
+        )
+    )
+    return findings
+
+
+def unused_accounts(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    accounts = facts.windows_accounts.accounts
+    now = facts.clock.now
+    max_days = params["max_unused_days"]
+    exempt = {name.casefold() for name in params["exempt"]}
+    findings = []
+    for account in accounts:
+        if account.disabled or account.name.casefold() in exempt or account.rid in (500, 501):
+            continue  # the built-in ones are judged by their own checks
+        last = account.last_logon
+        if last is not None:
+            idle = (now - last).days
+            if idle > max_days:
+                findings.append(
+                    Finding(
+                        Status.FAIL,
+                        f"user:{account.name}",
+                        f"account {account.name} last logged on {idle} days ago (allowed: "
+                        f"{max_days}); disable it if its owner left",
+                        {"last_logon": last.isoformat(), "idle_days": idle, "rid": account.rid},
+                    )
+                )
+            continue
+        made = account.password_last_set
+        if made is None or (now - made).days > max_days:
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"user:{account.name}",
+                    f"account {account.name} is enabled and has never logged on",
+                    {"password_last_set": made.isoformat() if made else None, "rid": account.rid},
+                )
+            )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"every enabled account logged on within {max_days} days",
+            {"accounts": len(accounts)},
+        )
+    ]
+
+
+# NoDriveTypeAutoRun bits that must be set: removable drives (0x04) and CD/DVD (0x20), the ways
+# a USB stick's program starts by itself.
+_AUTORUN_REQUIRED = 0x04 | 0x20
+
+
+def autorun(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    value = facts.windows_exposure.autorun_disabled_drive_types
+    evidence = {"NoDriveTypeAutoRun": value}
+    if value is None:
+        return [
+            Finding(
+                Status.FAIL,
+                "host",
+                "AutoRun is not turned off by policy (NoDriveTypeAutoRun is not set)",
+                evidence,
+            )
+        ]
+    if value & _AUTORUN_REQUIRED != _AUTORUN_REQUIRED:
+        return [
+            Finding(
+                Status.FAIL,
+                "host",
+                f"AutoRun stays on for removable or CD drives (NoDriveTypeAutoRun={value:#x})",
+                evidence,
+            )
+        ]
+    return [
+        Finding(Status.PASS, "host", f"AutoRun is off (NoDriveTypeAutoRun={value:#x})", evidence)
+    ]
+
+
+def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    desktop = facts.windows_desktop
+    most = params["max_seconds"]
+    machine = desktop.machine_inactivity_seconds
+    if machine is not None and 0 < machine <= most:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"the PC locks itself after {machine} s without input (machine policy)",
+                {"machine_inactivity_seconds": machine},
+            )
+        ]
+    if not desktop.users:
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                "no user profile (Users\\*\\NTUSER.DAT) and no machine inactivity limit to judge",
+            )
+        ]
+    findings = []
+    for user in desktop.users:
+        evidence = {
+            "active": user.active,
+            "secure": user.secure,
+            "timeout_seconds": user.timeout_seconds,
+            "machine_inactivity_seconds": machine,
+        }
+        locks = (
+            user.active
+            and user.secure
+            and user.timeout_seconds is not None
+            and 0 < user.timeout_seconds <= most
+        )
+        if locks:
+            findings.append(
+                Finding(
+                    Status.PASS,
+                    f"user:{user.profile}",
+                    f"the screen locks after {user.timeout_seconds} s for {user.profile}",
+                    evidence,
+                )
+            )
+            continue
+        why = (
+            "the screen saver is off"
+            if not user.active
+            else "the screen saver asks no password on resume"
+            if not user.secure
+            else f"the screen saver starts after {user.timeout_seconds} s, more than {most}"
+        )
+        findings.append(
+            Finding(Status.FAIL, f"user:{user.profile}", f"{user.profile}: {why}", evidence)
+        )
+    return findings

@@ -16,7 +16,9 @@ from checks.facts_windows import (
     Exposure,
     LocalAccount,
     SamPasswordPolicy,
+    UserScreenLock,
     WindowsAccounts,
+    WindowsDesktop,
     WindowsSystem,
     WindowsVersion,
 )
@@ -70,23 +72,45 @@ def _defender(**changes: object) -> DefenderState:
     return DefenderState(**values)  # type: ignore[arg-type]
 
 
-def _account(rid: int, name: str, disabled: bool = False) -> LocalAccount:
-    return LocalAccount(rid, name, "", "", disabled, False, False, False, True, None, None, 0, 0)
+def _account(
+    rid: int,
+    name: str,
+    disabled: bool = False,
+    logon_days_ago: int | None = 5,
+    password_days_ago: int | None = 30,
+) -> LocalAccount:
+    def ago(days: int | None) -> datetime.datetime | None:
+        return None if days is None else TODAY - datetime.timedelta(days=days)
+
+    return LocalAccount(
+        rid, name, "", "", disabled, False, False, False, True,
+        ago(logon_days_ago), ago(password_days_ago), 0, 0,
+    )  # fmt: skip
 
 
-def _accounts(guest_disabled: bool = True, admins: tuple[int | str, ...] = (500,)):  # type: ignore[no-untyped-def]
+def _accounts(
+    guest_disabled: bool = True,
+    admins: tuple[int | str, ...] = (500,),
+    more: tuple[LocalAccount, ...] = (),
+    policy: SamPasswordPolicy | None = None,
+) -> WindowsAccounts:
     members = tuple(f"{MACHINE}-{a}" if isinstance(a, int) else a for a in admins)
     return WindowsAccounts(
         accounts=(
-            _account(500, "Administrator", disabled=True),
-            _account(501, "Guest", disabled=guest_disabled),
+            _account(500, "Administrator", disabled=True, logon_days_ago=None),
+            _account(501, "Guest", disabled=guest_disabled, logon_days_ago=None),
             _account(1001, "teacher"),
             _account(1002, "itadmin"),
+            *more,
         ),
         machine_sid=MACHINE,
         administrators=members,
-        policy=SamPasswordPolicy(8, True, 90, 0, 5, 5, 30),
+        policy=policy or SamPasswordPolicy(8, True, 90, 0, 5, 5, 30),
     )
+
+
+def _desktop(machine: int | None = None, *users: UserScreenLock) -> WindowsDesktop:
+    return WindowsDesktop(machine, users)
 
 
 def _package(name: str) -> InstalledPackage:
@@ -299,5 +323,103 @@ WINDOWS_CASES: dict[str, list[Case]] = {
             {("pass", "host")},
             {"allowed": ["ITADMIN"]},
         ),
+    ],
+    "password.windows_policy": [
+        Case(
+            "a good policy",
+            {F.WINDOWS_ACCOUNTS: _accounts()},
+            {
+                ("pass", "policy:min_length"),
+                ("pass", "policy:complexity"),
+                ("pass", "policy:max_age"),
+                ("pass", "policy:lockout"),
+            },
+        ),
+        Case(
+            "Windows' defaults",
+            {F.WINDOWS_ACCOUNTS: _accounts(policy=SamPasswordPolicy(0, False, 42, 0, 0, 0, None))},
+            {
+                ("fail", "policy:min_length"),
+                ("fail", "policy:complexity"),
+                ("pass", "policy:max_age"),
+                ("fail", "policy:lockout"),
+            },
+        ),
+        Case(
+            "passwords never expire",
+            {F.WINDOWS_ACCOUNTS: _accounts(policy=SamPasswordPolicy(8, True, None, 0, 5, 5, 30))},
+            {
+                ("pass", "policy:min_length"),
+                ("pass", "policy:complexity"),
+                ("fail", "policy:max_age"),
+                ("pass", "policy:lockout"),
+            },
+        ),
+    ],
+    "accounts.windows_unused": [
+        Case(
+            "all recent",
+            {F.WINDOWS_ACCOUNTS: _accounts(), F.CLOCK: t.CLOCK},
+            {("pass", "host")},
+        ),
+        Case(
+            "gone a year, and one never logged on",
+            {
+                F.WINDOWS_ACCOUNTS: _accounts(
+                    more=(
+                        _account(1003, "former", logon_days_ago=400),
+                        _account(1004, "spare", logon_days_ago=None, password_days_ago=200),
+                        _account(1005, "new", logon_days_ago=None, password_days_ago=3),
+                        _account(1006, "left", disabled=True, logon_days_ago=900),
+                    )
+                ),
+                F.CLOCK: t.CLOCK,
+            },
+            {("fail", "user:former"), ("fail", "user:spare")},
+        ),
+        Case(
+            "exempt",
+            {
+                F.WINDOWS_ACCOUNTS: _accounts(
+                    more=(_account(1003, "emergency", logon_days_ago=400),)
+                ),
+                F.CLOCK: t.CLOCK,
+            },
+            {("pass", "host")},
+            {"exempt": ["Emergency"]},
+        ),
+    ],
+    "services.windows_autorun": [
+        Case("all drives off", {F.WINDOWS_EXPOSURE: _exposure()}, {("pass", "host")}),
+        Case(
+            "not set",
+            {F.WINDOWS_EXPOSURE: _exposure(autorun_disabled_drive_types=None)},
+            {("fail", "host")},
+        ),
+        Case(
+            "Windows' default 0x91 leaves USB sticks on",
+            {F.WINDOWS_EXPOSURE: _exposure(autorun_disabled_drive_types=0x91)},
+            {("fail", "host")},
+        ),
+    ],
+    "services.windows_screen_lock": [
+        Case(
+            "machine inactivity limit",
+            {F.WINDOWS_DESKTOP: _desktop(600, UserScreenLock("teacher", False, False, None))},
+            {("pass", "host")},
+        ),
+        Case(
+            "per user",
+            {
+                F.WINDOWS_DESKTOP: _desktop(
+                    None,
+                    UserScreenLock("teacher", True, True, 600),
+                    UserScreenLock("guestuser", True, False, 600),
+                    UserScreenLock("lab", True, True, 3600),
+                )
+            },
+            {("pass", "user:teacher"), ("fail", "user:guestuser"), ("fail", "user:lab")},
+        ),
+        Case("no profiles", {F.WINDOWS_DESKTOP: _desktop()}, {("not_applicable", "host")}),
     ],
 }

@@ -31,6 +31,12 @@ PLANTED = {
     ("services.windows_smb1", "service:smb1-server"),
     ("services.windows_smb1", "service:smb1-client"),
     ("services.windows_remote_registry", "service:RemoteRegistry"),
+    ("services.windows_autorun", "host"),
+    ("services.windows_screen_lock", "user:teacher"),
+    ("password.windows_policy", "policy:min_length"),
+    ("password.windows_policy", "policy:complexity"),
+    ("password.windows_policy", "policy:lockout"),
+    ("accounts.windows_unused", "user:former"),
 }
 WINDOWS_CHECKS = {check for check, _ in PLANTED}
 

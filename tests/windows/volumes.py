@@ -4,8 +4,10 @@ with the faults an audit of a school PC finds planted in it, and its clean twin.
 The faulty PC: Windows 10 22H2 left at its October 2022 update with Windows Update disabled,
 Defender's real-time protection off and signatures from 2023, AnyDesk (64-bit), Steam (32-bit)
 and 迅雷 (per user) installed, the firewall off in every profile, Remote Desktop on without
-Network Level Authentication, SMBv1 on, Remote Registry automatic, Guest enabled, a second
-administrator, and a teacher whose password is 123456. The clean twin differs in exactly those.
+Network Level Authentication, SMBv1 on, Remote Registry automatic, AutoRun on, no screen lock,
+Windows' default password policy (no length, no complexity, no lockout), Guest enabled, a
+second administrator, a former teacher's account unused for 400 days, and a teacher whose
+password is 123456. The clean twin differs in exactly those.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from pathlib import Path
 
 from checks.collectors.windows.sam import ACB_DISABLED, ACB_NORMAL, ACB_PASSWORD_NEVER_EXPIRES
 from tests.windows.hivebuild import build_hive
-from tests.windows.samforge import BUILTIN_ADMINISTRATOR, PlantedAccount, build_sam, build_system
+from tests.windows.samforge import (
+    BUILTIN_ADMINISTRATOR,
+    PlantedAccount,
+    PlantedPolicy,
+    build_sam,
+    build_system,
+)
 
 SOFTWARE = "HKEY_LOCAL_MACHINE\\SOFTWARE"
 SYSTEM = "HKEY_LOCAL_MACHINE\\SYSTEM"
@@ -180,12 +188,25 @@ def build_windows_volume(root: Path, *, faulty: bool) -> PlantedVolume:
         ),
         PlantedAccount(1002, "itadmin", "Hv8$kQz!2mWs", last_logon=WHEN),
     ]
+    if faulty:  # a teacher who left a year ago, still enabled
+        accounts.append(
+            PlantedAccount(
+                1003, "former", "Qm4!tRz8#wLp", last_logon=WHEN - datetime.timedelta(days=400)
+            )
+        )
     build_sam(
         config / "SAM",
         key,
         accounts,
         revision=2,
         administrators=[500, 1002] if faulty else [500],
+        policy=(
+            PlantedPolicy()  # Windows' own defaults: no length, no complexity, no lockout
+            if faulty
+            else PlantedPolicy(
+                min_length=8, complexity=True, max_age_days=90, history=5, lockout_threshold=5
+            )
+        ),
         administrators_name="管理员组",
     )
     profile = root / "Users" / "teacher"

@@ -20,6 +20,7 @@ _FUNCTIONS: dict[FactName, str] = {
     FactName.WINDOWS_EXPOSURE: "collect_windows_exposure",
     FactName.WINDOWS_DEFENDER: "collect_windows_defender",
     FactName.WINDOWS_ACCOUNTS: "collect_windows_accounts",
+    FactName.WINDOWS_DESKTOP: "collect_windows_desktop",
     FactName.PACKAGES: "collect_windows_packages",
 }
 

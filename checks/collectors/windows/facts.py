@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from checks.collectors.linux.weak_passwords import organisation_candidates
 from checks.collectors.windows.defender import read_defender
+from checks.collectors.windows.desktop import machine_inactivity_seconds, user_screen_lock
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
 from checks.collectors.windows.sam import (
@@ -28,7 +29,13 @@ from checks.collectors.windows.system import installed_cumulative_updates, read_
 from checks.collectors.windows.volume import WindowsVolume
 from checks.errors import CollectError, NotApplicable
 from checks.facts import InstalledPackage, WeakPasswords
-from checks.facts_windows import DefenderState, Exposure, WindowsAccounts, WindowsSystem
+from checks.facts_windows import (
+    DefenderState,
+    Exposure,
+    WindowsAccounts,
+    WindowsDesktop,
+    WindowsSystem,
+)
 from checks.host import HostContext
 
 
@@ -119,3 +126,16 @@ def collect_windows_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
             )
         )
     return tuple(packages)
+
+
+def collect_windows_desktop(host: HostContext) -> WindowsDesktop:
+    with _hive(host, "SOFTWARE") as software:
+        machine = machine_inactivity_seconds(software)
+    users = []
+    try:
+        for user in WindowsVolume(host.root).user_hives():
+            with Hive(user.path) as user_hive:
+                users.append(user_screen_lock(user_hive, user.profile))
+    except HiveError as error:
+        raise CollectError(str(error)) from None
+    return WindowsDesktop(machine, tuple(users))
