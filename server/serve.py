@@ -109,11 +109,11 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
 def _run_until_stopped(
     app: Any, server: Any, stop: threading.Event, parent_pid: int | None = None
 ) -> int:
-    from server.alerts.worker import start_alert_worker
-    from server.devices.worker import start_device_worker
-    from server.fleet.snapshot import start_snapshot_worker
+    from server.alerts.jobs import start_alert_worker
+    from server.devices.jobs import start_device_worker
+    from server.fleet.jobs import start_snapshot_worker
     from server.jobs.runner import start_job_runner
-    from server.monitors.scheduler import start_monitor_scheduler
+    from server.monitors.jobs import start_monitor_scheduler
 
     worker = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     worker.start()

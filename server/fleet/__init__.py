@@ -1,1 +1,15 @@
 """The console's fleet pages: dashboard, hosts, a host, checks (docs/console.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def install(app: Flask) -> None:
+    """The fleet pages: dashboard, hosts, a host, checks."""
+    from server.fleet import views
+
+    app.register_blueprint(views.blueprint)

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from server.alerts.console import kind_label
+from server.alerts.views import kind_label
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.nav import add_nav_item
 from server.devices.models import DEVICE_PLATFORM

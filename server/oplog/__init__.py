@@ -11,3 +11,23 @@ and checkpoint signatures), ``store`` (race-safe append, checkpoints, purge, rea
 This package's ``__init__`` imports nothing, so ``server.store.models`` or the migration
 environment may import ``server.oplog.models`` without an import cycle.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def install(app: Flask) -> None:
+    """Record the app's requests (``hook``), serve ``GET /api/v1/oplog`` (nested in the app's
+    ``/api/v1``) and the console's Operation log page."""
+    from server import api
+    from server.oplog import api as oplog_api
+    from server.oplog import views
+    from server.oplog.hook import install_hook
+
+    api.nest(app, oplog_api.blueprint)
+    app.register_blueprint(views.blueprint)
+    install_hook(app)

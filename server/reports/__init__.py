@@ -10,3 +10,21 @@ streamed to a spool), ``formats`` (the three writers), ``signing`` (the report k
 This package's ``__init__`` imports nothing, so ``xunjian report verify`` can import
 ``server.reports.verify`` on a machine without the server's dependencies.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def install(app: Flask) -> None:
+    """``/api/v1/reports/weekly`` (nested in the app's ``/api/v1``) and the console's Weekly
+    reports page."""
+    from server import api
+    from server.reports import api as reports_api
+    from server.reports import views
+
+    api.nest(app, reports_api.make_blueprint())
+    app.register_blueprint(views.blueprint)
