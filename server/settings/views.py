@@ -24,7 +24,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from server.cli import enroll_line, parse_lifetime
 from server.console.auth import console_blueprint, roles_required, value_label
 from server.console.nav import add_nav_item
 from server.oplog.hook import record
@@ -47,11 +46,13 @@ from server.settings.tokens import (
     MAX_ENROLLMENT_USES,
     MAX_TOKEN_NAME,
     TokenError,
+    enroll_line,
     group_names,
     list_api_tokens,
     list_enrollment_tokens,
     new_api_token,
     new_enrollment_token,
+    parse_lifetime,
     revoke_api_token_by_id,
     revoke_enrollment_token,
 )
