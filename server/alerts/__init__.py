@@ -25,6 +25,8 @@ def install(app: Flask) -> None:
     from server import api
     from server.alerts import api as alerts_api
     from server.alerts import views
+    from server.console.nav import add_nav_items
 
     api.nest(app, alerts_api.make_blueprint())
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)

@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 def install(app: Flask) -> None:
     """``/api/v1/devices`` (nested in the app's ``/api/v1``) and the console's Devices page."""
     from server import api
+    from server.console.nav import add_nav_items
     from server.devices import api as devices_api
     from server.devices import views
 
     api.nest(app, devices_api.make_blueprint())
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)

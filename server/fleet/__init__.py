@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 def install(app: Flask) -> None:
     """The fleet pages: dashboard, hosts, a host, checks."""
+    from server.console.nav import add_nav_items
     from server.fleet import views
 
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)

@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.i18n import bilingual
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.devices.catalog import device_catalog
 from server.devices.jobs import Started, start_check
 from server.devices.models import DEVICE_PLATFORM
@@ -39,9 +39,11 @@ from server.store.queries import inventory, latest_results
 
 blueprint = console_blueprint("fleet", __name__)
 
-add_nav_item("fleet.dashboard", _l("Dashboard"), 10)
-add_nav_item("fleet.hosts", _l("Hosts"), 20)
-add_nav_item("fleet.checks", _l("Checks"), 30)
+NAV = (
+    NavItem("fleet.dashboard", _l("Dashboard"), 10),
+    NavItem("fleet.hosts", _l("Hosts"), 20),
+    NavItem("fleet.checks", _l("Checks"), 30),
+)
 
 HOSTS_PER_PAGE = 50
 HISTORY_PER_PAGE = 50

@@ -19,8 +19,10 @@ def install(app: Flask) -> None:
     """``/api/v1/monitors`` (nested in the app's ``/api/v1``) and the console's Monitors
     pages."""
     from server import api
+    from server.console.nav import add_nav_items
     from server.monitors import api as monitors_api
     from server.monitors import views
 
     api.nest(app, monitors_api.make_blueprint())
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)

@@ -24,10 +24,12 @@ def install(app: Flask) -> None:
     """Record the app's requests (``hook``), serve ``GET /api/v1/oplog`` (nested in the app's
     ``/api/v1``) and the console's Operation log page."""
     from server import api
+    from server.console.nav import add_nav_items
     from server.oplog import api as oplog_api
     from server.oplog import views
     from server.oplog.hook import install_hook
 
     api.nest(app, oplog_api.blueprint)
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)
     install_hook(app)

@@ -23,8 +23,10 @@ def install(app: Flask) -> None:
     """``/api/v1/reports/weekly`` (nested in the app's ``/api/v1``) and the console's Weekly
     reports page."""
     from server import api
+    from server.console.nav import add_nav_items
     from server.reports import api as reports_api
     from server.reports import views
 
     api.nest(app, reports_api.make_blueprint())
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def install(app: Flask) -> None:
     """The Settings pages (``/settings``: accounts, tokens, retention; admins only)."""
+    from server.console.nav import add_nav_items
     from server.settings import views
 
     app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)
