@@ -6,7 +6,8 @@
 * ``api``      ``/api/v1/alerts`` for people with API tokens
 * ``channels`` notification channels from config.json, validated at load
 * ``delivery`` queueing notifications and sending them under a claim
-* ``worker``   the background thread ``xunjian server run`` starts in each process
+* ``views``    the console's Alerts pages
+* ``jobs``     the background thread ``xunjian server run`` starts in each process
 
 ``install(app)`` plugs the API and the pages into the app (server/app.py); the thread is
 started by ``xunjian server run`` (server/serve.py). This ``__init__`` imports nothing.

@@ -6,10 +6,13 @@ so someone who can write to the database alone cannot rewrite history unnoticed.
 
 Modules: ``models`` (tables), ``chain`` (canonical encoding and hashes), ``signing`` (the key
 and checkpoint signatures), ``store`` (race-safe append, checkpoints, purge, reading),
-``verify``, ``hook`` (Flask recording), ``api`` (``GET /api/v1/oplog``), ``cli``.
+``verify``, ``hook`` (Flask recording), ``api`` (``GET /api/v1/oplog``), ``views`` (the
+console's Operation log page), ``cli``. ``install(app)`` plugs the hook, the API and the page
+into the app.
 
-This package's ``__init__`` imports nothing, so ``server.store.models`` or the migration
-environment may import ``server.oplog.models`` without an import cycle.
+This package's ``__init__`` imports nothing (``install`` imports when called), so
+``server.store.models`` or the migration environment may import ``server.oplog.models``
+without an import cycle.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ Modules: ``week`` (ISO week names and their bounds), ``collect`` (the week's dat
 streamed to a spool), ``formats`` (the three writers), ``signing`` (the report key),
 ``verify`` (offline verification; imports neither Flask nor SQLAlchemy), ``models`` and
 ``store`` (kept reports), ``generate`` (one call that builds and keeps a week), ``cli``,
-``api``, ``openapi``, ``views`` (console).
+``api``, ``openapi``, ``views`` (console); ``install(app)`` plugs the API and the page in.
 
-This package's ``__init__`` imports nothing, so ``xunjian report verify`` can import
-``server.reports.verify`` on a machine without the server's dependencies.
+This package's ``__init__`` imports nothing (``install`` imports when called), so ``xunjian
+report verify`` can import ``server.reports.verify`` (and ``server.reports.cli``) on a
+machine without the server's dependencies.
 """
 
 from __future__ import annotations
