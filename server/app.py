@@ -77,14 +77,16 @@ def create_app(
 
 def _features() -> tuple[Callable[[Flask], None], ...]:
     """Every feature's ``install(app)``: its API nested under /api/v1, its console pages, its
-    request hooks. The operation log comes last: its hook then runs first after each request
-    (Flask runs after-request functions in reverse), as it always has."""
+    request hooks, its background thread (started by ``xunjian server run`` only). The
+    operation log's hook is added after the security headers, so it runs before them (Flask
+    runs after-request functions in reverse), as it always has."""
     from server import (
         alerts,
         console,
         devices,
         files,
         fleet,
+        jobs,
         monitors,
         oplog,
         policy_settings,
@@ -103,4 +105,5 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         reports.install,  # /api/v1/reports/weekly, the Weekly reports page
         devices.install,  # /api/v1/devices, the Devices page
         oplog.install,  # the request hook, /api/v1/oplog, the Operation log page
+        jobs.install,  # the leased jobs' thread (weekly reports, purges)
     )

@@ -25,9 +25,11 @@ def install(app: Flask) -> None:
     """``/api/v1/alerts`` (nested in the app's ``/api/v1``) and the console's Alerts pages."""
     from server import api
     from server.alerts import api as alerts_api
-    from server.alerts import views
+    from server.alerts import jobs, views
     from server.console.nav import add_nav_items
+    from server.jobs.threads import add_thread
 
     api.nest(app, alerts_api.make_blueprint())
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)
+    add_thread(app, jobs.start_alert_worker)

@@ -16,8 +16,10 @@ def install(app: Flask) -> None:
     from server import api
     from server.console.nav import add_nav_items
     from server.devices import api as devices_api
-    from server.devices import views
+    from server.devices import jobs, views
+    from server.jobs.threads import add_thread
 
     api.nest(app, devices_api.make_blueprint())
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)
+    add_thread(app, jobs.start_device_worker, join_seconds=30)  # a check may take half a minute

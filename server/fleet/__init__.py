@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 def install(app: Flask) -> None:
     """The fleet pages: dashboard, hosts, a host, checks."""
     from server.console.nav import add_nav_items
-    from server.fleet import views
+    from server.fleet import jobs, views
+    from server.jobs.threads import add_thread
 
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)
+    add_thread(app, jobs.start_snapshot_worker)  # compliance counts for the dashboard
