@@ -1,4 +1,5 @@
 """``xunjian server monitor add|list``: the parser (``add_parser``) and the commands.
+
 Exit status 0 on success, 1 with the reason otherwise. ``add`` is recorded in the operation
 log like the same change made over HTTP."""
 
