@@ -1,4 +1,4 @@
-"""``xunjian agent enroll | run | status``: the bodies of the subcommands parsed in xunjian/cli.py.
+"""``xunjian agent enroll | run | status``: the parser (``add_arguments``) and the commands.
 
 Exit status: 0 success; 1 a failure the command explains on stderr (refused enrollment, not
 enrolled, unusable state).
@@ -17,8 +17,38 @@ from pathlib import Path
 from typing import IO, Any
 
 from agent.state import AgentState, StateError
+from xunjian.core.paths import default_agent_state
 
 log = logging.getLogger("xunjian.agent")
+
+
+def _add_state(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help=f"agent state folder (default: $XUNJIAN_STATE or {default_agent_state()})",
+    )
+
+
+def add_arguments(agent: argparse.ArgumentParser) -> None:
+    """The subcommands of ``xunjian agent``."""
+    subparsers = agent.add_subparsers(dest="agent_command", required=True, metavar="COMMAND")
+    p = subparsers.add_parser("enroll", help="make a key, pin the server's CA and get an identity")
+    _add_state(p)
+    p.add_argument("--server", required=True, help="server URL, e.g. https://10.0.0.5:8443")
+    p.add_argument("--token", required=True, help="enrollment token")
+    p.add_argument("--ca-sha256", required=True, help="SHA-256 of the server's CA certificate")
+    p.set_defaults(handler=enroll_command)
+
+    p = subparsers.add_parser("run", help="the long-running service body")
+    _add_state(p)
+    p.set_defaults(handler=run_command)
+
+    p = subparsers.add_parser("status", help="enrollment, last report and spool depth")
+    _add_state(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=status_command)
 
 
 def _fail(message: str) -> int:

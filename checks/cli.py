@@ -1,4 +1,5 @@
-"""`xunjian scan`: run every applicable check on this machine now, without a server."""
+"""`xunjian scan`: run every applicable check on this machine now, without a server (the
+parser, ``add_arguments``, and the command)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,24 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 _COLUMNS = ("check", "status", "resource", "message")
 _WIDTH_LIMITS = {"check": 32, "status": 14, "resource": 32}
+
+
+def add_arguments(scan: argparse.ArgumentParser) -> None:
+    """The options of ``xunjian scan``."""
+    scan.add_argument("--json", action="store_true", help="print a JSON list of results")
+    scan.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="read the host's files under this folder instead of / (commands are not run)",
+    )
+    scan.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="a policy JSON file (as the server sends it) for check parameters and approved lists",
+    )
+    scan.set_defaults(handler=scan_command)
 
 
 def _display_width(text: str) -> int:

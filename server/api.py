@@ -1,6 +1,11 @@
 """The REST API for scripts and auditors: ``Authorization: Bearer <api token>``.
 
 Roles: every valid token may read; only admin and operator tokens may queue commands.
+
+``/api/v1`` is one blueprint per app, named ``api`` (``api_blueprint``): this module's host views
+are nested in it, and each feature nests its own API blueprint in it from its ``install(app)``
+(``nest``), so every view under ``/api/v1`` shares the token check, the 400 for a bad parameter
+and the operation log's ``api.<view>`` action names (server/oplog/hook.py).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Flask, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from server.openapi import openapi_document
@@ -19,7 +24,9 @@ from server.store.agents import queue_command
 from server.store.models import COMMAND_TYPES
 from server.store.queries import get_host, inventory, latest_results, list_hosts
 
-blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+API_PREFIX = "/api/v1"
+EXTENSION_KEY = "xunjian.api"  # app.extensions: this app's /api/v1 blueprint, until registered
+blueprint = Blueprint("hosts", __name__)  # nested in the app's "api" blueprint
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -147,3 +154,20 @@ def host_command(host_id: str) -> ResponseReturnValue:
         command.id,
     )
     return jsonify({"id": command.id, "type": command.type}), 201
+
+
+def api_blueprint() -> Blueprint:
+    """A new ``/api/v1`` blueprint with the host views nested in it. One per app: Flask allows
+    nesting only before a blueprint is first registered, and tests make many apps."""
+    parent = Blueprint("api", __name__, url_prefix=API_PREFIX)
+    parent.register_error_handler(_BadParameter, _bad_parameter)  # for every nested API too
+    parent.register_blueprint(blueprint)
+    return parent
+
+
+def nest(app: Flask, child: Blueprint) -> None:
+    """Nest a feature's API blueprint under ``/api/v1`` of ``app`` (from its ``install``)."""
+    parent = app.extensions.get(EXTENSION_KEY)
+    if not isinstance(parent, Blueprint):
+        raise RuntimeError("create_app puts the api blueprint in app.extensions first")
+    parent.register_blueprint(child)

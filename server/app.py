@@ -1,8 +1,10 @@
-"""The Flask app factory. Nothing happens at import; ``create_app`` reads the data folder."""
+"""The Flask app factory. Nothing happens at import; ``create_app`` reads the data folder and
+calls each feature's ``install(app)`` (docs/architecture.md, "Features")."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,39 +61,49 @@ def create_app(
     from werkzeug.exceptions import RequestEntityTooLarge
 
     from server import agent_api, api
-    from server.alerts import api as alerts_api
-    from server.alerts import console as alert_pages
-    from server.console import views as console
-    from server.console.auth import init_console
-    from server.devices.wiring import install_devices
-    from server.files import api as files_api
-    from server.files import views as file_pages
-    from server.fleet import views as fleet
-    from server.monitors import api as monitors_api
-    from server.monitors import views as monitor_pages
-    from server.policy_settings import views as policy_settings_pages
-    from server.reports.wiring import install_reports
-    from server.settings.views import blueprint as settings_pages
 
-    alerts_api.attach(api.blueprint)  # /api/v1/alerts, on the api blueprint (its oplog record)
-    files_api.attach(api.blueprint)  # /api/v1/file-events, /api/v1/groups/<name>/watch
-    monitors_api.attach(api.blueprint)  # /api/v1/monitors
-    install_reports(app, api.blueprint)  # /api/v1/reports/weekly, console Weekly reports
-    install_devices(app, api.blueprint)  # /api/v1/devices and the console's Devices page
+    # /api/v1 is one blueprint per app; each feature nests its API in it from install(app), and
+    # it is registered after them (Flask nests blueprints only before registering them).
+    api_v1 = api.api_blueprint()
+    app.extensions[api.EXTENSION_KEY] = api_v1
     app.register_blueprint(agent_api.blueprint)
-    app.register_blueprint(api.blueprint)
-    app.register_blueprint(console.blueprint)
-    app.register_blueprint(alert_pages.blueprint)  # the console's Alerts pages
-    app.register_blueprint(policy_settings_pages.blueprint)  # /settings/groups, channels, roster
-    app.register_blueprint(settings_pages)  # /settings: accounts, tokens, retention (admin)
-    app.register_blueprint(fleet.blueprint)  # dashboard, hosts, host, checks (server/fleet)
-    app.register_blueprint(file_pages.blueprint)  # File changes: events and watched folders
-    app.register_blueprint(monitor_pages.blueprint)  # Monitors pages (server/monitors)
-    init_console(app, config.console_language)
     app.register_error_handler(RequestEntityTooLarge, agent_api.too_large)
     app.after_request(_security_headers)
-
-    from server.oplog.hook import install_oplog
-
-    install_oplog(app)
+    for install in _features():
+        install(app)
+    app.register_blueprint(api_v1)
     return app
+
+
+def _features() -> tuple[Callable[[Flask], None], ...]:
+    """Every feature's ``install(app)``: its API nested under /api/v1, its console pages, its
+    request hooks, its background thread (started by ``xunjian server run`` only). The
+    operation log's hook is added after the security headers, so it runs before them (Flask
+    runs after-request functions in reverse), as it always has."""
+    from server import (
+        alerts,
+        console,
+        devices,
+        files,
+        fleet,
+        jobs,
+        monitors,
+        oplog,
+        policy_settings,
+        reports,
+        settings,
+    )
+
+    return (
+        console.install,  # login, password, languages (server/console)
+        fleet.install,  # dashboard, hosts, host, checks
+        alerts.install,  # /api/v1/alerts, the Alerts pages
+        policy_settings.install,  # /settings/groups, channels, roster
+        settings.install,  # /settings: accounts, tokens, retention (admin)
+        files.install,  # /api/v1/file-events, /api/v1/groups/<name>/watch, File changes pages
+        monitors.install,  # /api/v1/monitors, the Monitors pages
+        reports.install,  # /api/v1/reports/weekly, the Weekly reports page
+        devices.install,  # /api/v1/devices, the Devices page
+        oplog.install,  # the request hook, /api/v1/oplog, the Operation log page
+        jobs.install,  # the leased jobs' thread (weekly reports, purges)
+    )

@@ -72,7 +72,7 @@ class ServerConfig:
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30
-    # The dashboard's compliance counts (server/fleet/snapshot.py) are at most this old.
+    # The dashboard's compliance counts (server/fleet/jobs.py) are at most this old.
     fleet_recount_seconds: int = 300
     # Page monitors (server/monitors/settings.py, docs/monitors.md).
     monitor_threads: int = DEFAULT_THREADS

@@ -109,20 +109,13 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
 def _run_until_stopped(
     app: Any, server: Any, stop: threading.Event, parent_pid: int | None = None
 ) -> int:
-    from server.alerts.worker import start_alert_worker
-    from server.devices.worker import start_device_worker
-    from server.fleet.snapshot import start_snapshot_worker
-    from server.jobs.runner import start_job_runner
-    from server.monitors.scheduler import start_monitor_scheduler
+    from server.jobs.threads import join_threads, start_threads
 
     worker = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     worker.start()
-    alerts_stop = threading.Event()
-    alerts = start_alert_worker(app, alerts_stop)
-    fleet = start_snapshot_worker(app, alerts_stop)  # compliance counts for the dashboard
-    jobs = start_job_runner(app, alerts_stop)  # weekly reports, purges (server/jobs)
-    monitors = start_monitor_scheduler(app, alerts_stop)
-    devices = start_device_worker(app, alerts_stop)
+    threads_stop = threading.Event()
+    # Each feature's background thread, added by its install(app) (server/jobs/threads.py).
+    running = start_threads(app, threads_stop)
     status = 0
     try:
         while not stop.wait(0.5):
@@ -133,14 +126,10 @@ def _run_until_stopped(
             if parent_pid is not None and os.getppid() != parent_pid:
                 break  # the parent was killed; a worker must not serve on alone
     finally:
-        alerts_stop.set()
+        threads_stop.set()
         server.stop()
         worker.join(timeout=10)
-        alerts.join(timeout=10)
-        fleet.join(timeout=10)
-        jobs.join(timeout=10)
-        monitors.join(timeout=10)
-        devices.join(timeout=30)
+        join_threads(running)
         app.extensions["xunjian"].engine.dispose()
     return status
 

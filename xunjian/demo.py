@@ -19,12 +19,25 @@ import time
 from pathlib import Path
 
 from agent.state import write_json
+from xunjian.core.paths import default_server_data
 
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
 
 
 class DemoError(Exception):
     """A step of the demo failed; the message says which and why."""
+
+
+def add_arguments(demo: argparse.ArgumentParser) -> None:
+    """The options of ``xunjian demo``."""
+    demo.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"server data folder (default: $XUNJIAN_DATA or {default_server_data()})",
+    )
+    demo.add_argument("--listen", default="127.0.0.1:8443")
+    demo.set_defaults(handler=demo_command)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -1,5 +1,5 @@
 """What a person does to an alert: acknowledge, resolve, comment. One implementation for the
-REST API (server/alerts/api.py) and the console (server/alerts/console.py); each caller checks
+REST API (server/alerts/api.py) and the console (server/alerts/views.py); each caller checks
 the role and reads its own input format, then calls these and maps ``AlertActionError`` to its
 own answer (JSON or a page).
 

@@ -1,5 +1,5 @@
 """``/api/v1/alerts``: list alerts (any role); acknowledge, resolve and comment (admin and
-operator). The views are attached to the ``api`` blueprint (server/api.py) so they share its
+operator). The views are nested in the app's ``api`` blueprint (server/api.py) so they share its
 token check, its error handling and the operation log's automatic record of every
 state-changing request (server/oplog/hook.py logs the ``api`` blueprint's writes)."""
 
@@ -17,16 +17,13 @@ from server.alerts.models import COMMENT_LENGTH, STATUSES, Alert, AlertComment, 
 from server.state import db_session, refuse
 from server.store.models import Agent
 
-_attached: set[str] = set()
 
-
-def attach(blueprint: Blueprint) -> None:
-    """Add the alert views to ``blueprint`` once (before it is first registered)."""
+def make_blueprint() -> Blueprint:
+    """These views as a blueprint that ``install(app)`` nests in the app's ``/api/v1`` blueprint
+    (server/api.py); made per app, as the parent is."""
     from server.api import token_required
 
-    if blueprint.name in _attached:
-        return
-    _attached.add(blueprint.name)
+    blueprint = Blueprint("alerts", __name__)
     blueprint.add_url_rule("/alerts", "alerts", token_required(list_alerts), methods=["GET"])
     for action, view in (("ack", ack), ("resolve", resolve), ("comment", comment)):
         blueprint.add_url_rule(
@@ -35,6 +32,7 @@ def attach(blueprint: Blueprint) -> None:
             token_required(view),
             methods=["POST"],
         )
+    return blueprint
 
 
 def alert_json(alert: Alert, hostname: str | None, comments: list[AlertComment]) -> dict:

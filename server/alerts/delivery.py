@@ -1,6 +1,6 @@
 """Sending alerts: queue one notification per (alert, channel), then claim and send them.
 
-Each tick of the alert worker (server/alerts/worker.py), in every server process:
+Each tick of the alert worker (server/alerts/jobs.py), in every server process:
 
 1. ``queue_notifications``: one INSERT ... SELECT per channel queues a row for every open,
    unacknowledged alert at or above the channel's ``min_severity`` that has none yet and,

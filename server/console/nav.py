@@ -1,17 +1,22 @@
-"""The console's navigation bar, filled by each feature when it attaches its pages.
+"""The console's navigation bar, filled by each feature when it installs its pages.
 
-A feature calls ``add_nav_item`` once (at import of its views module) with its endpoint, its
-label as a lazy translation (``lazy_gettext("Alerts")``, so the catalog extraction sees the
-msgid and the text follows each request's language) and the roles that may see it; base.html
-renders the items in ``order``. Keeping the list here means no feature edits base.html.
+A feature's views module declares its entries (``NAV``: endpoint, label as a lazy translation
+(``lazy_gettext("Alerts")``, so the catalog extraction sees the msgid and the text follows each
+request's language), order and the roles that may see them); its ``install(app)`` adds them to
+the app with ``add_nav_items``; base.html renders them in ``order``. Keeping the list per app
+means no feature edits base.html and importing a views module changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask, current_app
+
 ALL_ROLES = ("admin", "operator", "auditor")
+EXTENSION_KEY = "xunjian.nav"  # app.extensions: endpoint -> NavItem
 
 
 @dataclass(frozen=True)
@@ -22,13 +27,14 @@ class NavItem:
     roles: tuple[str, ...] = ALL_ROLES
 
 
-_ITEMS: dict[str, NavItem] = {}
-
-
-def add_nav_item(endpoint: str, label: Any, order: int, roles: tuple[str, ...] = ALL_ROLES) -> None:
-    """Register (or replace: modules may be imported twice in tests) one navigation entry."""
-    _ITEMS[endpoint] = NavItem(endpoint, label, order, roles)
+def add_nav_items(app: Flask, items: Iterable[NavItem]) -> None:
+    """Add (or replace, by endpoint) a feature's entries in ``app``'s navigation bar."""
+    registry: dict[str, NavItem] = app.extensions.setdefault(EXTENSION_KEY, {})
+    for item in items:
+        registry[item.endpoint] = item
 
 
 def nav_items(role: str) -> list[NavItem]:
-    return sorted((item for item in _ITEMS.values() if role in item.roles), key=lambda i: i.order)
+    """The current app's entries ``role`` may see, in order."""
+    registry: dict[str, NavItem] = current_app.extensions.get(EXTENSION_KEY, {})
+    return sorted((item for item in registry.values() if role in item.roles), key=lambda i: i.order)

@@ -1,6 +1,6 @@
 """``/api/v1/devices``: list (any role), add (admin, with the authorisation), mark due for a
 check (admin and operator), and the found credential (admin only; each view is recorded in the
-operation log as a view of secret data, POLICY.md A1). Attached to the ``api`` blueprint
+operation log as a view of secret data, POLICY.md A1). Nested in the app's ``api`` blueprint
 (server/api.py) like the alerts' views: one token check, one error handling."""
 
 from __future__ import annotations
@@ -29,15 +29,13 @@ ADD_FIELDS = {"address", "port", "type", "label", "key_user", "authorised_by", "
 REQUIRED = {"address", "type", "authorised_by", "authorisation"}
 CHECK_ROLES = ("admin", "operator")
 
-_attached: set[str] = set()
 
-
-def attach(blueprint: Blueprint) -> None:
+def make_blueprint() -> Blueprint:
+    """These views as a blueprint that ``install(app)`` nests in the app's ``/api/v1`` blueprint
+    (server/api.py); made per app, as the parent is."""
     from server.api import token_required
 
-    if blueprint.name in _attached:
-        return
-    _attached.add(blueprint.name)
+    blueprint = Blueprint("devices", __name__)
     blueprint.add_url_rule("/devices", "devices", token_required(devices), methods=["GET"])
     blueprint.add_url_rule("/devices", "device_add", token_required(device_add), methods=["POST"])
     blueprint.add_url_rule(
@@ -58,6 +56,7 @@ def attach(blueprint: Blueprint) -> None:
         token_required(device_credential),
         methods=["GET"],
     )
+    return blueprint
 
 
 def _owner() -> Any:

@@ -1,4 +1,5 @@
-"""Bodies of ``xunjian server device add|list|check|key`` (parsing: ``xunjian/cli_devices.py``).
+"""``xunjian server device add|list|check|remove|key``: the parser (``add_parser``) and the
+commands.
 
 Each command that changes something is recorded in the operation log with the person who ran
 it (``cli:<login name>``). No command ever prints a password: ``check`` names the user whose
@@ -9,7 +10,6 @@ vendor-default password was accepted; the password itself is for admins in the c
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.alerts.delivery import worker_name
+from server.commands import add_data_option, cli_actor
 from server.config import ConfigError, ServerConfig, load_config
 from server.devices.check import CheckSummary, check_now
+from server.devices.models import DEVICE_TYPES
 from server.devices.remote import public_key_line
 from server.devices.store import (
     DeviceError,
@@ -34,16 +36,74 @@ from server.oplog.store import OperationLog
 from server.store.engine import make_engine, make_sessionmaker
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1..65535, not {text!r}")
+    return int(text)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """``device`` under ``xunjian server``."""
+    device = subparsers.add_parser(
+        "device", help="network devices checked over SSH for vendor-default passwords"
+    )
+    dsub = device.add_subparsers(dest="device_command", required=True, metavar="COMMAND")
+
+    p = dsub.add_parser(
+        "add",
+        help="add a device the organisation owns, with who authorised checking it",
+        description="Adds a device to the inventory. Checking it tries a short list of "
+        "vendor-default passwords over SSH (docs/devices.md), so an authorisation is required "
+        "and is recorded with the device and in the operation log.",
+    )
+    add_data_option(p)
+    p.add_argument("address", help="IP address or host name")
+    p.add_argument("--port", type=_port, default=22, help="SSH port (default 22)")
+    p.add_argument("--type", required=True, choices=DEVICE_TYPES)
+    p.add_argument("--label", default=None, help="a name for lists (default: type and address)")
+    p.add_argument(
+        "--key-user",
+        default="root",
+        help="account the organisation's key logs in as, for the Linux collectors (default root)",
+    )
+    p.add_argument(
+        "--authorised-by", required=True, help="name of the person who authorised the checks"
+    )
+    p.add_argument(
+        "--authorisation",
+        required=True,
+        help="the statement: that the organisation owns the device and allows these checks "
+        "(e.g. a ticket or approval reference)",
+    )
+    p.set_defaults(handler=add_command)
+
+    p = dsub.add_parser("list", help="devices with their last check")
+    add_data_option(p)
+    p.set_defaults(handler=list_command)
+
+    p = dsub.add_parser(
+        "check", help="mark every device due for the server's check, or check now (--now)"
+    )
+    add_data_option(p)
+    p.add_argument("--now", action="store_true", help="check here and now and print a summary")
+    p.add_argument("--id", type=int, default=None, help="with --now: only this device")
+    p.set_defaults(handler=check_command)
+
+    p = dsub.add_parser("remove", help="remove a device with its results and alerts")
+    add_data_option(p)
+    p.add_argument("device_id", type=int, help="the device's id (see 'device list')")
+    p.set_defaults(handler=remove_command)
+
+    p = dsub.add_parser(
+        "key", help="print the organisation's SSH public key (for the devices' authorized_keys)"
+    )
+    add_data_option(p)
+    p.set_defaults(handler=key_command)
+
+
 def _fail(message: str) -> int:
     print(f"xunjian server device: {message}", file=sys.stderr)
     return 1
-
-
-def _cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (e.g. a container)
-        return "cli:unknown"
 
 
 def _record(config: ServerConfig, data: Path, action: str, target: str, details: dict) -> None:
@@ -51,7 +111,7 @@ def _record(config: ServerConfig, data: Path, action: str, target: str, details:
     try:
         log = OperationLog(engine, data, OplogSettings.from_config(config))
         log.append(
-            EntryFields.make(action, actor=_cli_actor(), role="cli", target=target, details=details)
+            EntryFields.make(action, actor=cli_actor(), role="cli", target=target, details=details)
         )
     except Exception as exc:  # the command's own work is done; say the entry is missing
         print(f"xunjian server device: operation log entry {action} not written: {exc}")
@@ -76,7 +136,7 @@ def add_command(args: argparse.Namespace) -> int:
     engine = make_engine(config.database_url)
     try:
         with make_sessionmaker(engine)() as session:
-            device = add_device(session, new, _cli_actor())
+            device = add_device(session, new, cli_actor())
             session.commit()
             device_id, host_id = device.id, device.agent_id
     except DeviceError as exc:

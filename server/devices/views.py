@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.devices.api import mark_due, record_added, remove, reveal_credential
 from server.devices.labels import TYPE_LABELS, outcome_label, type_label
 from server.devices.models import DEVICE_TYPES
@@ -24,7 +24,7 @@ from server.state import current_state, db_session, log_refusal
 
 blueprint = console_blueprint("devices", __name__, template_folder="templates")
 
-add_nav_item("devices.devices", _l("Devices"), 60)
+NAV = (NavItem("devices.devices", _l("Devices"), 60),)
 
 CHECK_ROLES = ("admin", "operator")
 

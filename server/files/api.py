@@ -1,5 +1,5 @@
 """``/api/v1/file-events`` (every role: read) and ``/api/v1/groups/<name>/watch`` (read: every
-role; replace: admin). Attached to the ``api`` blueprint (server/api.py): its token check, and
+role; replace: admin). Nested in the app's ``api`` blueprint (server/api.py): its token check, and
 the operation log's record of every write."""
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from server.state import db_session, refuse
 from server.store.models import Agent, Group
 
 MAX_LIMIT = 1000
-_attached: set[str] = set()
 
 
-def attach(blueprint: Blueprint) -> None:
+def make_blueprint() -> Blueprint:
+    """These views as a blueprint that ``install(app)`` nests in the app's ``/api/v1`` blueprint
+    (server/api.py); made per app, as the parent is."""
     from server.api import token_required
 
-    if blueprint.name in _attached:
-        return
-    _attached.add(blueprint.name)
+    blueprint = Blueprint("files", __name__)
     blueprint.add_url_rule(
         "/file-events", "file_events", token_required(list_file_events), methods=["GET"]
     )
@@ -39,6 +38,7 @@ def attach(blueprint: Blueprint) -> None:
         token_required(set_watch),
         methods=["PUT"],
     )
+    return blueprint
 
 
 def _time(moment: datetime.datetime | None) -> str | None:

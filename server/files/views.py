@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.files.api import replace_watch
 from server.files.models import FileEvent
 from server.files.policy import WatchPolicyError, validate_watch, watch_section
@@ -18,7 +18,7 @@ from server.state import db_session, log_refusal
 from server.store.models import Agent, Group
 
 blueprint = console_blueprint("files", __name__)
-add_nav_item("files.events", _l("File changes"), 45)
+NAV = (NavItem("files.events", _l("File changes"), 45),)
 
 PER_PAGE = 100
 MAX_FORM_LINES = 600

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from server.fleet.queries import GroupScore, WeekPoint
+from server.fleet.store import GroupScore, WeekPoint
 
 WIDTH = 720
 HEIGHT = 260

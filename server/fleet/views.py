@@ -5,7 +5,7 @@ instead of online or offline, and *Check now* runs a device check instead of que
 
 Every query parameter is validated and bounded: a bad value gets a 400 page that says which,
 a page past the end a 404, and nothing is changed by a GET. Each page runs a fixed number of
-queries (server/fleet/queries.py), whatever the fleet's size.
+queries (server/fleet/store.py), whatever the fleet's size.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from flask_babel import lazy_gettext as _l
 
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.i18n import bilingual
-from server.console.nav import add_nav_item
-from server.devices.background import Started, start_check
+from server.console.nav import NavItem
 from server.devices.catalog import device_catalog
+from server.devices.jobs import Started, start_check
 from server.devices.models import DEVICE_PLATFORM
-from server.fleet import queries
+from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
-from server.fleet.snapshot import refresh_compliance
+from server.fleet.jobs import refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
@@ -39,9 +39,11 @@ from server.store.queries import inventory, latest_results
 
 blueprint = console_blueprint("fleet", __name__)
 
-add_nav_item("fleet.dashboard", _l("Dashboard"), 10)
-add_nav_item("fleet.hosts", _l("Hosts"), 20)
-add_nav_item("fleet.checks", _l("Checks"), 30)
+NAV = (
+    NavItem("fleet.dashboard", _l("Dashboard"), 10),
+    NavItem("fleet.hosts", _l("Hosts"), 20),
+    NavItem("fleet.checks", _l("Checks"), 30),
+)
 
 HOSTS_PER_PAGE = 50
 HISTORY_PER_PAGE = 50
@@ -101,21 +103,21 @@ def dashboard() -> ResponseReturnValue:
     state = current_state()
     now = utcnow()
     with db_session() as db:
-        compliance = queries.compliance_by_group(db)
+        compliance = store.compliance_by_group(db)
     if compliance.day != now.date():
         # No count today yet (a new server, or its thread has not run yet): count now. The
-        # lease keeps this to one process, as for the thread (server/fleet/snapshot.py).
+        # lease keeps this to one process, as for the thread (server/fleet/jobs.py).
         refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
     with db_session() as db:
         if compliance.day != now.date():
-            compliance = queries.compliance_by_group(db)
-        counts = queries.host_counts(db, state.config.offline_after_seconds)
-        alerts = queries.open_alerts_by_severity(db)
+            compliance = store.compliance_by_group(db)
+        counts = store.host_counts(db, state.config.offline_after_seconds)
+        alerts = store.open_alerts_by_severity(db)
         device_outcomes = outcome_counts(db) if counts.devices else []
-        weeks = queries.weekly_compliance(db, CHART_WEEKS, now.date())
+        weeks = store.weekly_compliance(db, CHART_WEEKS, now.date())
     scores = compliance.groups
     judged = [score for score in scores if score.passed + score.failed]
-    overall = queries.GroupScore(
+    overall = store.GroupScore(
         group_id=0,
         name="",
         hosts=sum(score.hosts for score in scores),
@@ -143,31 +145,31 @@ def dashboard() -> ResponseReturnValue:
 # --- hosts --------------------------------------------------------------------------------
 
 
-def _host_filter(db: Any) -> tuple[queries.HostFilter, dict[str, str]]:
+def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
     """The filter from the query string, and the values to keep in the page's links."""
     search = request.args.get("q", "").strip()
     group_name = request.args.get("group", "")
     status = request.args.get("status", "")
     failing = request.args.get("failing", "")
-    if len(search) > queries.SEARCH_MAX or not _printable(search):
+    if len(search) > store.SEARCH_MAX or not _printable(search):
         _refuse(
             f"console: bad host search {search[:40]!r}",
-            _("Search for at most %(n)d printable characters.", n=queries.SEARCH_MAX),
+            _("Search for at most %(n)d printable characters.", n=store.SEARCH_MAX),
         )
     group_id = None
     if group_name:
-        group_id = queries.group_id_by_name(db, group_name[:64]) if len(group_name) <= 64 else None
+        group_id = store.group_id_by_name(db, group_name[:64]) if len(group_name) <= 64 else None
         if group_id is None:
             _refuse(f"console: unknown group {group_name[:64]!r}", _("There is no such group."))
-    if status and status not in queries.HOST_STATUSES:
+    if status and status not in store.HOST_STATUSES:
         _refuse(
             f"console: bad host status {status[:20]!r}",
             _("The status must be online, offline, device or revoked."),
         )
-    if failing and not queries.CHECK_ID_PATTERN.fullmatch(failing):
+    if failing and not store.CHECK_ID_PATTERN.fullmatch(failing):
         _refuse(f"console: bad check id {failing[:40]!r}", _("That is not a check id."))
     kept = {"q": search, "group": group_name, "status": status, "failing": failing}
-    chosen = queries.HostFilter(
+    chosen = store.HostFilter(
         search=search, group_id=group_id, status=status or None, failing_check=failing or None
     )
     return chosen, {name: value for name, value in kept.items() if value}
@@ -180,17 +182,17 @@ def hosts() -> ResponseReturnValue:
     offline_after = _offline_after()
     with db_session() as db:
         chosen, kept = _host_filter(db)
-        total = queries.count_hosts(db, chosen, offline_after)
+        total = store.count_hosts(db, chosen, offline_after)
         pages = _pages(total, HOSTS_PER_PAGE)
         if page > pages:
             abort(
                 404, _("There is no page %(page)d: the list has %(pages)d.", page=page, pages=pages)
             )
-        rows = queries.page_hosts(
+        rows = store.page_hosts(
             db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
         )
         devices = device_states(db, [row.id for row in rows if row.platform == DEVICE_PLATFORM])
-        groups = queries.groups(db)
+        groups = store.groups(db)
     titles = _titles()
     return render_template(
         "fleet/hosts.html",
@@ -202,20 +204,20 @@ def hosts() -> ResponseReturnValue:
         kept=kept,
         filtered=chosen.active(),
         groups=groups,
-        statuses=queries.HOST_STATUSES,
+        statuses=store.HOST_STATUSES,
         checks=sorted(titles.items(), key=lambda item: item[0]),
         failing_title=titles.get(kept.get("failing", "")),
     )
 
 
-def _host_or_404(db: Any, host_id: str) -> queries.HostRow:
-    row = queries.host_row(db, host_id, _offline_after()) if len(host_id) <= AGENT_ID_MAX else None
+def _host_or_404(db: Any, host_id: str) -> store.HostRow:
+    row = store.host_row(db, host_id, _offline_after()) if len(host_id) <= AGENT_ID_MAX else None
     if row is None:
         abort(404, _("There is no such host."))
     return row
 
 
-def _device_of(db: Any, row: queries.HostRow | None) -> DeviceState | None:
+def _device_of(db: Any, row: store.HostRow | None) -> DeviceState | None:
     if row is None or row.platform != DEVICE_PLATFORM:
         return None
     return device_states(db, [row.id]).get(row.id)
@@ -254,11 +256,11 @@ def host(host_id: str) -> ResponseReturnValue:
         device_id = device.device_id if device else None
         results = latest_results(db, host_id)
         inventory_row = inventory(db, host_id)
-        changes, more_history = queries.history(
+        changes, more_history = store.history(
             db, host_id, HISTORY_PER_PAGE, (history_page - 1) * HISTORY_PER_PAGE
         )
         oplog_count = (
-            queries.host_oplog_count(db, host_id, device_id) if user.role in OPLOG_ROLES else 0
+            store.host_oplog_count(db, host_id, device_id) if user.role in OPLOG_ROLES else 0
         )
     return render_template(
         "fleet/host.html",
@@ -273,7 +275,7 @@ def host(host_id: str) -> ResponseReturnValue:
         changes=changes,
         history_page=history_page,
         more_history=more_history,
-        history_days=queries.HISTORY_DAYS,
+        history_days=store.HISTORY_DAYS,
         notice=_notice(),
     )
 
@@ -285,7 +287,7 @@ def host_oplog(host_id: str) -> ResponseReturnValue:
     with db_session() as db:
         row = _host_or_404(db, host_id)
         device = _device_of(db, row)
-        entries, more = queries.host_oplog(
+        entries, more = store.host_oplog(
             db,
             host_id,
             OPLOG_PER_PAGE,
@@ -301,11 +303,11 @@ def host_oplog(host_id: str) -> ResponseReturnValue:
 @login_required
 def scan_now(host_id: str) -> ResponseReturnValue:
     """An agent: queue a ``scan_now`` command for its next heartbeat. A device: check it now
-    (server/devices/background.py), as ``xunjian server device check --now --id N`` does."""
+    (server/devices/jobs.py), as ``xunjian server device check --now --id N`` does."""
     user: User = g.user
     target = f"host:{host_id[:AGENT_ID_MAX]}"
     with db_session() as db:
-        row = queries.host_row(db, host_id, _offline_after()) if len(host_id) <= 36 else None
+        row = store.host_row(db, host_id, _offline_after()) if len(host_id) <= 36 else None
         device = _device_of(db, row)
     # console.command.create: the same action name as before the pages moved here
     # (server/oplog/hook.py ACTIONS).
@@ -388,7 +390,7 @@ def _check_view(entry: Mapping[str, Any] | None, check_id: str) -> dict[str, Any
 def checks() -> ResponseReturnValue:
     catalog = _catalog()
     with db_session() as db:
-        failing = queries.failing_hosts_per_check(db)
+        failing = store.failing_hosts_per_check(db)
     rows = [
         {**_check_view(catalog.get(check_id), check_id), "failing": failing.get(check_id, 0)}
         for check_id in sorted(set(catalog) | set(failing))
@@ -400,15 +402,15 @@ def checks() -> ResponseReturnValue:
 @blueprint.get("/checks/<check_id>")
 @login_required
 def check(check_id: str) -> ResponseReturnValue:
-    if not queries.CHECK_ID_PATTERN.fullmatch(check_id):
+    if not store.CHECK_ID_PATTERN.fullmatch(check_id):
         _refuse(f"console: bad check id {check_id[:40]!r}", _("That is not a check id."))
     page = _page_number()
     entry = _catalog().get(check_id)
     with db_session() as db:
-        per_status = queries.hosts_per_status(db, check_id)
+        per_status = store.hosts_per_status(db, check_id)
         if entry is None and not per_status:
             abort(404, _("There is no such check."))
-        rows, total = queries.failing_hosts(
+        rows, total = store.failing_hosts(
             db, check_id, FAILING_PER_PAGE, (page - 1) * FAILING_PER_PAGE
         )
     pages = _pages(total, FAILING_PER_PAGE)

@@ -1,6 +1,6 @@
 """``/api/v1/monitors``: page monitors for people with API tokens. Any role reads; admin and
 operator tokens create, change, delete, propose and approve; only admin tokens edit the
-defacement word list. Attached to the ``api`` blueprint (server/api.py), so the token check
+defacement word list. Nested in the app's ``api`` blueprint (server/api.py), so the token check
 and the operation log's record of every write come with it; proposals and decisions are also
 recorded under their own action names (POLICY.md E9: both people are in the log)."""
 
@@ -25,16 +25,14 @@ UPTIME_WINDOWS = (
     ("7d", datetime.timedelta(days=7)),
     ("30d", datetime.timedelta(days=30)),
 )
-_attached: set[str] = set()
 
 
-def attach(blueprint: Blueprint) -> None:
-    """Add the monitor views to ``blueprint`` once (before it is first registered)."""
+def make_blueprint() -> Blueprint:
+    """These views as a blueprint that ``install(app)`` nests in the app's ``/api/v1`` blueprint
+    (server/api.py); made per app, as the parent is."""
     from server.api import token_required
 
-    if blueprint.name in _attached:
-        return
-    _attached.add(blueprint.name)
+    blueprint = Blueprint("monitors", __name__)
     routes: list[tuple[str, str, Any, list[str]]] = [
         ("/monitors", "monitors", list_monitors, ["GET"]),
         ("/monitors", "monitor_create", create, ["POST"]),
@@ -66,6 +64,7 @@ def attach(blueprint: Blueprint) -> None:
     ]
     for rule, endpoint, view, methods in routes:
         blueprint.add_url_rule(rule, endpoint, token_required(view), methods=methods)
+    return blueprint
 
 
 def _time(moment: datetime.datetime | None) -> str | None:

@@ -1,35 +1,107 @@
-"""Bodies of ``xunjian server monitor add|list`` (the parsing is in ``xunjian/cli_monitors.py``).
+"""``xunjian server monitor add|list``: the parser (``add_parser``) and the commands.
+
 Exit status 0 on success, 1 with the reason otherwise. ``add`` is recorded in the operation
 log like the same change made over HTTP."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
 from sqlalchemy import select
 
-from server.cli import store_session
+from server.commands import add_data_option, cli_actor, store_session
 from server.config import ConfigError, load_config
 from server.monitors import store
 from server.monitors.models import Monitor, MonitorBaseline
+from server.monitors.store import MIN_INTERVAL
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import OperationLog
 from server.store.engine import make_engine
 
 
+def _interval(text: str) -> int:
+    if not text.isdigit() or not MIN_INTERVAL <= int(text) <= 86_400:
+        raise argparse.ArgumentTypeError(
+            f"--interval is {MIN_INTERVAL}..86400 seconds, not {text!r}"
+        )
+    return int(text)
+
+
+def _milliseconds(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 60_000:
+        raise argparse.ArgumentTypeError(f"--max-ms is 1..60000, not {text!r}")
+    return int(text)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """``monitor`` under ``xunjian server``."""
+    monitor = subparsers.add_parser(
+        "monitor", help="page monitors: availability and tamper detection"
+    )
+    msub = monitor.add_subparsers(dest="monitor_command", required=True, metavar="COMMAND")
+
+    p = msub.add_parser(
+        "add",
+        help="watch a page; its baseline for tamper detection is taken now",
+        description="Adds an HTTP(S) page monitor (docs/monitors.md). The page is fetched once "
+        "now to take its baseline; the server's scheduler then checks it every --interval "
+        "seconds. With --agent, that enrolled agent checks it instead (a site only the inside "
+        "network reaches): the server never fetches it, and the agent's first good check "
+        "takes the baseline.",
+    )
+    add_data_option(p)
+    p.add_argument("url", help="http:// or https:// address of the page")
+    p.add_argument("--name", default="", help="a name for lists (default: the URL)")
+    p.add_argument(
+        "--interval", type=_interval, default=300, help="seconds between checks (5..86400)"
+    )
+    p.add_argument("--keyword", default="", help="text the page must contain")
+    p.add_argument("--absent", default="", help="text the page must not contain")
+    p.add_argument("--max-ms", type=_milliseconds, default=None, help="slow above this")
+    p.add_argument("--statuses", default="200-299", help="accepted status codes (200-299,301)")
+    p.add_argument("--timeout", type=int, default=10, help="seconds per check (1..60)")
+    p.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
+    p.add_argument("--ca-file", default="", help="PEM CA file for an internal site's certificate")
+    p.add_argument(
+        "--agent",
+        default=None,
+        metavar="AGENT_ID",
+        help="the enrolled agent that checks the page (an internal-only site; see "
+        "`xunjian server agent list`); default: the server checks it",
+    )
+    p.add_argument(
+        "--volatile",
+        action="append",
+        default=[],
+        metavar="SELECTOR",
+        help="a part of the page that changes by itself (tag, #id, .class, tag.class); "
+        "may be repeated",
+    )
+    p.add_argument(
+        "--volatile-pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="text that changes by itself, as a regular expression; may be repeated",
+    )
+    p.add_argument(
+        "--fail-threshold", type=int, default=3, help="failures in a row before down (1..20)"
+    )
+    p.add_argument(
+        "--success-threshold", type=int, default=2, help="successes in a row to recover (1..20)"
+    )
+    p.set_defaults(handler=add_command)
+
+    p = msub.add_parser("list", help="monitors with their state, last check and who runs them")
+    add_data_option(p)
+    p.set_defaults(handler=list_command)
+
+
 def _fail(message: str) -> int:
     print(f"xunjian server monitor: {message}", file=sys.stderr)
     return 1
-
-
-def _cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def add_command(args: argparse.Namespace) -> int:
@@ -58,7 +130,7 @@ def add_command(args: argparse.Namespace) -> int:
         values = store.validate(payload, creating=True)
     except store.FieldError as exc:
         return _fail(str(exc))
-    actor = _cli_actor()
+    actor = cli_actor()
     with store_session(config) as session:
         try:
             monitor = store.create_monitor(session, values, actor)

@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from server.alerts.console import kind_label
+from server.alerts.views import kind_label
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.devices.models import DEVICE_PLATFORM
 from server.monitors import history, store
 from server.monitors.api import UPTIME_WINDOWS, runners
@@ -30,7 +30,7 @@ from server.state import current_state, db_session, log_refusal
 from server.store.models import Agent, utcnow
 
 blueprint = console_blueprint("monitors", __name__, template_folder="templates")
-add_nav_item("monitors.index", _l("Monitors"), 50)
+NAV = (NavItem("monitors.index", _l("Monitors"), 50),)
 
 PER_PAGE = 100
 CHART_WIDTH = 240

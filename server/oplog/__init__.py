@@ -6,8 +6,33 @@ so someone who can write to the database alone cannot rewrite history unnoticed.
 
 Modules: ``models`` (tables), ``chain`` (canonical encoding and hashes), ``signing`` (the key
 and checkpoint signatures), ``store`` (race-safe append, checkpoints, purge, reading),
-``verify``, ``hook`` (Flask recording), ``api`` (``GET /api/v1/oplog``), ``cli``.
+``verify``, ``hook`` (Flask recording), ``api`` (``GET /api/v1/oplog``), ``views`` (the
+console's Operation log page), ``cli``. ``install(app)`` plugs the hook, the API and the page
+into the app.
 
-This package's ``__init__`` imports nothing, so ``server.store.models`` or the migration
-environment may import ``server.oplog.models`` without an import cycle.
+This package's ``__init__`` imports nothing (``install`` imports when called), so
+``server.store.models`` or the migration environment may import ``server.oplog.models``
+without an import cycle.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def install(app: Flask) -> None:
+    """Record the app's requests (``hook``), serve ``GET /api/v1/oplog`` (nested in the app's
+    ``/api/v1``) and the console's Operation log page."""
+    from server import api
+    from server.console.nav import add_nav_items
+    from server.oplog import api as oplog_api
+    from server.oplog import views
+    from server.oplog.hook import install_hook
+
+    api.nest(app, oplog_api.blueprint)
+    app.register_blueprint(views.blueprint)
+    add_nav_items(app, views.NAV)
+    install_hook(app)

@@ -18,7 +18,7 @@ from server.oplog.models import OplogEntry
 from server.oplog.store import latest_checkpoint, read_head, read_page
 from server.state import db_session, refuse
 
-blueprint = Blueprint("oplog", __name__, url_prefix="/api/v1")
+blueprint = Blueprint("oplog", __name__)  # nested in the app's /api/v1 blueprint: "api.oplog"
 
 READER_ROLES = ("admin", "auditor")
 DEFAULT_LIMIT = 100

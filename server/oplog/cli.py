@@ -1,4 +1,4 @@
-"""Bodies of ``xunjian server oplog verify|purge`` (the parsing is in ``xunjian/cli.py``).
+"""``xunjian server oplog verify|purge``: the parser (``add_parser``) and the commands.
 
 Exit status 0 when the log is intact / the purge is done; 1 otherwise, with the reason.
 """
@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from server.config import ConfigError, ServerConfig, load_config
+from server.commands import add_data_option, cli_actor
+from server.config import ConfigError, load_config
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.signing import SigningKeyError, verification_key
@@ -24,6 +22,24 @@ from server.oplog.store import OperationLog, OplogError
 from server.oplog.verify import verify_log
 from server.settings.runtime import effective_settings
 from server.store.engine import make_engine
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """``oplog`` under ``xunjian server``."""
+    oplog = subparsers.add_parser("oplog", help="the tamper-evident operation log")
+    osub = oplog.add_subparsers(dest="oplog_command", required=True, metavar="COMMAND")
+    p = osub.add_parser("verify", help="check every entry and signed checkpoint; 1 if damaged")
+    add_data_option(p)
+    p.add_argument(
+        "--public-key",
+        type=Path,
+        default=None,
+        help="verify checkpoints with this key (default: DATA/oplog-signing.pub)",
+    )
+    p.set_defaults(handler=verify_command)
+    p = osub.add_parser("purge", help="delete entries older than oplog_retention_days (logged)")
+    add_data_option(p)
+    p.set_defaults(handler=purge_command)
 
 
 def _fail(message: str) -> int:
@@ -67,48 +83,6 @@ def verify_command(args: argparse.Namespace) -> int:
     if verdict.anchor_seq:
         print(f"entries up to {verdict.anchor_seq} were purged (signed anchor)")
     return 0
-
-
-def cli_actor() -> str:
-    """``cli:<operating system user>``: who ran a ``xunjian server`` command."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (e.g. a container)
-        return "cli:unknown"
-
-
-def record_cli_action(
-    config: ServerConfig,
-    data: Path,
-    action: str,
-    *,
-    target: str = "",
-    outcome: str = "ok",
-    reason: str = "",
-    details: Mapping[str, Any] | None = None,
-) -> str | None:
-    """Append the entry for a command that changed (or refused to change) the server's state:
-    actor ``cli:<os user>``, role ``cli``, no address (the command ran on the server itself).
-    Call it after the command's own commit. Returns None, or why the entry is missing."""
-    engine = make_engine(config.database_url)
-    try:
-        log = OperationLog(engine, data, OplogSettings.from_config(config))
-        log.append(
-            EntryFields.make(
-                action,
-                actor=cli_actor(),
-                role="cli",
-                target=target,
-                outcome=outcome,
-                reason=reason,
-                details=details,
-            )
-        )
-    except (SQLAlchemyError, OplogError, OSError, ValueError) as exc:
-        return f"the operation log entry {action} could not be written: {exc}"
-    finally:
-        engine.dispose()
-    return None
 
 
 def purge_command(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Recording requests: ``install_oplog(app)`` and ``record(...)``.
+"""Recording requests: ``install_hook(app)`` (from ``server.oplog.install``) and ``record(...)``.
 
 What is recorded (POLICY.md E12, A1):
 * every POST/PUT/PATCH/DELETE to the console and the REST API, with its outcome;
@@ -30,13 +30,16 @@ from server.state import current_state, db_session, request_peer
 from server.store.models import User
 
 EXTENSION_KEY = "xunjian.oplog"
+HOOK_KEY = "xunjian.oplog.hook"  # app.extensions: the after-request hook is on
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AGENT_BLUEPRINT = "agent_api"
-OPLOG_BLUEPRINT = "oplog"
-OPLOG_PAGES_BLUEPRINT = "oplog_pages"  # the console's Operation log page (server/oplog/console.py)
+OPLOG_BLUEPRINT = "api.oplog"  # GET /api/v1/oplog, nested in the "api" blueprint
+OPLOG_PAGES_BLUEPRINT = "oplog_pages"  # the console's Operation log page (server/oplog/views.py)
 _RECORDED = "oplog_recorded"
 # Stable action names for the endpoints that exist; any other endpoint is recorded under its
-# own Flask name ("console.some_view"), so a new view is never left out.
+# own Flask name ("console.some_view"), so a new view is never left out. A view of a nested
+# blueprint is named after the outermost one ("api.alert_ack" for "api.alerts.alert_ack"), as
+# it was when every API view sat on the "api" blueprint itself: the log's actions stay stable.
 ACTIONS = {
     "console.login": "console.login",
     "console.logout": "console.logout",
@@ -178,10 +181,18 @@ def _after_request(response: Response) -> Response:
     return response
 
 
+def _action_endpoint() -> str:
+    """The request's endpoint as the log names it: the outermost blueprint and the view."""
+    endpoint = request.endpoint or ""
+    if not request.blueprints:
+        return endpoint
+    return f"{request.blueprints[-1]}.{endpoint.rpartition('.')[2]}"
+
+
 def _record_request(response: Response) -> None:
     outcome, reason = _outcome(response)
     blueprint = request.blueprint
-    endpoint = request.endpoint or ""
+    endpoint = _action_endpoint()
     if blueprint == AGENT_BLUEPRINT and endpoint != "agent_api.enroll" and outcome == "ok":
         return  # reports, heartbeats, policy: too many, and stored elsewhere
     actor, role = current_actor()
@@ -226,16 +237,11 @@ def _logged_in(name: str) -> tuple[str, str]:
     return (name, role) if role is not None else ("anonymous", "none")
 
 
-def install_oplog(app: Flask) -> None:
-    """Record the app's requests in its operation log and serve ``GET /api/v1/oplog`` and the
-    console's Operation log page."""
-    from server.oplog.api import blueprint
-
-    if app.blueprints.get(blueprint.name) is blueprint:
-        return  # installed already: hooks twice would record every request twice
+def install_hook(app: Flask) -> None:
+    """Record the app's requests in its operation log (once: twice would record every request
+    twice)."""
+    if app.extensions.get(HOOK_KEY):
+        return
+    app.extensions[HOOK_KEY] = True
     operation_log(app)
-    app.register_blueprint(blueprint)
-    from server.oplog import console
-
-    app.register_blueprint(console.blueprint)
     app.after_request(_after_request)

@@ -10,3 +10,17 @@ users and software lists, notification channels and the on-call roster.
 
 Only ``views`` imports Flask: the alert worker imports ``alerting`` without it.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def install(app: Flask) -> None:
+    """The policy pages: ``/settings/groups``, channels and the on-call roster."""
+    from server.policy_settings import views
+
+    app.register_blueprint(views.blueprint)

@@ -1,8 +1,8 @@
 """``GET /api/v1/reports/weekly?week=YYYY-Www&format=csv|xlsx|json`` (POLICY.md A4).
 
 Admin and auditor tokens only: the report is an audit record (A1, A2), and operators see the
-same results live in the console. The view is attached to the ``api`` blueprint
-(server/api.py) for its token check. Every answer is in the operation log: a download as
+same results live in the console. The view is nested in the app's ``api``
+blueprint (server/api.py) for its token check. Every answer is in the operation log: a download as
 ``report.export``, a refusal (wrong role, bad week or format) as ``report.export`` with outcome
 ``refused``.
 """
@@ -17,19 +17,18 @@ from server.reports.serving import EXPORT_ACTION, BadRequest, parse_request, rep
 from server.state import refuse
 
 READER_ROLES = ("admin", "auditor")
-_attached: set[str] = set()
 
 
-def attach(blueprint: Blueprint) -> None:
-    """Add the report view to ``blueprint`` once (before it is first registered)."""
+def make_blueprint() -> Blueprint:
+    """These views as a blueprint that ``install(app)`` nests in the app's ``/api/v1`` blueprint
+    (server/api.py); made per app, as the parent is."""
     from server.api import token_required
 
-    if blueprint.name in _attached:
-        return
-    _attached.add(blueprint.name)
+    blueprint = Blueprint("reports", __name__)
     blueprint.add_url_rule(
         "/reports/weekly", "reports_weekly", token_required(weekly_report), methods=["GET"]
     )
+    return blueprint
 
 
 def _refused(status: int, reason: str) -> ResponseReturnValue:

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from server.console.auth import console_blueprint, roles_required
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.oplog.hook import record
 from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
 from server.reports.generate import KEEP_WEEKS, keep_week, list_kept, open_kept
@@ -36,7 +36,7 @@ GENERATE_ACTION = "report.generate"
 CHUNK = 256 * 1024
 
 blueprint = console_blueprint(BLUEPRINT_NAME, __name__, url_prefix="/reports")
-add_nav_item(f"{BLUEPRINT_NAME}.index", _l("Weekly reports"), 70, READER_ROLES)
+NAV = (NavItem(f"{BLUEPRINT_NAME}.index", _l("Weekly reports"), 70, READER_ROLES),)
 
 
 def _page_number() -> int:

@@ -2,24 +2,33 @@
 
 Built on ``server/store/agents.py`` (create_enrollment_token) and ``server/store/accounts.py``
 (create_api_token). A token is shown once, when it is made; lists show its prefix only (the
-store keeps nothing else of it but its SHA-256).
+store keeps nothing else of it but its SHA-256). The enroll line and the lifetime words ("24h")
+are here too: ``xunjian server token create`` and the console's Settings page print and read the
+same.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
+import shlex
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from server.config import DataPaths
 from server.store.accounts import create_api_token
 from server.store.agents import create_enrollment_token
 from server.store.models import ApiToken, EnrollmentToken, Group, User, utcnow
+from xunjian.core.wire import certificate_sha256
 
 MAX_ENROLLMENT_USES = 10_000
 MAX_TOKEN_NAME = 100
 LIST_LIMIT = 500  # newest first; older ones are long expired or revoked
+MAX_TOKEN_LIFETIME = datetime.timedelta(days=365)
+_LIFETIME = re.compile(r"([1-9][0-9]{0,6})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class TokenError(ValueError):
@@ -151,3 +160,23 @@ def revoke_api_token_by_id(session: Session, token_id: int) -> str:
         .values(revoked_at=utcnow())
     )
     return prefix
+
+
+def parse_lifetime(text: str) -> datetime.timedelta:
+    """An enrollment token's lifetime written as 30m, 24h or 7d (at most 365d)."""
+    match = _LIFETIME.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"--expires wants a lifetime such as 30m, 24h or 7d, not {text!r}")
+    lifetime = datetime.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if lifetime > MAX_TOKEN_LIFETIME:
+        raise ValueError("--expires may be at most 365d")
+    return lifetime
+
+
+def enroll_line(server_url: str, token: str, paths: DataPaths) -> str:
+    """The command a person pastes on a host to enroll it (CLI and console print the same)."""
+    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    return (
+        f"xunjian agent enroll --server {shlex.quote(server_url)} --token {token} "
+        f"--ca-sha256 {ca_hash}"
+    )

@@ -24,9 +24,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from server.cli import enroll_line, parse_lifetime
 from server.console.auth import console_blueprint, roles_required, value_label
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.oplog.hook import record
 from server.settings.accounts import (
     AccountRefused,
@@ -47,11 +46,13 @@ from server.settings.tokens import (
     MAX_ENROLLMENT_USES,
     MAX_TOKEN_NAME,
     TokenError,
+    enroll_line,
     group_names,
     list_api_tokens,
     list_enrollment_tokens,
     new_api_token,
     new_enrollment_token,
+    parse_lifetime,
     revoke_api_token_by_id,
     revoke_enrollment_token,
 )
@@ -62,7 +63,7 @@ from server.store.models import ROLES, User
 blueprint = console_blueprint("settings", __name__, url_prefix="/settings")
 ADMIN = "admin"
 
-add_nav_item("settings.index", _l("Settings"), 90, (ADMIN,))
+NAV = (NavItem("settings.index", _l("Settings"), 90, (ADMIN,)),)
 
 # The run-time settings as the retention page shows them: form field -> (setting, unit seconds)
 RETENTION_FIELDS = {

@@ -18,9 +18,9 @@ from sqlalchemy import func, select, update
 from agent.monitors.collector import collect, outcome_document
 from agent.monitors.spec import PATH_MONITOR_OUTCOMES, PATH_MONITORS, MonitorSpec
 from server.alerts.models import Alert
+from server.monitors.jobs import claim_due
 from server.monitors.models import Monitor, MonitorBaseline, MonitorResult
 from server.monitors.record import DefacementWords, probe_monitor
-from server.monitors.scheduler import claim_due
 from server.oplog.models import OplogEntry
 from server.store.agents import revoke_agent
 from server.store.models import utcnow

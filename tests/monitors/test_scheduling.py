@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from server.alerts.channels import Channel, apply_roster, parse_channels
 from server.alerts.models import AlertNotification
 from server.monitors import digest, history
+from server.monitors.jobs import claim_due
 from server.monitors.models import Monitor, MonitorAggregate, MonitorJob, MonitorResult
-from server.monitors.scheduler import claim_due
 from server.store.engine import make_engine
 from server.store.models import utcnow
 from tests.monitors.helpers import add, probe
@@ -297,7 +297,7 @@ def test_the_scheduler_sends_the_digest_through_the_channels_in_force(
     their sealed secrets opened, not to config.json's (which here has none at all)."""
     import threading as threads
 
-    from server.monitors.scheduler import MonitorScheduler
+    from server.monitors.jobs import MonitorScheduler
     from server.policy_settings import alerting
 
     assert server.state.config.notify_channels == ()

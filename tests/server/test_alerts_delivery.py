@@ -238,7 +238,7 @@ def test_the_worker_tick_queues_and_sends(
 ) -> None:
     import dataclasses
 
-    from server.alerts.worker import AlertWorker
+    from server.alerts.jobs import AlertWorker
     from server.state import ServerState
 
     send(agent, [result("a.b", "fail")])

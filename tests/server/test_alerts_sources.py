@@ -96,7 +96,7 @@ def test_the_background_worker_waits_one_offline_period_after_start(
     one offline period to report before it calls any of them silent."""
     import threading
 
-    from server.alerts.worker import AlertWorker
+    from server.alerts.jobs import AlertWorker
 
     last_seen(server, agent, utcnow() - 2 * HOUR)
     worker = AlertWorker(server.state, threading.Event())
@@ -110,7 +110,7 @@ def test_the_background_worker_waits_one_offline_period_after_start(
 def test_the_background_worker_stops_when_told(server: Server) -> None:
     import threading
 
-    from server.alerts.worker import start_alert_worker
+    from server.alerts.jobs import start_alert_worker
 
     stop = threading.Event()
     worker = start_alert_worker(server.app, stop)

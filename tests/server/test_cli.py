@@ -127,7 +127,7 @@ def test_commands_on_a_missing_data_folder_explain(tmp_path: object) -> None:
 
 
 def test_lifetimes_in_seconds_minutes_hours_days() -> None:
-    from server.cli import parse_lifetime
+    from server.settings.tokens import parse_lifetime
 
     assert parse_lifetime("90s").total_seconds() == 90
     assert parse_lifetime("30m").total_seconds() == 1800

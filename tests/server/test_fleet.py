@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from server.alerts.models import Alert
+from server.fleet.jobs import REFRESH_SECONDS, refresh_compliance
 from server.fleet.models import ComplianceDaily, SnapshotDay
-from server.fleet.snapshot import REFRESH_SECONDS, refresh_compliance
 from server.oplog.models import OplogEntry
 from server.store.accounts import create_user
 from server.store.agents import get_or_create_group, revoke_agent

@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from server.devices import background
+from server.devices import jobs
 from server.devices.models import Device
 from server.devices.store import add_device, claim, validate
 from server.oplog.models import OplogEntry
@@ -253,16 +253,16 @@ def test_check_now_on_a_device_host_page(server: Server, agent: SignedAgent) -> 
         session.commit()
 
     # Every slot of this process busy: the device is only made due for the next sweep.
-    for _ in range(background.MAX_RUNNING):  # (the finished check lets its slot go last)
-        assert background._slots.acquire(timeout=30)
+    for _ in range(jobs.MAX_RUNNING):  # (the finished check lets its slot go last)
+        assert jobs._slots.acquire(timeout=30)
     try:
         with server.state.sessions() as session:
             session.execute(update(Device).values(due_at=None))
             session.commit()
         answer = admin.post(f"{path}/scan-now", data={"csrf_token": csrf_from(admin, path)})
     finally:
-        for _ in range(background.MAX_RUNNING):
-            background._slots.release()
+        for _ in range(jobs.MAX_RUNNING):
+            jobs._slots.release()
     assert answer.headers["Location"].endswith("?check=queued")
     assert "checked within 30 seconds" in page(admin, answer.headers["Location"])
     queued = device_row(server, device.id)

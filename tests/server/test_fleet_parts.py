@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from server.fleet.chart import HEIGHT, MAX_GROUP_LINES, compliance_chart
-from server.fleet.queries import GroupScore, WeekPoint, looks_like_address, week_start
+from server.fleet.store import GroupScore, WeekPoint, looks_like_address, week_start
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from server.oplog import console as oplog_console
+from server.oplog import views as oplog_console
 from server.oplog.chain import EntryFields
 from server.oplog.hook import operation_log
 from server.oplog.models import OplogCheckpoint, OplogEntry

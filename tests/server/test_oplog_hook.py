@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server.oplog.hook import install_oplog, record
+from server.oplog.hook import install_hook, record
 from server.oplog.models import OplogEntry
 from server.oplog.signing import verification_key
 from server.oplog.verify import verify_log
@@ -24,8 +24,8 @@ PEER = {"REMOTE_ADDR": "10.20.30.40", "REMOTE_PORT": "51515"}
 @pytest.fixture
 def logged(server: Server) -> Server:
     """The server's app with the operation log installed (before its first request)."""
-    install_oplog(server.app)
-    install_oplog(server.app)  # idempotent: create_app may already have installed it
+    install_hook(server.app)
+    install_hook(server.app)  # idempotent: create_app (server.oplog.install) installed it
     return server
 
 

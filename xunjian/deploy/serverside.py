@@ -8,7 +8,6 @@ every deployment (POLICY.md E12). The server's modules are imported when this is
 from __future__ import annotations
 
 import datetime
-import getpass
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,9 @@ class ServerSideError(Exception):
     """The data folder or its database cannot be used."""
 
 
-def cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (e.g. a container)
-        return "cli:unknown"
-
-
 class ServerSide:
     def __init__(self, data: Path, server_url: str | None = None) -> None:
+        from server.commands import cli_actor
         from server.config import ConfigError, DataPaths, load_config
         from server.oplog.settings import OplogSettings
         from server.oplog.store import OperationLog

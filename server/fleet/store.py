@@ -334,7 +334,7 @@ class Compliance:
 
 
 def compliance_by_group(session: Session) -> Compliance:
-    """Every group's newest counts (server/fleet/snapshot.py keeps today's at most
+    """Every group's newest counts (server/fleet/jobs.py keeps today's at most
     REFRESH_SECONDS old), their day and when they were counted; a group without counts that
     day shows none."""
     newest = session.scalar(select(func.max(ComplianceDaily.day)))

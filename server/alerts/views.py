@@ -35,13 +35,13 @@ from server.alerts.models import (
     status_of,
 )
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.state import db_session, log_refusal
 from server.store.models import Agent
 
 blueprint = console_blueprint("alerts", __name__)
 
-add_nav_item("alerts.index", _l("Alerts"), 40)
+NAV = (NavItem("alerts.index", _l("Alerts"), 40),)
 
 PER_PAGE = 50
 SEVERITIES = ("critical", "high", "medium", "low", "info")

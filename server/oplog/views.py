@@ -44,7 +44,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.console.auth import console_blueprint
-from server.console.nav import add_nav_item
+from server.console.nav import NavItem
 from server.oplog.chain import OUTCOMES, timestamp
 from server.oplog.hook import record
 from server.oplog.models import (
@@ -70,7 +70,7 @@ BLUEPRINT_NAME = "oplog_pages"
 blueprint = console_blueprint(BLUEPRINT_NAME, __name__)
 
 READER_ROLES = ("admin", "auditor")
-add_nav_item(f"{BLUEPRINT_NAME}.index", _l("Operation log"), 80, READER_ROLES)
+NAV = (NavItem(f"{BLUEPRINT_NAME}.index", _l("Operation log"), 80, READER_ROLES),)
 
 PER_PAGE = 100
 EXPORT_BATCH = 1000

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.fleet.models import ComplianceDaily, SnapshotDay
-from server.fleet.queries import compliance_select
+from server.fleet.store import compliance_select
 from server.state import EXTENSION_KEY, ServerState
 from server.store.models import utcnow
 
