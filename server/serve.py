@@ -109,12 +109,12 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
 def _run_until_stopped(
     app: Any, server: Any, stop: threading.Event, parent_pid: int | None = None
 ) -> int:
-    from server.jobs.threads import join_threads, start_threads
+    from server.threads import join_threads, start_threads
 
     worker = threading.Thread(target=server.serve, name="cheroot", daemon=True)
     worker.start()
     threads_stop = threading.Event()
-    # Each feature's background thread, added by its install(app) (server/jobs/threads.py).
+    # Each feature's background thread, added by its install(app) (server/threads.py).
     running = start_threads(app, threads_stop)
     status = 0
     try:

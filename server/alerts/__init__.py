@@ -27,7 +27,7 @@ def install(app: Flask) -> None:
     from server.alerts import api as alerts_api
     from server.alerts import jobs, views
     from server.console.nav import add_nav_items
-    from server.jobs.threads import add_thread
+    from server.threads import add_thread
 
     api.nest(app, alerts_api.make_blueprint())
     app.register_blueprint(views.blueprint)

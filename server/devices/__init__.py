@@ -17,7 +17,7 @@ def install(app: Flask) -> None:
     from server.console.nav import add_nav_items
     from server.devices import api as devices_api
     from server.devices import jobs, views
-    from server.jobs.threads import add_thread
+    from server.threads import add_thread
 
     api.nest(app, devices_api.make_blueprint())
     app.register_blueprint(views.blueprint)

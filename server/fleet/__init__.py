@@ -12,7 +12,7 @@ def install(app: Flask) -> None:
     """The fleet pages: dashboard, hosts, a host, checks."""
     from server.console.nav import add_nav_items
     from server.fleet import jobs, views
-    from server.jobs.threads import add_thread
+    from server.threads import add_thread
 
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)

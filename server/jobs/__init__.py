@@ -18,6 +18,6 @@ if TYPE_CHECKING:
 def install(app: Flask) -> None:
     """The leased jobs' thread (weekly reports, purges) in each ``xunjian server run`` process."""
     from server.jobs.runner import start_job_runner
-    from server.jobs.threads import add_thread
+    from server.threads import add_thread
 
     add_thread(app, start_job_runner)

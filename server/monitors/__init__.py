@@ -20,9 +20,9 @@ def install(app: Flask) -> None:
     pages."""
     from server import api
     from server.console.nav import add_nav_items
-    from server.jobs.threads import add_thread
     from server.monitors import api as monitors_api
     from server.monitors import jobs, views
+    from server.threads import add_thread
 
     api.nest(app, monitors_api.make_blueprint())
     app.register_blueprint(views.blueprint)

@@ -11,7 +11,7 @@ import textwrap
 
 from server.app import create_app
 from server.console.nav import EXTENSION_KEY as NAV_KEY
-from server.jobs.threads import EXTENSION_KEY as THREADS_KEY
+from server.threads import EXTENSION_KEY as THREADS_KEY
 from tests.server.conftest import Server
 
 FEATURES = (
