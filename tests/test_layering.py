@@ -183,8 +183,6 @@ KNOWN_VIOLATIONS: dict[str, str] = {
     # contract: the hand-written openapi.py files are replaced by a generated document; the
     # REST frame (token checks, paging) must not import the document of every feature.
     "server.api -> server.openapi": "contract",
-    # features: the shared helpers (enroll line, lifetime parsing, store session) move below
-    # both the CLI and the console; each feature's cli.py owns its parser.
     # follow-up (lead): config.json's sections are parsed by feature modules; config, which
     # every feature imports, should not import features. A way out: the section types move
     # down into server/config (or each feature parses its own section at install).
