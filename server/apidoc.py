@@ -18,7 +18,7 @@ import msgspec
 from flask import Flask
 
 from xunjian import __version__
-from xunjian.core.schema import Body
+from xunjian.core.schema import MAX_SAFE_INTEGER, Body
 
 Auth = Literal["none", "agent", "bearer"]
 Answer = type | str | None | Mapping[str, type | None]
@@ -29,7 +29,8 @@ ATTRIBUTE = "openapi_operation"
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 _PATH_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer", "minimum": 0},
+    # server/api.py answers 404 above MAX_SAFE_INTEGER (the databases' id columns end there).
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER},
     "uuid": {"type": "string", "format": "uuid"},
 }
 
