@@ -11,7 +11,6 @@ page at once, and checks devices over SSH)."""
 from __future__ import annotations
 
 import datetime
-import time
 import traceback
 import uuid
 from typing import Any
@@ -32,7 +31,9 @@ from tests.harness import ServerUnderTest, free_port, run_cli
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 8  # per operation, credential and generation mode
+# Per operation: EXAMPLES valid requests with each credential, and EXAMPLES invalid ones with
+# the first (a route with no parameter or body has no invalid request to make).
+EXAMPLES = 5
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -111,20 +112,19 @@ def test_every_operation_answers_as_documented(server: ServerUnderTest) -> None:
     schema = schemathesis.openapi.from_dict(document)
     credentials = _credentials(server)
     failures: list[str] = []
-    timings: list[str] = []
     exercised = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        for who, headers in credentials[_scheme(operation)].items():
+        takes_input = bool({"parameters", "requestBody"} & set(operation.definition.raw))
+        for index, (who, headers) in enumerate(credentials[_scheme(operation)].items()):
             for mode in MODES:
+                if mode is schemathesis.GenerationMode.NEGATIVE and (index or not takes_input):
+                    continue
                 exercised += 1
-                started = time.monotonic()
                 try:
                     _exercise(operation, mode, headers, server.url)
                 except (Exception, BaseExceptionGroup) as error:  # every finding is collected
                     lines = traceback.format_exception_only(type(error), error)
                     failures.append(f"{operation.label} as {who} ({mode.value}): {''.join(lines)}")
-                timings.append(f"{time.monotonic() - started:6.2f} s {operation.label} {who}")
-    print("\n".join(timings))
-    assert exercised >= 80
+    assert exercised >= 100
     assert not failures, "\n\n".join(failures)
