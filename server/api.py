@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from server.agent_openapi_legacy import AGENT_COMPONENTS, AGENT_PATHS
 from server.apidoc import documented, openapi_document
 from server.fleet.schemas import CommandRequest, HostPage, HostResults, HostsQuery, QueuedCommand
-from server.rest import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, read_body, read_query, reply
+from server.rest import MAX_PAGE, read_body, read_query, reply
 from server.state import current_state, db_session, events, log_refusal, refuse
 from server.store.accounts import TokenOwner, authenticate_api_token
 from server.store.agents import queue_command
@@ -25,7 +25,8 @@ from xunjian.core.schema import MAX_SAFE_INTEGER, BodyError
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
-__all__ = ["DEFAULT_PAGE", "MAX_OFFSET", "MAX_PAGE", "blueprint", "token_required"]
+# MAX_PAGE lives in server/rest.py; server/cli.py still imports it from here.
+__all__ = ["MAX_PAGE", "blueprint", "token_required"]
 
 WRITER_ROLES = ("admin", "operator")
 API_PREFIX = "/api/"
