@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
+import msgspec
 from flask import Response, request
+from markupsafe import Markup
 from msgspec import Meta
 
 from xunjian.core.schema import Body, convert, convert_query, decode_json, encode
@@ -49,3 +51,25 @@ class Paging(Body):
 
     limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
     offset: Annotated[int, Meta(ge=0, le=MAX_OFFSET)] = 0
+
+
+def input_limits(model: type) -> dict[str, Markup]:
+    """Each field's bounds as HTML input attributes (``min="5" max="86400"``,
+    ``maxlength="200"``), so a console form shows the bounds its model checks without a copy."""
+    (_ref, components) = msgspec.json.schema_components([model])
+    limits: dict[str, Markup] = {}
+    for name, schema in components[model.__name__].get("properties", {}).items():
+        for option in schema.get("anyOf", [schema]):
+            words = [
+                f'{attribute}="{option[key]}"'
+                for key, attribute in (
+                    ("minimum", "min"),
+                    ("maximum", "max"),
+                    ("maxLength", "maxlength"),
+                )
+                if key in option
+            ]
+            if words:
+                limits[name] = Markup(" ".join(words))
+                break
+    return limits

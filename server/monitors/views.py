@@ -26,6 +26,8 @@ from server.monitors.api import UPTIME_WINDOWS, runners
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.page import readable_diff
 from server.monitors.record import in_maintenance
+from server.monitors.schemas import BaselineNote, MonitorSettings
+from server.rest import input_limits
 from server.state import current_state, db_session, log_refusal
 from server.store.models import Agent, utcnow
 
@@ -36,6 +38,8 @@ PER_PAGE = 100
 CHART_WIDTH = 240
 CHART_HEIGHT = 36
 MAX_FORM_TEXT = 20_000
+# The forms' min/max/maxlength, from the models that check them (server/monitors/schemas.py).
+FORM_LIMITS = {**input_limits(MonitorSettings), **input_limits(BaselineNote)}
 MAX_NUMBER_TEXT = 20  # a whole number's digits, kept short before the model reads them
 MAX_AGENT_CHOICES = 500
 
@@ -129,6 +133,7 @@ def index() -> ResponseReturnValue:
     ]
     return render_template(
         "monitors/index.html",
+        limits=FORM_LIMITS,
         kind_label=kind_label,
         rows=rows,
         words=words,
@@ -269,6 +274,7 @@ def detail(monitor_id: int) -> ResponseReturnValue:
         change = readable_diff(before, after)
     return render_template(
         "monitors/detail.html",
+        limits=FORM_LIMITS,
         kind_label=kind_label,
         monitor=monitor,
         baseline=baseline,
