@@ -67,9 +67,12 @@ def _owner() -> TokenOwner:
 @blueprint.url_value_preprocessor
 def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An ``<int:...>`` id past what an id column holds is no such item, not a database error
-    (SQLite overflows above 2**63 - 1); the document says the same bound."""
+    (SQLite overflows above 2**63 - 1); the document says the same bound. Likewise a name
+    with a NUL character."""
     for value in (values or {}).values():
         if isinstance(value, int) and value > MAX_SAFE_INTEGER:
+            raise NotFound()
+        if isinstance(value, str) and "\x00" in value:  # no name holds one (PostgreSQL text)
             raise NotFound()
 
 

@@ -17,7 +17,15 @@ from flask import Response, request
 from markupsafe import Markup
 from msgspec import Meta
 
-from xunjian.core.schema import Body, convert, convert_query, decode_json, encode
+from xunjian.core.schema import (
+    Body,
+    BodyError,
+    convert,
+    convert_query,
+    decode_json,
+    encode,
+    to_builtins,
+)
 
 T = TypeVar("T")
 
@@ -27,12 +35,29 @@ def read_body(model: type[T], *, optional: bool = False) -> T:
     data = request.get_data(cache=True)
     if optional and not data.strip():
         return convert({}, model)
-    return decode_json(data, model)
+    body = decode_json(data, model)
+    if b"\\u0000" in data:  # only then can a string hold one: walk the (small) body
+        _refuse_nul(to_builtins(body), "")
+    return body
 
 
 def read_query(model: type[T]) -> T:
     """The query string as ``model``: unknown names, empty values and bad numbers raise."""
+    for name, value in request.args.items():
+        _refuse_nul(value, name)
     return convert_query(request.args, model)
+
+
+def _refuse_nul(value: Any, place: str) -> None:
+    """NUL in text is refused: PostgreSQL cannot store it (and no name or path needs it)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise BodyError(place or "body", "text may not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, f"{place}.{key}" if place else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{place}[{index}]")
 
 
 def reply(model: type[Any], value: Any, status: int = 200) -> Response:
