@@ -14,14 +14,14 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from server.agent_openapi_legacy import AGENT_COMPONENTS, AGENT_PATHS
-from server.apidoc import documented, openapi_document
+from server.apidoc import MAX_PATH_ID, documented, openapi_document
 from server.fleet.schemas import CommandRequest, HostPage, HostResults, HostsQuery, QueuedCommand
 from server.rest import MAX_PAGE, read_body, read_query, reply
 from server.state import current_state, db_session, events, log_refusal, refuse
 from server.store.accounts import TokenOwner, authenticate_api_token
 from server.store.agents import queue_command
 from server.store.queries import get_host, inventory, latest_results, list_hosts
-from xunjian.core.schema import MAX_SAFE_INTEGER, BodyError
+from xunjian.core.schema import BodyError
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -67,10 +67,10 @@ def _owner() -> TokenOwner:
 @blueprint.url_value_preprocessor
 def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An ``<int:...>`` id past what an id column holds is no such item, not a database error
-    (SQLite overflows above 2**63 - 1); the document says the same bound. Likewise a name
-    with a NUL character."""
+    (PostgreSQL's INTEGER ends at 2**31 - 1); the document says the same bound. Likewise a
+    name with a NUL character."""
     for value in (values or {}).values():
-        if isinstance(value, int) and value > MAX_SAFE_INTEGER:
+        if isinstance(value, int) and value > MAX_PATH_ID:
             raise NotFound()
         if isinstance(value, str) and "\x00" in value:  # no name holds one (PostgreSQL text)
             raise NotFound()

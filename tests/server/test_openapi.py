@@ -109,6 +109,7 @@ def test_an_empty_week_is_refused_not_defaulted(server: Server) -> None:
         ("get", "/api/v2/hosts", 404),
         ("get", "/api/v1/alerts/not-a-number/ack", 404),
         ("get", "/api/v1/monitors/99999999999999999999999", 404),
+        ("get", "/api/v1/monitors/2147483648", 404),
         ("delete", "/api/v1/hosts", 405),
         ("put", "/api/v1/openapi.json", 405),
     ],
