@@ -1,22 +1,14 @@
 """The ``watch`` part of a group's policy: which folders the agents watch, and the sensitive
 words screened for in upload folders. Stored in ``Group.policy["watch"]``; validated here, for
-the CLI, the API and the console alike."""
+the CLI, the API and the console alike, through the ``WatchSettings`` model
+(server/files/schemas.py), where the bounds are."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.files.schemas import (
-    MAX_FOLDERS,
-    MAX_PATH,
-    MAX_WORD_LENGTH,
-    MAX_WORDS,
-    WATCH_KINDS,
-    WatchSettings,
-)
+from server.files.schemas import WatchSettings
 from xunjian.core.schema import BodyError, convert
-
-__all__ = ["MAX_FOLDERS", "MAX_PATH", "MAX_WORDS", "MAX_WORD_LENGTH", "WATCH_KINDS"]
 
 
 class WatchPolicyError(ValueError):
