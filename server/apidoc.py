@@ -21,14 +21,19 @@ from xunjian import __version__
 from xunjian.core.schema import Body
 
 Auth = Literal["none", "agent", "bearer"]
+Answer = type | str | None | Mapping[str, type | None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 ATTRIBUTE = "openapi_operation"
 _IGNORED_METHODS = {"HEAD", "OPTIONS"}
 _PATH_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+# The largest ``<int:...>`` id in a path: PostgreSQL's INTEGER (monitor, device, proposal ids)
+# ends there, and a larger one would be a database error, not a 404; server/api.py answers 404
+# above it. (Alert ids are BIGINT, but two billion alerts are not a real deployment.)
+MAX_PATH_ID = 2**31 - 1
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": MAX_PATH_ID},
     "uuid": {"type": "string", "format": "uuid"},
 }
 
@@ -57,8 +62,9 @@ class Operation:
     body: type | None
     query: type | None
     # status -> the model of a JSON answer, a media type string for another answer (CSV,
-    # PEM...), or None for an answer without a body.
-    responses: Mapping[int, type | str | None]
+    # PEM...), None for an answer without a body, or {media type: model or None} for an
+    # answer in one of several formats (None: not JSON, a string or bytes).
+    responses: Mapping[int, Answer]
     errors: Mapping[int, str] = field(default_factory=dict)
     description: str = ""
 
@@ -74,7 +80,7 @@ def documented(
     tags: Iterable[str] = (),
     body: type | None = None,
     query: type | None = None,
-    responses: Mapping[int, type | str | None],
+    responses: Mapping[int, Answer],
     errors: Mapping[int, str] | None = None,
     description: str = "",
 ) -> Callable[[F], F]:
@@ -107,18 +113,25 @@ class _Models:
     def __init__(self) -> None:
         self.models: list[type] = [Error]
 
-    def ref(self, model: type) -> dict[str, Any]:
+    def ref(self, model: Any) -> dict[str, Any]:
+        """A reference to a named model (a Struct); any other type (``dict[str, Any]``...)
+        is described in place."""
+        if not (isinstance(model, type) and issubclass(model, msgspec.Struct)):
+            return msgspec.json.schema(model)
         if model not in self.models:
             self.models.append(model)
         return {"$ref": REF_TEMPLATE.format(name=model.__name__)}
 
-    def components(self) -> dict[str, Any]:
+    def components(self, legacy: Mapping[str, Any] | None = None) -> dict[str, Any]:
         names = [model.__name__ for model in self.models]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"two models share a name in the API document: {duplicated}")
         _, components = msgspec.json.schema_components(self.models, ref_template=REF_TEMPLATE)
-        return components
+        clashing = sorted(set(components) & set(legacy or {}))
+        if clashing:
+            raise ValueError(f"legacy components clash with generated ones: {clashing}")
+        return {**components, **(legacy or {})}
 
 
 def _query_parameters(model: type) -> list[dict[str, Any]]:
@@ -131,12 +144,18 @@ def _query_parameters(model: type) -> list[dict[str, Any]]:
     ]
 
 
-def _response(models: _Models, status: int, answer: type | str | None) -> dict[str, Any]:
+def _response(models: _Models, status: int, answer: Answer) -> dict[str, Any]:
     description = "OK" if status < 300 else "see the error"
     if answer is None:
         return {"description": description}
     if isinstance(answer, str):
         return {"description": description, "content": {answer: {"schema": {"type": "string"}}}}
+    if isinstance(answer, Mapping):
+        content = {
+            media: {"schema": {"type": "string"} if model is None else models.ref(model)}
+            for media, model in answer.items()
+        }
+        return {"description": description, "content": content}
     return {"description": description, "content": _json_content(models.ref(answer))}
 
 
@@ -197,12 +216,15 @@ def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def openapi_document(
-    app: Flask, legacy_paths: Mapping[str, dict[str, Any]] | None = None
+    app: Flask,
+    legacy_paths: Mapping[str, dict[str, Any]] | None = None,
+    legacy_components: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The whole document; raises UndocumentedRoute for an ``/api/`` route without docs.
 
     ``legacy_paths`` (TRANSITIONAL, issue 10: removed once every route is documented) are
-    hand-written path items used for routes that have no ``documented`` yet.
+    hand-written path items used for routes that have no ``documented`` yet, and
+    ``legacy_components`` the schemas they reference (a name may not clash with a model's).
     """
     models = _Models()
     paths: dict[str, dict[str, Any]] = {}
@@ -237,6 +259,6 @@ def openapi_document(
                     ),
                 },
             },
-            "schemas": models.components(),
+            "schemas": models.components(legacy_components),
         },
     }

@@ -138,6 +138,10 @@ LAYERS: tuple[Layer, ...] = (
             "server.sealing",
             "server.schema",
             "server.apidoc",
+            "server.rest",
+            # TRANSITIONAL (issue 10): the agent routes' hand-written document until contract's
+            # @documented agent routes are merged; then this module goes.
+            "server.agent_openapi_legacy",
             # The registry of background threads that features add to at install(app).
             "server.threads",
             "server.policy",
@@ -180,9 +184,8 @@ KNOWN_VIOLATIONS: dict[str, str] = {
     "server.store.ingest -> server.alerts.detect": "contract",
     "server.store.ingest -> server.files.ingest": "contract",
     "server.store.ingest -> server.schema": "contract",
-    # contract: the hand-written openapi.py files are replaced by a generated document; the
-    # REST frame (token checks, paging) must not import the document of every feature.
-    "server.api -> server.openapi": "contract",
+    # lead: the host views of the REST API move from server/api.py into the fleet feature.
+    "server.api -> server.fleet.schemas": "lead",
     # follow-up (lead): config.json's sections are parsed by feature modules; config, which
     # every feature imports, should not import features. A way out: the section types move
     # down into server/config (or each feature parses its own section at install).

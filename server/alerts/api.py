@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
+from msgspec import UNSET
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from server.alerts import schemas
 from server.alerts.actions import AlertActionError, add_comment, change_alert, may_change_alerts
-from server.alerts.models import COMMENT_LENGTH, STATUSES, Alert, AlertComment, status_of
+from server.alerts.models import Alert, AlertComment, status_of
+from server.apidoc import documented
+from server.rest import read_body, read_query, reply
 from server.state import db_session, refuse
 from server.store.models import Agent
 
@@ -85,14 +89,19 @@ def _filtered(statement: Select[Any], status: str | None) -> Select[Any]:
     return statement
 
 
-def list_alerts() -> ResponseReturnValue:
-    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
+_WRITE_REFUSALS = {403: "the token's role may not change alerts", 409: "not in this state"}
 
-    status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        return refuse(400, f"status must be one of {', '.join(STATUSES)}")
-    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = _int_param("offset", 0, 0, MAX_OFFSET)
+
+@documented(
+    "Alerts, newest first, with their comments",
+    auth="bearer",
+    tags=["alerts"],
+    query=schemas.AlertsQuery,
+    responses={200: schemas.AlertPage},
+)
+def list_alerts() -> ResponseReturnValue:
+    query = read_query(schemas.AlertsQuery)
+    status, limit, offset = query.status, query.limit, query.offset
     with db_session() as session:
         total = session.scalar(_filtered(select(func.count()).select_from(Alert), status))
         rows = session.execute(
@@ -102,7 +111,8 @@ def list_alerts() -> ResponseReturnValue:
             .offset(offset)
         ).all()
         comments = _comments(session, [alert.id for alert, _hostname in rows])
-    return jsonify(
+    return reply(
+        schemas.AlertPage,
         {
             "alerts": [
                 alert_json(alert, hostname, comments.get(alert.id, [])) for alert, hostname in rows
@@ -110,7 +120,7 @@ def list_alerts() -> ResponseReturnValue:
             "total": total,
             "limit": limit,
             "offset": offset,
-        }
+        },
     )
 
 
@@ -121,24 +131,6 @@ def _comments(session: Session, ids: list[int]) -> dict[int, list[AlertComment]]
         for item in session.scalars(query.order_by(AlertComment.id)):
             found.setdefault(item.alert_id, []).append(item)
     return found
-
-
-def _body(required: str | None) -> dict[str, str] | None:
-    """The JSON body: ``{}`` or ``{"comment": text}`` for ack and resolve (empty allowed),
-    ``{"text": text}`` for a comment. None when it is anything else."""
-    if required is None and not request.get_data():
-        return {}
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        return None
-    allowed = {required} if required else {"comment"}
-    if not set(payload) <= allowed or (required and required not in payload):
-        return None
-    if not all(
-        isinstance(v, str) and 0 < len(v.strip()) <= COMMENT_LENGTH for v in payload.values()
-    ):
-        return None
-    return payload
 
 
 def _writer() -> Any:
@@ -155,27 +147,50 @@ def _change(alert_id: int, action: str) -> ResponseReturnValue:
     if owner is None:
         caller = _owner()
         return refuse(403, f"role {caller.role} may not change alerts ({caller.user_name})")
-    body = _body(None)
-    if body is None:
-        return refuse(400, f'body must be empty or {{"comment": text of 1..{COMMENT_LENGTH}}}')
+    body = read_body(schemas.AlertChange, optional=True)
+    note = None if body.comment is UNSET else body.comment
     with db_session() as session:
         try:
-            alert = change_alert(session, alert_id, action, owner.user_name, body.get("comment"))
+            alert = change_alert(session, alert_id, action, owner.user_name, note)
         except AlertActionError as exc:
             return refuse(exc.status, str(exc))
         hostname = _hostname(session, alert)
         comments = _comments(session, [alert_id]).get(alert_id, [])
-        return jsonify(alert_json(alert, hostname, comments))
+        return reply(schemas.Alert, alert_json(alert, hostname, comments))
 
 
+@documented(
+    "Acknowledge an alert (admin and operator tokens), with an optional comment",
+    auth="bearer",
+    tags=["alerts"],
+    body=schemas.AlertChange,
+    responses={200: schemas.Alert},
+    errors=_WRITE_REFUSALS,
+)
 def ack(alert_id: int) -> ResponseReturnValue:
     return _change(alert_id, "ack")
 
 
+@documented(
+    "Resolve an alert (admin and operator tokens), with an optional comment",
+    auth="bearer",
+    tags=["alerts"],
+    body=schemas.AlertChange,
+    responses={200: schemas.Alert},
+    errors=_WRITE_REFUSALS,
+)
 def resolve(alert_id: int) -> ResponseReturnValue:
     return _change(alert_id, "resolve")
 
 
+@documented(
+    "Comment on an alert (admin and operator tokens)",
+    auth="bearer",
+    tags=["alerts"],
+    body=schemas.NewComment,
+    responses={201: schemas.AlertComment},
+    errors=_WRITE_REFUSALS,
+)
 def comment(alert_id: int) -> ResponseReturnValue:
     from server.api import _owner
 
@@ -183,15 +198,17 @@ def comment(alert_id: int) -> ResponseReturnValue:
     if owner is None:
         caller = _owner()
         return refuse(403, f"role {caller.role} may not comment on alerts ({caller.user_name})")
-    body = _body("text")
-    if body is None:
-        return refuse(400, f'body must be {{"text": text of 1..{COMMENT_LENGTH}}}')
+    body = read_body(schemas.NewComment)
     with db_session() as session:
         try:
-            item = add_comment(session, alert_id, owner.user_name, body["text"])
+            item = add_comment(session, alert_id, owner.user_name, body.text)
         except AlertActionError as exc:
             return refuse(exc.status, str(exc))
-        return jsonify({"at": _time(item.at), "author": item.author, "text": item.text}), 201
+        return reply(
+            schemas.AlertComment,
+            {"at": _time(item.at), "author": item.author, "text": item.text},
+            201,
+        )
 
 
 def _hostname(session: Session, alert: Alert) -> str | None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import update
 
+from server.apidoc import documented
+from server.devices import schemas
 from server.devices.models import Device
 from server.devices.store import (
     DeviceError,
@@ -22,11 +24,11 @@ from server.devices.store import (
     validate,
 )
 from server.oplog.hook import record
+from server.rest import read_body, reply
 from server.state import current_state, db_session, events, refuse
 from server.store.models import utcnow
+from xunjian.core.schema import BodyError, convert
 
-ADD_FIELDS = {"address", "port", "type", "label", "key_user", "authorised_by", "authorisation"}
-REQUIRED = {"address", "type", "authorised_by", "authorisation"}
 CHECK_ROLES = ("admin", "operator")
 
 
@@ -65,39 +67,53 @@ def _owner() -> Any:
     return owner()
 
 
+@documented(
+    "Network devices checked over SSH, with their last outcome",
+    auth="bearer",
+    tags=["devices"],
+    responses={200: schemas.DeviceList},
+)
 def devices() -> ResponseReturnValue:
     with db_session() as session:
         rows = [device.summary() for device in list_devices(session)]
-    return jsonify({"devices": rows, "total": len(rows)})
+    return reply(schemas.DeviceList, {"devices": rows, "total": len(rows)})
 
 
 def new_device_from(payload: Any) -> Any:
-    """A validated NewDevice from a JSON body or form; DeviceError says what is wrong."""
-    if not isinstance(payload, dict):
-        raise DeviceError("the body must be a JSON object")
-    unknown = sorted(set(payload) - ADD_FIELDS)
-    if unknown:
-        raise DeviceError(f"unknown fields: {', '.join(unknown)[:200]}")
-    missing = sorted(REQUIRED - set(payload))
-    if missing:
-        raise DeviceError(f"missing fields: {', '.join(missing)}")
+    """A validated NewDevice from a JSON body or a dict; DeviceError says what is wrong."""
+    try:
+        body = (
+            payload
+            if isinstance(payload, schemas.NewDevice)
+            else convert(payload, schemas.NewDevice)
+        )
+    except BodyError as error:
+        raise DeviceError(str(error)) from None
     return validate(
-        payload["address"],
-        payload.get("port", 22),
-        payload["type"],
-        payload.get("label", ""),
-        payload.get("key_user", "root"),
-        payload["authorised_by"],
-        payload["authorisation"],
+        body.address,
+        body.port,
+        body.type,
+        body.label,
+        body.key_user,
+        body.authorised_by,
+        body.authorisation,
     )
 
 
+@documented(
+    "Add a device (admin tokens), with who authorised its checks and the statement",
+    auth="bearer",
+    tags=["devices"],
+    body=schemas.NewDevice,
+    responses={201: schemas.Device},
+    errors={403: "only admin tokens add devices", 409: "the address and port are known"},
+)
 def device_add() -> ResponseReturnValue:
     owner = _owner()
     if owner.role != "admin":
         return refuse(403, f"role {owner.role} may not add devices ({owner.user_name})")
     try:
-        new = new_device_from(request.get_json(silent=True))
+        new = new_device_from(read_body(schemas.NewDevice))
     except DeviceError as exc:
         return refuse(400, str(exc))
     with db_session() as session:
@@ -109,7 +125,7 @@ def device_add() -> ResponseReturnValue:
         session.commit()
         summary = device.summary()
     record_added(summary)
-    return jsonify(summary), 201
+    return reply(schemas.Device, summary, 201)
 
 
 def record_added(summary: dict[str, Any]) -> None:
@@ -144,6 +160,13 @@ def remove(device_id: int) -> dict[str, Any] | None:
     return removed
 
 
+@documented(
+    "Remove a device with its results and alerts (admin tokens)",
+    auth="bearer",
+    tags=["devices"],
+    responses={200: schemas.DeviceRemoved},
+    errors={403: "only admin tokens remove devices"},
+)
 def device_remove(device_id: int) -> ResponseReturnValue:
     owner = _owner()
     if owner.role != "admin":
@@ -151,7 +174,7 @@ def device_remove(device_id: int) -> ResponseReturnValue:
     removed = remove(device_id)
     if removed is None:
         return jsonify({"error": "no such device"}), 404
-    return jsonify({**removed, "removed": True})
+    return reply(schemas.DeviceRemoved, {**removed, "removed": True})
 
 
 def mark_due(device_id: int) -> bool:
@@ -163,16 +186,23 @@ def mark_due(device_id: int) -> bool:
     return bool(changed)
 
 
+@documented(
+    "Check a device at the next sweep (admin and operator tokens)",
+    auth="bearer",
+    tags=["devices"],
+    body=schemas.EmptyBody,
+    responses={202: schemas.CheckQueued},
+    errors={403: "the token's role may not start device checks"},
+)
 def device_check(device_id: int) -> ResponseReturnValue:
     owner = _owner()
     if owner.role not in CHECK_ROLES:
         return refuse(403, f"role {owner.role} may not start device checks ({owner.user_name})")
-    if request.get_data() and request.get_json(silent=True) not in ({}, None):
-        return refuse(400, "body must be empty or {}")
+    read_body(schemas.EmptyBody, optional=True)
     if not mark_due(device_id):
         return jsonify({"error": "no such device"}), 404
     sweep = current_state().config.device_sweep_seconds
-    return jsonify({"id": device_id, "due": True, "within_seconds": sweep}), 202
+    return reply(schemas.CheckQueued, {"id": device_id, "due": True, "within_seconds": sweep}, 202)
 
 
 def reveal_credential(device_id: int) -> tuple[int, dict[str, Any]]:
@@ -204,11 +234,21 @@ def reveal_credential(device_id: int) -> tuple[int, dict[str, Any]]:
     }
 
 
+@documented(
+    "The default credential found on a device (admin tokens; each view is logged)",
+    auth="bearer",
+    tags=["devices"],
+    responses={200: schemas.FoundCredential},
+    errors={
+        403: "only admin tokens see found credentials",
+        500: "the stored credential cannot be decrypted (the secret key changed)",
+    },
+)
 def device_credential(device_id: int) -> ResponseReturnValue:
     owner = _owner()
     if owner.role != "admin":
         return refuse(403, f"only admins see found credentials ({owner.user_name})")
     status, body = reveal_credential(device_id)
-    response = jsonify(body)
+    response = reply(schemas.FoundCredential, body, status) if status == 200 else jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response, status

@@ -21,19 +21,22 @@ from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.devices.models import DEVICE_PLATFORM, DEVICE_TYPES, Device
+from server.devices.schemas import (
+    MAX_AUTHORISATION,
+    MAX_LABEL,
+    MAX_NAME,
+    MIN_AUTHORISATION,
+    USER_PATTERN,
+)
 from server.sealing import Sealer
 from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.models import Agent, utcnow
 
 CLAIM_SECONDS = 900
-MAX_LABEL = 100
-MAX_AUTHORISATION = 1000
-MIN_AUTHORISATION = 10
-MAX_NAME = 64
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
-_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
+_USER = re.compile(USER_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from server.apidoc import documented
+from server.files import schemas
 from server.files.models import FileEvent
 from server.files.policy import WatchPolicyError, validate_watch, watch_section
 from server.policy import set_group_policy
+from server.rest import read_body, read_query, reply
 from server.state import db_session, refuse
 from server.store.models import Agent, Group
-
-MAX_LIMIT = 1000
 
 
 def make_blueprint() -> Blueprint:
@@ -66,42 +67,36 @@ def event_json(event: FileEvent, hostname: str | None) -> dict[str, Any]:
     }
 
 
+@documented(
+    "File events reported by the agents' watchers, newest first",
+    auth="bearer",
+    tags=["files"],
+    query=schemas.FileEventsQuery,
+    responses={200: schemas.FileEventPage},
+    description="Page on with ?before=<next_before>; with findings=only a page may hold "
+    "fewer than limit events.",
+)
 def list_file_events() -> ResponseReturnValue:
-    args = request.args
-    unknown = sorted(set(args) - {"host", "findings", "limit", "before"})
-    if unknown:
-        return refuse(400, f"unknown parameter {unknown[0]!r}")
-    raw_limit = args.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        return refuse(400, f"limit must be a whole number 1..{MAX_LIMIT}")
+    query = read_query(schemas.FileEventsQuery)
     statement = (
         select(FileEvent, Agent.hostname)
         .join(Agent, Agent.id == FileEvent.agent_id)
         .order_by(FileEvent.id.desc())
-        .limit(int(raw_limit))
+        .limit(query.limit)
     )
-    host = args.get("host")
-    if host is not None:
-        if len(host) > 36:
-            return refuse(400, "host must be an agent id")
-        statement = statement.where(FileEvent.agent_id == host)
-    before = args.get("before")
-    if before is not None:
-        if not before.isdigit() or len(before) > 18:
-            return refuse(400, "before must be an event id")
-        statement = statement.where(FileEvent.id < int(before))
-    findings = args.get("findings")
-    if findings not in {None, "only"}:
-        return refuse(400, "findings must be 'only' when given")
+    if query.host is not None:
+        statement = statement.where(FileEvent.agent_id == query.host)
+    if query.before is not None:
+        statement = statement.where(FileEvent.id < query.before)
     with db_session() as session:
         rows = session.execute(statement).all()
     events = [event_json(event, hostname) for event, hostname in rows]
-    if findings == "only":
+    if query.findings == "only":
         # The findings column is JSON (JSONB on PostgreSQL): filtered here for both databases;
         # a page may then hold fewer than `limit` events, and `before` pages on.
         events = [event for event in events if event["findings"]]
-    next_before = rows[-1][0].id if len(rows) == int(raw_limit) else None
-    return jsonify({"events": events, "next_before": next_before})
+    next_before = rows[-1][0].id if len(rows) == query.limit else None
+    return reply(schemas.FileEventPage, {"events": events, "next_before": next_before})
 
 
 def _group(session: Any, name: str) -> Group | None:
@@ -110,20 +105,34 @@ def _group(session: Any, name: str) -> Group | None:
     return session.scalar(select(Group).where(Group.name == name))
 
 
+@documented(
+    "A group's watched folders and sensitive words",
+    auth="bearer",
+    tags=["files"],
+    responses={200: schemas.WatchSettings},
+)
 def get_watch(group_name: str) -> ResponseReturnValue:
     with db_session() as session:
         group = _group(session, group_name)
         if group is None:
             return jsonify({"error": "no such group"}), 404
-        return jsonify(watch_section(group.policy or {}))
+        return reply(schemas.WatchSettings, watch_section(group.policy or {}))
 
 
+@documented(
+    "Replace a group's watch settings (admin tokens); agents get them with the next policy",
+    auth="bearer",
+    tags=["files"],
+    body=schemas.WatchSettings,
+    responses={200: schemas.WatchSaved},
+    errors={403: "only admin tokens change watch settings"},
+)
 def set_watch(group_name: str) -> ResponseReturnValue:
     owner = g.api_owner
     if owner.role != "admin":
         return refuse(403, f"role {owner.role} may not change watch settings ({owner.user_name})")
     try:
-        watch = validate_watch(request.get_json(silent=True))
+        watch = validate_watch(read_body(schemas.WatchSettings))
     except WatchPolicyError as exc:
         return refuse(400, str(exc))
     with db_session() as session:
@@ -132,7 +141,7 @@ def set_watch(group_name: str) -> ResponseReturnValue:
             return jsonify({"error": "no such group"}), 404
         version = replace_watch(session, group, watch)
         session.commit()
-    return jsonify({**watch, "policy_version": version})
+    return reply(schemas.WatchSaved, {**watch, "policy_version": version})
 
 
 def replace_watch(session: Any, group: Group, watch: dict[str, Any]) -> int:

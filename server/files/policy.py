@@ -1,16 +1,14 @@
 """The ``watch`` part of a group's policy: which folders the agents watch, and the sensitive
 words screened for in upload folders. Stored in ``Group.policy["watch"]``; validated here, for
-the CLI, the API and the console alike."""
+the CLI, the API and the console alike, through the ``WatchSettings`` model
+(server/files/schemas.py), where the bounds are."""
 
 from __future__ import annotations
 
 from typing import Any
 
-WATCH_KINDS = ("web_root", "upload")
-MAX_FOLDERS = 50
-MAX_WORDS = 500
-MAX_WORD_LENGTH = 100
-MAX_PATH = 1024
+from server.files.schemas import WatchSettings
+from xunjian.core.schema import BodyError, convert
 
 
 class WatchPolicyError(ValueError):
@@ -24,38 +22,23 @@ def _absolute(path: str) -> bool:
 
 
 def validate_watch(raw: Any) -> dict[str, Any]:
-    """{"folders": [{"path", "kind"}], "sensitive_words": [...]}, cleaned and checked."""
-    if not isinstance(raw, dict):
-        raise WatchPolicyError("watch must be an object")
-    unknown = sorted(set(raw) - {"folders", "sensitive_words"})
-    if unknown:
-        raise WatchPolicyError(f"watch: unknown key {unknown[0]!r}")
-    folders = raw.get("folders", [])
-    if not isinstance(folders, list) or len(folders) > MAX_FOLDERS:
-        raise WatchPolicyError(f"watch.folders: a list of at most {MAX_FOLDERS}")
+    """{"folders": [{"path", "kind"}], "sensitive_words": [...]}, cleaned and checked: the
+    shape and bounds by the ``WatchSettings`` model (server/files/schemas.py), then what a
+    schema cannot say (absolute paths, each folder once)."""
+    try:
+        settings = raw if isinstance(raw, WatchSettings) else convert(raw, WatchSettings)
+    except BodyError as error:
+        place = "watch" if error.place == "body" else f"watch.{error.place}"
+        raise WatchPolicyError(f"{place}: {error.reason}") from None
     cleaned: list[dict[str, str]] = []
-    for index, entry in enumerate(folders):
-        if not isinstance(entry, dict) or set(entry) != {"path", "kind"}:
-            raise WatchPolicyError(f"watch.folders[{index}]: needs exactly path and kind")
-        path, kind = entry["path"], entry["kind"]
-        if not isinstance(path, str) or not 0 < len(path) <= MAX_PATH or "\0" in path:
-            raise WatchPolicyError(f"watch.folders[{index}].path: 1-{MAX_PATH} characters")
-        if not _absolute(path):
-            raise WatchPolicyError(f"watch.folders[{index}].path: must be absolute: {path!r}")
-        if kind not in WATCH_KINDS:
-            raise WatchPolicyError(f"watch.folders[{index}].kind: one of {', '.join(WATCH_KINDS)}")
-        if any(existing["path"] == path for existing in cleaned):
-            raise WatchPolicyError(f"watch.folders[{index}]: {path!r} is listed twice")
-        cleaned.append({"path": path, "kind": kind})
-    words = raw.get("sensitive_words", [])
-    if not isinstance(words, list) or len(words) > MAX_WORDS:
-        raise WatchPolicyError(f"watch.sensitive_words: a list of at most {MAX_WORDS}")
+    for index, entry in enumerate(settings.folders):
+        if not _absolute(entry.path):
+            raise WatchPolicyError(f"watch.folders[{index}].path: must be absolute: {entry.path!r}")
+        if any(existing["path"] == entry.path for existing in cleaned):
+            raise WatchPolicyError(f"watch.folders[{index}]: {entry.path!r} is listed twice")
+        cleaned.append({"path": entry.path, "kind": entry.kind})
     kept: list[str] = []
-    for index, word in enumerate(words):
-        if not isinstance(word, str) or not 0 < len(word.strip()) <= MAX_WORD_LENGTH:
-            raise WatchPolicyError(
-                f"watch.sensitive_words[{index}]: 1-{MAX_WORD_LENGTH} characters"
-            )
+    for word in settings.sensitive_words:
         if word.strip() not in kept:
             kept.append(word.strip())
     return {"folders": cleaned, "sensitive_words": kept}

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.monitors import history, store
+from server.apidoc import documented
+from server.monitors import history, schemas, store
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.record import in_maintenance
+from server.rest import read_body, read_query, reply
 from server.state import current_state, db_session, events, refuse
 from server.store.models import Agent, utcnow
 
@@ -206,14 +208,16 @@ def _uptimes(ids: list[int]) -> dict[int, list[history.Uptime]]:
     return history.uptimes(current_state().engine, ids, [w for _l, w in UPTIME_WINDOWS])
 
 
+@documented(
+    "Page monitors with state, last result, uptime and baseline",
+    auth="bearer",
+    tags=["monitors"],
+    query=schemas.MonitorsQuery,
+    responses={200: schemas.MonitorPage},
+)
 def list_monitors() -> ResponseReturnValue:
-    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
-
-    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = _int_param("offset", 0, 0, MAX_OFFSET)
-    state = request.args.get("state")
-    if state is not None and state not in ("up", "pending", "down"):
-        return refuse(400, "state must be one of up, pending, down")
+    query = read_query(schemas.MonitorsQuery)
+    limit, offset, state = query.limit, query.offset, query.state
     with db_session() as session:
         query = select(Monitor)
         counting = select(func.count()).select_from(Monitor)
@@ -229,7 +233,8 @@ def list_monitors() -> ResponseReturnValue:
         agents = runners(session, monitors)
     uptime = _uptimes(ids)
     now = utcnow()
-    return jsonify(
+    return reply(
+        schemas.MonitorPage,
         {
             "monitors": [
                 monitor_json(m, baselines.get(m.id), uptime.get(m.id), now, agents)
@@ -238,7 +243,7 @@ def list_monitors() -> ResponseReturnValue:
             "total": total,
             "limit": limit,
             "offset": offset,
-        }
+        },
     )
 
 
@@ -250,12 +255,20 @@ def _ca_file_denied(values: dict[str, Any]) -> ResponseReturnValue | None:
     return None
 
 
+@documented(
+    "Add a monitor (admin and operator tokens; ca_file: admin only)",
+    auth="bearer",
+    tags=["monitors"],
+    body=schemas.NewMonitor,
+    responses={201: schemas.Monitor},
+    errors={403: "the token's role may not do this", 409: "too many monitors"},
+)
 def create() -> ResponseReturnValue:
     denied = _writer("create monitors")
     if denied is not None:
         return denied
     try:
-        values = store.validate(request.get_json(silent=True), creating=True)
+        values = store.validate(read_body(schemas.NewMonitor), creating=True)
     except store.FieldError as error:
         return refuse(400, str(error))
     denied = _ca_file_denied(values)
@@ -279,20 +292,28 @@ def create() -> ResponseReturnValue:
         monitor.url,
         f"agent {monitor.agent_id}" if monitor.agent_id else "the server",
     )
-    return jsonify(
+    return reply(
+        schemas.Monitor,
         monitor_json(
             monitor,
             baselines.get(monitor.id),
             _uptimes([monitor.id])[monitor.id],
             agents=agents,
-        )
-    ), 201
+        ),
+        201,
+    )
 
 
 def _load(session: Session, monitor_id: int) -> Monitor | None:
     return session.get(Monitor, monitor_id)
 
 
+@documented(
+    "One monitor",
+    auth="bearer",
+    tags=["monitors"],
+    responses={200: schemas.Monitor},
+)
 def get_one(monitor_id: int) -> ResponseReturnValue:
     with db_session() as session:
         monitor = _load(session, monitor_id)
@@ -300,22 +321,31 @@ def get_one(monitor_id: int) -> ResponseReturnValue:
             return jsonify({"error": "no such monitor"}), 404
         baselines = _baselines(session, [monitor_id])
         agents = runners(session, [monitor])
-    return jsonify(
+    return reply(
+        schemas.Monitor,
         monitor_json(
             monitor,
             baselines.get(monitor_id),
             _uptimes([monitor_id])[monitor_id],
             agents=agents,
-        )
+        ),
     )
 
 
+@documented(
+    "Change a monitor: only the fields given (admin and operator tokens)",
+    auth="bearer",
+    tags=["monitors"],
+    body=schemas.MonitorSettings,
+    responses={200: schemas.Monitor},
+    errors={403: "the token's role may not do this"},
+)
 def change(monitor_id: int) -> ResponseReturnValue:
     denied = _writer("change monitors")
     if denied is not None:
         return denied
     try:
-        values = store.validate(request.get_json(silent=True), creating=False)
+        values = store.validate(read_body(schemas.MonitorSettings), creating=False)
     except store.FieldError as error:
         return refuse(400, str(error))
     denied = _ca_file_denied(values)
@@ -340,16 +370,24 @@ def change(monitor_id: int) -> ResponseReturnValue:
             monitor_id,
             f"agent {values['agent_id']}" if values["agent_id"] else "the server",
         )
-    return jsonify(
+    return reply(
+        schemas.Monitor,
         monitor_json(
             monitor,
             baselines.get(monitor_id),
             _uptimes([monitor_id])[monitor_id],
             agents=agents,
-        )
+        ),
     )
 
 
+@documented(
+    "Delete a monitor and its history (admin and operator tokens)",
+    auth="bearer",
+    tags=["monitors"],
+    responses={204: None},
+    errors={403: "the token's role may not do this"},
+)
 def remove(monitor_id: int) -> ResponseReturnValue:
     denied = _writer("delete monitors")
     if denied is not None:
@@ -364,22 +402,25 @@ def remove(monitor_id: int) -> ResponseReturnValue:
     return "", 204
 
 
+@documented(
+    "A monitor's results (period=raw, paged) or hourly or daily aggregates",
+    auth="bearer",
+    tags=["monitors"],
+    query=schemas.HistoryQuery,
+    responses={200: schemas.MonitorHistory},
+)
 def monitor_history(monitor_id: int) -> ResponseReturnValue:
-    from server.api import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE, _int_param
-
-    period = request.args.get("period", "raw")
-    if period not in ("raw", "hour", "day"):
-        return refuse(400, "period must be raw, hour or day")
-    limit = _int_param("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = _int_param("offset", 0, 0, MAX_OFFSET)
-    days = _int_param("days", 7 if period == "hour" else 366, 1, 366)
+    query = read_query(schemas.HistoryQuery)
+    period, limit, offset = query.period, query.limit, query.offset
+    days = query.days if query.days is not None else (7 if period == "hour" else 366)
     engine = current_state().engine
     with db_session() as session:
         if _load(session, monitor_id) is None:
             return jsonify({"error": "no such monitor"}), 404
     if period == "raw":
         rows, total = history.recent_results(engine, monitor_id, limit, offset)
-        return jsonify(
+        return reply(
+            schemas.MonitorHistory,
             {
                 "period": "raw",
                 "results": [
@@ -395,11 +436,12 @@ def monitor_history(monitor_id: int) -> ResponseReturnValue:
                 "total": total,
                 "limit": limit,
                 "offset": offset,
-            }
+            },
         )
     since = utcnow() - datetime.timedelta(days=days)
     rows_agg = history.aggregates(engine, monitor_id, period, since)
-    return jsonify(
+    return reply(
+        schemas.MonitorHistory,
         {
             "period": period,
             "aggregates": [
@@ -413,10 +455,16 @@ def monitor_history(monitor_id: int) -> ResponseReturnValue:
                 }
                 for row in rows_agg
             ],
-        }
+        },
     )
 
 
+@documented(
+    "A monitor's baseline, the changed page seen, and the latest proposals",
+    auth="bearer",
+    tags=["monitors"],
+    responses={200: schemas.MonitorBaseline},
+)
 def baseline(monitor_id: int) -> ResponseReturnValue:
     with db_session() as session:
         monitor = _load(session, monitor_id)
@@ -431,7 +479,8 @@ def baseline(monitor_id: int) -> ResponseReturnValue:
                 .limit(20)
             )
         )
-        return jsonify(
+        return reply(
+            schemas.MonitorBaseline,
             {
                 "baseline": None
                 if row is None
@@ -452,30 +501,33 @@ def baseline(monitor_id: int) -> ResponseReturnValue:
                     "text_hash": monitor.candidate_hash,
                 },
                 "proposals": [proposal_json(p) for p in proposals],
-            }
+            },
         )
 
 
+@documented(
+    "Propose the changed page as the new baseline (admin and operator tokens)",
+    auth="bearer",
+    tags=["monitors"],
+    body=schemas.BaselineNote,
+    responses={201: schemas.Proposal},
+    errors={403: "the token's role may not do this", 409: "the page matches its baseline"},
+    description="A different person approves it (POLICY.md E9).",
+)
 def propose(monitor_id: int) -> ResponseReturnValue:
     from server.oplog.hook import record
 
     denied = _writer("propose a baseline")
     if denied is not None:
         return denied
-    payload = request.get_json(silent=True) if request.get_data() else {}
-    if (
-        not isinstance(payload, dict)
-        or not set(payload) <= {"note"}
-        or not isinstance(payload.get("note", ""), str)
-    ):
-        return refuse(400, 'body must be empty, {} or {"note": text}')
+    payload = read_body(schemas.BaselineNote, optional=True)
     who = _owner().user_name
     with db_session() as session:
         monitor = _load(session, monitor_id)
         if monitor is None:
             return jsonify({"error": "no such monitor"}), 404
         try:
-            proposal = store.propose(session, monitor, who, payload.get("note", ""))
+            proposal = store.propose(session, monitor, who, payload.note)
         except store.FieldError as error:
             return refuse(400, str(error))
         except store.ConflictError as error:
@@ -487,7 +539,7 @@ def propose(monitor_id: int) -> ResponseReturnValue:
         target=f"monitor:{monitor_id}",
         details={"proposal": answer["id"]},
     )
-    return jsonify(answer), 201
+    return reply(schemas.Proposal, answer, 201)
 
 
 def _decide(monitor_id: int, proposal_id: int, approve_it: bool) -> ResponseReturnValue:
@@ -522,33 +574,65 @@ def _decide(monitor_id: int, proposal_id: int, approve_it: bool) -> ResponseRetu
     events.info(
         "user %s: %s baseline proposal %s of monitor %s", who, verb, proposal_id, monitor_id
     )
-    return jsonify(answer)
+    return reply(schemas.Proposal, answer)
 
 
+_DECISION_REFUSALS = {
+    403: "the token's role may not decide, or it is the proposer's own proposal",
+    409: "the proposal is not pending",
+}
+
+
+@documented(
+    "Approve a pending baseline proposal: someone other than its proposer",
+    auth="bearer",
+    tags=["monitors"],
+    responses={200: schemas.Proposal},
+    errors=_DECISION_REFUSALS,
+)
 def approve(monitor_id: int, proposal_id: int) -> ResponseReturnValue:
     return _decide(monitor_id, proposal_id, True)
 
 
+@documented(
+    "Reject a pending baseline proposal",
+    auth="bearer",
+    tags=["monitors"],
+    responses={200: schemas.Proposal},
+    errors=_DECISION_REFUSALS,
+)
 def reject(monitor_id: int, proposal_id: int) -> ResponseReturnValue:
     return _decide(monitor_id, proposal_id, False)
 
 
+@documented(
+    "The defacement word list",
+    auth="bearer",
+    tags=["monitors"],
+    responses={200: schemas.DefacementWords},
+)
 def get_words() -> ResponseReturnValue:
     with db_session() as session:
-        return jsonify({"words": store.words(session)})
+        return reply(schemas.DefacementWords, {"words": store.words(session)})
 
 
+@documented(
+    "Replace the defacement word list (admin tokens); answers the words as stored",
+    auth="bearer",
+    tags=["monitors"],
+    body=schemas.DefacementWords,
+    responses={200: schemas.DefacementWords},
+    errors={403: "only admin tokens edit the list"},
+)
 def put_words() -> ResponseReturnValue:
     owner = _owner()
     if owner.role != "admin":
         return refuse(403, f"only admins edit the defacement words ({owner.user_name})")
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict) or set(payload) != {"words"}:
-        return refuse(400, 'body must be {"words": [text, ...]}')
+    payload = read_body(schemas.DefacementWords)
     with db_session() as session:
         try:
-            cleaned = store.replace_words(session, payload["words"], owner.user_name)
+            cleaned = store.replace_words(session, payload.words, owner.user_name)
         except store.FieldError as error:
             return refuse(400, str(error))
         session.commit()
-    return jsonify({"words": cleaned})
+    return reply(schemas.DefacementWords, {"words": cleaned})

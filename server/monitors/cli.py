@@ -14,7 +14,7 @@ from server.commands import add_data_option, cli_actor, store_session
 from server.config import ConfigError, load_config
 from server.monitors import store
 from server.monitors.models import Monitor, MonitorBaseline
-from server.monitors.store import MIN_INTERVAL
+from server.monitors.schemas import MAX_INTERVAL, MIN_INTERVAL
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import OperationLog
@@ -22,9 +22,9 @@ from server.store.engine import make_engine
 
 
 def _interval(text: str) -> int:
-    if not text.isdigit() or not MIN_INTERVAL <= int(text) <= 86_400:
+    if not text.isdigit() or not MIN_INTERVAL <= int(text) <= MAX_INTERVAL:
         raise argparse.ArgumentTypeError(
-            f"--interval is {MIN_INTERVAL}..86400 seconds, not {text!r}"
+            f"--interval is {MIN_INTERVAL}..{MAX_INTERVAL} seconds, not {text!r}"
         )
     return int(text)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from msgspec import UNSET
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -32,48 +32,22 @@ from server.monitors.models import (
 )
 from server.monitors.page import VolatileError, check_volatile, readable_diff, snapshot
 from server.monitors.record import alert_key
-from server.schema import UUID_PATTERN
+from server.monitors.schemas import (
+    MAX_WORDS,
+    NOTE_LENGTH,
+    WORD_LENGTH,
+    MaintenanceWindow,
+    MonitorSettings,
+    NewMonitor,
+)
 from server.store.models import Agent, utcnow
 from xunjian.core.probe import UrlError, check_url, fetch
+from xunjian.core.schema import BodyError, convert
 
-MIN_INTERVAL = 5
-MAX_INTERVAL = 86_400
 MAX_MONITORS = 10_000
 CA_FILE_LIMIT = 1024 * 1024
-WORD_LENGTH = 100
-MAX_WORDS = 2000
-NOTE_LENGTH = 1000
 # What one agent runs at most: its monitor list must stay a small answer (agent/monitors).
 MAX_AGENT_MONITORS = 100
-_UUID = re.compile(UUID_PATTERN)
-# name: (type, low, high) for the whole numbers; None bounds are open.
-_INTS: dict[str, tuple[int, int]] = {
-    "interval_seconds": (MIN_INTERVAL, MAX_INTERVAL),
-    "timeout_seconds": (1, 60),
-    "max_redirects": (0, 10),
-    "cert_warn_days": (0, 365),
-    "fail_threshold": (1, 20),
-    "success_threshold": (1, 20),
-    "reminder_seconds": (0, 7 * 86_400),
-    "similarity_percent": (1, 100),
-}
-_TEXTS: dict[str, int] = {"name": 200, "keyword": 500, "absent_keyword": 500}
-_BOOLS = ("enabled", "follow_redirects", "tamper_enabled")
-FIELDS = frozenset(
-    {
-        "url",
-        "accepted_statuses",
-        "max_ms",
-        "ca_file",
-        "volatile_selectors",
-        "volatile_patterns",
-        "maintenance",
-        "agent_id",
-        *_INTS,
-        *_TEXTS,
-        *_BOOLS,
-    }
-)
 
 
 class FieldError(ValueError):
@@ -88,9 +62,7 @@ class ForbiddenError(Exception):
     """This person may not make this change (403), e.g. approving their own proposal."""
 
 
-def _time(value: Any, name: str) -> datetime.datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise FieldError(f"{name} must be an ISO 8601 time")
+def _time(value: str, name: str) -> datetime.datetime:
     try:
         moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
@@ -100,47 +72,32 @@ def _time(value: Any, name: str) -> datetime.datetime:
     return moment
 
 
-def _string_list(value: Any, name: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise FieldError(f"{name} must be a list of strings")
-    return [item.strip() for item in value if item.strip()]
+def settings_from(payload: Any, creating: bool, *, from_text: bool = False) -> MonitorSettings:
+    """The settings model of an API body or a console form (``from_text``: numbers as text)."""
+    if isinstance(payload, MonitorSettings) and (not creating or isinstance(payload, NewMonitor)):
+        return payload
+    try:
+        return convert(payload, NewMonitor if creating else MonitorSettings, from_text=from_text)
+    except BodyError as error:
+        raise FieldError(str(error)) from None
 
 
-def validate(payload: Any, creating: bool) -> dict[str, Any]:
-    """Column values from an API/console body. Unknown fields and bad values raise."""
-    if not isinstance(payload, dict):
-        raise FieldError("body must be a JSON object")
-    unknown = sorted(set(payload) - FIELDS)
-    if unknown:
-        raise FieldError(f"unknown fields: {', '.join(unknown)[:200]}")
-    if creating and "url" not in payload:
-        raise FieldError("url is required")
+def validate(payload: Any, creating: bool, *, from_text: bool = False) -> dict[str, Any]:
+    """Column values from an API body or a console form: the bounds by the settings model
+    (server/monitors/schemas.py), then what a schema cannot say. Bad values raise."""
+    settings = settings_from(payload, creating, from_text=from_text)
     values: dict[str, Any] = {}
-    for name, value in payload.items():
+    for name in settings.__struct_fields__:
+        value = getattr(settings, name)
+        if value is UNSET:
+            continue
         if name == "url":
             try:
                 values["url"] = check_url(value)
             except UrlError as error:
                 raise FieldError(str(error)) from error
-        elif name in _INTS:
-            low, high = _INTS[name]
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise FieldError(f"{name} must be a whole number {low}..{high}")
-            values[name] = value
-        elif name in _TEXTS:
-            if not isinstance(value, str) or len(value) > _TEXTS[name]:
-                raise FieldError(f"{name} must be text of at most {_TEXTS[name]} characters")
-            values[name] = value.strip() if name == "name" else value
-        elif name in _BOOLS:
-            if not isinstance(value, bool):
-                raise FieldError(f"{name} must be true or false")
-            values[name] = value
-        elif name == "max_ms":
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 60_000
-            ):
-                raise FieldError("max_ms must be null or a whole number 1..60000")
-            values[name] = value
+        elif name == "name":
+            values[name] = value.strip()
         elif name == "accepted_statuses":
             try:
                 parse_statuses(value)
@@ -150,12 +107,10 @@ def validate(payload: Any, creating: bool) -> dict[str, Any]:
         elif name == "ca_file":
             values[name] = _ca_file(value)
         elif name in ("volatile_selectors", "volatile_patterns"):
-            values[name] = _string_list(value, name)
+            values[name] = [item.strip() for item in value if item.strip()]
         elif name == "maintenance":
             values.update(_maintenance(value))
-        elif name == "agent_id":
-            if value is not None and (not isinstance(value, str) or not _UUID.fullmatch(value)):
-                raise FieldError("agent_id must be null (the server runs it) or an agent's id")
+        else:
             values[name] = value
     try:
         check_volatile(values.get("volatile_selectors", []), values.get("volatile_patterns", []))
@@ -164,9 +119,7 @@ def validate(payload: Any, creating: bool) -> dict[str, Any]:
     return values
 
 
-def _ca_file(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 1000:
-        raise FieldError("ca_file must be a path of at most 1000 characters")
+def _ca_file(value: str) -> str:
     if not value:
         return ""
     path = Path(value)
@@ -182,12 +135,10 @@ def _ca_file(value: Any) -> str:
     return os.path.normpath(value)
 
 
-def _maintenance(value: Any) -> dict[str, Any]:
+def _maintenance(value: MaintenanceWindow | None) -> dict[str, Any]:
     if value is None:
         return {"maintenance_start": None, "maintenance_end": None}
-    if not isinstance(value, dict) or set(value) != {"start", "end"}:
-        raise FieldError('maintenance must be null or {"start": time, "end": time}')
-    start, end = _time(value["start"], "maintenance.start"), _time(value["end"], "maintenance.end")
+    start, end = _time(value.start, "maintenance.start"), _time(value.end, "maintenance.end")
     if end <= start:
         raise FieldError("maintenance.end must be after maintenance.start")
     if end - start > datetime.timedelta(days=31):
@@ -433,9 +384,9 @@ def words(session: Session) -> list[str]:
     return list(session.scalars(select(DefacementWord.word).order_by(DefacementWord.word)))
 
 
-def replace_words(session: Session, new: Any, who: str) -> list[str]:
-    if not isinstance(new, list) or not all(isinstance(word, str) for word in new):
-        raise FieldError("words must be a list of strings")
+def replace_words(session: Session, new: list[str], who: str) -> list[str]:
+    """The new list (the model bounds it: DefacementWords); words are lower-cased, spaces
+    folded, duplicates dropped."""
     cleaned: list[str] = []
     for word in new:
         word = " ".join(word.split()).lower()

@@ -26,6 +26,8 @@ from server.monitors.api import UPTIME_WINDOWS, runners
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.page import readable_diff
 from server.monitors.record import in_maintenance
+from server.monitors.schemas import BaselineNote, MonitorSettings
+from server.rest import input_limits
 from server.state import current_state, db_session, log_refusal
 from server.store.models import Agent, utcnow
 
@@ -36,6 +38,9 @@ PER_PAGE = 100
 CHART_WIDTH = 240
 CHART_HEIGHT = 36
 MAX_FORM_TEXT = 20_000
+# The forms' min/max/maxlength, from the models that check them (server/monitors/schemas.py).
+FORM_LIMITS = {**input_limits(MonitorSettings), **input_limits(BaselineNote)}
+MAX_NUMBER_TEXT = 20  # a whole number's digits, kept short before the model reads them
 MAX_AGENT_CHOICES = 500
 
 
@@ -128,6 +133,7 @@ def index() -> ResponseReturnValue:
     ]
     return render_template(
         "monitors/index.html",
+        limits=FORM_LIMITS,
         kind_label=kind_label,
         rows=rows,
         words=words,
@@ -155,7 +161,8 @@ def _form_lines(name: str) -> list[str]:
 
 
 def _payload(creating: bool) -> dict[str, Any]:
-    """The form as the API's body, so one validation serves both."""
+    """The form as the API's body, numbers still as text: one model (MonitorSettings,
+    server/monitors/schemas.py) checks both, the form with ``from_text``."""
     payload: dict[str, Any] = {}
     for name in ("url", "name", "keyword", "absent_keyword", "accepted_statuses", "ca_file"):
         if name in request.form:
@@ -169,11 +176,11 @@ def _payload(creating: bool) -> dict[str, Any]:
         "similarity_percent",
         "cert_warn_days",
     ):
-        value = _form_int(name)
-        if value is not None:
-            payload[name] = value
+        raw = request.form.get(name, "").strip()[:MAX_NUMBER_TEXT]
+        if raw:
+            payload[name] = raw
     if "max_ms" in request.form:
-        payload["max_ms"] = _form_int("max_ms")
+        payload["max_ms"] = request.form["max_ms"].strip()[:MAX_NUMBER_TEXT] or None
     if "volatile_selectors" in request.form:
         payload["volatile_selectors"] = _form_lines("volatile_selectors")
     if "volatile_patterns" in request.form:
@@ -196,7 +203,7 @@ def _validated(creating: bool, current_ca_file: str = "") -> dict[str, Any]:
         log_refusal(403, f"{g.user.name} may not set ca_file")
         abort(403)
     try:
-        return store.validate(payload, creating=creating)
+        return store.validate(payload, creating=creating, from_text=True)
     except store.FieldError as error:
         log_refusal(400, f"monitor form refused: {error}")
         abort(400, _("Not saved: %(reason)s", reason=str(error)))
@@ -267,6 +274,7 @@ def detail(monitor_id: int) -> ResponseReturnValue:
         change = readable_diff(before, after)
     return render_template(
         "monitors/detail.html",
+        limits=FORM_LIMITS,
         kind_label=kind_label,
         monitor=monitor,
         baseline=baseline,

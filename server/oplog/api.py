@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g
 from flask.typing import ResponseReturnValue
 
 from server.api import token_required
+from server.apidoc import documented
+from server.oplog import schemas
 from server.oplog.chain import timestamp
 from server.oplog.hook import record
 from server.oplog.models import OplogEntry
 from server.oplog.store import latest_checkpoint, read_head, read_page
+from server.rest import read_query, reply
 from server.state import db_session, refuse
+from xunjian.core.schema import BodyError
 
 blueprint = Blueprint("oplog", __name__)  # nested in the app's /api/v1 blueprint: "api.oplog"
 
 READER_ROLES = ("admin", "auditor")
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-MAX_AFTER = 10**15
 
 
 def entry_json(entry: OplogEntry) -> dict[str, Any]:
@@ -45,16 +46,16 @@ def entry_json(entry: OplogEntry) -> dict[str, Any]:
     }
 
 
-def _whole_number(name: str, default: int, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or len(raw) > 16 or not low <= int(raw) <= high:
-        return None
-    return int(raw)
-
-
 @blueprint.get("/oplog")
+@documented(
+    "A page of the operation log after a sequence number (admin and auditor tokens)",
+    auth="bearer",
+    tags=["oplog"],
+    query=schemas.OplogQuery,
+    responses={200: schemas.OplogPage},
+    errors={403: "the token's role may not read the log"},
+    description="Every read is itself an entry, written after the page is read.",
+)
 @token_required
 def read_log() -> ResponseReturnValue:
     owner = g.api_owner
@@ -62,12 +63,12 @@ def read_log() -> ResponseReturnValue:
         reason = f"role {owner.role} may not read the operation log"
         record("oplog.read", outcome="refused", reason=f"403 {reason}")
         return refuse(403, f"{reason} ({owner.user_name})")
-    limit = _whole_number("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    after = _whole_number("after", 0, 0, MAX_AFTER)
-    if limit is None or after is None:
-        reason = f"limit must be 1..{MAX_LIMIT} and after 0..{MAX_AFTER}"
-        record("oplog.read", outcome="refused", reason=f"400 {reason}")
-        return refuse(400, reason)
+    try:
+        query = read_query(schemas.OplogQuery)
+    except BodyError as error:
+        record("oplog.read", outcome="refused", reason=f"400 {error}"[:400])
+        return refuse(400, str(error))
+    limit, after = query.limit, query.after
     with db_session() as session:
         entries = [entry_json(entry) for entry in read_page(session, after, limit)]
         head = read_head(session.connection())
@@ -91,11 +92,12 @@ def read_log() -> ResponseReturnValue:
         target=f"seq>{after}",
         details={"after": after, "limit": limit, "returned": len(entries)},
     )
-    return jsonify(
+    return reply(
+        schemas.OplogPage,
         {
             "entries": entries,
             "next_after": entries[-1]["seq"] if entries else after,
             "head": None if head is None else {"seq": head.seq, "hash": head.hash},
             "checkpoint": signed,
-        }
+        },
     )

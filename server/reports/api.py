@@ -12,9 +12,13 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from flask.typing import ResponseReturnValue
 
+from server.apidoc import documented
 from server.oplog.hook import record
+from server.reports.schemas import REPORT_ANSWERS, ReportQuery
 from server.reports.serving import EXPORT_ACTION, BadRequest, parse_request, report_response
+from server.rest import read_query
 from server.state import refuse
+from xunjian.core.schema import BodyError
 
 READER_ROLES = ("admin", "auditor")
 
@@ -42,12 +46,23 @@ def _refused(status: int, reason: str) -> ResponseReturnValue:
     return refuse(status, reason)
 
 
+@documented(
+    "The weekly report of one ISO week as JSON, CSV or XLSX (admin and auditor tokens)",
+    auth="bearer",
+    tags=["reports"],
+    query=ReportQuery,
+    responses={200: REPORT_ANSWERS},
+    errors={403: "the token's role may not export reports"},
+    description="A complete week is kept and served as kept (X-Report-SHA256); the running "
+    "week is a snapshot. Every download and refusal is in the operation log.",
+)
 def weekly_report() -> ResponseReturnValue:
     owner = g.api_owner
     if owner.role not in READER_ROLES:
         return _refused(403, f"role {owner.role} may not export reports ({owner.user_name})")
     try:
-        wanted = parse_request(request.args.get("week"), request.args.get("format"))
-    except BadRequest as exc:
+        query = read_query(ReportQuery)
+        wanted = parse_request(query.week, query.format)
+    except (BodyError, BadRequest) as exc:
         return _refused(400, str(exc))
     return report_response(wanted, "api", owner.user_name)

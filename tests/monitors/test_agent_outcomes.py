@@ -82,10 +82,10 @@ def test_assigning_a_monitor_to_an_agent_is_validated(
         revoke_agent(session, other.agent_id)
         session.commit()
     for fields, reason in (
-        ({"agent_id": "not-an-id"}, "agent_id must be null"),
+        ({"agent_id": "not-an-id"}, "agent_id: expected `str` matching"),
         ({"agent_id": "0" * 8 + "-0000-4000-8000-" + "0" * 12}, "no enrolled agent"),
         ({"agent_id": other.agent_id}, "is revoked"),
-        ({"agent_id": 7}, "agent_id must be null"),
+        ({"agent_id": 7}, "agent_id: expected `str | null`, got `int`"),
         ({"agent_id": agent.agent_id, "ca_file": "/etc/ssl/certs/ca-certificates.crt"}, "ca_file"),
     ):
         answer = client.post(

@@ -14,10 +14,10 @@ from tests.server.test_api import api_token, bearer
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({}, "url is required"),
+        ({}, "missing required field `url`"),
         ({"url": "ftp://127.0.0.1/"}, "http:// or https://"),
         ({"url": "http://admin:secret@127.0.0.1/"}, "credentials"),
-        ({"url": "http://127.0.0.1/" + "a" * 2000}, "1..2000"),
+        ({"url": "http://127.0.0.1/" + "a" * 2000}, "url: expected `str` of length <= 2000"),
         ({"url": "http:///nohost"}, "no host"),
         ({"url": "http://127.0.0.1/ x"}, "spaces"),
         ({"url": "http://127.0.0.1/", "interval_seconds": 4}, "interval_seconds"),
@@ -28,8 +28,8 @@ from tests.server.test_api import api_token, bearer
         ({"url": "http://127.0.0.1/", "ca_file": "relative.pem"}, "absolute"),
         ({"url": "http://127.0.0.1/", "ca_file": "/etc/hostname"}, "PEM"),
         ({"url": "http://127.0.0.1/", "maintenance": {"start": "x", "end": "y"}}, "ISO"),
-        ({"url": "http://127.0.0.1/", "surprise": 1}, "unknown fields: surprise"),
-        ([1, 2], "JSON object"),
+        ({"url": "http://127.0.0.1/", "surprise": 1}, "unknown field `surprise`"),
+        ([1, 2], "expected `object`, got `array`"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_added(

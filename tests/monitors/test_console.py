@@ -104,3 +104,18 @@ def test_monitors_pages_end_to_end(server: Server, site: Site) -> None:
 
     assert form(olga, f"{detail_path}/delete", detail_path).status_code == 303
     assert olga.get(detail_path).status_code == 404
+
+
+def test_the_forms_bounds_come_from_the_settings_model(server: Server) -> None:
+    """The add form shows the bounds MonitorSettings checks, and a value past them is refused
+    with the model's own place and reason (one model for the form and the API)."""
+    olga = person(server, "olga", "operator")
+    html = page(olga, "/monitors")
+    assert re.search(r'name="interval_seconds" min="5" max="86400"', html)
+    assert re.search(r'name="url" maxlength="2000"', html)
+    answer = form(olga, "/monitors", "/monitors", url="http://127.0.0.1:9/", interval_seconds="4")
+    assert answer.status_code == 400
+    assert "interval_seconds: expected `int` &gt;= 5" in answer.get_data(as_text=True)
+    answer = form(olga, "/monitors", "/monitors", url="http://127.0.0.1:9/", max_ms="x")
+    assert answer.status_code == 400
+    assert "max_ms: expected `int | null`" in answer.get_data(as_text=True)

@@ -91,7 +91,9 @@ def test_hosts_paging(server: Server) -> None:
 def test_paging_parameters_are_bounded(server: Server, query: str) -> None:
     answer = server.client().get(f"/api/v1/hosts?{query}", headers=bearer(api_token(server)))
     assert answer.status_code == 400
-    assert "must be a whole number" in answer.get_json()["error"]
+    # The place, then why (server/rest.py: the query string's model).
+    name = query.split("=")[0]
+    assert answer.get_json()["error"].startswith(f"{name}: expected `int`")
 
 
 def test_host_results_are_the_latest(server: Server, agent: SignedAgent) -> None:

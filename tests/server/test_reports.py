@@ -489,9 +489,10 @@ def test_api_serves_each_format_to_auditors_keeps_the_week_and_logs_it(
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("week=2026-47&format=csv", "YYYY-Www"),
+        ("week=2026-47&format=csv", "week: expected `str` matching regex"),
+        ("week=&format=csv", "week: expected `str` matching regex"),
         ("week=2025-W53", "no ISO week 53"),
-        ("week=2026-W47&format=pdf", "format must be one of"),
+        ("week=2026-W47&format=pdf", "format: invalid enum value 'pdf'"),
         ("week=2999-W01&format=csv", "has not begun"),
     ],
 )

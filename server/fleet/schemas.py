@@ -1,0 +1,70 @@
+"""The hosts' REST bodies (``/api/v1/hosts...``, server/api.py): a host, its latest results
+and inventory, and a queued command; docs/architecture.md, "Bodies and validation"."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from server.rest import Paging
+from server.store.models import COMMAND_TYPES, RESULT_STATUSES, SEVERITIES
+from xunjian.core.schema import Body
+
+CommandType = Literal[COMMAND_TYPES]  # type: ignore[valid-type]
+ResultStatus = Literal[RESULT_STATUSES]  # type: ignore[valid-type]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+
+
+class HostsQuery(Paging, kw_only=True):
+    pass
+
+
+class Host(Body):
+    id: str
+    hostname: str
+    group: str
+    os: str
+    platform: str
+    online: bool  # seen within 3 heartbeat intervals; always false for a network device
+    last_seen: str | None
+    revoked: bool
+    failing: int  # latest results with status fail
+
+
+class HostPage(Body):
+    hosts: list[Host]
+    total: int
+    limit: int
+    offset: int
+
+
+class HostResult(Body):
+    """The latest result of one check on one resource."""
+
+    check_id: str
+    status: ResultStatus
+    resource: str
+    message: str
+    evidence: dict[str, Any] | None
+    severity: Severity
+    rules: list[str] | None
+    observed_at: str | None
+
+
+class Inventory(Body):
+    data: dict[str, Any]
+    observed_at: str | None
+
+
+class HostResults(Body):
+    host: Host
+    results: list[HostResult]
+    inventory: Inventory | None
+
+
+class CommandRequest(Body):
+    type: CommandType
+
+
+class QueuedCommand(Body):
+    id: str
+    type: CommandType

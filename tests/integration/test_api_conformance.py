@@ -1,0 +1,130 @@
+"""Schemathesis over the whole generated API document against a live server (issue 10): with an
+admin and an auditor token on the REST routes, and unsigned and badly signed on the agent
+routes, no answer is a 5xx and every answer (status, content type, body) is one the document
+describes. Bounded: a few examples per operation, derandomized so a run can be repeated, no
+shrinking (the first failing example of each operation is reported as found).
+
+Generated bodies never reach beyond loopback: a monitor's url and a device's address are
+pointed at a closed local port before the request is sent (the server fetches a new monitor's
+page at once, and checks devices over SSH)."""
+
+from __future__ import annotations
+
+import datetime
+import traceback
+import uuid
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import urllib3
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.harness import ServerUnderTest, free_port, run_cli
+
+pytestmark = pytest.mark.integration
+
+# Per operation: EXAMPLES valid requests with each credential, and EXAMPLES invalid ones with
+# the first (a route with no parameter or body has no invalid request to make).
+EXAMPLES = 5
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+
+
+def _api_token(server: ServerUnderTest, user: str) -> str:
+    done = run_cli("server", "apitoken", "create", "--data", str(server.data), "--user", user)
+    return done.stdout.strip().splitlines()[-1].split()[-1]
+
+
+def _credentials(server: ServerUnderTest) -> dict[str, dict[str, dict[str, str]]]:
+    """Per kind of route (its security scheme), the header sets each example is sent with."""
+    run_cli("server", "user", "add", "audrey", "--role", "auditor", "--data", str(server.data))
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "bearerToken": {
+            "admin": {"Authorization": f"Bearer {_api_token(server, 'admin')}"},
+            "auditor": {"Authorization": f"Bearer {_api_token(server, 'audrey')}"},
+        },
+        "agentSignature": {
+            "unsigned": {},
+            "badly signed": {
+                "X-Xunjian-Agent": str(uuid.uuid4()),
+                "X-Xunjian-Time": stamp,
+                "X-Xunjian-Signature": "AAAA" * 22,
+            },
+        },
+        "none": {"anonymous": {}},
+    }
+
+
+def _scheme(operation: Any) -> str:
+    security = operation.definition.raw.get("security") or [{}]
+    names = list(security[0])
+    return names[0] if names else "none"
+
+
+def _keep_local(case: Any, closed_port: int) -> None:
+    if isinstance(case.body, dict):
+        if isinstance(case.body.get("url"), str):
+            case.body["url"] = f"http://127.0.0.1:{closed_port}/"
+        if isinstance(case.body.get("address"), str):
+            case.body["address"] = "127.0.0.1"
+        if isinstance(case.body.get("port"), int) and "address" in case.body:
+            case.body["port"] = closed_port
+
+
+def _exercise(operation: Any, mode: Any, headers: dict[str, str], base_url: str) -> None:
+    closed_port = free_port()
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        _keep_local(case, closed_port)
+        case.call_and_validate(
+            base_url=base_url, headers=headers, checks=CHECKS, verify=False, timeout=60
+        )
+
+    run()
+
+
+def test_every_operation_answers_as_documented(server: ServerUnderTest) -> None:
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    document = requests.get(f"{server.url}/api/v1/openapi.json", verify=False, timeout=30).json()
+    schema = schemathesis.openapi.from_dict(document)
+    credentials = _credentials(server)
+    failures: list[str] = []
+    exercised = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        takes_input = bool({"parameters", "requestBody"} & set(operation.definition.raw))
+        for index, (who, headers) in enumerate(credentials[_scheme(operation)].items()):
+            for mode in MODES:
+                if mode is schemathesis.GenerationMode.NEGATIVE and (index or not takes_input):
+                    continue
+                exercised += 1
+                try:
+                    _exercise(operation, mode, headers, server.url)
+                except (Exception, BaseExceptionGroup) as error:  # every finding is collected
+                    lines = traceback.format_exception_only(type(error), error)
+                    failures.append(f"{operation.label} as {who} ({mode.value}): {''.join(lines)}")
+    assert exercised >= 100
+    assert not failures, "\n\n".join(failures)
