@@ -14,19 +14,24 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from xunjian.core.contract import (
+    CHECK_ID_PATTERN,
+    EVIDENCE_MAX_BYTES,
+    INVENTORY_MAX_BYTES,
+    MAX_RESULTS,
+    MAX_RULES,
+    MESSAGE_MAX,
+    RESOURCE_MAX,
+    RULE_TAG_MAX,
+    RULE_TAG_PATTERN,
+    SEVERITIES,
+    STATUSES,
+)
+
 log = logging.getLogger(__name__)
 
-KIND_SCAN = "scan"
-MAX_RESULTS = 2000
-MAX_RESOURCE = 200
-MAX_MESSAGE = 1000
-MAX_EVIDENCE_BYTES = 16 * 1024
-MAX_INVENTORY_BYTES = 1024 * 1024
-MAX_RULES = 32
-STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-_CHECK_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
-_RULE_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,16}")
+_CHECK_ID = re.compile(CHECK_ID_PATTERN)
+_RULE_TAG = re.compile(RULE_TAG_PATTERN)
 # When a scan has more results than a report may carry, the ones that need attention go first.
 _KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "pass": 4}
 
@@ -64,17 +69,21 @@ def fit_result(raw: Any) -> dict[str, Any] | None:
         evidence = {"value": evidence}
     evidence = _plain_json(evidence)
     size = _encoded_size(evidence)
-    if size > MAX_EVIDENCE_BYTES:
+    if size > EVIDENCE_MAX_BYTES:
         evidence = {"truncated": True, "encoded_bytes": size}
     rules = raw.get("rules", [])
     if not isinstance(rules, list):
         rules = []
-    rules = [tag for tag in rules if isinstance(tag, str) and _RULE_TAG.fullmatch(tag)]
+    rules = [
+        tag
+        for tag in rules
+        if isinstance(tag, str) and len(tag) <= RULE_TAG_MAX and _RULE_TAG.fullmatch(tag)
+    ]
     return {
         "check_id": check_id,
         "status": status,
-        "resource": resource[:MAX_RESOURCE],
-        "message": message[:MAX_MESSAGE],
+        "resource": resource[:RESOURCE_MAX],
+        "message": message[:MESSAGE_MAX],
         "severity": severity,
         "evidence": evidence,
         "rules": rules[:MAX_RULES],
@@ -97,7 +106,7 @@ def fit_inventory(raw: Any) -> dict[str, Any] | None:
         return {"value": str(raw)[:1000]}
     inventory = _plain_json(raw)
     size = _encoded_size(inventory)
-    if size > MAX_INVENTORY_BYTES:
+    if size > INVENTORY_MAX_BYTES:
         return {"truncated": True, "encoded_bytes": size}
     return inventory  # type: ignore[no-any-return]
 

@@ -1,4 +1,6 @@
-"""The result contract of docs/architecture.md: closed status set, severities, bounded fields."""
+"""The result contract of docs/architecture.md: closed status set, severities, bounded fields.
+
+The values and limits are xunjian/core/contract.py's; the enums name them for the checks."""
 
 from __future__ import annotations
 
@@ -7,26 +9,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-MAX_RESOURCE_CHARS = 200
-MAX_MESSAGE_CHARS = 1000
-MAX_EVIDENCE_BYTES = 16 * 1024
+from xunjian.core.contract import (
+    EVIDENCE_MAX_BYTES,
+    MESSAGE_MAX,
+    RESOURCE_MAX,
+    SEVERITIES,
+    STATUSES,
+)
+
 TRUNCATION_MARKER = "…[truncated]"
 
 
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    ERROR = "error"
-    NOT_APPLICABLE = "not_applicable"
-    NO_PRIVILEGE = "no_privilege"
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
+# The contract's values as enums, so a check reads Status.FAIL (Status.NOT_APPLICABLE...).
+Status = StrEnum("Status", [(value.upper(), value) for value in STATUSES])
+Severity = StrEnum("Severity", [(value.upper(), value) for value in SEVERITIES])
 
 
 @dataclass(frozen=True)
@@ -59,8 +55,8 @@ class Result:
         return {
             "check_id": self.check_id,
             "status": Status(self.status).value,
-            "resource": truncate_text(self.resource, MAX_RESOURCE_CHARS),
-            "message": truncate_text(self.message, MAX_MESSAGE_CHARS),
+            "resource": truncate_text(self.resource, RESOURCE_MAX),
+            "message": truncate_text(self.message, MESSAGE_MAX),
             "evidence": bound_evidence(self.evidence),
             "rules": [str(rule) for rule in self.rules],
             "severity": Severity(self.severity).value,
@@ -78,7 +74,7 @@ def _encoded_size(value: Any) -> int:
 
 
 def bound_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
-    """Evidence as a JSON object of at most MAX_EVIDENCE_BYTES encoded.
+    """Evidence as a JSON object of at most EVIDENCE_MAX_BYTES encoded.
 
     Values JSON cannot carry become their str() so one odd value never loses a whole report.
     Evidence too large is replaced by a marked preview of its encoded text.
@@ -87,16 +83,16 @@ def bound_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(safe, dict):
         safe = {"value": safe}
     size = _encoded_size(safe)
-    if size <= MAX_EVIDENCE_BYTES:
+    if size <= EVIDENCE_MAX_BYTES:
         return safe
     encoded = json.dumps(safe, ensure_ascii=False, separators=(",", ":"))
     bounded: dict[str, Any] = {"truncated": True, "original_bytes": size, "preview": ""}
-    room = MAX_EVIDENCE_BYTES - _encoded_size(bounded) - len(TRUNCATION_MARKER.encode()) - 64
+    room = EVIDENCE_MAX_BYTES - _encoded_size(bounded) - len(TRUNCATION_MARKER.encode()) - 64
     preview = encoded.encode("utf-8")[: max(room, 0)].decode("utf-8", errors="ignore")
     # Escaping can grow the preview when it is re-encoded as a JSON string; shrink until it fits.
     while preview:
         bounded["preview"] = preview + TRUNCATION_MARKER
-        if _encoded_size(bounded) <= MAX_EVIDENCE_BYTES:
+        if _encoded_size(bounded) <= EVIDENCE_MAX_BYTES:
             return bounded
         preview = preview[: int(len(preview) * 0.9)]
     bounded["preview"] = TRUNCATION_MARKER

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, update
 
 from agent.monitors.collector import collect, outcome_document
-from agent.monitors.spec import PATH_MONITOR_OUTCOMES, PATH_MONITORS, MonitorSpec
+from agent.monitors.spec import MonitorSpec
 from server.alerts.models import Alert
 from server.monitors.models import Monitor, MonitorBaseline, MonitorResult
 from server.monitors.record import DefacementWords, probe_monitor
@@ -28,6 +28,7 @@ from tests.monitors.helpers import add, alerts, monitor
 from tests.monitors.site import DEFACED, Site
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_api import api_token, bearer
+from xunjian.core.contract import PATH_MONITOR_OUTCOMES, PATH_MONITORS
 from xunjian.core.probe import MAX_BODY_BYTES
 from xunjian.core.wire import sign_request
 

@@ -27,14 +27,8 @@ from server.store.models import (
     Result,
 )
 from tests.server.conftest import Server, SignedAgent, sample_results, unknown_agent_id
-from xunjian.core.wire import (
-    HEADER_SIGNATURE,
-    HEADER_TIME,
-    PATH_HEARTBEAT,
-    PATH_POLICY,
-    PATH_REPORTS,
-    certificate_sha256,
-)
+from xunjian.core.contract import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+from xunjian.core.wire import HEADER_SIGNATURE, HEADER_TIME, certificate_sha256
 
 TABLES = (Agent, Report, Result, LatestResult, Inventory, Gap, Command, EnrollmentToken)
 
