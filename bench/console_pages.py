@@ -37,8 +37,8 @@ from sqlalchemy import Engine, create_engine, insert, select, text, update
 from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
 from server.fleet.snapshot import refresh_compliance
 from server.fleet.views import HOSTS_PER_PAGE
+from server.intake.report import LATEST_COLUMNS, RESULT_COLUMNS
 from server.oplog.models import OplogEntry, OplogHead
-from server.store.ingest import LATEST_COLUMNS, RESULT_COLUMNS
 from server.store.models import Group
 from tests.harness import ServerUnderTest
 

@@ -33,7 +33,6 @@ from server.config import (
 from server.oplog.cli import record_cli_action
 from server.oplog.signing import ensure_signing_key
 from server.pki import create_pki
-from server.schema import UUID_PATTERN
 from server.security import new_password, token_prefix
 from server.store.accounts import AccountError, create_api_token, create_user, user_by_name
 from server.store.agents import (
@@ -46,6 +45,7 @@ from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline, User
 from server.store.queries import list_hosts
+from xunjian.core.contract import UUID_PATTERN
 from xunjian.core.wire import certificate_sha256
 
 FIRST_ADMIN = "admin"

@@ -32,8 +32,8 @@ from server.monitors.models import (
 )
 from server.monitors.page import VolatileError, check_volatile, readable_diff, snapshot
 from server.monitors.record import alert_key
-from server.schema import UUID_PATTERN
 from server.store.models import Agent, utcnow
+from xunjian.core.contract import UUID_PATTERN
 from xunjian.core.probe import UrlError, check_url, fetch
 
 MIN_INTERVAL = 5

@@ -238,28 +238,31 @@ def test_bad_outcomes_are_refused_and_change_nothing(
     # Malformed.
     now = datetime.datetime.now(datetime.UTC)
     for document, reason in (
-        (b"{not json", "not JSON"),
-        (b"[]", "must be an object"),
+        (b"{not json", "body: not valid JSON"),
+        (b"[]", "body: expected `object`, got `array`"),
         ({**later, "judged": "up"}, "unknown field"),
-        ({**later, "status": "200"}, "status"),
-        ({**later, "status": 42}, "status"),
-        ({**later, "status": None, "error": ""}, "must say why"),
-        ({**later, "monitor_id": True}, "monitor_id"),
-        ({**later, "ms": -1}, "ms"),
-        ({**later, "body": "not base64!"}, "base64"),
-        ({**later, "url": "ftp://intranet/"}, "url"),
-        ({**later, "redirects": ["http://a/"] * 11}, "redirects"),
-        ({**later, "cert": {"not_after": "soon", "verified": True}}, "cert.not_after"),
-        ({key: value for key, value in later.items() if key != "checked_at"}, "checked_at"),
+        ({**later, "status": "200"}, "status: "),
+        ({**later, "status": 42}, "status: "),
+        ({**later, "status": None, "error": ""}, "error: a fetch without a status must say why"),
+        ({**later, "monitor_id": True}, "monitor_id: "),
+        ({**later, "ms": -1}, "ms: "),
+        ({**later, "body": "not base64!"}, "body: invalid base64"),
+        ({**later, "url": "ftp://intranet/"}, "url: "),
+        ({**later, "redirects": ["http://a/"] * 11}, "redirects: "),
+        ({**later, "cert": {"not_after": "soon", "verified": True}}, "cert.not_after: "),
+        (
+            {key: value for key, value in later.items() if key != "checked_at"},
+            "checked_at: is required",
+        ),
         (
             {**later, "checked_at": f"{now + datetime.timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"},
-            "after",
+            "checked_at: more than 300 s after",
         ),
         (
             {**later, "checked_at": f"{now - datetime.timedelta(days=3):%Y-%m-%dT%H:%M:%SZ}"},
-            "older",
+            "checked_at: older than 2 days",
         ),
-        ({**later, "dropped": -1}, "dropped"),
+        ({**later, "dropped": -1}, "dropped: "),
     ):
         assert reason in refused(400, document), reason
     after = {monitor_id: snapshot(server, monitor_id) for monitor_id in (mine, servers, theirs)}

@@ -161,7 +161,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
     walk cost 380 µs on a 200-package inventory, this one a tenth of it."""
     level = [value]
     for _ in range(limit):
-        below: list[Any] = msgspec.field(default_factory=list)
+        below: list[Any] = []
         for container in level:
             items = container.values() if type(container) is dict else container
             below += [item for item in items if type(item) is dict or type(item) is list]
@@ -171,7 +171,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return True
 
 
-def encode_bounded(name: str, value: dict[str, Any], max_bytes: int) -> bytes:
+def encode_bounded(name: str, value: dict[str, Any], max_bytes: int) -> str:
     """``value``'s compact UTF-8 encoding, the one the store keeps; ValueError (a 400 naming
     ``name``) when it is over ``max_bytes`` or nested deeper than JSON_MAX_DEPTH."""
     encoded = msgspec.json.encode(value)
@@ -181,7 +181,7 @@ def encode_bounded(name: str, value: dict[str, Any], max_bytes: int) -> bytes:
     brackets = encoded.count(b"{") + encoded.count(b"[")
     if brackets > JSON_MAX_DEPTH and _deeper_than(value, JSON_MAX_DEPTH):
         raise field_error(name, f"nested deeper than {JSON_MAX_DEPTH}")
-    return encoded
+    return encoded.decode()
 
 
 # -- POST /api/v1/agent/enroll -------------------------------------------------------------------
