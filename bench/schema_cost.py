@@ -18,7 +18,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from xunjian.core import contract
 from xunjian.core.schema import decode_json
@@ -108,10 +108,10 @@ def _pydantic() -> Callable[[bytes], Any] | None:
     class Result(BaseModel):
         model_config = config
         check_id: Annotated[str, whole(contract.CHECK_ID_PATTERN), Field(max_length=128)]
-        status: Literal["pass", "fail", "error", "not_applicable", "no_privilege"]
+        status: contract.Status
         resource: Annotated[str, Field(min_length=1, max_length=contract.RESOURCE_MAX)]
         message: Annotated[str, Field(max_length=contract.MESSAGE_MAX)]
-        severity: Literal["info", "low", "medium", "high", "critical"]
+        severity: contract.Severity
         evidence: dict[str, Any] = {}
         rules: Annotated[
             list[Annotated[str, whole(contract.RULE_TAG_PATTERN), Field(max_length=16)]],

@@ -16,8 +16,8 @@ from server.openapi import openapi_document
 from server.state import current_state, db_session, events, log_refusal, refuse
 from server.store.accounts import TokenOwner, authenticate_api_token
 from server.store.agents import queue_command
-from server.store.models import COMMAND_TYPES
 from server.store.queries import get_host, inventory, latest_results, list_hosts
+from xunjian.core.contract import COMMAND_TYPES
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-WATCH_KINDS = ("web_root", "upload")
-MAX_FOLDERS = 50
-MAX_WORDS = 500
-MAX_WORD_LENGTH = 100
-MAX_PATH = 1024
+from xunjian.core.contract import FILE_PATH_MAX as MAX_PATH
+from xunjian.core.contract import MAX_SENSITIVE_WORDS as MAX_WORDS
+from xunjian.core.contract import MAX_WATCH_FOLDERS as MAX_FOLDERS
+from xunjian.core.contract import SENSITIVE_WORD_MAX as MAX_WORD_LENGTH
+from xunjian.core.contract import WATCH_KINDS
 
 
 class WatchPolicyError(ValueError):

@@ -31,9 +31,6 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 ROLES = ("admin", "operator", "auditor")
-RESULT_STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-COMMAND_TYPES = ("scan_now",)
 
 
 def utcnow() -> datetime.datetime:

@@ -42,3 +42,27 @@ def test_references_resolve(server: Server) -> None:
     text = str(document)
     for name in set(re.findall(r"#/components/schemas/(\w+)", text)):
         assert name in document["components"]["schemas"], name
+
+
+def test_the_agent_paths_are_generated_from_the_contract(server: Server) -> None:
+    """The agent API's routes are @documented with xunjian/core/contract.py's Structs, so their
+    part of the document is the schema that really decodes the bodies."""
+    from server.apidoc import openapi_document
+    from server.openapi import openapi_document as hand_written
+
+    document = openapi_document(server.app, legacy_paths=hand_written()["paths"])
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    body = paths["/api/v1/agent/reports"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/Report"}
+    assert set(paths["/api/v1/agent/monitor-outcomes"]["post"]["responses"]) >= {
+        "200",
+        "400",
+        "401",
+        "403",
+        "413",
+    }
+    result = schemas["Result"]
+    assert result["additionalProperties"] is False
+    assert result["properties"]["resource"]["maxLength"] == 200
+    assert schemas["Report"]["properties"]["results"]["maxItems"] == 2000
+    assert "file_events" in schemas["Report"]["properties"]

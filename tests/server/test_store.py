@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 from server.intake.report import ingest_report
-from server.store.models import Base, Result
+from server.store.models import Base, Report, Result
 from tests.server.conftest import Server, SignedAgent
 
 
@@ -34,10 +34,10 @@ def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
 def test_concurrent_copies_of_one_report_are_stored_once(
     server: Server, agent: SignedAgent
 ) -> None:
-    from xunjian.core.contract import Report
+    from xunjian.core import contract
     from xunjian.core.schema import convert
 
-    document = convert(agent.report(), Report)
+    document = convert(agent.report(), contract.Report)
     outcomes = []
     barrier = threading.Barrier(6)
 

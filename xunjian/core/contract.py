@@ -17,7 +17,7 @@ Both sides import this module: it depends on msgspec and the standard library on
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -26,10 +26,10 @@ from xunjian.core.probe import MAX_BODY_BYTES, URL_LENGTH
 from xunjian.core.schema import MAX_SAFE_INTEGER, Body, field_error
 
 # -- results -----------------------------------------------------------------------------------
-STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 Status = Literal["pass", "fail", "error", "not_applicable", "no_privilege"]
-Severity = Literal["info", "low", "medium", "high", "critical"]
+Severity = Literal["info", "low", "medium", "high", "critical"]  # least to most severe
+STATUSES: tuple[str, ...] = get_args(Status)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def _whole(pattern: str) -> str:
@@ -98,21 +98,14 @@ SCAN_INTERVAL_BOUNDS = (60.0, 31 * 86400.0)
 HEARTBEAT_INTERVAL_BOUNDS = (10.0, 86400.0)
 
 # -- the file watcher (agent/watch, server/files; docs/file-watcher.md) -------------------------
-WATCH_KINDS = ("web_root", "upload")
 WatchKind = Literal["web_root", "upload"]
-FILE_EVENT_ACTIONS = (
-    "created",
-    "modified",
-    "deleted",
-    "moved",
-    "summary",
-    "folder_missing",
-    "folder_back",
-)
 FileAction = Literal[
     "created", "modified", "deleted", "moved", "summary", "folder_missing", "folder_back"
 ]
-FINDING_KINDS = ("webshell", "sensitive_word")
+FindingKind = Literal["webshell", "sensitive_word"]
+WATCH_KINDS: tuple[str, ...] = get_args(WatchKind)
+FILE_EVENT_ACTIONS: tuple[str, ...] = get_args(FileAction)
+FINDING_KINDS: tuple[str, ...] = get_args(FindingKind)
 MAX_FILE_EVENTS = 1000
 MAX_FINDINGS = 20
 FINDING_RULE_MAX = 100
@@ -200,11 +193,9 @@ class EnrollAnswer(Body):
 
 
 # -- POST /api/v1/agent/reports ------------------------------------------------------------------
+# dict=True lets __post_init__ keep a value that is not a field (and so not in the document).
 class Result(Body, dict=True):
-    """One check's judgement (docs/architecture.md, "Check results").
-
-    ``evidence_json`` (not a field): the evidence's compact encoding, made once while its size
-    is checked and written to both result tables as it is (server/intake)."""
+    """One check's judgement (docs/architecture.md, "Check results")."""
 
     check_id: CheckId
     status: Status
@@ -223,6 +214,8 @@ class Result(Body, dict=True):
     )
 
     def __post_init__(self) -> None:
+        # The evidence's compact encoding, made once while its size is checked; intake writes it
+        # to both result tables as it is (server/intake/report.py).
         self.__dict__["evidence_json"] = encode_bounded(
             "evidence", self.evidence, EVIDENCE_MAX_BYTES
         )
@@ -237,7 +230,7 @@ class Gap(Body):
 
 
 class Finding(Body):
-    kind: Literal["webshell", "sensitive_word"]
+    kind: FindingKind
     rule: Annotated[str, Meta(min_length=1, max_length=FINDING_RULE_MAX)]
 
 
@@ -269,8 +262,7 @@ class FileEvent(Body, kw_only=True):
 
 
 class Report(Body, dict=True, kw_only=True):
-    """``POST /api/v1/agent/reports``. ``inventory_json`` (not a field): the inventory's
-    compact encoding, made once while its size is checked (None without an inventory)."""
+    """One report: a scan's results and inventory, or the file watcher's events."""
 
     agent_id: Uuid
     epoch: Count
@@ -298,6 +290,7 @@ class Report(Body, dict=True, kw_only=True):
 
     def __post_init__(self) -> None:
         _check_year("created_at", self.created_at)
+        # Like Result.evidence_json: encoded once while its size is checked (None without one).
         self.__dict__["inventory_json"] = (
             None
             if self.inventory is None
