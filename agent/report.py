@@ -3,16 +3,18 @@ numbering that the spool adds when it sends.
 
 The server refuses a whole report for one malformed result (400), and a refused report is a
 lost scan. So results are fitted to the contract here, before they are spooled: unknown keys
-dropped, strings cut to their limits, oversized evidence replaced by a note saying so.
+dropped, strings cut to their limits, oversized evidence replaced by a note saying so. The
+limits are the contract's (xunjian/core/contract.py), the very numbers the server checks.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 from xunjian.core.contract import (
     CHECK_ID_PATTERN,
@@ -37,12 +39,14 @@ _KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "p
 
 
 def _encoded_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+    """The size the server measures: the contract's compact UTF-8 encoding (msgspec's)."""
+    return len(msgspec.json.encode(value))
 
 
 def _plain_json(value: Any) -> Any:
-    """Make ``value`` JSON-clean (odd types become strings) so the spool can always store it."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+    """Make ``value`` JSON-clean the way the server reads it: odd types become strings, and a
+    NaN or infinity becomes null (they are not JSON; the server refuses a body that has one)."""
+    return msgspec.json.decode(msgspec.json.encode(value, enc_hook=str))
 
 
 def fit_result(raw: Any) -> dict[str, Any] | None:

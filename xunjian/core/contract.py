@@ -11,7 +11,8 @@ What msgspec cannot say in a type (the encoded size of evidence and inventory, a
 while decoding and reports with the place (:func:`~xunjian.core.schema.field_error`).
 
 Both sides import this module: it depends on msgspec and the standard library only (and on
-``xunjian.core.probe`` for the page fetch's own bounds), never on Flask or SQLAlchemy.
+nothing heavier (``xunjian.core.probe`` takes its page bounds from here, not the reverse: the
+checks import this module and need no TLS), never on Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from xunjian.core.probe import MAX_BODY_BYTES, URL_LENGTH
 from xunjian.core.schema import MAX_SAFE_INTEGER, Body, field_error
 
 # -- results -----------------------------------------------------------------------------------
@@ -116,6 +116,8 @@ MAX_SENSITIVE_WORDS = 500
 SENSITIVE_WORD_MAX = 100
 
 # -- page monitors an agent runs (docs/monitors.md, "Internal-only sites") ----------------------
+PAGE_MAX_BYTES = 1024 * 1024  # what the page fetch (xunjian/core/probe.py) reads of a page
+URL_LENGTH = 2000
 MAX_AGENT_MONITORS = 100
 MONITOR_ID_MAX = 2**31 - 1
 MONITOR_INTERVAL_BOUNDS = (5, 86_400)
@@ -125,8 +127,8 @@ OUTCOME_ERROR_MAX = 500
 OUTCOME_CONTENT_TYPE_MAX = 500
 OUTCOME_MAX_MS = 3_600_000
 OUTCOME_MAX_DROPPED = 1_000_000
-# The page travels base64-encoded; this many characters carry at most MAX_BODY_BYTES.
-OUTCOME_BODY_TEXT_MAX = 4 * ((MAX_BODY_BYTES + 2) // 3)
+# The page travels base64-encoded; this many characters carry at most PAGE_MAX_BYTES.
+OUTCOME_BODY_TEXT_MAX = 4 * ((PAGE_MAX_BYTES + 2) // 3)
 
 # -- bounded types -------------------------------------------------------------------------------
 Count = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
