@@ -258,7 +258,7 @@ def reports() -> ResponseReturnValue:
         signed = authenticate(connection)
         report = parse(signed.body, contract.Report)
         if report.agent_id != signed.agent.id:
-            raise Refused(400, "agent_id in the body does not match the signed header")
+            raise Refused(400, f"agent_id: does not match the signed {wire.HEADER_AGENT} header")
         outcome = ingest_report(connection, signed.agent.id, report)
     return Response(_DUPLICATE if outcome.duplicate else _STORED, mimetype="application/json")
 
