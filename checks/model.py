@@ -1,6 +1,8 @@
 """The result contract of docs/architecture.md: closed status set, severities, bounded fields.
 
-The values and limits are xunjian/core/contract.py's; the enums name them for the checks."""
+This is where a result's vocabulary and limits are spelled, once: the check library imports
+only the standard library (``xunjian scan`` runs anywhere, tests/checks/test_registry.py), so
+the agent/server contract (xunjian/core/contract.py) takes them from here, not the reverse."""
 
 from __future__ import annotations
 
@@ -9,18 +11,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from xunjian.core.contract import (
-    EVIDENCE_MAX_BYTES,
-    MESSAGE_MAX,
-    RESOURCE_MAX,
-    SEVERITIES,
-    STATUSES,
-)
+STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
+SEVERITIES = ("info", "low", "medium", "high", "critical")  # least to most severe
+RESOURCE_MAX = 200
+MESSAGE_MAX = 1000
+EVIDENCE_MAX_BYTES = 16 * 1024  # encoded: compact UTF-8
 
 TRUNCATION_MARKER = "…[truncated]"
 
 
-# The contract's values as enums, so a check reads Status.FAIL (Status.NOT_APPLICABLE...).
+# The values as enums, so a check reads Status.FAIL (Status.NOT_APPLICABLE...).
 Status = StrEnum("Status", [(value.upper(), value) for value in STATUSES])
 Severity = StrEnum("Severity", [(value.upper(), value) for value in SEVERITIES])
 

@@ -10,9 +10,10 @@ What msgspec cannot say in a type (the encoded size of evidence and inventory, a
 "a fetch without a status must say why") is checked in ``__post_init__``, which msgspec runs
 while decoding and reports with the place (:func:`~xunjian.core.schema.field_error`).
 
-Both sides import this module: it depends on msgspec and the standard library only (and on
-nothing heavier (``xunjian.core.probe`` takes its page bounds from here, not the reverse: the
-checks import this module and need no TLS), never on Flask or SQLAlchemy.
+Both sides import this module. It depends on msgspec, the standard library and checks/model.py
+(a result's statuses, severities and field limits; stdlib-only), on nothing heavier
+(``xunjian.core.probe`` takes its page bounds from here, not the reverse), and never on Flask
+or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
+from checks.model import EVIDENCE_MAX_BYTES, MESSAGE_MAX, RESOURCE_MAX, SEVERITIES, STATUSES
 from xunjian.core.schema import MAX_SAFE_INTEGER, Body, field_error
 
 # -- results -----------------------------------------------------------------------------------
-Status = Literal["pass", "fail", "error", "not_applicable", "no_privilege"]
-Severity = Literal["info", "low", "medium", "high", "critical"]  # least to most severe
-STATUSES: tuple[str, ...] = get_args(Status)
-SEVERITIES: tuple[str, ...] = get_args(Severity)
+# A result's vocabulary and the limits of its fields are the check library's (it must stay
+# stdlib-only, so it cannot import this module); the wire takes them from there.
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 
 
 def _whole(pattern: str) -> str:
@@ -52,9 +54,6 @@ HTTP_URL_PATTERN = r"[Hh][Tt][Tt][Pp][Ss]?://.*"
 
 MAX_RESULTS = 2000
 CHECK_ID_MAX = 128
-RESOURCE_MAX = 200
-MESSAGE_MAX = 1000
-EVIDENCE_MAX_BYTES = 16 * 1024
 INVENTORY_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 16  # evidence and inventory
 MAX_RULES = 32
