@@ -1,8 +1,9 @@
 """The result contract of docs/architecture.md: closed status set, severities, bounded fields.
 
-This is where a result's vocabulary and limits are spelled, once: the check library imports
-only the standard library (``xunjian scan`` runs anywhere, tests/checks/test_registry.py), so
-the agent/server contract (xunjian/core/contract.py) takes them from here, not the reverse."""
+The one sanctioned copy of xunjian/core/contract.py's result values: the check library imports
+only the standard library (``xunjian scan`` runs anywhere; tests/checks/test_registry.py) and
+the idle agent service must not load it (tests/agent/test_agent_scanning.py), so neither can
+import the other. tests/core/test_contract.py holds the two equal."""
 
 from __future__ import annotations
 
@@ -11,18 +12,26 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")  # least to most severe
-RESOURCE_MAX = 200
-MESSAGE_MAX = 1000
-EVIDENCE_MAX_BYTES = 16 * 1024  # encoded: compact UTF-8
-
+MAX_RESOURCE_CHARS = 200
+MAX_MESSAGE_CHARS = 1000
+MAX_EVIDENCE_BYTES = 16 * 1024
 TRUNCATION_MARKER = "…[truncated]"
 
 
-# The values as enums, so a check reads Status.FAIL (Status.NOT_APPLICABLE...).
-Status = StrEnum("Status", [(value.upper(), value) for value in STATUSES])
-Severity = StrEnum("Severity", [(value.upper(), value) for value in SEVERITIES])
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+    NO_PRIVILEGE = "no_privilege"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,8 @@ class Result:
         return {
             "check_id": self.check_id,
             "status": Status(self.status).value,
-            "resource": truncate_text(self.resource, RESOURCE_MAX),
-            "message": truncate_text(self.message, MESSAGE_MAX),
+            "resource": truncate_text(self.resource, MAX_RESOURCE_CHARS),
+            "message": truncate_text(self.message, MAX_MESSAGE_CHARS),
             "evidence": bound_evidence(self.evidence),
             "rules": [str(rule) for rule in self.rules],
             "severity": Severity(self.severity).value,
@@ -74,7 +83,7 @@ def _encoded_size(value: Any) -> int:
 
 
 def bound_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
-    """Evidence as a JSON object of at most EVIDENCE_MAX_BYTES encoded.
+    """Evidence as a JSON object of at most MAX_EVIDENCE_BYTES encoded.
 
     Values JSON cannot carry become their str() so one odd value never loses a whole report.
     Evidence too large is replaced by a marked preview of its encoded text.
@@ -83,16 +92,16 @@ def bound_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(safe, dict):
         safe = {"value": safe}
     size = _encoded_size(safe)
-    if size <= EVIDENCE_MAX_BYTES:
+    if size <= MAX_EVIDENCE_BYTES:
         return safe
     encoded = json.dumps(safe, ensure_ascii=False, separators=(",", ":"))
     bounded: dict[str, Any] = {"truncated": True, "original_bytes": size, "preview": ""}
-    room = EVIDENCE_MAX_BYTES - _encoded_size(bounded) - len(TRUNCATION_MARKER.encode()) - 64
+    room = MAX_EVIDENCE_BYTES - _encoded_size(bounded) - len(TRUNCATION_MARKER.encode()) - 64
     preview = encoded.encode("utf-8")[: max(room, 0)].decode("utf-8", errors="ignore")
     # Escaping can grow the preview when it is re-encoded as a JSON string; shrink until it fits.
     while preview:
         bounded["preview"] = preview + TRUNCATION_MARKER
-        if _encoded_size(bounded) <= EVIDENCE_MAX_BYTES:
+        if _encoded_size(bounded) <= MAX_EVIDENCE_BYTES:
             return bounded
         preview = preview[: int(len(preview) * 0.9)]
     bounded["preview"] = TRUNCATION_MARKER

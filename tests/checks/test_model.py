@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from checks.model import TRUNCATION_MARKER, Result, Severity, Status
-from xunjian.core.contract import EVIDENCE_MAX_BYTES, MESSAGE_MAX, RESOURCE_MAX
+from checks.model import (
+    MAX_EVIDENCE_BYTES,
+    MAX_MESSAGE_CHARS,
+    MAX_RESOURCE_CHARS,
+    TRUNCATION_MARKER,
+    Result,
+    Severity,
+    Status,
+)
 
 
 def _result(**overrides: object) -> Result:
@@ -43,9 +50,9 @@ def test_to_dict_is_the_documented_shape() -> None:
 
 def test_long_fields_are_cut_with_a_marker() -> None:
     wire = _result(resource="r" * 500, message="消息" * 1000).to_dict()
-    assert len(wire["resource"]) == RESOURCE_MAX
+    assert len(wire["resource"]) == MAX_RESOURCE_CHARS
     assert wire["resource"].endswith(TRUNCATION_MARKER)
-    assert len(wire["message"]) == MESSAGE_MAX
+    assert len(wire["message"]) == MAX_MESSAGE_CHARS
     assert wire["message"].endswith(TRUNCATION_MARKER)
 
 
@@ -53,9 +60,9 @@ def test_large_evidence_becomes_a_bounded_preview() -> None:
     evidence = {"ports": list(range(20000)), "名字": "端口" * 5000}
     wire = _result(evidence=evidence).to_dict()
     encoded = json.dumps(wire["evidence"], ensure_ascii=False, separators=(",", ":"))
-    assert len(encoded.encode()) <= EVIDENCE_MAX_BYTES
+    assert len(encoded.encode()) <= MAX_EVIDENCE_BYTES
     assert wire["evidence"]["truncated"] is True
-    assert wire["evidence"]["original_bytes"] > EVIDENCE_MAX_BYTES
+    assert wire["evidence"]["original_bytes"] > MAX_EVIDENCE_BYTES
     assert wire["evidence"]["preview"].startswith('{"ports":[0,1,2')
     assert wire["evidence"]["preview"].endswith(TRUNCATION_MARKER)
 

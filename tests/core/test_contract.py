@@ -242,3 +242,15 @@ def test_an_outcome_without_a_status_must_say_why() -> None:
     checked = convert({**outcome, "error": "refused", "body": "aGk="}, MonitorOutcome)
     assert checked.body == b"hi"
     assert reason({**outcome, "url": "ftp://intranet/"}, MonitorOutcome).startswith("url: ")
+
+
+def test_the_check_librarys_copy_of_the_result_values_is_the_contracts() -> None:
+    """checks/model.py spells the values again (it imports only the stdlib, and the idle agent
+    does not load it): they may never differ."""
+    from checks import model
+
+    assert tuple(model.Status) == contract.STATUSES
+    assert tuple(model.Severity) == contract.SEVERITIES
+    assert model.MAX_RESOURCE_CHARS == contract.RESOURCE_MAX
+    assert model.MAX_MESSAGE_CHARS == contract.MESSAGE_MAX
+    assert model.MAX_EVIDENCE_BYTES == contract.EVIDENCE_MAX_BYTES

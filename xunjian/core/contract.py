@@ -10,10 +10,9 @@ What msgspec cannot say in a type (the encoded size of evidence and inventory, a
 "a fetch without a status must say why") is checked in ``__post_init__``, which msgspec runs
 while decoding and reports with the place (:func:`~xunjian.core.schema.field_error`).
 
-Both sides import this module. It depends on msgspec, the standard library and checks/model.py
-(a result's statuses, severities and field limits; stdlib-only), on nothing heavier
-(``xunjian.core.probe`` takes its page bounds from here, not the reverse), and never on Flask
-or SQLAlchemy.
+Both sides import this module. It depends on msgspec and the standard library, on nothing
+heavier (``xunjian.core.probe`` takes its page bounds from here, not the reverse), and never on
+Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -24,14 +23,15 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from checks.model import EVIDENCE_MAX_BYTES, MESSAGE_MAX, RESOURCE_MAX, SEVERITIES, STATUSES
 from xunjian.core.schema import MAX_SAFE_INTEGER, Body, field_error
 
 # -- results -----------------------------------------------------------------------------------
-# A result's vocabulary and the limits of its fields are the check library's (it must stay
-# stdlib-only, so it cannot import this module); the wire takes them from there.
-Status = Literal[STATUSES]  # type: ignore[valid-type]
-Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
+# checks/model.py spells these too (the check library stays stdlib-only and the idle agent must
+# not load it); tests/core/test_contract.py holds the two equal.
+Status = Literal["pass", "fail", "error", "not_applicable", "no_privilege"]
+Severity = Literal["info", "low", "medium", "high", "critical"]  # least to most severe
+STATUSES: tuple[str, ...] = get_args(Status)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def _whole(pattern: str) -> str:
@@ -54,6 +54,9 @@ HTTP_URL_PATTERN = r"[Hh][Tt][Tt][Pp][Ss]?://.*"
 
 MAX_RESULTS = 2000
 CHECK_ID_MAX = 128
+RESOURCE_MAX = 200
+MESSAGE_MAX = 1000
+EVIDENCE_MAX_BYTES = 16 * 1024  # encoded: compact UTF-8
 INVENTORY_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 16  # evidence and inventory
 MAX_RULES = 32
