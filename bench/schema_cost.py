@@ -1,6 +1,6 @@
 """What decoding and validating one report costs the server: the msgspec contract
-(xunjian/core/contract.py) against an equivalent pydantic v2 model, and the hand-written rules
-the server used before (server/schema.py), when they are still present.
+(xunjian/core/contract/bodies.py) against an equivalent pydantic v2 model, and the hand-written
+rules the server used before (server/schema.py), when they are still present.
 
     .venv/bin/python -m bench.schema_cost            # needs `pip install pydantic` for its row
 
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from xunjian.core import contract
+from xunjian.core.contract import bodies
 from xunjian.core.schema import decode_json
 
 
@@ -68,7 +69,7 @@ def sample_report(results: int = 40, packages: int = 200) -> bytes:
 
 
 def _msgspec() -> Callable[[bytes], Any]:
-    return lambda body: decode_json(body, contract.Report)
+    return lambda body: decode_json(body, bodies.Report)
 
 
 def _legacy() -> Callable[[bytes], Any] | None:
@@ -96,7 +97,7 @@ def _pydantic() -> Callable[[bytes], Any] | None:
         if len(encoded) > limit:
             raise ValueError(f"at most {limit} bytes encoded")
         brackets = encoded.count(b"{") + encoded.count(b"[")
-        if brackets > contract.JSON_MAX_DEPTH and contract._deeper_than(
+        if brackets > contract.JSON_MAX_DEPTH and bodies._deeper_than(
             value, contract.JSON_MAX_DEPTH
         ):
             raise ValueError("nested too deeply")
@@ -174,7 +175,7 @@ def main() -> None:
     print(f"one report: {len(body)} bytes of JSON, 40 results, inventory of 200 packages")
     print(f"{'validator':<34}{'best µs':>10}{'median µs':>12}")
     candidates: list[tuple[str, Callable[[bytes], Any] | None, str]] = [
-        ("msgspec (xunjian/core/contract.py)", _msgspec(), ""),
+        ("msgspec (xunjian/core/contract)", _msgspec(), ""),
         ("pydantic v2 (equivalent model)", _pydantic(), "pip install pydantic"),
         ("hand-written rules (server/schema)", _legacy(), "removed (issue 10)"),
     ]

@@ -2,7 +2,7 @@
 report, policy and heartbeat endpoints, and the page monitors an agent runs for internal-only
 sites (its list, and the fetch outcomes it posts: docs/monitors.md).
 
-Every body is decoded with its model from xunjian/core/contract.py, which also makes these
+Every body is decoded with its model from xunjian/core/contract/bodies.py, which also makes these
 routes' part of the OpenAPI document (``documented``). Every refusal answers JSON
 ``{"error": ...}`` (a 400's names the place: ``results[3].status: ...``), logs the reason with
 the client's address and source port, and happens before anything is written.
@@ -35,6 +35,7 @@ from server.store.agents import (
     heartbeat,
 )
 from xunjian.core import contract, wire
+from xunjian.core.contract import bodies
 from xunjian.core.schema import BodyError, decode_json
 
 T = TypeVar("T")
@@ -210,12 +211,12 @@ def ca_certificate() -> Response:
     "Enroll an agent with a token; the server assigns its id",
     auth="none",
     tags=_TAGS,
-    body=contract.EnrollRequest,
-    responses={201: contract.EnrollAnswer},
+    body=bodies.EnrollRequest,
+    responses={201: bodies.EnrollAnswer},
     errors={401: "unknown, expired or used-up enrollment token"},
 )
 def enroll() -> ResponseReturnValue:
-    enrollment = parse(read_body(), contract.EnrollRequest)
+    enrollment = parse(read_body(), bodies.EnrollRequest)
     try:
         wire.public_key_from_text(enrollment.public_key)
     except ValueError as exc:
@@ -246,8 +247,8 @@ _DUPLICATE = b'{"stored":false,"duplicate":true}\n'
     "Deliver one report (results, inventory, gaps, file events); stored once",
     auth="agent",
     tags=_TAGS,
-    body=contract.Report,
-    responses={200: contract.ReportAnswer},
+    body=bodies.Report,
+    responses={200: bodies.ReportAnswer},
     description="A retry of a stored report answers stored false, duplicate true: both tell "
     "the agent it may delete the report from its spool. agent_id must equal the signed header.",
 )
@@ -256,7 +257,7 @@ def reports() -> ResponseReturnValue:
     # (and, on PostgreSQL, one transaction). A refusal closes it, rolling back nothing written.
     with current_state().engine.connect() as connection:
         signed = authenticate(connection)
-        report = parse(signed.body, contract.Report)
+        report = parse(signed.body, bodies.Report)
         if report.agent_id != signed.agent.id:
             raise Refused(400, f"agent_id: does not match the signed {wire.HEADER_AGENT} header")
         outcome = ingest_report(connection, signed.agent.id, report)
@@ -268,7 +269,7 @@ def reports() -> ResponseReturnValue:
     "The policy this agent runs (its group's, with its own baselines)",
     auth="agent",
     tags=_TAGS,
-    responses={200: contract.PolicyAnswer},
+    responses={200: bodies.PolicyAnswer},
 )
 def policy() -> ResponseReturnValue:
     signed = authenticate()
@@ -286,12 +287,12 @@ def policy() -> ResponseReturnValue:
     "Say the agent is alive; acknowledge commands, receive new ones",
     auth="agent",
     tags=_TAGS,
-    body=contract.Heartbeat,
-    responses={200: contract.HeartbeatAnswer},
+    body=bodies.Heartbeat,
+    responses={200: bodies.HeartbeatAnswer},
 )
 def heartbeat_endpoint() -> ResponseReturnValue:
     signed = authenticate()
-    beat = parse(signed.body, contract.Heartbeat)
+    beat = parse(signed.body, bodies.Heartbeat)
     version, commands = heartbeat(
         current_state().engine, signed.agent.id, msgspec.structs.asdict(beat)
     )
@@ -303,7 +304,7 @@ def heartbeat_endpoint() -> ResponseReturnValue:
     "The page monitors this agent fetches (internal-only sites)",
     auth="agent",
     tags=_TAGS,
-    responses={200: contract.MonitorList},
+    responses={200: bodies.MonitorList},
 )
 def agent_monitors() -> ResponseReturnValue:
     """The monitors assigned to the authenticated agent (at most MAX_AGENT_MONITORS)."""
@@ -319,8 +320,8 @@ def agent_monitors() -> ResponseReturnValue:
     "One fetch outcome of a monitor this agent runs, judged like the server's own",
     auth="agent",
     tags=_TAGS,
-    body=contract.MonitorOutcome,
-    responses={200: contract.OutcomeAnswer},
+    body=bodies.MonitorOutcome,
+    responses={200: bodies.OutcomeAnswer},
     errors={
         403: "the monitor is not run by this agent",
         413: "the body is over the size limit, or the page over the probe's 1 MiB cap",

@@ -27,7 +27,8 @@ from functools import cache
 from typing import Any
 
 from server.alerts.models import Alert, open_key
-from xunjian.core.contract import GAP_SPOOL_FULL, Report, Result
+from xunjian.core.contract import GAP_SPOOL_FULL
+from xunjian.core.contract.bodies import Report, Result
 
 ALERTS = Alert.__table__
 _SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one

@@ -30,7 +30,7 @@ from server.devices.store import claim, seal
 from server.intake.report import ingest_report
 from server.policy import agent_policy, group_by_id
 from server.store.models import Agent, utcnow
-from xunjian.core.contract import Report
+from xunjian.core.contract.bodies import Report
 from xunjian.core.schema import convert
 
 logger = logging.getLogger("xunjian.server.devices")

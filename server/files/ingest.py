@@ -18,8 +18,8 @@ import msgspec
 from server.alerts.detect import open_sql, resolve_sql
 from server.alerts.models import open_key
 from server.files.models import FINDING_ALERTS, FileEvent
-from xunjian.core import contract
-from xunjian.core.contract import Finding, utc_naive
+from xunjian.core.contract import bodies, utc_naive
+from xunjian.core.contract.bodies import Finding
 
 EVENTS = FileEvent.__table__
 _encode = msgspec.json.Encoder().encode
@@ -67,7 +67,7 @@ def store_file_events(
     mark: str,
     agent_id: str,
     report_id: int,
-    events: Sequence[contract.FileEvent],
+    events: Sequence[bodies.FileEvent],
     received: Any,
     time_param: Callable[[Any], Any],
 ) -> None:
@@ -106,7 +106,7 @@ def store_file_events(
 
 def _alerts(
     agent_id: str,
-    event: contract.FileEvent,
+    event: bodies.FileEvent,
     findings: Sequence[Finding],
     received: Any,
     opening: list[tuple[Any, ...]],

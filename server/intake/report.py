@@ -1,6 +1,6 @@
 """Report intake: one transaction per report, set-based writes only (docs/architecture.md).
 
-It receives the report as the agent API decoded it (``xunjian.core.contract.Report``: checked,
+It receives the report as the agent API decoded it (``xunjian.core.bodies.Report``: checked,
 times zoned, evidence and inventory already encoded once while their size was checked) and
 writes it with the alerts it opens or resolves (server/alerts/detect.py) and its file events
 (server/files/ingest.py): intake sits above the store, which calls no feature.
@@ -30,8 +30,7 @@ from server.alerts.detect import detect as detect_alerts
 from server.files.ingest import store_file_events
 from server.intake.agents import placeholder, time_param
 from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
-from xunjian.core import contract
-from xunjian.core.contract import FULL_SCAN_KINDS, utc_naive
+from xunjian.core.contract import FULL_SCAN_KINDS, bodies, utc_naive
 
 _encode = msgspec.json.Encoder().encode
 
@@ -107,14 +106,14 @@ def _latest_sql(mark: str) -> str:
 
 
 def _history_and_latest(
-    agent_id: str, report: contract.Report, report_id: int, observed: Any, received: Any
+    agent_id: str, report: bodies.Report, report_id: int, observed: Any, received: Any
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     history: list[tuple[Any, ...]] = []
     # One latest row per (check_id, resource): the last result in a report is the one that
     # counts, and PostgreSQL would refuse to touch one row twice in a statement anyway.
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
     for result in report.results:
-        # Encoded once while decoding (contract.Result checks its size), used for both tables:
+        # Encoded once while decoding (bodies.Result checks its size), used for both tables:
         # encoding it again here cost about 1 µs a result (bench/schema_cost.py's report).
         evidence = result.evidence_json
         rules = _encode(result.rules).decode()
@@ -230,7 +229,7 @@ def _write_results_postgresql(
     cursor.execute(_PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns)))
 
 
-def _write(connection: Connection, agent_id: str, report: contract.Report, now: Any) -> int:
+def _write(connection: Connection, agent_id: str, report: bodies.Report, now: Any) -> int:
     """The report's statements, written by hand and run on the driver's own cursor inside the
     caller's transaction: per statement, SQLAlchemy's execution machinery cost more than the
     database's work (measured with py-spy). Gaps are rare and go through SQLAlchemy."""
@@ -322,9 +321,7 @@ def _write_turn(connection: Connection) -> contextlib.AbstractContextManager[Any
         return _SQLITE_WRITERS.setdefault(connection.engine, threading.Lock())
 
 
-def ingest_report(
-    bind: Engine | Connection, agent_id: str, report: contract.Report
-) -> IngestOutcome:
+def ingest_report(bind: Engine | Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     """Store a validated report once. A retry of a stored report changes nothing.
 
     ``bind`` is an engine (a connection of its own) or the request's connection, which may
@@ -337,7 +334,7 @@ def ingest_report(
         return _ingest_on(bind, agent_id, report)
 
 
-def _ingest_on(connection: Connection, agent_id: str, report: contract.Report) -> IngestOutcome:
+def _ingest_on(connection: Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     if not connection.in_transaction():
         connection.begin()
     now = utcnow()

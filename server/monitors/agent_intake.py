@@ -27,7 +27,8 @@ from server.alerts.channels import Channel
 from server.monitors.models import Monitor
 from server.monitors.record import DefacementWords, judge_fetch, load, record
 from server.store.models import utcnow
-from xunjian.core.contract import MonitorOutcome, utc_naive
+from xunjian.core.contract import utc_naive
+from xunjian.core.contract.bodies import MonitorOutcome
 from xunjian.core.probe import MAX_BODY_BYTES, CertInfo, Fetch
 from xunjian.core.schema import BodyError, convert, decode_json
 

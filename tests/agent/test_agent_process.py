@@ -104,7 +104,7 @@ def test_agent_run_reports_obeys_scan_now_and_stops_cleanly_on_sigterm(
     assert "Traceback" not in stderr
     assert api.signature_failures == []
     # Every report the real check library produced passes the contract the server decodes with.
-    from xunjian.core.contract import Heartbeat, Report
+    from xunjian.core.contract.bodies import Heartbeat, Report
     from xunjian.core.schema import convert
 
     for report in api.reports:

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.report import fit_inventory, fit_result, fit_results
 from xunjian.core import contract
+from xunjian.core.contract import bodies
 from xunjian.core.schema import convert, decode_json
 
 RAW: dict[str, Any] = {
@@ -35,19 +36,19 @@ def test_a_fitted_result_passes_the_contract() -> None:
     }
     fitted = fit_result(odd)
     assert fitted is not None
-    checked = convert(fitted, contract.Result)
+    checked = convert(fitted, bodies.Result)
     assert checked.status == "error" and checked.severity == "medium"
     assert checked.resource == "host" and len(checked.message) == contract.MESSAGE_MAX
     assert checked.evidence["ratio"] is None and checked.evidence["big"] is None
     assert checked.rules == ["E8"]
     # What the agent sends (json.dumps) is JSON the server reads: NaN became null.
-    decode_json(json.dumps({**RAW, **fitted}).encode(), contract.Result)
+    decode_json(json.dumps({**RAW, **fitted}).encode(), bodies.Result)
 
 
 def test_evidence_over_the_limit_becomes_a_note() -> None:
     fitted = fit_result({**RAW, "evidence": {"text": "巡" * 6000}})
     assert fitted is not None and fitted["evidence"]["truncated"] is True
-    convert(fitted, contract.Result)
+    convert(fitted, bodies.Result)
 
 
 def test_a_malformed_check_id_drops_the_result() -> None:
@@ -68,3 +69,13 @@ def test_an_inventory_over_the_limit_becomes_a_note() -> None:
         "hostname": "pc-101",
         "load": None,
     }
+
+
+def test_evidence_is_measured_as_the_server_measures_it() -> None:
+    # The stdlib spells 1e-05 in 5 bytes, the contract's encoding (0.00001) in 7: a list of them
+    # that the stdlib would fit in 16 KiB is over the limit for the server, and is cut here.
+    floats = [1e-05] * ((contract.EVIDENCE_MAX_BYTES - 20) // 6)
+    assert len(json.dumps({"n": floats}, separators=(",", ":"))) < contract.EVIDENCE_MAX_BYTES
+    fitted = fit_result({**RAW, "evidence": {"n": floats}})
+    assert fitted is not None and fitted["evidence"]["truncated"] is True
+    convert(fitted, bodies.Result)

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from xunjian.core import contract
-from xunjian.core.contract import EnrollRequest, Heartbeat, MonitorOutcome, Report, Result
+from xunjian.core.contract.bodies import EnrollRequest, Heartbeat, MonitorOutcome, Report, Result
 from xunjian.core.schema import BodyError, convert, decode_json
 
 

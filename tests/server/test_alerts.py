@@ -11,7 +11,7 @@ from server.alerts.models import Alert, open_key
 from server.intake.report import ingest_report
 from server.store.models import utcnow
 from tests.server.conftest import Server, SignedAgent, sample_results
-from xunjian.core.contract import Report
+from xunjian.core.contract.bodies import Report
 from xunjian.core.schema import convert
 
 

@@ -34,10 +34,10 @@ def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
 def test_concurrent_copies_of_one_report_are_stored_once(
     server: Server, agent: SignedAgent
 ) -> None:
-    from xunjian.core import contract
+    from xunjian.core.contract import bodies
     from xunjian.core.schema import convert
 
-    document = convert(agent.report(), contract.Report)
+    document = convert(agent.report(), bodies.Report)
     outcomes = []
     barrier = threading.Barrier(6)
 

@@ -1,151 +1,85 @@
-"""The agent/server contract, defined once (docs/architecture.md, "The wire"): statuses and
-severities, id patterns, size limits, every agent path, and every body either side sends, as
-typed :class:`~xunjian.core.schema.Body` Structs.
-
-The server decodes a request with ``decode_json(body, Model)`` (a 400 names the place of the
-fault) and the OpenAPI document is generated from the same models (server/apidoc.py), so the
-rules, the document and the agent's own fitting (agent/report.py) read the same numbers.
+"""The bodies agent and server send each other (docs/architecture.md, "The wire"), as msgspec
+Structs built from the contract's values (``xunjian.core.contract``): the server decodes every
+request with them (``xunjian.core.schema.decode_json``: unknown keys refused, every string, list
+and number bounded, a 400 that names the place) and the OpenAPI document is generated from them.
 
 What msgspec cannot say in a type (the encoded size of evidence and inventory, a year range,
 "a fetch without a status must say why") is checked in ``__post_init__``, which msgspec runs
 while decoding and reports with the place (:func:`~xunjian.core.schema.field_error`).
-
-Both sides import this module. It depends on msgspec and the standard library, on nothing
-heavier (``xunjian.core.probe`` takes its page bounds from here, not the reverse), and never on
-Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from xunjian.core.contract import (
+    CHECK_ID_MAX,
+    CHECK_ID_PATTERN,
+    COMMAND_TYPE_PATTERN,
+    EVIDENCE_MAX_BYTES,
+    FILE_OWNER_MAX,
+    FILE_PATH_MAX,
+    FINDING_RULE_MAX,
+    GAP_REASON_MAX,
+    GROUP_NAME_MAX,
+    HTTP_URL_PATTERN,
+    INVENTORY_MAX_BYTES,
+    JSON_MAX_DEPTH,
+    MAX_ACKED_COMMANDS,
+    MAX_AGENT_MONITORS,
+    MAX_COMMANDS,
+    MAX_FILE_EVENTS,
+    MAX_FINDINGS,
+    MAX_GAPS,
+    MAX_POLICY_CHECKS,
+    MAX_RESULTS,
+    MAX_RULES,
+    MAX_SENSITIVE_WORDS,
+    MAX_SPOOL_DEPTH,
+    MAX_WATCH_FOLDERS,
+    MESSAGE_MAX,
+    MONITOR_ID_MAX,
+    MONITOR_INTERVAL_BOUNDS,
+    MONITOR_REDIRECT_BOUNDS,
+    MONITOR_TIMEOUT_BOUNDS,
+    OUTCOME_BODY_TEXT_MAX,
+    OUTCOME_CONTENT_TYPE_MAX,
+    OUTCOME_ERROR_MAX,
+    OUTCOME_MAX_DROPPED,
+    OUTCOME_MAX_MS,
+    PLATFORM_PATTERN,
+    REPORT_KIND_MAX,
+    REPORT_KIND_PATTERN,
+    RESOURCE_MAX,
+    RULE_TAG_MAX,
+    RULE_TAG_PATTERN,
+    SENSITIVE_WORD_MAX,
+    SHA256_PATTERN,
+    URL_LENGTH,
+    UUID_PATTERN,
+    YEARS,
+    FileAction,
+    FindingKind,
+    Severity,
+    Status,
+    WatchKind,
+    whole,
+)
 from xunjian.core.schema import MAX_SAFE_INTEGER, Body, field_error
-
-# -- results -----------------------------------------------------------------------------------
-# checks/model.py spells these too (the check library stays stdlib-only and the idle agent must
-# not load it); tests/core/test_contract.py holds the two equal.
-Status = Literal["pass", "fail", "error", "not_applicable", "no_privilege"]
-Severity = Literal["info", "low", "medium", "high", "critical"]  # least to most severe
-STATUSES: tuple[str, ...] = get_args(Status)
-SEVERITIES: tuple[str, ...] = get_args(Severity)
-
-
-def _whole(pattern: str) -> str:
-    """A pattern that must match the whole string. msgspec searches (JSON Schema's rule), and
-    Python's ``$`` also matches before a final newline; ``(?!\\n)`` refuses that newline and is
-    valid in both Python and ECMA regular expressions (the document's dialect)."""
-    return f"^(?:{pattern})$(?!\\n)"
-
-
-UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-CHECK_ID_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,127}"
-RULE_TAG_PATTERN = r"[A-Za-z0-9_.:-]+"  # POLICY.md tags such as E4
-REPORT_KIND_PATTERN = r"[a-z][a-z0-9_]*"
-PLATFORM_PATTERN = r"[a-z0-9_-]+"
-COMMAND_TYPE_PATTERN = r"[a-z][a-z0-9_]{0,31}"
-SHA256_PATTERN = r"[0-9a-f]{64}"
-# The final URL after redirects: what the probe followed, so http(s) (a redirect's Location is
-# not held to the rules of a monitor's own URL).
-HTTP_URL_PATTERN = r"[Hh][Tt][Tt][Pp][Ss]?://.*"
-
-MAX_RESULTS = 2000
-CHECK_ID_MAX = 128
-RESOURCE_MAX = 200
-MESSAGE_MAX = 1000
-EVIDENCE_MAX_BYTES = 16 * 1024  # encoded: compact UTF-8
-INVENTORY_MAX_BYTES = 1024 * 1024
-JSON_MAX_DEPTH = 16  # evidence and inventory
-MAX_RULES = 32
-RULE_TAG_MAX = 16
-MAX_GAPS = 100
-GAP_REASON_MAX = 200
-GAP_SPOOL_FULL = "spool full"  # the agent dropped reports: opens a spool_overflow alert
-REPORT_KIND_MAX = 32
-# Time stamps an agent sends: any zone, within these years (a clock at 1970 is a broken clock).
-YEARS = (2000, 2200)
-# The server's default request body limit (ServerConfig.max_body_bytes; 413 above it).
-DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
-
-# -- report kinds, commands ----------------------------------------------------------------------
-KIND_SCAN = "scan"  # carries every check's current result: latest results it omits retire
-KIND_INVENTORY = "inventory"
-KIND_FILE_EVENTS = "file_events"
-FULL_SCAN_KINDS = frozenset({KIND_SCAN})
-COMMAND_SCAN_NOW = "scan_now"
-COMMAND_TYPES = (COMMAND_SCAN_NOW,)
-MAX_COMMANDS = 100
-MAX_ACKED_COMMANDS = 100
-MAX_SPOOL_DEPTH = 10**9
-
-# -- paths of the agent API, under the server's base URL ---------------------------------------
-AGENT_PREFIX = "/api/v1/agent"
-PATH_CA = f"{AGENT_PREFIX}/ca"
-PATH_ENROLL = f"{AGENT_PREFIX}/enroll"
-PATH_REPORTS = f"{AGENT_PREFIX}/reports"
-PATH_POLICY = f"{AGENT_PREFIX}/policy"
-PATH_HEARTBEAT = f"{AGENT_PREFIX}/heartbeat"
-PATH_MONITORS = f"{AGENT_PREFIX}/monitors"
-PATH_MONITOR_OUTCOMES = f"{AGENT_PREFIX}/monitor-outcomes"
-
-# -- policy --------------------------------------------------------------------------------------
-MAX_POLICY_CHECKS = 2000
-GROUP_NAME_MAX = 200
-# What a server may ask for, whatever its policy says (the agent clamps): a scan at most every
-# minute and at least monthly; a heartbeat between every 10 s and daily.
-SCAN_INTERVAL_BOUNDS = (60.0, 31 * 86400.0)
-HEARTBEAT_INTERVAL_BOUNDS = (10.0, 86400.0)
-
-# -- the file watcher (agent/watch, server/files; docs/file-watcher.md) -------------------------
-WatchKind = Literal["web_root", "upload"]
-FileAction = Literal[
-    "created", "modified", "deleted", "moved", "summary", "folder_missing", "folder_back"
-]
-FindingKind = Literal["webshell", "sensitive_word"]
-WATCH_KINDS: tuple[str, ...] = get_args(WatchKind)
-FILE_EVENT_ACTIONS: tuple[str, ...] = get_args(FileAction)
-FINDING_KINDS: tuple[str, ...] = get_args(FindingKind)
-MAX_FILE_EVENTS = 1000
-MAX_FINDINGS = 20
-FINDING_RULE_MAX = 100
-FILE_PATH_MAX = 1024
-FILE_OWNER_MAX = 64
-MAX_WATCH_FOLDERS = 50
-MAX_SENSITIVE_WORDS = 500
-SENSITIVE_WORD_MAX = 100
-
-# -- page monitors an agent runs (docs/monitors.md, "Internal-only sites") ----------------------
-PAGE_MAX_BYTES = 1024 * 1024  # what the page fetch (xunjian/core/probe.py) reads of a page
-URL_LENGTH = 2000
-MAX_AGENT_MONITORS = 100
-MONITOR_ID_MAX = 2**31 - 1
-MONITOR_INTERVAL_BOUNDS = (5, 86_400)
-MONITOR_TIMEOUT_BOUNDS = (1, 60)
-MONITOR_REDIRECT_BOUNDS = (0, 10)
-OUTCOME_ERROR_MAX = 500
-OUTCOME_CONTENT_TYPE_MAX = 500
-OUTCOME_MAX_MS = 3_600_000
-OUTCOME_MAX_DROPPED = 1_000_000
-# The page travels base64-encoded; this many characters carry at most PAGE_MAX_BYTES.
-OUTCOME_BODY_TEXT_MAX = 4 * ((PAGE_MAX_BYTES + 2) // 3)
 
 # -- bounded types -------------------------------------------------------------------------------
 Count = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
-Uuid = Annotated[str, Meta(pattern=_whole(UUID_PATTERN), max_length=36)]
-CheckId = Annotated[str, Meta(pattern=_whole(CHECK_ID_PATTERN), max_length=CHECK_ID_MAX)]
+Uuid = Annotated[str, Meta(pattern=whole(UUID_PATTERN), max_length=36)]
+CheckId = Annotated[str, Meta(pattern=whole(CHECK_ID_PATTERN), max_length=CHECK_ID_MAX)]
 RuleTag = Annotated[
-    str, Meta(pattern=_whole(RULE_TAG_PATTERN), min_length=1, max_length=RULE_TAG_MAX)
+    str, Meta(pattern=whole(RULE_TAG_PATTERN), min_length=1, max_length=RULE_TAG_MAX)
 ]
 # A time with a zone (``2026-11-23T10:00:00Z``); the server keeps it as naive UTC (utc_naive).
 Moment = Annotated[datetime.datetime, Meta(tz=True)]
-
-
-def utc_naive(moment: datetime.datetime) -> datetime.datetime:
-    """A zoned time as the naive UTC the store keeps."""
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def _check_year(name: str, moment: datetime.datetime | None) -> None:
@@ -186,7 +120,7 @@ class EnrollRequest(Body):
     token: Annotated[str, Meta(min_length=1, max_length=200)]
     public_key: Annotated[str, Meta(min_length=1, max_length=64)]
     hostname: Annotated[str, Meta(min_length=1, max_length=255)]
-    platform: Annotated[str, Meta(min_length=1, max_length=32, pattern=_whole(PLATFORM_PATTERN))]
+    platform: Annotated[str, Meta(min_length=1, max_length=32, pattern=whole(PLATFORM_PATTERN))]
     os: Annotated[str, Meta(max_length=255)] = ""
     agent_version: Annotated[str, Meta(max_length=32)] = ""
 
@@ -249,7 +183,7 @@ class FileEvent(Body, kw_only=True):
     from_path: Annotated[str, Meta(max_length=FILE_PATH_MAX)] | None = None
     folder: _FilePath
     folder_kind: WatchKind
-    sha256: Annotated[str, Meta(pattern=_whole(SHA256_PATTERN), max_length=64)] | None = None
+    sha256: Annotated[str, Meta(pattern=whole(SHA256_PATTERN), max_length=64)] | None = None
     size: Count | None = None
     owner: Annotated[str, Meta(max_length=FILE_OWNER_MAX)] | None = None
     mtime: Moment | None = None
@@ -272,7 +206,7 @@ class Report(Body, dict=True, kw_only=True):
     epoch: Count
     seq: Count
     kind: Annotated[
-        str, Meta(min_length=1, max_length=REPORT_KIND_MAX, pattern=_whole(REPORT_KIND_PATTERN))
+        str, Meta(min_length=1, max_length=REPORT_KIND_MAX, pattern=whole(REPORT_KIND_PATTERN))
     ]
     created_at: Moment
     policy_version: Count | None = None
@@ -365,7 +299,7 @@ class Heartbeat(Body):
 
 class Command(Body):
     id: Uuid
-    type: Annotated[str, Meta(pattern=_whole(COMMAND_TYPE_PATTERN), max_length=32)]
+    type: Annotated[str, Meta(pattern=whole(COMMAND_TYPE_PATTERN), max_length=32)]
 
 
 class HeartbeatAnswer(Body):
@@ -399,7 +333,7 @@ class MonitorList(Body):
     max_body_bytes: Annotated[int, Meta(ge=0)]
 
 
-_Url = Annotated[str, Meta(min_length=1, max_length=URL_LENGTH, pattern=_whole(HTTP_URL_PATTERN))]
+_Url = Annotated[str, Meta(min_length=1, max_length=URL_LENGTH, pattern=whole(HTTP_URL_PATTERN))]
 
 
 class OutcomeCert(Body):
