@@ -4,7 +4,7 @@ numbering that the spool adds when it sends.
 The server refuses a whole report for one malformed result (400), and a refused report is a
 lost scan. So results are fitted to the contract here, before they are spooled: unknown keys
 dropped, strings cut to their limits, oversized evidence replaced by a note saying so. The
-limits are the contract's (xunjian/core/contract.py), the very numbers the server checks.
+limits are the contract's (xunjian/core/contract/), the very numbers the server checks.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ same ``judge_fetch`` and ``record`` (server/monitors/record.py), so flap control
 certificate, slow, maintenance, history and alerts behave exactly as for the server's probes.
 
 Every outcome is checked strictly before anything is written: unknown fields, wrong types and
-values out of bounds are refused (400: the shape is xunjian/core/contract.py's
+values out of bounds are refused (400: the shape is xunjian/core/contract/bodies.py's
 ``MonitorOutcome``), a body over the probe's own cap is refused (413), and
 an outcome for a monitor that is not assigned to the authenticated agent is refused (403). The
 agent is the one of the signature, never one named in the body.

@@ -1,4 +1,4 @@
-"""xunjian/core/contract.py: the bodies agent and server share refuse what they do not declare,
+"""xunjian/core/contract/: the bodies agent and server share refuse what they do not declare,
 bound every field, and name the exact place of a fault (the 400's text)."""
 
 from __future__ import annotations

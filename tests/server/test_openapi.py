@@ -45,8 +45,8 @@ def test_references_resolve(server: Server) -> None:
 
 
 def test_the_agent_paths_are_generated_from_the_contract(server: Server) -> None:
-    """The agent API's routes are @documented with xunjian/core/contract.py's Structs, so their
-    part of the document is the schema that really decodes the bodies."""
+    """The agent API's routes are @documented with xunjian/core/contract/bodies.py's Structs, so
+    their part of the document is the schema that really decodes the bodies."""
     from server.apidoc import openapi_document
     from server.openapi import openapi_document as hand_written
 

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from xunjian.core.contract import PAGE_MAX_BYTES, URL_LENGTH
 
-MAX_BODY_BYTES = PAGE_MAX_BYTES  # the agent/server contract's (xunjian/core/contract.py)
+MAX_BODY_BYTES = PAGE_MAX_BYTES  # the agent/server contract's (xunjian/core/contract/)
 USER_AGENT = "xunjian-monitor/1"
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
 

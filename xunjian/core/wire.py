@@ -31,7 +31,7 @@ HEADER_SIGNATURE = "X-Xunjian-Signature"
 PROTOCOL = "xunjian-v1"
 # How far a send time may be from the server's clock. Generous because school PCs drift.
 FRESHNESS_WINDOW_SECONDS = 300
-# The agent API's paths are in xunjian/core/contract.py, with the bodies they carry.
+# The agent API's paths are in xunjian/core/contract/ (the bodies they carry in bodies.py).
 
 
 class SignatureError(Exception):
