@@ -34,9 +34,9 @@ from agent.transport import (
     unverified_context,
 )
 from xunjian import __version__
-from xunjian.core.wire import PATH_ENROLL, certificate_sha256, public_key_to_text
+from xunjian.core.contract import PATH_CA, PATH_ENROLL
+from xunjian.core.wire import certificate_sha256, public_key_to_text
 
-PATH_CA = "/api/v1/agent/ca"
 # A CA certificate is a few KiB; a bundle or a web page is not what we asked for.
 MAX_CA_BYTES = 64 * 1024
 MAX_TOKEN_LENGTH = 200

@@ -10,16 +10,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.transport import ProtocolError
+from xunjian.core.contract import (
+    CHECK_ID_PATTERN,
+    COMMAND_TYPE_PATTERN,
+    FILE_PATH_MAX,
+    GROUP_NAME_MAX,
+    HEARTBEAT_INTERVAL_BOUNDS,
+    MAX_COMMANDS,
+    MAX_POLICY_CHECKS,
+    MAX_SENSITIVE_WORDS,
+    MAX_WATCH_FOLDERS,
+    SCAN_INTERVAL_BOUNDS,
+    SENSITIVE_WORD_MAX,
+    UUID_PATTERN,
+    WATCH_KINDS,
+)
 
-CHECK_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
-COMMAND_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-COMMAND_TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-MAX_POLICY_CHECKS = 2000
-MAX_COMMANDS = 100
-# Limits on what a server may ask for, whatever its policy says: a scan at most every minute,
-# at least monthly; a heartbeat between every 10 s and daily.
-SCAN_INTERVAL_BOUNDS = (60.0, 31 * 86400.0)
-HEARTBEAT_INTERVAL_BOUNDS = (10.0, 86400.0)
+# The answers are read leniently where the contract allows it (keys a newer server adds are
+# ignored, intervals are clamped) and strictly everywhere else, with the contract's numbers.
+CHECK_ID = re.compile(CHECK_ID_PATTERN)
+COMMAND_ID = re.compile(UUID_PATTERN)
+COMMAND_TYPE = re.compile(COMMAND_TYPE_PATTERN)
 
 
 class MessageError(ProtocolError):
@@ -60,7 +71,7 @@ def parse_policy(value: Any) -> Policy:
         raise MessageError("policy must be a JSON object")
     version = _int(value.get("version"), "policy.version")
     group = value.get("group", "")
-    if not isinstance(group, str) or len(group) > 200:
+    if not isinstance(group, str) or len(group) > GROUP_NAME_MAX:
         raise MessageError("policy.group must be a short string")
     raw_checks = value.get("checks", {})
     if not isinstance(raw_checks, dict) or len(raw_checks) > MAX_POLICY_CHECKS:
@@ -103,11 +114,6 @@ def parse_policy(value: Any) -> Policy:
     )
 
 
-MAX_WATCH_FOLDERS = 50
-MAX_SENSITIVE_WORDS = 500
-WATCH_KINDS = ("web_root", "upload")
-
-
 def _parse_watch(raw: Any) -> dict[str, Any]:
     """``policy.watch``: {"folders": [{"path", "kind"}], "sensitive_words": [...]}."""
     if not isinstance(raw, dict):
@@ -121,7 +127,7 @@ def _parse_watch(raw: Any) -> dict[str, Any]:
         if not isinstance(entry, dict):
             raise MessageError("policy.watch.folders: each entry must be an object")
         path, kind = entry.get("path"), entry.get("kind")
-        if not isinstance(path, str) or not 0 < len(path) <= 1024 or "\0" in path:
+        if not isinstance(path, str) or not 0 < len(path) <= FILE_PATH_MAX or "\0" in path:
             raise MessageError("policy.watch.folders: path must be a non-empty string")
         if kind not in WATCH_KINDS:
             raise MessageError(f"policy.watch.folders: kind must be one of {WATCH_KINDS}")
@@ -130,8 +136,10 @@ def _parse_watch(raw: Any) -> dict[str, Any]:
         raise MessageError(
             f"policy.watch.sensitive_words must be a list of at most {MAX_SENSITIVE_WORDS}"
         )
-    if not all(isinstance(word, str) and 0 < len(word) <= 100 for word in words):
-        raise MessageError("policy.watch.sensitive_words: each must be 1-100 characters")
+    if not all(isinstance(word, str) and 0 < len(word) <= SENSITIVE_WORD_MAX for word in words):
+        raise MessageError(
+            f"policy.watch.sensitive_words: each must be 1-{SENSITIVE_WORD_MAX} characters"
+        )
     return {"watch_folders": tuple(parsed), "sensitive_words": tuple(words)}
 
 

@@ -3,7 +3,8 @@ numbering that the spool adds when it sends.
 
 The server refuses a whole report for one malformed result (400), and a refused report is a
 lost scan. So results are fitted to the contract here, before they are spooled: unknown keys
-dropped, strings cut to their limits, oversized evidence replaced by a note saying so.
+dropped, strings cut to their limits, oversized evidence replaced by a note saying so. The
+limits are the contract's (xunjian/core/contract/), the very numbers the server checks.
 """
 
 from __future__ import annotations
@@ -14,30 +15,48 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from xunjian.core.contract import (
+    CHECK_ID_PATTERN,
+    EVIDENCE_MAX_BYTES,
+    INVENTORY_MAX_BYTES,
+    MAX_RESULTS,
+    MAX_RULES,
+    MESSAGE_MAX,
+    RESOURCE_MAX,
+    RULE_TAG_MAX,
+    RULE_TAG_PATTERN,
+    SEVERITIES,
+    STATUSES,
+)
+
 log = logging.getLogger(__name__)
 
-KIND_SCAN = "scan"
-MAX_RESULTS = 2000
-MAX_RESOURCE = 200
-MAX_MESSAGE = 1000
-MAX_EVIDENCE_BYTES = 16 * 1024
-MAX_INVENTORY_BYTES = 1024 * 1024
-MAX_RULES = 32
-STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-_CHECK_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
-_RULE_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,16}")
+_CHECK_ID = re.compile(CHECK_ID_PATTERN)
+_RULE_TAG = re.compile(RULE_TAG_PATTERN)
 # When a scan has more results than a report may carry, the ones that need attention go first.
 _KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "pass": 4}
 
 
-def _encoded_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+def _encoded_size(value: Any, limit: int) -> int:
+    """The size the server measures against ``limit``: the contract's compact UTF-8 encoding
+    (msgspec's). The stdlib's differs only in how some floats are spelt (``1e-05`` against
+    ``0.00001``: at most 1.4 times as long or short), so below 5/8 of the limit its size
+    decides; above, msgspec measures exactly. msgspec is imported only then: it costs the agent
+    about 3 MB resident, and the idle service stays without it (docs/PERFORMANCE.md)."""
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size * 8 <= limit * 5:
+        return size
+    import msgspec
+
+    return len(msgspec.json.encode(value))
 
 
 def _plain_json(value: Any) -> Any:
-    """Make ``value`` JSON-clean (odd types become strings) so the spool can always store it."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+    """Make ``value`` JSON-clean the way the server reads it: odd types become strings, and a
+    NaN or infinity becomes null (they are not JSON; the server refuses a body that has one)."""
+    return json.loads(
+        json.dumps(value, ensure_ascii=False, default=str), parse_constant=lambda _: None
+    )
 
 
 def fit_result(raw: Any) -> dict[str, Any] | None:
@@ -63,18 +82,22 @@ def fit_result(raw: Any) -> dict[str, Any] | None:
     if not isinstance(evidence, dict):
         evidence = {"value": evidence}
     evidence = _plain_json(evidence)
-    size = _encoded_size(evidence)
-    if size > MAX_EVIDENCE_BYTES:
+    size = _encoded_size(evidence, EVIDENCE_MAX_BYTES)
+    if size > EVIDENCE_MAX_BYTES:
         evidence = {"truncated": True, "encoded_bytes": size}
     rules = raw.get("rules", [])
     if not isinstance(rules, list):
         rules = []
-    rules = [tag for tag in rules if isinstance(tag, str) and _RULE_TAG.fullmatch(tag)]
+    rules = [
+        tag
+        for tag in rules
+        if isinstance(tag, str) and len(tag) <= RULE_TAG_MAX and _RULE_TAG.fullmatch(tag)
+    ]
     return {
         "check_id": check_id,
         "status": status,
-        "resource": resource[:MAX_RESOURCE],
-        "message": message[:MAX_MESSAGE],
+        "resource": resource[:RESOURCE_MAX],
+        "message": message[:MESSAGE_MAX],
         "severity": severity,
         "evidence": evidence,
         "rules": rules[:MAX_RULES],
@@ -96,8 +119,8 @@ def fit_inventory(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, dict):
         return {"value": str(raw)[:1000]}
     inventory = _plain_json(raw)
-    size = _encoded_size(inventory)
-    if size > MAX_INVENTORY_BYTES:
+    size = _encoded_size(inventory, INVENTORY_MAX_BYTES)
+    if size > INVENTORY_MAX_BYTES:
         return {"truncated": True, "encoded_bytes": size}
     return inventory  # type: ignore[no-any-return]
 

@@ -41,7 +41,14 @@ from agent.scanning import ScanFailed, Scanner
 from agent.spool import Spool
 from agent.state import AgentConfig, AgentState, utc_now_text
 from agent.transport import Refused, Transport, TransportError
-from xunjian.core.wire import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+from xunjian.core.contract import (
+    COMMAND_SCAN_NOW,
+    KIND_FILE_EVENTS,
+    KIND_SCAN,
+    PATH_HEARTBEAT,
+    PATH_POLICY,
+    PATH_REPORTS,
+)
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -50,8 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xunjian.agent")
 
-COMMAND_SCAN_NOW = "scan_now"
-KIND_FILE_EVENTS = "file_events"
 # Commands this agent knows how to carry out; the local allow list picks among them.
 KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW})
 # Used until a policy names intervals (the contract's own example values).
@@ -165,7 +170,7 @@ class AgentService:
                 results, inventory, policy.version if policy else None, utc_now_text()
             )
             try:
-                seq = self.spool.append(report.KIND_SCAN, content)
+                seq = self.spool.append(KIND_SCAN, content)
             except Exception as exc:  # disk full, damaged spool: keep the agent alive
                 log.exception("could not spool the report")
                 self._note_error(f"could not spool the report: {exc!r}")

@@ -31,18 +31,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xunjian.core.contract import (
+    GAP_REASON_MAX,
+    GAP_SPOOL_FULL,
+    KIND_INVENTORY,
+    KIND_SCAN,
+    MAX_GAPS,
+)
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 # Lower value is dropped first when the spool is full.
-KIND_PRIORITY: dict[str, int] = {"inventory": 0, "scan": 10}
+KIND_PRIORITY: dict[str, int] = {KIND_INVENTORY: 0, KIND_SCAN: 10}
 UNKNOWN_KIND_PRIORITY = 0
-REASON_SPOOL_FULL = "spool full"
+REASON_SPOOL_FULL = GAP_SPOOL_FULL
 # Gaps are merged into ranges; past this many, the oldest are folded into one range so a
 # report never grows without bound after a long outage.
-MAX_GAPS_PER_REPORT = 100
-# The server keeps a gap's reason to this many characters.
-MAX_GAP_REASON = 200
+MAX_GAPS_PER_REPORT = MAX_GAPS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -136,7 +142,7 @@ def merge_gaps(gaps: Iterable[Gap]) -> list[Gap]:
             folded[0].from_seq,
             max(gap.to_seq for gap in folded),
             ("several gaps merged: " + ", ".join(sorted({gap.reason for gap in folded})))[
-                :MAX_GAP_REASON
+                :GAP_REASON_MAX
             ],
         )
         merged = [first, *merged[len(folded) :]]
@@ -328,7 +334,7 @@ class Spool:
                 return False
             db.execute("DELETE FROM reports WHERE seq = ?", (seq,))
             self._add_pending_gaps(
-                [*_gaps_from_text(row[0]), Gap(seq, seq, reason[:MAX_GAP_REASON])]
+                [*_gaps_from_text(row[0]), Gap(seq, seq, reason[:GAP_REASON_MAX])]
             )
         return True
 

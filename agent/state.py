@@ -29,6 +29,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from xunjian.core.contract import COMMAND_SCAN_NOW
+
 CONFIG_NAME = "agent.json"
 KEY_NAME = "key.pem"
 CA_NAME = "ca.pem"
@@ -41,7 +43,7 @@ SECRET_MODE = 0o600
 # The state files are small; a larger one is damage or tampering, not data.
 MAX_STATE_FILE_BYTES = 4 * 1024 * 1024
 
-DEFAULT_ALLOWED_COMMANDS = ("scan_now",)
+DEFAULT_ALLOWED_COMMANDS = (COMMAND_SCAN_NOW,)
 # An Ed25519 key in PKCS#8 DER is this fixed prefix and the 32-byte seed (RFC 8410). Reading it
 # by hand spares the long-running service cryptography's serialization module (~3 MB resident).
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")

@@ -37,10 +37,11 @@ from sqlalchemy import Engine, create_engine, insert, select, text, update
 from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
 from server.fleet.jobs import refresh_compliance
 from server.fleet.views import HOSTS_PER_PAGE
+from server.intake.report import LATEST_COLUMNS, RESULT_COLUMNS
 from server.oplog.models import OplogEntry, OplogHead
-from server.store.ingest import LATEST_COLUMNS, RESULT_COLUMNS
 from server.store.models import Group
 from tests.harness import ServerUnderTest
+from xunjian.core.contract import SEVERITIES
 
 NEW_PASSWORD = "Bench-pass-2026"
 # No recount of compliance while pages are measured; its cost is measured and printed apart.
@@ -56,7 +57,6 @@ GROUPS = (
     "servers",
 )
 STATUSES = ("pass",) * 15 + ("fail",) * 3 + ("not_applicable", "error")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def _check_ids(count: int) -> list[str]:

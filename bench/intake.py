@@ -31,7 +31,7 @@ from tests.harness import (
     option_value,
     sample_results,
 )
-from xunjian.core.wire import PATH_REPORTS
+from xunjian.core.contract import PATH_REPORTS
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -1,4 +1,9 @@
-"""The result contract of docs/architecture.md: closed status set, severities, bounded fields."""
+"""The result contract of docs/architecture.md: closed status set, severities, bounded fields.
+
+The one sanctioned copy of xunjian/core/contract/'s result values: the check library imports
+only the standard library (``xunjian scan`` runs anywhere; tests/checks/test_registry.py) and
+the idle agent service must not load it (tests/agent/test_agent_scanning.py), so neither can
+import the other. tests/core/test_contract.py holds the two equal."""
 
 from __future__ import annotations
 

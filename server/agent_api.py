@@ -2,8 +2,10 @@
 report, policy and heartbeat endpoints, and the page monitors an agent runs for internal-only
 sites (its list, and the fetch outcomes it posts: docs/monitors.md).
 
-Every refusal answers JSON ``{"error": ...}``, logs the reason with the client's address and
-source port, and happens before anything is written.
+Every body is decoded with its model from xunjian/core/contract/bodies.py, which also makes these
+routes' part of the OpenAPI document (``documented``). Every refusal answers JSON
+``{"error": ...}`` (a 400's names the place: ``results[3].status: ...``), logs the reason with
+the client's address and source port, and happens before anything is written.
 """
 
 from __future__ import annotations
@@ -11,25 +13,36 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from server import schema
 from server.alerts.silent import heartbeat
+from server.apidoc import documented
+from server.intake.agents import agent_identity, touch_agent
+from server.intake.report import ingest_report
 from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
 from server.state import client_address, current_state, db_session, events, log_refusal, refuse
 from server.store.agents import AgentIdentity, EnrollmentRefused, enroll_agent
-from server.store.ingest import agent_identity, ingest_report, touch_agent
-from xunjian.core import wire
+from xunjian.core import contract, wire
+from xunjian.core.contract import bodies
+from xunjian.core.schema import BodyError, decode_json
 
-blueprint = Blueprint("agent_api", __name__, url_prefix="/api/v1/agent")
-_UUID = re.compile(schema.UUID_PATTERN)
+T = TypeVar("T")
+blueprint = Blueprint("agent_api", __name__, url_prefix=contract.AGENT_PREFIX)
+_UUID = re.compile(contract.UUID_PATTERN)
+_TAGS = ["agent"]
+
+
+def _route(path: str) -> str:
+    """A contract path as this blueprint's rule."""
+    return path.removeprefix(contract.AGENT_PREFIX)
 
 
 class Refused(Exception):
@@ -89,10 +102,10 @@ def read_body() -> bytes:
     return body
 
 
-def parse(rule: schema.Rule, body: bytes) -> dict[str, Any]:
+def parse(body: bytes, model: type[T]) -> T:
     try:
-        return schema.validate(rule, schema.parse_json(body))
-    except schema.SchemaError as exc:
+        return decode_json(body, model)
+    except BodyError as exc:
         raise Refused(400, str(exc)) from exc
 
 
@@ -177,27 +190,43 @@ def _check_freshness(sent_at: int, window: int) -> None:
         )
 
 
-@blueprint.get("/ca")
+@blueprint.get(_route(contract.PATH_CA))
+@documented(
+    "The CA certificate the server's own is issued by (PEM)",
+    auth="none",
+    tags=_TAGS,
+    responses={200: "application/x-pem-file"},
+)
 def ca_certificate() -> Response:
     pem = current_state().paths.ca_cert.read_bytes()
     return Response(pem, mimetype="application/x-pem-file")
 
 
-@blueprint.post("/enroll")
+@blueprint.post(_route(contract.PATH_ENROLL))
+@documented(
+    "Enroll an agent with a token; the server assigns its id",
+    auth="none",
+    tags=_TAGS,
+    body=bodies.EnrollRequest,
+    responses={201: bodies.EnrollAnswer},
+    errors={401: "unknown, expired or used-up enrollment token"},
+)
 def enroll() -> ResponseReturnValue:
-    fields = parse(schema.ENROLL, read_body())
+    enrollment = parse(read_body(), bodies.EnrollRequest)
     try:
-        wire.public_key_from_text(fields["public_key"])
+        wire.public_key_from_text(enrollment.public_key)
     except ValueError as exc:
         raise Refused(400, f"public_key: {exc}") from exc
     try:
-        enrolled = enroll_agent(current_state().engine, fields["token"], fields)
+        enrolled = enroll_agent(
+            current_state().engine, enrollment.token, msgspec.structs.asdict(enrollment)
+        )
     except EnrollmentRefused as exc:
         return refuse(401, str(exc), "enrollment token refused: unknown, expired or used up")
     events.info(
         "enrolled agent %s (hostname label %r, group %s) from %s",
         enrolled.agent_id,
-        fields["hostname"],
+        enrollment.hostname,
         enrolled.group,
         client_address(),
     )
@@ -209,20 +238,35 @@ _STORED = b'{"stored":true}\n'
 _DUPLICATE = b'{"stored":false,"duplicate":true}\n'
 
 
-@blueprint.post("/reports")
+@blueprint.post(_route(contract.PATH_REPORTS))
+@documented(
+    "Deliver one report (results, inventory, gaps, file events); stored once",
+    auth="agent",
+    tags=_TAGS,
+    body=bodies.Report,
+    responses={200: bodies.ReportAnswer},
+    description="A retry of a stored report answers stored false, duplicate true: both tell "
+    "the agent it may delete the report from its spool. agent_id must equal the signed header.",
+)
 def reports() -> ResponseReturnValue:
     # One connection for the whole request: the agent's read and the report's writes share it
     # (and, on PostgreSQL, one transaction). A refusal closes it, rolling back nothing written.
     with current_state().engine.connect() as connection:
         signed = authenticate(connection)
-        report = parse(schema.REPORT, signed.body)
-        if report["agent_id"] != signed.agent.id:
-            raise Refused(400, "agent_id in the body does not match the signed header")
+        report = parse(signed.body, bodies.Report)
+        if report.agent_id != signed.agent.id:
+            raise Refused(400, f"agent_id: does not match the signed {wire.HEADER_AGENT} header")
         outcome = ingest_report(connection, signed.agent.id, report)
     return Response(_DUPLICATE if outcome.duplicate else _STORED, mimetype="application/json")
 
 
-@blueprint.get("/policy")
+@blueprint.get(_route(contract.PATH_POLICY))
+@documented(
+    "The policy this agent runs (its group's, with its own baselines)",
+    auth="agent",
+    tags=_TAGS,
+    responses={200: bodies.PolicyAnswer},
+)
 def policy() -> ResponseReturnValue:
     signed = authenticate()
     state = current_state()
@@ -234,20 +278,30 @@ def policy() -> ResponseReturnValue:
     return jsonify(document)
 
 
-@blueprint.post("/heartbeat")
+@blueprint.post(_route(contract.PATH_HEARTBEAT))
+@documented(
+    "Say the agent is alive; acknowledge commands, receive new ones",
+    auth="agent",
+    tags=_TAGS,
+    body=bodies.Heartbeat,
+    responses={200: bodies.HeartbeatAnswer},
+)
 def heartbeat_endpoint() -> ResponseReturnValue:
     signed = authenticate()
-    beat = parse(schema.HEARTBEAT, signed.body)
-    version, commands = heartbeat(current_state().engine, signed.agent.id, beat)
+    beat = parse(signed.body, bodies.Heartbeat)
+    version, commands = heartbeat(
+        current_state().engine, signed.agent.id, msgspec.structs.asdict(beat)
+    )
     return jsonify({"policy_version": version, "commands": commands})
 
 
-# Paths of the page monitors an agent runs (agent/monitors/runner.py uses the same).
-PATH_MONITORS = "/monitors"
-PATH_MONITOR_OUTCOMES = "/monitor-outcomes"
-
-
-@blueprint.get(PATH_MONITORS)
+@blueprint.get(_route(contract.PATH_MONITORS))
+@documented(
+    "The page monitors this agent fetches (internal-only sites)",
+    auth="agent",
+    tags=_TAGS,
+    responses={200: bodies.MonitorList},
+)
 def agent_monitors() -> ResponseReturnValue:
     """The monitors assigned to the authenticated agent (at most MAX_AGENT_MONITORS)."""
     signed = authenticate()
@@ -257,14 +311,25 @@ def agent_monitors() -> ResponseReturnValue:
     return jsonify(document)
 
 
-@blueprint.post(PATH_MONITOR_OUTCOMES)
+@blueprint.post(_route(contract.PATH_MONITOR_OUTCOMES))
+@documented(
+    "One fetch outcome of a monitor this agent runs, judged like the server's own",
+    auth="agent",
+    tags=_TAGS,
+    body=bodies.MonitorOutcome,
+    responses={200: bodies.OutcomeAnswer},
+    errors={
+        403: "the monitor is not run by this agent",
+        413: "the body is over the size limit, or the page over the probe's 1 MiB cap",
+    },
+)
 def monitor_outcome() -> ResponseReturnValue:
     """One fetch outcome of a monitor this agent runs: judged and recorded like the server's
     own probes. 400 malformed, 403 not this agent's monitor, 413 a body over the page cap."""
     signed = authenticate()
     try:
-        outcome = agent_intake.parse_outcome(schema.parse_json(signed.body))
-    except schema.SchemaError as exc:
+        outcome = agent_intake.parse_outcome(signed.body)
+    except BodyError as exc:
         raise Refused(400, str(exc)) from exc
     except agent_intake.OutcomeTooLarge as exc:
         raise Refused(413, str(exc)) from exc
@@ -275,14 +340,14 @@ def monitor_outcome() -> ResponseReturnValue:
         )
     except agent_intake.NotAssigned as exc:
         raise Refused(403, str(exc)) from exc
-    except schema.SchemaError as exc:
+    except BodyError as exc:
         raise Refused(400, str(exc)) from exc
-    if outcome["dropped"]:
+    if outcome.dropped:
         events.info(
             "agent %s dropped %d older outcome(s) of monitor %s while the server was unreachable",
             signed.agent.id,
-            outcome["dropped"],
-            outcome["monitor_id"],
+            outcome.dropped,
+            outcome.monitor_id,
         )
     touch_agent(state.engine, signed.agent.id)
     answer: dict[str, Any] = {"recorded": received.recorded}

@@ -18,7 +18,6 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from server.agent_openapi_legacy import AGENT_COMPONENTS, AGENT_PATHS
 from server.apidoc import MAX_PATH_ID, documented, openapi_document
 from server.fleet.schemas import CommandRequest, HostPage, HostResults, HostsQuery, QueuedCommand
 from server.rest import MAX_PAGE, read_body, read_query, reply
@@ -106,9 +105,7 @@ def _no_such_route(error: HTTPException) -> ResponseReturnValue:
 
 def make_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of ``app``'s routes; UndocumentedRoute for one without docs."""
-    # TRANSITIONAL (issue 10): the agent routes' hand-written items until they carry
-    # @documented (server/agent_openapi_legacy.py).
-    return openapi_document(app, legacy_paths=AGENT_PATHS, legacy_components=AGENT_COMPONENTS)
+    return openapi_document(app)
 
 
 def api_document(app: Flask) -> dict[str, Any]:

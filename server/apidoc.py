@@ -122,16 +122,13 @@ class _Models:
             self.models.append(model)
         return {"$ref": REF_TEMPLATE.format(name=model.__name__)}
 
-    def components(self, legacy: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def components(self) -> dict[str, Any]:
         names = [model.__name__ for model in self.models]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"two models share a name in the API document: {duplicated}")
         _, components = msgspec.json.schema_components(self.models, ref_template=REF_TEMPLATE)
-        clashing = sorted(set(components) & set(legacy or {}))
-        if clashing:
-            raise ValueError(f"legacy components clash with generated ones: {clashing}")
-        return {**components, **(legacy or {})}
+        return components
 
 
 def _query_parameters(model: type) -> list[dict[str, Any]]:
@@ -215,17 +212,8 @@ def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _PATH_ARGUMENT.sub(replace, rule), arguments
 
 
-def openapi_document(
-    app: Flask,
-    legacy_paths: Mapping[str, dict[str, Any]] | None = None,
-    legacy_components: Mapping[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The whole document; raises UndocumentedRoute for an ``/api/`` route without docs.
-
-    ``legacy_paths`` (TRANSITIONAL, issue 10: removed once every route is documented) are
-    hand-written path items used for routes that have no ``documented`` yet, and
-    ``legacy_components`` the schemas they reference (a name may not clash with a model's).
-    """
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The whole document; raises UndocumentedRoute for an ``/api/`` route without docs."""
     models = _Models()
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
@@ -234,9 +222,6 @@ def openapi_document(
         view = app.view_functions[rule.endpoint]
         operation = getattr(view, ATTRIBUTE, None)
         path, arguments = _openapi_path(rule.rule)
-        if operation is None and legacy_paths and path in legacy_paths:
-            paths[path] = legacy_paths[path]
-            continue
         if operation is None:
             raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no @documented")
         for method in sorted((rule.methods or set()) - _IGNORED_METHODS):
@@ -259,6 +244,6 @@ def openapi_document(
                     ),
                 },
             },
-            "schemas": models.components(legacy_components),
+            "schemas": models.components(),
         },
     }

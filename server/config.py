@@ -37,6 +37,7 @@ from server.oplog.settings import (
     retention_problem,
 )
 from server.peer import TrustedProxyError, parse_trusted_proxies
+from xunjian.core.contract import DEFAULT_MAX_BODY_BYTES
 from xunjian.core.wire import FRESHNESS_WINDOW_SECONDS
 
 CONFIG_NAME = "config.json"
@@ -53,7 +54,7 @@ class ConfigError(Exception):
 class ServerConfig:
     database_url: str
     server_url: str = DEFAULT_SERVER_URL
-    max_body_bytes: int = 2 * 1024 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     heartbeat_interval_seconds: int = 60
     scan_interval_seconds: int = 3600
     freshness_window_seconds: int = FRESHNESS_WINDOW_SECONDS

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xunjian.core.wire import PATH_ENROLL, certificate_sha256, sign_request
+from xunjian.core.contract import PATH_ENROLL
+from xunjian.core.wire import certificate_sha256, sign_request
 from xunjian.demo import parse_enroll_line
 
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]

@@ -10,10 +10,8 @@ import datetime
 from typing import Any
 
 from agent.monitors.spec import MonitorSpec
+from xunjian.core.contract import OUTCOME_CONTENT_TYPE_MAX, OUTCOME_ERROR_MAX
 from xunjian.core.probe import URL_LENGTH, Fetch, fetch
-
-ERROR_LENGTH = 500  # the server's bounds (server/monitors/agent_intake.py)
-CONTENT_TYPE_LENGTH = 500
 
 
 def _time(moment: datetime.datetime) -> str:
@@ -44,17 +42,17 @@ def outcome_document(
         "status": fetched.status,
         "ms": max(0, fetched.ms),
         # A fetch without a status always says why (the server refuses one that does not).
-        "error": fetched.error[:ERROR_LENGTH] or ("" if fetched.status else "no answer"),
+        "error": fetched.error[:OUTCOME_ERROR_MAX] or ("" if fetched.status else "no answer"),
         "body": base64.b64encode(fetched.body).decode("ascii"),
         "truncated": fetched.truncated,
-        "content_type": fetched.content_type[:CONTENT_TYPE_LENGTH],
+        "content_type": fetched.content_type[:OUTCOME_CONTENT_TYPE_MAX],
         "redirects": list(fetched.redirects),
         "cert": None
         if cert is None
         else {
             "not_after": None if cert.not_after is None else _time(cert.not_after),
             "verified": cert.verified,
-            "problem": cert.problem[:ERROR_LENGTH],
+            "problem": cert.problem[:OUTCOME_ERROR_MAX],
         },
         "dropped": dropped,
     }

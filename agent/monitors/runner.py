@@ -27,14 +27,10 @@ from dataclasses import dataclass
 
 from agent.backoff import Backoff
 from agent.monitors.collector import collect, outcome_document
-from agent.monitors.spec import (
-    PATH_MONITOR_OUTCOMES,
-    PATH_MONITORS,
-    MonitorSpec,
-    parse_monitor_list,
-)
+from agent.monitors.spec import MonitorSpec, parse_monitor_list
 from agent.state import AgentConfig
 from agent.transport import Refused, Transport, TransportError
+from xunjian.core.contract import PATH_MONITOR_OUTCOMES, PATH_MONITORS
 from xunjian.core.probe import Fetch
 
 log = logging.getLogger("xunjian.agent.monitors")

@@ -7,17 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.messages import MessageError
+from xunjian.core.contract import (
+    MAX_AGENT_MONITORS,
+    MONITOR_ID_MAX,
+    MONITOR_INTERVAL_BOUNDS,
+    MONITOR_REDIRECT_BOUNDS,
+    MONITOR_TIMEOUT_BOUNDS,
+)
 from xunjian.core.probe import UrlError, check_url
-
-PATH_MONITORS = "/api/v1/agent/monitors"
-PATH_MONITOR_OUTCOMES = "/api/v1/agent/monitor-outcomes"
-# The server assigns an agent at most 100 (server/monitors/store.py MAX_AGENT_MONITORS).
-MAX_MONITORS = 100
-# The same bounds the server's settings have; an answer outside them is not the contract.
-INTERVAL_BOUNDS = (5, 86_400)
-TIMEOUT_BOUNDS = (1, 60)
-REDIRECT_BOUNDS = (0, 10)
-MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -46,15 +43,15 @@ def parse_monitor_list(value: Any) -> list[MonitorSpec]:
     if not isinstance(value, dict):
         raise MessageError("the monitor list must be a JSON object")
     raw_list = value.get("monitors")
-    if not isinstance(raw_list, list) or len(raw_list) > MAX_MONITORS:
-        raise MessageError(f"monitors must be a list of at most {MAX_MONITORS}")
+    if not isinstance(raw_list, list) or len(raw_list) > MAX_AGENT_MONITORS:
+        raise MessageError(f"monitors must be a list of at most {MAX_AGENT_MONITORS}")
     specs: list[MonitorSpec] = []
     seen: set[int] = set()
     for index, raw in enumerate(raw_list):
         where = f"monitors[{index}]"
         if not isinstance(raw, dict):
             raise MessageError(f"{where} must be an object")
-        monitor_id = _whole(raw, "id", (1, MAX_ID), where)
+        monitor_id = _whole(raw, "id", (1, MONITOR_ID_MAX), where)
         if monitor_id in seen:
             raise MessageError(f"{where}.id {monitor_id} appears twice")
         seen.add(monitor_id)
@@ -69,10 +66,10 @@ def parse_monitor_list(value: Any) -> list[MonitorSpec]:
             MonitorSpec(
                 id=monitor_id,
                 url=url,
-                interval_seconds=_whole(raw, "interval_seconds", INTERVAL_BOUNDS, where),
-                timeout_seconds=_whole(raw, "timeout_seconds", TIMEOUT_BOUNDS, where),
+                interval_seconds=_whole(raw, "interval_seconds", MONITOR_INTERVAL_BOUNDS, where),
+                timeout_seconds=_whole(raw, "timeout_seconds", MONITOR_TIMEOUT_BOUNDS, where),
                 follow_redirects=follow,
-                max_redirects=_whole(raw, "max_redirects", REDIRECT_BOUNDS, where),
+                max_redirects=_whole(raw, "max_redirects", MONITOR_REDIRECT_BOUNDS, where),
             )
         )
     return specs

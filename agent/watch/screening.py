@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-MAX_FINDINGS = 20
-MAX_WORDS = 500
-MAX_WORD_LENGTH = 100
+from xunjian.core.contract import MAX_FINDINGS
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.watch.screening import screen
+from xunjian.core.contract import FILE_PATH_MAX, WATCH_KINDS
 
 log = logging.getLogger("xunjian.agent.watch")
 
-KIND_WEB_ROOT = "web_root"
-KIND_UPLOAD = "upload"
-MAX_PATH = 1024
+KIND_WEB_ROOT, KIND_UPLOAD = WATCH_KINDS
+MAX_PATH = FILE_PATH_MAX
 HASH_MAX_BYTES = 256 * 1024 * 1024  # bigger files are reported without a hash
 SCREEN_MAX_BYTES = 2 * 1024 * 1024  # web shells are small; documents are read in their head
 

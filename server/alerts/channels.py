@@ -19,8 +19,9 @@ from typing import Any
 
 from server.notify import ConfigError as NotifierConfigError
 from server.notify import Notifier, build_notifier
+from xunjian.core.contract import SEVERITIES
 
-SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
+SEVERITY_ORDER = SEVERITIES  # least to most severe (xunjian/core/contract/)
 NAME_LENGTH = 64
 _KEYS = {"name", "kind", "settings", "min_severity"}
 

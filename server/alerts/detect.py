@@ -1,4 +1,4 @@
-"""Alert detection inside the report's ingest transaction (called by server/store/ingest.py).
+"""Alert detection inside the report's ingest transaction (called by server/intake/report.py).
 
 Cost per report: ONE query (the agent's previous statuses from ``latest_results``, plus its
 open ``agent_silent`` alert in the same statement), then statements only for what changed:
@@ -27,9 +27,10 @@ from functools import cache
 from typing import Any
 
 from server.alerts.models import Alert, open_key
+from xunjian.core.contract import GAP_SPOOL_FULL
+from xunjian.core.contract.bodies import Report, Result
 
 ALERTS = Alert.__table__
-SPOOL_FULL = "spool full"  # agent/spool.py REASON_SPOOL_FULL; the agent is not imported here
 _SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one
 # Checks whose failure is an alert of its own kind instead of check_failed: the device prober's
 # vendor-default credential (server/devices/check.py) is "default_credential".
@@ -74,7 +75,7 @@ def detect(
     cursor: Any,
     mark: str,
     agent_id: str,
-    report: dict[str, Any],
+    report: Report,
     full_scan: bool,
     observed: Any,
     received: Any,
@@ -84,12 +85,12 @@ def detect(
     driver's form (text on SQLite, datetime on PostgreSQL), as the rows come back."""
     opening: list[tuple[Any, ...]] = []
     resolving: list[tuple[Any, ...]] = []
-    if any(gap["reason"] == SPOOL_FULL for gap in report["gaps"]):
+    if any(gap.reason == GAP_SPOOL_FULL for gap in report.gaps):
         key = open_key("spool_overflow", agent_id)
         opening.append(
             ("spool_overflow", "low", agent_id, "", "", _gap_message(report), key, received)
         )
-    if report["results"] or full_scan:
+    if report.results or full_scan:
         cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
         previous: dict[tuple[str, str], str] = {}
         newest = None
@@ -110,29 +111,29 @@ def detect(
 
 def _compare(
     agent_id: str,
-    report: dict[str, Any],
+    report: Report,
     full_scan: bool,
     previous: dict[tuple[str, str], str],
     received: Any,
     opening: list[tuple[Any, ...]],
     resolving: list[tuple[Any, ...]],
 ) -> None:
-    current: dict[tuple[str, str], dict[str, Any]] = {}
-    for result in report["results"]:
-        current[(result["check_id"], result["resource"])] = result  # the last one counts
+    current: dict[tuple[str, str], Result] = {}
+    for result in report.results:
+        current[(result.check_id, result.resource)] = result  # the last one counts
     for (check_id, resource), result in current.items():
-        status, before = result["status"], previous.get((check_id, resource))
+        status, before = result.status, previous.get((check_id, resource))
         kind = CHECK_ALERT_KINDS.get(check_id, "check_failed")
         if status == "fail" and before != "fail":
             key = open_key(kind, agent_id, check_id, resource)
             opening.append(
                 (
                     kind,
-                    result["severity"],
+                    result.severity,
                     agent_id,
                     check_id,
                     resource,
-                    result["message"],
+                    result.message,
                     key,
                     received,
                 )
@@ -147,10 +148,6 @@ def _compare(
                 resolving.append((received, key))
 
 
-def _gap_message(report: dict[str, Any]) -> str:
-    spans = [
-        f"{gap['from_seq']}..{gap['to_seq']}"
-        for gap in report["gaps"]
-        if gap["reason"] == SPOOL_FULL
-    ]
+def _gap_message(report: Report) -> str:
+    spans = [f"{gap.from_seq}..{gap.to_seq}" for gap in report.gaps if gap.reason == GAP_SPOOL_FULL]
     return f"the agent's spool was full and dropped reports {', '.join(spans)}"

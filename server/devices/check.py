@@ -1,6 +1,6 @@
 """One device check: probe for vendor-default credentials, then (if the device takes the
 organisation's key) run the Linux collectors over SSH, and store everything as a report of the
-device's agents row through the same intake as an agent's (server/store/ingest.py). The
+device's agents row through the same intake as an agent's (server/intake/report.py). The
 default-credential result, check ``device.default_credential``, fails when a default is
 accepted, which opens a critical ``default_credential`` alert (server/alerts/detect.py) and
 resolves it when a later check passes.
@@ -27,9 +27,11 @@ from server.devices.models import Device
 from server.devices.prober import ProbeOutcome, ProbeSettings, probe, try_key
 from server.devices.remote import organisation_key, scan_over_ssh
 from server.devices.store import claim, seal
+from server.intake.report import ingest_report
 from server.policy import agent_policy, group_by_id
-from server.store.ingest import ingest_report
 from server.store.models import Agent, utcnow
+from xunjian.core.contract.bodies import Report
+from xunjian.core.schema import convert
 
 logger = logging.getLogger("xunjian.server.devices")
 
@@ -132,18 +134,20 @@ def run_device_check(
             results.extend(scanned[0])
             inventory = {**scanned[1], **{"device": inventory["device"], "platform": "device"}}
     now = utcnow()
+    # Checked like an agent's report (a BodyError here is a bug in the prober, not input).
     report = {
+        "agent_id": device.agent_id,
         "epoch": int(time.time() * 1000),
         "seq": device.id,
         "kind": "scan",
-        "created_at": now,
+        "created_at": now.replace(tzinfo=datetime.UTC),
         "policy_version": None,
         "results": results,
         "inventory": inventory,
         "gaps": [],
     }
     session.rollback()  # end the read transaction before intake writes (SQLite: one writer)
-    ingest_report(engine, device.agent_id, report)
+    ingest_report(engine, device.agent_id, convert(report, Report))
     values: dict[str, Any] = {
         "last_checked_at": now,
         "last_outcome": found.outcome,

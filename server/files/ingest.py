@@ -1,4 +1,4 @@
-"""File events inside the report's ingest transaction (called by server/store/ingest.py).
+"""File events inside the report's ingest transaction (called by server/intake/report.py).
 
 Alert rules (docs/file-watcher.md): a created, modified or moved file with a web-shell finding
 opens ``webshell`` (critical); with a sensitive word, ``sensitive_file`` (high). The subject is
@@ -9,15 +9,20 @@ file deleted, or changed so that the finding is gone, resolves it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
+
+import msgspec
 
 from server.alerts.detect import open_sql, resolve_sql
 from server.alerts.models import open_key
 from server.files.models import FINDING_ALERTS, FileEvent
-from server.schema import encode_fast
+from xunjian.core.contract import bodies, utc_naive
+from xunjian.core.contract.bodies import Finding
 
 EVENTS = FileEvent.__table__
+_encode = msgspec.json.Encoder().encode
 _COLUMNS = (
     "agent_id",
     "report_id",
@@ -62,33 +67,33 @@ def store_file_events(
     mark: str,
     agent_id: str,
     report_id: int,
-    events: list[dict[str, Any]],
+    events: Sequence[bodies.FileEvent],
     received: Any,
-    time_param: Any,
+    time_param: Callable[[Any], Any],
 ) -> None:
     rows = []
     opening: list[tuple[Any, ...]] = []
     resolving: list[tuple[Any, ...]] = []
     for event in events:
-        findings = event.get("findings") or []
+        findings = event.findings
         rows.append(
             (
                 agent_id,
                 report_id,
-                event["action"],
-                event["path"],
-                event.get("from_path"),
-                event["folder"],
-                event["folder_kind"],
-                event.get("sha256"),
-                event.get("size"),
-                event.get("owner"),
-                None if event.get("mtime") is None else time_param(event["mtime"]),
-                time_param(event["observed_at"]),
+                event.action,
+                event.path,
+                event.from_path,
+                event.folder,
+                event.folder_kind,
+                event.sha256,
+                event.size,
+                event.owner,
+                None if event.mtime is None else time_param(utc_naive(event.mtime)),
+                time_param(utc_naive(event.observed_at)),
                 received,
-                event.get("count"),
-                event.get("summarised_action"),
-                encode_fast(findings),
+                event.count,
+                event.summarised_action,
+                _encode(findings).decode(),
             )
         )
         _alerts(agent_id, event, findings, received, opening, resolving)
@@ -101,21 +106,21 @@ def store_file_events(
 
 def _alerts(
     agent_id: str,
-    event: dict[str, Any],
-    findings: list[dict[str, str]],
+    event: bodies.FileEvent,
+    findings: Sequence[Finding],
     received: Any,
     opening: list[tuple[Any, ...]],
     resolving: list[tuple[Any, ...]],
 ) -> None:
-    action, path = event["action"], event["path"]
-    if action == "moved" and event.get("from_path"):
+    action, path = event.action, event.path
+    if action == "moved" and event.from_path:
         for kind, _ in FINDING_ALERTS.values():
-            resolving.append((received, subject_key(kind, agent_id, event["from_path"])))
+            resolving.append((received, subject_key(kind, agent_id, event.from_path)))
     if action not in {"created", "modified", "moved", "deleted"}:
         return
     found: dict[str, list[str]] = {}
     for finding in findings:
-        found.setdefault(finding["kind"], []).append(finding["rule"])
+        found.setdefault(finding.kind, []).append(finding.rule)
     for finding_kind, (kind, severity) in FINDING_ALERTS.items():
         key = subject_key(kind, agent_id, path)
         rules = found.get(finding_kind)
@@ -126,8 +131,8 @@ def _alerts(
         what = "web-shell signature" if finding_kind == "webshell" else "sensitive word"
         message = (
             f"{what} {', '.join(rules)} in {path} "
-            f"(sha256 {event.get('sha256') or 'not computed'}, {event.get('size')} bytes, "
-            f"owner {event.get('owner') or '?'}, {event['folder_kind']} folder {event['folder']})"
+            f"(sha256 {event.sha256 or 'not computed'}, {event.size} bytes, "
+            f"owner {event.owner or '?'}, {event.folder_kind} folder {event.folder})"
         )
         opening.append(
             (kind, severity, agent_id, CHECK_ID, _resource(path), message[:2000], key, received)

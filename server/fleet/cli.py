@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from server.api import MAX_PAGE
 from server.commands import add_data_option, fail, open_data, record_command, store_session
 from server.config import ConfigError
-from server.schema import UUID_PATTERN
 from server.store.agents import revoke_agent
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline
 from server.store.queries import list_hosts
+from xunjian.core.contract import UUID_PATTERN
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from server.rest import Paging
-from server.store.models import COMMAND_TYPES, RESULT_STATUSES, SEVERITIES
+from xunjian.core.contract import COMMAND_TYPES, SEVERITIES
+from xunjian.core.contract import STATUSES as RESULT_STATUSES
 from xunjian.core.schema import Body
 
 CommandType = Literal[COMMAND_TYPES]  # type: ignore[valid-type]

@@ -44,6 +44,7 @@ from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
 from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
 from server.store.queries import HostRow
+from xunjian.core.contract import STATUSES
 
 HOST_STATUSES = ("online", "offline", "device", "revoked")
 SEARCH_MAX = 100
@@ -501,7 +502,7 @@ def hosts_per_status(session: Session, check_id: str) -> dict[str, int]:
         select(LatestResult.status, func.count(distinct(LatestResult.agent_id)))
         .where(
             LatestResult.check_id == check_id,
-            LatestResult.status.in_(("pass", "fail", "error", "not_applicable", "no_privilege")),
+            LatestResult.status.in_(STATUSES),
             LatestResult.agent_id.not_in(_revoked_ids()),
         )
         .group_by(LatestResult.status)

@@ -34,8 +34,9 @@ from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
 from server.store.agents import queue_command
-from server.store.models import SEVERITIES, User, utcnow
+from server.store.models import User, utcnow
 from server.store.queries import inventory, latest_results
+from xunjian.core.contract import SEVERITIES
 
 blueprint = console_blueprint("fleet", __name__)
 

@@ -20,7 +20,7 @@ from server.monitors.judge import STATUSES_LENGTH
 from server.monitors.models import URL_LENGTH
 from server.monitors.page import MAX_PATTERNS, MAX_SELECTORS, PATTERN_LENGTH, SELECTOR_LENGTH
 from server.rest import Paging
-from server.schema import UUID_PATTERN
+from xunjian.core.contract import UUID_PATTERN, whole
 from xunjian.core.schema import Body
 
 MIN_INTERVAL = 5
@@ -33,7 +33,7 @@ TIME_LENGTH = 40
 STATES = ("up", "pending", "down")
 
 Url = Annotated[str, Meta(min_length=1, max_length=URL_LENGTH)]
-AgentId = Annotated[str, Meta(pattern=f"^{UUID_PATTERN}$", description="null: the server runs it")]
+AgentId = Annotated[str, Meta(pattern=whole(UUID_PATTERN), description="null: the server runs it")]
 Time = Annotated[str, Meta(min_length=1, max_length=TIME_LENGTH, description="ISO 8601")]
 
 
@@ -85,7 +85,7 @@ class MonitorSettings(Body):
     ) = UNSET
     maintenance: MaintenanceWindow | UnsetType | None = UNSET
     agent_id: (
-        Annotated[str, Meta(pattern=f"^{UUID_PATTERN}$", description="null: the server runs it")]
+        Annotated[str, Meta(pattern=whole(UUID_PATTERN), description="null: the server runs it")]
         | UnsetType
         | None
     ) = UNSET

@@ -29,9 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.store.base import Base, BigId, Json
 
 ROLES = ("admin", "operator", "auditor")
-RESULT_STATUSES = ("pass", "fail", "error", "not_applicable", "no_privilege")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-COMMAND_TYPES = ("scan_now",)
 
 
 def utcnow() -> datetime.datetime:

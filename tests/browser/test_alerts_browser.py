@@ -28,7 +28,7 @@ from tests.harness import (
     run_cli,
     wait_for,
 )
-from xunjian.core.wire import PATH_REPORTS
+from xunjian.core.contract import PATH_REPORTS
 
 NEW_PASSWORD = "Alerts-pass-2026"
 CHECK = "accounts.uid0_extra"

@@ -23,7 +23,7 @@ from tests.harness import (
     run_cli,
     wait_for,
 )
-from xunjian.core.wire import PATH_REPORTS
+from xunjian.core.contract import PATH_REPORTS
 
 GROUPS = {"office": 32, "lab": 24}  # 56 hosts: two pages of 50
 

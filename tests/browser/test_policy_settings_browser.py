@@ -22,7 +22,7 @@ from tests.browser.test_console_browser import (
 )
 from tests.harness import ServerUnderTest, SimulatedAgent, enroll_simulated, option_value
 from tests.server.test_policy_settings import SECRET, Receiver, receiver
-from xunjian.core.wire import PATH_POLICY
+from xunjian.core.contract import PATH_POLICY
 
 __all__ = ["console", "receiver"]  # fixtures, used by name
 

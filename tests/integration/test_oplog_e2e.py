@@ -9,7 +9,7 @@ import json
 import sqlalchemy
 
 from tests.harness import ServerUnderTest, enroll_simulated, option_value, run_cli
-from xunjian.core.wire import PATH_REPORTS
+from xunjian.core.contract import PATH_REPORTS
 
 
 def _entries(engine: sqlalchemy.Engine) -> list[dict]:

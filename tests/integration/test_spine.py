@@ -27,7 +27,7 @@ from tests.harness import (
     wait_for,
 )
 from tests.integration.conftest import count_rows, stored_reports
-from xunjian.core.wire import PATH_ENROLL, PATH_REPORTS
+from xunjian.core.contract import PATH_ENROLL, PATH_REPORTS
 
 STATUSES = {"pass", "fail", "error", "not_applicable", "no_privilege"}
 

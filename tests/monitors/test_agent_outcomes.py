@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, update
 
 from agent.monitors.collector import collect, outcome_document
-from agent.monitors.spec import PATH_MONITOR_OUTCOMES, PATH_MONITORS, MonitorSpec
+from agent.monitors.spec import MonitorSpec
 from server.alerts.models import Alert
 from server.monitors.jobs import claim_due
 from server.monitors.models import Monitor, MonitorBaseline, MonitorResult
@@ -28,6 +28,7 @@ from tests.monitors.helpers import add, alerts, monitor
 from tests.monitors.site import DEFACED, Site
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_api import api_token, bearer
+from xunjian.core.contract import PATH_MONITOR_OUTCOMES, PATH_MONITORS
 from xunjian.core.probe import MAX_BODY_BYTES
 from xunjian.core.wire import sign_request
 
@@ -237,28 +238,31 @@ def test_bad_outcomes_are_refused_and_change_nothing(
     # Malformed.
     now = datetime.datetime.now(datetime.UTC)
     for document, reason in (
-        (b"{not json", "not JSON"),
-        (b"[]", "must be an object"),
+        (b"{not json", "body: not valid JSON"),
+        (b"[]", "body: expected `object`, got `array`"),
         ({**later, "judged": "up"}, "unknown field"),
-        ({**later, "status": "200"}, "status"),
-        ({**later, "status": 42}, "status"),
-        ({**later, "status": None, "error": ""}, "must say why"),
-        ({**later, "monitor_id": True}, "monitor_id"),
-        ({**later, "ms": -1}, "ms"),
-        ({**later, "body": "not base64!"}, "base64"),
-        ({**later, "url": "ftp://intranet/"}, "url"),
-        ({**later, "redirects": ["http://a/"] * 11}, "redirects"),
-        ({**later, "cert": {"not_after": "soon", "verified": True}}, "cert.not_after"),
-        ({key: value for key, value in later.items() if key != "checked_at"}, "checked_at"),
+        ({**later, "status": "200"}, "status: "),
+        ({**later, "status": 42}, "status: "),
+        ({**later, "status": None, "error": ""}, "error: a fetch without a status must say why"),
+        ({**later, "monitor_id": True}, "monitor_id: "),
+        ({**later, "ms": -1}, "ms: "),
+        ({**later, "body": "not base64!"}, "body: invalid base64"),
+        ({**later, "url": "ftp://intranet/"}, "url: "),
+        ({**later, "redirects": ["http://a/"] * 11}, "redirects: "),
+        ({**later, "cert": {"not_after": "soon", "verified": True}}, "cert.not_after: "),
+        (
+            {key: value for key, value in later.items() if key != "checked_at"},
+            "checked_at: is required",
+        ),
         (
             {**later, "checked_at": f"{now + datetime.timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"},
-            "after",
+            "checked_at: more than 300 s after",
         ),
         (
             {**later, "checked_at": f"{now - datetime.timedelta(days=3):%Y-%m-%dT%H:%M:%SZ}"},
-            "older",
+            "checked_at: older than 2 days",
         ),
-        ({**later, "dropped": -1}, "dropped"),
+        ({**later, "dropped": -1}, "dropped: "),
     ):
         assert reason in refused(400, document), reason
     after = {monitor_id: snapshot(server, monitor_id) for monitor_id in (mine, servers, theirs)}

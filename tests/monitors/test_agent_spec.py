@@ -10,9 +10,10 @@ import pytest
 
 from agent.messages import MessageError
 from agent.monitors.collector import collect, outcome_document
-from agent.monitors.spec import MAX_MONITORS, MonitorSpec, parse_monitor_list
+from agent.monitors.spec import MonitorSpec, parse_monitor_list
 from server.monitors.agent_intake import as_fetch, parse_outcome
 from tests.monitors.site import Site
+from xunjian.core.contract import MAX_AGENT_MONITORS
 
 ENTRY = {
     "id": 7,
@@ -36,7 +37,7 @@ def test_a_good_list_is_read_and_unknown_keys_are_ignored() -> None:
         [],
         {"monitors": {}},
         {"monitors": [ENTRY] * 2},
-        {"monitors": [{**ENTRY, "id": n} for n in range(1, MAX_MONITORS + 2)]},
+        {"monitors": [{**ENTRY, "id": n} for n in range(1, MAX_AGENT_MONITORS + 2)]},
         {"monitors": [{**ENTRY, "url": "file:///etc/shadow"}]},
         {"monitors": [{**ENTRY, "url": "http://user:pw@intranet/"}]},
         {"monitors": [{**ENTRY, "interval_seconds": 1}]},

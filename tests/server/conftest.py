@@ -24,14 +24,8 @@ from server.app import create_app
 from server.state import ServerState, current_state
 from server.store.agents import create_enrollment_token
 from xunjian.cli import main as xunjian_main
-from xunjian.core.wire import (
-    PATH_ENROLL,
-    PATH_HEARTBEAT,
-    PATH_POLICY,
-    PATH_REPORTS,
-    public_key_to_text,
-    sign_request,
-)
+from xunjian.core.contract import PATH_ENROLL, PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+from xunjian.core.wire import public_key_to_text, sign_request
 
 
 def run_xunjian(*words: str) -> tuple[int, str, str]:

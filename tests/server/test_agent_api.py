@@ -27,14 +27,8 @@ from server.store.models import (
     Result,
 )
 from tests.server.conftest import Server, SignedAgent, sample_results, unknown_agent_id
-from xunjian.core.wire import (
-    HEADER_SIGNATURE,
-    HEADER_TIME,
-    PATH_HEARTBEAT,
-    PATH_POLICY,
-    PATH_REPORTS,
-    certificate_sha256,
-)
+from xunjian.core.contract import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
+from xunjian.core.wire import HEADER_SIGNATURE, HEADER_TIME, certificate_sha256
 
 TABLES = (Agent, Report, Result, LatestResult, Inventory, Gap, Command, EnrollmentToken)
 
@@ -369,30 +363,42 @@ def test_malformed_json_is_refused_with_reason(
         caplog,
         lambda: agent.signed("POST", PATH_REPORTS, b"{not json"),
         400,
-        "not JSON",
+        "not valid JSON",
     )
-    assert "not JSON" in body["error"]
+    assert body["error"].startswith("body: not valid JSON")
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
         (lambda d: d.pop("seq"), "seq: is required"),
-        (lambda d: d.update(seq=-1), "seq: must be"),
-        (lambda d: d.update(seq=True), "seq: must be a whole number"),
-        (lambda d: d.update(extra=1), "unknown field 'extra'"),
-        (lambda d: d["results"][1].update(status="ok"), "results[1].status: must be one of"),
-        (lambda d: d["results"][0].update(resource="r" * 201), "results[0].resource: length"),
-        (lambda d: d["results"][0].update(message="m" * 1001), "results[0].message: length"),
+        (lambda d: d.update(seq=-1), "seq: expected `int` >= 0"),
+        (lambda d: d.update(seq=True), "seq: expected `int`, got `bool`"),
+        (lambda d: d.update(extra=1), "body: object contains unknown field `extra`"),
+        (lambda d: d["results"][1].update(status="ok"), "results[1].status: invalid enum value"),
+        (
+            lambda d: d["results"][0].update(resource="r" * 201),
+            "results[0].resource: expected `str` of length <= 200",
+        ),
+        (
+            lambda d: d["results"][0].update(message="m" * 1001),
+            "results[0].message: expected `str` of length <= 1000",
+        ),
         (
             lambda d: d["results"][0].update(evidence={"x": "y" * 17000}),
-            "results[0].evidence: at most",
+            "results[0].evidence: at most 16384 bytes",
         ),
-        (lambda d: d.update(results=sample_results(1) * 2001), "results: at most 2000"),
-        (lambda d: d.update(created_at="yesterday"), "created_at: must be an ISO 8601"),
-        (lambda d: d.update(created_at="2026-11-23T10:00:00"), "created_at: must carry"),
-        (lambda d: d.update(kind=""), "kind: length"),
-        (lambda d: d.update(results={}), "results: must be a list"),
+        (
+            lambda d: d.update(results=sample_results(1) * 2001),
+            "results: expected `array` of length <= 2000",
+        ),
+        (lambda d: d.update(created_at="yesterday"), "created_at: invalid RFC3339"),
+        (
+            lambda d: d.update(created_at="2026-11-23T10:00:00"),
+            "created_at: expected `datetime` with a timezone",
+        ),
+        (lambda d: d.update(kind=""), "kind: expected `str` of length >= 1"),
+        (lambda d: d.update(results={}), "results: expected `array`, got `object`"),
     ],
 )
 def test_schema_violations_are_refused_with_the_place(

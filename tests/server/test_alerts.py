@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from server.alerts.models import Alert, open_key
-from server.schema import REPORT, validate
-from server.store.ingest import ingest_report
+from server.intake.report import ingest_report
 from server.store.models import utcnow
 from tests.server.conftest import Server, SignedAgent, sample_results
+from xunjian.core.contract.bodies import Report
+from xunjian.core.schema import convert
 
 
 def result(check_id: str, status: str, resource: str = "host", severity: str = "high") -> dict:
@@ -151,16 +152,16 @@ def test_an_open_alert_already_there_is_not_opened_twice(
 def test_concurrent_reports_open_one_alert_per_subject(server: Server, agent: SignedAgent) -> None:
     documents = [
         # Not full scans, which would retire each other's x.N.
-        validate(
-            REPORT,
+        convert(
             agent.report(kind="event", results=[result("a.b", "fail"), result(f"x.{n}", "fail")]),
+            Report,
         )
         for n in range(6)
     ]
     barrier = threading.Barrier(len(documents))
     failures: list[BaseException] = []
 
-    def ingest(document: dict[str, Any]) -> None:
+    def ingest(document: Report) -> None:
         barrier.wait()
         try:
             ingest_report(server.state.engine, agent.agent_id, document)

@@ -131,3 +131,24 @@ def test_unknown_console_paths_keep_the_html_page(server: Server) -> None:
     answer = server.client().get("/no-such-page")
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
+
+
+def test_the_agent_paths_are_generated_from_the_contract(server: Server) -> None:
+    """The agent API's routes are @documented with xunjian/core/contract/bodies.py's Structs, so
+    their part of the document is the schema that really decodes the bodies."""
+    document = make_document(server.app)
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    body = paths["/api/v1/agent/reports"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/Report"}
+    assert set(paths["/api/v1/agent/monitor-outcomes"]["post"]["responses"]) >= {
+        "200",
+        "400",
+        "401",
+        "403",
+        "413",
+    }
+    result = schemas["Result"]
+    assert result["additionalProperties"] is False
+    assert result["properties"]["resource"]["maxLength"] == 200
+    assert schemas["Report"]["properties"]["results"]["maxItems"] == 2000
+    assert "file_events" in schemas["Report"]["properties"]

@@ -24,7 +24,7 @@ from tests.harness import (
     sample_results,
     wait_for,
 )
-from xunjian.core.wire import PATH_REPORTS
+from xunjian.core.contract import PATH_REPORTS
 
 ZONE = ZoneInfo("Asia/Shanghai")  # config.json's default console_timezone
 

@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
+from server.intake.report import ingest_report
 from server.migrations import all_models
-from server.store.ingest import ingest_report
 from server.store.models import Report, Result
 from tests.server.conftest import Server, SignedAgent
 
@@ -50,9 +50,10 @@ def test_sqlite_runs_in_wal_with_foreign_keys(server: Server) -> None:
 def test_concurrent_copies_of_one_report_are_stored_once(
     server: Server, agent: SignedAgent
 ) -> None:
-    from server.schema import REPORT, validate
+    from xunjian.core.contract import bodies
+    from xunjian.core.schema import convert
 
-    document = validate(REPORT, agent.report())
+    document = convert(agent.report(), bodies.Report)
     outcomes = []
     barrier = threading.Barrier(6)
 

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
-MAX_BODY_BYTES = 1024 * 1024
+from xunjian.core.contract import PAGE_MAX_BYTES, URL_LENGTH
+
+MAX_BODY_BYTES = PAGE_MAX_BYTES  # the agent/server contract's (xunjian/core/contract/)
 USER_AGENT = "xunjian-monitor/1"
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
-URL_LENGTH = 2000
 
 
 class UrlError(ValueError):

@@ -39,12 +39,28 @@ class BodyError(ValueError):
         self.reason = reason
 
 
+# A check in a Struct's ``__post_init__`` names its field with field_error; msgspec puts the
+# place of the Struct after it, and _body_error joins the two. A missing field, which msgspec
+# places at the object that lacks it, is placed at the field itself.
+_FIELD = re.compile(r"^field `(?P<name>[^`]+)`: (?P<reason>.*)$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+
+
+def field_error(name: str, reason: str) -> ValueError:
+    """For ``__post_init__``: a fault of field ``name`` (a 400 placed at that field)."""
+    return ValueError(f"field `{name}`: {reason}")
+
+
 def _body_error(error: msgspec.ValidationError) -> BodyError:
     match = _PLACE.match(str(error))
     assert match is not None  # the pattern matches every string
-    place = (match.group("place") or "").lstrip(".") or "body"
+    place = (match.group("place") or "").lstrip(".")
     reason = match.group("reason")
-    return BodyError(place, reason[:1].lower() + reason[1:])
+    named = _FIELD.match(reason) or _MISSING.match(reason)
+    if named is not None:
+        place = f"{place}.{named.group('name')}" if place else named.group("name")
+        reason = named.group("reason") if "reason" in named.groupdict() else "is required"
+    return BodyError(place or "body", reason[:1].lower() + reason[1:])
 
 
 def decode_json(data: bytes, model: type[T]) -> T:

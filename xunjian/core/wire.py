@@ -31,12 +31,7 @@ HEADER_SIGNATURE = "X-Xunjian-Signature"
 PROTOCOL = "xunjian-v1"
 # How far a send time may be from the server's clock. Generous because school PCs drift.
 FRESHNESS_WINDOW_SECONDS = 300
-
-# Paths of the agent API, under the server's base URL.
-PATH_ENROLL = "/api/v1/agent/enroll"
-PATH_REPORTS = "/api/v1/agent/reports"
-PATH_POLICY = "/api/v1/agent/policy"
-PATH_HEARTBEAT = "/api/v1/agent/heartbeat"
+# The agent API's paths are in xunjian/core/contract/ (the bodies they carry in bodies.py).
 
 
 class SignatureError(Exception):

@@ -1,4 +1,9 @@
-"""Report intake: one transaction per report, set-based writes only.
+"""Report intake: one transaction per report, set-based writes only (docs/architecture.md).
+
+It receives the report as the agent API decoded it (``xunjian.core.bodies.Report``: checked,
+times zoned, evidence and inventory already encoded once while their size was checked) and
+writes it with the alerts it opens or resolves (server/alerts/detect.py) and its file events
+(server/files/ingest.py): intake sits above the store, which calls no feature.
 
 The cost per report is fixed and small whatever its size: one INSERT of the report (its id
 comes back with RETURNING), one read of the agent's previous statuses for alert detection
@@ -11,25 +16,23 @@ API runs them on the connection that authenticated the request, in one transacti
 from __future__ import annotations
 
 import contextlib
-import datetime
 import threading
 import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.alerts.detect import detect as detect_alerts
 from server.files.ingest import store_file_events
-from server.schema import encode_fast
-from server.store.agents import AgentIdentity
+from server.intake.agents import placeholder, time_param
 from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
+from xunjian.core.contract import FULL_SCAN_KINDS, bodies, utc_naive
 
-# Kinds that carry every check's current result, so a latest result they no longer mention
-# (an account that was deleted, a check the policy turned off) is no longer current.
-FULL_SCAN_KINDS = frozenset({"scan"})
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,6 @@ LATEST_COLUMNS = (
     "received_at",
 )
 LATEST_KEY = ("agent_id", "check_id", "resource")
-# SQLAlchemy's own text form of a DateTime on SQLite; rows written here must compare (as text)
-# with rows written through the ORM.
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @cache
@@ -105,29 +105,20 @@ def _latest_sql(mark: str) -> str:
     )
 
 
-def _placeholder(connection: Connection) -> str:
-    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
-
-
-def _time_param(connection: Connection, moment: datetime.datetime) -> Any:
-    if connection.dialect.name == "sqlite":
-        return moment.strftime(SQLITE_DATETIME)
-    return moment
-
-
 def _history_and_latest(
-    agent_id: str, report: dict[str, Any], report_id: int, observed: Any, received: Any
+    agent_id: str, report: bodies.Report, report_id: int, observed: Any, received: Any
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     history: list[tuple[Any, ...]] = []
     # One latest row per (check_id, resource): the last result in a report is the one that
     # counts, and PostgreSQL would refuse to touch one row twice in a statement anyway.
     latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for result in report["results"]:
-        # Encoded once while validating (schema.json_object), used for both tables.
-        evidence = getattr(result["evidence"], "encoded", None) or encode_fast(result["evidence"])
-        rules = encode_fast(result["rules"])
-        check_id, status, resource = result["check_id"], result["status"], result["resource"]
-        message, severity = result["message"], result["severity"]
+    for result in report.results:
+        # Encoded once while decoding (bodies.Result checks its size), used for both tables:
+        # encoding it again here cost about 1 µs a result (bench/schema_cost.py's report).
+        evidence = result.evidence_json
+        rules = _encode(result.rules).decode()
+        check_id, status, resource = result.check_id, result.status, result.resource
+        message, severity = result.message, result.severity
         history.append(
             (
                 report_id,
@@ -238,33 +229,33 @@ def _write_results_postgresql(
     cursor.execute(_PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns)))
 
 
-def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: Any) -> int:
+def _write(connection: Connection, agent_id: str, report: bodies.Report, now: Any) -> int:
     """The report's statements, written by hand and run on the driver's own cursor inside the
     caller's transaction: per statement, SQLAlchemy's execution machinery cost more than the
     database's work (measured with py-spy). Gaps are rare and go through SQLAlchemy."""
-    mark = _placeholder(connection)
-    observed = _time_param(connection, report["created_at"])
-    received = _time_param(connection, now)
+    mark = placeholder(connection)
+    observed = time_param(connection, utc_naive(report.created_at))
+    received = time_param(connection, now)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(
             _report_sql(mark),
             (
                 agent_id,
-                report["epoch"],
-                report["seq"],
-                report["kind"],
+                report.epoch,
+                report.seq,
+                report.kind,
                 observed,
                 received,
-                report["policy_version"],
-                len(report["results"]),
+                report.policy_version,
+                len(report.results),
             ),
         )
         report_id = int(cursor.fetchone()[0])
-        full_scan = report["kind"] in FULL_SCAN_KINDS
+        full_scan = report.kind in FULL_SCAN_KINDS
         # Before the latest results change: detection compares against the previous ones.
         detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received)
-        if report["results"]:
+        if report.results:
             history, latest = _history_and_latest(agent_id, report, report_id, observed, received)
             if mark == "%s":
                 _write_results_postgresql(cursor, history, latest)
@@ -273,57 +264,41 @@ def _write(connection: Connection, agent_id: str, report: dict[str, Any], now: A
                 cursor.executemany(_latest_sql(mark), latest)
         if full_scan:
             cursor.execute(_retire_sql(mark), (agent_id, observed))
-        inventory = report["inventory"]
+        inventory = report.inventory_json  # encoded once while decoding, like the evidence
         if inventory is not None:
-            data = getattr(inventory, "encoded", None) or encode_fast(inventory)
-            cursor.execute(_inventory_sql(mark), (agent_id, data, report_id, observed, received))
-        if report.get("file_events"):
+            cursor.execute(
+                _inventory_sql(mark), (agent_id, inventory, report_id, observed, received)
+            )
+        if report.file_events:
             store_file_events(
                 cursor,
                 mark,
                 agent_id,
                 report_id,
-                report["file_events"],
+                report.file_events,
                 received,
-                lambda moment: _time_param(connection, moment),
+                lambda moment: time_param(connection, moment),
             )
         cursor.execute(_touch_sql(mark), (received, agent_id))
     finally:
         cursor.close()
-    if report["gaps"]:
+    if report.gaps:
         connection.execute(
             GAPS.insert(),
             [
                 {
-                    **gap,
+                    "from_seq": gap.from_seq,
+                    "to_seq": gap.to_seq,
+                    "reason": gap.reason,
                     "agent_id": agent_id,
                     "report_id": report_id,
-                    "epoch": report["epoch"],
+                    "epoch": report.epoch,
                     "received_at": now,
                 }
-                for gap in report["gaps"]
+                for gap in report.gaps
             ],
         )
     return report_id
-
-
-@cache
-def _identity_sql(mark: str) -> str:
-    return f"SELECT id, public_key, revoked_at, group_id FROM {AGENTS.name} WHERE id = {mark}"
-
-
-def agent_identity(connection: Connection, agent_id: str) -> AgentIdentity | None:
-    """``store.agents.find_agent`` on the request's connection, on the driver's cursor: what
-    authenticating a signed request needs, read afresh (revocation included) every time."""
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_identity_sql(_placeholder(connection)), (agent_id,))
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    if row is None:
-        return None
-    return AgentIdentity(row[0], row[1], row[2] is not None, row[3])
 
 
 def _is_integrity_error(connection: Connection, error: Exception) -> bool:
@@ -346,9 +321,7 @@ def _write_turn(connection: Connection) -> contextlib.AbstractContextManager[Any
         return _SQLITE_WRITERS.setdefault(connection.engine, threading.Lock())
 
 
-def ingest_report(
-    bind: Engine | Connection, agent_id: str, report: dict[str, Any]
-) -> IngestOutcome:
+def ingest_report(bind: Engine | Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     """Store a validated report once. A retry of a stored report changes nothing.
 
     ``bind`` is an engine (a connection of its own) or the request's connection, which may
@@ -361,7 +334,7 @@ def ingest_report(
         return _ingest_on(bind, agent_id, report)
 
 
-def _ingest_on(connection: Connection, agent_id: str, report: dict[str, Any]) -> IngestOutcome:
+def _ingest_on(connection: Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     if not connection.in_transaction():
         connection.begin()
     now = utcnow()
@@ -374,7 +347,7 @@ def _ingest_on(connection: Connection, agent_id: str, report: dict[str, Any]) ->
         # perhaps in another process at the same moment. Anything else is a real error.
         if not _is_integrity_error(connection, error):
             raise
-        if not _report_exists_on(connection, agent_id, report["epoch"], report["seq"]):
+        if not _report_exists_on(connection, agent_id, report.epoch, report.seq):
             raise
         connection.execute(update(Agent).where(Agent.id == agent_id).values(last_seen=now))
         connection.commit()
@@ -399,10 +372,3 @@ def report_exists(engine: Engine, agent_id: str, epoch: int, seq: int) -> bool:
             )
         ).first()
     return found is not None
-
-
-def touch_agent(engine: Engine, agent_id: str, now: datetime.datetime | None = None) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            update(Agent).where(Agent.id == agent_id).values(last_seen=now or utcnow())
-        )

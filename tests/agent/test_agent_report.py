@@ -1,0 +1,81 @@
+"""agent/report.py fits results to the contract before they are spooled, so the server (which
+decodes with the same contract) never refuses a whole report for one odd result."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from agent.report import fit_inventory, fit_result, fit_results
+from xunjian.core import contract
+from xunjian.core.contract import bodies
+from xunjian.core.schema import convert, decode_json
+
+RAW: dict[str, Any] = {
+    "check_id": "accounts.uid0_extra",
+    "status": "fail",
+    "resource": "user:toor",
+    "message": "account toor has UID 0",
+    "severity": "high",
+    "evidence": {"uid": 0},
+    "rules": ["E8"],
+}
+
+
+def test_a_fitted_result_passes_the_contract() -> None:
+    odd = {
+        **RAW,
+        "status": "weird",
+        "severity": "urgent",
+        "resource": "",
+        "message": "m" * 5000,
+        "evidence": {"ratio": math.nan, "big": math.inf, "when": object()},
+        "rules": ["E8", "E" * 17, "E 8", 5],
+        "extra": True,
+    }
+    fitted = fit_result(odd)
+    assert fitted is not None
+    checked = convert(fitted, bodies.Result)
+    assert checked.status == "error" and checked.severity == "medium"
+    assert checked.resource == "host" and len(checked.message) == contract.MESSAGE_MAX
+    assert checked.evidence["ratio"] is None and checked.evidence["big"] is None
+    assert checked.rules == ["E8"]
+    # What the agent sends (json.dumps) is JSON the server reads: NaN became null.
+    decode_json(json.dumps({**RAW, **fitted}).encode(), bodies.Result)
+
+
+def test_evidence_over_the_limit_becomes_a_note() -> None:
+    fitted = fit_result({**RAW, "evidence": {"text": "巡" * 6000}})
+    assert fitted is not None and fitted["evidence"]["truncated"] is True
+    convert(fitted, bodies.Result)
+
+
+def test_a_malformed_check_id_drops_the_result() -> None:
+    assert fit_result({**RAW, "check_id": "Bad Id"}) is None
+    assert fit_result("not a result") is None
+
+
+def test_results_beyond_the_limit_keep_the_urgent_ones() -> None:
+    passing = [{**RAW, "status": "pass", "check_id": f"c.{n}"} for n in range(contract.MAX_RESULTS)]
+    fitted = fit_results([*passing, {**RAW, "check_id": "c.failing"}])
+    assert len(fitted) == contract.MAX_RESULTS and fitted[0]["check_id"] == "c.failing"
+
+
+def test_an_inventory_over_the_limit_becomes_a_note() -> None:
+    fitted = fit_inventory({"blob": "x" * contract.INVENTORY_MAX_BYTES})
+    assert fitted is not None and fitted["truncated"] is True
+    assert fit_inventory({"hostname": "pc-101", "load": math.nan}) == {
+        "hostname": "pc-101",
+        "load": None,
+    }
+
+
+def test_evidence_is_measured_as_the_server_measures_it() -> None:
+    # The stdlib spells 1e-05 in 5 bytes, the contract's encoding (0.00001) in 7: a list of them
+    # that the stdlib would fit in 16 KiB is over the limit for the server, and is cut here.
+    floats = [1e-05] * ((contract.EVIDENCE_MAX_BYTES - 20) // 6)
+    assert len(json.dumps({"n": floats}, separators=(",", ":"))) < contract.EVIDENCE_MAX_BYTES
+    fitted = fit_result({**RAW, "evidence": {"n": floats}})
+    assert fitted is not None and fitted["evidence"]["truncated"] is True
+    convert(fitted, bodies.Result)
