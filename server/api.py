@@ -19,20 +19,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from server.apidoc import MAX_PATH_ID, documented, openapi_document
-from server.fleet.schemas import CommandRequest, HostPage, HostResults, HostsQuery, QueuedCommand
-from server.rest import MAX_PAGE, read_body, read_query, reply
-from server.state import current_state, db_session, events, log_refusal, refuse
+from server.state import db_session, log_refusal, refuse
 from server.store.accounts import TokenOwner, authenticate_api_token
-from server.store.agents import queue_command
-from server.store.queries import get_host, inventory, latest_results, list_hosts
 from xunjian.core.schema import BodyError
 
 API_PREFIX = "/api/v1"
 EXTENSION_KEY = "xunjian.api"  # app.extensions: this app's /api/v1 blueprint, until registered
-blueprint = Blueprint("hosts", __name__)  # nested in the app's "api" blueprint
-
-# MAX_PAGE lives in server/rest.py; server/cli.py still imports it from here.
-__all__ = ["MAX_PAGE", "blueprint", "token_required"]
+blueprint = Blueprint("meta", __name__)  # this document; nested in the app's "api" blueprint
 
 WRITER_ROLES = ("admin", "operator")
 _API_PATHS = "/api/"  # where a wrong path or method is answered in JSON
@@ -65,7 +58,8 @@ def token_required(view: View) -> View:
     return wrapper  # type: ignore[return-value]
 
 
-def _owner() -> TokenOwner:
+def owner() -> TokenOwner:
+    """The API token's owner of this request (set by ``token_required``)."""
     owner: TokenOwner = g.api_owner
     return owner
 
@@ -127,94 +121,8 @@ def openapi() -> ResponseReturnValue:
     return jsonify(api_document(current_app))
 
 
-@blueprint.get("/hosts")
-@documented(
-    "Enrolled hosts with their online state and failing check count",
-    auth="bearer",
-    tags=["hosts"],
-    query=HostsQuery,
-    responses={200: HostPage},
-)
-@token_required
-def hosts() -> ResponseReturnValue:
-    page = read_query(HostsQuery)
-    state = current_state()
-    with db_session() as session:
-        rows, total = list_hosts(
-            session, state.config.offline_after_seconds, page.limit, page.offset
-        )
-    return reply(
-        HostPage,
-        {
-            "hosts": [row.as_json() for row in rows],
-            "total": total,
-            "limit": page.limit,
-            "offset": page.offset,
-        },
-    )
-
-
-@blueprint.get("/hosts/<host_id>/results")
-@documented(
-    "A host's latest result per check and resource, and its inventory",
-    auth="bearer",
-    tags=["hosts"],
-    responses={200: HostResults},
-)
-@token_required
-def host_results(host_id: str) -> ResponseReturnValue:
-    state = current_state()
-    with db_session() as session:
-        host = get_host(session, host_id, state.config.offline_after_seconds)
-        if host is None:
-            return jsonify({"error": "no such host"}), 404
-        return reply(
-            HostResults,
-            {
-                "host": host.as_json(),
-                "results": latest_results(session, host_id),
-                "inventory": inventory(session, host_id),
-            },
-        )
-
-
-@blueprint.post("/hosts/<host_id>/commands")
-@documented(
-    "Queue a command for a host (admin and operator tokens)",
-    auth="bearer",
-    tags=["hosts"],
-    body=CommandRequest,
-    responses={201: QueuedCommand},
-    errors={403: "the token's role may not queue commands", 409: "the host is revoked"},
-)
-@token_required
-def host_command(host_id: str) -> ResponseReturnValue:
-    owner = _owner()
-    if owner.role not in WRITER_ROLES:
-        return refuse(403, f"role {owner.role} may not queue commands ({owner.user_name})")
-    wanted = read_body(CommandRequest)
-    state = current_state()
-    with db_session() as session:
-        host = get_host(session, host_id, state.config.offline_after_seconds)
-        if host is None:
-            return jsonify({"error": "no such host"}), 404
-        if host.revoked:
-            log_refusal(409, f"host {host_id} is revoked")
-            return jsonify({"error": "host is revoked"}), 409
-        command = queue_command(session, host_id, wanted.type, owner.user_id)
-        session.commit()
-    events.info(
-        "user %s queued %s for host %s (command %s)",
-        owner.user_name,
-        command.type,
-        host_id,
-        command.id,
-    )
-    return reply(QueuedCommand, {"id": command.id, "type": command.type}, 201)
-
-
 def api_blueprint() -> Blueprint:
-    """A new ``/api/v1`` blueprint with the host views nested in it. One per app: Flask allows
+    """A new ``/api/v1`` blueprint with this document's view nested in it. One per app: Flask allows
     nesting only before a blueprint is first registered, and tests make many apps."""
     parent = Blueprint("api", __name__, url_prefix=API_PREFIX)
     # A parent's URL value preprocessors run for every nested blueprint's views too.

@@ -134,14 +134,14 @@ def _comments(session: Session, ids: list[int]) -> dict[int, list[AlertComment]]
 
 
 def _writer() -> Any:
-    from server.api import _owner
+    from server.api import owner as _owner
 
     owner = _owner()
     return owner if may_change_alerts(owner.role) else None
 
 
 def _change(alert_id: int, action: str) -> ResponseReturnValue:
-    from server.api import _owner
+    from server.api import owner as _owner
 
     owner = _writer()
     if owner is None:
@@ -192,7 +192,7 @@ def resolve(alert_id: int) -> ResponseReturnValue:
     errors=_WRITE_REFUSALS,
 )
 def comment(alert_id: int) -> ResponseReturnValue:
-    from server.api import _owner
+    from server.api import owner as _owner
 
     owner = _writer()
     if owner is None:

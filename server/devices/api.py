@@ -62,7 +62,7 @@ def make_blueprint() -> Blueprint:
 
 
 def _owner() -> Any:
-    from server.api import _owner as owner
+    from server.api import owner
 
     return owner()
 

@@ -6,37 +6,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, field
+from msgspec import Meta
 
+from xunjian.core.contract.bodies import Watch, WatchFolder
 from xunjian.core.schema import Body
 
-WATCH_KINDS = ("web_root", "upload")
-MAX_FOLDERS = 50
-MAX_WORDS = 500
-MAX_WORD_LENGTH = 100
-MAX_PATH = 1024
+__all__ = ["WatchFolder", "WatchSettings"]
+
+# The watch section itself is the contract's (the agents receive it in their policy).
+WatchSettings = Watch
 MAX_LIMIT = 1000
 MAX_EVENT_ID = 10**18 - 1
 
 
-class WatchFolder(Body):
-    path: Annotated[str, Meta(min_length=1, max_length=MAX_PATH, pattern=r"^[^\x00]+$")]
-    kind: Literal[WATCH_KINDS]  # type: ignore[valid-type]
-
-
-class WatchSettings(Body):
-    """A group's ``watch``: folders (absolute, each once) and sensitive words (non-blank)."""
-
-    folders: Annotated[list[WatchFolder], Meta(max_length=MAX_FOLDERS)] = field(
-        default_factory=list
-    )
-    sensitive_words: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=MAX_WORD_LENGTH, pattern=r"\S")]],
-        Meta(max_length=MAX_WORDS),
-    ] = field(default_factory=list)
-
-
-class WatchSaved(WatchSettings, kw_only=True):
+class WatchSaved(Watch, kw_only=True):
     policy_version: int
 
 
@@ -52,7 +35,7 @@ class EventHost(Body):
     hostname: str | None
 
 
-class FileEvent(Body):
+class StoredFileEvent(Body):
     id: int
     host: EventHost
     action: str
@@ -72,5 +55,5 @@ class FileEvent(Body):
 
 
 class FileEventPage(Body):
-    events: list[FileEvent]
+    events: list[StoredFileEvent]
     next_before: int | None

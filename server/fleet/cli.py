@@ -10,9 +10,9 @@ from collections.abc import Callable
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from server.api import MAX_PAGE
 from server.commands import add_data_option, fail, open_data, record_command, store_session
 from server.config import ConfigError
+from server.rest import MAX_PAGE
 from server.store.agents import revoke_agent
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline
 from server.store.queries import list_hosts

@@ -183,7 +183,7 @@ def proposal_json(proposal: MonitorProposal) -> dict[str, Any]:
 
 
 def _owner() -> Any:
-    from server.api import _owner as owner
+    from server.api import owner
 
     return owner()
 

@@ -81,7 +81,7 @@ def test_every_rest_operation_names_its_answers_and_refusals(server: Server) -> 
 
 def test_bodies_refuse_unknown_keys_and_bound_their_fields(server: Server) -> None:
     schemas = server.client().get("/api/v1/openapi.json").get_json()["components"]["schemas"]
-    for name in ("NewMonitor", "MonitorSettings", "NewDevice", "WatchSettings", "NewComment"):
+    for name in ("NewMonitor", "MonitorSettings", "NewDevice", "Watch", "NewComment"):
         assert schemas[name]["additionalProperties"] is False, name
         for field, schema in schemas[name]["properties"].items():
             options = schema.get("anyOf", [schema])

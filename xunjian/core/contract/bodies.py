@@ -260,16 +260,21 @@ class Approved(Body):
 
 
 class WatchFolder(Body):
-    path: _FilePath
+    # No NUL: a path holds none, and PostgreSQL text cannot store one.
+    path: Annotated[str, Meta(min_length=1, max_length=FILE_PATH_MAX, pattern=r"^[^\x00]+$")]
     kind: WatchKind
 
 
 class Watch(Body):
+    """A group's ``watch`` section of the policy: folders and sensitive words (non-blank). The
+    server validates it once where an admin sets it (API, console, CLI: server/files/policy.py)
+    and hands it to the agents in their policy."""
+
     folders: Annotated[list[WatchFolder], Meta(max_length=MAX_WATCH_FOLDERS)] = msgspec.field(
         default_factory=list
     )
     sensitive_words: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=SENSITIVE_WORD_MAX)]],
+        list[Annotated[str, Meta(min_length=1, max_length=SENSITIVE_WORD_MAX, pattern=r"\S")]],
         Meta(max_length=MAX_SENSITIVE_WORDS),
     ] = msgspec.field(default_factory=list)
 
