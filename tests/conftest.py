@@ -3,6 +3,13 @@
 ``database_url`` runs a test on SQLite and, when ``XUNJIAN_TEST_DATABASE_URL`` is set (CI sets it
 to the machine's PostgreSQL), on PostgreSQL too. Each PostgreSQL test gets a schema of its own,
 dropped afterwards, so runs never see each other's rows.
+
+``data_folder_templates`` makes one real ``xunjian server init`` per session (per xdist worker)
+and database kind, for fixtures that copy it per test (tests/data_folder.py).
+
+Password hashing is cheap in the whole suite, and in every server it starts: see
+server/security.py CHEAP_HASHING_FOR_TESTS (set before anything hashes; subprocesses inherit
+it).
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from pathlib import Path
 import pytest
 
 PG_ENV = "XUNJIAN_TEST_DATABASE_URL"
+# server/security.py CHEAP_HASHING_FOR_TESTS, spelt out: this file must not import the server
+# (the agent's tests run without its extra).
+os.environ["XUNJIAN_TESTS_ONLY_CHEAP_PASSWORD_HASHING"] = "1"
 
 
 def _database_params() -> list[str]:
@@ -49,3 +59,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with engine.begin() as connection:
             connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """tests/data_folder.py DataFolderTemplates (imported here: it needs the server extra)."""
+    from tests.data_folder import DataFolderTemplates
+
+    templates = DataFolderTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.remove()
