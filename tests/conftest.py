@@ -71,3 +71,19 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield templates
     finally:
         templates.remove()
+
+
+# Modules whose tests change this machine itself (local accounts made with useradd, whose lock
+# on /etc/passwd refuses a second useradd at once; the agent installed into /opt/xunjian by the
+# deployment tests): they run on one xdist worker, one test at a time (`--dist loadgroup`).
+MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None:
+            continue
+        used = {getattr(value, "__module__", None) for value in vars(module).values()}
+        if used & MACHINE_WIDE:
+            item.add_marker(pytest.mark.xdist_group("machine"))

@@ -103,6 +103,17 @@ class ServerUnderTest:
         self.init_output = run_cli(*words).stdout
         return self.init_output
 
+    def init_copy(self, templates: Any) -> str:
+        """What ``init()`` makes, copied from the session's template instead (``templates`` is
+        the ``data_folder_templates`` fixture, tests/data_folder.py): 1.5 s less per server."""
+        if self.database_url is None:
+            raise AssertionError("a copied data folder needs the test's database_url")
+        output, _password = templates.copy(self.data, self.database_url)
+        template_url = json.loads((self.data / "config.json").read_text())["server_url"]
+        self.set_config(server_url=self.url)
+        self.init_output = output.replace(template_url, self.url)
+        return self.init_output
+
     def start(self, timeout: float = 60) -> None:
         self.log_path = self.data.parent / f"server-{self.port}.log"
         log = self.log_path.open("ab")
