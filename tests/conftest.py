@@ -14,8 +14,10 @@ it).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,17 +75,29 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         templates.remove()
 
 
-# Modules whose tests change this machine itself (local accounts made with useradd, whose lock
-# on /etc/passwd refuses a second useradd at once; the agent installed into /opt/xunjian by the
-# deployment tests): they run on one xdist worker, one test at a time (`--dist loadgroup`).
+# Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
+# /etc/passwd makes a second useradd at the same moment fail) and the agent installed into
+# /opt/xunjian by the deployment tests. One such module runs at a time on this machine, across
+# pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
+# (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
 MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd"})
+MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is None:
-            continue
-        used = {getattr(value, "__module__", None) for value in vars(module).values()}
-        if used & MACHINE_WIDE:
-            item.add_marker(pytest.mark.xdist_group("machine"))
+def _changes_the_machine(module: object) -> bool:
+    used = {getattr(value, "__module__", None) for value in vars(module).values()}
+    return bool(used & MACHINE_WIDE)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Autouse and module-scoped: set up before the module's own module fixtures (sshd, accounts).
+    if not _changes_the_machine(request.module):
+        yield
+        return
+    with MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
