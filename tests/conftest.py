@@ -101,3 +101,18 @@ def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterato
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.
+# Collected first, so pytest-xdist starts them first and the short ones fill in around them,
+# instead of one worker finishing a minute-long test alone at the end.
+REAL_PROCESSES = frozenset({"ServerUnderTest", "AgentUnderTest", "Sshd"})
+
+
+def _starts_real_processes(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and bool(REAL_PROCESSES & set(vars(module)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not _starts_real_processes(item))  # stable: order kept within
