@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import secrets
 import string
 from functools import cache
@@ -18,8 +20,36 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 256
 
 
+# The test suite hashes hundreds of passwords (every data folder's first admin, every user a test
+# adds, every login); with the recommended parameters each costs 0.14-1.3 s on the 2-core test
+# machine (64 MiB, 3 passes, 4 lanes), with the cheapest argon2id allows 0.1 ms. The suite sets
+# this variable (tests/conftest.py), so servers it starts as subprocesses inherit it. It is read
+# only here, its name says what it is, `xunjian server run` logs a warning at start when it is
+# set (serve.py), and nothing in the product sets it. Hashes carry their own parameters, so a
+# hash made either way verifies either way.
+CHEAP_HASHING_FOR_TESTS = "XUNJIAN_TESTS_ONLY_CHEAP_PASSWORD_HASHING"
+log = logging.getLogger(__name__)
+
+
+def cheap_hashing_for_tests() -> bool:
+    """True when the test suite asked for cheap password hashing (see CHEAP_HASHING_FOR_TESTS)."""
+    return os.environ.get(CHEAP_HASHING_FOR_TESTS) == "1"
+
+
+def warn_if_cheap_hashing() -> None:
+    if cheap_hashing_for_tests():
+        log.warning(
+            "%s=1: passwords are hashed with argon2id's cheapest parameters, which is for the "
+            "test suite only; unset it on any real server",
+            CHEAP_HASHING_FOR_TESTS,
+        )
+
+
 @cache
 def _hasher() -> PasswordHasher:
+    if cheap_hashing_for_tests():
+        # argon2id's minimum cost (1 pass over 8 KiB): only for the test suite.
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     return PasswordHasher()  # argon2id with the library's current recommended parameters
 
 

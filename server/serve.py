@@ -20,6 +20,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from server.app import create_app
 from server.config import DataPaths, ServerConfig
 from server.peer import resolve_peer
+from server.security import warn_if_cheap_hashing
 from server.state import EXTENSION_KEY
 
 THREADS = 16
@@ -72,6 +73,7 @@ def configure_logging() -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    warn_if_cheap_hashing()  # at every start (and in every worker) when the tests' switch is on
 
 
 def _stop_on_signals() -> threading.Event:

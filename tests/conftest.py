@@ -3,18 +3,30 @@
 ``database_url`` runs a test on SQLite and, when ``XUNJIAN_TEST_DATABASE_URL`` is set (CI sets it
 to the machine's PostgreSQL), on PostgreSQL too. Each PostgreSQL test gets a schema of its own,
 dropped afterwards, so runs never see each other's rows.
+
+``data_folder_templates`` makes one real ``xunjian server init`` per session (per xdist worker)
+and database kind, for fixtures that copy it per test (tests/data_folder.py).
+
+Password hashing is cheap in the whole suite, and in every server it starts: see
+server/security.py CHEAP_HASHING_FOR_TESTS (set before anything hashes; subprocesses inherit
+it).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PG_ENV = "XUNJIAN_TEST_DATABASE_URL"
+# server/security.py CHEAP_HASHING_FOR_TESTS, spelt out: this file must not import the server
+# (the agent's tests run without its extra).
+os.environ["XUNJIAN_TESTS_ONLY_CHEAP_PASSWORD_HASHING"] = "1"
 
 
 def _database_params() -> list[str]:
@@ -49,3 +61,58 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with engine.begin() as connection:
             connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """tests/data_folder.py DataFolderTemplates (imported here: it needs the server extra)."""
+    from tests.data_folder import DataFolderTemplates
+
+    templates = DataFolderTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.remove()
+
+
+# Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
+# /etc/passwd makes a second useradd at the same moment fail) and the agent installed into
+# /opt/xunjian by the deployment tests. One such module runs at a time on this machine, across
+# pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
+# (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
+MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd"})
+MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
+
+
+def _changes_the_machine(module: object) -> bool:
+    used = {getattr(value, "__module__", None) for value in vars(module).values()}
+    return bool(used & MACHINE_WIDE)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Autouse and module-scoped: set up before the module's own module fixtures (sshd, accounts).
+    if not _changes_the_machine(request.module):
+        yield
+        return
+    with MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.
+# Collected first, so pytest-xdist starts them first and the short ones fill in around them,
+# instead of one worker finishing a minute-long test alone at the end.
+REAL_PROCESSES = frozenset({"ServerUnderTest", "AgentUnderTest", "Sshd"})
+
+
+def _starts_real_processes(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and bool(REAL_PROCESSES & set(vars(module)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not _starts_real_processes(item))  # stable: order kept within

@@ -108,11 +108,14 @@ def playwright_session() -> Iterator[object]:
 
 @pytest.fixture
 def console_server(
-    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    database_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    data_folder_templates: object,
 ) -> Iterator[ServerUnderTest]:
     """A real server; tests may pass config through ``@pytest.mark.server_config(...)``."""
     under_test = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    under_test.init()
+    under_test.init_copy(data_folder_templates)
     config = {
         "heartbeat_interval_seconds": 1,
         "scan_interval_seconds": 5,

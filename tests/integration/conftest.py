@@ -12,9 +12,11 @@ from tests.harness import ServerUnderTest
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[ServerUnderTest]:
+def server(
+    database_url: str, tmp_path: Path, data_folder_templates: object
+) -> Iterator[ServerUnderTest]:
     under_test = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    under_test.init()
+    under_test.init_copy(data_folder_templates)
     # One-second heartbeats so "online" and commands move quickly; scans come from the agents'
     # own local tuning in these tests.
     under_test.set_config(heartbeat_interval_seconds=1, scan_interval_seconds=5)

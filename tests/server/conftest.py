@@ -1,12 +1,13 @@
 """Fixtures for the server's tests: a data folder made by the real ``xunjian server init`` on
 each database of the shared ``database_url`` fixture (tests/conftest.py), the Flask app built
-from it, and enrolled agents that sign their requests for real."""
+from it, and enrolled agents that sign their requests for real.
+
+The data folder is a copy of one made once per session (tests/data_folder.py); tests marked
+``real_server_init`` (the tests of init itself) get their own ``server init``."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -23,17 +24,9 @@ from werkzeug.test import TestResponse
 from server.app import create_app
 from server.state import ServerState, current_state
 from server.store.agents import create_enrollment_token
-from xunjian.cli import main as xunjian_main
+from tests.data_folder import DataFolderTemplates, init_data_folder, run_xunjian
 from xunjian.core.contract import PATH_ENROLL, PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
 from xunjian.core.wire import public_key_to_text, sign_request
-
-
-def run_xunjian(*words: str) -> tuple[int, str, str]:
-    """Run the real ``xunjian`` command in this process; returns (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = xunjian_main(list(words))
-    return status, out.getvalue(), err.getvalue()
 
 
 @dataclass
@@ -164,19 +157,18 @@ def sample_results(count: int = 3) -> list[dict[str, Any]]:
     ]
 
 
-def init_data_folder(data: Path, database_url: str) -> tuple[str, str]:
-    status, out, err = run_xunjian(
-        "server", "init", "--data", str(data), "--database-url", database_url
-    )
-    assert status == 0, err
-    password = (data / "initial-admin-password").read_text().strip()
-    return out, password
-
-
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
+def server(
+    tmp_path: Path,
+    database_url: str,
+    data_folder_templates: DataFolderTemplates,
+    request: pytest.FixtureRequest,
+) -> Iterator[Server]:
     data = tmp_path / "server"
-    output, password = init_data_folder(data, database_url)
+    if request.node.get_closest_marker("real_server_init"):
+        output, password = init_data_folder(data, database_url)
+    else:
+        output, password = data_folder_templates.copy(data, database_url)
     app = create_app(data)
     app.config["TESTING"] = True
     yield Server(data, app, password, output)
@@ -191,3 +183,6 @@ def agent(server: Server) -> SignedAgent:
 
 def unknown_agent_id() -> str:
     return str(uuid.uuid4())
+
+
+__all__ = ["init_data_folder", "run_xunjian"]  # imported from here by test files

@@ -7,6 +7,7 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 from sqlalchemy import select
@@ -16,6 +17,9 @@ from server.security import verify_password
 from server.store.models import User
 from tests.server.conftest import Server, run_xunjian
 from xunjian.core.wire import certificate_sha256
+
+# These tests are about `server init` itself: each gets its own, not a copy of a template.
+pytestmark = pytest.mark.real_server_init
 
 
 def mode(path: Path) -> int:
