@@ -95,6 +95,10 @@ class TemplateFolder:
         config_path = data / "config.json"
         config = json.loads(config_path.read_text())
         config["database_url"] = database_url
+        # One HTTP worker process: a real server started from a copy costs one interpreter less
+        # (about 2 s of CPU each, measured). The tests of several processes (test_serve, the
+        # end-to-end alert, device and monitor tests) set workers themselves.
+        config["workers"] = 1
         config_path.write_text(json.dumps(config, indent=2))  # the file keeps its 0600
         output = self.init_output.replace(str(self.data), str(data))
         output = output.replace(_safe(self.database_url), _safe(database_url))

@@ -89,7 +89,7 @@ def new_device_from(payload: Any) -> Any:
         )
     except BodyError as error:
         raise DeviceError(str(error)) from None
-    return validate(
+    return validate(  # the model's bounds again (cheap), then what a model cannot say
         body.address,
         body.port,
         body.type,

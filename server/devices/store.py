@@ -20,23 +20,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.devices.models import DEVICE_PLATFORM, DEVICE_TYPES, Device
-from server.devices.schemas import (
-    MAX_AUTHORISATION,
-    MAX_LABEL,
-    MAX_NAME,
-    MIN_AUTHORISATION,
-    USER_PATTERN,
-)
+from server.devices.models import DEVICE_PLATFORM, Device
+from server.devices.schemas import MAX_NAME, MIN_AUTHORISATION
+from server.devices.schemas import NewDevice as NewDeviceBody
 from server.sealing import Sealer
 from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.models import Agent, utcnow
+from xunjian.core.schema import BodyError, convert
 
 CLAIM_SECONDS = 900
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
-_USER = re.compile(USER_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -64,49 +59,49 @@ def validate(
     authorised_by: object = "",
     authorisation: object = "",
 ) -> NewDevice:
-    """Every field checked and bounded; DeviceError names the first bad one."""
-    if not isinstance(address, str) or not address.strip():
-        raise DeviceError("address: an IP address or host name is required")
-    address = address.strip()
+    """Every field checked and bounded; DeviceError names the first bad one.
+
+    The bounds are the API's model (``schemas.NewDevice``: one definition for the API, the
+    console and the command line); what a model cannot say is checked here after it: an
+    address is an IP address or a host name, text holds no control characters, and the
+    authorisation is long enough without its surrounding blanks."""
+    fields = {
+        "address": address.strip() if isinstance(address, str) else address,
+        "port": port,
+        "type": device_type,
+        "label": label,
+        "key_user": key_user,
+        "authorised_by": authorised_by,
+        "authorisation": authorisation,
+    }
     try:
-        address = str(ipaddress.ip_address(address))
+        body = convert(fields, NewDeviceBody, from_text=True)
+    except BodyError as error:
+        raise DeviceError(str(error)) from None
+    try:
+        normal_address = str(ipaddress.ip_address(body.address))
     except ValueError:
-        if not _HOSTNAME.fullmatch(address) or address.replace(".", "").isdigit():
+        if not _HOSTNAME.fullmatch(body.address) or body.address.replace(".", "").isdigit():
             raise DeviceError(
-                f"address: {address[:80]!r} is neither an IP address nor a host name"
+                f"address: {body.address[:80]!r} is neither an IP address nor a host name"
             ) from None
-        address = address.lower()
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise DeviceError("port: a whole number 1..65535")
-    if device_type not in DEVICE_TYPES:
-        raise DeviceError(f"type: one of {', '.join(DEVICE_TYPES)}")
-    if not isinstance(label, str) or len(label) > MAX_LABEL or _CONTROL.search(label):
-        raise DeviceError(f"label: text of at most {MAX_LABEL} characters")
-    if not isinstance(key_user, str) or not _USER.fullmatch(key_user):
-        raise DeviceError("key_user: a user name (letters, digits, _ . -; at most 32)")
-    if (
-        not isinstance(authorised_by, str)
-        or not authorised_by.strip()
-        or len(authorised_by) > MAX_NAME
-        or _CONTROL.search(authorised_by)
-    ):
-        raise DeviceError(f"authorised_by: the name of who authorised it (at most {MAX_NAME})")
-    if (
-        not isinstance(authorisation, str)
-        or not MIN_AUTHORISATION <= len(authorisation.strip()) <= MAX_AUTHORISATION
-    ):
+        normal_address = body.address.lower()
+    for name in ("label", "authorised_by"):
+        if _CONTROL.search(getattr(body, name)):
+            raise DeviceError(f"{name}: no control characters")
+    if len(body.authorisation.strip()) < MIN_AUTHORISATION:
         raise DeviceError(
             "authorisation: a statement that the organisation owns this device and allows "
-            f"these checks ({MIN_AUTHORISATION}..{MAX_AUTHORISATION} characters)"
+            f"these checks (at least {MIN_AUTHORISATION} characters)"
         )
     return NewDevice(
-        address=address,
-        port=port,
-        type=str(device_type),
-        label=label.strip() or f"{device_type} {address}",
-        key_user=key_user,
-        authorised_by=authorised_by.strip(),
-        authorisation=authorisation.strip(),
+        address=normal_address,
+        port=body.port,
+        type=body.type,
+        label=body.label.strip() or f"{body.type} {normal_address}",
+        key_user=body.key_user,
+        authorised_by=body.authorised_by.strip(),
+        authorisation=body.authorisation.strip(),
     )
 
 

@@ -14,7 +14,7 @@ from tests.server.test_api import api_token, bearer
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({}, "missing required field `url`"),
+        ({}, "url: is required"),
         ({"url": "ftp://127.0.0.1/"}, "http:// or https://"),
         ({"url": "http://admin:secret@127.0.0.1/"}, "credentials"),
         ({"url": "http://127.0.0.1/" + "a" * 2000}, "url: expected `str` of length <= 2000"),
