@@ -36,51 +36,24 @@ def _rss_mib() -> float:
 
 
 def _read_everything(root: str) -> dict[str, Any]:
-    from checks.collectors.windows.defender import read_defender
+    """Every Windows fact, through the collectors a scan uses."""
+    from checks.collectors.windows import facts as windows
     from checks.collectors.windows.exposure import read_exposure
     from checks.collectors.windows.hives import Hive
-    from checks.collectors.windows.sam import (
-        administrators,
-        find_weak_nt_passwords,
-        read_accounts,
-        read_password_policy,
-    )
-    from checks.collectors.windows.software import (
-        amcache_programs,
-        machine_programs,
-        user_programs,
-    )
-    from checks.collectors.windows.system import (
-        installed_cumulative_updates,
-        read_windows_version,
-    )
-    from checks.collectors.windows.volume import WindowsVolume
+    from checks.host import HostContext
 
     started = time.perf_counter()
-    volume = WindowsVolume(Path(root))
-    counts: dict[str, int] = {}
-    with (
-        Hive(volume.hive("SOFTWARE")) as software,  # type: ignore[arg-type]
-        Hive(volume.hive("SYSTEM")) as system,  # type: ignore[arg-type]
-        Hive(volume.hive("SAM")) as sam,  # type: ignore[arg-type]
-    ):
-        read_windows_version(software)
-        counts["updates"] = len(installed_cumulative_updates(software))
-        read_exposure(system, software)
-        read_defender(software)
-        programs = machine_programs(software)
-        for user in volume.user_hives():
-            with Hive(user.path) as user_hive:
-                programs += user_programs(user_hive, user.profile)
-        amcache = volume.amcache()
-        if amcache is not None:
-            with Hive(amcache) as amcache_hive:
-                programs += amcache_programs(amcache_hive)
-        counts["programs"] = len(programs)
-        counts["accounts"] = len(read_accounts(sam))
-        read_password_policy(sam)
-        counts["administrators"] = len(administrators(sam))
-        counts["weak"] = len(find_weak_nt_passwords(sam, system).matches)
+    host = HostContext.tree(Path(root))
+    counts = {
+        "updates": len(windows.collect_windows_system(host).cumulative_updates),
+        "programs": len(windows.collect_windows_packages(host)),
+        "accounts": len(windows.collect_windows_accounts(host).accounts),
+        "administrators": len(windows.collect_windows_accounts(host).administrators),
+        "weak": len(windows.collect_windows_weak_passwords(host).matches),
+        "users": len(windows.collect_windows_desktop(host).users),
+    }
+    windows.collect_windows_exposure(host)
+    windows.collect_windows_defender(host)
     # The real 15 MB SYSTEM hive beside the volume, for a hive of a real PC's size.
     with Hive(Path(root).parent / "SYSTEM_WIN_10_1709") as real_system:
         read_exposure(real_system, None)
