@@ -156,6 +156,9 @@ def status_document(state: AgentState) -> dict[str, Any]:
         "last_policy_version",
         "last_error",
         "last_error_at",
+        "watch_error",
+        "watch_error_at",
+        "watch_unreadable",
     ):
         document[name] = status.get(name)
     spool = peek_depth(state.spool_path)
@@ -186,6 +189,12 @@ def status_command(args: argparse.Namespace) -> int:
             ("spool depth", "spool_depth"),
             ("last error", "last_error"),
         ]
+        if document.get("watch_error"):
+            # A blind watcher is not a quiet one: say it apart from the last error.
+            labels.append(("file watcher", "watch_failing"))
+            document["watch_failing"] = (
+                f"FAILING since {document.get('watch_error_at')}: {document['watch_error']}"
+            )
         print(f"enrolled (state folder {state.directory})")
         for label, key in labels:
             value = document.get(key)

@@ -66,6 +66,7 @@ KIND_LABELS = {
     "webshell": _l("web shell"),
     "sensitive_file": _l("sensitive file"),
     "default_credential": _l("default credential"),
+    "watch_failed": _l("file watcher failing"),
 }
 
 

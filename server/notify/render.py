@@ -33,6 +33,7 @@ KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.SLOW: {"zh": "页面响应慢", "en": "page slow"},
     AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
     AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
+    AlertKind.WATCH_FAILED: {"zh": "文件监控失效", "en": "file watcher failing"},
     NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
     NoticeKind.TEST: {"zh": "测试消息", "en": "test message"},
 }

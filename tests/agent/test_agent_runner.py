@@ -368,3 +368,38 @@ def test_a_heartbeat_announcing_a_new_policy_fetches_it(
     api.policy["version"] = 9
     agent.service.heartbeat()
     assert agent.service.policy_version == 9
+
+
+def test_a_watcher_that_cannot_work_shows_in_status_and_reaches_the_server(
+    agent: RunningAgent, api: ScriptedApi, state: AgentState, tmp_path: Path
+) -> None:
+    """A blind watcher must not look like a quiet folder: `agent status` says it fails, the
+    server gets ``watch_failed`` once (not every cycle), then ``watch_recovered``."""
+    from agent.cli import status_document
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    # The snapshot's place is taken by a folder: the watcher cannot open it.
+    state.watch_snapshot_path.mkdir()
+    api.policy = {
+        **api.policy,
+        "version": 4,
+        "watch": {"folders": [{"path": str(uploads), "kind": "upload"}], "sensitive_words": []},
+    }
+    service = agent.service
+    service.refresh_policy()
+    assert service.watcher is None
+    service.watch_cycle()
+    service.watch_cycle()
+    failed = [e for r in api.reports for e in r.get("file_events", [])]
+    assert [(e["action"], e["folder"]) for e in failed] == [("watch_failed", str(uploads))]
+    assert "not started" in failed[0]["error"]
+    document = status_document(state)
+    assert document["watch_error"] and "not started" in document["watch_error"]
+    # Fixed on the host: the next cycle starts it, says so, and reports what is there.
+    state.watch_snapshot_path.rmdir()
+    (uploads / "shell.php").write_bytes(b"<?php @eval($_POST['x']);?>")
+    service.watch_cycle()
+    later = [e for r in api.reports[1:] for e in r.get("file_events", [])]
+    assert [e["action"] for e in later] == ["watch_recovered", "created"], later
+    assert status_document(state)["watch_error"] is None
