@@ -329,9 +329,10 @@ class AgentService:
                 if exc.retryable:
                     self._retry_later(f"report {spooled.seq} not accepted: {exc}")
                     break
-                # The same bytes would be refused forever: drop them, tell the server.
+                # The same bytes would be refused forever: set them aside (kept in the spool,
+                # counted), tell the server in a gap, and go on with the next report.
                 reason = f"rejected by the server: HTTP {exc.status}: {exc.error}"
-                log.error("report seq %d %s; dropped", spooled.seq, reason)
+                log.error("report seq %d %s; set aside", spooled.seq, reason)
                 self.spool.reject(spooled.seq, reason)
                 self._note_error(f"report {spooled.seq} {reason}")
                 continue

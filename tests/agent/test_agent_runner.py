@@ -165,9 +165,15 @@ def test_a_server_error_keeps_the_report_for_a_retry(agent: RunningAgent, api: S
 def test_a_report_the_server_rejects_becomes_a_gap_on_the_next(
     agent: RunningAgent, api: ScriptedApi
 ) -> None:
+    from agent.cli import status_document
+
     api.report_status = 400
     agent.service.scan_cycle()
-    assert agent.spool.depth() == 0  # dropped: the same bytes would be refused forever
+    # Out of the queue (the same bytes would be refused forever), but kept and counted.
+    assert agent.spool.depth() == 0
+    (aside,) = agent.spool.set_aside()
+    assert aside[:2] == (1, "scan") and "HTTP 400: scripted refusal" in aside[2]
+    assert status_document(agent.service.state)["reports_set_aside"] == 1
     api.report_status = None
     agent.service.scan_cycle()
     (report,) = api.reports
@@ -176,6 +182,17 @@ def test_a_report_the_server_rejects_becomes_a_gap_on_the_next(
     gap = report["gaps"][0]
     assert (gap["from_seq"], gap["to_seq"]) == (1, 1)
     assert "400" in gap["reason"]
+
+
+@pytest.mark.parametrize(("status", "set_aside"), [(422, True), (409, False), (429, False)])
+def test_only_refusals_of_the_content_set_a_report_aside(
+    agent: RunningAgent, api: ScriptedApi, status: int, set_aside: bool
+) -> None:
+    """A rate limit or a conflict heals with time: the report waits. A refusal of what it
+    holds does not: it is set aside and the next one goes."""
+    api.report_status = status
+    agent.service.scan_cycle()
+    assert (agent.spool.depth(), len(agent.spool.set_aside())) == ((0, 1) if set_aside else (1, 0))
 
 
 def test_gaps_from_a_full_spool_reach_the_server(
