@@ -36,7 +36,7 @@ from server.monitors.models import (
     MonitorResult,
 )
 from server.store.models import utcnow
-from xunjian.core.probe import Fetch, fetch
+from xunjian.core.probe import AddressPolicy, Fetch, fetch
 
 logger = logging.getLogger("xunjian.server.monitors")
 SEVERITY = {"down": "high", "slow": "medium", "tamper": "critical"}
@@ -134,6 +134,7 @@ def probe_monitor(
     words: Iterable[str],
     channels: Sequence[Channel] = (),
     claimed_by: str | None = None,
+    addresses: AddressPolicy = AddressPolicy(),  # noqa: B008 (frozen: one shared default)
 ) -> Result | None:
     """Fetch and judge one monitor, then record it. None if the monitor no longer exists, or
     if an agent runs it (the page may be reachable only from inside; the server never fetches
@@ -148,6 +149,7 @@ def probe_monitor(
         follow_redirects=monitor.follow_redirects,
         max_redirects=monitor.max_redirects,
         ca_file=monitor.ca_file,
+        addresses=addresses,
     )
     now = utcnow()
     result = judge_fetch(loaded, fetched, now, words)

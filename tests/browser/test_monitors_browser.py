@@ -66,6 +66,8 @@ def reload_until(page: Page, what: str, condition: Any, timeout: float = 90) -> 
     wait_for(what, holds, timeout=timeout, interval=1)
 
 
+# The site runs on 127.0.0.1: allowed as an admin allows a network (docs/monitors.md).
+@pytest.mark.server_config(monitor_allowed_networks=["127.0.0.0/8"])
 def test_a_defaced_page_is_seen_and_its_new_baseline_needs_two_people(
     browser: Any, console_server: ServerUnderTest, site: Site, screenshot: Any
 ) -> None:

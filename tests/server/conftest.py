@@ -158,17 +158,36 @@ def sample_results(count: int = 3) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def server_settings() -> dict[str, Any]:
+    """config.json settings a test folder's server runs with (overridden per directory, e.g.
+    tests/monitors allows its loopback sites through ``monitor_allowed_networks``)."""
+    return {}
+
+
+def apply_settings(data: Path, settings: dict[str, Any]) -> None:
+    """Write ``settings`` into the data folder's config.json, as an admin would."""
+    if not settings:
+        return
+    path = data / "config.json"
+    config = json.loads(path.read_text())
+    config.update(settings)
+    path.write_text(json.dumps(config, indent=2))  # the file keeps its 0600
+
+
+@pytest.fixture
 def server(
     tmp_path: Path,
     database_url: str,
     data_folder_templates: DataFolderTemplates,
     request: pytest.FixtureRequest,
+    server_settings: dict[str, Any],
 ) -> Iterator[Server]:
     data = tmp_path / "server"
     if request.node.get_closest_marker("real_server_init"):
         output, password = init_data_folder(data, database_url)
     else:
         output, password = data_folder_templates.copy(data, database_url)
+    apply_settings(data, server_settings)
     app = create_app(data)
     app.config["TESTING"] = True
     yield Server(data, app, password, output)
