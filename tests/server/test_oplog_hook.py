@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from server.oplog.hook import install_hook, record
 from server.oplog.models import OplogEntry
-from server.oplog.signing import verification_key
+from server.oplog.signing import ANCHORS_NAME, verification_key
 from server.oplog.verify import verify_log
 from server.store.accounts import create_api_token, create_user, user_by_name
 from tests.server.conftest import Server, SignedAgent
@@ -191,7 +191,9 @@ def test_refused_reads_of_the_log_are_logged(logged: Server) -> None:
         ("oplog.read", "admin", "refused"),
         ("oplog.read", "admin", "ok"),
     ]
-    assert verify_log(logged.state.engine, verification_key(logged.data)).ok
+    assert verify_log(
+        logged.state.engine, verification_key(logged.data), logged.data / ANCHORS_NAME
+    ).ok
 
 
 def test_record_failure_never_breaks_the_request(logged: Server) -> None:
