@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
@@ -92,9 +93,60 @@ def current_config(app: Any) -> ServerConfig:
     return app.extensions[EXTENSION_KEY].config  # type: ignore[no-any-return]
 
 
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request, whose own refusals of a body over ``max_request_body_size`` (413,
+    answered from the headers, before ``Expect: 100-continue`` would send 100 and invite the
+    body) become operation log entries like the app's refusals."""
+
+    def simple_response(self, status: Any, msg: Any = "") -> None:
+        if str(status).startswith("413"):
+            on_too_large = getattr(self.server, "on_too_large", None)
+            if on_too_large is not None:
+                on_too_large(self)
+        super().simple_response(status, msg)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value or "")
+
+
+def record_too_large(app: Any, limit: int) -> Callable[[Any], None]:
+    """What to do with a body cheroot refused: one operation log entry (the TCP peer; a
+    trusted proxy's forwarded client is not read for a request the app never saw)."""
+    from server.oplog.chain import EntryFields
+    from server.oplog.hook import operation_log
+
+    log = operation_log(app)
+
+    def on_too_large(request: Any) -> None:
+        try:
+            length = _text(request.inheaders.get(b"Content-Length", b""))[:20]
+            path = _text(getattr(request, "path", b""))[:200]
+            log.append(
+                EntryFields.make(
+                    "http.refused",
+                    outcome="refused",
+                    reason=f"413 body of {length or 'unknown'} bytes over the {limit}-byte limit",
+                    target=path,
+                    client_address=_text(request.conn.remote_addr),
+                    client_port=int(request.conn.remote_port or 0) or None,
+                    details={"method": _text(request.method)[:16], "path": path, "status": 413},
+                )
+            )
+        except Exception:  # the refusal goes out whatever happens to its record
+            logging.getLogger("xunjian.server.oplog").exception("could not record a 413")
+
+    return on_too_large
+
+
 def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[Any, Any]:
     app = create_app(data)
     paths = DataPaths(data)
+    config = current_config(app)
     server = wsgi.Server(
         (host, port),
         access_log(app, current_config(app).trusted_proxies),
@@ -105,6 +157,12 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
         reuse_port=reuse_port,
     )
     server.ssl_adapter = BuiltinSSLAdapter(str(paths.server_cert), str(paths.server_key))
+    # A body over the limit is refused from its Content-Length, before cheroot answers
+    # ``Expect: 100-continue`` (it sends 100 as soon as the headers are read, which made a
+    # client start a 30 MB upload only to be cut off); the refusal is logged (_Request).
+    server.max_request_body_size = config.max_body_bytes
+    server.ConnectionClass = _Connection
+    server.on_too_large = record_too_large(app, config.max_body_bytes)
     return app, server
 
 

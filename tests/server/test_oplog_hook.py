@@ -203,3 +203,21 @@ def test_record_failure_never_breaks_the_request(logged: Server) -> None:
     with logged.app.app_context():
         assert record("test.event") is None
     assert entries(logged) == []
+
+
+def test_an_oversized_console_form_is_a_413_and_an_entry_not_a_traceback(
+    logged: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3 MiB login form: Flask answers 413 (MAX_CONTENT_LENGTH); reading the form again in
+    the hook raised, so the refusal was a traceback instead of an entry."""
+    client = logged.client()
+    before = len(entries(logged))
+    form = {"name": "admin", "password": "x" * (3 * 1024 * 1024), "csrf_token": "t"}
+    answer = client.post("/login", data=form, environ_base=PEER)
+    assert answer.status_code == 413
+    assert not [r for r in caplog.records if "could not record" in r.getMessage()]
+    new = entries(logged)[before:]
+    assert [(e.action, e.outcome, e.client_address) for e in new] == [
+        ("console.login", "refused", "10.20.30.40")
+    ]
+    assert "413" in new[0].reason and new[0].target == "user:"

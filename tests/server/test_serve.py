@@ -124,3 +124,46 @@ def test_wsgi_module_reads_xunjian_data(server: Server) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "200"
+
+
+def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server) -> None:
+    """``Expect: 100-continue`` with a 30 MB Content-Length: the answer to the headers is 413,
+    never 100 (which invited the body, then cut it off), and the refusal is an entry."""
+    import threading
+
+    from sqlalchemy import select
+
+    from server.oplog.models import OplogEntry
+    from server.serve import _http_server
+
+    port = free_port()
+    _app, http = _http_server(server.data, "127.0.0.1", port, False)
+    http.prepare()
+    thread = threading.Thread(target=http.serve, daemon=True)
+    thread.start()
+    try:
+        context = ssl.create_default_context(cafile=str(server.data / "ca" / "ca.pem"))
+        context.check_hostname = False
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(
+                b"POST /api/v1/agent/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 31457280\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            first = tls.recv(4096).split(b"\r\n", 1)[0]
+            source_port = tls.getsockname()[1]
+        assert first.startswith(b"HTTP/1.1 413"), first
+    finally:
+        http.stop()
+        thread.join(timeout=10)
+    with server.state.sessions() as session:
+        refused = session.scalars(
+            select(OplogEntry).where(OplogEntry.action == "http.refused")
+        ).all()
+    assert [(e.outcome, e.target, e.client_port) for e in refused] == [
+        ("refused", "/api/v1/agent/reports", source_port)
+    ]
+    assert "31457280" in refused[0].reason
