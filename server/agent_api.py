@@ -10,6 +10,7 @@ the client's address and source port, and happens before anything is written.
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from dataclasses import dataclass
@@ -17,14 +18,14 @@ from typing import Any, TypeVar
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.alerts.silent import heartbeat
 from server.apidoc import THROTTLED, documented
-from server.intake.agents import agent_identity, touch_agent
+from server.intake.agents import agent_identity, first_use, touch_agent
 from server.intake.report import ingest_report
 from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
@@ -73,6 +74,7 @@ def _refused(error: Refused) -> ResponseReturnValue:
 # every agent path, before any work: guessing and floods stay cheap for the server and bounded
 # in its logs. An honest agent never fails so often; behind a shared address it retries later.
 AUTH_FAILURES_PER_MINUTE = 30
+REPLAYED = "replayed request: the same signature within the freshness window"
 _FAILURES_KEY = "xunjian.agent_api.auth_failures"
 
 
@@ -182,6 +184,17 @@ def _public_key(text: str) -> Ed25519PublicKey:
     return key
 
 
+def _once(signed: SignedRequest) -> None:
+    """A request that must take effect once: the same signed bytes again within the window
+    (a replay) are refused with 409 and change nothing. The agent signs each attempt anew, so
+    its own retries pass."""
+    state = current_state()
+    window = datetime.timedelta(seconds=state.config.freshness_window_seconds)
+    signature = request.headers.get(wire.HEADER_SIGNATURE, "")
+    if not first_use(state.engine, signature, signed.agent.id, window):
+        raise Refused(409, "replayed request: this signature was used already")
+
+
 def authenticate(connection: Connection | None = None) -> SignedRequest:
     """Verify the signature headers against the enrolled key; refuse with 401 otherwise.
 
@@ -220,6 +233,8 @@ def authenticate(connection: Connection | None = None) -> SignedRequest:
         _check_freshness(sent_at, state.config.freshness_window_seconds)
     except wire.SignatureError as exc:
         raise Refused(401, f"agent {agent_id}: {exc}") from exc
+    # A refusal after this point is of a known agent, not an anonymous flood (oplog hook).
+    g.authenticated_agent = agent_id
     return SignedRequest(agent, body)
 
 
@@ -331,10 +346,12 @@ def policy() -> ResponseReturnValue:
     tags=_TAGS,
     body=bodies.Heartbeat,
     responses={200: bodies.HeartbeatAnswer},
+    errors={409: REPLAYED},
 )
 def heartbeat_endpoint() -> ResponseReturnValue:
     signed = authenticate()
     beat = parse(signed.body, bodies.Heartbeat)
+    _once(signed)
     version, commands = heartbeat(
         current_state().engine, signed.agent.id, msgspec.structs.asdict(beat)
     )
@@ -365,6 +382,7 @@ def agent_monitors() -> ResponseReturnValue:
     body=bodies.MonitorOutcome,
     responses={200: bodies.OutcomeAnswer},
     errors={
+        409: REPLAYED,
         403: "the monitor is not run by this agent",
         413: "the body is over the size limit, or the page over the probe's 1 MiB cap",
     },
@@ -379,6 +397,7 @@ def monitor_outcome() -> ResponseReturnValue:
         raise Refused(400, str(exc)) from exc
     except agent_intake.OutcomeTooLarge as exc:
         raise Refused(413, str(exc)) from exc
+    _once(signed)
     state = current_state()
     try:
         received = agent_intake.receive(

@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -143,6 +144,19 @@ def record_too_large(app: Any, limit: int) -> Callable[[Any], None]:
     return on_too_large
 
 
+# TLS 1.2 with forward secrecy and AEAD ciphers only (no CBC: its padding oracles); TLS 1.3's
+# suites are all AEAD and are not affected by this list.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def tls_adapter(paths: DataPaths) -> BuiltinSSLAdapter:
+    adapter = BuiltinSSLAdapter(
+        str(paths.server_cert), str(paths.server_key), ciphers=TLS12_CIPHERS
+    )
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return adapter
+
+
 def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[Any, Any]:
     app = create_app(data)
     paths = DataPaths(data)
@@ -156,7 +170,7 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
         request_queue_size=128,
         reuse_port=reuse_port,
     )
-    server.ssl_adapter = BuiltinSSLAdapter(str(paths.server_cert), str(paths.server_key))
+    server.ssl_adapter = tls_adapter(paths)
     # A body over the limit is refused from its Content-Length, before cheroot answers
     # ``Expect: 100-continue`` (it sends 100 as soon as the headers are read, which made a
     # client start a 30 MB upload only to be cut off); the refusal is logged (_Request).

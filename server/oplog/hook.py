@@ -145,7 +145,12 @@ def record(
     written: Appended | None = None
     try:
         first = True
-        if outcome == "refused" and (actor or "anonymous") == "anonymous":
+        anonymous = (
+            has_request_context()
+            and (actor or "anonymous") == "anonymous"
+            and not g.get("authenticated_agent")
+        )
+        if outcome == "refused" and anonymous:
             key = (address, action, reason.split(" ", 1)[0])
             first, closed = _repeats().see(key, port)
             _write_repeats(closed)

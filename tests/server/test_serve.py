@@ -3,6 +3,7 @@ logs requests with the source port, and stops cleanly on SIGTERM. Also the WSGI 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -11,7 +12,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,14 +129,9 @@ def test_wsgi_module_reads_xunjian_data(server: Server) -> None:
     assert done.stdout.strip() == "200"
 
 
-def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server) -> None:
-    """``Expect: 100-continue`` with a 30 MB Content-Length: the answer to the headers is 413,
-    never 100 (which invited the body, then cut it off), and the refusal is an entry."""
-    import threading
-
-    from sqlalchemy import select
-
-    from server.oplog.models import OplogEntry
+@contextlib.contextmanager
+def in_process_server(server: Server) -> Iterator[int]:
+    """The cheroot server ``xunjian server run`` builds, in a thread; yields its port."""
     from server.serve import _http_server
 
     port = free_port()
@@ -142,8 +140,63 @@ def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server)
     thread = threading.Thread(target=http.serve, daemon=True)
     thread.start()
     try:
-        context = ssl.create_default_context(cafile=str(server.data / "ca" / "ca.pem"))
-        context.check_hostname = False
+        yield port
+    finally:
+        http.stop()
+        thread.join(timeout=10)
+
+
+def client_context(server: Server, ciphers: str | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(server.data / "ca" / "ca.pem"))
+    context.check_hostname = False
+    if ciphers is not None:  # TLS 1.2 only, so the list is what is offered
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(ciphers)
+    return context
+
+
+def test_https_answers_carry_hsts_and_tls12_offers_aead_only(server: Server) -> None:
+    with in_process_server(server) as port:
+        for ciphers in (
+            # CBC suites with SHA-2 (Python's default server list offers them), and an AEAD
+            # suite without forward secrecy: no handshake.
+            "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:"
+            "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384",
+            "AES128-GCM-SHA256",
+        ):
+            with (
+                pytest.raises(ssl.SSLError),
+                socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            ):
+                client_context(server, ciphers).wrap_socket(raw, server_hostname="127.0.0.1")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            tls = client_context(server, "ECDHE+AESGCM:ECDHE+CHACHA20").wrap_socket(
+                raw, server_hostname="127.0.0.1"
+            )
+            suite = (tls.cipher() or ("",))[0]
+            assert tls.version() == "TLSv1.2" and ("GCM" in suite or "CHACHA" in suite), suite
+            tls.close()
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, context=client_context(server), timeout=10
+        )
+        connection.request("GET", "/login")
+        answer = connection.getresponse()
+        answer.read()
+        connection.close()
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+    # Over plain HTTP (the test client) the header is not sent: it would mean nothing.
+    assert "Strict-Transport-Security" not in server.client().get("/login").headers
+
+
+def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server) -> None:
+    """``Expect: 100-continue`` with a 30 MB Content-Length: the answer to the headers is 413,
+    never 100 (which invited the body, then cut it off), and the refusal is an entry."""
+    from sqlalchemy import select
+
+    from server.oplog.models import OplogEntry
+
+    with in_process_server(server) as port:
+        context = client_context(server)
         with (
             socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
             context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
@@ -156,9 +209,6 @@ def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server)
             first = tls.recv(4096).split(b"\r\n", 1)[0]
             source_port = tls.getsockname()[1]
         assert first.startswith(b"HTTP/1.1 413"), first
-    finally:
-        http.stop()
-        thread.join(timeout=10)
     with server.state.sessions() as session:
         refused = session.scalars(
             select(OplogEntry).where(OplogEntry.action == "http.refused")
