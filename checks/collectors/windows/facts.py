@@ -1,20 +1,24 @@
 """The Windows collectors (listed in checks/collectors/windows/__init__.py): each opens the
-hives it needs from the host's root (a mounted Windows volume, see volume.py), reads, and
-closes them. A hive that is
-missing says which; one that cannot be read raises the HiveError as a CollectError, so every
-check needing it reports the same clear reason."""
+hives it needs, reads, and closes them. Under ``--root`` they are the files of a mounted
+Windows volume (volume.py); on the running PC, the live registry through winreg, and for the
+locked SAM, copies saved with RegSaveKey (live.py). The readers cannot tell the two apart
+(registry.RegistrySource). A hive that is missing says which; one that cannot be read raises
+its HiveError as a CollectError, so every check needing it reports the same clear reason."""
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from checks.collectors.linux.weak_passwords import organisation_candidates
+from checks.collectors.windows import live
 from checks.collectors.windows.defender import read_defender
 from checks.collectors.windows.desktop import machine_inactivity_seconds, user_screen_lock
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
+from checks.collectors.windows.registry import HiveAccessDenied, RegistrySource
 from checks.collectors.windows.sam import (
     BootKeyMismatch,
     SamError,
@@ -27,7 +31,7 @@ from checks.collectors.windows.sam import (
 from checks.collectors.windows.software import amcache_programs, machine_programs, user_programs
 from checks.collectors.windows.system import installed_cumulative_updates, read_windows_version
 from checks.collectors.windows.volume import WindowsVolume
-from checks.errors import CollectError, NotApplicable
+from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import InstalledPackage, WeakPasswords
 from checks.facts_windows import (
     DefenderState,
@@ -40,15 +44,67 @@ from checks.host import HostContext
 
 
 @contextmanager
-def _hive(host: HostContext, name: str) -> Iterator[Hive]:
+def _read_errors() -> Iterator[None]:
+    try:
+        yield
+    except HiveAccessDenied as error:
+        raise NoPrivilege(str(error)) from None
+    except HiveError as error:
+        raise CollectError(str(error)) from None
+
+
+@contextmanager
+def _hive_file(path: Path) -> Iterator[Hive]:
+    with _read_errors(), Hive(path) as hive:
+        yield hive
+
+
+@contextmanager
+def _hive(host: HostContext, name: str) -> Iterator[RegistrySource]:
+    """SOFTWARE or SYSTEM: the volume's file, or the running PC's registry."""
+    if not host.is_tree:
+        with _read_errors():
+            yield live.machine_hive(name)
+        return
     path = WindowsVolume(host.root).hive(name)
     if path is None:
         raise NotApplicable(f"this Windows volume has no {name} hive (Windows/System32/config)")
-    try:
-        with Hive(path) as hive:
-            yield hive
-    except HiveError as error:
-        raise CollectError(str(error)) from None
+    with _hive_file(path) as hive:
+        yield hive
+
+
+@contextmanager
+def _locked_hives(host: HostContext, *names: str) -> Iterator[list[Hive]]:
+    """SAM (and SYSTEM for its boot key) as hive files: the volume's, or saved copies."""
+    with ExitStack() as stack:
+        if host.is_tree:
+            paths = []
+            for name in names:
+                path = WindowsVolume(host.root).hive(name)
+                if path is None:
+                    raise NotApplicable(
+                        f"this Windows volume has no {name} hive (Windows/System32/config)"
+                    )
+                paths.append(path)
+        else:
+            saved = stack.enter_context(live.saved_hives(live.hive_saver(), *names))
+            paths = [saved[name] for name in names]
+        yield [stack.enter_context(_hive_file(path)) for path in paths]
+
+
+@contextmanager
+def _user_hives(
+    host: HostContext, software: RegistrySource
+) -> Iterator[list[tuple[str, RegistrySource]]]:
+    """(profile, hive) for each user: Users/*/NTUSER.DAT, or the loaded ones under HKEY_USERS."""
+    with ExitStack() as stack, _read_errors():
+        if not host.is_tree:
+            yield list(live.loaded_user_hives(software))
+            return
+        yield [
+            (user.profile, stack.enter_context(_hive_file(user.path)))
+            for user in WindowsVolume(host.root).user_hives()
+        ]
 
 
 def collect_windows_system(host: HostContext) -> WindowsSystem:
@@ -70,7 +126,7 @@ def collect_windows_defender(host: HostContext) -> DefenderState:
 
 
 def collect_windows_accounts(host: HostContext) -> WindowsAccounts:
-    with _hive(host, "SAM") as sam:
+    with _locked_hives(host, "SAM") as (sam,):
         try:
             return WindowsAccounts(
                 accounts=tuple(read_accounts(sam)),
@@ -86,7 +142,7 @@ def collect_windows_weak_passwords(host: HostContext, organisation_key: str = ""
     """Keyed by the organisation's words, as on Linux."""
     words = organisation_key.split("\n") if organisation_key else []
     candidates = organisation_candidates(words, datetime.datetime.now(datetime.UTC).year)
-    with _hive(host, "SAM") as sam, _hive(host, "SYSTEM") as system:
+    with _locked_hives(host, "SAM", "SYSTEM") as (sam, system):
         try:
             return find_weak_nt_passwords(sam, system, candidates)
         except BootKeyMismatch as error:
@@ -96,20 +152,18 @@ def collect_windows_weak_passwords(host: HostContext, organisation_key: str = ""
 
 
 def collect_windows_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
-    """Programs from the three Uninstall places and Amcache, as the neutral package fact."""
-    volume = WindowsVolume(host.root)
-    with _hive(host, "SOFTWARE") as software:
+    """Programs from the three Uninstall places and Amcache, as the neutral package fact.
+
+    Amcache is read only from a volume: on the running PC its file is locked and it is not
+    loaded under a key winreg can open."""
+    with _hive(host, "SOFTWARE") as software, _user_hives(host, software) as users:
         programs = machine_programs(software)
-    try:
-        for user in volume.user_hives():
-            with Hive(user.path) as user_hive:
-                programs += user_programs(user_hive, user.profile)
-        amcache = volume.amcache()
-        if amcache is not None:
-            with Hive(amcache) as amcache_hive:
-                programs += amcache_programs(amcache_hive)
-    except HiveError as error:
-        raise CollectError(str(error)) from None
+        for profile, user_hive in users:
+            programs += user_programs(user_hive, profile)
+    amcache = WindowsVolume(host.root).amcache() if host.is_tree else None
+    if amcache is not None:
+        with _hive_file(amcache) as amcache_hive:
+            programs += amcache_programs(amcache_hive)
     seen: set[str] = set()
     packages = []
     for program in programs:
@@ -129,13 +183,7 @@ def collect_windows_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
 
 
 def collect_windows_desktop(host: HostContext) -> WindowsDesktop:
-    with _hive(host, "SOFTWARE") as software:
+    with _hive(host, "SOFTWARE") as software, _user_hives(host, software) as users:
         machine = machine_inactivity_seconds(software)
-    users = []
-    try:
-        for user in WindowsVolume(host.root).user_hives():
-            with Hive(user.path) as user_hive:
-                users.append(user_screen_lock(user_hive, user.profile))
-    except HiveError as error:
-        raise CollectError(str(error)) from None
-    return WindowsDesktop(machine, tuple(users))
+        locks = tuple(user_screen_lock(user_hive, profile) for profile, user_hive in users)
+    return WindowsDesktop(machine, locks)
