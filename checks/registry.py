@@ -996,7 +996,12 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="antivirus",
         platforms=("windows",),
         rules=("E1", "E8"),
-        facts=(FactName.WINDOWS_DEFENDER, FactName.PACKAGES, FactName.CLOCK),
+        facts=(
+            FactName.WINDOWS_DEFENDER,
+            FactName.WINDOWS_SECURITY_CENTER,
+            FactName.PACKAGES,
+            FactName.CLOCK,
+        ),
         function=windows.antivirus,
         params=(
             ParamSpec(
@@ -1005,6 +1010,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 7,
                 "病毒库最多允许的天数",
                 "most days the signatures may be old",
+            ),
+            ParamSpec(
+                "max_scan_days",
+                "int",
+                7,
+                "距上次病毒扫描最多允许的天数(仅在运行中的电脑上可读)",
+                "most days since Defender's last scan (known only on the running PC)",
             ),
         ),
     ),

@@ -30,6 +30,7 @@ from checks.collectors.windows.volume import WindowsVolume
 from checks.errors import NoPrivilege
 from checks.host import HostContext
 from tests.windows import fakewinreg
+from tests.windows.fakepowershell import defender_and_center
 from tests.windows.fakewinreg import FakeWinreg
 from tests.windows.volumes import TEACHER_SID
 
@@ -167,7 +168,8 @@ def live_pc(
     saver = FakeSaver(volume, tmp_path)
     monkeypatch.setattr(live, "registry_api", lambda: api)
     monkeypatch.setattr(live, "hive_saver", lambda: saver)
-    yield HostContext(root=tmp_path, runner=None, platform="windows", is_tree=False), saver
+    runner = defender_and_center("mpcomputerstatus_realtime_off.json", None)
+    yield HostContext(root=tmp_path, runner=runner, platform="windows", is_tree=False), saver
 
 
 def test_the_collectors_give_the_same_facts_live_as_from_the_volume(
@@ -178,12 +180,17 @@ def test_the_collectors_give_the_same_facts_live_as_from_the_volume(
     for collect in (
         windows_facts.collect_windows_system,
         windows_facts.collect_windows_exposure,
-        windows_facts.collect_windows_defender,
         windows_facts.collect_windows_packages,
         windows_facts.collect_windows_desktop,
         windows_facts.collect_windows_accounts,
     ):
         assert collect(host) == collect(tree), collect.__name__
+    # Defender: the hive's state, with what MSFT_MpComputerStatus alone knows added.
+    defender = windows_facts.collect_windows_defender(host)
+    offline = windows_facts.collect_windows_defender(tree)
+    assert offline.service_enabled is None and defender.service_enabled is True
+    assert defender.disabled_by_policy == offline.disabled_by_policy
+    assert defender.realtime_disabled is offline.realtime_disabled is True
     desktop = windows_facts.collect_windows_desktop(host)
     assert [user.profile for user in desktop.users] == ["teacher"]  # from ProfileList
     weak = windows_facts.collect_windows_weak_passwords(host)

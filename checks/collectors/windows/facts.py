@@ -7,13 +7,20 @@ its HiveError as a CollectError, so every check needing it reports the same clea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from checks.collectors.linux.weak_passwords import organisation_candidates
-from checks.collectors.windows import live
+from checks.collectors.windows import live, powershell
+from checks.collectors.windows.antivirus import (
+    ANTIVIRUS_PRODUCTS,
+    MP_COMPUTER_STATUS,
+    defender_from_status,
+    security_center_products,
+)
 from checks.collectors.windows.defender import read_defender
 from checks.collectors.windows.desktop import machine_inactivity_seconds, user_screen_lock
 from checks.collectors.windows.exposure import read_exposure
@@ -36,6 +43,7 @@ from checks.facts import InstalledPackage, WeakPasswords
 from checks.facts_windows import (
     DefenderState,
     Exposure,
+    SecurityCenter,
     WindowsAccounts,
     WindowsDesktop,
     WindowsSystem,
@@ -121,8 +129,35 @@ def collect_windows_exposure(host: HostContext) -> Exposure:
 
 
 def collect_windows_defender(host: HostContext) -> DefenderState:
+    """The hive's state; on the running PC overlaid with MSFT_MpComputerStatus, which knows
+    whether the engine runs and when it last scanned."""
     with _hive(host, "SOFTWARE") as software:
-        return read_defender(software)
+        registry = read_defender(software)
+    if host.is_tree:
+        return registry
+    try:
+        answer = powershell.run_json(host, MP_COMPUTER_STATUS, "Defender (MSFT_MpComputerStatus)")
+        status = powershell.records(answer)
+    except powershell.Absent:
+        status = []
+    if not status:  # Defender removed (a Server without the feature): no engine to judge
+        return dataclasses.replace(registry, installed=False, service_enabled=False)
+    return defender_from_status(registry, status[0])
+
+
+def collect_windows_security_center(host: HostContext) -> SecurityCenter:
+    """Antivirus products registered with Security Center; where it cannot be read, why."""
+    if host.is_tree:
+        return SecurityCenter(False, "Security Center is read only on the running PC")
+    try:
+        answer = powershell.run_json(
+            host, ANTIVIRUS_PRODUCTS, "Security Center's antivirus products (SecurityCenter2)"
+        )
+    except powershell.Absent:
+        return SecurityCenter(
+            False, "this Windows has no Security Center (root/SecurityCenter2): a Server"
+        )
+    return SecurityCenter(True, "", security_center_products(powershell.records(answer)))
 
 
 def collect_windows_accounts(host: HostContext) -> WindowsAccounts:

@@ -1,0 +1,166 @@
+"""Facts only the running Windows knows, from recordings in the APIs' own JSON
+(tests/windows/recordings/): Defender's MSFT_MpComputerStatus and Security Center's
+AntiVirusProduct, read by the agent's collectors through a runner that plays the recordings
+instead of powershell.exe (tests/windows/fakepowershell.py), then judged by the real check.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from checks.collectors.windows import facts as windows_facts
+from checks.collectors.windows import live
+from checks.collectors.windows.antivirus import decode_product_state
+from checks.collectors.windows.powershell import json_datetime
+from checks.collectors.windows.volume import WindowsVolume
+from checks.engine import run_check
+from checks.facts import Clock, FactName
+from checks.factset import FactSource
+from checks.host import HostContext
+from checks.registry import REGISTRY
+from checks.runner import CommandResult
+from tests.windows.fakepowershell import FakePowerShell, defender_and_center
+from tests.windows.fakewinreg import HKEY_LOCAL_MACHINE, FakeWinreg
+
+UTC = datetime.UTC
+
+
+# productState values as administrators published them from real PCs (recordings/README.md),
+# and the "expired" state from the published enumeration of the state nibble.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (266240, ("on", True, False)),  # 0x041000: a third-party AV on, signatures current
+        (266256, ("on", False, False)),  # 0x041010: on, signatures out of date
+        (262144, ("off", True, False)),  # 0x040000: off
+        (270336, ("snoozed", True, False)),  # 0x042000: snoozed
+        (274432, ("expired", True, False)),  # 0x043000: its licence expired
+        (393472, ("off", True, True)),  # 0x060100: Defender off (another AV took over)
+        (397568, ("on", True, True)),  # 0x061100: Defender on
+        (397584, ("on", False, True)),  # 0x061110: Defender on, signatures out of date
+    ],
+)
+def test_product_state_is_decoded(value: int, expected: tuple[str, bool, bool]) -> None:
+    assert decode_product_state(value) == expected
+
+
+def test_dates_as_both_powershells_write_them() -> None:
+    moment = datetime.datetime(2026, 11, 22, 8, 6, 27, tzinfo=UTC)
+    assert json_datetime("/Date(1795334787000)/") == moment  # Windows PowerShell 5.1
+    assert json_datetime("2026-11-22T16:06:27+08:00") == moment  # PowerShell 7, China time
+    assert json_datetime("/Date(-11644473600000)/") is None  # 1601: Windows' "never"
+    assert json_datetime(None) is None and json_datetime("") is None
+
+
+def _live_host(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    volumes: dict[bool, WindowsVolume],
+    runner: FakePowerShell,
+) -> HostContext:
+    software = volumes[False].hive("SOFTWARE")  # the clean PC's hive: Defender on in it
+    assert software is not None
+    api = FakeWinreg({(HKEY_LOCAL_MACHINE, "SOFTWARE"): software})
+    monkeypatch.setattr(live, "registry_api", lambda: api)
+    return HostContext(root=tmp_path, runner=runner, platform="windows", is_tree=False)
+
+
+def test_defender_status_from_its_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    runner = defender_and_center("mpcomputerstatus_on.json", None)
+    defender = windows_facts.collect_windows_defender(
+        _live_host(tmp_path, monkeypatch, volumes, runner)
+    )
+    assert defender.live and defender.service_enabled and defender.antivirus_enabled
+    assert not defender.realtime_disabled
+    assert defender.signature_version == "1.421.88.0"
+    assert defender.signatures_updated_at == datetime.datetime(2026, 11, 22, 8, 6, 27, tzinfo=UTC)
+    assert defender.quick_scan_at == datetime.datetime(2026, 11, 20, 2, 29, 59, tzinfo=UTC)
+    assert defender.full_scan_at == datetime.datetime(2026, 10, 1, 13, 50, 24, tzinfo=UTC)
+    assert defender.last_scan_at == defender.quick_scan_at
+    ((argv, timeout),) = runner.calls
+    assert argv[0] == "powershell.exe" and "-NonInteractive" in argv
+    assert "UTF8" in argv[-1]  # a Chinese console would write code page 936
+    assert timeout is not None and timeout <= 60
+
+
+def test_defender_absent_and_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    host = _live_host(tmp_path, monkeypatch, volumes, defender_and_center(None, None))
+    removed = windows_facts.collect_windows_defender(host)
+    assert not removed.installed and removed.service_enabled is False
+    runner = defender_and_center("mpcomputerstatus_realtime_off.json", None)
+    host = _live_host(tmp_path, monkeypatch, volumes, runner)
+    off = windows_facts.collect_windows_defender(host)
+    # The hive says real-time is on (clean PC); Defender itself says it is off: Defender wins.
+    assert off.realtime_disabled and off.full_scan_at is None
+
+
+def test_security_center_from_its_recordings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    def center(recording: str | None) -> object:
+        runner = defender_and_center("mpcomputerstatus_on.json", recording)
+        host = _live_host(tmp_path, monkeypatch, volumes, runner)
+        return windows_facts.collect_windows_security_center(host)
+
+    both = center("antivirusproduct_360_on.json")
+    assert both.readable
+    assert [(p.name, p.state, p.signatures_up_to_date, p.by_microsoft) for p in both.products] == [
+        ("Windows Defender", "off", True, True),
+        ("360杀毒", "on", True, False),
+    ]
+    alone = center("antivirusproduct_defender_only.json")  # one object, printed bare
+    assert [(p.name, p.state) for p in alone.products] == [("Windows Defender", "on")]
+    server = center(None)
+    assert not server.readable and "Server" in server.reason
+    tree = windows_facts.collect_windows_security_center(HostContext.tree(volumes[False].root))
+    assert not tree.readable and "running PC" in tree.reason
+
+
+def test_a_powershell_failure_is_an_error_not_an_empty_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    class Broken(FakePowerShell):
+        def run(self, argv: object, timeout: float | None = None) -> CommandResult:
+            return CommandResult(("powershell.exe",), 1, "", "Access denied\n", False)
+
+    host = _live_host(tmp_path, monkeypatch, volumes, Broken({}))
+    with pytest.raises(Exception, match="Access denied") as raised:
+        windows_facts.collect_windows_security_center(host)
+    assert type(raised.value).__name__ == "CollectError"
+
+
+@pytest.mark.parametrize(
+    ("status", "products", "expected", "words"),
+    [
+        ("mpcomputerstatus_passive.json", "antivirusproduct_360_on.json", "pass", "360杀毒"),
+        ("mpcomputerstatus_passive.json", "antivirusproduct_huorong_stale.json", "fail", "火绒"),
+        ("mpcomputerstatus_passive.json", "antivirusproduct_tencent_snoozed.json", "fail",
+         "snoozed"),
+        ("mpcomputerstatus_realtime_off.json", None, "fail", "real-time protection is off"),
+        ("mpcomputerstatus_on.json", "antivirusproduct_defender_only.json", "pass", "Defender"),
+    ],
+)  # fmt: skip
+def test_the_check_judges_the_live_facts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    volumes: dict[bool, WindowsVolume],
+    status: str,
+    products: str | None,
+    expected: str,
+    words: str,
+) -> None:
+    host = _live_host(tmp_path, monkeypatch, volumes, defender_and_center(status, products))
+    spec = REGISTRY["antivirus.windows_protection"]
+    # The scan's clock is the recordings' day, so their ages are what the cases mean.
+    clock_day = datetime.datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    source = FactSource(host, preset={FactName.CLOCK: Clock(clock_day), FactName.PACKAGES: ()})
+    (result,) = run_check(spec, source, "windows", {})
+    assert result.status.value == expected, result.message
+    assert words in result.message
