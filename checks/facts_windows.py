@@ -41,6 +41,10 @@ class CumulativeUpdate:
     build: int
     ubr: int
     installed_at: datetime.datetime | None
+    # "cbs" (Component Based Servicing, in the SOFTWARE hive) or "history" (Windows Update's
+    # own history, on the running PC only), and the KB number where the source names it.
+    source: str = "cbs"
+    kb: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,9 @@ class WindowsSystem:
 
     version: WindowsVersion
     cumulative_updates: tuple[CumulativeUpdate, ...]  # installed, oldest first
+    # On the running PC: why Windows Update's history could not be read ("" when it was, or
+    # from a volume, which has none); the hive's CBS packages then stand alone.
+    history_error: str = ""
 
     @property
     def last_cumulative_update(self) -> CumulativeUpdate | None:

@@ -131,6 +131,10 @@ def update_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     now = facts.clock.now
     last = system.last_cumulative_update
     evidence: dict[str, Any] = {"build": system.version.patch_level}
+    if system.history_error:
+        evidence["update_history"] = system.history_error
+    if last is not None:
+        evidence |= {"source": last.source, "kb": last.kb}
     if last is None or last.installed_at is None:
         return [
             Finding(

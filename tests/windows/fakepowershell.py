@@ -45,5 +45,13 @@ class FakePowerShell:
         raise AssertionError(f"no recording answers {script!r}")
 
 
-def defender_and_center(status: str | None, products: str | None) -> FakePowerShell:
-    return FakePowerShell({"MSFT_MpComputerStatus": status, "AntiVirusProduct": products})
+def defender_and_center(
+    status: str | None, products: str | None, history: str | None = "updatehistory_none.json"
+) -> FakePowerShell:
+    return FakePowerShell(
+        {
+            "MSFT_MpComputerStatus": status,
+            "AntiVirusProduct": products,
+            "Microsoft.Update.Session": history,
+        }
+    )

@@ -18,6 +18,7 @@ from checks.collectors.windows.powershell import json_datetime
 from checks.collectors.windows.volume import WindowsVolume
 from checks.engine import run_check
 from checks.facts import Clock, FactName
+from checks.facts_windows import WindowsSystem
 from checks.factset import FactSource
 from checks.host import HostContext
 from checks.registry import REGISTRY
@@ -164,3 +165,60 @@ def test_the_check_judges_the_live_facts(
     (result,) = run_check(spec, source, "windows", {})
     assert result.status.value == expected, result.message
     assert words in result.message
+
+
+def _system(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    volumes: dict[bool, WindowsVolume],
+    history: str | None,
+) -> WindowsSystem:
+    runner = defender_and_center(None, None, history)
+    return windows_facts.collect_windows_system(_live_host(tmp_path, monkeypatch, volumes, runner))
+
+
+def test_the_last_cumulative_update_from_windows_updates_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    offline = windows_facts.collect_windows_system(HostContext.tree(volumes[False].root))
+    assert [(u.build, u.ubr, u.source) for u in offline.cumulative_updates] == [
+        (26200, 7171, "cbs")
+    ]
+    system = _system(tmp_path, monkeypatch, volumes, "updatehistory_en.json")
+    # The failed first try, .NET's own cumulative update, Defender's signatures and an
+    # uninstall are left out; 26200.7171 is named by the history, with its KB and its date.
+    assert [(u.build, u.ubr, u.source, u.kb) for u in system.cumulative_updates] == [
+        (26200, 6899, "history", "KB5066835"),
+        (26200, 7171, "history", "KB5068861"),
+    ]
+    last = system.last_cumulative_update
+    assert last is not None
+    assert last.installed_at == datetime.datetime(2026, 11, 13, 2, 41, 7, tzinfo=UTC)
+    assert system.version == offline.version and not system.history_error
+
+
+def test_a_chinese_history_and_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    chinese = _system(tmp_path, monkeypatch, volumes, "updatehistory_zh.json")
+    # Succeeded with errors counts; an entry that names no build.UBR is left to CBS.
+    assert [(u.build, u.ubr, u.kb) for u in chinese.cumulative_updates] == [
+        (26200, 7171, "KB5068861")
+    ]
+    empty = _system(tmp_path, monkeypatch, volumes, "updatehistory_none.json")
+    assert [(u.ubr, u.source) for u in empty.cumulative_updates] == [(7171, "cbs")]
+
+
+def test_an_unreadable_history_leaves_the_hives_updates_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, volumes: dict[bool, WindowsVolume]
+) -> None:
+    system = _system(tmp_path, monkeypatch, volumes, None)
+    assert "Windows Update's history" in system.history_error
+    assert [(u.ubr, u.source) for u in system.cumulative_updates] == [(7171, "cbs")]
+    spec = REGISTRY["patch.windows_update_age"]
+    source = FactSource.from_values(
+        {FactName.WINDOWS_SYSTEM: system, FactName.CLOCK: Clock(datetime.datetime.now(UTC))}
+    )
+    (result,) = run_check(spec, source, "windows", {})
+    assert result.status.value == "pass"  # CBS's 26200.7171 was installed ten days ago
+    assert result.evidence["update_history"] == system.history_error

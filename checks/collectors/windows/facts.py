@@ -37,6 +37,11 @@ from checks.collectors.windows.sam import (
 )
 from checks.collectors.windows.software import amcache_programs, machine_programs, user_programs
 from checks.collectors.windows.system import installed_cumulative_updates, read_windows_version
+from checks.collectors.windows.updates import (
+    UPDATE_HISTORY,
+    cumulative_updates_from_history,
+    merged,
+)
 from checks.collectors.windows.volume import WindowsVolume
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import InstalledPackage, WeakPasswords
@@ -120,7 +125,16 @@ def collect_windows_system(host: HostContext) -> WindowsSystem:
         version = read_windows_version(software)
         if version is None:
             raise CollectError("the SOFTWARE hive has no Microsoft\\Windows NT\\CurrentVersion key")
-        return WindowsSystem(version, tuple(installed_cumulative_updates(software)))
+        cbs = installed_cumulative_updates(software)
+    if host.is_tree:
+        return WindowsSystem(version, tuple(cbs))
+    try:
+        answer = powershell.run_json(host, UPDATE_HISTORY, "Windows Update's history")
+    except CollectError as error:
+        # The version and CBS packages are still true; the update check names this reason.
+        return WindowsSystem(version, tuple(cbs), history_error=str(error))
+    history = cumulative_updates_from_history(powershell.records(answer))
+    return WindowsSystem(version, tuple(merged(cbs, history)))
 
 
 def collect_windows_exposure(host: HostContext) -> Exposure:
