@@ -823,12 +823,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="patch.updates_pending",
         title_zh="系统更新及时安装",
         title_en="Pending updates are installed promptly",
-        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新。",
+        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新;"
+        "Windows 上在 设置 > Windows 更新 中安装。",
         remediation_en="Run apt-get update && apt-get upgrade (or dnf upgrade) to install the "
-        "updates.",
+        "updates; on Windows, install them in Settings > Windows Update.",
         severity=Severity.LOW,
         category="patch",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E1", "E8"),
         facts=(FactName.PENDING_UPDATES,),
         function=patch.updates_pending,

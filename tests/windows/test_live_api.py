@@ -222,3 +222,20 @@ def test_an_unreadable_history_leaves_the_hives_updates_and_says_why(
     (result,) = run_check(spec, source, "windows", {})
     assert result.status.value == "pass"  # CBS's 26200.7171 was installed ten days ago
     assert result.evidence["update_history"] == system.history_error
+
+
+def test_pending_updates_are_not_applicable_until_the_agent_searched(
+    tmp_path: Path, volumes: dict[bool, WindowsVolume]
+) -> None:
+    from checks.collectors.windows.facts import collect_windows_pending_updates
+    from checks.errors import NotApplicable
+
+    outside = HostContext(tmp_path, None, "windows", is_tree=False)
+    not_yet = HostContext(tmp_path, None, "windows", is_tree=False, cache=tmp_path)
+    for host, reason in (
+        (HostContext.tree(volumes[False].root), "running PC"),
+        (outside, "outside the agent"),
+        (not_yet, "not finished a search"),
+    ):
+        with pytest.raises(NotApplicable, match=reason):
+            collect_windows_pending_updates(host)

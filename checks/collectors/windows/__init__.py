@@ -23,6 +23,7 @@ _FUNCTIONS: dict[FactName, str] = {
     FactName.WINDOWS_ACCOUNTS: "collect_windows_accounts",
     FactName.WINDOWS_DESKTOP: "collect_windows_desktop",
     FactName.PACKAGES: "collect_windows_packages",
+    FactName.PENDING_UPDATES: "collect_windows_pending_updates",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -38,13 +39,15 @@ from checks.collectors.windows.sam import (
 from checks.collectors.windows.software import amcache_programs, machine_programs, user_programs
 from checks.collectors.windows.system import installed_cumulative_updates, read_windows_version
 from checks.collectors.windows.updates import (
+    PENDING_CACHE,
     UPDATE_HISTORY,
     cumulative_updates_from_history,
     merged,
+    pending_from_cache,
 )
 from checks.collectors.windows.volume import WindowsVolume
 from checks.errors import CollectError, NoPrivilege, NotApplicable
-from checks.facts import InstalledPackage, WeakPasswords
+from checks.facts import InstalledPackage, PendingUpdate, WeakPasswords
 from checks.facts_windows import (
     DefenderState,
     Exposure,
@@ -157,6 +160,29 @@ def collect_windows_defender(host: HostContext) -> DefenderState:
     if not status:  # Defender removed (a Server without the feature): no engine to judge
         return dataclasses.replace(registry, installed=False, service_enabled=False)
     return defender_from_status(registry, status[0])
+
+
+def collect_windows_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
+    """What the agent's last scheduled search found (updates.py); a scan never searches."""
+    if host.is_tree:
+        raise NotApplicable("pending updates are searched for on the running PC only")
+    if host.cache is None:
+        raise NotApplicable(
+            "pending Windows updates are searched for by the agent's scheduled job; this scan "
+            "runs outside the agent"
+        )
+    path = host.cache / PENDING_CACHE
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotApplicable(
+            "the agent has not finished a search for pending Windows updates yet"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise CollectError(f"{path}: {error}") from None
+    if not isinstance(cache, dict):
+        raise CollectError(f"{path}: not a JSON object")
+    return pending_from_cache(cache, datetime.datetime.now(datetime.UTC))
 
 
 def collect_windows_security_center(host: HostContext) -> SecurityCenter:
