@@ -31,7 +31,7 @@ _MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
 _UNIX_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 # What WMI says when the class or namespace is not there (Defender removed, Server without
 # Security Center): the fact's absence, not a failure.
-_ABSENT = ("invalid namespace", "invalid class", "not found", "0x8004100e", "0x80041010")
+_ABSENT = ("invalid namespace", "invalid class", "0x8004100e", "0x80041010")
 
 
 class Absent(NotApplicable):
