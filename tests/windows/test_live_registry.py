@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import pytest
 
@@ -259,3 +259,34 @@ def test_a_key_this_account_may_not_open_is_no_privilege(
     host = HostContext(root=tmp_path, runner=None, platform="windows", is_tree=False)
     with pytest.raises(NoPrivilege, match="denied"):
         windows_facts.collect_windows_exposure(host)
+
+
+def test_a_logged_off_users_hive_is_read_from_their_profile_folder(
+    volumes: dict[bool, WindowsVolume], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The teacher is logged off: no HKEY_USERS hive, so their NTUSER.DAT file is read (on a
+    PC, C:\\Users\\teacher; here the volume's Users/teacher)."""
+    volume = volumes[True]
+    api = FakeWinreg(
+        {
+            (fakewinreg.HKEY_LOCAL_MACHINE, "SOFTWARE"): _path(volume, "SOFTWARE"),
+            (fakewinreg.HKEY_LOCAL_MACHINE, "SYSTEM"): _path(volume, "SYSTEM"),
+        }
+    )
+    asked: list[str] = []
+
+    def folder(image_path: str) -> Path:
+        asked.append(image_path)
+        return volume.root / "Users" / PureWindowsPath(image_path).name
+
+    monkeypatch.setattr(live, "registry_api", lambda: api)
+    monkeypatch.setattr(live, "profile_folder", folder)
+    host = HostContext(root=tmp_path, runner=None, platform="windows", is_tree=False)
+    tree = HostContext.tree(volume.root)
+    desktop = windows_facts.collect_windows_desktop(host)
+    assert desktop == windows_facts.collect_windows_desktop(tree)
+    assert [user.profile for user in desktop.users] == ["teacher"]
+    packages = windows_facts.collect_windows_packages(host)
+    assert "迅雷" in {package.name for package in packages}  # installed for the teacher only
+    assert packages == windows_facts.collect_windows_packages(tree)
+    assert asked and all(path == "C:\\Users\\teacher" for path in asked)

@@ -112,10 +112,17 @@ def _locked_hives(host: HostContext, *names: str) -> Iterator[list[Hive]]:
 def _user_hives(
     host: HostContext, software: RegistrySource
 ) -> Iterator[list[tuple[str, RegistrySource]]]:
-    """(profile, hive) for each user: Users/*/NTUSER.DAT, or the loaded ones under HKEY_USERS."""
+    """(profile, hive) for each user: Users/*/NTUSER.DAT; live, HKEY_USERS\\<SID> for users
+    logged on and the NTUSER.DAT file of the others."""
     with ExitStack() as stack, _read_errors():
         if not host.is_tree:
-            yield list(live.loaded_user_hives(software))
+            hives: list[tuple[str, RegistrySource]] = []
+            for user in live.user_profiles(software):
+                if user.loaded is not None:
+                    hives.append((user.profile, user.loaded))
+                elif user.file is not None:
+                    hives.append((user.profile, stack.enter_context(_hive_file(user.file))))
+            yield hives
             return
         yield [
             (user.profile, stack.enter_context(_hive_file(user.path)))

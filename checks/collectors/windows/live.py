@@ -1,20 +1,24 @@
 """The running PC's registry for the Windows collectors (docs/windows.md, "Live").
 
 SOFTWARE, SYSTEM and the loaded users' hives are read in place through ``winreg``
-(``registry.LiveHive``). SAM (and the SYSTEM whose class names hold the boot key, which winreg
-cannot read) are locked and hidden even from administrators: they are saved with
-``RegSaveKey`` by LocalSystem holding SeBackupPrivilege into a new folder only SYSTEM may read,
-read there with the offline code (sam.py), and deleted whatever happens.
+(``registry.LiveHive``); a logged-off user's NTUSER.DAT, not locked then, as a file. SAM (and
+the SYSTEM whose class names hold the boot key, which winreg cannot read) are locked and hidden
+even from administrators: they are saved with ``RegSaveKey`` by LocalSystem holding
+SeBackupPrivilege into a new folder only SYSTEM may read, read there with the offline code
+(sam.py), and deleted whatever happens.
 
-The operating system is reached through two seams, ``registry_api()`` and ``hive_saver()``,
-which tests replace: a winreg-compatible fake over real hive files, and a fake saver that
-records what it was asked (tests/windows/test_live_registry.py).
+The operating system is reached through seams, ``registry_api()``, ``hive_saver()`` and
+``profile_folder()``, which tests replace: a winreg-compatible fake over real hive files, a
+fake saver that records what it was asked, the volume's Users folder
+(tests/windows/test_live_registry.py).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
@@ -38,23 +42,40 @@ def machine_hive(name: str) -> LiveHive:
     return LiveHive(api, api.HKEY_LOCAL_MACHINE, name, f"HKEY_LOCAL_MACHINE\\{name}")
 
 
-def loaded_user_hives(software: RegistrySource) -> list[tuple[str, LiveHive]]:
-    """(profile folder name, hive) of each user whose NTUSER.DAT is loaded (logged on, or a
-    service holding it) under ``HKEY_USERS\\<SID>``. A profile not loaded (its user logged off)
-    is not read live yet (docs/windows.md)."""
+@dataclass(frozen=True)
+class UserProfile:
+    """A user's hive on the running PC: loaded under HKEY_USERS (``loaded``), or, for a user
+    who is logged off, their NTUSER.DAT file, which is then not locked (``file``)."""
+
+    profile: str  # the profile folder's name, as on a volume (Users/<profile>)
+    loaded: LiveHive | None
+    file: Path | None
+
+
+def profile_folder(image_path: str) -> Path:
+    """ProfileImagePath (REG_EXPAND_SZ, e.g. ``%SystemDrive%\\Users\\teacher``) as a folder."""
+    return Path(os.path.expandvars(image_path))
+
+
+def user_profiles(software: RegistrySource) -> list[UserProfile]:
+    """Every local or domain user's profile that ProfileList names (S-1-5-21-...)."""
     api = registry_api()
     profiles = software.key(PROFILE_LIST)
-    hives = []
+    found = []
     for entry in profiles.subkeys() if profiles is not None else ():
         if not entry.name.startswith(_USER_SID_PREFIX):
             continue
-        hive = LiveHive(api, api.HKEY_USERS, entry.name, f"HKEY_USERS\\{entry.name}")
-        if hive.key("") is None:
-            continue
         image = entry.value("ProfileImagePath")
-        profile = PureWindowsPath(image).name if isinstance(image, str) and image else entry.name
-        hives.append((profile, hive))
-    return sorted(hives, key=lambda pair: pair[0].casefold())
+        image = image if isinstance(image, str) else ""
+        profile = PureWindowsPath(image).name if image else entry.name
+        hive = LiveHive(api, api.HKEY_USERS, entry.name, f"HKEY_USERS\\{entry.name}")
+        if hive.key("") is not None:
+            found.append(UserProfile(profile, hive, None))
+            continue
+        ntuser = profile_folder(image) / "NTUSER.DAT" if image else None
+        if ntuser is not None and ntuser.is_file():
+            found.append(UserProfile(profile, None, ntuser))
+    return sorted(found, key=lambda user: user.profile.casefold())
 
 
 class HiveSaver(Protocol):
