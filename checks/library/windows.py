@@ -233,10 +233,6 @@ def _third_party(facts: Facts) -> list[_Product]:
     return found
 
 
-def _age_days(now: datetime.datetime, then: datetime.datetime) -> int:
-    return (now - then).days
-
-
 def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     """One finding: the first reason there is no working, current antivirus, or a pass.
 
@@ -276,7 +272,7 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         return [
             Finding(Status.FAIL, "host", "Defender's signatures record no update time", evidence)
         ]
-    days = _age_days(now, updated)
+    days = (now - updated).days
     evidence |= {"signatures_updated_at": updated.isoformat(), "days": days}
     if days > params["max_signature_days"]:
         return [
@@ -304,12 +300,13 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 def _third_party_finding(running: list[SecurityCenterProduct], evidence: dict[str, Any]) -> Finding:
     current = [product for product in running if product.signatures_up_to_date]
     if current:
-        label = known_product(current[0].name) or current[0].name
+        name = current[0].name
+        label = known_product(name)
+        named = f"{name} ({label})" if label and label != name else name
         return Finding(
             Status.PASS,
             "host",
-            f"{current[0].name} ({label}) is on and Security Center reports its signatures "
-            "up to date",
+            f"{named} is on and Security Center reports its signatures up to date",
             evidence,
         )
     return Finding(
@@ -368,7 +365,7 @@ def _scan_finding(
     evidence["last_scan_at"] = last.isoformat() if last else None
     if last is None:
         return Finding(Status.FAIL, "host", "Defender has never finished a scan", evidence)
-    days = _age_days(now, last)
+    days = (now - last).days
     if days > max_days:
         return Finding(
             Status.FAIL,
