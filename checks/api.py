@@ -17,22 +17,28 @@ from checks.registry import REGISTRY
 from checks.runner import CommandRunner
 
 
-def _host(root: Path | None, runner: CommandRunner | None) -> HostContext:
+def _host(
+    root: Path | None, runner: CommandRunner | None, cache: Path | None = None
+) -> HostContext:
     # With a root, commands run only when the caller passes a runner on purpose (a test's).
-    return HostContext.live(runner) if root is None else HostContext.tree(Path(root), runner)
+    if root is None:
+        return HostContext.live(runner, cache)
+    return HostContext.tree(Path(root), runner)
 
 
 def run_scan(
     policy_checks: Mapping[str, Mapping[str, Any]] | None = None,
     root: Path | None = None,
     runner: CommandRunner | None = None,
+    cache: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every enabled check once and return the result dicts of docs/architecture.md.
 
     `policy_checks` maps check id -> {"enabled": bool, "params": {...}}; a check it does not
-    name runs with its defaults. Each fact is collected once for the whole scan.
+    name runs with its defaults. Each fact is collected once for the whole scan. `cache` is
+    the agent's state folder (HostContext.cache).
     """
-    host = _host(root, runner)
+    host = _host(root, runner, cache)
     results = run_checks(FactSource(host), host.platform, policy_checks)
     return [result.to_dict() for result in results]
 

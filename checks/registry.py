@@ -823,12 +823,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="patch.updates_pending",
         title_zh="系统更新及时安装",
         title_en="Pending updates are installed promptly",
-        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新。",
+        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新;"
+        "Windows 上在 设置 > Windows 更新 中安装。",
         remediation_en="Run apt-get update && apt-get upgrade (or dnf upgrade) to install the "
-        "updates.",
+        "updates; on Windows, install them in Settings > Windows Update.",
         severity=Severity.LOW,
         category="patch",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E1", "E8"),
         facts=(FactName.PENDING_UPDATES,),
         function=patch.updates_pending,
@@ -996,7 +997,12 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="antivirus",
         platforms=("windows",),
         rules=("E1", "E8"),
-        facts=(FactName.WINDOWS_DEFENDER, FactName.PACKAGES, FactName.CLOCK),
+        facts=(
+            FactName.WINDOWS_DEFENDER,
+            FactName.WINDOWS_SECURITY_CENTER,
+            FactName.PACKAGES,
+            FactName.CLOCK,
+        ),
         function=windows.antivirus,
         params=(
             ParamSpec(
@@ -1005,6 +1011,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 7,
                 "病毒库最多允许的天数",
                 "most days the signatures may be old",
+            ),
+            ParamSpec(
+                "max_scan_days",
+                "int",
+                7,
+                "距上次病毒扫描最多允许的天数(仅在运行中的电脑上可读)",
+                "most days since Defender's last scan (known only on the running PC)",
             ),
         ),
     ),
