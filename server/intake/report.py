@@ -40,7 +40,7 @@ from server.store.models import (
     Result,
     utcnow,
 )
-from xunjian.core.contract import FULL_SCAN_KINDS, KIND_SCAN, bodies, utc_naive
+from xunjian.core.contract import FULL_SCAN_KINDS, bodies, utc_naive
 
 _encode = msgspec.json.Encoder().encode
 
@@ -204,12 +204,13 @@ def _touch_sql(mark: str) -> str:
 def _platform_sql(mark: str) -> str:
     # A device's row keeps ``device`` (server/devices): its reports describe what was checked
     # over SSH, not what the row is. A report that waited in a spool while a newer one landed
-    # does not turn the host back: only the newest report received so far names the platform.
+    # does not turn the host back: the platform goes with the newest inventory, whose one row
+    # per agent (read by its key) keeps the newest observed_at.
     return (
         f"UPDATE {AGENTS.name} SET platform = {mark}, os = {mark}, os_version = {mark}, "
         f"os_build = {mark} WHERE id = {mark} AND platform <> '{DEVICE_PLATFORM}' "
-        f"AND NOT EXISTS (SELECT 1 FROM {REPORTS.name} WHERE agent_id = {mark} "
-        f"AND created_at > {mark} AND kind = '{KIND_SCAN}')"
+        f"AND NOT EXISTS (SELECT 1 FROM {INVENTORY.name} WHERE agent_id = {mark} "
+        f"AND observed_at > {mark})"
     )
 
 
