@@ -27,6 +27,7 @@ from checks.library import (
     software,
     ssh,
     windows,
+    windows_baseline,
 )
 from checks.model import Finding, Severity
 from checks.params import PARAM_TYPES, ParamSpec, value_matches
@@ -1202,6 +1203,34 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 (),
                 "不做此项检查的账户(如应急账户)",
                 "accounts exempt from this check (such as an emergency account)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.windows_added_since_baseline",
+        title_zh="基线之后不应新增 Windows 账户",
+        title_en="No Windows account was added since the server's baseline",
+        remediation_zh="核实新增账户是否由管理员添加(计算机管理 > 本地用户和组);如不是,运行 "
+        "net user 账户名 /active:no 禁用或删除它并排查入侵;确属批准的,在服务器上更新基线"
+        "(xunjian server agent rebaseline)。",
+        remediation_en="Find out whether an administrator added the account (Computer Management "
+        "> Local Users and Groups); if not, disable it with net user NAME /active:no or delete "
+        "it and look for an intrusion; if it was approved, take a new baseline on the server "
+        "(xunjian server agent rebaseline).",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("windows",),
+        rules=("E8", "E16"),
+        facts=(FactName.WINDOWS_ACCOUNTS,),
+        function=windows_baseline.added_since_baseline,
+        params=(
+            ParamSpec(
+                "baseline",
+                "list[str]",
+                (),
+                "服务器保存的基线账户 SID(本机 SID 加 RID);为空时不做判断",
+                "account SIDs (machine SID and RID) in the server's baseline; when empty the "
+                "check cannot judge",
             ),
         ),
     ),
