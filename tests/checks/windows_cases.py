@@ -281,7 +281,7 @@ WINDOWS_CASES: dict[str, list[Case]] = {
             },
             {("fail", "host")},
         ),
-            Case(
+        Case(
             "live: Defender on, fresh, scanned 3 days ago",
             _live_av(_live_defender()),
             {("pass", "host")},

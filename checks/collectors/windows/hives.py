@@ -267,4 +267,3 @@ class Hive:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-

@@ -23,8 +23,7 @@ from checks.host import HostContext
 POWERSHELL = "powershell.exe"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _PRELUDE = (
-    "$ErrorActionPreference = 'Stop'; "
-    "[Console]::OutputEncoding = [System.Text.Encoding]::UTF8; "
+    "$ErrorActionPreference = 'Stop'; [Console]::OutputEncoding = [System.Text.Encoding]::UTF8; "
 )
 # Windows PowerShell 5.1's ConvertTo-Json writes a DateTime as "\/Date(<ms since 1970>)\/".
 _MS_DATE = re.compile(r"^/Date\((-?\d+)\)/$")
