@@ -1,4 +1,4 @@
-"""``python.exe -m agent.windows [install | remove-state]`` (docs/windows-deploy.md).
+"""``pythonw.exe -m agent.windows [install | remove-state]`` (docs/windows-deploy.md).
 
 No arguments: run as the service (the SCM started us). ``install`` and ``remove-state`` are the
 MSI's deferred custom actions (LocalSystem): ``install`` makes the state folder SYSTEM and
@@ -10,13 +10,14 @@ state folder on an uninstall with REMOVESTATE=1.
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from agent.state import StateError
-from agent.windows import names, staged
+from agent.windows import logs, names, staged
 from agent.windows.acl import AclError, SecurityApi, protect_state_folder
 from agent.windows.scm import ServiceConfigApi, configure_service
 
@@ -28,9 +29,12 @@ def install(
     ca_sha256: str,
     security: SecurityApi,
     services: ServiceConfigApi,
+    log_to_folder: bool = False,
 ) -> str:
     """The install step; returns what it did, one line (the token never in it)."""
     protect_state_folder(state_dir, security)
+    if log_to_folder:
+        logs.configure(state_dir)
     if any(value.strip() for value in (server_url, token, ca_sha256)):
         done = staged.stage(state_dir, server_url, token, ca_sha256)
         what = "enrollment staged for the first start" if done else "already enrolled, kept"
@@ -43,6 +47,15 @@ def install(
 def remove_state(state_dir: Path) -> str:
     shutil.rmtree(state_dir, ignore_errors=True)
     return f"{names.SERVICE_NAME}: removed {state_dir}"
+
+
+def _say(line: str, error: bool = False) -> None:
+    # pythonw.exe (what the installer runs) has no standard streams: then the log has it.
+    stream = sys.stderr if error else sys.stdout
+    if stream is not None:
+        print(line, file=stream)
+    log = logging.getLogger("xunjian.agent.windows")
+    (log.error if error else log.info)("%s", line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,18 +74,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("remove-state")
     args = parser.parse_args(words)
     state_dir = names.state_directory()
-    try:
-        if args.step == "remove-state":
-            print(remove_state(state_dir))
-            return 0
-        from agent.windows.acl import Win32SecurityApi
-        from agent.windows.scm import Win32ServiceConfigApi
+    if args.step == "remove-state":
+        _say(remove_state(state_dir))
+        return 0
+    from agent.windows.acl import Win32SecurityApi
+    from agent.windows.scm import Win32ServiceConfigApi
 
-        print(install(state_dir, args.server, args.token, args.ca_sha256,
-                      Win32SecurityApi(), Win32ServiceConfigApi()))  # fmt: skip
+    try:
+        line = install(state_dir, args.server, args.token, args.ca_sha256,
+                       Win32SecurityApi(), Win32ServiceConfigApi(), log_to_folder=True)  # fmt: skip
     except (AclError, StateError, OSError) as exc:
-        print(f"{names.SERVICE_NAME}: {exc}", file=sys.stderr)
+        _say(f"{names.SERVICE_NAME}: install: {exc}", error=True)
         return 1
+    _say(line)
     return 0
 
 

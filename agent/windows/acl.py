@@ -9,10 +9,13 @@ tested on Linux and :class:`Win32SecurityApi` is the only part that needs Window
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger("xunjian.agent.windows")
 
 SYSTEM_SID = "S-1-5-18"
 ADMINISTRATORS_SID = "S-1-5-32-544"
@@ -50,7 +53,12 @@ class FolderAcl:
 
 
 class SecurityApi(Protocol):
-    """The two Windows calls the rule needs (SetNamedSecurityInfo, GetNamedSecurityInfo)."""
+    """The two Windows calls the rule needs (SetNamedSecurityInfo, GetNamedSecurityInfo).
+    ``enforced`` is False only under wine, which keeps no Windows ACLs on files (the wine
+    prefix's Unix permissions guard them there): a read-back that differs is then a warning,
+    on Windows a refusal to start."""
+
+    enforced: bool
 
     def set_protected_acl(self, path: Path, owner: str, aces: Sequence[Ace]) -> None: ...
 
@@ -68,7 +76,21 @@ def protect_state_folder(path: Path, api: SecurityApi) -> None:
         raise AclError(f"setting the ACL of {path} failed: {exc}") from exc
     wanted = FolderAcl(ADMINISTRATORS_SID, True, STATE_FOLDER_ACES)
     if found != wanted:
+        if not api.enforced:
+            log.warning("%s: wine keeps no file ACLs; Unix permissions guard it", path)
+            return
         raise AclError(f"the ACL of {path} reads back as {found}, not {wanted}")
+
+
+def running_under_wine() -> bool:
+    """Wine's ntdll exports wine_get_version; Windows' does not (and only an administrator
+    could replace ntdll, who needs no trick to read the state folder)."""
+    import ctypes
+
+    try:
+        return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return False
 
 
 class Win32SecurityApi:
@@ -80,6 +102,7 @@ class Win32SecurityApi:
 
         self._security: Any = win32security
         self._error: type[Exception] = pywintypes.error
+        self.enforced = not running_under_wine()
 
     def set_protected_acl(self, path: Path, owner: str, aces: Sequence[Ace]) -> None:
         ws = self._security

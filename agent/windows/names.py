@@ -4,6 +4,7 @@ the installer and the one the code hosts cannot differ."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SERVICE_NAME = "xunjian-agent"
@@ -29,8 +30,32 @@ LOG_BACKUPS = 5
 
 
 def state_directory() -> Path:
-    """``%ProgramData%\\xunjian\\agent``, as ``xunjian.core.paths.default_agent_state`` says on
-    Windows (``XUNJIAN_STATE`` still wins, for tests)."""
+    """``%ProgramData%\\xunjian\\agent`` (``XUNJIAN_STATE`` still wins, for tests). The folder
+    comes from the shell's known-folder API, not the environment: the installer's custom
+    action and the service must agree, and their environments need not (under wine the
+    service's ProgramData variable names C:\\users\\Public)."""
     from xunjian.core.paths import default_agent_state
 
-    return default_agent_state()
+    if os.environ.get("XUNJIAN_STATE") or os.name != "nt":
+        return default_agent_state()
+    return known_program_data() / "xunjian" / "agent"
+
+
+def known_program_data() -> Path:
+    """SHGetKnownFolderPath(FOLDERID_ProgramData) through ctypes (Windows only)."""
+    import ctypes
+    import uuid
+    from ctypes import wintypes
+
+    folder_id = uuid.UUID("62AB5D82-FDC1-4DC3-A9DD-070D1D495D97")  # FOLDERID_ProgramData
+    guid = (ctypes.c_byte * 16).from_buffer_copy(folder_id.bytes_le)
+    found = ctypes.c_wchar_p()
+    shell32 = ctypes.windll.shell32  # type: ignore[attr-defined]
+    shell32.SHGetKnownFolderPath.argtypes = [ctypes.c_void_p, wintypes.DWORD, wintypes.HANDLE,
+                                             ctypes.POINTER(ctypes.c_wchar_p)]  # fmt: skip
+    if shell32.SHGetKnownFolderPath(ctypes.byref(guid), 0, None, ctypes.byref(found)) != 0:
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"))
+    try:
+        return Path(found.value or r"C:\ProgramData")
+    finally:
+        ctypes.windll.ole32.CoTaskMemFree(found)  # type: ignore[attr-defined]

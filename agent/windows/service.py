@@ -1,6 +1,6 @@
 """The pywin32 service class and its host (docs/windows-deploy.md).
 
-The installer registers ``python.exe -m agent.windows`` as the service ``xunjian-agent``
+The installer registers ``pythonw.exe -B -m agent.windows`` as the service ``xunjian-agent``
 (LocalSystem, delayed auto-start). With no arguments, ``agent.windows.__main__`` hands the
 process to the SCM through pywin32's ``servicemanager`` (the "single hosted service" form used
 by frozen executables, so no pythonservice.exe and no registry class entries are needed).
@@ -83,7 +83,7 @@ def make_service_class(
 
 
 def host_service() -> None:
-    """Hand this process to the SCM as the one service it hosts (python.exe -m agent.windows)."""
+    """Hand this process to the SCM as the one service it hosts (pythonw.exe -m agent.windows)."""
     import servicemanager
 
     servicemanager.Initialize()

@@ -50,7 +50,7 @@ def test_the_name_says_version_and_architecture(built_msi: Path) -> None:
 def test_the_files_are_the_runtime_the_agent_and_its_windows_dependencies(built_msi: Path) -> None:
     files = {row["FileName"].split("|")[-1].lower() for row in table(built_msi, "File")}
     # The runtime, the agent's own code, and what only a resolution for Windows brings.
-    for name in ("python.exe", "python311.dll", "python311.zip", "python311._pth",
+    for name in ("python.exe", "pythonw.exe", "python311.dll", "python311.zip", "python311._pth",
                  "servicemanager.pyd", "pywintypes311.dll", "win32service.pyd",
                  "win32security.pyd", "_cffi_backend.cp311-win_amd64.pyd", "runner.py",
                  "scm.py", "webshell_signatures.txt"):  # fmt: skip
@@ -75,7 +75,7 @@ def test_the_service_is_installed_as_localsystem_auto_start_and_controlled(
     assert service["StartType"] == "2"  # SERVICE_AUTO_START (delayed: the custom action)
     assert service["StartName"] == "LocalSystem"
     assert service["Arguments"] == "-B -m agent.windows"
-    # The binary is its component's key file: python.exe.
+    # The binary is its component's key file.
     component = next(r for r in table(built_msi, "Component")
                      if r["Component"] == service["Component_"])  # fmt: skip
     key_file = next(r for r in table(built_msi, "File") if r["File"] == component["KeyPath"])
@@ -91,16 +91,19 @@ def test_recovery_delayed_start_and_enrollment_are_a_deferred_custom_action(
 ) -> None:
     actions = {row["Action"]: row for row in table(built_msi, "CustomAction")}
     install = actions["XunjianInstall"]
-    # An exe from python.exe (18), deferred (0x400), as LocalSystem (0x800), target hidden
-    # from the log (0x2000): it carries the token.
-    assert int(install["Type"]) == 18 | 0x400 | 0x800 | 0x2000
+    # A command line (34) run in INSTALLDIR, deferred (0x400), as LocalSystem (0x800), its
+    # target hidden from the log (0x2000): it carries the token.
+    assert int(install["Type"]) == 34 | 0x400 | 0x800 | 0x2000
+    assert install["Source"] == "INSTALLDIR"
     assert install["Target"] == (
-        '-B -m agent.windows install --server "[SERVERURL]" --token "[TOKEN]" '
-        '--ca-sha256 "[CASHA256]"'
+        '"[System64Folder]cmd.exe" /c ""[INSTALLDIR]python\\python.exe" -B -m agent.windows '
+        'install --server "[SERVERURL]" --token "[TOKEN]" --ca-sha256 "[CASHA256]" '
+        '<NUL >NUL 2>&1"'
     )
     remove = actions["XunjianRemoveState"]
-    assert int(remove["Type"]) & 0x400 and int(remove["Type"]) & 0x800
-    assert remove["Target"].endswith("remove-state")
+    # The same kind, its failure ignored (0x40): an uninstall always finishes.
+    assert int(remove["Type"]) == 34 | 0x400 | 0x800 | 0x40
+    assert "-m agent.windows remove-state" in remove["Target"]
     sequence = {row["Action"]: row for row in table(built_msi, "InstallExecuteSequence")}
     place = int(sequence["XunjianInstall"]["Sequence"])
     assert int(sequence["InstallServices"]["Sequence"]) < place
@@ -122,6 +125,8 @@ def test_major_upgrade_by_a_fixed_upgrade_code_and_secure_hidden_properties(
     assert properties["UpgradeCode"] == "{" + wxs.UPGRADE_CODE + "}"
     assert properties["ProductName"] == "巡检 xunjian agent"
     assert properties["ProductVersion"] == "0.1.0"
+    # One product code per version: any build of it uninstalls another (msiexec /x file).
+    assert properties["ProductCode"] == "{" + wxs.product_code("0.1.0") + "}"
     assert properties["ALLUSERS"] == "1"
     secure = properties["SecureCustomProperties"].split(";")
     assert {"SERVERURL", "TOKEN", "CASHA256", "REMOVESTATE", "WIX_UPGRADE_DETECTED"} <= set(secure)

@@ -44,8 +44,9 @@ class FakeSecurity:
     """SetNamedSecurityInfo/GetNamedSecurityInfo as a dict; ``inherit`` plays a Windows that
     ignored the protection bit, ``fail`` one that refused."""
 
-    def __init__(self, inherit: bool = False, fail: bool = False) -> None:
+    def __init__(self, inherit: bool = False, fail: bool = False, enforced: bool = True) -> None:
         self.acls: dict[Path, FolderAcl] = {}
+        self.enforced = enforced
         self.inherit = inherit
         self.fail = fail
 
@@ -141,6 +142,13 @@ def test_an_acl_that_does_not_hold_stops_the_service_before_any_secret_is_writte
     assert body.run() == 1
 
 
+def test_under_wine_an_acl_that_does_not_hold_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    protect_state_folder(tmp_path / "agent", FakeSecurity(inherit=True, enforced=False))
+    assert "wine keeps no file ACLs" in caplog.text
+
+
 def _must_not_enroll(*_args: object) -> None:
     raise AssertionError("enrolled although the folder is not protected")
 
@@ -201,6 +209,28 @@ def _enroll(state_dir: Path, url: str, token: str, pin: str) -> object:
     from agent.enroll import enroll
 
     return enroll(state_dir, url, token, pin)
+
+
+def test_a_service_manager_without_delayed_start_keeps_auto_start_and_the_restarts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agent.windows.scm import ERROR_INVALID_LEVEL, ServiceConfigError, configure_service
+
+    class Wine(FakeServiceConfig):
+        def set_delayed_auto_start(self, service: str) -> None:
+            raise ServiceConfigError(ERROR_INVALID_LEVEL, "ChangeServiceConfig2: Invalid level.")
+
+    services = Wine()
+    configure_service(services)
+    assert services.calls == [("restart", "xunjian-agent", (60_000, 60_000, 300_000), 86_400)]
+    assert "no delayed auto-start" in caplog.text
+
+    class Denied(FakeServiceConfig):
+        def set_delayed_auto_start(self, service: str) -> None:
+            raise ServiceConfigError(5, "OpenService: Access is denied.")
+
+    with pytest.raises(ServiceConfigError):
+        configure_service(Denied())
 
 
 def test_half_the_properties_fail_the_install(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ PRUNE = (
     "win32com/demos",
     "win32com/test",
     "bin",
+    ".lock",  # uv's, not a file the agent reads
 )
 
 

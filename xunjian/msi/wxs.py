@@ -2,10 +2,10 @@
 
 - every file in its own component, with a GUID derived from its install path (uuid5), so a
   major upgrade replaces exactly the files that changed;
-- the service ``xunjian-agent`` (names.py): ``python.exe -B -m agent.windows``, LocalSystem,
+- the service ``xunjian-agent`` (names.py): ``pythonw.exe -B -m agent.windows``, LocalSystem,
   auto start, stopped on upgrade and uninstall, removed on uninstall;
 - wixl 0.101 has no ServiceConfig (delayed auto-start, recovery actions): the deferred custom
-  action ``XunjianInstall`` (``python.exe -m agent.windows install``, as LocalSystem, between
+  action ``XunjianInstall`` (``pythonw.exe -m agent.windows install``, as LocalSystem, between
   InstallServices and StartServices) sets them, protects the state folder and stages the
   properties; its target is hidden from the log (HideTarget, MsiHiddenProperties: the token);
 - ``XunjianRemoveState`` on an uninstall with REMOVESTATE=1 (never during an upgrade);
@@ -31,10 +31,17 @@ PRODUCT_NAME = "巡检 xunjian agent"
 MANUFACTURER = "xunjian"
 PUBLIC_PROPERTIES = ("SERVERURL", "TOKEN", "CASHA256", "REMOVESTATE")
 SERVICE_ARGUMENTS = "-B -m agent.windows"
+# The custom actions run python.exe through cmd.exe with its standard handles on NUL: a
+# process msiexec starts may inherit standard handles that are not valid ones, and CPython
+# then dies before any of our code runs ("init_sys_streams: can't initialize sys standard
+# streams", seen under wine). cmd /c strips the outer pair of quotes. System64Folder: in
+# a 64-bit package SystemFolder is SysWOW64, whose 32-bit cmd.exe a 64-bit-only wine lacks.
+_PYTHON = '"[INSTALLDIR]python\\python.exe" -B -m agent.windows'
 INSTALL_COMMAND = (
-    '-B -m agent.windows install --server "[SERVERURL]" --token "[TOKEN]" --ca-sha256 "[CASHA256]"'
+    f'"[System64Folder]cmd.exe" /c "{_PYTHON} install --server "[SERVERURL]" '
+    '--token "[TOKEN]" --ca-sha256 "[CASHA256]" <NUL >NUL 2>&1"'
 )
-REMOVE_STATE_COMMAND = "-B -m agent.windows remove-state"
+REMOVE_STATE_COMMAND = f'"[System64Folder]cmd.exe" /c "{_PYTHON} remove-state <NUL >NUL 2>&1"'
 # Relative to the install folder (C:\Program Files\xunjian\agent).
 PYTHON_EXE = "python/python.exe"
 EVENT_MESSAGE_DLL = "python/Lib/site-packages/win32/servicemanager.pyd"
@@ -126,9 +133,11 @@ def _directories(ids: dict[str, str], components: dict[str, list[str]]) -> str:
 # The database's code page: Windows Installer has no UTF-8 databases (65001), and 936 (GBK) is
 # the Chinese Simplified ANSI code page, which holds the product's and the service's names.
 CODEPAGE = 936
-# msidefs.h custom action type: an exe from an installed file (18), deferred (0x400), as
+# msidefs.h custom action type: an exe by its command line (34), deferred (0x400), as
 # LocalSystem (0x800), and its target (with the token) kept out of the log (0x2000).
-INSTALL_ACTION_TYPE = 18 | 0x400 | 0x800 | 0x2000
+INSTALL_ACTION_TYPE = 34 | 0x400 | 0x800 | 0x2000
+# The same, without HideTarget, and its failure ignored (0x40): an uninstall always finishes.
+REMOVE_STATE_ACTION_TYPE = 34 | 0x400 | 0x800 | 0x40
 # Between InstallServices (5800) and StartServices (5900): the service exists, not yet started.
 INSTALL_ACTION_SEQUENCE = 5850
 
@@ -140,8 +149,9 @@ def _quote_sql(text: str) -> str:
 def post_queries() -> list[str]:
     """SQL run on wixl's output (msibuild -q), for what wixl 0.101 drops or refuses:
     non-ASCII names (it writes them empty), a second SecureCustomProperties row (MajorUpgrade
-    writes one), HideTarget, and a custom action placed After an action that it sequences
-    after InstallFinalize instead."""
+    writes one), custom actions run by a command line in a folder (type 34; it drops
+    ``Directory=`` actions) with HideTarget, and an action placed After InstallServices (it
+    puts it after InstallFinalize)."""
     secure = ";".join(("WIX_DOWNGRADE_DETECTED", "WIX_UPGRADE_DETECTED", *PUBLIC_PROPERTIES))
     return [
         f"UPDATE `Property` SET `Value` = {_quote_sql(secure)} "
@@ -152,8 +162,14 @@ def post_queries() -> list[str]:
         f"UPDATE `ServiceInstall` SET `DisplayName` = {_quote_sql(names.DISPLAY_NAME)}, "
         f"`Description` = {_quote_sql(names.DESCRIPTION)} "
         "WHERE `ServiceInstall` = 'XunjianService'",
-        f"UPDATE `CustomAction` SET `Type` = {INSTALL_ACTION_TYPE} "
-        "WHERE `Action` = 'XunjianInstall'",
+        *(
+            "INSERT INTO `CustomAction` (`Action`, `Type`, `Source`, `Target`) "
+            f"VALUES ('{action}', {kind}, 'INSTALLDIR', {_quote_sql(command)})"
+            for action, kind, command in (
+                ("XunjianInstall", INSTALL_ACTION_TYPE, INSTALL_COMMAND),
+                ("XunjianRemoveState", REMOVE_STATE_ACTION_TYPE, REMOVE_STATE_COMMAND),
+            )
+        ),
         f"UPDATE `InstallExecuteSequence` SET `Sequence` = {INSTALL_ACTION_SEQUENCE} "
         "WHERE `Action` = 'XunjianInstall'",
     ]
@@ -162,6 +178,12 @@ def post_queries() -> list[str]:
 def codepage_idt() -> str:
     """The _ForceCodepage table msibuild imports before the names are written."""
     return f"\r\n\r\n{CODEPAGE}\t_ForceCodepage\r\n"
+
+
+def product_code(version: str) -> str:
+    """One product code per version (a major upgrade needs a new one; two builds of the same
+    version share it, so ``msiexec /x`` with either removes what the other installed)."""
+    return str(uuid.uuid5(_COMPONENT_NAMESPACE, "product:" + version)).upper()
 
 
 def render(root: Path, version: str) -> str:
@@ -185,7 +207,7 @@ def render(root: Path, version: str) -> str:
     remove_when = 'REMOVE="ALL" AND REMOVESTATE="1" AND NOT UPGRADINGPRODUCTCODE'
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
-<Product Id="*" Name="xunjian agent" Language="1033"
+<Product Id="{product_code(version)}" Name="xunjian agent" Language="1033"
   Version="{version}" Manufacturer="{MANUFACTURER}" UpgradeCode="{UPGRADE_CODE}">
 <Package InstallerVersion="500" Compressed="yes" InstallScope="perMachine"
   Description={quoteattr(PRODUCT_NAME)} Comments="SERVERURL, TOKEN, CASHA256; REMOVESTATE=1"/>
@@ -196,10 +218,6 @@ def render(root: Path, version: str) -> str:
 <Directory Id="INSTALLDIR" Name="agent">{_directories(ids, components)}</Directory>
 </Directory></Directory>
 </Directory>
-<CustomAction Id="XunjianInstall" FileKey="{python.ident}" ExeCommand={quoteattr(INSTALL_COMMAND)}
-  Execute="deferred" Impersonate="no" Return="check" HideTarget="yes"/>
-<CustomAction Id="XunjianRemoveState" FileKey="{python.ident}"
-  ExeCommand="{REMOVE_STATE_COMMAND}" Execute="deferred" Impersonate="no" Return="ignore"/>
 <InstallExecuteSequence>
 <Custom Action="XunjianInstall" After="InstallServices">{install_when}</Custom>
 <Custom Action="XunjianRemoveState" After="StopServices">{remove_when}</Custom>
