@@ -30,6 +30,7 @@ def install(
     security: SecurityApi,
     services: ServiceConfigApi,
     log_to_folder: bool = False,
+    python: str = sys.executable,
 ) -> str:
     """The install step; returns what it did, one line (the token never in it)."""
     protect_state_folder(state_dir, security)
@@ -40,7 +41,7 @@ def install(
         what = "enrollment staged for the first start" if done else "already enrolled, kept"
     else:
         what = "no enrollment properties (upgrade or repair)"
-    configure_service(services)
+    configure_service(services, python)
     return f"{names.SERVICE_NAME}: state folder {state_dir} protected; {what}"
 
 

@@ -6,7 +6,7 @@ actions with ChangeServiceConfig2, behind :class:`ServiceConfigApi`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from agent.windows import names
@@ -28,6 +28,8 @@ class ServiceConfigError(OSError):
 
 
 class ServiceConfigApi(Protocol):
+    def set_binary_path(self, service: str, command_line: str) -> None: ...
+
     def set_delayed_auto_start(self, service: str) -> None: ...
 
     def set_restart_actions(
@@ -35,10 +37,18 @@ class ServiceConfigApi(Protocol):
     ) -> None: ...
 
 
-def configure_service(api: ServiceConfigApi) -> None:
-    """Delayed auto-start; restart after 1, 1 and 5 minutes (names.RECOVERY_DELAYS_MS). A
-    service manager without delayed auto-start (wine) leaves plain auto-start, with a
-    warning; any other failure raises :class:`ServiceConfigError`."""
+def service_command_line(python: str) -> str:
+    """The service's command line, its program quoted: "C:\\Program Files\\..." unquoted
+    would let Windows try C:\\Program.exe first (an unquoted service path)."""
+    return f'"{python}" -B -m agent.windows'
+
+
+def configure_service(api: ServiceConfigApi, python: str) -> None:
+    """The quoted command line (wine's msiexec writes ImagePath unquoted); delayed
+    auto-start; restart after 1, 1 and 5 minutes (names.RECOVERY_DELAYS_MS). A service
+    manager without delayed auto-start (wine) leaves plain auto-start, with a warning; any
+    other failure raises :class:`ServiceConfigError`."""
+    api.set_binary_path(names.SERVICE_NAME, service_command_line(python))
     try:
         api.set_delayed_auto_start(names.SERVICE_NAME)
     except ServiceConfigError as exc:
@@ -59,6 +69,9 @@ class Win32ServiceConfigApi:
         self._ws: Any = win32service
 
     def _change(self, service: str, level: int, value: Any) -> None:
+        self._call(service, lambda handle: self._ws.ChangeServiceConfig2(handle, level, value))
+
+    def _call(self, service: str, change: Callable[[Any], object]) -> None:
         import pywintypes
 
         ws = self._ws
@@ -68,13 +81,20 @@ class Win32ServiceConfigApi:
                 access = ws.SERVICE_CHANGE_CONFIG | ws.SERVICE_START
                 handle = ws.OpenService(manager, service, access)
                 try:
-                    ws.ChangeServiceConfig2(handle, level, value)
+                    change(handle)
                 finally:
                     ws.CloseServiceHandle(handle)
             finally:
                 ws.CloseServiceHandle(manager)
         except pywintypes.error as exc:
             raise ServiceConfigError(exc.winerror, f"{exc.funcname}: {exc.strerror}") from exc
+
+    def set_binary_path(self, service: str, command_line: str) -> None:
+        ws = self._ws
+        self._call(service, lambda handle: ws.ChangeServiceConfig(
+            handle, ws.SERVICE_NO_CHANGE, ws.SERVICE_NO_CHANGE, ws.SERVICE_NO_CHANGE,
+            command_line, None, 0, None, None, None, None,
+        ))  # fmt: skip
 
     def set_delayed_auto_start(self, service: str) -> None:
         self._change(service, self._ws.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, True)

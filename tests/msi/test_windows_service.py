@@ -64,6 +64,9 @@ class FakeServiceConfig:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
+    def set_binary_path(self, service: str, command_line: str) -> None:
+        self.calls.append(("path", service, command_line))
+
     def set_delayed_auto_start(self, service: str) -> None:
         self.calls.append(("delayed", service))
 
@@ -161,12 +164,16 @@ def test_first_start_enrolls_from_the_installers_properties_then_forgets_the_tok
     caplog.set_level(logging.DEBUG)
     state_dir = tmp_path / "agent"
     security, services = FakeSecurity(), FakeServiceConfig()
+    python = r"C:\Program Files\xunjian\agent\python\python.exe"
     line = setup.install(
-        state_dir, server.url, api.token, certificate_sha256(ca.cert_pem), security, services
-    )
+        state_dir, server.url, api.token, certificate_sha256(ca.cert_pem), security, services,
+        python=python,
+    )  # fmt: skip
     assert "staged" in line and api.token not in line
     assert staged.staged_path(state_dir).exists()
     assert services.calls == [
+        # Quoted: a path with spaces unquoted is the "unquoted service path" hole.
+        ("path", "xunjian-agent", f'"{python}" -B -m agent.windows'),
         ("delayed", "xunjian-agent"),
         ("restart", "xunjian-agent", (60_000, 60_000, 300_000), 86_400),
     ]
@@ -221,8 +228,8 @@ def test_a_service_manager_without_delayed_start_keeps_auto_start_and_the_restar
             raise ServiceConfigError(ERROR_INVALID_LEVEL, "ChangeServiceConfig2: Invalid level.")
 
     services = Wine()
-    configure_service(services)
-    assert services.calls == [("restart", "xunjian-agent", (60_000, 60_000, 300_000), 86_400)]
+    configure_service(services, "python.exe")
+    assert services.calls[1:] == [("restart", "xunjian-agent", (60_000, 60_000, 300_000), 86_400)]
     assert "no delayed auto-start" in caplog.text
 
     class Denied(FakeServiceConfig):
@@ -230,7 +237,7 @@ def test_a_service_manager_without_delayed_start_keeps_auto_start_and_the_restar
             raise ServiceConfigError(5, "OpenService: Access is denied.")
 
     with pytest.raises(ServiceConfigError):
-        configure_service(Denied())
+        configure_service(Denied(), "python.exe")
 
 
 def test_half_the_properties_fail_the_install(tmp_path: Path) -> None:
