@@ -22,6 +22,11 @@ from xunjian.core.contract import (
     MAX_RESULTS,
     MAX_RULES,
     MESSAGE_MAX,
+    OS_BUILD_MAX,
+    OS_NAME_MAX,
+    OS_VERSION_MAX,
+    PLATFORM_NAME_MAX,
+    PLATFORM_PATTERN,
     RESOURCE_MAX,
     RULE_TAG_MAX,
     RULE_TAG_PATTERN,
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _CHECK_ID = re.compile(CHECK_ID_PATTERN)
 _RULE_TAG = re.compile(RULE_TAG_PATTERN)
+_PLATFORM = re.compile(PLATFORM_PATTERN)
 # When a scan has more results than a report may carry, the ones that need attention go first.
 _KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "pass": 4}
 
@@ -125,6 +131,28 @@ def fit_inventory(raw: Any) -> dict[str, Any] | None:
     return inventory  # type: ignore[no-any-return]
 
 
+def fit_platform(inventory: Any) -> dict[str, str] | None:
+    """The report's ``platform`` from the scan's inventory (checks/inventory.py), fitted to the
+    contract; None when the inventory names no usable platform (the server then keeps what it
+    knew)."""
+    if not isinstance(inventory, dict):
+        return None
+    name = inventory.get("platform")
+    if not isinstance(name, str) or len(name) > PLATFORM_NAME_MAX or not _PLATFORM.fullmatch(name):
+        return None
+
+    def text(key: str, limit: int) -> str:
+        value = inventory.get(key)
+        return value[:limit] if isinstance(value, str) else ""
+
+    return {
+        "name": name,
+        "os": text("os", OS_NAME_MAX),
+        "version": text("os_version", OS_VERSION_MAX),
+        "build": text("os_build", OS_BUILD_MAX),
+    }
+
+
 def report_content(
     results: Iterable[Any],
     inventory: Any,
@@ -132,9 +160,13 @@ def report_content(
     created_at: str,
 ) -> dict[str, Any]:
     """Everything of a scan report except agent_id, epoch, seq, kind and gaps."""
-    return {
+    content = {
         "created_at": created_at,
         "policy_version": policy_version,
         "results": fit_results(results),
         "inventory": fit_inventory(inventory),
     }
+    platform = fit_platform(inventory)
+    if platform is not None:
+        content["platform"] = platform
+    return content

@@ -10,7 +10,10 @@ Jobs (APScheduler 3, every one with jitter; the first run of each after a random
 * **flush**: retry unsent reports, at most as often as the backoff allows;
 * **monitor_list** and **monitors** (only with ``run_monitors`` in agent.json): fetch the page
   monitors the server assigned this agent (internal-only sites), and every second start the
-  checks that are due and post their outcomes (agent/monitors/runner.py).
+  checks that are due and post their outcomes (agent/monitors/runner.py);
+* **windows_updates** (on Windows only): search for pending updates, which is slow and goes to
+  Microsoft's servers, with a timeout, and leave the answer with its time in the state folder,
+  where scans read it (checks/collectors/windows/updates.py): a scan never waits for it.
 
 The units of work (:meth:`AgentService.scan_cycle`, :meth:`heartbeat`, :meth:`flush`) are plain
 methods, so tests drive them one by one without a scheduler. None of them raises: a server that
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +44,14 @@ from agent.messages import (
 from agent.monitors.runner import MonitorRunner
 from agent.scanning import ScanFailed, Scanner
 from agent.spool import Spool
-from agent.state import AgentConfig, AgentState, utc_now_text
+from agent.state import (
+    AgentConfig,
+    AgentState,
+    StateError,
+    read_json_object,
+    utc_now_text,
+    write_json,
+)
 from agent.transport import Refused, Transport, TransportError
 from xunjian.core.contract import (
     COMMAND_SCAN_NOW,
@@ -55,6 +66,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
     from agent.watch.watcher import FileWatcher
+    from checks.runner import CommandRunner
 
 log = logging.getLogger("xunjian.agent")
 
@@ -112,6 +124,9 @@ class AgentService:
         self._watch_failed_folders: tuple[tuple[str, str], ...] = ()  # told the server
         self._watch_unreadable = 0
         self.monitors = MonitorRunner(transport, config, self._rng, on_error=self._note_error)
+        # The Windows Update search job: scheduled on Windows; its runner replaced in tests.
+        self.searches_windows_updates = sys.platform == "win32"
+        self.windows_update_runner: CommandRunner | None = None
 
     # -- policy ---------------------------------------------------------------------------
     def _cached_policy(self) -> Policy | None:
@@ -191,6 +206,28 @@ class AgentService:
             self._safely(self.state.update_status, last_scan_at=content["created_at"])
         self.flush()
         return seq
+
+    # -- Windows Update -------------------------------------------------------------------
+    def windows_updates_cycle(self) -> None:
+        """Search for pending Windows updates and cache the answer for scans. A failed search
+        keeps the last good list (and its time) and records why."""
+        from checks.collectors.windows.updates import PENDING_CACHE, search_pending_updates
+        from checks.errors import CollectError
+        from checks.host import HostContext
+
+        path = self.state.directory / PENDING_CACHE
+        now = utc_now_text()
+        try:
+            updates = search_pending_updates(HostContext.live(self.windows_update_runner))
+            record: dict[str, Any] = {"searched_at": now, "updates": updates, "error": ""}
+        except CollectError as exc:
+            try:
+                previous = read_json_object(path)
+            except (OSError, StateError):
+                previous = {}
+            record = {**previous, "failed_at": now, "error": str(exc)[:1000]}
+            self._note_error(f"the search for pending Windows updates failed: {exc}")
+        self._safely(write_json, path, record)
 
     # -- file watcher ---------------------------------------------------------------------
     def _apply_watch(self) -> None:
@@ -463,7 +500,15 @@ class AgentService:
             ("flush", self.flush, self.config.flush_interval_seconds),
             ("watch", self.watch_cycle, self.config.watch_interval_seconds),
             *self._monitor_jobs(),
+            *self._windows_jobs(),
         ]
+
+    def _windows_jobs(self) -> list[tuple[str, Callable[[], Any], float]]:
+        if not self.searches_windows_updates:
+            return []
+        from checks.collectors.windows.updates import SEARCH_INTERVAL_SECONDS
+
+        return [("windows_updates", self.windows_updates_cycle, SEARCH_INTERVAL_SECONDS)]
 
     def _monitor_jobs(self) -> list[tuple[str, Callable[[], Any], float]]:
         """Only where the host's agent.json allows page monitors: elsewhere the agent does not

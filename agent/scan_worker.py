@@ -1,7 +1,8 @@
 """Child process of the service: one scan, then exit (see ``agent.scanning``).
 
-Reads ``{"policy_checks": {...} | null, "root": "/path" | null}`` on stdin and writes
-``{"results": [...], "inventory": {...} | null}`` on stdout. Anything else goes to stderr.
+Reads ``{"policy_checks": {...} | null, "root": "/path" | null, "cache": "/path" | null}`` on
+stdin and writes ``{"results": [...], "inventory": {...} | null}`` on stdout. Anything else goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ MAX_REQUEST = 16 * 1024 * 1024
 def main() -> int:
     request = json.loads(sys.stdin.buffer.read(MAX_REQUEST))
     root = Path(request["root"]) if request.get("root") else None
-    results, inventory = in_process_scanner(root)(request.get("policy_checks"))
+    cache = Path(request["cache"]) if request.get("cache") else None
+    results, inventory = in_process_scanner(root, cache)(request.get("policy_checks"))
     json.dump({"results": results, "inventory": inventory}, sys.stdout, default=str)
     return 0
 

@@ -40,11 +40,13 @@ class ScanFailed(Exception):
     """The check library could not produce results this time."""
 
 
-def in_process_scanner(root: Path | None = None) -> Scanner:
+def in_process_scanner(root: Path | None = None, cache: Path | None = None) -> Scanner:
+    """``cache``: the agent's state folder, where scheduled jobs leave slow facts."""
+
     def scan(policy_checks: PolicyChecks) -> ScanOutcome:
         from checks.api import collect_baseline, collect_inventory, run_scan
 
-        results = run_scan(policy_checks, root=root)
+        results = run_scan(policy_checks, root=root, cache=cache)
         try:
             inventory: dict[str, Any] | None = collect_inventory(root=root)
             # Account and package names: the server keeps the first it sees as this host's
@@ -60,9 +62,12 @@ def in_process_scanner(root: Path | None = None) -> Scanner:
 class SubprocessScanner:
     """Runs each scan in ``python -m agent.scan_worker``; :meth:`cancel` ends a running one."""
 
-    def __init__(self, root: Path | None = None, timeout: float = 1800.0) -> None:
+    def __init__(
+        self, root: Path | None = None, timeout: float = 1800.0, cache: Path | None = None
+    ) -> None:
         self.root = root
         self.timeout = timeout
+        self.cache = cache
         self._lock = threading.Lock()
         self._running: subprocess.Popen[bytes] | None = None
         self._cancelled = False
@@ -72,6 +77,7 @@ class SubprocessScanner:
             {
                 "policy_checks": dict(policy_checks) if policy_checks is not None else None,
                 "root": str(self.root) if self.root is not None else None,
+                "cache": str(self.cache) if self.cache is not None else None,
             }
         ).encode("utf-8")
         with self._lock:
@@ -143,5 +149,7 @@ def _read_outcome(returncode: int, stdout: bytes, stderr: bytes) -> ScanOutcome:
     return results, inventory
 
 
-def subprocess_scanner(root: Path | None = None, timeout: float = 1800.0) -> SubprocessScanner:
-    return SubprocessScanner(root, timeout)
+def subprocess_scanner(
+    root: Path | None = None, timeout: float = 1800.0, cache: Path | None = None
+) -> SubprocessScanner:
+    return SubprocessScanner(root, timeout, cache)

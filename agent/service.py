@@ -97,9 +97,12 @@ def build_service(
     state.update_status(last_epoch=spool.epoch)
     if scanner is None:
         root = Path(config.scan_root) if config.scan_root else None
+        # The state folder also holds what scheduled jobs found for scans to read (Windows'
+        # pending updates, agent/runner.py).
+        cache = state.directory if root is None else None
         if config.scan_in_process:
-            scanner = in_process_scanner(root)
+            scanner = in_process_scanner(root, cache)
         else:
-            scanner = subprocess_scanner(root, config.scan_timeout_seconds)
+            scanner = subprocess_scanner(root, config.scan_timeout_seconds, cache)
     service = AgentService(state, config, transport, spool, scanner)
     return RunningAgent(service, transport, spool)

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from checks.collectors import collector_for
 from checks.collectors.linux.accounts import collect_users
-from checks.collectors.linux.packages import collect_packages
 from checks.engine import run_checks
 from checks.errors import CollectError
+from checks.facts import FactName
 from checks.factset import FactSource
 from checks.host import HostContext
 from checks.inventory import collect_inventory_from
@@ -17,22 +18,28 @@ from checks.registry import REGISTRY
 from checks.runner import CommandRunner
 
 
-def _host(root: Path | None, runner: CommandRunner | None) -> HostContext:
+def _host(
+    root: Path | None, runner: CommandRunner | None, cache: Path | None = None
+) -> HostContext:
     # With a root, commands run only when the caller passes a runner on purpose (a test's).
-    return HostContext.live(runner) if root is None else HostContext.tree(Path(root), runner)
+    if root is None:
+        return HostContext.live(runner, cache)
+    return HostContext.tree(Path(root), runner)
 
 
 def run_scan(
     policy_checks: Mapping[str, Mapping[str, Any]] | None = None,
     root: Path | None = None,
     runner: CommandRunner | None = None,
+    cache: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every enabled check once and return the result dicts of docs/architecture.md.
 
     `policy_checks` maps check id -> {"enabled": bool, "params": {...}}; a check it does not
-    name runs with its defaults. Each fact is collected once for the whole scan.
+    name runs with its defaults. Each fact is collected once for the whole scan. `cache` is
+    the agent's state folder (HostContext.cache).
     """
-    host = _host(root, runner)
+    host = _host(root, runner, cache)
     results = run_checks(FactSource(host), host.platform, policy_checks)
     return [result.to_dict() for result in results]
 
@@ -43,19 +50,40 @@ def collect_inventory(root: Path | None = None) -> dict[str, Any]:
 
 
 def collect_baseline(root: Path | None = None) -> dict[str, Any]:
-    """The lists a server keeps as this host's baseline: account names and installed packages.
+    """The lists a server keeps as this host's baseline: accounts and installed packages.
 
     The server hands them back as the `baseline` parameters of accounts.added_since_baseline
-    and software.baseline. A list that cannot be read is None, with the reason in `errors`.
+    (`accounts`: Linux account names), accounts.windows_added_since_baseline (`account_sids`:
+    Windows local accounts by SID, as names are translated and can be renamed) and
+    software.baseline (`packages`, from the platform's own package collector). A list that
+    cannot be read, or that the platform does not have, is None; a reading error is in
+    `errors`.
     """
     host = _host(root, None)
-    baseline: dict[str, Any] = {"accounts": None, "packages": None, "errors": {}}
+    baseline: dict[str, Any] = {
+        "accounts": None,
+        "account_sids": None,
+        "packages": None,
+        "errors": {},
+    }
+    windows_accounts = collector_for(FactName.WINDOWS_ACCOUNTS, host.platform)
+    if windows_accounts is not None:
+        try:
+            found = windows_accounts(host)
+            baseline["account_sids"] = sorted(
+                {f"{found.machine_sid}-{account.rid}" for account in found.accounts}
+            )
+        except CollectError as exc:
+            baseline["errors"]["account_sids"] = str(exc)
+    else:
+        try:
+            baseline["accounts"] = sorted({user.name for user in collect_users(host)})
+        except CollectError as exc:
+            baseline["errors"]["accounts"] = str(exc)
+    collect = collector_for(FactName.PACKAGES, host.platform)
     try:
-        baseline["accounts"] = sorted({user.name for user in collect_users(host)})
-    except CollectError as exc:
-        baseline["errors"]["accounts"] = str(exc)
-    try:
-        baseline["packages"] = sorted({package.name for package in collect_packages(host)})
+        if collect is not None:
+            baseline["packages"] = sorted({package.name for package in collect(host)})
     except CollectError as exc:
         baseline["errors"]["packages"] = str(exc)
     return baseline

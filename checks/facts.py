@@ -40,6 +40,7 @@ class FactName(StrEnum):
     WINDOWS_SYSTEM = "windows_system"
     WINDOWS_EXPOSURE = "windows_exposure"
     WINDOWS_DEFENDER = "windows_defender"
+    WINDOWS_SECURITY_CENTER = "windows_security_center"
     WINDOWS_ACCOUNTS = "windows_accounts"
     WINDOWS_DESKTOP = "windows_desktop"
 

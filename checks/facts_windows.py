@@ -41,6 +41,10 @@ class CumulativeUpdate:
     build: int
     ubr: int
     installed_at: datetime.datetime | None
+    # "cbs" (Component Based Servicing, in the SOFTWARE hive) or "history" (Windows Update's
+    # own history, on the running PC only), and the KB number where the source names it.
+    source: str = "cbs"
+    kb: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,40 @@ class DefenderState:
     realtime_disabled: bool
     signature_version: str
     signatures_updated_at: datetime.datetime | None
+    # What only the running PC says (MSFT_MpComputerStatus); None from a volume's hives.
+    service_enabled: bool | None = None  # AMServiceEnabled
+    antivirus_enabled: bool | None = None  # AntivirusEnabled
+    quick_scan_at: datetime.datetime | None = None  # QuickScanEndTime
+    full_scan_at: datetime.datetime | None = None  # FullScanEndTime
+
+    @property
+    def live(self) -> bool:
+        return self.service_enabled is not None
+
+    @property
+    def last_scan_at(self) -> datetime.datetime | None:
+        scans = [when for when in (self.quick_scan_at, self.full_scan_at) if when is not None]
+        return max(scans) if scans else None
+
+
+@dataclass(frozen=True)
+class SecurityCenterProduct:
+    """An antivirus registered with Windows Security Center (root/SecurityCenter2)."""
+
+    name: str  # displayName, as the product registers itself ("360杀毒", "火绒安全软件")
+    state: str  # "on", "off", "snoozed", "expired", "unknown": decoded from productState
+    signatures_up_to_date: bool
+    by_microsoft: bool  # Microsoft Defender itself
+    product_state: int  # the raw productState, for evidence
+
+
+@dataclass(frozen=True)
+class SecurityCenter:
+    """Security Center's antivirus products, or why they cannot be read (a volume, a Server)."""
+
+    readable: bool
+    reason: str  # "" when readable
+    products: tuple[SecurityCenterProduct, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +150,9 @@ class WindowsSystem:
 
     version: WindowsVersion
     cumulative_updates: tuple[CumulativeUpdate, ...]  # installed, oldest first
+    # On the running PC: why Windows Update's history could not be read ("" when it was, or
+    # from a volume, which has none); the hive's CBS packages then stand alone.
+    history_error: str = ""
 
     @property
     def last_cumulative_update(self) -> CumulativeUpdate | None:

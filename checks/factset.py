@@ -39,6 +39,7 @@ from checks.facts import (
 from checks.facts_windows import (
     DefenderState,
     Exposure,
+    SecurityCenter,
     WindowsAccounts,
     WindowsDesktop,
     WindowsSystem,
@@ -236,6 +237,10 @@ class Facts:
     @property
     def windows_defender(self) -> DefenderState:
         return cast(DefenderState, self._get(FactName.WINDOWS_DEFENDER))
+
+    @property
+    def windows_security_center(self) -> SecurityCenter:
+        return cast(SecurityCenter, self._get(FactName.WINDOWS_SECURITY_CENTER))
 
     @property
     def windows_accounts(self) -> WindowsAccounts:

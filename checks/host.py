@@ -33,14 +33,18 @@ class HostContext:
     runner: CommandRunner | None
     platform: str
     is_tree: bool
+    # The agent's state folder, where its scheduled jobs leave facts too slow to collect in a
+    # scan (Windows' pending updates); None for a scan outside the agent.
+    cache: Path | None = None
 
     @classmethod
-    def live(cls, runner: CommandRunner | None = None) -> HostContext:
+    def live(cls, runner: CommandRunner | None = None, cache: Path | None = None) -> HostContext:
         return cls(
             root=Path("/"),
             runner=runner if runner is not None else CommandRunner(),
             platform=current_platform(),
             is_tree=False,
+            cache=cache,
         )
 
     @classmethod

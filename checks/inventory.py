@@ -24,11 +24,13 @@ def _hostname(host: HostContext) -> str:
     return socket.gethostname()
 
 
-def _os_name(host: HostContext) -> str:
+def _linux_os(host: HostContext) -> tuple[str, str]:
+    """The pretty name and VERSION_ID of /etc/os-release ("", "" when unreadable)."""
     try:
-        return collect_os_release(host).pretty_name
+        release = collect_os_release(host)
     except CollectError:
-        return ""
+        return "", ""
+    return release.pretty_name, release.version_id
 
 
 def _kernel(host: HostContext) -> str:
@@ -140,15 +142,37 @@ def _bounded(interfaces: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def collect_inventory_from(host: HostContext) -> dict[str, Any]:
+    """hostname, os, os_version, os_build, kernel, architecture, platform and addresses; the
+    agent sends platform and the os fields as the report's ``platform`` (agent/report.py)."""
+    if host.platform == "windows":
+        from checks.inventory_windows import windows_computer_name, windows_os
+
+        fields = windows_os(host)
+        hostname = windows_computer_name(host) if host.is_tree else socket.gethostname()
+        return {
+            "hostname": truncate_text(hostname, _MAX_TEXT),
+            "os": truncate_text(fields["os"], _MAX_TEXT),
+            "os_version": truncate_text(fields["os_version"], _MAX_TEXT),
+            "os_build": truncate_text(fields["os_build"], _MAX_TEXT),
+            "kernel": "",
+            "architecture": "",
+            "platform": host.platform,
+            "addresses": [],
+        }
     interfaces = None if host.is_tree else _interfaces_from_ip_command(host)
     if interfaces is None:
         interfaces = _interfaces_from_sysfs(host)
         _add_ipv4_from_proc(host, interfaces)
         _add_ipv6_from_proc(host, interfaces)
+    os_name, os_version = _linux_os(host)
+    kernel = truncate_text(_kernel(host), _MAX_TEXT)
     return {
         "hostname": truncate_text(_hostname(host), _MAX_TEXT),
-        "os": truncate_text(_os_name(host), _MAX_TEXT),
-        "kernel": truncate_text(_kernel(host), _MAX_TEXT),
+        "os": truncate_text(os_name, _MAX_TEXT),
+        "os_version": truncate_text(os_version, _MAX_TEXT),
+        # On Linux the kernel's release is the build that says how patched the system is.
+        "os_build": kernel,
+        "kernel": kernel,
         "architecture": truncate_text(_architecture(host), _MAX_TEXT),
         "platform": host.platform,
         "addresses": _bounded(interfaces),

@@ -27,6 +27,7 @@ from checks.library import (
     software,
     ssh,
     windows,
+    windows_baseline,
 )
 from checks.model import Finding, Severity
 from checks.params import PARAM_TYPES, ParamSpec, value_matches
@@ -823,12 +824,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="patch.updates_pending",
         title_zh="系统更新及时安装",
         title_en="Pending updates are installed promptly",
-        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新。",
+        remediation_zh="运行 apt-get update && apt-get upgrade(或 dnf upgrade)安装更新;"
+        "Windows 上在 设置 > Windows 更新 中安装。",
         remediation_en="Run apt-get update && apt-get upgrade (or dnf upgrade) to install the "
-        "updates.",
+        "updates; on Windows, install them in Settings > Windows Update.",
         severity=Severity.LOW,
         category="patch",
-        platforms=("linux",),
+        platforms=("linux", "windows"),
         rules=("E1", "E8"),
         facts=(FactName.PENDING_UPDATES,),
         function=patch.updates_pending,
@@ -996,7 +998,12 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="antivirus",
         platforms=("windows",),
         rules=("E1", "E8"),
-        facts=(FactName.WINDOWS_DEFENDER, FactName.PACKAGES, FactName.CLOCK),
+        facts=(
+            FactName.WINDOWS_DEFENDER,
+            FactName.WINDOWS_SECURITY_CENTER,
+            FactName.PACKAGES,
+            FactName.CLOCK,
+        ),
         function=windows.antivirus,
         params=(
             ParamSpec(
@@ -1005,6 +1012,13 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 7,
                 "病毒库最多允许的天数",
                 "most days the signatures may be old",
+            ),
+            ParamSpec(
+                "max_scan_days",
+                "int",
+                7,
+                "距上次病毒扫描最多允许的天数(仅在运行中的电脑上可读)",
+                "most days since Defender's last scan (known only on the running PC)",
             ),
         ),
     ),
@@ -1189,6 +1203,34 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 (),
                 "不做此项检查的账户(如应急账户)",
                 "accounts exempt from this check (such as an emergency account)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="accounts.windows_added_since_baseline",
+        title_zh="基线之后不应新增 Windows 账户",
+        title_en="No Windows account was added since the server's baseline",
+        remediation_zh="核实新增账户是否由管理员添加(计算机管理 > 本地用户和组);如不是,运行 "
+        "net user 账户名 /active:no 禁用或删除它并排查入侵;确属批准的,在服务器上更新基线"
+        "(xunjian server agent rebaseline)。",
+        remediation_en="Find out whether an administrator added the account (Computer Management "
+        "> Local Users and Groups); if not, disable it with net user NAME /active:no or delete "
+        "it and look for an intrusion; if it was approved, take a new baseline on the server "
+        "(xunjian server agent rebaseline).",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("windows",),
+        rules=("E8", "E16"),
+        facts=(FactName.WINDOWS_ACCOUNTS,),
+        function=windows_baseline.added_since_baseline,
+        params=(
+            ParamSpec(
+                "baseline",
+                "list[str]",
+                (),
+                "服务器保存的基线账户 SID(本机 SID 加 RID);为空时不做判断",
+                "account SIDs (machine SID and RID) in the server's baseline; when empty the "
+                "check cannot judge",
             ),
         ),
     ),

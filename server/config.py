@@ -193,6 +193,11 @@ class DataPaths:
         return self.root / "ca"
 
     @property
+    def downloads(self) -> Path:
+        """Files the console offers (the agent's MSI: docs/windows-deploy.md)."""
+        return self.root / "downloads"
+
+    @property
     def ca_cert(self) -> Path:
         return self.ca_dir / "ca.pem"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from functools import cache
 from typing import Any
 
@@ -226,6 +227,7 @@ def group_by_id(session: Session, group_id: int) -> Group:
 # The checks that judge a host against its own baseline, and which list each one takes.
 BASELINE_PARAMS: tuple[tuple[str, str, str], ...] = (
     ("accounts.added_since_baseline", "baseline", "accounts"),
+    ("accounts.windows_added_since_baseline", "baseline", "account_sids"),
     ("software.baseline", "baseline", "packages"),
 )
 MAX_BASELINE_NAMES = 20_000
@@ -236,6 +238,17 @@ def _names(value: Any) -> list[str] | None:
         return None
     names = [item for item in value if isinstance(item, str) and 0 < len(item) <= 255]
     return sorted(set(names)) if len(names) == len(value) else None
+
+
+_SID = re.compile(r"S-1-[0-9]{1,14}(?:-[0-9]{1,10}){1,15}")
+
+
+def _sids(value: Any) -> list[str] | None:
+    """A list of SIDs (``S-1-5-21-...-1001``), as ``_names``; None if any item is not one."""
+    names = _names(value)
+    if names is None or not all(_SID.fullmatch(name) for name in names):
+        return None
+    return names
 
 
 def host_baseline(session: Session, agent_id: str) -> HostBaseline | None:
@@ -251,10 +264,16 @@ def host_baseline(session: Session, agent_id: str) -> HostBaseline | None:
     if not isinstance(sent, dict):
         return None
     accounts, packages = _names(sent.get("accounts")), _names(sent.get("packages"))
-    if accounts is None and packages is None:
+    # A Windows host's accounts by SID; an older agent sends none (None, like an unreadable list).
+    account_sids = _sids(sent.get("account_sids"))
+    if accounts is None and packages is None and account_sids is None:
         return None
     baseline = HostBaseline(
-        agent_id=agent_id, accounts=accounts, packages=packages, taken_at=utcnow()
+        agent_id=agent_id,
+        accounts=accounts,
+        account_sids=account_sids,
+        packages=packages,
+        taken_at=utcnow(),
     )
     try:
         with session.begin_nested():

@@ -170,6 +170,7 @@ LAYERS: tuple[Layer, ...] = (
             "xunjian.cli",
             "xunjian.cli_*",
             "xunjian.deploy",
+            "xunjian.msi",
             "xunjian.demo",
         ),
         ("core", "checks", "agent", "store", "shared", "features"),

@@ -12,6 +12,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from checks.facts_windows import DefenderState, SecurityCenter, SecurityCenterProduct
 from checks.factset import Facts
 from checks.model import Finding, Severity, Status
 
@@ -130,6 +131,10 @@ def update_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     now = facts.clock.now
     last = system.last_cumulative_update
     evidence: dict[str, Any] = {"build": system.version.patch_level}
+    if system.history_error:
+        evidence["update_history"] = system.history_error
+    if last is not None:
+        evidence |= {"source": last.source, "kb": last.kb}
     if last is None or last.installed_at is None:
         return [
             Finding(
@@ -184,8 +189,8 @@ def update_service(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 
 # Antivirus products found in Chinese schools and offices and internationally, by the words
-# their Uninstall entries carry. Offline, their state cannot be read (Security Center answers
-# only on the running PC): their presence is said, not judged.
+# their Uninstall entries and Security Center names carry. Offline, their state cannot be read
+# (Security Center answers only on the running PC): their presence is said, not judged.
 THIRD_PARTY_ANTIVIRUS = {
     "360安全卫士": ("360安全卫士", "360 total security", "360safe"),
     "360杀毒": ("360杀毒", "360sd"),
@@ -204,6 +209,15 @@ THIRD_PARTY_ANTIVIRUS = {
 }
 
 
+def known_product(name: str) -> str | None:
+    """The catalogue's name for a program or Security Center entry, None when not an AV."""
+    lowered = name.casefold()
+    for product, words in THIRD_PARTY_ANTIVIRUS.items():
+        if any(word.casefold() in lowered for word in words):
+            return product
+    return None
+
+
 @dataclass(frozen=True)
 class _Product:
     name: str
@@ -213,16 +227,20 @@ class _Product:
 def _third_party(facts: Facts) -> list[_Product]:
     found = []
     for package in facts.packages:
-        lowered = package.name.casefold()
-        for product, words in THIRD_PARTY_ANTIVIRUS.items():
-            if any(word.casefold() in lowered for word in words):
-                found.append(_Product(product, package.name))
-                break
+        product = known_product(package.name)
+        if product is not None:
+            found.append(_Product(product, package.name))
     return found
 
 
 def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """One finding: the first reason there is no working, current antivirus, or a pass.
+
+    On the running PC a third-party product that Security Center reports on is judged by its
+    own state; Defender by MSFT_MpComputerStatus (engine, real-time, signatures, last scan).
+    From a volume, Defender by its registry state, and a third-party product only named."""
     defender = facts.windows_defender
+    center = facts.windows_security_center
     now = facts.clock.now
     evidence: dict[str, Any] = {
         "defender_installed": defender.installed,
@@ -230,29 +248,25 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         "realtime_disabled": defender.realtime_disabled,
         "signature_version": defender.signature_version,
     }
-    defender_on = defender.installed and not defender.disabled_by_policy
+    if center.readable:
+        others = [product for product in center.products if not product.by_microsoft]
+        evidence["security_center"] = [
+            {"name": p.name, "state": p.state, "signatures_up_to_date": p.signatures_up_to_date}
+            for p in center.products
+        ]
+        running = [product for product in others if product.state == "on"]
+        if running:
+            return [_third_party_finding(running, evidence)]
+    else:
+        evidence["security_center"] = center.reason
+    defender_on = (
+        defender.installed
+        and not defender.disabled_by_policy
+        and defender.service_enabled is not False
+        and defender.antivirus_enabled is not False
+    )
     if not defender_on or defender.realtime_disabled:
-        others = _third_party(facts)
-        if others:
-            evidence["third_party"] = [product.package for product in others]
-            return [
-                Finding(
-                    Status.NOT_APPLICABLE,
-                    "host",
-                    f"Microsoft Defender is off and {others[0].name} is installed; a third-party "
-                    "product's state is read only on the running PC (Security Center)",
-                    evidence,
-                )
-            ]
-        why = (
-            "real-time protection is off"
-            if defender_on
-            else "Microsoft Defender is turned off by policy"
-            if defender.installed
-            else "Microsoft Defender is not installed"
-        )
-        # One cause, one failure: the signatures of a product that is off are not judged.
-        return [Finding(Status.FAIL, "host", f"no working antivirus: {why}", evidence)]
+        return [_no_working_antivirus(facts, defender, defender_on, center, evidence)]
     updated = defender.signatures_updated_at
     if updated is None:
         return [
@@ -270,6 +284,9 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 evidence,
             )
         ]
+    scanned = _scan_finding(defender, now, params["max_scan_days"], evidence)
+    if scanned is not None:
+        return [scanned]
     return [
         Finding(
             Status.PASS,
@@ -278,6 +295,85 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             evidence,
         )
     ]
+
+
+def _third_party_finding(running: list[SecurityCenterProduct], evidence: dict[str, Any]) -> Finding:
+    current = [product for product in running if product.signatures_up_to_date]
+    if current:
+        name = current[0].name
+        label = known_product(name)
+        named = f"{name} ({label})" if label and label != name else name
+        return Finding(
+            Status.PASS,
+            "host",
+            f"{named} is on and Security Center reports its signatures up to date",
+            evidence,
+        )
+    return Finding(
+        Status.FAIL,
+        "host",
+        f"{running[0].name} is on, but Security Center reports its signatures out of date",
+        evidence,
+    )
+
+
+def _no_working_antivirus(
+    facts: Facts,
+    defender: DefenderState,
+    defender_on: bool,
+    center: SecurityCenter,
+    evidence: dict[str, Any],
+) -> Finding:
+    if center.readable:
+        off = [product for product in center.products if not product.by_microsoft]
+        if off:
+            named = ", ".join(f"{product.name} is {product.state}" for product in off)
+            return Finding(Status.FAIL, "host", f"no working antivirus: {named}", evidence)
+    else:
+        others = _third_party(facts)
+        if others:
+            evidence["third_party"] = [product.package for product in others]
+            return Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                f"Microsoft Defender is off and {others[0].name} is installed; its state is "
+                f"not known here ({center.reason})",
+                evidence,
+            )
+    why = (
+        "real-time protection is off"
+        if defender_on
+        else "Microsoft Defender is turned off by policy"
+        if defender.installed and defender.disabled_by_policy
+        else "Microsoft Defender's engine is not running"
+        if defender.installed
+        else "Microsoft Defender is not installed"
+    )
+    # One cause, one failure: the signatures and scans of a product that is off are not judged.
+    return Finding(Status.FAIL, "host", f"no working antivirus: {why}", evidence)
+
+
+def _scan_finding(
+    defender: DefenderState, now: datetime.datetime, max_days: int, evidence: dict[str, Any]
+) -> Finding | None:
+    """A failure when Defender's last scan is too old; None when recent or not known (a
+    volume's hives keep no scan time, so it is not judged there)."""
+    if not defender.live:
+        evidence["last_scan"] = "known only on the running PC"
+        return None
+    last = defender.last_scan_at
+    evidence["last_scan_at"] = last.isoformat() if last else None
+    if last is None:
+        return Finding(Status.FAIL, "host", "Defender has never finished a scan", evidence)
+    days = (now - last).days
+    if days > max_days:
+        return Finding(
+            Status.FAIL,
+            "host",
+            f"Defender's last scan finished {days} days ago, more than {max_days}",
+            evidence,
+        )
+    return None
 
 
 def firewall_profiles(facts: Facts, params: dict[str, Any]) -> list[Finding]:

@@ -118,7 +118,9 @@ def index() -> ResponseReturnValue:
         total = session.scalar(
             _where(select(func.count()).select_from(Alert), status, severity, kind)
         )
-        query = _where(select(Alert, Agent.hostname).outerjoin(Agent), status, severity, kind)
+        query = _where(
+            select(Alert, Agent.hostname, Agent.platform).outerjoin(Agent), status, severity, kind
+        )
         if before is not None:
             query = query.where(Alert.id < before)
         rows = session.execute(query.order_by(Alert.id.desc()).limit(PER_PAGE + 1)).all()
@@ -127,7 +129,7 @@ def index() -> ResponseReturnValue:
     filters = {"status": status, "severity": severity, "kind": kind}
     return render_template(
         "alerts/list.html",
-        alerts=[_row(alert, hostname) for alert, hostname in rows],
+        alerts=[_row(alert, hostname, platform) for alert, hostname, platform in rows],
         total=total or 0,
         filters=filters,
         params={name: value for name, value in filters.items() if value},
@@ -140,29 +142,31 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _row(alert: Alert, hostname: str | None) -> dict[str, Any]:
+def _row(alert: Alert, hostname: str | None, platform: str | None) -> dict[str, Any]:
     return {
         "alert": alert,
         "status": status_of(alert),
         "hostname": hostname,
+        # What the host runs (linux, windows; device), shown beside its name.
+        "platform": platform,
         "subject": subject_text(alert, hostname),
     }
 
 
-def _alert_or_404(session: Session, alert_id: int) -> tuple[Alert, str | None]:
+def _alert_or_404(session: Session, alert_id: int) -> tuple[Alert, str | None, str | None]:
     row = session.execute(
-        select(Alert, Agent.hostname).outerjoin(Agent).where(Alert.id == alert_id)
+        select(Alert, Agent.hostname, Agent.platform).outerjoin(Agent).where(Alert.id == alert_id)
     ).first()
     if row is None:
         _refuse(404, f"no alert {alert_id}", _("There is no such alert."))
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 @blueprint.get("/alerts/<int:alert_id>")
 @login_required
 def detail(alert_id: int) -> ResponseReturnValue:
     with db_session() as session:
-        alert, hostname = _alert_or_404(session, alert_id)
+        alert, hostname, platform = _alert_or_404(session, alert_id)
         comments = list(
             session.scalars(
                 select(AlertComment)
@@ -181,7 +185,7 @@ def detail(alert_id: int) -> ResponseReturnValue:
     notice = NOTICES.get(done)
     return render_template(
         "alerts/detail.html",
-        row=_row(alert, hostname),
+        row=_row(alert, hostname, platform),
         alert=alert,
         comments=comments,
         notifications=notifications,

@@ -71,9 +71,18 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
         "high": _l("high"),
         "critical": _l("critical"),
     },
+    # What a host runs (agents.platform: as its newest scan said; "device" for a network device).
+    "platform": {
+        "linux": _l("Linux"),
+        "windows": _l("Windows"),
+        "macos": _l("macOS"),
+        "device": _l("network device"),
+    },
     "inventory": {
         "hostname": _l("Host name"),
         "os": _l("Operating system"),
+        "os_version": _l("OS version"),
+        "os_build": _l("OS build"),
         "kernel": _l("Kernel"),
         "architecture": _l("Architecture"),
         "platform": _l("Platform"),

@@ -24,7 +24,9 @@ class Host(Body):
     hostname: str
     group: str
     os: str
-    platform: str
+    os_version: str  # the OS's release ("22H2", "12"), as the host's newest scan said
+    os_build: str  # its build ("19045.2130"; the kernel's release on Linux)
+    platform: str  # linux, windows, ... as the newest scan said; device for a network device
     online: bool  # seen within 3 heartbeat intervals; always false for a network device
     last_seen: str | None
     revoked: bool

@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from checks.registry import PLATFORMS
 from server.alerts.models import Alert
 from server.devices.models import DEVICE_PLATFORM, Device
 from server.fleet.models import ComplianceDaily
@@ -47,6 +48,9 @@ from server.store.queries import HostRow
 from xunjian.core.contract import STATUSES
 
 HOST_STATUSES = ("online", "offline", "device", "revoked")
+# The platforms a host can run, as the check registry names them (checks/registry.py): the
+# hosts list's platform filter takes these and nothing else.
+HOST_PLATFORMS = tuple(sorted(PLATFORMS))
 SEARCH_MAX = 100
 CHECK_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # A search that can only be (part of) an IP address also looks in the inventory's addresses.
@@ -64,9 +68,12 @@ class HostFilter:
     group_id: int | None = None
     status: str | None = None
     failing_check: str | None = None
+    platform: str | None = None
 
     def active(self) -> bool:
-        return bool(self.search or self.group_id or self.status or self.failing_check)
+        return bool(
+            self.search or self.group_id or self.status or self.failing_check or self.platform
+        )
 
 
 def _cutoff(offline_after_seconds: int, now: datetime.datetime | None = None) -> datetime.datetime:
@@ -146,6 +153,8 @@ def _conditions(
         conditions += [Agent.revoked_at.is_(None), Agent.platform == DEVICE_PLATFORM]
     elif chosen.status == "revoked":
         conditions.append(Agent.revoked_at.is_not(None))
+    if chosen.platform:
+        conditions.append(Agent.platform == chosen.platform)
     if chosen.failing_check:
         conditions += [
             Agent.revoked_at.is_(None),
@@ -189,6 +198,8 @@ def _rows(session: Session, query: Select[Any], offline_after_seconds: int) -> l
             hostname=row.hostname,
             group=row.group,
             os=row.os,
+            os_version=row.os_version,
+            os_build=row.os_build,
             platform=row.platform,
             last_seen=row.last_seen,
             revoked=row.revoked_at is not None,
@@ -209,6 +220,8 @@ def _host_columns() -> Select[Any]:
         Agent.hostname,
         Group.name.label("group"),
         Agent.os,
+        Agent.os_version,
+        Agent.os_build,
         Agent.platform,
         Agent.last_seen,
         Agent.revoked_at,
@@ -269,6 +282,16 @@ def host_counts(session: Session, offline_after_seconds: int) -> HostCounts:
         revoked=revoked_count,
         devices=device_count,
     )
+
+
+def platform_counts(session: Session) -> list[tuple[str, int]]:
+    """Hosts (not revoked, devices apart) per platform, most first: what the fleet runs."""
+    rows = session.execute(
+        select(Agent.platform, func.count())
+        .where(Agent.revoked_at.is_(None), Agent.platform != DEVICE_PLATFORM)
+        .group_by(Agent.platform)
+    ).all()
+    return sorted(((str(name), int(count)) for name, count in rows), key=lambda r: (-r[1], r[0]))
 
 
 @dataclass(frozen=True)
@@ -496,18 +519,24 @@ def failing_hosts_per_check(session: Session) -> dict[str, int]:
     return {check_id: count for check_id, count in counts.items() if count > 0}
 
 
-def hosts_per_status(session: Session, check_id: str) -> dict[str, int]:
-    """{status: hosts (not revoked) with a latest result of that status} for one check."""
+def hosts_per_status_and_platform(session: Session, check_id: str) -> dict[str, dict[str, int]]:
+    """{status: {platform: hosts (not revoked)}} for one check: a host has one platform, so the
+    platforms of a status add up to its hosts, and a check that is not for a platform shows
+    that platform's hosts under not_applicable."""
     rows = session.execute(
-        select(LatestResult.status, func.count(distinct(LatestResult.agent_id)))
+        select(LatestResult.status, Agent.platform, func.count(distinct(LatestResult.agent_id)))
+        .join(Agent, Agent.id == LatestResult.agent_id)
         .where(
             LatestResult.check_id == check_id,
             LatestResult.status.in_(STATUSES),
-            LatestResult.agent_id.not_in(_revoked_ids()),
+            Agent.revoked_at.is_(None),
         )
-        .group_by(LatestResult.status)
+        .group_by(LatestResult.status, Agent.platform)
     ).all()
-    return {status: int(count) for status, count in rows}
+    found: dict[str, dict[str, int]] = {}
+    for status, platform, count in rows:
+        found.setdefault(status, {})[platform] = int(count)
+    return found
 
 
 @dataclass(frozen=True)
@@ -515,6 +544,7 @@ class FailingHost:
     id: str
     hostname: str
     group: str
+    platform: str
     resources: int  # failing latest results (one per resource)
     message: str  # one of them, to show what is wrong
     observed_at: datetime.datetime
@@ -541,6 +571,7 @@ def failing_hosts(
             Agent.id,
             Agent.hostname,
             Group.name.label("group"),
+            Agent.platform,
             func.count().label("resources"),
             func.min(LatestResult.message).label("message"),
             func.max(LatestResult.observed_at).label("observed_at"),
@@ -548,7 +579,7 @@ def failing_hosts(
         .join(Agent, Agent.id == LatestResult.agent_id)
         .join(Group, Group.id == Agent.group_id)
         .where(*where)
-        .group_by(Agent.id, Agent.hostname, Group.name)
+        .group_by(Agent.id, Agent.hostname, Group.name, Agent.platform)
         .order_by(Agent.hostname, Agent.id)
         .limit(limit)
         .offset(offset)
@@ -558,6 +589,7 @@ def failing_hosts(
             id=row.id,
             hostname=row.hostname,
             group=row.group,
+            platform=row.platform,
             resources=int(row.resources),
             message=row.message,
             observed_at=row.observed_at,

@@ -116,6 +116,7 @@ def dashboard() -> ResponseReturnValue:
         alerts = store.open_alerts_by_severity(db)
         device_outcomes = outcome_counts(db) if counts.devices else []
         weeks = store.weekly_compliance(db, CHART_WEEKS, now.date())
+        platforms = store.platform_counts(db)
     scores = compliance.groups
     judged = [score for score in scores if score.passed + score.failed]
     overall = store.GroupScore(
@@ -140,6 +141,8 @@ def dashboard() -> ResponseReturnValue:
             "acknowledged": sum(row["acknowledged"] for row in alerts.values()),
         },
         chart=compliance_chart(weeks, scores),
+        platforms=platforms,
+        host_platforms=store.HOST_PLATFORMS,
     )
 
 
@@ -152,6 +155,7 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
     group_name = request.args.get("group", "")
     status = request.args.get("status", "")
     failing = request.args.get("failing", "")
+    platform = request.args.get("platform", "")
     if len(search) > store.SEARCH_MAX or not _printable(search):
         _refuse(
             f"console: bad host search {search[:40]!r}",
@@ -169,9 +173,24 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
         )
     if failing and not store.CHECK_ID_PATTERN.fullmatch(failing):
         _refuse(f"console: bad check id {failing[:40]!r}", _("That is not a check id."))
-    kept = {"q": search, "group": group_name, "status": status, "failing": failing}
+    if platform and platform not in store.HOST_PLATFORMS:
+        _refuse(
+            f"console: bad platform {platform[:20]!r}",
+            _("The platform must be one of %(names)s.", names=", ".join(store.HOST_PLATFORMS)),
+        )
+    kept = {
+        "q": search,
+        "group": group_name,
+        "status": status,
+        "failing": failing,
+        "platform": platform,
+    }
     chosen = store.HostFilter(
-        search=search, group_id=group_id, status=status or None, failing_check=failing or None
+        search=search,
+        group_id=group_id,
+        status=status or None,
+        failing_check=failing or None,
+        platform=platform or None,
     )
     return chosen, {name: value for name, value in kept.items() if value}
 
@@ -206,6 +225,7 @@ def hosts() -> ResponseReturnValue:
         filtered=chosen.active(),
         groups=groups,
         statuses=store.HOST_STATUSES,
+        platforms=store.HOST_PLATFORMS,
         checks=sorted(titles.items(), key=lambda item: item[0]),
         failing_title=titles.get(kept.get("failing", "")),
     )
@@ -246,6 +266,19 @@ def _notice() -> str | None:
     return None
 
 
+def _checks_for_other_platforms(platform: str) -> set[str]:
+    """The checks the registry declares only for other platforms than the host's: on the host
+    page their ``not_applicable`` reads *not for this platform*. None for a device, whose
+    checks are the server's own and the Linux ones run over SSH."""
+    if platform == DEVICE_PLATFORM:
+        return set()
+    return {
+        check_id
+        for check_id, entry in _catalog().items()
+        if entry.get("platforms") and platform not in entry["platforms"]
+    }
+
+
 @blueprint.get("/hosts/<host_id>")
 @login_required
 def host(host_id: str) -> ResponseReturnValue:
@@ -263,11 +296,16 @@ def host(host_id: str) -> ResponseReturnValue:
         oplog_count = (
             store.host_oplog_count(db, host_id, device_id) if user.role in OPLOG_ROLES else 0
         )
+    elsewhere = _checks_for_other_platforms(row.platform)
     return render_template(
         "fleet/host.html",
         host=row,
         device=device,
         results=results,
+        elsewhere=elsewhere,
+        elsewhere_count=len(
+            {r["check_id"] for r in results if r["status"] == "not_applicable"} & elsewhere
+        ),
         inventory=inventory_row,
         titles=_titles(),
         can_command=user.role in COMMAND_ROLES,
@@ -408,7 +446,8 @@ def check(check_id: str) -> ResponseReturnValue:
     page = _page_number()
     entry = _catalog().get(check_id)
     with db_session() as db:
-        per_status = store.hosts_per_status(db, check_id)
+        by_platform = store.hosts_per_status_and_platform(db, check_id)
+        per_status = {status: sum(counts.values()) for status, counts in by_platform.items()}
         if entry is None and not per_status:
             abort(404, _("There is no such check."))
         rows, total = store.failing_hosts(
@@ -421,6 +460,7 @@ def check(check_id: str) -> ResponseReturnValue:
         "fleet/check.html",
         check=_check_view(entry, check_id),
         per_status=per_status,
+        by_platform=by_platform,
         hosts=rows,
         total=total,
         page=page,

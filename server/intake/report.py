@@ -9,8 +9,9 @@ The cost per report is fixed and small whatever its size: one INSERT of the repo
 comes back with RETURNING), one read of the agent's previous statuses for alert detection
 (server/alerts/detect.py; writes only when an alert opens or resolves), one write of its
 results, one upsert of the latest results, one upsert of the inventory, one UPDATE of the
-agent. No per-result query. The agent
-API runs them on the connection that authenticated the request, in one transaction.
+agent, and one more when the report names the host's platform (``Report.platform``: the
+scanned host's system, which the console, alerts and weekly report show). No per-result
+query. The agent API runs them on the connection that authenticated the request, in one transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ from sqlalchemy.exc import IntegrityError
 from server.alerts.detect import detect as detect_alerts
 from server.files.ingest import store_file_events
 from server.intake.agents import placeholder, time_param
-from server.store.models import Agent, Gap, Inventory, LatestResult, Report, Result, utcnow
+from server.store.models import (
+    DEVICE_PLATFORM,
+    Agent,
+    Gap,
+    Inventory,
+    LatestResult,
+    Report,
+    Result,
+    utcnow,
+)
 from xunjian.core.contract import FULL_SCAN_KINDS, bodies, utc_naive
 
 _encode = msgspec.json.Encoder().encode
@@ -190,6 +200,20 @@ def _touch_sql(mark: str) -> str:
     return f"UPDATE {AGENTS.name} SET last_seen = {mark} WHERE id = {mark}"
 
 
+@cache
+def _platform_sql(mark: str) -> str:
+    # A device's row keeps ``device`` (server/devices): its reports describe what was checked
+    # over SSH, not what the row is. A report that waited in a spool while a newer one landed
+    # does not turn the host back: the platform goes with the newest inventory, whose one row
+    # per agent (read by its key) keeps the newest observed_at.
+    return (
+        f"UPDATE {AGENTS.name} SET platform = {mark}, os = {mark}, os_version = {mark}, "
+        f"os_build = {mark} WHERE id = {mark} AND platform <> '{DEVICE_PLATFORM}' "
+        f"AND NOT EXISTS (SELECT 1 FROM {INVENTORY.name} WHERE agent_id = {mark} "
+        f"AND observed_at > {mark})"
+    )
+
+
 # On PostgreSQL each report's rows go in as one statement per table, the columns passed as
 # arrays and unnested server side: psycopg's executemany sends (and Python-processes) every row
 # as a statement of its own, which profiled at about two thirds of a report's CPU time. The
@@ -280,6 +304,20 @@ def _write(connection: Connection, agent_id: str, report: bodies.Report, now: An
                 lambda moment: time_param(connection, moment),
             )
         cursor.execute(_touch_sql(mark), (received, agent_id))
+        if report.platform is not None:
+            described = report.platform
+            cursor.execute(
+                _platform_sql(mark),
+                (
+                    described.name,
+                    described.os,
+                    described.version,
+                    described.build,
+                    agent_id,
+                    agent_id,
+                    observed,
+                ),
+            )
     finally:
         cursor.close()
     if report.gaps:

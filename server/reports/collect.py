@@ -79,7 +79,8 @@ def _rank_sql(column: str, ranks: dict[str, int], other: int) -> str:
 
 _HOSTS_SQL = text(
     """
-    SELECT a.id, a.hostname, g.name AS group_name, a.platform, a.os, a.enrolled_at,
+    SELECT a.id, a.hostname, g.name AS group_name, a.platform, a.os, a.os_version,
+           a.os_build, a.enrolled_at,
            a.revoked_at, a.last_seen, w.reports, w.first_report, w.last_report
     FROM agents a
     JOIN groups g ON g.id = a.group_id
@@ -165,8 +166,10 @@ class HostEntry:
     id: str
     hostname: str
     group: str
-    platform: str
+    platform: str  # as the host's newest scan said (windows for a scanned Windows volume)
     os: str
+    os_version: str
+    os_build: str
     enrolled_at: str | None
     revoked_at: str | None
     last_contact: str | None
@@ -186,6 +189,8 @@ class HostEntry:
             "group": self.group,
             "platform": self.platform,
             "os": self.os,
+            "os_version": self.os_version,
+            "os_build": self.os_build,
             "enrolled_at": self.enrolled_at,
             "revoked_at": self.revoked_at,
             "last_contact": self.last_contact,
@@ -295,6 +300,8 @@ def _load_hosts(connection: Any, start: datetime.datetime, end: datetime.datetim
                 group=row.group_name,
                 platform=row.platform,
                 os=row.os,
+                os_version=row.os_version,
+                os_build=row.os_build,
                 enrolled_at=iso_time(row.enrolled_at),
                 revoked_at=iso_time(row.revoked_at),
                 last_contact=iso_time(row.last_seen),

@@ -54,6 +54,8 @@ HOST_COLUMNS = (
     "id",
     "platform",
     "os",
+    "os_version",
+    "os_build",
     "reported",
     "reports",
     "first_report",

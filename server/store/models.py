@@ -102,7 +102,13 @@ class Agent(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     hostname: Mapped[str] = mapped_column(String(255), index=True)
     os: Mapped[str] = mapped_column(String(255), default="")
+    # What the host runs: first as the agent said at enrollment, then as its newest scan report
+    # says (``Report.platform``, server/intake/report.py). With ``scan_root`` an agent on Linux
+    # scans a mounted Windows volume, and the host is then Windows. ``device`` marks a network
+    # device's row (server/devices) and is never overwritten.
     platform: Mapped[str] = mapped_column(String(32))
+    os_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    os_build: Mapped[str] = mapped_column(String(64), default="", server_default="")
     agent_version: Mapped[str] = mapped_column(String(32), default="")
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
     enrollment_token_id: Mapped[int | None] = mapped_column(
@@ -241,8 +247,9 @@ class LoginFailure(Base):
 
 
 class HostBaseline(Base):
-    """What a host had when the server first saw it: its account and package names. The checks
-    accounts.added_since_baseline and software.baseline judge against it (POLICY.md E8: accounts
+    """What a host had when the server first saw it: its accounts and package names. The checks
+    accounts.added_since_baseline, accounts.windows_added_since_baseline and software.baseline
+    judge against it (POLICY.md E8: accounts
     not added by an administrator, unknown programs). Deleting the row takes a new one."""
 
     __tablename__ = "host_baselines"
@@ -252,6 +259,9 @@ class HostBaseline(Base):
     )
     # None: the agent could not read that list (no privilege); the check then says so.
     accounts: Mapped[list[str] | None] = mapped_column(Json)
+    # A Windows host's local accounts by SID (accounts.windows_added_since_baseline): names
+    # are translated and can be renamed, SIDs stay, and RIDs only grow.
+    account_sids: Mapped[list[str] | None] = mapped_column(Json)
     packages: Mapped[list[str] | None] = mapped_column(Json)
     taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
 

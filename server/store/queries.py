@@ -24,6 +24,9 @@ class HostRow:
     revoked: bool
     online: bool
     failing: int
+    # The OS's release and build as the host's newest scan said ("22H2", "19045.2130").
+    os_version: str = ""
+    os_build: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +34,8 @@ class HostRow:
             "hostname": self.hostname,
             "group": self.group,
             "os": self.os,
+            "os_version": self.os_version,
+            "os_build": self.os_build,
             "platform": self.platform,
             "online": self.online,
             "last_seen": iso(self.last_seen),
@@ -66,6 +71,8 @@ def _host_select() -> Any:
             Agent.hostname,
             Group.name.label("group"),
             Agent.os,
+            Agent.os_version,
+            Agent.os_build,
             Agent.platform,
             Agent.last_seen,
             Agent.revoked_at,
@@ -82,6 +89,8 @@ def _host_row(row: Any, offline_after_seconds: int) -> HostRow:
         hostname=row.hostname,
         group=row.group,
         os=row.os,
+        os_version=row.os_version,
+        os_build=row.os_build,
         platform=row.platform,
         last_seen=row.last_seen,
         revoked=row.revoked_at is not None,

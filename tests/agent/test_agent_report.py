@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from agent.report import fit_inventory, fit_result, fit_results
+from agent.report import fit_inventory, fit_result, fit_results, report_content
 from xunjian.core import contract
 from xunjian.core.contract import bodies
 from xunjian.core.schema import convert, decode_json
@@ -79,3 +79,26 @@ def test_evidence_is_measured_as_the_server_measures_it() -> None:
     fitted = fit_result({**RAW, "evidence": {"n": floats}})
     assert fitted is not None and fitted["evidence"]["truncated"] is True
     convert(fitted, bodies.Result)
+
+
+def test_the_reports_platform_comes_from_the_inventory_fitted_to_the_contract() -> None:
+    """What the scanned host runs goes out as the report's ``platform``, cut to the contract's
+    limits, so the server's decoder takes it; an inventory without a usable platform sends none
+    (the server then keeps what it knew) rather than a report the server would refuse."""
+    inventory = {
+        "platform": "windows",
+        "os": "Windows 11 Pro" + "x" * 400,
+        "os_version": "24H2",
+        "os_build": "26100." + "7" * 100,
+    }
+    content = report_content([], inventory, 3, "2026-12-07T04:00:00Z")
+    platform = content["platform"]
+    assert platform["name"] == "windows" and platform["version"] == "24H2"
+    assert len(platform["os"]) == contract.OS_NAME_MAX
+    assert len(platform["build"]) == contract.OS_BUILD_MAX
+    document = {"agent_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "epoch": 1, "seq": 1}
+    document.update(kind="scan", **content)
+    decoded = decode_json(json.dumps(document).encode(), bodies.Report)
+    assert decoded.platform is not None and decoded.platform.name == "windows"
+    for unusable in ({"platform": "Windows 11"}, {"platform": 7}, {}, None):
+        assert "platform" not in report_content([], unusable, 3, "2026-12-07T04:00:00Z")

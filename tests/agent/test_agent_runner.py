@@ -420,3 +420,61 @@ def test_a_watcher_that_cannot_work_shows_in_status_and_reaches_the_server(
     later = [e for r in api.reports[1:] for e in r.get("file_events", [])]
     assert [e["action"] for e in later] == ["watch_recovered", "created"], later
     assert status_document(state)["watch_error"] is None
+
+
+def test_the_windows_update_search_is_scheduled_and_cached_for_scans(
+    agent: RunningAgent, state: AgentState, tmp_path: Path
+) -> None:
+    """The slow search runs in the agent's own job (a runner playing the recordings stands in
+    for powershell.exe); a scan's collector reads its answer and runs nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from checks.collectors.windows.facts import collect_windows_pending_updates
+    from checks.collectors.windows.updates import PENDING_CACHE, pending_from_cache
+    from checks.errors import CollectError
+    from checks.host import HostContext
+    from tests.windows.fakepowershell import FakePowerShell
+
+    service = agent.service
+    service.searches_windows_updates = True
+    scheduler = BackgroundScheduler(timezone=UTC)
+    try:
+        service.schedule(scheduler)
+        scheduler.start(paused=True)
+        job = scheduler.get_job("windows_updates")
+        assert job is not None and job.trigger.interval == timedelta(hours=6)
+    finally:
+        scheduler.shutdown(wait=False)
+
+    search = FakePowerShell({"Microsoft.Update.Session": "pendingupdates.json"})
+    service.windows_update_runner = search
+    service.windows_updates_cycle()
+    ((argv, timeout),) = search.calls
+    assert "IsInstalled=0 and Type=''Software''" in argv[-1] and timeout == 900
+    cache_path = state.directory / PENDING_CACHE
+    first = json.loads(cache_path.read_text(encoding="utf-8"))
+    assert first["error"] == "" and len(first["updates"]) == 2
+
+    class NoCommands:
+        def run(self, argv: object, timeout: float | None = None) -> None:
+            raise AssertionError("a scan must not search for updates")
+
+    host = HostContext(tmp_path, NoCommands(), "windows", is_tree=False, cache=state.directory)  # type: ignore[arg-type]
+    updates = collect_windows_pending_updates(host)
+    assert [(u.new_version, u.is_security) for u in updates] == [
+        ("KB5071234", True),
+        ("KB2267602", False),
+    ]
+
+    # A failed search keeps the last good list and its time, and says why.
+    service.windows_update_runner = FakePowerShell({"Microsoft.Update.Session": None})
+    service.windows_updates_cycle()
+    kept = json.loads(cache_path.read_text(encoding="utf-8"))
+    assert kept["searched_at"] == first["searched_at"] and kept["updates"] == first["updates"]
+    assert "Invalid namespace" in kept["error"]
+    assert collect_windows_pending_updates(host) == updates
+    later = datetime.now(UTC) + timedelta(days=4)
+    with pytest.raises(CollectError, match="Invalid namespace"):
+        pending_from_cache(kept, later)

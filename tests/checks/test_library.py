@@ -16,6 +16,7 @@ from checks.registry import REGISTRY
 from tests.checks import facts_tables as t
 from tests.checks.case import Case
 from tests.checks.library_cases import KERNELS_NEWER, KERNELS_SAME, KERNELS_UNKNOWN, MORE_CASES
+from tests.checks.windows_baseline_cases import WINDOWS_BASELINE_CASES
 from tests.checks.windows_cases import WINDOWS_CASES
 
 F = FactName
@@ -366,6 +367,7 @@ CASES: dict[str, list[Case]] = {
 
 CASES.update(MORE_CASES)
 CASES.update(WINDOWS_CASES)
+CASES.update(WINDOWS_BASELINE_CASES)
 
 CASE_PARAMS = [
     pytest.param(check_id, case, id=f"{check_id}:{case.name}")

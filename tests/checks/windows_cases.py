@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from checks.collectors.windows.antivirus import security_center_products
 from checks.errors import CollectError, NotApplicable
 from checks.facts import FactName, InstalledPackage
 from checks.facts_windows import (
@@ -16,6 +17,7 @@ from checks.facts_windows import (
     Exposure,
     LocalAccount,
     SamPasswordPolicy,
+    SecurityCenter,
     UserScreenLock,
     WindowsAccounts,
     WindowsDesktop,
@@ -70,6 +72,40 @@ def _defender(**changes: object) -> DefenderState:
     }
     values.update(changes)
     return DefenderState(**values)  # type: ignore[arg-type]
+
+
+OFFLINE_CENTER = SecurityCenter(False, "Security Center is read only on the running PC")
+
+
+def _live_defender(scanned_days_ago: int | None = 3, **changes: object) -> DefenderState:
+    scanned = (
+        None if scanned_days_ago is None else TODAY - datetime.timedelta(days=scanned_days_ago)
+    )
+    values: dict[str, object] = {
+        "service_enabled": True,
+        "antivirus_enabled": True,
+        "quick_scan_at": scanned,
+        "full_scan_at": None,
+    }
+    values.update(changes)
+    return _defender(**values)
+
+
+def _center(*products: tuple[str, int]) -> SecurityCenter:
+    """Security Center with Defender registered as off (393472) and the given products."""
+    entries = [("Windows Defender", 393472), *products]
+    return SecurityCenter(True, "", security_center_products(
+        [{"displayName": name, "productState": state} for name, state in entries]
+    ))  # fmt: skip
+
+
+def _live_av(defender: DefenderState, center: SecurityCenter | None = None) -> dict[F, object]:
+    return {
+        F.WINDOWS_DEFENDER: defender,
+        F.WINDOWS_SECURITY_CENTER: center or _center(),
+        F.PACKAGES: NO_PACKAGES,
+        F.CLOCK: t.CLOCK,
+    }
 
 
 def _account(
@@ -192,7 +228,12 @@ WINDOWS_CASES: dict[str, list[Case]] = {
     "antivirus.windows_protection": [
         Case(
             "Defender on, fresh",
-            {F.WINDOWS_DEFENDER: _defender(), F.PACKAGES: NO_PACKAGES, F.CLOCK: t.CLOCK},
+            {
+                F.WINDOWS_DEFENDER: _defender(),
+                F.WINDOWS_SECURITY_CENTER: OFFLINE_CENTER,
+                F.PACKAGES: NO_PACKAGES,
+                F.CLOCK: t.CLOCK,
+            },
             {("pass", "host")},
         ),
         Case(
@@ -201,6 +242,7 @@ WINDOWS_CASES: dict[str, list[Case]] = {
                 F.WINDOWS_DEFENDER: _defender(
                     signatures_updated_at=TODAY - datetime.timedelta(days=30)
                 ),
+                F.WINDOWS_SECURITY_CENTER: OFFLINE_CENTER,
                 F.PACKAGES: NO_PACKAGES,
                 F.CLOCK: t.CLOCK,
             },
@@ -213,6 +255,7 @@ WINDOWS_CASES: dict[str, list[Case]] = {
                     realtime_disabled=True,
                     signatures_updated_at=TODAY - datetime.timedelta(days=300),
                 ),
+                F.WINDOWS_SECURITY_CENTER: OFFLINE_CENTER,
                 F.PACKAGES: NO_PACKAGES,
                 F.CLOCK: t.CLOCK,
             },
@@ -222,6 +265,7 @@ WINDOWS_CASES: dict[str, list[Case]] = {
             "Defender off by policy, 火绒 installed: its state is read on the running PC",
             {
                 F.WINDOWS_DEFENDER: _defender(disabled_by_policy=True),
+                F.WINDOWS_SECURITY_CENTER: OFFLINE_CENTER,
                 F.PACKAGES: (_package("火绒安全软件"),),
                 F.CLOCK: t.CLOCK,
             },
@@ -231,10 +275,67 @@ WINDOWS_CASES: dict[str, list[Case]] = {
             "no Defender, nothing else",
             {
                 F.WINDOWS_DEFENDER: _defender(installed=False),
+                F.WINDOWS_SECURITY_CENTER: OFFLINE_CENTER,
                 F.PACKAGES: (_package("7-Zip"),),
                 F.CLOCK: t.CLOCK,
             },
             {("fail", "host")},
+        ),
+        Case(
+            "live: Defender on, fresh, scanned 3 days ago",
+            _live_av(_live_defender()),
+            {("pass", "host")},
+        ),
+        Case(
+            "live: Defender's last scan 30 days ago",
+            _live_av(_live_defender(scanned_days_ago=30)),
+            {("fail", "host")},
+        ),
+        Case(
+            "live: Defender never finished a scan",
+            _live_av(_live_defender(scanned_days_ago=None)),
+            {("fail", "host")},
+        ),
+        Case(
+            "live: engine stopped, stale signatures, never scanned: one cause, one failure",
+            _live_av(
+                _live_defender(
+                    service_enabled=False,
+                    scanned_days_ago=None,
+                    signatures_updated_at=TODAY - datetime.timedelta(days=300),
+                )
+            ),
+            {("fail", "host")},
+        ),
+        Case(
+            "live: 360杀毒 on and current, Defender passive",
+            _live_av(_live_defender(antivirus_enabled=False), _center(("360杀毒", 266240))),
+            {("pass", "host")},
+        ),
+        Case(
+            "live: 火绒 on with stale signatures",
+            _live_av(_live_defender(antivirus_enabled=False), _center(("火绒安全软件", 266256))),
+            {("fail", "host")},
+        ),
+        Case(
+            "live: 腾讯电脑管家 snoozed and Defender passive: no working antivirus, once",
+            _live_av(_live_defender(antivirus_enabled=False), _center(("腾讯电脑管家", 270336))),
+            {("fail", "host")},
+        ),
+        Case(
+            "live: a third-party product off, Defender on and current",
+            _live_av(_live_defender(), _center(("Kaspersky Endpoint Security", 262144))),
+            {("pass", "host")},
+        ),
+        Case(
+            "live Server: no Security Center, Defender removed, 360 only in Uninstall",
+            {
+                F.WINDOWS_DEFENDER: _defender(installed=False, service_enabled=False),
+                F.WINDOWS_SECURITY_CENTER: SecurityCenter(False, "a Server"),
+                F.PACKAGES: (_package("360安全卫士"),),
+                F.CLOCK: t.CLOCK,
+            },
+            {("not_applicable", "host")},
         ),
     ],
     "firewall.windows_profiles": [

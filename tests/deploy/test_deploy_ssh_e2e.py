@@ -39,9 +39,10 @@ def test_deploy_again_upgrade_uninstall(
     clean_host: None,
     database_url: str,
     tmp_path: Path,
+    data_folder_templates: object,
 ) -> None:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(heartbeat_interval_seconds=2)
     server.start()
     engine = sqlalchemy.create_engine(database_url)

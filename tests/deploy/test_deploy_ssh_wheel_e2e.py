@@ -41,6 +41,7 @@ def test_deploy_from_a_wheel_then_nothing_to_do(
     clean_host: None,
     database_url: str,
     tmp_path: Path,
+    data_folder_templates: object,
 ) -> None:
     admin = tmp_path / "admin"  # the admin's working folder: no checkout anywhere near
     admin.mkdir()
@@ -57,7 +58,7 @@ def test_deploy_from_a_wheel_then_nothing_to_do(
     stamp = read_wheel(agent_wheel).stamp
 
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(heartbeat_interval_seconds=2)
     server.start()
     engine = sqlalchemy.create_engine(database_url)

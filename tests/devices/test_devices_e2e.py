@@ -91,9 +91,11 @@ def _alerts(server: ServerUnderTest, token: str) -> list[dict[str, Any]]:
     return list(answer.json()["alerts"])
 
 
-def test_device_checks_end_to_end(database_url: str, tmp_path: Path, sshd: Sshd) -> None:
+def test_device_checks_end_to_end(
+    database_url: str, tmp_path: Path, sshd: Sshd, data_folder_templates: object
+) -> None:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     lists = tmp_path / "lists"
     _lists(lists, sshd)
     server.set_config(
@@ -265,9 +267,11 @@ def test_device_checks_end_to_end(database_url: str, tmp_path: Path, sshd: Sshd)
     assert "Wang Wei" in added.details and "ticket 42" in added.details
 
 
-def test_add_refuses_bad_input(database_url: str, tmp_path: Path) -> None:
+def test_add_refuses_bad_input(
+    database_url: str, tmp_path: Path, data_folder_templates: object
+) -> None:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     ok = ["--authorised-by", "Li Na", "--authorisation", "owned by the school, approved"]
     bad = [
         (["not an address!", "--type", "router", *ok], "address"),

@@ -28,10 +28,10 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def alerting_server(
-    database_url: str, tmp_path: Path, receiver: Receiver
+    database_url: str, tmp_path: Path, receiver: Receiver, data_folder_templates: object
 ) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(
         heartbeat_interval_seconds=1,
         scan_interval_seconds=5,

@@ -22,9 +22,11 @@ MAX_DETAILED = 200  # agent/watch/watcher.py WatchLimits.max_events
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[ServerUnderTest]:
+def server(
+    database_url: str, tmp_path: Path, data_folder_templates: object
+) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(heartbeat_interval_seconds=1, scan_interval_seconds=60)
     server.start()
     try:

@@ -276,8 +276,11 @@ def test_scan_now_command_reaches_the_agent(
 ) -> None:
     agent = AgentUnderTest(tmp_path / "agent")
     agent.enroll(server.create_token())
-    # Scans only once an hour on their own: a second report must come from the command.
-    agent.tune(scan_interval_seconds=3600)
+    # Scans only once an hour on their own: a second report must come from the command. A small
+    # tree: this test is about the command's path, and a scan of this whole machine costs
+    # seconds of CPU (test_agent_enrolls_reports_and_results_are_served makes one).
+    tree = _small_host_tree(tmp_path / "host-tree")
+    agent.tune(scan_interval_seconds=3600, scan_root=str(tree))
     agent.start()
     try:
         wait_for("the first report", lambda: stored_reports(database, agent.agent_id))

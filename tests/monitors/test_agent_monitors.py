@@ -30,9 +30,11 @@ from tests.monitors.site import DEFACED, Site, home
 
 
 @pytest.fixture
-def running(tmp_path: Path, database_url: str) -> Iterator[ServerUnderTest]:
+def running(
+    tmp_path: Path, database_url: str, data_folder_templates: object
+) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     # The site is on 127.0.0.1: allowed for the server too, as one test moves the monitor
     # from the agent to the server.
     server.set_config(workers=2, monitor_threads=4, **LOOPBACK_ALLOWED)

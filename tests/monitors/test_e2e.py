@@ -17,9 +17,11 @@ from tests.monitors.site import DEFACED, Site, home
 
 
 @pytest.fixture
-def running(tmp_path: Path, database_url: str) -> Iterator[ServerUnderTest]:
+def running(
+    tmp_path: Path, database_url: str, data_folder_templates: object
+) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(workers=2, monitor_threads=4, **LOOPBACK_ALLOWED)
     server.start()
     yield server

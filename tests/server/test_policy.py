@@ -139,3 +139,38 @@ def test_rebaseline_takes_the_next_inventory(server: Server, agent: SignedAgent)
         "server", "agent", "rebaseline", "nope", "--data", str(server.data)
     )
     assert status == 1 and "not an agent id" in err
+
+
+WINDOWS_SIDS = ["S-1-5-21-1-2-3-500", "S-1-5-21-1-2-3-501", "S-1-5-21-1-2-3-1001"]
+
+
+def test_a_windows_hosts_baseline_keeps_its_accounts_by_sid(
+    server: Server, agent: SignedAgent
+) -> None:
+    """accounts.windows_added_since_baseline gets the SIDs of the first inventory (names are
+    translated and renamed on Windows); a list with anything but SIDs is not taken."""
+    document = agent.report(1)
+    document["inventory"]["baseline"] = {
+        "accounts": None,
+        "account_sids": list(reversed(WINDOWS_SIDS)),
+        "packages": ["AnyDesk"],
+        "errors": {},
+    }
+    assert agent.send_report(document).status_code == 200
+    checks = agent.policy().get_json()["checks"]
+    taken = checks["accounts.windows_added_since_baseline"]["params"]["baseline"]
+    assert taken == sorted(WINDOWS_SIDS)
+    assert checks["accounts.added_since_baseline"]["params"]["baseline"] == []
+    assert checks["software.baseline"]["params"]["baseline"] == ["AnyDesk"]
+
+    other = server.enroll("pc-102")
+    document = other.report(1)
+    document["inventory"]["baseline"] = {
+        "account_sids": ["S-1-5-21-1-2-3-500", "Administrator"],
+        "packages": ["7-Zip"],
+        "errors": {},
+    }
+    assert other.send_report(document).status_code == 200
+    theirs = other.policy().get_json()["checks"]
+    assert theirs["accounts.windows_added_since_baseline"]["params"]["baseline"] == []
+    assert theirs["software.baseline"]["params"]["baseline"] == ["7-Zip"]

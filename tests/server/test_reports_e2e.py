@@ -30,9 +30,13 @@ ZONE = ZoneInfo("Asia/Shanghai")  # config.json's default console_timezone
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[ServerUnderTest]:
+def server(
+    database_url: str, tmp_path: Path, data_folder_templates: object
+) -> Iterator[ServerUnderTest]:
     under_test = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    under_test.init()
+    under_test.init_copy(data_folder_templates)
+    # Two processes, as `server init` configures: the jobs must still run once.
+    under_test.set_config(workers=2)
     try:
         yield under_test
     finally:

@@ -306,14 +306,16 @@ def nginx_config(sample: str, work: Path, server: ServerUnderTest, port: int) ->
 
 
 @pytest.fixture
-def nginx_front(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerUnderTest, int, Path]]:
+def nginx_front(
+    database_url: str, tmp_path: Path, data_folder_templates: object
+) -> Iterator[tuple[ServerUnderTest, int, Path]]:
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
     )
     if nginx is None:
         pytest.fail("this test puts Debian's nginx in front of the server: apt-get install nginx")
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
-    server.init()
+    server.init_copy(data_folder_templates)
     server.set_config(trusted_proxies=["127.0.0.2"], workers=1)
     server.start()
     work = tmp_path / "nginx"

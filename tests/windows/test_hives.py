@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.collectors.windows.hives import Hive, HiveError, current_control_set
+from checks.collectors.windows.hives import Hive, HiveError
+from checks.collectors.windows.registry import current_control_set
 from tests.windows.hivebuild import build_hive, shared_hive
 
 

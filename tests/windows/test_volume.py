@@ -27,17 +27,7 @@ from checks.collectors.windows.software import (
 from checks.collectors.windows.system import installed_cumulative_updates, read_windows_version
 from checks.collectors.windows.volume import WindowsVolume, find, is_windows_volume
 from tests.windows.samforge import machine_sid_text
-from tests.windows.volumes import WHEN, build_windows_volume
-
-
-@pytest.fixture(scope="module")
-def volumes(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, WindowsVolume]:
-    return {
-        faulty: WindowsVolume(
-            build_windows_volume(tmp_path_factory.mktemp(f"pc-{faulty}"), faulty=faulty).root
-        )
-        for faulty in (True, False)
-    }
+from tests.windows.volumes import WHEN
 
 
 def _hive(volume: WindowsVolume, name: str) -> Hive:

@@ -25,11 +25,14 @@ from tests.windows.samforge import (
     PlantedPolicy,
     build_sam,
     build_system,
+    machine_sid_text,
 )
 
 SOFTWARE = "HKEY_LOCAL_MACHINE\\SOFTWARE"
 SYSTEM = "HKEY_LOCAL_MACHINE\\SYSTEM"
 USER = "HKEY_CURRENT_USER"
+# The teacher's profile (Users/teacher), listed in ProfileList as a real SOFTWARE hive lists it.
+TEACHER_SID = f"{machine_sid_text()}-1001"
 # The clean twin was updated ten days before the test builds it, so it stays clean as time
 # passes; its release (25H2) gets security updates until 2027-10-12 (Home/Pro), after which its
 # build must move to a newer release in this file and in the lifecycle table.
@@ -89,6 +92,12 @@ def _software_reg(faulty: bool) -> str:
 
 [{SOFTWARE}\\Microsoft\\Windows Defender\\Real-Time Protection]
 "DisableRealtimeMonitoring"=dword:{1 if faulty else 0:08x}
+
+[{SOFTWARE}\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\{TEACHER_SID}]
+"ProfileImagePath"="C:\\\\Users\\\\teacher"
+
+[{SOFTWARE}\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\S-1-5-18]
+"ProfileImagePath"="%systemroot%\\\\system32\\\\config\\\\systemprofile"
 
 [{SOFTWARE}\\{uninstall}\\7-Zip]
 "DisplayName"="7-Zip 24.08 (x64)"

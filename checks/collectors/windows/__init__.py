@@ -19,9 +19,11 @@ _FUNCTIONS: dict[FactName, str] = {
     FactName.WINDOWS_SYSTEM: "collect_windows_system",
     FactName.WINDOWS_EXPOSURE: "collect_windows_exposure",
     FactName.WINDOWS_DEFENDER: "collect_windows_defender",
+    FactName.WINDOWS_SECURITY_CENTER: "collect_windows_security_center",
     FactName.WINDOWS_ACCOUNTS: "collect_windows_accounts",
     FactName.WINDOWS_DESKTOP: "collect_windows_desktop",
     FactName.PACKAGES: "collect_windows_packages",
+    FactName.PENDING_UPDATES: "collect_windows_pending_updates",
 }
 
 

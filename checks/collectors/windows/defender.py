@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime
 import struct
 
-from checks.collectors.windows.hives import Hive, filetime
+from checks.collectors.windows.hives import filetime
+from checks.collectors.windows.registry import RegistrySource
 from checks.facts_windows import DefenderState
 
 DEFENDER = "Microsoft\\Windows Defender"
@@ -23,7 +24,7 @@ def _binary_filetime(value: object) -> datetime.datetime | None:
     return None
 
 
-def read_defender(software: Hive) -> DefenderState:
+def read_defender(software: RegistrySource) -> DefenderState:
     local = software.key(DEFENDER)
     policy = software.key(DEFENDER_POLICY)
 

@@ -3,7 +3,7 @@ screen saver (their NTUSER.DAT), group policy first as Windows applies it."""
 
 from __future__ import annotations
 
-from checks.collectors.windows.hives import Hive
+from checks.collectors.windows.registry import RegistrySource
 from checks.facts_windows import UserScreenLock
 
 DESKTOP = "Control Panel\\Desktop"
@@ -19,12 +19,12 @@ def _number(value: object) -> int | None:
     return None
 
 
-def machine_inactivity_seconds(software: Hive) -> int | None:
+def machine_inactivity_seconds(software: RegistrySource) -> int | None:
     key = software.key(SYSTEM_POLICY)
     return _number(key.value("InactivityTimeoutSecs")) if key is not None else None
 
 
-def user_screen_lock(user: Hive, profile: str) -> UserScreenLock:
+def user_screen_lock(user: RegistrySource, profile: str) -> UserScreenLock:
     def setting(name: str) -> object:
         for path in (DESKTOP_POLICY, DESKTOP):
             key = user.key(path)

@@ -6,7 +6,7 @@ over the local settings, as Windows applies them.
 
 from __future__ import annotations
 
-from checks.collectors.windows.hives import Hive, current_control_set
+from checks.collectors.windows.registry import RegistrySource, current_control_set
 from checks.facts_windows import Exposure
 
 # Services' Start values.
@@ -26,7 +26,7 @@ PROFILE_LABELS = {
 AUTORUN_ALL_OFF = 0xFF
 
 
-def _dword(hive: Hive, path: str, name: str) -> int | None:
+def _dword(hive: RegistrySource, path: str, name: str) -> int | None:
     key = hive.key(path)
     value = key.value(name) if key is not None else None
     return value if isinstance(value, int) else None
@@ -36,7 +36,7 @@ def _first(*values: int | None) -> int | None:
     return next((value for value in values if value is not None), None)
 
 
-def read_exposure(system: Hive, software: Hive | None) -> Exposure:
+def read_exposure(system: RegistrySource, software: RegistrySource | None) -> Exposure:
     cs = current_control_set(system)
 
     def policy(path: str, name: str) -> int | None:

@@ -267,14 +267,3 @@ class Hive:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def current_control_set(system: Hive) -> str:
-    """The SYSTEM hive's current control set, e.g. ``ControlSet001`` (Select\\Current)."""
-    select = system.key("Select")
-    number = select.value("Current") if select is not None else None
-    if not isinstance(number, int) or not 0 < number < 1000:
-        # Offline hives have no CurrentControlSet link; 1 is what Windows uses unless a
-        # last-known-good boot switched it.
-        number = 1
-    return f"ControlSet{number:03d}"

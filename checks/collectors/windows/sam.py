@@ -31,8 +31,9 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4, TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from checks.collectors.linux.weak_passwords import candidates_for
-from checks.collectors.windows.hives import Hive, HiveError, current_control_set, filetime
+from checks.collectors.windows.hives import Hive, HiveError, filetime
 from checks.collectors.windows.md4 import nt_hash
+from checks.collectors.windows.registry import RegistrySource, current_control_set
 from checks.facts import WeakPassword, WeakPasswords
 from checks.facts_windows import LocalAccount, SamPasswordPolicy
 
@@ -79,7 +80,7 @@ def _interval_days(value: int) -> int | None:
     return int(abs(value) // (10_000_000 * 86_400))
 
 
-def _domain_f(sam: Hive) -> bytes:
+def _domain_f(sam: RegistrySource) -> bytes:
     account = sam.key(ACCOUNT_KEY)
     data = account.value("F") if account is not None else None
     if not isinstance(data, bytes) or len(data) < _SAM_KEY_OFFSET + 8:
@@ -87,7 +88,7 @@ def _domain_f(sam: Hive) -> bytes:
     return data
 
 
-def read_password_policy(sam: Hive) -> SamPasswordPolicy:
+def read_password_policy(sam: RegistrySource) -> SamPasswordPolicy:
     f = _domain_f(sam)
     max_age, min_age = struct.unpack_from("<qq", f, 0x18)
     lockout_duration = struct.unpack_from("<q", f, 0x30)[0]
@@ -114,7 +115,7 @@ def _v_field(v: bytes, entry: int) -> bytes:
     return v[start : start + length]
 
 
-def _user_records(sam: Hive) -> list[tuple[int, bytes, bytes]]:
+def _user_records(sam: RegistrySource) -> list[tuple[int, bytes, bytes]]:
     """(rid, F, V) of every account, by the RID-named keys under Users."""
     users = sam.key(USERS_KEY)
     if users is None:
@@ -131,7 +132,7 @@ def _user_records(sam: Hive) -> list[tuple[int, bytes, bytes]]:
     return records
 
 
-def read_accounts(sam: Hive) -> list[LocalAccount]:
+def read_accounts(sam: RegistrySource) -> list[LocalAccount]:
     accounts = []
     for rid, f, v in _user_records(sam):
         last_logon, _logoff, password_set = struct.unpack_from("<qqq", f, 0x08)
@@ -178,7 +179,7 @@ def sid_text(data: bytes) -> str:
     return "-".join(["S", str(revision), str(authority), *map(str, parts)])
 
 
-def machine_sid(sam: Hive) -> str:
+def machine_sid(sam: RegistrySource) -> str:
     """The PC's own SID (local accounts are it plus their RID): the last 24 bytes of the
     account domain's V value."""
     account = sam.key(ACCOUNT_KEY)
@@ -188,7 +189,7 @@ def machine_sid(sam: Hive) -> str:
     return sid_text(data[-24:])
 
 
-def administrators(sam: Hive) -> list[str]:
+def administrators(sam: RegistrySource) -> list[str]:
     """The SIDs in the built-in Administrators group (S-1-5-32-544), read by its RID, not its
     name: the name is translated ("管理员组" on a Chinese Windows). The alias's C value lists
     its members after a 0x34-byte header: offset at 0x28, count at 0x30."""
@@ -208,7 +209,7 @@ def administrators(sam: Hive) -> list[str]:
     return members
 
 
-def boot_key(system: Hive) -> bytes:
+def boot_key(system: RegistrySource) -> bytes:
     """The 16-byte boot key from SYSTEM's Lsa class names."""
     lsa = system.key(f"{current_control_set(system)}\\Control\\Lsa")
     if lsa is None:
@@ -237,7 +238,7 @@ def _aes_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
     return decryptor.update(data[:usable]) + decryptor.finalize()
 
 
-def sam_key(sam: Hive, key_of_boot: bytes) -> bytes:
+def sam_key(sam: RegistrySource, key_of_boot: bytes) -> bytes:
     """The SAM's 16-byte key (the 'hashed boot key'); BootKeyMismatch when it does not open."""
     f = _domain_f(sam)
     revision = f[_SAM_KEY_OFFSET]
@@ -312,7 +313,7 @@ def _decrypt_nt_hash(rid: int, entry: bytes, key: bytes) -> bytes | None:
 
 
 def find_weak_nt_passwords(
-    sam: Hive, system: Hive, organisation: Iterable[str] = ()
+    sam: RegistrySource, system: RegistrySource, organisation: Iterable[str] = ()
 ) -> WeakPasswords:
     """Accounts whose NT hash is that of a shipped weak candidate or an organisation word's
     candidate (``organisation_candidates``).

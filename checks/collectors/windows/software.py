@@ -10,7 +10,7 @@ present, adds programs a user ran or installed that left no Uninstall entry.
 
 from __future__ import annotations
 
-from checks.collectors.windows.hives import Hive
+from checks.collectors.windows.registry import RegistrySource
 from checks.facts_windows import InstalledProgram
 
 UNINSTALL = "Microsoft\\Windows\\CurrentVersion\\Uninstall"
@@ -23,7 +23,7 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def uninstall_entries(hive: Hive, path: str, source: str) -> list[InstalledProgram]:
+def uninstall_entries(hive: RegistrySource, path: str, source: str) -> list[InstalledProgram]:
     key = hive.key(path)
     if key is None:
         return []
@@ -46,17 +46,17 @@ def uninstall_entries(hive: Hive, path: str, source: str) -> list[InstalledProgr
     return programs
 
 
-def machine_programs(software: Hive) -> list[InstalledProgram]:
+def machine_programs(software: RegistrySource) -> list[InstalledProgram]:
     return uninstall_entries(software, UNINSTALL, "uninstall-64") + uninstall_entries(
         software, UNINSTALL_32, "uninstall-32"
     )
 
 
-def user_programs(user_hive: Hive, profile: str) -> list[InstalledProgram]:
+def user_programs(user_hive: RegistrySource, profile: str) -> list[InstalledProgram]:
     return uninstall_entries(user_hive, USER_UNINSTALL, f"user:{profile}")
 
 
-def amcache_programs(amcache: Hive) -> list[InstalledProgram]:
+def amcache_programs(amcache: RegistrySource) -> list[InstalledProgram]:
     key = amcache.key(AMCACHE_APPLICATIONS)
     if key is None:
         return []

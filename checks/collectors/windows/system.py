@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime
 import re
 
-from checks.collectors.windows.hives import Hive, filetime
+from checks.collectors.windows.hives import filetime
+from checks.collectors.windows.registry import RegistrySource
 from checks.facts_windows import CumulativeUpdate, WindowsVersion
 
 CURRENT_VERSION = "Microsoft\\Windows NT\\CurrentVersion"
@@ -31,7 +32,7 @@ def _int(value: object) -> int | None:
     return None
 
 
-def read_windows_version(software: Hive) -> WindowsVersion | None:
+def read_windows_version(software: RegistrySource) -> WindowsVersion | None:
     key = software.key(CURRENT_VERSION)
     if key is None:
         return None
@@ -51,7 +52,7 @@ def read_windows_version(software: Hive) -> WindowsVersion | None:
     )
 
 
-def installed_cumulative_updates(software: Hive) -> list[CumulativeUpdate]:
+def installed_cumulative_updates(software: RegistrySource) -> list[CumulativeUpdate]:
     """Installed cumulative updates (RollupFix packages), oldest first."""
     packages = software.key(CBS_PACKAGES)
     if packages is None:

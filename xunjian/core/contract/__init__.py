@@ -56,6 +56,13 @@ MAX_GAPS = 100
 GAP_REASON_MAX = 200
 GAP_SPOOL_FULL = "spool full"  # the agent dropped reports: opens a spool_overflow alert
 REPORT_KIND_MAX = 32
+# What a scan report says of the scanned host's system (bodies.HostPlatform): the platform's
+# name (PLATFORM_PATTERN), the OS's name ("Windows 11 Pro", "Debian GNU/Linux 12"), its version
+# ("24H2", "12") and build ("26100.7171", a kernel release on Linux).
+PLATFORM_NAME_MAX = 32
+OS_NAME_MAX = 255
+OS_VERSION_MAX = 64
+OS_BUILD_MAX = 64
 # Time stamps an agent sends: any zone, within these years (a clock at 1970 is a broken clock).
 YEARS = (2000, 2200)
 # The server's default request body limit (ServerConfig.max_body_bytes; 413 above it).

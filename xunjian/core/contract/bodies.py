@@ -47,11 +47,15 @@ from xunjian.core.contract import (
     MONITOR_INTERVAL_BOUNDS,
     MONITOR_REDIRECT_BOUNDS,
     MONITOR_TIMEOUT_BOUNDS,
+    OS_BUILD_MAX,
+    OS_NAME_MAX,
+    OS_VERSION_MAX,
     OUTCOME_BODY_TEXT_MAX,
     OUTCOME_CONTENT_TYPE_MAX,
     OUTCOME_ERROR_MAX,
     OUTCOME_MAX_DROPPED,
     OUTCOME_MAX_MS,
+    PLATFORM_NAME_MAX,
     PLATFORM_PATTERN,
     REPORT_KIND_MAX,
     REPORT_KIND_PATTERN,
@@ -202,6 +206,19 @@ class FileEvent(Body, kw_only=True):
         _check_year("observed_at", self.observed_at)
 
 
+class HostPlatform(Body):
+    """The scanned host's system, as the scan saw it: with ``scan_root`` an agent on Linux may
+    scan a mounted Windows volume, so this, not the enrollment's ``platform``, says what the
+    host is. ``name`` is the check registry's platform (``windows``, ``linux``)."""
+
+    name: Annotated[
+        str, Meta(min_length=1, max_length=PLATFORM_NAME_MAX, pattern=whole(PLATFORM_PATTERN))
+    ]
+    os: Annotated[str, Meta(max_length=OS_NAME_MAX)] = ""
+    version: Annotated[str, Meta(max_length=OS_VERSION_MAX)] = ""
+    build: Annotated[str, Meta(max_length=OS_BUILD_MAX)] = ""
+
+
 class Report(Body, dict=True, kw_only=True):
     """One report: a scan's results and inventory, or the file watcher's events."""
 
@@ -224,6 +241,7 @@ class Report(Body, dict=True, kw_only=True):
         ]
         | None
     ) = None
+    platform: HostPlatform | None = None
     gaps: Annotated[list[Gap], Meta(max_length=MAX_GAPS)] = msgspec.field(default_factory=list)
     file_events: Annotated[list[FileEvent], Meta(max_length=MAX_FILE_EVENTS)] = msgspec.field(
         default_factory=list

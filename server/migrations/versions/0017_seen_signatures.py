@@ -1,7 +1,7 @@
 """seen_signatures: signed agent requests that take effect once (replay within the window)
 
-Revision ID: 0016_seen_signatures
-Revises: 0015_oplog_filters
+Revision ID: 0017_seen_signatures
+Revises: 0016_host_platform
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_seen_signatures"
-down_revision = "0015_oplog_filters"
+revision = "0017_seen_signatures"
+down_revision = "0016_host_platform"
 branch_labels = None
 depends_on = None
 
