@@ -59,7 +59,7 @@ KIND_LABELS = {
     "check_failed": _l("check failed"),
     "agent_silent": _l("agent silent"),
     "spool_overflow": _l("spool overflow"),
-    "down": _l("page down"),
+    "down": _l("page check failed"),
     "tamper": _l("page tampered"),
     "cert": _l("certificate expiring"),
     "slow": _l("page slow"),

@@ -283,4 +283,4 @@ def test_a_monitor_alert_names_its_resource(server: Server) -> None:
     html = page(client, "/alerts?kind=down")
     assert "monitor:7" in html and "https://www.school.example/" in html
     assert 'href="/hosts/' not in html
-    assert json.dumps("page down")[1:-1] in html
+    assert json.dumps("page check failed")[1:-1] in html
