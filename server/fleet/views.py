@@ -29,7 +29,7 @@ from server.devices.models import DEVICE_PLATFORM
 from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
-from server.fleet.jobs import refresh_compliance
+from server.fleet.jobs import newest_report_at, refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
@@ -105,12 +105,17 @@ def dashboard() -> ResponseReturnValue:
     now = utcnow()
     with db_session() as db:
         compliance = store.compliance_by_group(db)
-    if compliance.day != now.date():
-        # No count today yet (a new server, or its thread has not run yet): count now. The
-        # lease keeps this to one process, as for the thread (server/fleet/jobs.py).
-        refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
+    newest = newest_report_at(state.engine)
+    stale = compliance.day != now.date() or (
+        newest is not None and compliance.counted_at is not None and compliance.counted_at < newest
+    )
+    if stale:
+        # No count today yet (a new server, or its thread has not run yet), or a report came
+        # after the count: count now if due. The lease keeps this to one process, as for the
+        # thread (server/fleet/jobs.py), and to one count per FRESH_SECONDS.
+        stale = refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
     with db_session() as db:
-        if compliance.day != now.date():
+        if stale:
             compliance = store.compliance_by_group(db)
         counts = store.host_counts(db, state.config.offline_after_seconds)
         alerts = store.open_alerts_by_severity(db)
