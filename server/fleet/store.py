@@ -43,6 +43,7 @@ from server.alerts.models import Alert
 from server.devices.models import DEVICE_PLATFORM, Device
 from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
+from server.store.agents import hosts_per_group
 from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
 from server.store.queries import HostRow
 from xunjian.core.contract import STATUSES
@@ -381,13 +382,7 @@ def compliance_by_group(session: Session) -> Compliance:
     ).all()
     # Hosts per group are counted live (one small GROUP BY): the cards above the table are,
     # and a PC enrolled since the last count must not read as "0 hosts" beside "2 online".
-    hosts = dict(
-        session.execute(
-            select(Agent.group_id, func.count())
-            .where(Agent.revoked_at.is_(None))
-            .group_by(Agent.group_id)
-        ).all()
-    )
+    hosts = hosts_per_group(session)
     scores = [
         GroupScore(
             group_id=row.id,
