@@ -91,6 +91,16 @@ def _titles() -> dict[str, str]:
     return {check_id: bilingual(entry.get("title")) for check_id, entry in _catalog().items()}
 
 
+def _remediations() -> dict[str, str]:
+    """What to do about each check, in the page's language: shown beside a failing result,
+    where the person looks, not only on the check's own page."""
+    return {
+        check_id: bilingual(entry.get("remediation"))
+        for check_id, entry in _catalog().items()
+        if entry.get("remediation")
+    }
+
+
 def _pages(total: int, per_page: int) -> int:
     return max(1, math.ceil(total / per_page))
 
@@ -313,6 +323,7 @@ def host(host_id: str) -> ResponseReturnValue:
         ),
         inventory=inventory_row,
         titles=_titles(),
+        remediations=_remediations(),
         can_command=user.role in COMMAND_ROLES,
         can_read_oplog=user.role in OPLOG_ROLES,
         oplog_count=oplog_count,

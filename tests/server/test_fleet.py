@@ -480,6 +480,23 @@ def test_host_page_results_failures_first_with_evidence(
     assert 'href="/checks/password.max_age"' in body
 
 
+def test_a_failing_result_says_what_to_do_in_the_persons_language(
+    server: Server, admin: FlaskClient
+) -> None:
+    from checks.api import registry_catalog
+
+    [entry] = [e for e in registry_catalog() if e["id"] == "accounts.uid0_extra"]
+    host = server.enroll("pc-remedy")
+    report(host, ("accounts.uid0_extra", "fail"), ("firewall.host_firewall", "pass"))
+    body = page(admin, f"/hosts/{host.agent_id}", **ZH)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", body.split('id="inventory"')[0], re.S)
+    failing = [row for row in rows if 'data-status="fail"' in row]
+    passing = [row for row in rows if 'data-status="pass"' in row]
+    assert failing and passing
+    assert "整改建议" in failing[0] and entry["remediation"]["zh"] in failing[0]
+    assert 'class="remediation"' not in passing[0]  # nothing to do about a pass
+
+
 def test_host_history_lists_changes_newest_first_and_pages(
     server: Server, admin: FlaskClient, agent: SignedAgent
 ) -> None:
