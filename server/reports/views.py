@@ -33,6 +33,7 @@ READER_ROLES = ("admin", "auditor")
 PER_PAGE = 50
 MAX_PAGE = 10_000
 GENERATE_ACTION = "report.generate"
+PUBLIC_KEY_ACTION = "report.public_key"
 CHUNK = 256 * 1024
 
 blueprint = console_blueprint(BLUEPRINT_NAME, __name__, url_prefix="/reports")
@@ -112,6 +113,25 @@ def generate() -> ResponseReturnValue:
         },
     )
     return redirect(url_for(f"{BLUEPRINT_NAME}.index", made=row.id), code=303)
+
+
+@blueprint.get("/public-key")
+@roles_required(*READER_ROLES)
+def public_key() -> ResponseReturnValue:
+    """The report signing key's public half, the file ``xunjian report verify --public-key``
+    takes: an auditor who has only the console can still check a report offline. Not a
+    secret, but handing it out is logged like the reports it checks."""
+    state = current_state()
+    ensure_report_key(state.paths.root)
+    data = (state.paths.root / PUBLIC_KEY_NAME).read_bytes()
+    record(PUBLIC_KEY_ACTION, target="report-signing-key", details={"via": "console"})
+    return Response(
+        data,
+        headers={
+            "Content-Type": "application/x-pem-file",
+            "Content-Disposition": f'attachment; filename="{PUBLIC_KEY_NAME}"',
+        },
+    )
 
 
 @blueprint.get("/<int:report_id>/<form>")
