@@ -24,7 +24,14 @@ from server.reports.models import WeeklyReport
 from server.reports.serving import EXPORT_ACTION
 from server.reports.signing import PUBLIC_KEY_NAME, ensure_report_key
 from server.reports.verify import fingerprint
-from server.reports.week import IsoWeek, WeekError, has_started, last_complete_week, zone_of
+from server.reports.week import (
+    IsoWeek,
+    WeekError,
+    has_started,
+    last_complete_week,
+    this_week,
+    zone_of,
+)
 from server.state import current_state, db_session, log_refusal
 from server.store.models import utcnow
 
@@ -69,6 +76,10 @@ def _page(error: str | None = None, week_value: str = "", status: int = 200) -> 
         "formats": FORMATS,
         "error": error,
         "week_value": week_value or str(last_complete_week(utcnow(), zone_of(state.config))),
+        # Both named for what they are: on a new install last week is empty, and a person who
+        # only sees "2026-W48" cannot tell that the week with their first scans is W49.
+        "this_week": str(this_week(utcnow(), zone_of(state.config))),
+        "last_week": str(last_complete_week(utcnow(), zone_of(state.config))),
         "recent_weeks": _recent_weeks(),
         "key_id": fingerprint(key.public_key()),
         "public_key_name": PUBLIC_KEY_NAME,
