@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import first_login
+from tests.browser.conftest import first_admin_page, first_login
 from tests.console_text import text as t
 from tests.harness import ServerUnderTest, parse_printed_secret, run_cli, wait_for
 from tests.monitors.site import DEFACED, Site, home
@@ -220,11 +220,7 @@ def test_a_defaced_page_that_lost_its_required_keyword_shows_both_failures(
     """Issue 13 item 1: with a required keyword, a defacement used to read as "down" with "the
     page matches its baseline" and no tamper alert. Both failures show, each by its name."""
     server = console_server
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    initial = (server.data / "initial-admin-password").read_text().strip()
-    first_login(page, server, "admin", initial, ADMIN_PASSWORD)
+    page = first_admin_page(browser, server, ADMIN_PASSWORD)
     page.goto(server.url + "/monitors")
     form = page.locator('section.mon-form form[action="/monitors"]')
     form.locator("input[name=url]").fill(site.url())
@@ -250,4 +246,4 @@ def test_a_defaced_page_that_lost_its_required_keyword_shows_both_failures(
     expect(page.locator("main")).not_to_contain_text(t("The page matches its baseline."))
     expect(page.locator("pre.mon-diff").first).to_contain_text("+Hacked by Anonymous")
     screenshot(page, "monitors-keyword-and-tamper")
-    context.close()
+    page.context.close()

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import first_login
+from tests.browser.conftest import first_admin_page
 from tests.console_text import text as t
 from tests.harness import ServerUnderTest
 
@@ -25,13 +25,7 @@ def test_this_week_so_far_and_the_public_key(
     browser: Any, console_server: ServerUnderTest, screenshot: Any, tmp_path: Path
 ) -> None:
     server = console_server
-    context = browser.new_context(
-        locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    initial = (server.data / "initial-admin-password").read_text().strip()
-    first_login(page, server, "admin", initial, ADMIN_PASSWORD)
+    page = first_admin_page(browser, server, ADMIN_PASSWORD, accept_downloads=True)
     with page.expect_navigation():
         page.locator("header nav").get_by_role("link", name=t("Weekly reports")).click()
 
@@ -64,4 +58,4 @@ def test_this_week_so_far_and_the_public_key(
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    context.close()
+    page.context.close()
