@@ -69,13 +69,30 @@ def access_log(app: Callable[..., Any], trusted: tuple[str, ...] = ()) -> Callab
     return logged
 
 
-def configure_logging() -> None:
+tls_log = logging.getLogger("xunjian.server.tls")
+# Loggers whose routine lines (migrations that ran, clients that dropped a TLS handshake: a
+# port scanner, a browser that does not trust the CA yet) say nothing to an operator unless
+# asked for with --verbose.
+CHATTY_LOGGERS = ("alembic", "xunjian.server.tls")
+
+
+def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
     warn_if_cheap_hashing()  # at every start (and in every worker) when the tests' switch is on
+
+
+class _Server(wsgi.Server):  # type: ignore[misc]
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        """cheroot writes every dropped handshake straight to stderr; through a logger its
+        routine lines (below WARNING) are shown only with --verbose, and errors keep their
+        traceback."""
+        tls_log.log(level, "%s", msg, exc_info=traceback)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -161,7 +178,7 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
     app = create_app(data)
     paths = DataPaths(data)
     config = current_config(app)
-    server = wsgi.Server(
+    server = _Server(
         (host, port),
         access_log(app, current_config(app).trusted_proxies),
         numthreads=THREADS,
@@ -220,10 +237,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(data: Path, host: str, port: int, parent_pid: int, ready: Any) -> None:
+def _worker(
+    data: Path, host: str, port: int, parent_pid: int, ready: Any, verbose: bool = False
+) -> None:
     """One of several processes sharing the port (SO_REUSEPORT; the kernel spreads the
     connections). Several processes because one Python process uses one core at a time."""
-    configure_logging()
+    configure_logging(verbose)
     _die_with_parent()
     stop = _stop_on_signals()
     app, server = _http_server(data, host, port, reuse_port=True)
@@ -238,8 +257,8 @@ def _announce(host: str, port: int, workers: int) -> None:
     print(f"xunjian server listening on https://{url_host}:{port}/{plural}", flush=True)
 
 
-def serve(data: Path, host: str, port: int, workers: int = 1) -> int:
-    configure_logging()
+def serve(data: Path, host: str, port: int, workers: int = 1, verbose: bool = False) -> int:
+    configure_logging(verbose)
     if workers <= 1:
         stop = _stop_on_signals()
         app, server = _http_server(data, host, port, reuse_port=False)
@@ -248,17 +267,17 @@ def serve(data: Path, host: str, port: int, workers: int = 1) -> int:
         status = _run_until_stopped(app, server, stop)
         print("xunjian server stopped", flush=True)
         return status
-    return _serve_workers(data, host, port, workers)
+    return _serve_workers(data, host, port, workers, verbose)
 
 
-def _serve_workers(data: Path, host: str, port: int, workers: int) -> int:
+def _serve_workers(data: Path, host: str, port: int, workers: int, verbose: bool = False) -> int:
     stop = _stop_on_signals()
     context = multiprocessing.get_context("spawn")
     children = []
     for _ in range(workers):
         ready = context.Event()
         child = context.Process(
-            target=_worker, args=(data, host, port, os.getpid(), ready), daemon=False
+            target=_worker, args=(data, host, port, os.getpid(), ready, verbose), daemon=False
         )
         child.start()
         children.append((child, ready))

@@ -344,8 +344,9 @@ def _baseline_and_candidate(
         return
     if result.verdict is None:
         # No baseline yet (the page could not be fetched when the monitor was created): the
-        # first good page becomes it.
-        if session.get(MonitorBaseline, monitor.id) is None:
+        # first good page becomes it. A page that failed a condition is not good: it may be
+        # the defacement itself.
+        if result.ok and session.get(MonitorBaseline, monitor.id) is None:
             session.add(
                 MonitorBaseline(
                     monitor_id=monitor.id,
@@ -358,6 +359,8 @@ def _baseline_and_candidate(
                 )
             )
         return
+    if not result.status_accepted:
+        return  # an error page is never offered as the new baseline
     if not result.verdict.text_changed and not result.verdict.new_domains:
         if monitor.candidate_hash is not None:
             monitor.candidate_hash = None

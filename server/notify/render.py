@@ -25,7 +25,7 @@ SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
 KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.CHECK_FAILED: {"zh": "检查未通过", "en": "check failed"},
     AlertKind.AGENT_SILENT: {"zh": "终端失联", "en": "agent silent"},
-    AlertKind.DOWN: {"zh": "页面不可用", "en": "page down"},
+    AlertKind.DOWN: {"zh": "页面检查未通过", "en": "page check failed"},
     AlertKind.TAMPER: {"zh": "页面被篡改", "en": "page changed"},
     AlertKind.DEFAULT_CREDENTIAL: {"zh": "默认密码", "en": "default credential"},
     AlertKind.SPOOL_OVERFLOW: {"zh": "报告缓存溢出", "en": "report spool overflow"},

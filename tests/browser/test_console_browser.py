@@ -149,7 +149,10 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     expect(page.locator("main")).to_contain_text(t(PASSWORD_RULE))
     screenshot(page, "02-password-change")
 
-    # The console will not let the person past it: every page leads back here.
+    # The console will not let the person past it: every page leads back here, and the page
+    # offers no navigation whose links would all lead back.
+    expect(page.locator("header nav")).to_have_count(0)
+    expect(page.locator("header")).to_contain_text("admin")  # still says who, with log out
     console.open("/hosts")
     assert console.path() == "/password"
 
@@ -169,6 +172,9 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
 
     console.change_password(first, NEW_PASSWORD)
     assert console.path() == "/"  # the dashboard
+    # The one-time password's file is gone with it.
+    assert not (console_server.data / "initial-admin-password").exists()
+    expect(page.locator("header nav")).to_be_visible()
     expect(page.locator("main h1")).to_have_text(t("Dashboard"))
     expect(page.locator("header")).to_contain_text("admin")
     console.open("/hosts")

@@ -254,8 +254,8 @@ def test_monitor_alerts_are_titled_by_their_page(server: Server, site: Site) -> 
     with server.state.sessions() as session:
         alert = session.scalars(select(Alert)).one()
     message = message_for(alert, None)
-    assert message.title.en == f"Page down: {site.url('/gone')}"
-    assert message.title.zh == f"页面无法访问：{site.url('/gone')}"
+    assert message.title.en == f"Page check failed: {site.url('/gone')}"
+    assert message.title.zh == f"页面检查未通过：{site.url('/gone')}"
     assert message.subject == site.url("/gone")
 
 

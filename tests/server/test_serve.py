@@ -61,6 +61,8 @@ def test_run_serves_https_and_stops_on_sigterm(
                 str(server.data),
                 "--listen",
                 f"127.0.0.1:{port}",
+                # One process asked for the details, the other not (issue 13 item 12).
+                *(["--verbose"] if workers == 1 else []),
             ],
             stdout=subprocess.PIPE,
             stderr=log,
@@ -81,6 +83,10 @@ def test_run_serves_https_and_stops_on_sigterm(
             assert second.status == 200 and second.read()
             assert connection.sock.getsockname()[1] == local_port
             connection.close()
+            # A client that drops its TLS handshake (a port scanner, a health check).
+            with socket.create_connection(("127.0.0.1", port)) as dropped:
+                dropped.sendall(b"\x16\x03\x01\x00")
+            time.sleep(1)
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0
         finally:
@@ -89,6 +95,11 @@ def test_run_serves_https_and_stops_on_sigterm(
                 process.wait()
     logged = log_path.read_text()
     assert f"127.0.0.1:{local_port} GET /api/v1/agent/ca 200" in logged
+    # Dropped handshakes are noise unless asked for, and then they come through the log.
+    if workers == 1:
+        assert "xunjian.server.tls: Client" in logged and "dropped the TLS" in logged
+    else:
+        assert "dropped the TLS" not in logged, logged
 
 
 def test_run_refuses_a_bad_listen_address(server: Server) -> None:
