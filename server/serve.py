@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -121,7 +123,23 @@ class _Request(cheroot_server.HTTPRequest):
             on_too_large = getattr(self.server, "on_too_large", None)
             if on_too_large is not None:
                 on_too_large(self)
+            if _text(self.path).startswith("/api/"):
+                self._json_too_large()
+                return
         super().simple_response(status, msg)
+
+    def _json_too_large(self) -> None:
+        """Under /api/ every answer is JSON (server/api.py), this refusal too; cheroot's own
+        simple_response can only send text/plain."""
+        body = json.dumps({"error": "the request body is over the size limit"}).encode()
+        self.close_connection = True
+        head = (
+            f"{self.server.protocol} 413 Request Entity Too Large\r\n"
+            f"Content-Length: {len(body)}\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            self.conn.wfile.write(head.encode("latin-1") + body)
 
 
 class _Connection(cheroot_server.HTTPConnection):

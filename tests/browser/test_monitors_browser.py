@@ -216,6 +216,7 @@ def test_a_defaced_page_is_seen_and_its_new_baseline_needs_two_people(
     print("\nscreenshots:", *[str(shot) for shot in shots], sep="\n  ")
 
 
+@pytest.mark.server_config(monitor_allowed_networks=["127.0.0.0/8"])
 def test_a_defaced_page_that_lost_its_required_keyword_shows_both_failures(
     browser: Any, console_server: ServerUnderTest, site: Site, screenshot: Any
 ) -> None:

@@ -92,8 +92,8 @@ def test_table_output_and_exit_status(faulty: tuple[HostTree, set[tuple[str, str
     completed = scan(faulty[0].root)
     assert completed.returncode == 1
     lines = completed.stdout.splitlines()
-    assert lines[0].split() == ["CHECK", "STATUS", "RESOURCE", "MESSAGE"]
-    assert any(line.startswith("accounts.uid0_extra") and "user:toor" in line for line in lines)
+    assert lines[0].split() == ["SEVERITY", "STATUS", "CHECK", "RESOURCE", "MESSAGE"]
+    assert any("accounts.uid0_extra" in line and "user:toor" in line for line in lines)
     assert "fail" in lines[-1]
 
 

@@ -154,9 +154,21 @@ def test_a_scanned_windows_pc_is_a_windows_host_in_results_alerts_and_the_weekly
     last = {(row["check_id"], row["resource"]): row["status"] for row in rows}
     assert {key for key, status in last.items() if status == "fail"} == expected
     assert last[("accounts.uid0_extra", "host")] == "not_applicable"
-    judged = entry["passed"] + entry["failed"] + entry["errors"] + entry["no_privilege"]
     assert entry["not_applicable"] >= len(linux_only)
-    assert entry["compliance_percent"] == round(100.0 * entry["passed"] / judged, 1)
+    # Compliance is the share of judged (host, check) pairs that pass (docs/console.md): a check
+    # failing for any resource fails; not_applicable checks count neither way.
+    failing_checks = {check for (check, _resource), status in last.items() if status == "fail"}
+    passing_checks = {
+        check for (check, _resource), status in last.items() if status == "pass"
+    } - failing_checks
+    assert (entry["checks_failed"], entry["checks_passed"]) == (
+        len(failing_checks),
+        len(passing_checks),
+    )
+    assert entry["compliance_percent"] == round(
+        100.0 * len(passing_checks) / (len(passing_checks) + len(failing_checks)), 1
+    )
+    judged = entry["passed"] + entry["failed"] + entry["errors"] + entry["no_privilege"]
     assert entry["results"] == judged + entry["not_applicable"]
 
     # The spreadsheet's Hosts sheet (the CSV holds the summary and the rows only).
