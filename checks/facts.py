@@ -225,6 +225,7 @@ class InstalledPackage:
     architecture: str
     section: str  # Debian's section ("games", "net"); the RPM group, or "" when unknown
     manager: str  # "dpkg" or "rpm"
+    description: str = ""  # the one-line summary (dpkg's Description, rpm's SUMMARY)
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,10 @@ class PackageActivity:
     last_install_at: datetime | None
     last_install_package: str | None
     sources: tuple[str, ...]
+    # apt only: the suites of the downloaded package lists, and which of them carry security
+    # updates (a host with lists but no security suite never sees a security fix).
+    package_suites: tuple[str, ...] = ()
+    security_suites: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

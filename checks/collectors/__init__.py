@@ -90,7 +90,3 @@ def collector_for(name: FactName, platform: str) -> Collector | None:
 
 def keyed_collector_for(name: FactName, platform: str) -> KeyedCollector | None:
     return KEYED_COLLECTORS.get((name, platform))
-
-
-# Facts that need a command: under --root they are not applicable.
-COMMAND_FACTS = frozenset({FactName.PENDING_UPDATES})

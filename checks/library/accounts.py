@@ -187,8 +187,9 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     names_by_uid: dict[int, list[str]] = defaultdict(list)
     for user in facts.users:
         names_by_uid[user.uid].append(user.name)
-    # UID 0 is judged by accounts.uid0_extra; reporting it twice would double one fault.
-    shared = {uid: names for uid, names in names_by_uid.items() if len(names) > 1 and uid != 0}
+    # UID 0 counts too: accounts.uid0_extra says the second one is root, this check says the
+    # two cannot be told apart in logs and file ownership (issue 12).
+    shared = {uid: names for uid, names in names_by_uid.items() if len(names) > 1}
     if not shared:
         return [Finding(Status.PASS, "host", "every account has a UID of its own")]
     return [

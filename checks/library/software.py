@@ -101,13 +101,29 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
         "emule*",
         "百度网盘*",
         "baidunetdisk*",
+        # Clients not named above (ctorrent, mktorrent's kin) say what they are in their
+        # description; the words are those of the protocols, not of libraries for them.
+        "description:*bittorrent client*",
+        "description:*torrent client*",
+        "description:*peer-to-peer file sharing*",
+        "description:*p2p file sharing*",
+        "description:*edonkey*",
     ),
 }
+
+
+def signal_of(pattern: str) -> str:
+    """Which of a package's signals a deny pattern reads: name, section or description."""
+    head, sep, _ = pattern.partition(":")
+    return head if sep and head in ("section", "description") else "name"
 
 
 def _matches(package: InstalledPackage, pattern: str) -> bool:
     if pattern.startswith("section:"):
         return bool(package.section) and fnmatchcase(package.section, pattern[len("section:") :])
+    if pattern.startswith("description:"):
+        wanted = pattern[len("description:") :].casefold()
+        return bool(package.description) and fnmatchcase(package.description.casefold(), wanted)
     # Windows shows programs by display name ("AnyDesk", "TeamViewer 15"): compared without
     # case, which changes nothing for Linux package names (always lower case).
     return fnmatchcase(package.name.casefold(), pattern.casefold())
@@ -131,6 +147,7 @@ def _package_evidence(package: InstalledPackage) -> dict[str, Any]:
         "version": package.version,
         "architecture": package.architecture,
         "section": package.section,
+        "description": package.description,
         "manager": package.manager,
     }
 
@@ -178,7 +195,8 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     for entry in params["denied"]:
         category, sep, pattern = entry.partition(":")
-        rules.append((category, pattern) if sep and category != "section" else ("policy", entry))
+        own = sep and category not in ("section", "description")
+        rules.append((category, pattern) if own else ("policy", entry))
     exceptions = list(params["exceptions"])
     packages = facts.packages
     findings = []
@@ -188,12 +206,19 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         hit = next(((c, p) for c, p in rules if _matches(package, p)), None)
         if hit is not None:
             category, pattern = hit
+            signal = signal_of(pattern)
             findings.append(
                 Finding(
                     Status.FAIL,
                     f"package:{package.name}",
-                    f"package {package.name} is on the deny list ({category.replace('_', ' ')})",
-                    {**_package_evidence(package), "category": category, "rule": pattern},
+                    f"package {package.name} is on the deny list ({category.replace('_', ' ')}; "
+                    f"matched by its {signal})",
+                    {
+                        **_package_evidence(package),
+                        "category": category,
+                        "rule": pattern,
+                        "signal": signal,
+                    },
                     severity=Severity.HIGH if category == "remote_control" else None,
                 )
             )

@@ -474,3 +474,21 @@ def test_yescrypt_tree_user_is_tested_not_skipped(tmp_path: Path) -> None:
     tree.set_known_password("teacher", "teacher@123", "yescrypt")
     weak = collect_weak_passwords(_host(tree))
     assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
+
+
+def test_live_host_without_any_firewall_tool(tmp_path: Path) -> None:
+    # PATH holds neither nft nor iptables-save: the state of a host with no firewall tool at
+    # all, which must read as "nothing filters" (a fail), not as "cannot tell".
+    script = _LIVE_FIREWALL + "print(json.dumps(f.details))\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": str(tmp_path)},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    verdict, details = completed.stdout.splitlines()
+    assert json.loads(verdict) == [None, [], "kernel"]
+    assert json.loads(details) == {"tools": "neither nft nor iptables"}

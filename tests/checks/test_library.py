@@ -155,8 +155,13 @@ CASES: dict[str, list[Case]] = {
         Case("distinct", {F.USERS: (ROOT, ALICE)}, {("pass", "host")}),
         Case(
             "shared",
-            {F.USERS: (ROOT, t.user("toor", 0), ALICE, t.user("alias", 1000))},
+            {F.USERS: (ROOT, ALICE, t.user("alias", 1000))},
             {("fail", "uid:1000")},
+        ),
+        Case(
+            "second UID 0",
+            {F.USERS: (ROOT, t.user("toor", 0), ALICE)},
+            {("fail", "uid:0")},
         ),
     ],
     "password.policy": [

@@ -218,7 +218,12 @@ def _from_kernel(host: HostContext) -> Firewall:
         verdict, details = _nft_inbound(host)
         backend = "nftables"
     except NotApplicable:
-        verdict, details, backend = _iptables_inbound(host), {}, "iptables"
+        try:
+            verdict, details, backend = _iptables_inbound(host), {}, "iptables"
+        except NotApplicable:
+            # Neither nft nor iptables-save: no tool could have loaded a rule, which is the
+            # same state a tree without firewall configuration shows, and fails the same way.
+            return Firewall(tuple(names), None, "kernel", {"tools": "neither nft nor iptables"})
     if verdict is None:
         # Rules loaded through iptables-legacy live outside nftables, where neither nft nor
         # the nft flavour of iptables-save sees them.

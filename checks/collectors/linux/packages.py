@@ -13,6 +13,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from checks.collectors.linux.apt_lists import apt_sources
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import InstalledPackage, Kernels, PackageActivity
 from checks.host import HostContext
@@ -63,6 +64,7 @@ def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
                 architecture=fields.get("Architecture", ""),
                 section=fields.get("Section", ""),
                 manager="dpkg",
+                description=fields.get("Description", ""),
             )
         )
     return tuple(packages)
@@ -92,7 +94,7 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
             database,
             "-qa",
             "--qf",
-            "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\n",
+            "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\t%{SUMMARY}\\n",
         ),
         why="listing installed rpm packages",
     )
@@ -100,9 +102,9 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
         raise CollectError(f"rpm -qa exited with {result.returncode}: {result.stderr[:300]}")
     packages = []
     for line in result.stdout.splitlines():
-        name, version, arch, group = [*line.split("\t"), "", "", "", ""][:4]
+        name, version, arch, group, summary = [*line.split("\t"), "", "", "", "", ""][:5]
         if name:
-            packages.append(InstalledPackage(name, version, arch, group, "rpm"))
+            packages.append(InstalledPackage(name, version, arch, group, "rpm", summary))
     return tuple(packages)
 
 
@@ -179,6 +181,7 @@ def _apt_lists_refreshed(host: HostContext) -> datetime | None:
 
 
 def _apt_activity(host: HostContext) -> PackageActivity:
+    lists = apt_sources(host)
     sources: list[str] = []
     newest: tuple[datetime, str] | None = None
     for path, parse in ((APT_HISTORY, newest_apt_history_install), (DPKG_LOG, None)):
@@ -193,6 +196,8 @@ def _apt_activity(host: HostContext) -> PackageActivity:
         last_install_at=newest[0] if newest else None,
         last_install_package=newest[1] if newest else None,
         sources=tuple(sources),
+        package_suites=tuple(sorted({s.name for s in lists})),
+        security_suites=tuple(sorted({s.name for s in lists if s.is_security})),
     )
 
 

@@ -1,0 +1,65 @@
+"""The usual mistakes of a school's server, made by hand in a real Debian root (debroot.py).
+
+Every fault is made by the tool an administrator would use, run in chroot: useradd, chpasswd,
+usermod, passwd -d, apt-get install (from the .debs cached in the root), sed on sshd_config,
+chmod. `plant` returns the (check id, resource) failures a careful auditor expects from them,
+on top of whatever the stock installation already fails (test_debroot.py compares the two).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+# The P2P client and the game installed with apt-get from the root's own archive.
+P2P_CLIENT = "ctorrent"  # Section: net; only its description says BitTorrent
+GAME = "sl"  # Section: games
+
+
+def chroot(root: Path, *argv: str, stdin: str | None = None) -> None:
+    done = subprocess.run(
+        ["chroot", str(root), *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} in chroot failed: {done.stderr[-1000:]}")
+
+
+def _sed(root: Path, expression: str, path: str) -> None:
+    chroot(root, "sed", "-i", expression, path)
+
+
+def plant(root: Path) -> set[tuple[str, str]]:
+    """Make the mistakes in root; the failures they must cause."""
+    # A teacher's account with a password built from its own name, made an administrator.
+    chroot(root, "useradd", "-m", "-s", "/bin/bash", "teacher")
+    chroot(root, "chpasswd", stdin="teacher:teacher123\n")
+    chroot(root, "usermod", "-aG", "sudo", "teacher")
+    # A shared guest account with no password at all.
+    chroot(root, "useradd", "-m", "-s", "/bin/bash", "guest")
+    chroot(root, "passwd", "-d", "guest")
+    # A second root: the classic backdoor.
+    chroot(root, "useradd", "-o", "-u", "0", "-g", "0", "-M", "-s", "/bin/bash", "toor")
+    # Software nobody approved, from the root's own apt archive (no network).
+    chroot(root, "apt-get", "install", "-y", "-q", "--no-download", P2P_CLIENT, GAME)
+    # SSH opened up for convenience.
+    _sed(root, "s/^#\\?PermitRootLogin .*/PermitRootLogin yes/", "/etc/ssh/sshd_config")
+    _sed(root, "s/^#\\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/", "/etc/ssh/sshd_config")
+    # The shadow file made readable "to fix a script".
+    chroot(root, "chmod", "644", "/etc/shadow")
+    return {
+        ("accounts.weak_password", "user:teacher"),
+        ("accounts.admin_members", "user:teacher"),
+        ("accounts.empty_password", "user:guest"),
+        ("accounts.uid0_extra", "user:toor"),
+        ("accounts.duplicate_uid", "uid:0"),
+        ("software.deny_list", f"package:{P2P_CLIENT}"),
+        ("software.deny_list", f"package:{GAME}"),
+        ("ssh.root_login", "service:sshd"),
+        ("ssh.empty_passwords", "service:sshd"),
+        ("files.account_file_permissions", "file:/etc/shadow"),
+    }
