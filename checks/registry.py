@@ -369,15 +369,16 @@ _CHECKS: tuple[CheckSpec, ...] = (
         title_en="Account and password files have safe owners and permissions",
         remediation_zh="执行 chown root:root /etc/passwd /etc/group && chmod 644 /etc/passwd "
         "/etc/group;chown root:shadow /etc/shadow /etc/gshadow && "
-        "chmod 640 /etc/shadow /etc/gshadow。",
+        "chmod 640 /etc/shadow /etc/gshadow;密码哈希若在 /etc/passwd 中(pwunconv),执行 pwconv "
+        "移回 /etc/shadow。",
         remediation_en="Run chown root:root /etc/passwd /etc/group && chmod 644 /etc/passwd "
         "/etc/group; chown root:shadow /etc/shadow /etc/gshadow && chmod 640 /etc/shadow "
-        "/etc/gshadow.",
+        "/etc/gshadow; hashes kept in /etc/passwd (pwunconv) go back into /etc/shadow with pwconv.",
         severity=Severity.HIGH,
         category="files",
         platforms=("linux",),
         rules=("E4",),
-        facts=(FactName.SENSITIVE_FILES,),
+        facts=(FactName.SENSITIVE_FILES, FactName.USERS),
         function=files.account_file_permissions,
     ),
     CheckSpec(

@@ -203,17 +203,53 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
 
 
+# One sentence per candidate source (the fact's `kind`), in English and Chinese: the console
+# shows the Chinese one from the evidence. {account} is the account's name.
+WEAK_PASSWORD_SENTENCES: dict[str, tuple[str, str]] = {
+    "vendor default": (
+        "account {account} still accepts a vendor's factory default password",
+        "账户 {account} 仍可使用厂商出厂默认密码登录",
+    ),
+    "common weak": (
+        "account {account} accepts one of the most common weak passwords in published leaks",
+        "账户 {account} 使用了泄露数据中最常见的弱密码之一",
+    ),
+    "same as the account name": (
+        "account {account} accepts a password made from its own name",
+        "账户 {account} 的密码由账户名构成",
+    ),
+    "organisation word": (
+        "account {account} accepts a password made from the organisation's own words",
+        "账户 {account} 的密码由本单位名称等常用词构成",
+    ),
+}
+
+
+def weak_password_sentence(kind: str, account: str) -> tuple[str, str]:
+    """The English and Chinese sentence for a weak password of this kind."""
+    english, chinese = WEAK_PASSWORD_SENTENCES.get(
+        kind,
+        (
+            f"account {{account}} accepts a weak password ({kind})",
+            f"账户 {{account}} 使用弱密码({kind})",
+        ),
+    )
+    return english.format(account=account), chinese.format(account=account)
+
+
 def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     weak = facts.weak_passwords(params["organisation_words"])
-    findings = [
-        Finding(
-            Status.FAIL,
-            f"user:{match.account}",
-            f"account {match.account} accepts a {match.kind} password from the product's list",
-            {"kind": match.kind, "candidates_tried": weak.candidates},
+    findings = []
+    for match in weak.matches:
+        english, chinese = weak_password_sentence(match.kind, match.account)
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"user:{match.account}",
+                english,
+                {"kind": match.kind, "message_zh": chinese, "candidates_tried": weak.candidates},
+            )
         )
-        for match in weak.matches
-    ]
     findings += [
         Finding(
             Status.ERROR,

@@ -42,6 +42,7 @@ TOOL_PACKAGES = {
     "chpasswd": "passwd",
     "chage": "passwd",
     "pwconv": "passwd",
+    "pwunconv": "passwd",
     "grpconv": "passwd",
     "openssl": "openssl",
     "unshare": "util-linux",

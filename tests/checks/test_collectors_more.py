@@ -38,6 +38,7 @@ from checks.collectors.linux.processes import (
 )
 from checks.collectors.linux.system import parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
+    VerdictCache,
     candidates_for,
     collect_weak_passwords,
     crypt_library,
@@ -492,3 +493,51 @@ def test_live_host_without_any_firewall_tool(tmp_path: Path) -> None:
     verdict, details = completed.stdout.splitlines()
     assert json.loads(verdict) == [None, [], "kernel"]
     assert json.loads(details) == {"tools": "neither nft nor iptables"}
+
+
+class _CountingLibrary:
+    """The real libcrypt, counting how many candidates were hashed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def verify(self, phrase: str, stored: str) -> bool | None:
+        self.calls += 1
+        return crypt_library().verify(phrase, stored)
+
+
+def test_verdicts_are_remembered_by_digest_until_the_hash_changes(tmp_path: Path) -> None:
+    hashed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "Tr0ub4dor&3", secret_input=True)
+    weak = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "teacher123", secret_input=True)
+    shadow = f"alice:{hashed.strip()}:20000::::::\nteacher:{weak.strip()}:20000::::::\n"
+    library = _CountingLibrary()
+    first = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    # teacher stops at its second candidate (teacher123); alice is tried against every one.
+    assert library.calls == 2 + len(candidates_for("alice"))
+    assert [(m.account, m.kind) for m in first.matches] == [("teacher", "same as the account name")]
+    stored = (tmp_path / VerdictCache.FILE_NAME).read_text()
+    assert "$y$" not in stored and "teacher123" not in stored and hashed.strip()[-20:] not in stored
+    assert (tmp_path / VerdictCache.FILE_NAME).stat().st_mode & 0o077 == 0
+    again = _CountingLibrary()
+    second = find_weak_passwords(shadow, again, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    assert (again.calls, second.matches, second.accounts_tested) == (
+        0,
+        first.matches,
+        first.accounts_tested,
+    )
+    # A new hash (the password was changed) is tested again; the old entry is dropped.
+    changed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "teacher", secret_input=True)
+    shadow = shadow.replace(weak.strip(), changed.strip())
+    third = find_weak_passwords(shadow, again, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    assert again.calls == 1 and [m.account for m in third.matches] == ["teacher"]
+    assert len(json.loads((tmp_path / VerdictCache.FILE_NAME).read_text())) == 2
+
+
+def test_hashes_left_in_passwd_by_pwunconv_are_tested(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "unconv")
+    tree.useradd("teacher")
+    tree.set_known_password("teacher", "teacher@123", "yescrypt")
+    run(["pwunconv", "--root", str(tree.root)])
+    assert not tree.path("/etc/shadow").exists()
+    weak = collect_weak_passwords(_host(tree))
+    assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
