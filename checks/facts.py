@@ -33,6 +33,7 @@ class FactName(StrEnum):
     LAST_LOGINS = "last_logins"
     WEAK_PASSWORDS = "weak_passwords"  # keyed by the organisation's words
     LISTENING_PROGRAMS = "listening_programs"
+    AUTHORIZED_KEYS = "authorized_keys"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -185,6 +186,17 @@ class SshdConfig:
 
     def get(self, key: str, default: str) -> str:
         return self.settings.get(key.lower(), default)
+
+
+@dataclass(frozen=True)
+class AuthorizedKey:
+    """One public key that may log in as an account over SSH; the key itself is not kept."""
+
+    account: str
+    path: str
+    key_type: str  # "ssh-ed25519", "ssh-rsa", ...
+    fingerprint: str  # "SHA256:..." as ssh-keygen -l prints it
+    comment: str
 
 
 @dataclass(frozen=True)

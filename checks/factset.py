@@ -11,6 +11,7 @@ from checks.errors import CollectError
 from checks.facts import (
     KEYED_FACTS,
     Antivirus,
+    AuthorizedKey,
     BackupLocation,
     Clock,
     FactName,
@@ -171,6 +172,10 @@ class Facts:
     @property
     def sshd_config(self) -> SshdConfig:
         return cast(SshdConfig, self._get(FactName.SSHD_CONFIG))
+
+    @property
+    def authorized_keys(self) -> tuple[AuthorizedKey, ...]:
+        return cast(tuple[AuthorizedKey, ...], self._get(FactName.AUTHORIZED_KEYS))
 
     @property
     def pending_updates(self) -> tuple[PendingUpdate, ...]:

@@ -70,6 +70,9 @@ class CheckSpec:
     facts: tuple[FactName, ...]
     function: CheckFunction
     params: tuple[ParamSpec, ...] = ()
+    # Where POLICY.md has no rule for what the check judges, the baseline idea it comes from
+    # (CIS Debian Linux 12 Benchmark sections, MLPS 2.0 / GB/T 22239-2019 clauses), as text.
+    references: tuple[str, ...] = ()
 
     def to_catalog(self) -> dict[str, Any]:
         return {
@@ -362,6 +365,72 @@ _CHECKS: tuple[CheckSpec, ...] = (
         rules=("E5",),
         facts=(FactName.SSHD_CONFIG,),
         function=ssh.empty_passwords,
+    ),
+    CheckSpec(
+        id="ssh.authentication",
+        title_zh="SSH 认证设置:密码登录符合策略,限制每次连接的尝试次数",
+        title_en="SSH authentication: password logins as the policy allows, few tries a connection",
+        remediation_zh="在 /etc/ssh/sshd_config 中设置 MaxAuthTries 4(或更少);策略只允许密钥时设置 "
+        "PasswordAuthentication no;然后 systemctl reload ssh。",
+        remediation_en="Set MaxAuthTries 4 (or fewer) in /etc/ssh/sshd_config, and "
+        "PasswordAuthentication no where the policy allows keys only; then systemctl reload ssh.",
+        severity=Severity.MEDIUM,
+        category="ssh",
+        platforms=("linux",),
+        rules=("E4", "E18"),
+        references=(
+            "CIS Debian Linux 12 5.1 (SSH server: MaxAuthTries)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (login failure handling)",
+        ),
+        facts=(FactName.SSHD_CONFIG,),
+        function=ssh.authentication,
+        params=(
+            ParamSpec(
+                "password_authentication_allowed",
+                "bool",
+                True,
+                "是否允许 SSH 使用密码登录(false 表示只允许密钥)",
+                "whether SSH may accept passwords (false: keys only)",
+            ),
+            ParamSpec(
+                "max_auth_tries",
+                "int",
+                4,
+                "每次连接允许的最多认证尝试次数",
+                "most authentication attempts allowed per connection",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="ssh.authorized_keys",
+        title_zh="root 与管理员账户的 SSH 公钥均在批准列表中",
+        title_en="SSH keys of root and administrators are on the approved key list",
+        remediation_zh="从 authorized_keys 中删除未批准的公钥(特别是已交接的前任管理员的公钥),"
+        "或将其指纹加入批准列表。",
+        remediation_en="Remove unapproved keys from authorized_keys (above all those of an "
+        "administrator who handed over), or add their fingerprints to the approved list.",
+        severity=Severity.HIGH,
+        category="ssh",
+        platforms=("linux",),
+        rules=("E15", "E18"),
+        facts=(FactName.AUTHORIZED_KEYS, FactName.USERS, FactName.GROUPS),
+        function=ssh.authorized_keys,
+        params=(
+            ParamSpec(
+                "approved_keys",
+                "list[str]",
+                (),
+                "批准的公钥指纹(ssh-keygen -l 显示的 SHA256:...)",
+                "approved key fingerprints (SHA256:... as ssh-keygen -l prints them)",
+            ),
+            ParamSpec(
+                "admin_groups",
+                "list[str]",
+                ("sudo", "wheel", "admin"),
+                "管理员组",
+                "administrator groups",
+            ),
+        ),
     ),
     CheckSpec(
         id="files.account_file_permissions",

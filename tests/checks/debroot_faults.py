@@ -33,8 +33,21 @@ def _sed(root: Path, expression: str, path: str) -> None:
     chroot(root, "sed", "-i", expression, path)
 
 
-def plant(root: Path) -> set[tuple[str, str]]:
-    """Make the mistakes in root; the failures they must cause."""
+def _key_fingerprint(root: Path, name: str) -> str:
+    """A new ed25519 key made by ssh-keygen in the root; its SHA256 fingerprint."""
+    chroot(root, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", f"/tmp/{name}")
+    done = subprocess.run(
+        ["chroot", str(root), "ssh-keygen", "-l", "-f", f"/tmp/{name}.pub"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()[1]
+
+
+def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]]]:
+    """Make the mistakes in root; the failures they must cause, and the policy that judges
+    them (the approved SSH key is known only once it is made)."""
     # A teacher's account with a password built from its own name, made an administrator.
     chroot(root, "useradd", "-m", "-s", "/bin/bash", "teacher")
     chroot(root, "chpasswd", stdin="teacher:teacher123\n")
@@ -51,7 +64,18 @@ def plant(root: Path) -> set[tuple[str, str]]:
     _sed(root, "s/^#\\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/", "/etc/ssh/sshd_config")
     # The shadow file made readable "to fix a script".
     chroot(root, "chmod", "644", "/etc/shadow")
+    # The new administrator's key is approved; the one who handed over left his on root.
+    new_admin = _key_fingerprint(root, "new-admin")
+    old_admin = _key_fingerprint(root, "old-admin")
+    chroot(root, "install", "-d", "-m", "700", "/root/.ssh")
+    chroot(
+        root, "sh", "-c", "cat /tmp/new-admin.pub /tmp/old-admin.pub >> /root/.ssh/authorized_keys"
+    )
+    policy: dict[str, dict[str, object]] = {
+        "ssh.authorized_keys": {"params": {"approved_keys": [new_admin]}}
+    }
     return {
+        ("ssh.authorized_keys", f"sshkey:root:{old_admin}"),
         ("accounts.weak_password", "user:teacher"),
         ("accounts.admin_members", "user:teacher"),
         ("accounts.empty_password", "user:guest"),
@@ -62,4 +86,4 @@ def plant(root: Path) -> set[tuple[str, str]]:
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
         ("files.account_file_permissions", "file:/etc/shadow"),
-    }
+    }, policy

@@ -70,6 +70,7 @@ TOOL_PACKAGES = {
     "nft": "nftables",
     "lynis": "lynis",
     "debootstrap": "debootstrap",
+    "ssh-keygen": "openssh-client",
     "chroot": "coreutils",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
@@ -465,7 +466,7 @@ def clean_tree(root: Path) -> HostTree:
         "/etc/ssh/sshd_config",
         SSHD_HEADER + "PermitRootLogin prohibit-password\nPasswordAuthentication yes\n",
     )
-    tree.write("/etc/ssh/sshd_config.d/50-site.conf", "X11Forwarding no\n")
+    tree.write("/etc/ssh/sshd_config.d/50-site.conf", "X11Forwarding no\nMaxAuthTries 4\n")
     now = datetime.now(UTC)
     clamav = [
         ("clamav", "utils", ["/usr/bin/clamscan"]),
@@ -587,6 +588,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("patch.reboot_required", "host"),
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
+        ("ssh.authentication", "ssh:MaxAuthTries"),  # OpenSSH's default of 6
         ("files.account_file_permissions", "file:/etc/shadow"),
         ("accounts.weak_password", "user:pi"),
         ("accounts.weak_password", "user:eve"),

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from checks.errors import NoPrivilege, NotApplicable
-from checks.facts import FactName, Firewall, Kernels, PasswordState, WeakPassword, WeakPasswords
+from checks.facts import (
+    AuthorizedKey,
+    FactName,
+    Firewall,
+    Kernels,
+    PasswordState,
+    WeakPassword,
+    WeakPasswords,
+)
 from tests.checks import facts_tables as t
 from tests.checks.case import Case
 
@@ -21,7 +29,67 @@ ETH0 = t.interface("eth0", "52:54:00:12:34:56", "10.1.2.3")
 LO = t.interface("lo", "00:00:00:00:00:00", "127.0.0.1")
 SHADOW_DAYS = t.TODAY_DAYS
 
+OLD_ADMIN_KEY = AuthorizedKey(
+    "root", "/root/.ssh/authorized_keys", "ssh-ed25519", "SHA256:old", "li@pc"
+)
+NEW_ADMIN_KEY = AuthorizedKey(
+    "root", "/root/.ssh/authorized_keys", "ssh-ed25519", "SHA256:new", "wang"
+)
+ALICE_KEY = AuthorizedKey("alice", "/home/alice/.ssh/authorized_keys", "ssh-rsa", "SHA256:a", "")
+SUDO = t.group("sudo", 27, "alice")
+
 MORE_CASES: dict[str, list[Case]] = {
+    "ssh.authentication": [
+        Case(
+            "OpenSSH defaults: six tries",
+            {F.SSHD_CONFIG: t.sshd()},
+            {("pass", "ssh:PasswordAuthentication"), ("fail", "ssh:MaxAuthTries")},
+        ),
+        Case(
+            "hardened",
+            {F.SSHD_CONFIG: t.sshd(MaxAuthTries="3", PasswordAuthentication="no")},
+            {("pass", "ssh:PasswordAuthentication"), ("pass", "ssh:MaxAuthTries")},
+            {"password_authentication_allowed": False},
+        ),
+        Case(
+            "passwords where the policy wants keys only",
+            {F.SSHD_CONFIG: t.sshd(MaxAuthTries="4", PasswordAuthentication="yes")},
+            {("fail", "ssh:PasswordAuthentication"), ("pass", "ssh:MaxAuthTries")},
+            {"password_authentication_allowed": False},
+        ),
+    ],
+    "ssh.authorized_keys": [
+        Case(
+            "no keys",
+            {F.AUTHORIZED_KEYS: (), F.USERS: (ROOT, ALICE), F.GROUPS: (SUDO,)},
+            {("pass", "host")},
+        ),
+        Case(
+            "keys but no approved list",
+            {F.AUTHORIZED_KEYS: (OLD_ADMIN_KEY,), F.USERS: (ROOT, ALICE), F.GROUPS: (SUDO,)},
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "the old administrator's key is still on root; a sudoer's unapproved key",
+            {
+                F.AUTHORIZED_KEYS: (OLD_ADMIN_KEY, NEW_ADMIN_KEY, ALICE_KEY),
+                F.USERS: (ROOT, ALICE, BOB),
+                F.GROUPS: (SUDO,),
+            },
+            {("fail", "sshkey:root:SHA256:old"), ("fail", "sshkey:alice:SHA256:a")},
+            {"approved_keys": ["SHA256:new"]},
+        ),
+        Case(
+            "a key of an ordinary account is not judged",
+            {
+                F.AUTHORIZED_KEYS: (NEW_ADMIN_KEY, ALICE_KEY),
+                F.USERS: (ROOT, ALICE),
+                F.GROUPS: (t.group("sudo", 27),),
+            },
+            {("pass", "host")},
+            {"approved_keys": ["SHA256:new"]},
+        ),
+    ],
     "accounts.weak_password": [
         Case("none weak", {F.WEAK_PASSWORDS: {"": NO_WEAK}}, {("pass", "host")}),
         Case(

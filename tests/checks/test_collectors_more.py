@@ -36,6 +36,7 @@ from checks.collectors.linux.processes import (
     collect_listening_programs,
     collect_processes,
 )
+from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.system import parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
     VerdictCache,
@@ -541,3 +542,23 @@ def test_hashes_left_in_passwd_by_pwunconv_are_tested(tmp_path: Path) -> None:
     assert not tree.path("/etc/shadow").exists()
     weak = collect_weak_passwords(_host(tree))
     assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
+
+
+def test_authorized_key_fingerprints_are_those_ssh_keygen_prints(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "keys")
+    tree.useradd("teacher")
+    lines = []
+    for name in ("old-admin", "new-admin"):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(tmp_path / name)])
+        lines.append((tmp_path / f"{name}.pub").read_text().strip())
+    printed = [
+        run(["ssh-keygen", "-l", "-f", str(tmp_path / f"{n}.pub")]).split()[1]
+        for n in ("old-admin", "new-admin")
+    ]
+    tree.write("/root/.ssh/authorized_keys", f'from="10.0.0.0/8" {lines[0]}\n# spare\n{lines[1]}\n')
+    keys = collect_authorized_keys(_host(tree))
+    assert [(k.account, k.fingerprint, k.comment) for k in keys] == [
+        ("root", printed[0], "old-admin"),
+        ("root", printed[1], "new-admin"),
+    ]
+    assert lines[0].split()[1] not in repr(keys)

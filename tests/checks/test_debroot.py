@@ -72,8 +72,8 @@ def real_root() -> Iterator[RealRoot]:
             (u.package, u.new_version, u.is_security)
             for u in parse_apt_simulation(simulated.stdout)
         }
-        planted = plant(root)
-        faulty = run_scan(POLICY, root=root)
+        planted, policy = plant(root)
+        faulty = run_scan({**POLICY, **policy}, root=root)
         yield RealRoot(root, stock, apt_pending, faulty, planted)
     finally:
         shutil.rmtree(top, ignore_errors=True)
