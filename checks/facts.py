@@ -34,6 +34,7 @@ class FactName(StrEnum):
     WEAK_PASSWORDS = "weak_passwords"  # keyed by the organisation's words
     LISTENING_PROGRAMS = "listening_programs"
     AUTHORIZED_KEYS = "authorized_keys"
+    SCHEDULED_JOBS = "scheduled_jobs"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -197,6 +198,25 @@ class AuthorizedKey:
     key_type: str  # "ssh-ed25519", "ssh-rsa", ...
     fingerprint: str  # "SHA256:..." as ssh-keygen -l prints it
     comment: str
+
+
+@dataclass(frozen=True)
+class JobProgram:
+    """A file a scheduled job names, and who may change it."""
+
+    path: str
+    exists: bool
+    mode: int | None  # permission bits only
+    uid: int | None
+    gid: int | None
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    source: str  # the crontab, cron folder or systemd unit that holds the job
+    account: str  # the account the job runs as
+    command: str
+    programs: tuple[JobProgram, ...]
 
 
 @dataclass(frozen=True)

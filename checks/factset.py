@@ -32,6 +32,7 @@ from checks.facts import (
     PwQuality,
     RebootRequired,
     ScanLog,
+    ScheduledJob,
     ShadowEntry,
     SshdConfig,
     UserAccount,
@@ -172,6 +173,10 @@ class Facts:
     @property
     def sshd_config(self) -> SshdConfig:
         return cast(SshdConfig, self._get(FactName.SSHD_CONFIG))
+
+    @property
+    def scheduled_jobs(self) -> tuple[ScheduledJob, ...]:
+        return cast(tuple[ScheduledJob, ...], self._get(FactName.SCHEDULED_JOBS))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

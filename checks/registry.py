@@ -21,6 +21,7 @@ from checks.library import (
     backup,
     files,
     firewall,
+    jobs,
     network,
     password,
     patch,
@@ -49,6 +50,7 @@ CATEGORIES = frozenset(
         "software",
         "firewall",
         "backup",
+        "jobs",
     }
 )
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -431,6 +433,24 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 "administrator groups",
             ),
         ),
+    ),
+    CheckSpec(
+        id="jobs.unsafe_programs",
+        title_zh="计划任务不运行临时目录中或他人可修改的程序",
+        title_en="Scheduled jobs run no file from /tmp or a file other accounts can change",
+        remediation_zh="把任务运行的脚本移到 root 所有的目录(如 /usr/local/sbin),"
+        "chown root:root 并 chmod 755;"
+        "删除运行 /tmp 中文件的任务(crontab -e,/etc/cron.d,systemd 定时器)。",
+        remediation_en="Move the job's script into a folder root owns (/usr/local/sbin), chown "
+        "root:root and chmod 755 it; remove jobs that run files from /tmp (crontab -e, "
+        "/etc/cron.d, systemd timers).",
+        severity=Severity.HIGH,
+        category="jobs",
+        platforms=("linux",),
+        rules=("E8",),
+        references=("CIS Debian Linux 12 2.4 (job schedulers)",),
+        facts=(FactName.SCHEDULED_JOBS, FactName.USERS),
+        function=jobs.unsafe,
     ),
     CheckSpec(
         id="files.account_file_permissions",

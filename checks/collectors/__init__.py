@@ -24,6 +24,7 @@ from checks.collectors.linux.packages import (
 )
 from checks.collectors.linux.processes import collect_listening_programs, collect_processes
 from checks.collectors.linux.pwquality import collect_pwquality
+from checks.collectors.linux.scheduled import collect_scheduled_jobs
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sshd import collect_sshd_config
 from checks.collectors.linux.system import (
@@ -51,6 +52,7 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.OS_RELEASE: collect_os_release,
     FactName.SSHD_CONFIG: collect_sshd_config,
     FactName.AUTHORIZED_KEYS: collect_authorized_keys,
+    FactName.SCHEDULED_JOBS: collect_scheduled_jobs,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

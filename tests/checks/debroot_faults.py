@@ -64,6 +64,10 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
     _sed(root, "s/^#\\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/", "/etc/ssh/sshd_config")
     # The shadow file made readable "to fix a script".
     chroot(root, "chmod", "644", "/etc/shadow")
+    # A teacher's job that runs a script from /tmp; a root job whose script anyone may edit.
+    chroot(root, "crontab", "-u", "teacher", "-", stdin="*/5 * * * * sh /tmp/sync.sh\n")
+    chroot(root, "install", "-m", "777", "/dev/null", "/usr/local/bin/backup.sh")
+    chroot(root, "sh", "-c", "echo '0 2 * * * root /usr/local/bin/backup.sh' > /etc/cron.d/backup")
     # The new administrator's key is approved; the one who handed over left his on root.
     new_admin = _key_fingerprint(root, "new-admin")
     old_admin = _key_fingerprint(root, "old-admin")
@@ -86,4 +90,6 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
         ("files.account_file_permissions", "file:/etc/shadow"),
+        ("jobs.unsafe_programs", "job:/var/spool/cron/crontabs/teacher:/tmp/sync.sh"),
+        ("jobs.unsafe_programs", "job:/etc/cron.d/backup:/usr/local/bin/backup.sh"),
     }, policy

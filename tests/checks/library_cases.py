@@ -7,8 +7,10 @@ from checks.facts import (
     AuthorizedKey,
     FactName,
     Firewall,
+    JobProgram,
     Kernels,
     PasswordState,
+    ScheduledJob,
     WeakPassword,
     WeakPasswords,
 )
@@ -38,7 +40,46 @@ NEW_ADMIN_KEY = AuthorizedKey(
 ALICE_KEY = AuthorizedKey("alice", "/home/alice/.ssh/authorized_keys", "ssh-rsa", "SHA256:a", "")
 SUDO = t.group("sudo", 27, "alice")
 
+SAFE_SCRIPT = JobProgram("/usr/local/sbin/backup", True, 0o755, 0, 0)
+TMP_SCRIPT = JobProgram("/tmp/x.sh", False, None, None, None)
+OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
+ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
+
 MORE_CASES: dict[str, list[Case]] = {
+    "jobs.unsafe_programs": [
+        Case(
+            "root runs a root-owned script; alice her own",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.SCHEDULED_JOBS: (
+                    ScheduledJob("/etc/cron.d/b", "root", "/usr/local/sbin/backup", (SAFE_SCRIPT,)),
+                    ScheduledJob("/var/spool/cron/crontabs/alice", "alice", "x", (ALICES_SCRIPT,)),
+                ),
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "from /tmp, world-writable, and root running alice's file",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.SCHEDULED_JOBS: (
+                    ScheduledJob("/etc/crontab", "root", "sh /tmp/x.sh", (TMP_SCRIPT,)),
+                    ScheduledJob("/etc/cron.d/s", "root", "/srv/job.sh", (OPEN_SCRIPT,)),
+                    ScheduledJob("/etc/cron.d/a", "root", "x", (ALICES_SCRIPT,)),
+                ),
+            },
+            {
+                ("fail", "job:/etc/crontab:/tmp/x.sh"),
+                ("fail", "job:/etc/cron.d/s:/srv/job.sh"),
+                ("fail", "job:/etc/cron.d/a:/home/alice/job.sh"),
+            },
+        ),
+        Case(
+            "unreadable spool",
+            {F.USERS: (ROOT,), F.SCHEDULED_JOBS: NoPrivilege("/var/spool/cron is not readable")},
+            {("no_privilege", "host")},
+        ),
+    ],
     "ssh.authentication": [
         Case(
             "OpenSSH defaults: six tries",
