@@ -35,6 +35,7 @@ class FactName(StrEnum):
     LISTENING_PROGRAMS = "listening_programs"
     AUTHORIZED_KEYS = "authorized_keys"
     SCHEDULED_JOBS = "scheduled_jobs"
+    SUDO_RULES = "sudo_rules"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -217,6 +218,14 @@ class ScheduledJob:
     account: str  # the account the job runs as
     command: str
     programs: tuple[JobProgram, ...]
+
+
+@dataclass(frozen=True)
+class SudoRule:
+    source: str  # the sudoers file
+    principal: str  # "alice", "%sudo", or a User_Alias name
+    all_commands: bool  # the command list is ALL
+    nopasswd: bool
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from checks.facts import (
     ScheduledJob,
     ShadowEntry,
     SshdConfig,
+    SudoRule,
     UserAccount,
     WeakPasswords,
 )
@@ -177,6 +178,10 @@ class Facts:
     @property
     def scheduled_jobs(self) -> tuple[ScheduledJob, ...]:
         return cast(tuple[ScheduledJob, ...], self._get(FactName.SCHEDULED_JOBS))
+
+    @property
+    def sudo_rules(self) -> tuple[SudoRule, ...]:
+        return cast(tuple[SudoRule, ...], self._get(FactName.SUDO_RULES))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

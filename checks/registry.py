@@ -453,6 +453,37 @@ _CHECKS: tuple[CheckSpec, ...] = (
         function=jobs.unsafe,
     ),
     CheckSpec(
+        id="accounts.sudo_rules",
+        title_zh="sudo 规则不给未批准的账户全部权限或免密码",
+        title_en="sudo gives no unapproved account every command or password-less use",
+        remediation_zh="用 visudo 删除 /etc/sudoers 或 /etc/sudoers.d 中给未批准账户的 ALL 或 "
+        "NOPASSWD 规则,或把该账户加入批准列表。",
+        remediation_en="With visudo, remove the ALL or NOPASSWD rules for unapproved accounts "
+        "from /etc/sudoers or /etc/sudoers.d, or add the account to the approved list.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E8", "E16", "E18"),
+        facts=(FactName.SUDO_RULES, FactName.USERS, FactName.GROUPS),
+        function=accounts.sudo_rules,
+        params=(
+            ParamSpec(
+                "approved",
+                "list[str]",
+                ("root",),
+                "可以拥有全部 sudo 权限或免密码 sudo 的账户",
+                "accounts that may have every command or password-less sudo",
+            ),
+            ParamSpec(
+                "admin_groups",
+                "list[str]",
+                ("sudo", "wheel", "admin"),
+                "管理员组(其规则由 accounts.admin_members 判断)",
+                "administrator groups (their rules are judged by accounts.admin_members)",
+            ),
+        ),
+    ),
+    CheckSpec(
         id="files.account_file_permissions",
         title_zh="账户与密码文件的属主和权限安全",
         title_en="Account and password files have safe owners and permissions",

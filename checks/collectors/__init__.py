@@ -27,6 +27,7 @@ from checks.collectors.linux.pwquality import collect_pwquality
 from checks.collectors.linux.scheduled import collect_scheduled_jobs
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sshd import collect_sshd_config
+from checks.collectors.linux.sudoers import collect_sudo_rules
 from checks.collectors.linux.system import (
     collect_clock,
     collect_os_release,
@@ -53,6 +54,7 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.SSHD_CONFIG: collect_sshd_config,
     FactName.AUTHORIZED_KEYS: collect_authorized_keys,
     FactName.SCHEDULED_JOBS: collect_scheduled_jobs,
+    FactName.SUDO_RULES: collect_sudo_rules,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

@@ -487,3 +487,60 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         )
         for u in added
     ]
+
+
+def sudo_rules(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """sudo rules that give every command, or commands without a password, to accounts the
+    policy did not approve. Rules of the administrator groups are judged by
+    accounts.admin_members (group membership); here, rules naming accounts or other groups."""
+    approved = set(params["approved"])
+    admin_groups = set(params["admin_groups"])
+    members = {g.name: set(g.members) for g in facts.groups}
+    primary = {g.gid: g.name for g in facts.groups}
+    for user in facts.users:
+        if user.gid in primary:
+            members.setdefault(primary[user.gid], set()).add(user.name)
+    findings = []
+    rules = facts.sudo_rules
+    for rule in rules:
+        if not (rule.all_commands or rule.nopasswd):
+            continue
+        if rule.principal.startswith("%"):
+            group = rule.principal[1:]
+            if group in admin_groups:
+                continue
+            accounts = sorted(members.get(group, set()))
+        else:
+            accounts = [rule.principal]
+        grants = " and ".join(
+            g
+            for g, on in (("every command", rule.all_commands), ("no password", rule.nopasswd))
+            if on
+        )
+        for account in accounts:
+            if account in approved:
+                continue
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"sudo:{account}",
+                    f"{rule.source} gives {account} {grants} through sudo ({rule.principal}), "
+                    "and the account is not an approved administrator",
+                    {
+                        "file": rule.source,
+                        "principal": rule.principal,
+                        "all_commands": rule.all_commands,
+                        "nopasswd": rule.nopasswd,
+                    },
+                )
+            )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            "no sudo rule gives every command or password-less sudo to an unapproved account",
+            {"rules": len(rules)},
+        )
+    ]

@@ -64,6 +64,11 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
     _sed(root, "s/^#\\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/", "/etc/ssh/sshd_config")
     # The shadow file made readable "to fix a script".
     chroot(root, "chmod", "644", "/etc/shadow")
+    # The lab account may do anything with sudo, without a password.
+    chroot(root, "useradd", "-m", "-s", "/bin/bash", "lab")
+    chroot(root, "sh", "-c", "echo 'lab ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/lab")
+    chroot(root, "chmod", "440", "/etc/sudoers.d/lab")
+    chroot(root, "visudo", "-c")
     # A teacher's job that runs a script from /tmp; a root job whose script anyone may edit.
     chroot(root, "crontab", "-u", "teacher", "-", stdin="*/5 * * * * sh /tmp/sync.sh\n")
     chroot(root, "install", "-m", "777", "/dev/null", "/usr/local/bin/backup.sh")
@@ -92,4 +97,5 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
         ("files.account_file_permissions", "file:/etc/shadow"),
         ("jobs.unsafe_programs", "job:/var/spool/cron/crontabs/teacher:/tmp/sync.sh"),
         ("jobs.unsafe_programs", "job:/etc/cron.d/backup:/usr/local/bin/backup.sh"),
+        ("accounts.sudo_rules", "sudo:lab"),
     }, policy

@@ -492,6 +492,8 @@ def clean_tree(root: Path) -> HostTree:
     tree.write_wtmp([("alice", "pts/0", now - timedelta(days=2))])
     tree.lastlog_now("bob")
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
+    # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
+    tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
     tree.touch("/srv/backup/nightly.tar.gz", now - timedelta(hours=10))
     tree.touch("/mnt/offsite/weekly.tar.gz", now - timedelta(days=3))
@@ -568,6 +570,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     tree.write_wtmp([("carol", "pts/1", now - timedelta(days=200))])
     # Debian's stock nftables.conf, enabled: an input chain that accepts everything.
     tree.write("/etc/nftables.conf", data_file(Path("/etc/nftables.conf"), "nftables").read_text())
+    tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
     tree.touch("/srv/backup/old.tar.gz", now - timedelta(days=30))
     tree.write("/sys/class/net/eth0/address", "52:54:00:aa:bb:cc\n")

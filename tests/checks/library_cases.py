@@ -11,6 +11,7 @@ from checks.facts import (
     Kernels,
     PasswordState,
     ScheduledJob,
+    SudoRule,
     WeakPassword,
     WeakPasswords,
 )
@@ -46,6 +47,33 @@ OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
 ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
 
 MORE_CASES: dict[str, list[Case]] = {
+    "accounts.sudo_rules": [
+        Case(
+            "Debian's stock sudoers",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.GROUPS: (t.group("sudo", 27, "alice"),),
+                F.SUDO_RULES: (
+                    SudoRule("/etc/sudoers", "root", True, False),
+                    SudoRule("/etc/sudoers", "%sudo", True, False),
+                ),
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "NOPASSWD for an account, ALL for a non-admin group",
+            {
+                F.USERS: (ROOT, ALICE, BOB),
+                F.GROUPS: (t.group("staff", 50, "bob"),),
+                F.SUDO_RULES: (
+                    SudoRule("/etc/sudoers.d/lab", "alice", False, True),
+                    SudoRule("/etc/sudoers.d/staff", "%staff", True, False),
+                    SudoRule("/etc/sudoers.d/ok", "alice", False, False),
+                ),
+            },
+            {("fail", "sudo:alice"), ("fail", "sudo:bob")},
+        ),
+    ],
     "jobs.unsafe_programs": [
         Case(
             "root runs a root-owned script; alice her own",

@@ -37,6 +37,7 @@ from checks.collectors.linux.processes import (
     collect_processes,
 )
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
+from checks.collectors.linux.sudoers import collect_sudo_rules
 from checks.collectors.linux.system import parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
     VerdictCache,
@@ -562,3 +563,25 @@ def test_authorized_key_fingerprints_are_those_ssh_keygen_prints(tmp_path: Path)
         ("root", printed[1], "new-admin"),
     ]
     assert lines[0].split()[1] not in repr(keys)
+
+
+def test_sudoers_rules_with_includes_aliases_and_tags(tmp_path: Path) -> None:
+    tree = HostTree(tmp_path / "sudo")
+    tree.write(
+        "/etc/sudoers",
+        "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n"
+        "@includedir /etc/sudoers.d\n",
+    )
+    tree.write("/etc/sudoers.d/lab", "lab,ops ALL=(ALL) NOPASSWD: ALL\n")
+    tree.write("/etc/sudoers.d/web", "www ALL=(root) NOPASSWD: /usr/bin/systemctl reload nginx\n")
+    tree.write("/etc/sudoers.d/README.dpkg", "nobody ALL=(ALL) ALL\n")  # names with dots: skipped
+    rules = {
+        (r.source, r.principal, r.all_commands, r.nopasswd) for r in collect_sudo_rules(_host(tree))
+    }
+    assert rules == {
+        ("/etc/sudoers", "root", True, False),
+        ("/etc/sudoers", "%sudo", True, False),
+        ("/etc/sudoers.d/lab", "lab", True, True),
+        ("/etc/sudoers.d/lab", "ops", True, True),
+        ("/etc/sudoers.d/web", "www", False, True),
+    }
