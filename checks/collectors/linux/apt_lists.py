@@ -113,6 +113,7 @@ def _installed(host: HostContext) -> dict[tuple[str, str], str]:
 def pending_from_lists(host: HostContext) -> tuple[tuple[PendingUpdate, ...], list[AptSource]]:
     """Updates the lists offer over the installed versions, and the sources that were read."""
     installed = _installed(host)
+    installed_names = {name for name, _ in installed}
     best: dict[tuple[str, str], tuple[str, AptSource]] = {}
     best_security: dict[tuple[str, str], str] = {}
     sources = apt_sources(host)
@@ -125,7 +126,11 @@ def pending_from_lists(host: HostContext) -> tuple[tuple[PendingUpdate, ...], li
     lists = host.path(APT_LISTS)
     for source in sources:
         for stanza in _read_list(lists / source.list_file).split("\n\n"):
-            # Only the three fields needed; a Packages file has tens of thousands of stanzas.
+            # A Packages file has tens of thousands of stanzas, each starting with its Package
+            # line: most name a package that is not installed and are skipped at once.
+            first = stanza.lstrip("\n").split("\n", 1)[0]
+            if first.startswith("Package: ") and first[9:].strip() not in installed_names:
+                continue
             name = version = arch = ""
             for line in stanza.splitlines():
                 if line.startswith("Package: "):
