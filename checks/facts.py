@@ -267,6 +267,9 @@ class InstalledPackage:
     section: str  # Debian's section ("games", "net"); the RPM group, or "" when unknown
     manager: str  # "dpkg" or "rpm"
     description: str = ""  # the one-line summary (dpkg's Description, rpm's SUMMARY)
+    # apt's mark (/var/lib/apt/extended_states): installed only as another package's dependency
+    auto_installed: bool = False
+    depends: tuple[str, ...] = ()  # names in Pre-Depends, Depends and Recommends
 
 
 @dataclass(frozen=True)

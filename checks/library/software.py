@@ -257,16 +257,44 @@ def baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 {"installed": len(packages), "baseline": len(known)},
             )
         ]
-    findings = [
-        Finding(
-            Status.FAIL,
-            f"package:{p.name}",
-            f"package {p.name} was installed after the baseline was taken",
-            _package_evidence(p),
+    findings = []
+    for package, brought in _fold_dependencies(added):
+        also = f", with {len(brought)} dependencies" if brought else ""
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"package:{package.name}",
+                f"package {package.name} was installed after the baseline was taken{also}",
+                {**_package_evidence(package), "dependencies": brought[:200]},
+            )
         )
-        for p in added
-    ]
     return _capped(findings, "were installed after the baseline was taken")
+
+
+def _fold_dependencies(
+    added: list[InstalledPackage],
+) -> list[tuple[InstalledPackage, list[str]]]:
+    """What was installed on purpose, each with the added packages it pulled in (apt's auto
+    marks); an auto-installed package no added package explains stands on its own."""
+    by_name = {p.name: p for p in added}
+    explained: set[str] = set()
+    rows = []
+    for package in added:
+        if package.auto_installed:
+            continue
+        brought: list[str] = []
+        stack = list(package.depends)
+        while stack:
+            name = stack.pop()
+            dependency = by_name.get(name)
+            if dependency is None or not dependency.auto_installed or name in brought:
+                continue
+            brought.append(name)
+            stack.extend(dependency.depends)
+        explained.update(brought)
+        rows.append((package, sorted(brought)))
+    rows += [(p, []) for p in added if p.auto_installed and p.name not in explained]
+    return rows
 
 
 def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:

@@ -7,6 +7,7 @@ from checks.facts import (
     AuthorizedKey,
     FactName,
     Firewall,
+    InstalledPackage,
     JobProgram,
     Kernels,
     PasswordState,
@@ -497,6 +498,24 @@ MORE_CASES: dict[str, list[Case]] = {
             "new package",
             {F.PACKAGES: (t.package("bash"), t.package("nmap"))},
             {("fail", "package:nmap")},
+            {"baseline": ["bash"]},
+        ),
+        Case(
+            "dependencies folded under what was installed on purpose",
+            {
+                F.PACKAGES: (
+                    t.package("bash"),
+                    InstalledPackage(
+                        "gimp", "2.10", "amd64", "graphics", "dpkg", depends=("libgimp2.0",)
+                    ),
+                    InstalledPackage(
+                        "libgimp2.0", "2.10", "amd64", "libs", "dpkg", "", True, ("libbabl",)
+                    ),
+                    InstalledPackage("libbabl", "0.1", "amd64", "libs", "dpkg", "", True),
+                    InstalledPackage("liborphan", "1", "amd64", "libs", "dpkg", "", True),
+                )
+            },
+            {("fail", "package:gimp"), ("fail", "package:liborphan")},
             {"baseline": ["bash"]},
         ),
     ],

@@ -20,6 +20,7 @@ import pytest
 
 from checks.api import run_scan
 from checks.collectors.linux.apt_lists import pending_from_lists
+from checks.collectors.linux.packages import collect_packages
 from checks.collectors.linux.system import parse_apt_simulation
 from checks.host import HostContext
 from tests.checks.debroot import DebrootUnavailable, unpack
@@ -113,3 +114,17 @@ def test_a_root_without_a_security_source_fails(real_root: RealRoot, tmp_path: P
         for path in moved.iterdir():
             shutil.move(path, lists / path.name)
     assert ("patch.security_pending", "apt:sources") in failures(results)
+
+
+def test_apt_auto_marks_are_read_as_apt_mark_shows_them(real_root: RealRoot) -> None:
+    shown = subprocess.run(
+        ["chroot", str(real_root.root), "apt-mark", "showauto"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
+    )
+    packages = collect_packages(HostContext.tree(real_root.root))
+    assert {p.name for p in packages if p.auto_installed} == set(shown.stdout.split())
+    by_name = {p.name: p for p in packages}
+    assert not by_name["ctorrent"].auto_installed and "libc6" in by_name["ctorrent"].depends

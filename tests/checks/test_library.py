@@ -428,3 +428,25 @@ def test_each_weak_password_source_has_its_own_sentence_in_both_languages() -> N
     # No two sources share a sentence, and none reads like "accepts a same as ... password".
     assert len({s for pair in sentences for s in pair}) == 2 * len(kinds)
     assert not any("a same as" in english for english, _ in sentences)
+
+
+def test_baseline_evidence_names_the_folded_dependencies() -> None:
+    from checks.facts import InstalledPackage
+
+    packages = (
+        InstalledPackage("gimp", "2.10", "amd64", "graphics", "dpkg", depends=("libgimp2.0",)),
+        InstalledPackage("libgimp2.0", "2.10", "amd64", "libs", "dpkg", "", True, ("libbabl",)),
+        InstalledPackage("libbabl", "0.1", "amd64", "libs", "dpkg", "", True),
+    )
+    spec = REGISTRY["software.baseline"]
+    results = run_check(
+        spec, FactSource.from_values({F.PACKAGES: packages}), "linux", {"baseline": []}
+    )
+    assert [r.status.value for r in results] == ["not_applicable"]
+    results = run_check(
+        spec, FactSource.from_values({F.PACKAGES: packages}), "linux", {"baseline": ["bash"]}
+    )
+    assert [(r.resource, r.evidence["dependencies"]) for r in results] == [
+        ("package:gimp", ["libbabl", "libgimp2.0"])
+    ]
+    assert "with 2 dependencies" in results[0].message

@@ -44,7 +44,34 @@ _HISTORY_CHANGE = re.compile(r"^(?P<action>Install|Upgrade|Reinstall): (?P<first
 _MAX_ROTATED_LOGS = 12
 
 
-def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
+APT_EXTENDED_STATES = "/var/lib/apt/extended_states"
+_RELATION_NAME = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)")
+
+
+def _relation_names(*fields: str) -> tuple[str, ...]:
+    names = []
+    for field in fields:
+        for alternative in re.split(r"[,|]", field):
+            match = _RELATION_NAME.match(alternative)
+            if match:
+                names.append(match.group(1))
+    return tuple(dict.fromkeys(names))
+
+
+def parse_auto_installed(text: str) -> set[str]:
+    """Packages apt marked as installed automatically (Auto-Installed: 1)."""
+    auto = set()
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = dict(
+            (k.strip(), v.strip())
+            for k, _, v in (line.partition(":") for line in stanza.splitlines() if ":" in line)
+        )
+        if fields.get("Auto-Installed") == "1" and "Package" in fields:
+            auto.add(fields["Package"])
+    return auto
+
+
+def parse_dpkg_status(text: str, auto: set[str] | None = None) -> tuple[InstalledPackage, ...]:
     packages = []
     for stanza in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
@@ -65,6 +92,12 @@ def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
                 section=fields.get("Section", ""),
                 manager="dpkg",
                 description=fields.get("Description", ""),
+                auto_installed=name in (auto or set()),
+                depends=_relation_names(
+                    fields.get("Pre-Depends", ""),
+                    fields.get("Depends", ""),
+                    fields.get("Recommends", ""),
+                ),
             )
         )
     return tuple(packages)
@@ -83,7 +116,9 @@ def rpm_command(host: HostContext, database: str, *args: str) -> list[str]:
 def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
     text = host.read_optional(DPKG_STATUS)
     if text is not None:
-        return parse_dpkg_status(text)
+        return parse_dpkg_status(
+            text, parse_auto_installed(host.read_optional(APT_EXTENDED_STATES) or "")
+        )
     database = rpm_database(host)
     if database is None:
         raise NotApplicable("no package database (dpkg or rpm) was found on this host")
