@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from checks.api import run_scan
+from checks.api import collect_baseline, run_scan
 from checks.collectors.linux.apt_lists import pending_from_lists
 from checks.collectors.linux.packages import collect_packages
 from checks.collectors.linux.system import parse_apt_simulation
@@ -36,6 +36,7 @@ class RealRoot:
     root: Path
     stock: list[dict[str, Any]]  # results of the root as debootstrap left it
     stock_apt_pending: set[tuple[str, str, bool]]  # what apt-get -s says, before the faults
+    stock_packages: list[str]  # the baseline a server would record before the faults
     faulty: list[dict[str, Any]]
     planted: set[tuple[str, str]]
 
@@ -73,9 +74,14 @@ def real_root() -> Iterator[RealRoot]:
             (u.package, u.new_version, u.is_security)
             for u in parse_apt_simulation(simulated.stdout)
         }
+        stock_packages = collect_baseline(root)["packages"]
         planted, policy = plant(root)
+        # The server's baseline is the root as installed: what apt-get added must show, once
+        # per package installed on purpose.
+        policy["software.baseline"] = {"params": {"baseline": stock_packages}}
+        planted |= {("software.baseline", "package:ctorrent"), ("software.baseline", "package:sl")}
         faulty = run_scan({**POLICY, **policy}, root=root)
-        yield RealRoot(root, stock, apt_pending, faulty, planted)
+        yield RealRoot(root, stock, apt_pending, stock_packages, faulty, planted)
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
@@ -128,3 +134,17 @@ def test_apt_auto_marks_are_read_as_apt_mark_shows_them(real_root: RealRoot) -> 
     assert {p.name for p in packages if p.auto_installed} == set(shown.stdout.split())
     by_name = {p.name: p for p in packages}
     assert not by_name["ctorrent"].auto_installed and "libc6" in by_name["ctorrent"].depends
+
+
+def test_baseline_folds_what_apt_pulled_in(real_root: RealRoot) -> None:
+    rows = {
+        r["resource"]: r["evidence"]["dependencies"]
+        for r in real_root.faulty
+        if r["check_id"] == "software.baseline" and r["status"] == "fail"
+    }
+    packages = collect_packages(HostContext.tree(real_root.root))
+    added_auto = {p.name for p in packages if p.auto_installed} - set(real_root.stock_packages)
+    assert added_auto, "apt-get install of the game pulled in no new library"
+    # One row per package installed on purpose; what apt pulled in is folded under them.
+    assert set(rows) == {"package:ctorrent", "package:sl"}
+    assert {d for deps in rows.values() for d in deps} == added_auto
