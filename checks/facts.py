@@ -36,6 +36,7 @@ class FactName(StrEnum):
     AUTHORIZED_KEYS = "authorized_keys"
     SCHEDULED_JOBS = "scheduled_jobs"
     SUDO_RULES = "sudo_rules"
+    TIME_SYNC = "time_sync"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -226,6 +227,12 @@ class SudoRule:
     principal: str  # "alice", "%sudo", or a User_Alias name
     all_commands: bool  # the command list is ALL
     nopasswd: bool
+
+
+@dataclass(frozen=True)
+class TimeSync:
+    enabled_services: tuple[str, ...]  # time services started at boot
+    looked_for: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from checks.facts import (
     ShadowEntry,
     SshdConfig,
     SudoRule,
+    TimeSync,
     UserAccount,
     WeakPasswords,
 )
@@ -182,6 +183,10 @@ class Facts:
     @property
     def sudo_rules(self) -> tuple[SudoRule, ...]:
         return cast(tuple[SudoRule, ...], self._get(FactName.SUDO_RULES))
+
+    @property
+    def time_sync(self) -> TimeSync:
+        return cast(TimeSync, self._get(FactName.TIME_SYNC))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

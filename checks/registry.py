@@ -484,6 +484,22 @@ _CHECKS: tuple[CheckSpec, ...] = (
         ),
     ),
     CheckSpec(
+        id="network.time_sync",
+        title_zh="开机即启用时间同步服务",
+        title_en="A time synchronisation service starts at boot",
+        remediation_zh="安装并启用时间同步:apt-get install systemd-timesyncd(或 chrony),"
+        "systemctl enable --now systemd-timesyncd。",
+        remediation_en="Install and enable time synchronisation: apt-get install "
+        "systemd-timesyncd (or chrony), then systemctl enable --now systemd-timesyncd.",
+        severity=Severity.MEDIUM,
+        category="network",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 2.3 (time synchronization)",),
+        facts=(FactName.TIME_SYNC,),
+        function=network.time_sync,
+    ),
+    CheckSpec(
         id="files.account_file_permissions",
         title_zh="账户与密码文件的属主和权限安全",
         title_en="Account and password files have safe owners and permissions",

@@ -35,6 +35,7 @@ from checks.collectors.linux.system import (
     collect_reboot_required,
     collect_sensitive_files,
 )
+from checks.collectors.linux.timesync import collect_time_sync
 from checks.collectors.linux.weak_passwords import collect_weak_passwords
 from checks.collectors.windows import WINDOWS_COLLECTORS, WINDOWS_KEYED_COLLECTORS
 from checks.facts import FactName
@@ -55,6 +56,7 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.AUTHORIZED_KEYS: collect_authorized_keys,
     FactName.SCHEDULED_JOBS: collect_scheduled_jobs,
     FactName.SUDO_RULES: collect_sudo_rules,
+    FactName.TIME_SYNC: collect_time_sync,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

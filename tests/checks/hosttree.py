@@ -492,6 +492,7 @@ def clean_tree(root: Path) -> HostTree:
     tree.write_wtmp([("alice", "pts/0", now - timedelta(days=2))])
     tree.lastlog_now("bob")
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
+    enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
     # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
     tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
@@ -592,6 +593,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
         ("ssh.authentication", "ssh:MaxAuthTries"),  # OpenSSH's default of 6
+        ("network.time_sync", "host"),  # no time service enabled
         ("files.account_file_permissions", "file:/etc/shadow"),
         ("accounts.weak_password", "user:pi"),
         ("accounts.weak_password", "user:eve"),

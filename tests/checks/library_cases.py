@@ -13,6 +13,7 @@ from checks.facts import (
     PasswordState,
     ScheduledJob,
     SudoRule,
+    TimeSync,
     WeakPassword,
     WeakPasswords,
 )
@@ -48,6 +49,14 @@ OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
 ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
 
 MORE_CASES: dict[str, list[Case]] = {
+    "network.time_sync": [
+        Case(
+            "timesyncd",
+            {F.TIME_SYNC: TimeSync(("systemd-timesyncd.service",), ("systemd-timesyncd.service",))},
+            {("pass", "host")},
+        ),
+        Case("none", {F.TIME_SYNC: TimeSync((), ("chrony.service",))}, {("fail", "host")}),
+    ],
     "accounts.sudo_rules": [
         Case(
             "Debian's stock sudoers",

@@ -148,3 +148,9 @@ def test_baseline_folds_what_apt_pulled_in(real_root: RealRoot) -> None:
     # One row per package installed on purpose; what apt pulled in is folded under them.
     assert set(rows) == {"package:ctorrent", "package:sl"}
     assert {d for deps in rows.values() for d in deps} == added_auto
+
+
+def test_minbase_root_has_no_time_service_until_one_is_installed(real_root: RealRoot) -> None:
+    # debootstrap's minbase installs no time service; the check must say so on the stock root.
+    stock = {(r["check_id"], r["status"]) for r in real_root.stock}
+    assert ("network.time_sync", "fail") in stock
