@@ -37,6 +37,7 @@ class FactName(StrEnum):
     SCHEDULED_JOBS = "scheduled_jobs"
     SUDO_RULES = "sudo_rules"
     TIME_SYNC = "time_sync"
+    MAC_STATE = "mac_state"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -233,6 +234,13 @@ class SudoRule:
 class TimeSync:
     enabled_services: tuple[str, ...]  # time services started at boot
     looked_for: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MacState:
+    apparmor_at_boot: bool  # apparmor.service is enabled
+    apparmor_in_kernel: bool | None  # live hosts only; None when unknown (a tree)
+    selinux_mode: str | None  # "enforcing", "permissive", "disabled"; None without SELinux
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from checks.facts import (
     ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    MacState,
     NetworkInterface,
     OsRelease,
     PackageActivity,
@@ -187,6 +188,10 @@ class Facts:
     @property
     def time_sync(self) -> TimeSync:
         return cast(TimeSync, self._get(FactName.TIME_SYNC))
+
+    @property
+    def mac_state(self) -> MacState:
+        return cast(MacState, self._get(FactName.MAC_STATE))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

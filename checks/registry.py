@@ -22,6 +22,7 @@ from checks.library import (
     files,
     firewall,
     jobs,
+    mac,
     network,
     password,
     patch,
@@ -51,6 +52,7 @@ CATEGORIES = frozenset(
         "firewall",
         "backup",
         "jobs",
+        "system",
     }
 )
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -498,6 +500,26 @@ _CHECKS: tuple[CheckSpec, ...] = (
         references=("CIS Debian Linux 12 2.3 (time synchronization)",),
         facts=(FactName.TIME_SYNC,),
         function=network.time_sync,
+    ),
+    CheckSpec(
+        id="system.mandatory_access_control",
+        title_zh="强制访问控制(AppArmor 或 SELinux)已启用",
+        title_en="Mandatory access control (AppArmor or SELinux) is on",
+        remediation_zh="Debian:apt-get install apparmor apparmor-utils,systemctl enable apparmor,"
+        "重启;Red Hat 系:在 /etc/selinux/config 中设置 SELINUX=enforcing 并重启。",
+        remediation_en="Debian: apt-get install apparmor apparmor-utils, systemctl enable "
+        "apparmor, reboot; Red Hat family: set SELINUX=enforcing in /etc/selinux/config and "
+        "reboot.",
+        severity=Severity.MEDIUM,
+        category="system",
+        platforms=("linux",),
+        rules=("E1",),
+        references=(
+            "CIS Debian Linux 12 1.3 (mandatory access control: AppArmor)",
+            "MLPS 2.0 GB/T 22239 8.1.4.2 (access control: security labels)",
+        ),
+        facts=(FactName.MAC_STATE,),
+        function=mac.mandatory_access_control,
     ),
     CheckSpec(
         id="files.account_file_permissions",

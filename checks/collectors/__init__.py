@@ -16,6 +16,7 @@ from checks.collectors.linux.firewall import collect_firewall
 from checks.collectors.linux.identity import collect_backup_location, collect_network_interfaces
 from checks.collectors.linux.login_defs import collect_login_defs
 from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.mac import collect_mac_state
 from checks.collectors.linux.network import collect_listening_sockets
 from checks.collectors.linux.packages import (
     collect_kernels,
@@ -57,6 +58,7 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.SCHEDULED_JOBS: collect_scheduled_jobs,
     FactName.SUDO_RULES: collect_sudo_rules,
     FactName.TIME_SYNC: collect_time_sync,
+    FactName.MAC_STATE: collect_mac_state,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

@@ -493,6 +493,7 @@ def clean_tree(root: Path) -> HostTree:
     tree.lastlog_now("bob")
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
     enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
+    enable_unit(tree, "sysinit.target", "apparmor.service")
     # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
     tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
@@ -594,6 +595,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("ssh.empty_passwords", "service:sshd"),
         ("ssh.authentication", "ssh:MaxAuthTries"),  # OpenSSH's default of 6
         ("network.time_sync", "host"),  # no time service enabled
+        ("system.mandatory_access_control", "host"),  # no AppArmor, no SELinux
         ("files.account_file_permissions", "file:/etc/shadow"),
         ("accounts.weak_password", "user:pi"),
         ("accounts.weak_password", "user:eve"),

@@ -10,6 +10,7 @@ from checks.facts import (
     InstalledPackage,
     JobProgram,
     Kernels,
+    MacState,
     PasswordState,
     ScheduledJob,
     SudoRule,
@@ -49,6 +50,22 @@ OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
 ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
 
 MORE_CASES: dict[str, list[Case]] = {
+    "system.mandatory_access_control": [
+        Case("AppArmor", {F.MAC_STATE: MacState(True, True, None)}, {("pass", "host")}),
+        Case("AppArmor on a tree", {F.MAC_STATE: MacState(True, None, None)}, {("pass", "host")}),
+        Case("kernel has it off", {F.MAC_STATE: MacState(True, False, None)}, {("fail", "host")}),
+        Case(
+            "SELinux enforcing",
+            {F.MAC_STATE: MacState(False, None, "enforcing")},
+            {("pass", "host")},
+        ),
+        Case(
+            "SELinux permissive",
+            {F.MAC_STATE: MacState(False, None, "permissive")},
+            {("fail", "host")},
+        ),
+        Case("nothing", {F.MAC_STATE: MacState(False, None, None)}, {("fail", "host")}),
+    ],
     "network.time_sync": [
         Case(
             "timesyncd",

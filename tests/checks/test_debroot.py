@@ -154,3 +154,5 @@ def test_minbase_root_has_no_time_service_until_one_is_installed(real_root: Real
     # debootstrap's minbase installs no time service; the check must say so on the stock root.
     stock = {(r["check_id"], r["status"]) for r in real_root.stock}
     assert ("network.time_sync", "fail") in stock
+    # Nor AppArmor: minbase leaves the apparmor package out.
+    assert ("system.mandatory_access_control", "fail") in stock
