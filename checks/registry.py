@@ -417,7 +417,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="ssh",
         platforms=("linux",),
         rules=("E15", "E18"),
-        facts=(FactName.AUTHORIZED_KEYS, FactName.USERS, FactName.GROUPS),
+        facts=(FactName.USERS, FactName.GROUPS, FactName.AUTHORIZED_KEYS),
         function=ssh.authorized_keys,
         params=(
             ParamSpec(
@@ -451,7 +451,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         platforms=("linux",),
         rules=("E8",),
         references=("CIS Debian Linux 12 2.4 (job schedulers)",),
-        facts=(FactName.SCHEDULED_JOBS, FactName.USERS),
+        facts=(FactName.USERS, FactName.SCHEDULED_JOBS),
         function=jobs.unsafe,
     ),
     CheckSpec(
@@ -466,7 +466,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="accounts",
         platforms=("linux",),
         rules=("E8", "E16", "E18"),
-        facts=(FactName.SUDO_RULES, FactName.USERS, FactName.GROUPS),
+        facts=(FactName.USERS, FactName.GROUPS, FactName.SUDO_RULES),
         function=accounts.sudo_rules,
         params=(
             ParamSpec(
@@ -536,7 +536,7 @@ _CHECKS: tuple[CheckSpec, ...] = (
         category="files",
         platforms=("linux",),
         rules=("E4",),
-        facts=(FactName.SENSITIVE_FILES, FactName.USERS),
+        facts=(FactName.USERS, FactName.SENSITIVE_FILES),
         function=files.account_file_permissions,
     ),
     CheckSpec(

@@ -495,9 +495,10 @@ def sudo_rules(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     accounts.admin_members (group membership); here, rules naming accounts or other groups."""
     approved = set(params["approved"])
     admin_groups = set(params["admin_groups"])
+    users = facts.users  # first: a broken /etc/passwd is the error to report
     members = {g.name: set(g.members) for g in facts.groups}
     primary = {g.gid: g.name for g in facts.groups}
-    for user in facts.users:
+    for user in users:
         if user.gid in primary:
             members.setdefault(primary[user.gid], set()).add(user.name)
     findings = []

@@ -116,10 +116,11 @@ def authentication(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 
 def _administrators(facts: Facts, admin_groups: set[str]) -> set[str]:
+    users = facts.users  # first: a broken /etc/passwd is the error to report
     groups = [g for g in facts.groups if g.name in admin_groups]
     names = {member for group in groups for member in group.members}
     gids = {g.gid for g in groups}
-    names |= {u.name for u in facts.users if u.uid == 0 or u.gid in gids}
+    names |= {u.name for u in users if u.uid == 0 or u.gid in gids}
     return names
 
 
