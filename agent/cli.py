@@ -129,7 +129,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 # -- status -----------------------------------------------------------------------------------
 def status_document(state: AgentState) -> dict[str, Any]:
-    from agent.spool import peek_depth
+    from agent.spool import peek_depth, peek_set_aside
 
     document: dict[str, Any] = {"state": str(state.directory), "enrolled": False}
     try:
@@ -156,12 +156,17 @@ def status_document(state: AgentState) -> dict[str, Any]:
         "last_policy_version",
         "last_error",
         "last_error_at",
+        "watch_error",
+        "watch_error_at",
+        "watch_unreadable",
     ):
         document[name] = status.get(name)
     spool = peek_depth(state.spool_path)
     document["spool_depth"] = spool[0] if spool else 0
     document["epoch"] = spool[1] if spool else None
     document["last_seq"] = spool[2] if spool else None
+    # Reports the server refused for their content: set aside in the spool, sent on as gaps.
+    document["reports_set_aside"] = peek_set_aside(state.spool_path)
     return document
 
 
@@ -184,8 +189,15 @@ def status_command(args: argparse.Namespace) -> int:
             ("last heartbeat", "last_heartbeat_at"),
             ("policy version", "last_policy_version"),
             ("spool depth", "spool_depth"),
+            ("set aside", "reports_set_aside"),
             ("last error", "last_error"),
         ]
+        if document.get("watch_error"):
+            # A blind watcher is not a quiet one: say it apart from the last error.
+            labels.append(("file watcher", "watch_failing"))
+            document["watch_failing"] = (
+                f"FAILING since {document.get('watch_error_at')}: {document['watch_error']}"
+            )
         print(f"enrolled (state folder {state.directory})")
         for label, key in labels:
             value = document.get(key)

@@ -22,6 +22,7 @@ is down means reports wait in the spool and the agent keeps going.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sys
@@ -116,6 +117,12 @@ class AgentService:
         self.watcher: FileWatcher | None = None
         self._watch_key: tuple[Any, ...] = ()
         self._watch_lock = threading.Lock()
+        # Why the watcher cannot work (None while it works), and whether the server was told:
+        # a blind watcher must show in `agent status` and as an alert, never as quiet folders.
+        self.watch_error: str | None = None
+        self._watch_error_sent: str | None = None
+        self._watch_failed_folders: tuple[tuple[str, str], ...] = ()  # told the server
+        self._watch_unreadable = 0
         self.monitors = MonitorRunner(transport, config, self._rng, on_error=self._note_error)
         # The Windows Update search job: scheduled on Windows; its runner replaced in tests.
         self.searches_windows_updates = sys.platform == "win32"
@@ -235,28 +242,81 @@ class AgentService:
                 self.watcher = None
             self._watch_key = key
             if not key or not key[0]:
+                self._set_watch_error(None)
                 return
-            from agent.watch.watcher import FileWatcher, WatchFolder, WatchLimits
+            self._start_watcher()
 
-            folders = [WatchFolder(path, kind) for path, kind in key[0]]
-            limits = WatchLimits(rescan_seconds=self.config.watch_rescan_seconds)
-            watcher = FileWatcher(self.state.watch_snapshot_path, folders, key[1], limits)
-            try:
-                watcher.start()
-            except Exception as exc:  # e.g. the inotify instance limit: keep the agent alive
-                watcher.stop()
-                self._note_error(f"file watcher not started: {exc!r}")
-                return
-            self.watcher = watcher
-            log.info("watching %d folder(s): %s", len(folders), [f.path for f in folders])
+    def _start_watcher(self) -> None:
+        """Start a watcher for ``_watch_key`` (under ``_watch_lock``). One that cannot start
+        is recorded as failing and tried again by the next watch cycle."""
+        from agent.watch.watcher import FileWatcher, WatchFolder, WatchLimits
+
+        folders = [WatchFolder(path, kind) for path, kind in self._watch_key[0]]
+        limits = WatchLimits(rescan_seconds=self.config.watch_rescan_seconds)
+        watcher: FileWatcher | None = None
+        try:
+            watcher = FileWatcher(
+                self.state.watch_snapshot_path, folders, self._watch_key[1], limits
+            )
+            watcher.start()
+        except Exception as exc:  # e.g. the inotify instance limit: keep the agent alive
+            if watcher is not None:
+                with contextlib.suppress(Exception):
+                    watcher.stop()
+            self._set_watch_error(f"not started: {exc!r}"[:400])
+            return
+        self.watcher = watcher
+        log.info("watching %d folder(s): %s", len(folders), [f.path for f in folders])
+
+    def _set_watch_error(self, error: str | None) -> None:
+        """Record whether the watcher works, for `agent status` (status.json)."""
+        if error == self.watch_error:
+            return
+        self.watch_error = error
+        if error is not None:
+            self._note_error(f"file watcher failing: {error}")
+        self._safely(
+            self.state.update_status,
+            watch_error=error,
+            watch_error_at=utc_now_text() if error else None,
+        )
+
+    def _watch_state_events(self) -> list[dict[str, Any]]:
+        """``watch_failed`` per folder when the watcher's failure is new to the server,
+        ``watch_recovered`` when it works again after the server was told."""
+        from agent.watch.watcher import watch_state_event
+
+        if self.watch_error == self._watch_error_sent:
+            return []
+        if self.watch_error is not None:
+            folders = self._watch_key[0] if self._watch_key else ()
+            action = "watch_failed"
+        elif self._watch_error_sent is not None:
+            # The folders the server was told about, even if the policy dropped them since.
+            folders, action = self._watch_failed_folders, "watch_recovered"
+        else:
+            return []
+        return [watch_state_event(action, path, kind, self.watch_error) for path, kind in folders]
 
     def watch_cycle(self) -> int | None:
         """Batch the watcher's changes into one ``file_events`` report; returns its seq."""
         with self._watch_lock:
+            if self.watcher is None and self.watch_error is not None and self._watch_key:
+                self._start_watcher()  # it could not start: perhaps it can now
             watcher = self.watcher
-            if watcher is None:
-                return None
-            events = watcher.drain()
+            events: list[dict[str, Any]] = []
+            if watcher is not None:
+                try:
+                    events = watcher.drain()
+                except Exception as exc:  # the watcher is blind: say so, keep the agent alive
+                    log.exception("the file watcher failed")
+                    self._set_watch_error(f"{exc!r}"[:400])
+                else:
+                    self._set_watch_error(None)
+            events = self._watch_state_events() + events
+            if watcher is not None and watcher.unreadable != self._watch_unreadable:
+                self._watch_unreadable = watcher.unreadable
+                self._safely(self.state.update_status, watch_unreadable=watcher.unreadable)
         if not events:
             return None
         content = {
@@ -273,6 +333,11 @@ class AgentService:
             self._note_error(f"could not spool file events: {exc!r}")
             return None
         log.info("%d file event(s) spooled as seq %d", len(events), seq)
+        if self.watch_error != self._watch_error_sent:
+            self._watch_failed_folders = (
+                tuple(self._watch_key[0]) if self.watch_error and self._watch_key else ()
+            )
+            self._watch_error_sent = self.watch_error
         self.flush()
         return seq
 
@@ -301,9 +366,10 @@ class AgentService:
                 if exc.retryable:
                     self._retry_later(f"report {spooled.seq} not accepted: {exc}")
                     break
-                # The same bytes would be refused forever: drop them, tell the server.
+                # The same bytes would be refused forever: set them aside (kept in the spool,
+                # counted), tell the server in a gap, and go on with the next report.
                 reason = f"rejected by the server: HTTP {exc.status}: {exc.error}"
-                log.error("report seq %d %s; dropped", spooled.seq, reason)
+                log.error("report seq %d %s; set aside", spooled.seq, reason)
                 self.spool.reject(spooled.seq, reason)
                 self._note_error(f"report {spooled.seq} {reason}")
                 continue

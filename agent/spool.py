@@ -16,12 +16,21 @@ Guarantees, and how they are kept:
   kinds go first (inventory-only before scans), oldest first within a kind. The dropped numbers
   become gaps ``{from_seq, to_seq, reason}`` that ride with the new report, so the server knows
   what it will never see. Gaps of a dropped report move on to the new one.
+* **One report never stalls the rest.** A report the server refuses for its content (a 4xx
+  that sending again cannot heal) is *set aside* (:meth:`Spool.reject`): moved to the
+  ``set_aside`` table with the server's reason (the newest ``SET_ASIDE_MAX_ROWS`` kept for
+  inspection, every one counted), its number becomes a gap with that reason on the next
+  report, and the queue moves on.
+* **Private.** spool.db (and with it SQLite's -wal and -shm, which take its mode) is 0600:
+  reports carry accounts, software and file paths.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -49,6 +58,9 @@ REASON_SPOOL_FULL = GAP_SPOOL_FULL
 # Gaps are merged into ranges; past this many, the oldest are folded into one range so a
 # report never grows without bound after a long outage.
 MAX_GAPS_PER_REPORT = MAX_GAPS
+# Refused reports kept for a person to look at (the count of all of them is kept apart).
+SET_ASIDE_MAX_ROWS = 50
+FILE_MODE = 0o600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -65,6 +77,13 @@ CREATE TABLE IF NOT EXISTS reports (
     spooled_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_drop_order ON reports (priority, seq);
+CREATE TABLE IF NOT EXISTS set_aside (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    body BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    set_aside_at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending_gaps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     from_seq INTEGER NOT NULL,
@@ -196,6 +215,7 @@ class Spool:
             return self._connect_and_prepare(path, min_epoch)
 
     def _connect_and_prepare(self, path: Path, min_epoch: int) -> sqlite3.Connection:
+        private_file(path)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -327,16 +347,49 @@ class Spool:
             return cursor.rowcount == 1
 
     def reject(self, seq: int, reason: str) -> bool:
-        """The server will never take report ``seq``: drop it and tell the server in a gap."""
+        """The server will never take report ``seq``: set it aside, tell the server in a gap."""
+        reason = reason[:GAP_REASON_MAX]
         with self._lock, self._transaction() as db:
-            row = db.execute("SELECT gaps FROM reports WHERE seq = ?", (seq,)).fetchone()
+            row = db.execute(
+                "SELECT kind, body, gaps FROM reports WHERE seq = ?", (seq,)
+            ).fetchone()
             if row is None:
                 return False
+            kind, body, gaps_text = row
             db.execute("DELETE FROM reports WHERE seq = ?", (seq,))
-            self._add_pending_gaps(
-                [*_gaps_from_text(row[0]), Gap(seq, seq, reason[:GAP_REASON_MAX])]
+            db.execute(
+                "INSERT OR REPLACE INTO set_aside (seq, kind, body, reason, set_aside_at_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (seq, kind, body, reason, self._clock_ms()),
             )
+            db.execute(
+                "DELETE FROM set_aside WHERE seq NOT IN"
+                " (SELECT seq FROM set_aside ORDER BY seq DESC LIMIT ?)",
+                (SET_ASIDE_MAX_ROWS,),
+            )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('set_aside_total', 1)"
+                " ON CONFLICT (key) DO UPDATE SET value = value + 1"
+            )
+            # Its own gaps still count: they ride on the next report with this one's.
+            self._add_pending_gaps([*_gaps_from_text(gaps_text), Gap(seq, seq, reason)])
         return True
+
+    def set_aside(self) -> list[tuple[int, str, str]]:
+        """The refused reports kept: ``(seq, kind, reason)``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, kind, reason FROM set_aside ORDER BY seq"
+            ).fetchall()
+        return [(int(seq), str(kind), str(reason)) for seq, kind, reason in rows]
+
+    def set_aside_total(self) -> int:
+        """How many reports the server refused for their content, kept or not."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'set_aside_total'"
+            ).fetchone()
+        return 0 if row is None else int(row[0])
 
     # -- figures for heartbeats and `agent status` ----------------------------------------
     def depth(self) -> int:
@@ -359,6 +412,38 @@ class Spool:
                 "SELECT from_seq, to_seq, reason FROM pending_gaps ORDER BY id"
             ).fetchall()
         return [Gap(int(a), int(b), str(reason)) for a, b, reason in rows]
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` 0600 if absent, and make an existing one 0600 (SQLite gives its -wal and
+    -shm files the database's mode). Not on Windows, where the state folder's ACL protects."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", FILE_MODE)
+
+
+def peek_set_aside(path: Path) -> int:
+    """How many reports the server refused for their content (for status; 0 without a spool)."""
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'set_aside_total'").fetchone()
+        return 0 if row is None else int(row[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
 
 
 def peek_depth(path: Path) -> tuple[int, int, int] | None:

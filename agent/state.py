@@ -198,6 +198,11 @@ class AgentConfig:
     monitor_refresh_seconds: float = 300.0
     monitor_threads: int = 4
     monitor_pending_max_bytes: int = 16 * 1024 * 1024
+    # The non-global networks (CIDR) this host's monitors may fetch: the inside sites it is
+    # there for, e.g. ["10.0.0.0/8"]. Loopback, private and link-local addresses outside them
+    # are refused, cloud metadata addresses always (xunjian/core/probe.py): the server's
+    # operator must not reach this host's own services or the cloud's credentials through it.
+    monitor_allowed_networks: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -251,6 +256,15 @@ class AgentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StateError(f"{CONFIG_NAME}: {name} must be a whole number >= 1")
+        if not isinstance(self.monitor_allowed_networks, list):
+            raise StateError(f"{CONFIG_NAME}: monitor_allowed_networks must be a list")
+        try:
+            if self.monitor_allowed_networks:  # the idle agent need not load the probe
+                from xunjian.core.probe import parse_networks
+
+                parse_networks(self.monitor_allowed_networks)
+        except ValueError as exc:
+            raise StateError(f"{CONFIG_NAME}: monitor_allowed_networks: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

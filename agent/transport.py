@@ -72,10 +72,14 @@ class Refused(TransportError):
     def retryable(self) -> bool:
         """Worth trying again later with the same request (server trouble, not a bad request).
 
-        401 is retryable: a drifted clock or a server restored from backup heals with time.
-        400 and 413 are not: the same bytes will be refused again.
+        Every 4xx is a refusal of the request itself (the same bytes will be refused again),
+        except those that time heals: 401 and 403 (a drifted clock, a server restored from
+        backup), 408 and 425 (timing), 409 (a conflict that passes) and 429 (rate limit).
         """
-        return self.status not in (400, 404, 405, 413, 422)
+        return not 400 <= self.status < 500 or self.status in RETRYABLE_CLIENT_ERRORS
+
+
+RETRYABLE_CLIENT_ERRORS = frozenset({401, 403, 408, 409, 425, 429})
 
 
 class ProtocolError(TransportError):

@@ -17,13 +17,22 @@ from checks.model import Status
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-_COLUMNS = ("check", "status", "resource", "message")
-_WIDTH_LIMITS = {"check": 32, "status": 14, "resource": 32}
+_COLUMNS = ("severity", "status", "check", "resource", "message")
+# Widths of the columns before the message; a longer resource wraps onto lines of its own
+# (cutting it hid the very path a person has to look at).
+_WIDTH_LIMITS = {"severity": 8, "status": 14, "check": 36, "resource": 40}
+# What a person acts on first: failures, then what could not be judged, then the rest; within
+# each, the most severe first.
+_STATUS_ORDER = ("fail", "error", "no_privilege", "pass", "not_applicable")
+_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def add_arguments(scan: argparse.ArgumentParser) -> None:
     """The options of ``xunjian scan``."""
     scan.add_argument("--json", action="store_true", help="print a JSON list of results")
+    scan.add_argument(
+        "--failed", action="store_true", help="show only the failures (the summary counts all)"
+    )
     scan.add_argument(
         "--root",
         type=Path,
@@ -44,37 +53,67 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _fit(text: str, width: int) -> str:
-    if _display_width(text) <= width:
-        return text + " " * (width - _display_width(text))
-    cut = ""
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _display_width(text), 0)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in pieces of at most ``width`` display columns, nothing left out."""
+    pieces, piece = [], ""
     for ch in text:
-        if _display_width(cut + ch) > width - 1:
-            break
-        cut += ch
-    return cut + "…" + " " * (width - 1 - _display_width(cut))
+        if piece and _display_width(piece + ch) > width:
+            pieces.append(piece)
+            piece = ""
+        piece += ch
+    return [*pieces, piece]
 
 
-def render_table(results: list[dict[str, Any]], out: TextIO) -> None:
+def _rank(result: dict[str, Any]) -> tuple[int, int, str, str]:
+    status, severity = result.get("status", ""), result.get("severity", "")
+    return (
+        _STATUS_ORDER.index(status) if status in _STATUS_ORDER else len(_STATUS_ORDER),
+        _SEVERITY_ORDER.index(severity) if severity in _SEVERITY_ORDER else len(_SEVERITY_ORDER),
+        str(result.get("check_id", "")),
+        str(result.get("resource", "")),
+    )
+
+
+def render_table(results: list[dict[str, Any]], out: TextIO, failed_only: bool = False) -> None:
+    shown = sorted(
+        (r for r in results if not failed_only or r["status"] == Status.FAIL.value), key=_rank
+    )
     rows = [
-        (r["check_id"], r["status"], r["resource"], r["message"].replace("\n", " "))
-        for r in results
+        (
+            str(r.get("severity", "")),
+            r["status"],
+            r["check_id"],
+            str(r["resource"]),
+            r["message"].replace("\n", " "),
+        )
+        for r in shown
     ]
     widths = [
         min(
-            max([_display_width(str(row[i])) for row in rows] + [len(_COLUMNS[i])]),
-            _WIDTH_LIMITS.get(_COLUMNS[i], 10_000),
+            max([_display_width(row[i]) for row in rows] + [len(_COLUMNS[i])]),
+            _WIDTH_LIMITS[_COLUMNS[i]],
         )
-        for i in range(3)
+        for i in range(4)
     ]
-    header = "  ".join(_fit(name.upper(), widths[i]) for i, name in enumerate(_COLUMNS[:3]))
-    out.write(f"{header}  {_COLUMNS[3].upper()}\n")
+    header = "  ".join(_pad(name.upper(), widths[i]) for i, name in enumerate(_COLUMNS[:4]))
+    out.write(f"{header}  {_COLUMNS[4].upper()}\n")
     for row in rows:
-        cells = "  ".join(_fit(str(row[i]), widths[i]) for i in range(3))
-        out.write(f"{cells}  {row[3]}\n")
+        columns = [_wrap(row[i], widths[i]) for i in range(4)]
+        for line in range(max(len(pieces) for pieces in columns)):
+            cells = "  ".join(
+                _pad(pieces[line] if line < len(pieces) else "", widths[i])
+                for i, pieces in enumerate(columns)
+            )
+            message = row[4] if line == 0 else ""
+            out.write(f"{cells}  {message}".rstrip() + "\n")
     counts = Counter(r["status"] for r in results)
     summary = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
-    out.write(f"\n{len(results)} results: {summary or 'none'}\n")
+    hidden = f" (only the {len(rows)} failures shown)" if failed_only else ""
+    out.write(f"\n{len(results)} results: {summary or 'none'}{hidden}\n")
 
 
 # A policy file is small; a larger one is a mistake (the wrong file), not a policy.
@@ -124,6 +163,6 @@ def scan_command(args: argparse.Namespace) -> int:
         json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        render_table(results, sys.stdout)
+        render_table(results, sys.stdout, failed_only=getattr(args, "failed", False))
     failed = any(result["status"] == Status.FAIL.value for result in results)
     return EXIT_FAILED if failed else EXIT_OK

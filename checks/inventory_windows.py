@@ -17,7 +17,8 @@ def windows_computer_name(host: HostContext) -> str:
     a label for people, never an identity (docs/architecture.md)."""
     # Loaded here, not at import: checks stays standard-library only until a Windows host is
     # scanned (checks/collectors/windows/__init__.py).
-    from checks.collectors.windows.hives import Hive, HiveError, current_control_set
+    from checks.collectors.windows.hives import Hive, HiveError
+    from checks.collectors.windows.registry import current_control_set
     from checks.collectors.windows.volume import WindowsVolume
 
     path = WindowsVolume(host.root).hive("SYSTEM")

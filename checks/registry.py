@@ -873,11 +873,12 @@ _CHECKS: tuple[CheckSpec, ...] = (
         id="software.unpackaged_listeners",
         title_zh="监听端口的程序都来自已安装的软件包",
         title_en="Every program listening on the network comes from an installed package",
-        remediation_zh="查明该程序的来源和用途(ls -l、sha256sum);来历不明的立即停止并删除,"
-        "同时排查入侵。",
+        remediation_zh="查明该程序的来源和用途(ls -l、sha256sum,结果中有完整命令行和运行账户);"
+        "来历不明的立即停止并删除,同时排查入侵。巡检自身的服务端、客户端进程按命令行识别,不报告。",
         remediation_en="Find out where the program came from and what it does (ls -l, "
-        "sha256sum); stop and delete it if nobody can account for it, and look for an "
-        "intrusion.",
+        "sha256sum; the result gives its whole command line and account); stop and delete it "
+        "if nobody can account for it, and look for an intrusion. xunjian's own server and "
+        "agent processes are known by their command lines and not reported.",
         severity=Severity.HIGH,
         category="software",
         platforms=("linux",),

@@ -10,6 +10,7 @@ the client's address and source port, and happens before anything is written.
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from dataclasses import dataclass
@@ -17,19 +18,28 @@ from typing import Any, TypeVar
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.alerts.silent import heartbeat
-from server.apidoc import documented
-from server.intake.agents import agent_identity, touch_agent
+from server.apidoc import THROTTLED, documented
+from server.intake.agents import agent_identity, first_use, touch_agent
 from server.intake.report import ingest_report
 from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
-from server.state import client_address, current_state, db_session, events, log_refusal, refuse
+from server.state import (
+    client_address,
+    current_state,
+    db_session,
+    events,
+    log_refusal,
+    refuse,
+    request_peer,
+)
 from server.store.agents import AgentIdentity, EnrollmentRefused, enroll_agent
+from server.throttle import FailureLimit
 from xunjian.core import contract, wire
 from xunjian.core.contract import bodies
 from xunjian.core.schema import BodyError, decode_json
@@ -57,6 +67,43 @@ class Refused(Exception):
 @blueprint.errorhandler(Refused)
 def _refused(error: Refused) -> ResponseReturnValue:
     return refuse(error.status, error.reason)
+
+
+# A source whose requests fail authentication this often in a minute (bad signatures, unknown
+# or revoked agents, wrong enrollment tokens: every 401) gets 429 for the rest of the minute on
+# every agent path, before any work: guessing and floods stay cheap for the server and bounded
+# in its logs. An honest agent never fails so often; behind a shared address it retries later.
+AUTH_FAILURES_PER_MINUTE = 30
+REPLAYED = "replayed request: the same signature within the freshness window"
+_FAILURES_KEY = "xunjian.agent_api.auth_failures"
+
+
+def _failures() -> FailureLimit:
+    extensions = current_app.extensions
+    limit = extensions.get(_FAILURES_KEY)
+    if limit is None:
+        limit = extensions.setdefault(_FAILURES_KEY, FailureLimit(AUTH_FAILURES_PER_MINUTE))
+    assert isinstance(limit, FailureLimit)
+    return limit
+
+
+@blueprint.before_request
+def _throttle_failing_sources() -> ResponseReturnValue | None:
+    wait = _failures().blocked(request_peer().address)
+    if wait <= 0:
+        return None
+    log_refusal(429, f"more than {AUTH_FAILURES_PER_MINUTE} failed authentications in a minute")
+    response = jsonify({"error": "too many failed requests from this address; try later"})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(max(int(wait), 1))
+    return response
+
+
+@blueprint.after_request
+def _count_failures(response: Response) -> Response:
+    if response.status_code == 401:
+        _failures().failed(request_peer().address)  # the address: ports change
+    return response
 
 
 # Up to this much of a refused body is read and dropped before the 413 goes out; past it the
@@ -137,6 +184,17 @@ def _public_key(text: str) -> Ed25519PublicKey:
     return key
 
 
+def _once(signed: SignedRequest) -> None:
+    """A request that must take effect once: the same signed bytes again within the window
+    (a replay) are refused with 409 and change nothing. The agent signs each attempt anew, so
+    its own retries pass."""
+    state = current_state()
+    window = datetime.timedelta(seconds=state.config.freshness_window_seconds)
+    signature = request.headers.get(wire.HEADER_SIGNATURE, "")
+    if not first_use(state.engine, signature, signed.agent.id, window):
+        raise Refused(409, "replayed request: this signature was used already")
+
+
 def authenticate(connection: Connection | None = None) -> SignedRequest:
     """Verify the signature headers against the enrolled key; refuse with 401 otherwise.
 
@@ -175,6 +233,8 @@ def authenticate(connection: Connection | None = None) -> SignedRequest:
         _check_freshness(sent_at, state.config.freshness_window_seconds)
     except wire.SignatureError as exc:
         raise Refused(401, f"agent {agent_id}: {exc}") from exc
+    # A refusal after this point is of a known agent, not an anonymous flood (oplog hook).
+    g.authenticated_agent = agent_id
     return SignedRequest(agent, body)
 
 
@@ -196,6 +256,7 @@ def _check_freshness(sent_at: int, window: int) -> None:
     auth="none",
     tags=_TAGS,
     responses={200: "application/x-pem-file"},
+    errors={429: THROTTLED},
 )
 def ca_certificate() -> Response:
     pem = current_state().paths.ca_cert.read_bytes()
@@ -209,7 +270,7 @@ def ca_certificate() -> Response:
     tags=_TAGS,
     body=bodies.EnrollRequest,
     responses={201: bodies.EnrollAnswer},
-    errors={401: "unknown, expired or used-up enrollment token"},
+    errors={401: "unknown, expired or used-up enrollment token", 429: THROTTLED},
 )
 def enroll() -> ResponseReturnValue:
     enrollment = parse(read_body(), bodies.EnrollRequest)
@@ -285,10 +346,12 @@ def policy() -> ResponseReturnValue:
     tags=_TAGS,
     body=bodies.Heartbeat,
     responses={200: bodies.HeartbeatAnswer},
+    errors={409: REPLAYED},
 )
 def heartbeat_endpoint() -> ResponseReturnValue:
     signed = authenticate()
     beat = parse(signed.body, bodies.Heartbeat)
+    _once(signed)
     version, commands = heartbeat(
         current_state().engine, signed.agent.id, msgspec.structs.asdict(beat)
     )
@@ -319,6 +382,7 @@ def agent_monitors() -> ResponseReturnValue:
     body=bodies.MonitorOutcome,
     responses={200: bodies.OutcomeAnswer},
     errors={
+        409: REPLAYED,
         403: "the monitor is not run by this agent",
         413: "the body is over the size limit, or the page over the probe's 1 MiB cap",
     },
@@ -333,6 +397,7 @@ def monitor_outcome() -> ResponseReturnValue:
         raise Refused(400, str(exc)) from exc
     except agent_intake.OutcomeTooLarge as exc:
         raise Refused(413, str(exc)) from exc
+    _once(signed)
     state = current_state()
     try:
         received = agent_intake.receive(

@@ -44,10 +44,14 @@ class Error(Body):
     error: str
 
 
+THROTTLED = "too many failed authentications from this address in a minute (see Retry-After)"
 # What the server answers without being asked, per kind of route.
 _AUTH_REFUSALS: dict[str, dict[int, str]] = {
     "none": {},
-    "agent": {401: "bad or missing signature, unknown or revoked agent, stale send time"},
+    "agent": {
+        401: "bad or missing signature, unknown or revoked agent, stale send time",
+        429: THROTTLED,
+    },
     "bearer": {401: "no, unknown or revoked API token"},
 }
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 from server.config import DataPaths, load_config, read_secret_key
 from server.settings.runtime import MAX_SESSION_IDLE_SECONDS
@@ -22,7 +22,13 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Browsers that once reached the console over HTTPS never try plain HTTP for it again (a year).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+
+
 def _security_headers(response: Response) -> Response:
+    if request.is_secure:  # on HTTP the header means nothing, and must not be sent (RFC 6797)
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -10,6 +10,7 @@ Each command prints what a person needs next, and secrets only once. Exit status
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import shlex
 from pathlib import Path
@@ -74,6 +75,11 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("run", help="serve the console and the agent API over HTTPS")
     add_data_option(p)
     p.add_argument("--listen", default="127.0.0.1:8443", help="HOST:PORT (default 127.0.0.1:8443)")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also log database migrations and dropped TLS handshakes",
+    )
     p.set_defaults(handler=run_command)
 
     for feature in (settings, fleet, oplog, devices, reports, monitors, files):
@@ -103,6 +109,12 @@ def _create_private_sqlite_file(database_url: str) -> None:
             write_private(path, b"")
 
 
+def _quiet_migrations(verbose: bool = False) -> None:
+    """Alembic's lines (two, then one per migration) only when asked for: on a first start
+    they were a screenful between the person and the console's address."""
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def _prepare_database(config: ServerConfig, password: str) -> str | None:
     """Migrate the database and add the first admin; the problem in words, or None."""
     try:
@@ -110,6 +122,7 @@ def _prepare_database(config: ServerConfig, password: str) -> str | None:
     except OSError as exc:
         return f"cannot prepare the database: {exc}"
     engine = make_engine(config.database_url)
+    _quiet_migrations()
     try:
         upgrade_database(engine)
         with make_sessionmaker(engine)() as session:
@@ -182,9 +195,10 @@ def run_command(args: argparse.Namespace) -> int:
     engine = make_engine(config.database_url)
     try:
         # Brings an older database up to this version's schema; a no-op when it is current.
+        _quiet_migrations(args.verbose)
         upgrade_database(engine)
     except SQLAlchemyError as exc:
         return fail(f"cannot open the database {_safe_url(config.database_url)}: {exc}")
     finally:
         engine.dispose()
-    return serve(args.data, host, port, config.workers)
+    return serve(args.data, host, port, config.workers, args.verbose)

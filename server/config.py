@@ -28,6 +28,7 @@ from server.monitors.settings import (
     DEFAULT_DIGEST_TIMEZONE,
     DEFAULT_RAW_RETENTION_DAYS,
     DEFAULT_THREADS,
+    allowed_networks,
 )
 from server.monitors.settings import settings_problem as monitor_settings_problem
 from server.oplog.settings import (
@@ -38,6 +39,7 @@ from server.oplog.settings import (
 )
 from server.peer import TrustedProxyError, parse_trusted_proxies
 from xunjian.core.contract import DEFAULT_MAX_BODY_BYTES
+from xunjian.core.probe import AddressPolicy
 from xunjian.core.wire import FRESHNESS_WINDOW_SECONDS
 
 CONFIG_NAME = "config.json"
@@ -80,6 +82,10 @@ class ServerConfig:
     monitor_raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS
     monitor_digest_time: str = DEFAULT_DIGEST_TIME
     monitor_digest_timezone: str = DEFAULT_DIGEST_TIMEZONE
+    # The non-global networks (CIDR) page monitors may fetch: a school's internal sites.
+    # Empty: public addresses only; loopback, private and link-local pages are refused, and
+    # cloud metadata addresses always are (xunjian/core/probe.py, docs/monitors.md).
+    monitor_allowed_networks: tuple[str, ...] = ()
     # Where alerts are sent: [{name, kind, settings, min_severity}] (server/alerts/channels.py).
     notify_channels: tuple[Channel, ...] = ()
     # Device checks (docs/devices.md): how often each device is checked, the pace and limit of
@@ -110,6 +116,7 @@ class ServerConfig:
         channels = values.pop("notify_channels", [])
         roster = values.pop("oncall_tiers", None)
         proxies = values.pop("trusted_proxies", [])
+        networks = values.pop("monitor_allowed_networks", [])
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown settings in {CONFIG_NAME}: {', '.join(unknown)}")
@@ -140,7 +147,21 @@ class ServerConfig:
             trusted = parse_trusted_proxies(proxies)
         except TrustedProxyError as exc:
             raise ConfigError(f"{exc} (in {CONFIG_NAME})") from exc
-        return cls(**values, notify_channels=parsed, trusted_proxies=trusted)
+        try:
+            allowed = allowed_networks(networks)
+        except ValueError as exc:
+            raise ConfigError(f"monitor_allowed_networks: {exc} (in {CONFIG_NAME})") from exc
+        return cls(
+            **values,
+            notify_channels=parsed,
+            trusted_proxies=trusted,
+            monitor_allowed_networks=allowed,
+        )
+
+    @property
+    def monitor_addresses(self) -> AddressPolicy:
+        """Where the server's page monitors may fetch from."""
+        return AddressPolicy.allowing(self.monitor_allowed_networks)
 
 
 def _zone_problem(name: str) -> str | None:
@@ -170,6 +191,11 @@ class DataPaths:
     @property
     def ca_dir(self) -> Path:
         return self.root / "ca"
+
+    @property
+    def downloads(self) -> Path:
+        """Files the console offers (the agent's MSI: docs/windows-deploy.md)."""
+        return self.root / "downloads"
 
     @property
     def ca_cert(self) -> Path:

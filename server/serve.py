@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
@@ -67,13 +69,30 @@ def access_log(app: Callable[..., Any], trusted: tuple[str, ...] = ()) -> Callab
     return logged
 
 
-def configure_logging() -> None:
+tls_log = logging.getLogger("xunjian.server.tls")
+# Loggers whose routine lines (migrations that ran, clients that dropped a TLS handshake: a
+# port scanner, a browser that does not trust the CA yet) say nothing to an operator unless
+# asked for with --verbose.
+CHATTY_LOGGERS = ("alembic", "xunjian.server.tls")
+
+
+def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
     warn_if_cheap_hashing()  # at every start (and in every worker) when the tests' switch is on
+
+
+class _Server(wsgi.Server):  # type: ignore[misc]
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        """cheroot writes every dropped handshake straight to stderr; through a logger its
+        routine lines (below WARNING) are shown only with --verbose, and errors keep their
+        traceback."""
+        tls_log.log(level, "%s", msg, exc_info=traceback)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -92,10 +111,74 @@ def current_config(app: Any) -> ServerConfig:
     return app.extensions[EXTENSION_KEY].config  # type: ignore[no-any-return]
 
 
+class _Request(cheroot_server.HTTPRequest):
+    """cheroot's request, whose own refusals of a body over ``max_request_body_size`` (413,
+    answered from the headers, before ``Expect: 100-continue`` would send 100 and invite the
+    body) become operation log entries like the app's refusals."""
+
+    def simple_response(self, status: Any, msg: Any = "") -> None:
+        if str(status).startswith("413"):
+            on_too_large = getattr(self.server, "on_too_large", None)
+            if on_too_large is not None:
+                on_too_large(self)
+        super().simple_response(status, msg)
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value or "")
+
+
+def record_too_large(app: Any, limit: int) -> Callable[[Any], None]:
+    """What to do with a body cheroot refused: one operation log entry (the TCP peer; a
+    trusted proxy's forwarded client is not read for a request the app never saw)."""
+    from server.oplog.chain import EntryFields
+    from server.oplog.hook import operation_log
+
+    log = operation_log(app)
+
+    def on_too_large(request: Any) -> None:
+        try:
+            length = _text(request.inheaders.get(b"Content-Length", b""))[:20]
+            path = _text(getattr(request, "path", b""))[:200]
+            log.append(
+                EntryFields.make(
+                    "http.refused",
+                    outcome="refused",
+                    reason=f"413 body of {length or 'unknown'} bytes over the {limit}-byte limit",
+                    target=path,
+                    client_address=_text(request.conn.remote_addr),
+                    client_port=int(request.conn.remote_port or 0) or None,
+                    details={"method": _text(request.method)[:16], "path": path, "status": 413},
+                )
+            )
+        except Exception:  # the refusal goes out whatever happens to its record
+            logging.getLogger("xunjian.server.oplog").exception("could not record a 413")
+
+    return on_too_large
+
+
+# TLS 1.2 with forward secrecy and AEAD ciphers only (no CBC: its padding oracles); TLS 1.3's
+# suites are all AEAD and are not affected by this list.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def tls_adapter(paths: DataPaths) -> BuiltinSSLAdapter:
+    adapter = BuiltinSSLAdapter(
+        str(paths.server_cert), str(paths.server_key), ciphers=TLS12_CIPHERS
+    )
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return adapter
+
+
 def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[Any, Any]:
     app = create_app(data)
     paths = DataPaths(data)
-    server = wsgi.Server(
+    config = current_config(app)
+    server = _Server(
         (host, port),
         access_log(app, current_config(app).trusted_proxies),
         numthreads=THREADS,
@@ -104,7 +187,13 @@ def _http_server(data: Path, host: str, port: int, reuse_port: bool) -> tuple[An
         request_queue_size=128,
         reuse_port=reuse_port,
     )
-    server.ssl_adapter = BuiltinSSLAdapter(str(paths.server_cert), str(paths.server_key))
+    server.ssl_adapter = tls_adapter(paths)
+    # A body over the limit is refused from its Content-Length, before cheroot answers
+    # ``Expect: 100-continue`` (it sends 100 as soon as the headers are read, which made a
+    # client start a 30 MB upload only to be cut off); the refusal is logged (_Request).
+    server.max_request_body_size = config.max_body_bytes
+    server.ConnectionClass = _Connection
+    server.on_too_large = record_too_large(app, config.max_body_bytes)
     return app, server
 
 
@@ -148,10 +237,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(data: Path, host: str, port: int, parent_pid: int, ready: Any) -> None:
+def _worker(
+    data: Path, host: str, port: int, parent_pid: int, ready: Any, verbose: bool = False
+) -> None:
     """One of several processes sharing the port (SO_REUSEPORT; the kernel spreads the
     connections). Several processes because one Python process uses one core at a time."""
-    configure_logging()
+    configure_logging(verbose)
     _die_with_parent()
     stop = _stop_on_signals()
     app, server = _http_server(data, host, port, reuse_port=True)
@@ -166,8 +257,8 @@ def _announce(host: str, port: int, workers: int) -> None:
     print(f"xunjian server listening on https://{url_host}:{port}/{plural}", flush=True)
 
 
-def serve(data: Path, host: str, port: int, workers: int = 1) -> int:
-    configure_logging()
+def serve(data: Path, host: str, port: int, workers: int = 1, verbose: bool = False) -> int:
+    configure_logging(verbose)
     if workers <= 1:
         stop = _stop_on_signals()
         app, server = _http_server(data, host, port, reuse_port=False)
@@ -176,17 +267,17 @@ def serve(data: Path, host: str, port: int, workers: int = 1) -> int:
         status = _run_until_stopped(app, server, stop)
         print("xunjian server stopped", flush=True)
         return status
-    return _serve_workers(data, host, port, workers)
+    return _serve_workers(data, host, port, workers, verbose)
 
 
-def _serve_workers(data: Path, host: str, port: int, workers: int) -> int:
+def _serve_workers(data: Path, host: str, port: int, workers: int, verbose: bool = False) -> int:
     stop = _stop_on_signals()
     context = multiprocessing.get_context("spawn")
     children = []
     for _ in range(workers):
         ready = context.Event()
         child = context.Process(
-            target=_worker, args=(data, host, port, os.getpid(), ready), daemon=False
+            target=_worker, args=(data, host, port, os.getpid(), ready, verbose), daemon=False
         )
         child.start()
         children.append((child, ready))

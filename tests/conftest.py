@@ -38,6 +38,14 @@ def _with_search_path(url: str, schema: str) -> str:
     return f"{url}{joiner}options=-csearch_path%3D{schema}"
 
 
+@pytest.fixture
+def server_settings() -> dict[str, object]:
+    """config.json settings the ``server`` fixture's data folder runs with (tests/server/
+    conftest.py); a folder or module overrides it, e.g. tests/monitors allows its loopback
+    sites through ``monitor_allowed_networks``."""
+    return {}
+
+
 @pytest.fixture(params=_database_params())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":

@@ -25,6 +25,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,13 @@ def run_xunjian(*words: str) -> tuple[int, str, str]:
     """Run the real ``xunjian`` command in this process; returns (status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = xunjian_main(list(words))
+        try:
+            status = xunjian_main(list(words))
+        except SystemExit as exit_:  # argparse's usage errors (2) and --help (0)
+            code = exit_.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+            if isinstance(code, str):
+                print(code, file=sys.stderr)
     return status, out.getvalue(), err.getvalue()
 
 

@@ -143,6 +143,8 @@ LAYERS: tuple[Layer, ...] = (
             "server.rest",
             # The registry of background threads that features add to at install(app).
             "server.threads",
+            # Bounded per-source counting of unauthenticated traffic (oplog, agent API).
+            "server.throttle",
             "server.policy",
             "server.api",
             "server.console",
@@ -168,6 +170,7 @@ LAYERS: tuple[Layer, ...] = (
             "xunjian.cli",
             "xunjian.cli_*",
             "xunjian.deploy",
+            "xunjian.msi",
             "xunjian.demo",
         ),
         ("core", "checks", "agent", "store", "shared", "features"),

@@ -1,8 +1,8 @@
 """The ``xunjian`` command: the top of the command line. It names the top commands; each one's
 owner builds the rest of its parser with the functions it runs (``add_arguments``):
 ``server/cli.py`` (which asks every feature's ``cli.py`` for its commands), ``agent/cli.py``,
-``checks/cli.py``, ``xunjian/deploy/command.py``, ``server/reports/cli.py`` (``report verify``)
-and ``xunjian/demo.py``.
+``checks/cli.py``, ``xunjian/deploy/command.py``, ``xunjian/msi/cli.py`` (``build``),
+``server/reports/cli.py`` (``report verify``) and ``xunjian/demo.py``.
 
 Only the command being run is built, so ``xunjian agent ...`` and ``xunjian scan`` never import
 the server's dependencies (tests/test_layering.py).
@@ -59,6 +59,12 @@ def _report(parser: argparse.ArgumentParser) -> None:
     add_verify_arguments(parser)
 
 
+def _build(parser: argparse.ArgumentParser) -> None:
+    from xunjian.msi.cli import add_arguments
+
+    add_arguments(parser)
+
+
 def _demo(parser: argparse.ArgumentParser) -> None:
     from xunjian.demo import add_arguments
 
@@ -78,6 +84,7 @@ COMMANDS: tuple[TopCommand, ...] = (
     TopCommand("agent", "the endpoint agent", _agent),
     TopCommand("scan", "run every applicable check on this machine now", _scan),
     TopCommand("deploy", "install the agent on hosts (run on the server's host)", _deploy),
+    TopCommand("build", "build the agent's Windows installer (MSI) on Linux", _build),
     TopCommand("demo", "server on SQLite plus a local agent, console on loopback", _demo),
 )
 

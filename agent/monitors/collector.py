@@ -11,21 +11,26 @@ from typing import Any
 
 from agent.monitors.spec import MonitorSpec
 from xunjian.core.contract import OUTCOME_CONTENT_TYPE_MAX, OUTCOME_ERROR_MAX
-from xunjian.core.probe import URL_LENGTH, Fetch, fetch
+from xunjian.core.probe import URL_LENGTH, AddressPolicy, Fetch, fetch
 
 
 def _time(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def collect(spec: MonitorSpec) -> tuple[Fetch, datetime.datetime]:
-    """Fetch the page now; (what came back, when the fetch started, UTC)."""
+def collect(
+    spec: MonitorSpec, addresses: AddressPolicy | None = None
+) -> tuple[Fetch, datetime.datetime]:
+    """Fetch the page now, from the addresses agent.json allows; (what came back, when the
+    fetch started, UTC). A refused address is an outcome with its error, like a refused
+    connection, so the server's person sees why."""
     started = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     fetched = fetch(
         spec.url,
         timeout=spec.timeout_seconds,
         follow_redirects=spec.follow_redirects,
         max_redirects=spec.max_redirects,
+        addresses=addresses,
     )
     return fetched, started
 

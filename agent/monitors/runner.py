@@ -31,7 +31,7 @@ from agent.monitors.spec import MonitorSpec, parse_monitor_list
 from agent.state import AgentConfig
 from agent.transport import Refused, Transport, TransportError
 from xunjian.core.contract import PATH_MONITOR_OUTCOMES, PATH_MONITORS
-from xunjian.core.probe import Fetch
+from xunjian.core.probe import AddressPolicy, Fetch
 
 log = logging.getLogger("xunjian.agent.monitors")
 MAX_PENDING_SECONDS = 86_400.0
@@ -62,6 +62,7 @@ class MonitorRunner:
     ) -> None:
         self.transport = transport
         self.threads = config.monitor_threads
+        self.addresses = AddressPolicy.allowing(config.monitor_allowed_networks)
         self.pending_max_bytes = config.monitor_pending_max_bytes
         self.backoff = Backoff(config.backoff_base_seconds, config.backoff_cap_seconds, rng)
         self._on_error = on_error or (lambda message: log.warning("%s", message))
@@ -156,7 +157,7 @@ class MonitorRunner:
 
     def check_now(self, spec: MonitorSpec) -> None:
         """Fetch one monitor now, queue its outcome and deliver what waits."""
-        fetched, checked_at = collect(spec)
+        fetched, checked_at = collect(spec, self.addresses)
         self._queue(Pending(spec.id, fetched, checked_at, self._clock()))
         self.deliver()
 

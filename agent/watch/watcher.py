@@ -18,6 +18,11 @@ How it works:
   walks the folder and compares it with the snapshot: what changed while the agent was
   stopped is reported like a live change. A folder that vanishes is reported once
   (``folder_missing``), unwatched, and watched again when it is back (``folder_back``).
+* Names are bytes on Linux, and not every name is UTF-8 (``shell\\xff.php``). Python hands
+  them over with surrogate escapes; the snapshot keeps such a name as its bytes and an event
+  shows it with backslash escapes (:func:`readable`), so one odd name blinds nothing.
+* One path that cannot be examined (an unexpected error, not a vanished file) is counted in
+  ``unreadable`` and skipped; the rest of the batch goes on.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.watch.screening import screen
-from xunjian.core.contract import FILE_PATH_MAX, WATCH_KINDS
+from xunjian.core.contract import FILE_EVENT_ERROR_MAX, FILE_PATH_MAX, WATCH_KINDS
 
 log = logging.getLogger("xunjian.agent.watch")
 
@@ -71,6 +76,23 @@ class _Known:
 
 def _now_text() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def readable(path: str) -> str:
+    """A path as UTF-8 text for people and the wire: bytes that are not UTF-8 (surrogate
+    escapes from ``os.fsdecode``) become ``\\xff``-style escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _key(path: str) -> str | bytes:
+    """The snapshot's key: the text when it is UTF-8 (as before), else the name's bytes.
+    SQLite's TEXT takes only UTF-8, and an escaped text could clash with a real name that
+    holds a backslash; a BLOB key cannot."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
 
 
 def _owner(info: os.stat_result) -> str:
@@ -112,19 +134,22 @@ class Snapshot:
 
     def get(self, path: str) -> _Known | None:
         row = self._db.execute(
-            "SELECT size, mtime_ns, sha256, owner FROM files WHERE path = ?", (path,)
+            "SELECT size, mtime_ns, sha256, owner FROM files WHERE path = ?", (_key(path),)
         ).fetchone()
         return None if row is None else _Known(*row)
 
     def paths(self, folder: str) -> Iterator[str]:
         for (path,) in self._db.execute("SELECT path FROM files WHERE folder = ?", (folder,)):
-            yield path
+            yield os.fsdecode(path) if isinstance(path, bytes) else path
 
     def apply(self, puts: list[tuple[Any, ...]], deletes: list[str]) -> None:
         self._db.execute("BEGIN")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", puts)
-            self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in deletes])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                [(_key(put[0]), *put[1:]) for put in puts],
+            )
+            self._db.executemany("DELETE FROM files WHERE path = ?", [(_key(p),) for p in deletes])
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -167,6 +192,7 @@ class FileWatcher:
         self._observer: Any = None
         self._last_rescan = time.monotonic()
         self.overflows = 0
+        self.unreadable = 0  # paths skipped for an unexpected error (see _examine)
 
     # -- watchdog side: mark only ------------------------------------------------------
     def _folder_of(self, path: str) -> str | None:
@@ -204,7 +230,7 @@ class FileWatcher:
                     return
                 for raw in (event.src_path, getattr(event, "dest_path", "")):
                     if raw:
-                        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+                        text = os.fsdecode(raw) if isinstance(raw, bytes) else str(raw)
                         watcher.mark(text, event.is_directory)
 
         self._handler = Handler()
@@ -297,52 +323,66 @@ class FileWatcher:
         puts: list[tuple[Any, ...]] = []
         deletes: list[str] = []
         for path, folder in paths.items():
-            spec = self.folders[folder]
-            known = self.snapshot.get(path)
             try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                if known is not None:
-                    deletes.append(path)
-                    events.append(_event("deleted", path, spec, known=known))
-                continue
-            except OSError as exc:
-                log.debug("cannot stat %s: %s", path, exc)
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                continue  # folders, links, sockets: their files are what counts
-            if known is not None and (known.size, known.mtime_ns) == (
-                info.st_size,
-                info.st_mtime_ns,
-            ):
-                continue
-            try:
-                sha256, head = _digest(path, HASH_MAX_BYTES)
-            except OSError as exc:
-                log.debug("cannot read %s: %s", path, exc)
-                continue
-            if known is not None and sha256 is not None and known.sha256 == sha256:
-                puts.append((path, folder, info.st_size, info.st_mtime_ns, sha256, known.owner))
-                continue  # touched, not changed
-            owner = _owner(info)
-            words = self.words if spec.kind == KIND_UPLOAD else ()
-            findings = [finding.as_dict() for finding in screen(head, words)]
-            action = "created" if known is None else "modified"
-            events.append(
-                _event(
-                    action,
-                    path,
-                    spec,
-                    sha256=sha256,
-                    size=info.st_size,
-                    owner=owner,
-                    mtime=info.st_mtime,
-                    findings=findings,
-                )
-            )
-            puts.append((path, folder, info.st_size, info.st_mtime_ns, sha256, owner))
+                self._examine_one(path, folder, events, puts, deletes)
+            except Exception as exc:  # one odd file must not blind the watcher to the rest
+                self.unreadable += 1
+                log.warning("cannot examine %s: %r", readable(path), exc)
         self.snapshot.apply(puts, deletes)
         return events
+
+    def _examine_one(
+        self,
+        path: str,
+        folder: str,
+        events: list[dict[str, Any]],
+        puts: list[tuple[Any, ...]],
+        deletes: list[str],
+    ) -> None:
+        spec = self.folders[folder]
+        known = self.snapshot.get(path)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            if known is not None:
+                deletes.append(path)
+                events.append(_event("deleted", path, spec, known=known))
+            return
+        except OSError as exc:
+            log.debug("cannot stat %s: %s", readable(path), exc)
+            return
+        if not stat.S_ISREG(info.st_mode):
+            return  # folders, links, sockets: their files are what counts
+        if known is not None and (known.size, known.mtime_ns) == (
+            info.st_size,
+            info.st_mtime_ns,
+        ):
+            return
+        try:
+            sha256, head = _digest(path, HASH_MAX_BYTES)
+        except OSError as exc:
+            log.debug("cannot read %s: %s", readable(path), exc)
+            return
+        if known is not None and sha256 is not None and known.sha256 == sha256:
+            puts.append((path, folder, info.st_size, info.st_mtime_ns, sha256, known.owner))
+            return  # touched, not changed
+        owner = _owner(info)
+        words = self.words if spec.kind == KIND_UPLOAD else ()
+        findings = [finding.as_dict() for finding in screen(head, words)]
+        action = "created" if known is None else "modified"
+        events.append(
+            _event(
+                action,
+                path,
+                spec,
+                sha256=sha256,
+                size=info.st_size,
+                owner=owner,
+                mtime=info.st_mtime,
+                findings=findings,
+            )
+        )
+        puts.append((path, folder, info.st_size, info.st_mtime_ns, sha256, owner))
 
     def _bounded(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         limit = self.limits.max_events
@@ -388,8 +428,8 @@ def _event(
         sha256, size, owner = known.sha256, known.size, known.owner
     return {
         "action": action,
-        "path": path[:MAX_PATH],
-        "folder": os.path.normpath(spec.path)[:MAX_PATH],
+        "path": readable(path)[:MAX_PATH],
+        "folder": readable(os.path.normpath(spec.path))[:MAX_PATH],
         "folder_kind": spec.kind,
         "sha256": sha256,
         "size": size,
@@ -398,6 +438,14 @@ def _event(
         "observed_at": _now_text(),
         "findings": findings or [],
     }
+
+
+def watch_state_event(action: str, folder: str, kind: str, error: str | None) -> dict[str, Any]:
+    """``watch_failed`` or ``watch_recovered`` for one watched folder (agent/runner.py)."""
+    event = _event(action, folder, WatchFolder(folder, kind))
+    if error is not None:
+        event["error"] = error[:FILE_EVENT_ERROR_MAX]
+    return event
 
 
 def _mtime_text(mtime: float | None) -> str | None:

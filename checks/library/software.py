@@ -3,10 +3,13 @@ listen on the network from binaries no package installed."""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
 from typing import Any
 
-from checks.facts import InstalledPackage
+from checks.facts import InstalledPackage, ListeningProgram
 from checks.factset import Facts
 from checks.model import Finding, Severity, Status
 
@@ -297,9 +300,64 @@ def _fold_dependencies(
     return rows
 
 
+# The sub-commands of xunjian that run as long-lived processes and may listen.
+_XUNJIAN_SERVICES = frozenset({"server", "agent", "demo"})
+
+
+def _runs_xunjian(command: Sequence[str]) -> bool:
+    """``.../xunjian server run``, ``python .../bin/xunjian agent run`` or ``python -m xunjian
+    server ...``: the interpreter (if any), then xunjian's entry point, then a service."""
+    words = list(command[:4])
+    for at, word in enumerate(words[:-1]):
+        follows = words[at + 1]
+        if PurePosixPath(word).name == "xunjian" and follows in _XUNJIAN_SERVICES:
+            return True
+        if word == "-m" and follows == "xunjian":
+            return len(words) > at + 2 and words[at + 2] in _XUNJIAN_SERVICES
+    return False
+
+
+def is_xunjian_process(program: ListeningProgram) -> bool:
+    """xunjian's own server, agent or demo, or a worker that one of them spawned (the
+    server's workers are multiprocessing "spawn" children, whose command line names only
+    multiprocessing). Told by the command line, which any process can set: that is why such
+    a listener is not silent but listed as xunjian's own, with its command line and owner,
+    in the pass result's evidence."""
+    if _runs_xunjian(program.command):
+        return True
+    return "--multiprocessing-fork" in program.command and _runs_xunjian(program.parent_command)
+
+
+def _described(program: ListeningProgram) -> str:
+    """A listener named so that a person can tell two python processes apart."""
+    command = shlex.join(program.command) if program.command else (program.exe or program.name)
+    owner = f", user {program.user}" if program.user else ""
+    return f"{command[:300]} (pid {program.pid}{owner})"
+
+
 def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     exempt = list(params["exempt_paths"])
     programs = facts.listening_programs
+    own = [p for p in programs if p.package is None and is_xunjian_process(p)]
+    programs = tuple(p for p in programs if p not in own)
+    own_evidence = [
+        {
+            "pid": p.pid,
+            "user": p.user,
+            "command": shlex.join(p.command)[:300],
+            "ports": list(p.ports),
+        }
+        for p in own
+    ]
+    if own and not programs:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"the only listening programs ({len(own)}) are xunjian's own",
+                {"xunjian": own_evidence},
+            )
+        ]
     judged = [p for p in programs if p.owner_known]
     if programs and not judged:
         return [
@@ -320,17 +378,27 @@ def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             Finding(
                 Status.PASS,
                 "host",
-                f"every listening program ({len(judged)}) comes from an installed package",
-                {"programs": sorted({f"{p.name}:{p.package}" for p in judged})},
+                f"every listening program ({len(judged)}) comes from an installed package"
+                + (f", besides xunjian's own ({len(own)})" if own else ""),
+                {
+                    "programs": sorted({f"{p.name}:{p.package}" for p in judged}),
+                    **({"xunjian": own_evidence} if own else {}),
+                },
             )
         ]
     return [
         Finding(
             Status.FAIL,
             f"program:{p.exe}",
-            f"{p.exe} (pid {p.pid}) listens on {', '.join(p.ports)} but belongs to no "
-            "installed package: a program of unknown purpose",
-            {"pid": p.pid, "name": p.name, "ports": list(p.ports)},
+            f"{_described(p)} listens on {', '.join(p.ports)}, and its program {p.exe} "
+            "belongs to no installed package: a program of unknown purpose",
+            {
+                "pid": p.pid,
+                "name": p.name,
+                "ports": list(p.ports),
+                "command": shlex.join(p.command)[:1000],
+                "user": p.user,
+            },
         )
         for p in strays
     ]

@@ -306,7 +306,9 @@ _TITLES = {
     "check_failed": ("检查未通过：{check}", "Check failed: {check}"),
     "agent_silent": ("主机失联：{host}", "Host silent: {host}"),
     # Page monitors (server/monitors): the subject is the page's URL.
-    "down": ("页面无法访问：{resource}", "Page down: {resource}"),
+    # "down" is any failed up/down condition (no answer, a status, a keyword), so the title
+    # names none of them; the body says which.
+    "down": ("页面检查未通过：{resource}", "Page check failed: {resource}"),
     "slow": ("页面响应慢：{resource}", "Page slow: {resource}"),
     "cert": ("网站证书问题：{resource}", "Certificate problem: {resource}"),
     "tamper": ("页面疑似被篡改：{resource}", "Page may have been tampered with: {resource}"),

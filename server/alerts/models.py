@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.store.base import Base, BigId
 
 # Every kind of alert, by source. Page monitors (issue 4): down, tamper, cert, slow; the file
-# watcher: webshell, sensitive_file; device checks (issue 5): default_credential.
+# watcher: webshell, sensitive_file, watch_failed; device checks (issue 5): default_credential.
 KINDS = (
     "check_failed",
     "agent_silent",
@@ -30,6 +30,7 @@ KINDS = (
     "webshell",
     "sensitive_file",
     "default_credential",
+    "watch_failed",
 )
 STATUSES = ("open", "acknowledged", "resolved")
 OPEN_KEY_LENGTH = 400

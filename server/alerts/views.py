@@ -35,7 +35,9 @@ from server.alerts.models import (
     status_of,
 )
 from server.console.auth import console_blueprint, login_required, roles_required
+from server.console.i18n import bilingual
 from server.console.nav import NavItem
+from server.policy import check_catalog
 from server.state import db_session, log_refusal
 from server.store.models import Agent
 
@@ -59,13 +61,14 @@ KIND_LABELS = {
     "check_failed": _l("check failed"),
     "agent_silent": _l("agent silent"),
     "spool_overflow": _l("spool overflow"),
-    "down": _l("page down"),
+    "down": _l("page check failed"),
     "tamper": _l("page tampered"),
     "cert": _l("certificate expiring"),
     "slow": _l("page slow"),
     "webshell": _l("web shell"),
     "sensitive_file": _l("sensitive file"),
     "default_credential": _l("default credential"),
+    "watch_failed": _l("file watcher failing"),
 }
 
 
@@ -184,6 +187,7 @@ def detail(alert_id: int) -> ResponseReturnValue:
     notice = NOTICES.get(done)
     return render_template(
         "alerts/detail.html",
+        remediation=_remediation(alert.check_id) if alert.kind == "check_failed" else "",
         row=_row(alert, hostname, platform),
         alert=alert,
         comments=comments,
@@ -193,6 +197,15 @@ def detail(alert_id: int) -> ResponseReturnValue:
         comment_length=COMMENT_LENGTH,
         notice=None if notice is None else str(notice),
     )
+
+
+def _remediation(check_id: str | None) -> str:
+    """The failing check's remediation in the page's language: the alert is where a person
+    arrives from a notification, so what to do belongs there too."""
+    for entry in check_catalog():
+        if entry.get("id") == check_id:
+            return bilingual(entry.get("remediation"))
+    return ""
 
 
 def _form_comment(name: str, required: bool) -> str | None:

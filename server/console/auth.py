@@ -114,7 +114,9 @@ def _template_helpers() -> dict[str, Any]:
         "tv": value_label,
         "csrf_token": csrf_token,
         "current_user": user,
-        "nav": nav_items(user.role) if user is not None else [],
+        # A person who must change their password is sent back from every page: a
+        # navigation bar whose links all lead back here would only mislead.
+        "nav": nav_items(user.role) if user is not None and not user.must_change_password else [],
         "locales": LOCALES,
     }
 

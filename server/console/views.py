@@ -138,9 +138,25 @@ def change_password() -> ResponseReturnValue:
         secret = start_session(db, user)
         db.commit()
         name = user.name
+    _forget_initial_password(current)
     session["sid"] = secret
     events.info("console password changed by %s from %s", name, _remote_address())
     return redirect(url_for(LANDING))
+
+
+def _forget_initial_password(replaced: str) -> None:
+    """The first admin's one-time password (written by ``xunjian server init``) is deleted
+    once it was changed: a readable file with a password that no longer works only teaches
+    people to look in it. Only when the password replaced is the file's, so another account's
+    change leaves it for the first admin."""
+    path = current_state().paths.initial_password
+    try:
+        written = path.read_text().strip()
+    except OSError:
+        return  # already gone
+    if written and secrets.compare_digest(written.encode(), replaced.encode()):
+        path.unlink(missing_ok=True)
+        events.info("the initial admin password file %s was deleted after its change", path)
 
 
 @blueprint.get("/language/<code>")

@@ -4,6 +4,10 @@ Alert rules (docs/file-watcher.md): a created, modified or moved file with a web
 opens ``webshell`` (critical); with a sensitive word, ``sensitive_file`` (high). The subject is
 the agent and the file's path, so one file is one open alert however often it changes. The
 file deleted, or changed so that the finding is gone, resolves it.
+
+A watcher that cannot work says so (``watch_failed``, per watched folder): that opens
+``watch_failed`` (high), resolved by its ``watch_recovered``, so a blind watcher is not taken
+for a quiet folder.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ _COLUMNS = (
     "findings",
 )
 CHECK_ID = "files.watch"
+WATCH_FAILED = "watch_failed"
 RESOURCE_LENGTH = 200
 
 
@@ -113,6 +118,21 @@ def _alerts(
     resolving: list[tuple[Any, ...]],
 ) -> None:
     action, path = event.action, event.path
+    if action in {"watch_failed", "watch_recovered"}:
+        key = subject_key(WATCH_FAILED, agent_id, event.folder)
+        if action == "watch_recovered":
+            resolving.append((received, key))
+            return
+        message = (
+            f"the file watcher cannot watch {event.folder_kind} folder {event.folder}: "
+            f"{event.error or 'no reason given'}; changes there go unseen until it is fixed "
+            "(see `xunjian agent status` on the host)"
+        )
+        opening.append(
+            (WATCH_FAILED, "high", agent_id, CHECK_ID, _resource(event.folder), message[:2000],
+             key, received)
+        )  # fmt: skip
+        return
     if action == "moved" and event.from_path:
         for kind, _ in FINDING_ALERTS.values():
             resolving.append((received, subject_key(kind, agent_id, event.from_path)))

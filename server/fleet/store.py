@@ -43,6 +43,7 @@ from server.alerts.models import Alert
 from server.devices.models import DEVICE_PLATFORM, Device
 from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
+from server.store.agents import hosts_per_group
 from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
 from server.store.queries import HostRow
 from xunjian.core.contract import STATUSES
@@ -179,7 +180,9 @@ def _failing_counts(session: Session, agent_ids: Sequence[str]) -> dict[str, int
     if not agent_ids:
         return {}
     rows = session.execute(
-        select(LatestResult.agent_id, func.count())
+        # Failing checks, not failing results: a check failing for three accounts is one
+        # failed (host, check) pair, as compliance counts it (docs/console.md).
+        select(LatestResult.agent_id, func.count(func.distinct(LatestResult.check_id)))
         .where(LatestResult.agent_id.in_(agent_ids), LatestResult.status == "fail")
         .group_by(LatestResult.agent_id)
     ).all()
@@ -377,11 +380,14 @@ def compliance_by_group(session: Session) -> Compliance:
         )
         .order_by(Group.name)
     ).all()
+    # Hosts per group are counted live (one small GROUP BY): the cards above the table are,
+    # and a PC enrolled since the last count must not read as "0 hosts" beside "2 online".
+    hosts = hosts_per_group(session)
     scores = [
         GroupScore(
             group_id=row.id,
             name=row.name,
-            hosts=int(row.hosts or 0),
+            hosts=int(hosts.get(row.id, 0)),
             passed=int(row.passed or 0),
             failed=int(row.failed or 0),
         )

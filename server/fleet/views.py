@@ -29,7 +29,7 @@ from server.devices.models import DEVICE_PLATFORM
 from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
-from server.fleet.jobs import refresh_compliance
+from server.fleet.jobs import newest_report_at, refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
@@ -91,6 +91,16 @@ def _titles() -> dict[str, str]:
     return {check_id: bilingual(entry.get("title")) for check_id, entry in _catalog().items()}
 
 
+def _remediations() -> dict[str, str]:
+    """What to do about each check, in the page's language: shown beside a failing result,
+    where the person looks, not only on the check's own page."""
+    return {
+        check_id: bilingual(entry.get("remediation"))
+        for check_id, entry in _catalog().items()
+        if entry.get("remediation")
+    }
+
+
 def _pages(total: int, per_page: int) -> int:
     return max(1, math.ceil(total / per_page))
 
@@ -105,12 +115,17 @@ def dashboard() -> ResponseReturnValue:
     now = utcnow()
     with db_session() as db:
         compliance = store.compliance_by_group(db)
-    if compliance.day != now.date():
-        # No count today yet (a new server, or its thread has not run yet): count now. The
-        # lease keeps this to one process, as for the thread (server/fleet/jobs.py).
-        refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
+    newest = newest_report_at(state.engine)
+    stale = compliance.day != now.date() or (
+        newest is not None and compliance.counted_at is not None and compliance.counted_at < newest
+    )
+    if stale:
+        # No count today yet (a new server, or its thread has not run yet), or a report came
+        # after the count: count now if due. The lease keeps this to one process, as for the
+        # thread (server/fleet/jobs.py), and to one count per FRESH_SECONDS.
+        stale = refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
     with db_session() as db:
-        if compliance.day != now.date():
+        if stale:
             compliance = store.compliance_by_group(db)
         counts = store.host_counts(db, state.config.offline_after_seconds)
         alerts = store.open_alerts_by_severity(db)
@@ -308,6 +323,7 @@ def host(host_id: str) -> ResponseReturnValue:
         ),
         inventory=inventory_row,
         titles=_titles(),
+        remediations=_remediations(),
         can_command=user.role in COMMAND_ROLES,
         can_read_oplog=user.role in OPLOG_ROLES,
         oplog_count=oplog_count,

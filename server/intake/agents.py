@@ -4,13 +4,15 @@ hot (server/agent_api.py authenticates every request with ``agent_identity``).""
 from __future__ import annotations
 
 import datetime
+import hashlib
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, delete, insert, update
+from sqlalchemy.exc import IntegrityError
 
 from server.store.agents import AgentIdentity
-from server.store.models import Agent, utcnow
+from server.store.models import Agent, SeenSignature, utcnow
 
 AGENTS = Agent.__table__
 # SQLAlchemy's own text form of a DateTime on SQLite; rows written here must compare (as text)
@@ -54,3 +56,28 @@ def touch_agent(engine: Engine, agent_id: str, now: datetime.datetime | None = N
         connection.execute(
             update(Agent).where(Agent.id == agent_id).values(last_seen=now or utcnow())
         )
+
+
+def first_use(
+    engine: Engine,
+    signature: str,
+    agent_id: str,
+    window: datetime.timedelta,
+    now: datetime.datetime | None = None,
+) -> bool:
+    """Remember a verified request's signature; False when it was seen already (a replay
+    within the freshness window: the caller changes nothing). Rows older than twice the
+    window go in the same transaction: a replay that old is refused as stale anyway."""
+    moment = now or utcnow()
+    digest = hashlib.sha256(signature.encode("ascii", "replace")).hexdigest()
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                delete(SeenSignature).where(SeenSignature.seen_at < moment - 2 * window)
+            )
+            connection.execute(
+                insert(SeenSignature).values(digest=digest, agent_id=agent_id, seen_at=moment)
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -16,6 +16,9 @@ Jobs (docs/reports.md, docs/operations.md):
   behind ``xunjian server oplog purge``), which logs itself as ``oplog.purge``.
 * ``reports_purge``: every 24 hours, delete kept weekly reports older than
   ``KEEP_WEEKS`` weeks; logged as ``report.purge`` when it deleted any.
+* ``oplog_sign``: every tick, sign the operation log's head when entries after its newest
+  checkpoint wait unsigned (``OperationLog.sign_tail``), so even an idle log's unsigned tail
+  is about a minute old at most (appends sign by count and by age themselves).
 
 A job that never ran is due one period after its row was made, so a new server does nothing
 in its first second; the weekly report is due as soon as its week is over.
@@ -181,10 +184,20 @@ def run_reports_purge(context: JobContext, now: datetime.datetime) -> str:
     return f"weekly reports purge: {purged} report(s) older than {KEEP_WEEKS} weeks removed"
 
 
+def every_tick(_context: JobContext, _state: LeaseState, _now: datetime.datetime) -> bool:
+    return True
+
+
+def run_oplog_sign(context: JobContext, _now: datetime.datetime) -> str:
+    signed = context.oplog().sign_tail()
+    return "nothing unsigned" if signed is None else f"signed the head at entry {signed.seq}"
+
+
 JOBS: tuple[Job, ...] = (
     Job("weekly_report", datetime.timedelta(hours=2), weekly_report_due, run_weekly_report),
     Job("oplog_purge", datetime.timedelta(minutes=30), daily_due, run_oplog_purge),
     Job("reports_purge", datetime.timedelta(minutes=30), daily_due, run_reports_purge),
+    Job("oplog_sign", datetime.timedelta(minutes=5), every_tick, run_oplog_sign),
 )
 
 

@@ -277,7 +277,9 @@ def create() -> ResponseReturnValue:
     who = _owner().user_name
     with db_session() as session:
         try:
-            monitor = store.create_monitor(session, values, who)
+            monitor = store.create_monitor(
+                session, values, who, current_state().config.monitor_addresses
+            )
         except store.FieldError as error:
             return refuse(400, str(error))
         except store.ConflictError as error:
@@ -356,7 +358,7 @@ def change(monitor_id: int) -> ResponseReturnValue:
         if monitor is None:
             return jsonify({"error": "no such monitor"}), 404
         try:
-            store.update_monitor(session, monitor, values)
+            store.update_monitor(session, monitor, values, current_state().config.monitor_addresses)
         except store.FieldError as error:
             session.rollback()
             return refuse(400, str(error))

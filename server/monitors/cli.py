@@ -133,7 +133,7 @@ def add_command(args: argparse.Namespace) -> int:
     actor = cli_actor()
     with store_session(config) as session:
         try:
-            monitor = store.create_monitor(session, values, actor)
+            monitor = store.create_monitor(session, values, actor, config.monitor_addresses)
         except (store.FieldError, store.ConflictError) as exc:
             return _fail(str(exc))
         session.commit()

@@ -143,6 +143,7 @@ class MonitorScheduler(threading.Thread):
                 self.words.get(),
                 self.state.config.notify_channels,
                 claimed_by=self.name_,
+                addresses=self.state.config.monitor_addresses,
             )
         except Exception:
             logger.exception("monitors: probing monitor %s failed", monitor_id)

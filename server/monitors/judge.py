@@ -4,7 +4,12 @@ Conditions: the status code is one of the accepted ones, the keyword is present,
 keyword is absent (these make the page up or down); the response time is within ``max_ms``
 (else slow); the certificate verifies and is not within ``cert_warn_days`` of expiry (else
 cert); the page matches its baseline (else tamper). Only a failed up/down condition counts
-towards ``down``; slow, cert and tamper are alerts of their own.
+towards ``down``; slow, cert and tamper are alerts of their own. Tamper is judged on every page
+that answered, whatever else failed: a defacement that also removed the required keyword is
+still a defacement, and must not hide behind ``down``. An answer with a status that is not
+accepted (404, 503) is the web server's error page, not the site's: it is judged only on the
+signs a defacer leaves (new external domains, defacement words), never on being different,
+or every outage would read as a critical tamper.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class Result:
     snapshot: PageSnapshot | None = None
     verdict: Verdict | None = None
     final_url: str = ""
+    status_accepted: bool = True  # False: an error page, not the site's own page
 
     def as_json(self) -> dict[str, Any]:
         verdict = self.verdict
@@ -153,6 +159,7 @@ def judge(
         return result
     if not status_accepted(fetched.status, parse_statuses(settings.accepted_statuses)):
         result.ok = False
+        result.status_accepted = False
         result.problems.append(f"status {fetched.status}")
     text = fetched.text()
     if settings.keyword and settings.keyword not in text:
@@ -163,7 +170,7 @@ def judge(
         result.problems.append(f"keyword {settings.absent_keyword[:80]!r} present")
     if settings.max_ms is not None and fetched.ms > settings.max_ms:
         result.slow = True
-    if result.ok and settings.tamper_enabled and _is_html(fetched):
+    if settings.tamper_enabled and _is_html(fetched):
         result.snapshot = snapshot(
             text, fetched.url, settings.volatile_selectors, settings.volatile_patterns
         )
@@ -175,7 +182,7 @@ def judge(
                 baseline.domains,
                 result.snapshot,
                 words,
-                settings.similarity_percent,
+                settings.similarity_percent if result.status_accepted else 0,
             )
     return result
 

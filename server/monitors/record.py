@@ -36,7 +36,7 @@ from server.monitors.models import (
     MonitorResult,
 )
 from server.store.models import utcnow
-from xunjian.core.probe import Fetch, fetch
+from xunjian.core.probe import AddressPolicy, Fetch, fetch
 
 logger = logging.getLogger("xunjian.server.monitors")
 SEVERITY = {"down": "high", "slow": "medium", "tamper": "critical"}
@@ -134,6 +134,7 @@ def probe_monitor(
     words: Iterable[str],
     channels: Sequence[Channel] = (),
     claimed_by: str | None = None,
+    addresses: AddressPolicy = AddressPolicy(),  # noqa: B008 (frozen: one shared default)
 ) -> Result | None:
     """Fetch and judge one monitor, then record it. None if the monitor no longer exists, or
     if an agent runs it (the page may be reachable only from inside; the server never fetches
@@ -148,6 +149,7 @@ def probe_monitor(
         follow_redirects=monitor.follow_redirects,
         max_redirects=monitor.max_redirects,
         ca_file=monitor.ca_file,
+        addresses=addresses,
     )
     now = utcnow()
     result = judge_fetch(loaded, fetched, now, words)
@@ -342,8 +344,9 @@ def _baseline_and_candidate(
         return
     if result.verdict is None:
         # No baseline yet (the page could not be fetched when the monitor was created): the
-        # first good page becomes it.
-        if session.get(MonitorBaseline, monitor.id) is None:
+        # first good page becomes it. A page that failed a condition is not good: it may be
+        # the defacement itself.
+        if result.ok and session.get(MonitorBaseline, monitor.id) is None:
             session.add(
                 MonitorBaseline(
                     monitor_id=monitor.id,
@@ -356,6 +359,8 @@ def _baseline_and_candidate(
                 )
             )
         return
+    if not result.status_accepted:
+        return  # an error page is never offered as the new baseline
     if not result.verdict.text_changed and not result.verdict.new_domains:
         if monitor.candidate_hash is not None:
             monitor.candidate_hash = None

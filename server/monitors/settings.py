@@ -4,19 +4,24 @@ server/config.py, so it imports neither Flask nor SQLAlchemy)::
     "monitor_threads": 16,               probes at once in each server process
     "monitor_raw_retention_days": 30,    raw results kept; aggregates are kept a year
     "monitor_digest_time": "08:30",      the daily digest (POLICY.md E7), working days only,
-    "monitor_digest_timezone": "Asia/Shanghai"   in this time zone
+    "monitor_digest_timezone": "Asia/Shanghai",  in this time zone
+    "monitor_allowed_networks": ["10.0.0.0/8"]   non-global networks monitors may fetch
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from xunjian.core.probe import parse_networks
 
 DEFAULT_THREADS = 16
 DEFAULT_RAW_RETENTION_DAYS = 30
 DEFAULT_DIGEST_TIME = "08:30"
 DEFAULT_DIGEST_TIMEZONE = "Asia/Shanghai"
 MAX_THREADS = 256
+MAX_ALLOWED_NETWORKS = 100
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -35,3 +40,12 @@ def settings_problem(values: dict[str, object]) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return f"monitor_digest_timezone: unknown time zone {zone[:60]!r}"
     return None
+
+
+def allowed_networks(values: object) -> tuple[str, ...]:
+    """``monitor_allowed_networks`` checked (ValueError says why), as its canonical texts."""
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise ValueError("must be a list of networks such as 10.0.0.0/8")
+    if len(values) > MAX_ALLOWED_NETWORKS:
+        raise ValueError(f"at most {MAX_ALLOWED_NETWORKS} networks")
+    return tuple(str(network) for network in parse_networks(values))

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from msgspec import UNSET
 from sqlalchemy import Engine, delete, func, select, update
@@ -41,7 +42,7 @@ from server.monitors.schemas import (
     NewMonitor,
 )
 from server.store.models import Agent, utcnow
-from xunjian.core.probe import UrlError, check_url, fetch
+from xunjian.core.probe import AddressPolicy, UrlError, check_url, fetch
 from xunjian.core.schema import BodyError, convert
 
 MAX_MONITORS = 10_000
@@ -173,7 +174,30 @@ def check_runner(session: Session, values: dict[str, Any], monitor: Monitor | No
         raise FieldError(f"agent_id: agent {agent_id} runs {MAX_AGENT_MONITORS} monitors already")
 
 
-def take_baseline(monitor: Monitor, who: str, now: datetime.datetime) -> MonitorBaseline | None:
+def check_address(
+    values: dict[str, Any], monitor: Monitor | None, addresses: AddressPolicy
+) -> None:
+    """A URL whose host is an IP address the server may not fetch is refused when it is set
+    (a name is checked when it is fetched: its addresses can change). A monitor an agent runs
+    is checked by that agent's own allowed networks (agent.json), not the server's."""
+    if "url" not in values and not ("agent_id" in values and values["agent_id"] is None):
+        return  # neither the address nor who fetches it changes (a maintenance window)
+    url = values.get("url", monitor.url if monitor else None)
+    agent_id = values.get("agent_id", monitor.agent_id if monitor else None)
+    if url is None or agent_id is not None:
+        return
+    host = (urlsplit(url).hostname or "").split("%", 1)[0]
+    try:
+        problem = addresses.problem(host)
+    except ValueError:
+        return  # a name, not an address
+    if problem is not None:
+        raise FieldError(f"url: refused: {problem}")
+
+
+def take_baseline(
+    monitor: Monitor, who: str, now: datetime.datetime, addresses: AddressPolicy
+) -> MonitorBaseline | None:
     """Fetch the page now and make it the baseline; None when it cannot be fetched (the first
     good check then takes it)."""
     fetched = fetch(
@@ -182,6 +206,7 @@ def take_baseline(monitor: Monitor, who: str, now: datetime.datetime) -> Monitor
         follow_redirects=monitor.follow_redirects,
         max_redirects=monitor.max_redirects,
         ca_file=monitor.ca_file,
+        addresses=addresses,
     )
     if fetched.status is None or not 200 <= fetched.status < 300:
         return None
@@ -198,10 +223,17 @@ def take_baseline(monitor: Monitor, who: str, now: datetime.datetime) -> Monitor
     )
 
 
-def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monitor:
+def create_monitor(
+    session: Session,
+    values: dict[str, Any],
+    who: str,
+    addresses: AddressPolicy = AddressPolicy(),  # noqa: B008 (frozen: one shared default)
+) -> Monitor:
+    """``addresses``: where the server may fetch from (``ServerConfig.monitor_addresses``)."""
     if session.scalar(select(func.count()).select_from(Monitor)) >= MAX_MONITORS:
         raise ConflictError(f"at most {MAX_MONITORS} monitors")
     check_runner(session, values, None)
+    check_address(values, None, addresses)
     now = utcnow()
     monitor = Monitor(
         **{
@@ -242,7 +274,7 @@ def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monito
     # Fetched before anything is written: on SQLite an open write transaction would hold the
     # database's lock for as long as the page takes to answer. A page an agent runs is never
     # fetched by the server: the agent's first good check takes the baseline.
-    baseline = None if monitor.agent_id else take_baseline(monitor, who, now)
+    baseline = None if monitor.agent_id else take_baseline(monitor, who, now, addresses)
     session.add(monitor)
     session.flush()
     if baseline is not None:
@@ -253,12 +285,18 @@ def create_monitor(session: Session, values: dict[str, Any], who: str) -> Monito
     return monitor
 
 
-def update_monitor(session: Session, monitor: Monitor, values: dict[str, Any]) -> bool:
+def update_monitor(
+    session: Session,
+    monitor: Monitor,
+    values: dict[str, Any],
+    addresses: AddressPolicy = AddressPolicy(),  # noqa: B008 (frozen: one shared default)
+) -> bool:
     """Apply the changes; True if the baseline was dropped (the URL or the volatile parts
     changed, so the old one no longer compares like with like: the next good check takes a
     new one). Moving a monitor between the server and an agent keeps its baseline and state:
     the page is the same whoever fetches it."""
     check_runner(session, values, monitor)
+    check_address(values, monitor, addresses)
     rebase = any(
         name in values and values[name] != getattr(monitor, name)
         for name in ("url", "volatile_selectors", "volatile_patterns")

@@ -215,7 +215,9 @@ def add() -> ResponseReturnValue:
     values = _validated(creating=True)
     with db_session() as session:
         try:
-            monitor = store.create_monitor(session, values, g.user.name)
+            monitor = store.create_monitor(
+                session, values, g.user.name, current_state().config.monitor_addresses
+            )
         except store.FieldError as error:
             log_refusal(400, f"monitor form refused: {error}")
             abort(400, _("Not saved: %(reason)s", reason=str(error)))
@@ -309,7 +311,7 @@ def edit(monitor_id: int) -> ResponseReturnValue:
             abort(404)
         values = _validated(creating=False, current_ca_file=monitor.ca_file)
         try:
-            store.update_monitor(session, monitor, values)
+            store.update_monitor(session, monitor, values, current_state().config.monitor_addresses)
         except store.FieldError as error:
             session.rollback()
             log_refusal(400, f"monitor form refused: {error}")
@@ -339,7 +341,7 @@ def maintenance(monitor_id: int) -> ResponseReturnValue:
         monitor = session.get(Monitor, monitor_id)
         if monitor is None:
             abort(404)
-        store.update_monitor(session, monitor, values)
+        store.update_monitor(session, monitor, values, current_state().config.monitor_addresses)
         session.commit()
     return redirect(url_for("monitors.detail", monitor_id=monitor_id), code=303)
 

@@ -37,6 +37,7 @@ class AlertKind(StrEnum):
     SLOW = "slow"
     WEBSHELL = "webshell"
     SENSITIVE_FILE = "sensitive_file"
+    WATCH_FAILED = "watch_failed"
 
 
 class NoticeKind(StrEnum):

@@ -25,7 +25,7 @@ SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
 KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.CHECK_FAILED: {"zh": "检查未通过", "en": "check failed"},
     AlertKind.AGENT_SILENT: {"zh": "终端失联", "en": "agent silent"},
-    AlertKind.DOWN: {"zh": "页面不可用", "en": "page down"},
+    AlertKind.DOWN: {"zh": "页面检查未通过", "en": "page check failed"},
     AlertKind.TAMPER: {"zh": "页面被篡改", "en": "page changed"},
     AlertKind.DEFAULT_CREDENTIAL: {"zh": "默认密码", "en": "default credential"},
     AlertKind.SPOOL_OVERFLOW: {"zh": "报告缓存溢出", "en": "report spool overflow"},
@@ -33,6 +33,7 @@ KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.SLOW: {"zh": "页面响应慢", "en": "page slow"},
     AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
     AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
+    AlertKind.WATCH_FAILED: {"zh": "文件监控失效", "en": "file watcher failing"},
     NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
     NoticeKind.TEST: {"zh": "测试消息", "en": "test message"},
 }

@@ -17,7 +17,7 @@ from server.commands import add_data_option, cli_actor
 from server.config import ConfigError, load_config
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
-from server.oplog.signing import SigningKeyError, verification_key
+from server.oplog.signing import ANCHORS_NAME, SigningKeyError, verification_key
 from server.oplog.store import OperationLog, OplogError
 from server.oplog.verify import verify_log
 from server.settings.runtime import effective_settings
@@ -35,6 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         help="verify checkpoints with this key (default: DATA/oplog-signing.pub)",
+    )
+    p.add_argument(
+        "--anchors",
+        type=Path,
+        default=None,
+        help=f"compare with this anchor file (default: DATA/{ANCHORS_NAME})",
     )
     p.set_defaults(handler=verify_command)
     p = osub.add_parser("purge", help="delete entries older than oplog_retention_days (logged)")
@@ -57,7 +63,8 @@ def verify_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     engine = make_engine(config.database_url)
     try:
-        verdict = verify_log(engine, key)
+        anchors: Path = getattr(args, "anchors", None) or data / ANCHORS_NAME
+        verdict = verify_log(engine, key, anchors)
     except SQLAlchemyError as exc:
         return _fail(f"cannot read the operation log: {exc}")
     finally:

@@ -12,6 +12,11 @@ details then name the proxy as ``via_proxy``). A view that calls ``record`` itse
 better action name or target) replaces the hook's entry for that request. A failure to record
 is logged and never turns a completed request into an error: the change it describes has
 already been committed.
+
+Refusals of unauthenticated requests are kept, but bounded (server/throttle.py): per source
+address, action and status, the first in each minute is an entry; its repeats are counted and
+written as one entry (``repeats``, first and last source port) when the minute is over and the
+next request comes. A flood costs an entry a minute per source and reason, not one each.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import Appended, OperationLog
 from server.state import current_state, db_session, request_peer
 from server.store.models import User
+from server.throttle import Closed, RepeatCounter
 
 EXTENSION_KEY = "xunjian.oplog"
+REPEATS_KEY = "xunjian.oplog.repeats"  # app.extensions: the RepeatCounter of this app
 HOOK_KEY = "xunjian.oplog.hook"  # app.extensions: the after-request hook is on
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AGENT_BLUEPRINT = "agent_api"
@@ -134,13 +142,69 @@ def record(
         client_port=port,
         details=details,
     )
+    written: Appended | None = None
     try:
-        return operation_log().append(fields)
+        first = True
+        anonymous = (
+            has_request_context()
+            and (actor or "anonymous") == "anonymous"
+            and not g.get("authenticated_agent")
+        )
+        if outcome == "refused" and anonymous:
+            key = (address, action, reason.split(" ", 1)[0])
+            first, closed = _repeats().see(key, port)
+            _write_repeats(closed)
+        if first:
+            written = operation_log().append(fields)
     except Exception:
         # Broad on purpose: whatever failed (database, key), the request's own work is done;
         # the error log line says an entry is missing.
         logger.exception("operation log: could not record %s (%s)", action, outcome)
-        return None
+    return written
+
+
+def _repeats() -> RepeatCounter:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    counter = app.extensions.get(REPEATS_KEY)
+    if counter is None:
+        counter = app.extensions.setdefault(REPEATS_KEY, RepeatCounter())
+    assert isinstance(counter, RepeatCounter)
+    return counter
+
+
+def _write_repeats(closed: list[Closed]) -> None:
+    """One entry per ended window: how many refusals of that source, action and status
+    followed its first (which has an entry of its own)."""
+    for item in closed:
+        address, action, status = item.key  # type: ignore[misc]
+        window = item.window
+        operation_log().append(
+            EntryFields.make(
+                action,
+                actor="anonymous",
+                role="none",
+                outcome="refused",
+                reason=f"{status} repeated {window.count} more time(s) within a minute",
+                client_address=address,
+                client_port=window.last_port,
+                details={
+                    "repeats": window.count,
+                    "first_port": window.first_port,
+                    "last_port": window.last_port,
+                },
+            )
+        )
+
+
+def flush_repeats(app: Flask) -> int:
+    """Write every counted repeat now (tests, and a server that stops); returns entries."""
+    counter = app.extensions.get(REPEATS_KEY)
+    if not isinstance(counter, RepeatCounter):
+        return 0
+    closed = counter.flush()
+    with app.app_context():
+        _write_repeats(closed)
+    return len(closed)
 
 
 def _outcome(response: Response) -> tuple[str, str]:
@@ -155,9 +219,19 @@ def _outcome(response: Response) -> tuple[str, str]:
     return ("error" if status >= 500 else "refused"), reason
 
 
+def _form_value(name: str) -> str:
+    """A field of the request's form, or "" when the form cannot be read: a body over the
+    limit (the 413 being recorded) raises again on every read, and must not turn the refusal's
+    entry into a traceback."""
+    try:
+        return str(request.form.get(name, ""))
+    except HTTPException:
+        return ""
+
+
 def _target() -> str:
     if request.endpoint == "console.login":
-        return f"user:{request.form.get('name', '')[:64]}"
+        return f"user:{_form_value('name')[:64]}"
     args = request.view_args or {}
     return ",".join(f"{name.removesuffix('_id')}:{value}" for name, value in args.items())
 
@@ -215,7 +289,7 @@ def _record_request(response: Response) -> None:
     else:
         action = ACTIONS.get(endpoint, endpoint)
         if endpoint == "console.login" and outcome == "ok":
-            actor, role = _logged_in(request.form.get("name", ""))
+            actor, role = _logged_in(_form_value("name"))
     owner = g.get("api_owner")
     if owner is not None:
         details["token_id"] = owner.token_id

@@ -23,6 +23,10 @@ from server.oplog.chain import timestamp
 
 KEY_NAME = "oplog-signing.key"
 PUBLIC_KEY_NAME = "oplog-signing.pub"
+# Every signed checkpoint, one JSON line each, appended beside the data (0600). The database
+# alone cannot remember what it lost: a log emptied or cut short with its checkpoints, the
+# head set back, still links up. The anchor file, outside the database, still names them.
+ANCHORS_NAME = "oplog-anchors.jsonl"
 CHECKPOINT_TAG = "xunjian-oplog-checkpoint-v1"
 
 
@@ -151,3 +155,63 @@ def claim_is_signed(key: Ed25519PublicKey, claim: CheckpointClaim, signature: st
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    claim: CheckpointClaim
+    signature: str
+
+    def line(self) -> bytes:
+        claim = self.claim
+        document = {
+            "seq": claim.seq,
+            "hash": claim.hash,
+            "at": timestamp(claim.at),
+            "kind": claim.kind,
+            "anchor_seq": claim.anchor_seq,
+            "anchor_hash": claim.anchor_hash,
+            "key_id": claim.key_id,
+            "signature": self.signature,
+        }
+        return json.dumps(document, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def append_anchors(data_dir: Path, signed: list[SignedClaim]) -> None:
+    """Append checkpoints to the anchor file (created 0600), synced before returning. One
+    write() per call with O_APPEND: lines of several processes never interleave."""
+    if not signed:
+        return
+    descriptor = os.open(data_dir / ANCHORS_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(descriptor, b"".join(item.line() for item in signed))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def read_anchors(path: Path) -> list[tuple[int, CheckpointClaim, str]]:
+    """``(line number, claim, signature)`` of each line; ValueError names a line that is not
+    one (a torn last line from a crash mid-write is skipped: it was never confirmed)."""
+    found: list[tuple[int, CheckpointClaim, str]] = []
+    lines = path.read_bytes().split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+            claim = CheckpointClaim(
+                seq=int(value["seq"]),
+                hash=str(value["hash"]),
+                at=datetime.datetime.fromisoformat(str(value["at"])),  # naive UTC
+                kind=str(value["kind"]),
+                anchor_seq=int(value["anchor_seq"]),
+                anchor_hash=str(value["anchor_hash"]),
+                key_id=str(value["key_id"]),
+            )
+            found.append((number, claim, str(value["signature"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            if number == len(lines):  # no newline after it: torn by a crash
+                continue
+            raise ValueError(f"line {number} is not a checkpoint ({exc})") from None
+    return found

@@ -25,7 +25,9 @@ from server.oplog.models import OplogCheckpoint, OplogEntry, OplogHead
 from server.oplog.settings import OplogSettings
 from server.oplog.signing import (
     CheckpointClaim,
+    SignedClaim,
     SigningKeyError,
+    append_anchors,
     ensure_signing_key,
     key_id,
     sign_claim,
@@ -33,6 +35,8 @@ from server.oplog.signing import (
 from server.store.models import utcnow
 
 HEAD_ID = 1
+# The newest signed entry is at most this old when another is appended (see append()).
+SIGN_WITHIN = datetime.timedelta(seconds=60)
 PURGE_ACTION = "oplog.purge"
 logger = logging.getLogger("xunjian.server.oplog")
 
@@ -133,7 +137,9 @@ def _insert_checkpoint(
     entry: Appended,
     kind: str,
     anchor: tuple[int, str],
-) -> None:
+) -> SignedClaim:
+    """Insert a signed checkpoint; the caller appends it to the anchor file after its commit
+    (never before: a rolled-back checkpoint in the file would read as a truncated log)."""
     claim = CheckpointClaim(
         seq=entry.seq,
         hash=entry.hash,
@@ -152,12 +158,13 @@ def _insert_checkpoint(
             anchor_seq=claim.anchor_seq,
             anchor_hash=claim.anchor_hash,
             key_id=claim.key_id,
-            signature=sign_claim(key, claim),
+            signature=(signature := sign_claim(key, claim)),
         )
     )
     connection.execute(
         update(OplogHead).where(OplogHead.id == HEAD_ID).values(checkpoint_seq=entry.seq)
     )
+    return SignedClaim(claim, signature)
 
 
 class OperationLog:
@@ -182,26 +189,53 @@ class OperationLog:
         """Add one entry (and a checkpoint when one is due), committed before returning.
 
         ``at`` is for tests and imports; by default the time is taken under the lock, so times
-        rise with sequence numbers and the purge can cut the chain at a time."""
+        rise with sequence numbers and the purge can cut the chain at a time.
+
+        A checkpoint is due every ``checkpoint_every`` entries, or when the newest signed entry
+        is ``SIGN_WITHIN`` old: the unsigned tail, which only the chain protects, stays small
+        in time as well as in number (the scheduler signs an idle tail, server/jobs)."""
+        signed: SignedClaim | None = None
         with self.engine.connect() as connection:
             head = lock_head(connection)
             entry = _insert_entry(connection, head, fields, at or utcnow())
-            if entry.seq - head.checkpoint_seq >= self.settings.checkpoint_every:
-                self._checkpoint_if_possible(connection, entry)
+            if self._checkpoint_due(connection, head, entry):
+                signed = self._checkpoint_if_possible(connection, entry)
             connection.commit()
+        self._anchor(signed)
         return entry
 
-    def _checkpoint_if_possible(self, connection: Connection, entry: Appended) -> None:
+    def _checkpoint_due(self, connection: Connection, head: Head, entry: Appended) -> bool:
+        if entry.seq - head.checkpoint_seq >= self.settings.checkpoint_every:
+            return True
+        signed_at = connection.scalar(
+            select(OplogEntry.at).where(OplogEntry.seq == head.checkpoint_seq)
+        )
+        # No signed entry left (a new or purged log): the entry's own time starts the clock.
+        return signed_at is not None and entry.at - signed_at >= SIGN_WITHIN
+
+    def _checkpoint_if_possible(
+        self, connection: Connection, entry: Appended
+    ) -> SignedClaim | None:
         try:
             key = self.signing_key()
         except (SigningKeyError, OSError) as exc:
             # The entry matters more than its signature: keep it, and sign at the next append
             # (the head still says the checkpoint is due).
             logger.error("operation log checkpoint at seq %s not signed: %s", entry.seq, exc)
-            return
-        _insert_checkpoint(connection, key, entry, "periodic", current_anchor(connection))
+            return None
+        return _insert_checkpoint(connection, key, entry, "periodic", current_anchor(connection))
 
-    def checkpoint(self) -> Appended | None:
+    def _anchor(self, signed: SignedClaim | None) -> None:
+        """Append a committed checkpoint to the anchor file. A failure is logged, not raised:
+        the entry is stored and signed; verify reports an anchor file that falls behind."""
+        if signed is None:
+            return
+        try:
+            append_anchors(self.data_dir, [signed])
+        except OSError as exc:
+            logger.error("operation log checkpoint %s not anchored: %s", signed.claim.seq, exc)
+
+    def checkpoint(self, kind: str = "manual") -> Appended | None:
         """Sign the current head now (e.g. before a backup); None for an empty log."""
         key = self.signing_key()
         with self.engine.connect() as connection:
@@ -211,9 +245,19 @@ class OperationLog:
                 return None
             at = connection.scalar(select(OplogEntry.at).where(OplogEntry.seq == head.seq))
             entry = Appended(head.seq, head.hash, at or utcnow())
-            _insert_checkpoint(connection, key, entry, "manual", current_anchor(connection))
+            signed = _insert_checkpoint(connection, key, entry, kind, current_anchor(connection))
             connection.commit()
+        self._anchor(signed)
         return entry
+
+    def sign_tail(self) -> Appended | None:
+        """Sign the head if entries after the newest checkpoint wait unsigned (the scheduler's
+        job every minute, so an idle log's tail is signed too); None when nothing waits."""
+        with self.engine.connect() as connection:
+            head = read_head(connection)
+        if head is None or head.seq == 0 or head.seq <= head.checkpoint_seq:
+            return None
+        return self.checkpoint("periodic")
 
     def purge(self, fields: EntryFields, now: datetime.datetime | None = None) -> PurgeResult:
         """Delete the entries older than the retention period, keeping the rest verifiable.
@@ -261,8 +305,9 @@ class OperationLog:
                 ),
                 moment,
             )
-            _insert_checkpoint(connection, key, entry, "purge", (anchor_seq, anchor_hash))
+            signed = _insert_checkpoint(connection, key, entry, "purge", (anchor_seq, anchor_hash))
             connection.commit()
+        self._anchor(signed)
         return PurgeResult(purged=purged, through_seq=anchor_seq, cutoff=cutoff, entry=entry)
 
 

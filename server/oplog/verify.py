@@ -1,5 +1,11 @@
 """Verification of the whole log: every link, every hash, every checkpoint signature.
 
+With the anchor file (``DATA/oplog-anchors.jsonl``, every signed checkpoint appended as it was
+made) it also catches what the database alone cannot show: newest entries deleted with their
+checkpoints and the head set back, or the whole log emptied and reset to genesis. Every signed
+anchor line after the purge anchor must still name an entry with that hash, and the file must
+exist once the log has checkpoints.
+
 Runs inside one snapshot of the database (REPEATABLE READ on PostgreSQL, one read transaction
 on SQLite), so a server appending meanwhile cannot make an intact log look broken. Stops at the
 first problem and names the entry; an auditor can run it on a copy of the database with only
@@ -11,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, select
@@ -18,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from server.oplog.chain import GENESIS_HASH, row_hash
 from server.oplog.models import OplogCheckpoint, OplogEntry
-from server.oplog.signing import CheckpointClaim, claim_is_signed, key_id
+from server.oplog.signing import CheckpointClaim, claim_is_signed, key_id, read_anchors
 from server.oplog.store import read_head
 
 BATCH = 1000
@@ -158,6 +165,50 @@ def _walk(session: Session, checkpoints: list[OplogCheckpoint], anchor: tuple[in
     return count
 
 
+def _check_anchors(
+    session: Session,
+    anchors: Path,
+    public_key: Ed25519PublicKey | None,
+    checkpoints: list[OplogCheckpoint],
+    purge_anchor: int,
+) -> None:
+    """Every signed line of the anchor file names an entry the log still holds as signed."""
+    if not anchors.exists():
+        if checkpoints:
+            raise Broken(
+                f"the anchor file {anchors} is missing: deleted, or the log predates anchors "
+                "(the next checkpoint, within a minute of running, starts it)"
+            )
+        return
+    try:
+        lines = read_anchors(anchors)
+    except (OSError, ValueError) as exc:
+        raise Broken(f"the anchor file {anchors} cannot be read: {exc}") from None
+    if lines and public_key is None:
+        raise Broken(f"the anchor file {anchors} cannot be checked: no public key")
+    for number, claim, signature in lines:
+        if public_key is None or not claim_is_signed(public_key, claim, signature):
+            raise Broken(f"line {number} of the anchor file is not signed by the log's key")
+        purge_anchor = max(purge_anchor, claim.anchor_seq)
+    for number, claim, _ in lines:
+        if claim.seq <= purge_anchor:
+            continue  # purged by a signed purge: nothing left to compare
+        stored = session.scalar(select(OplogEntry.hash).where(OplogEntry.seq == claim.seq))
+        if stored is None:
+            raise Broken(
+                f"entry {claim.seq} is missing, but line {number} of the anchor file says it "
+                f"was signed ({claim.at.isoformat(timespec='seconds')} UTC): the log was "
+                "truncated or emptied",
+                claim.seq,
+            )
+        if stored != claim.hash:
+            raise Broken(
+                f"entry {claim.seq} differs from what line {number} of the anchor file "
+                "signed: the log was rewritten",
+                claim.seq,
+            )
+
+
 def _snapshot(engine: Engine) -> Connection:
     if engine.dialect.name == "sqlite":
         connection = engine.connect()
@@ -167,7 +218,11 @@ def _snapshot(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="REPEATABLE READ")
 
 
-def verify_log(engine: Engine, public_key: Ed25519PublicKey | None) -> Verdict:
+def verify_log(
+    engine: Engine, public_key: Ed25519PublicKey | None, anchors: Path | None
+) -> Verdict:
+    """``anchors``: the anchor file to compare with (``DATA/oplog-anchors.jsonl``); None only
+    for an auditor's copy of the database without one (truncation is then not detectable)."""
     with _snapshot(engine) as connection, Session(bind=connection) as session:
         checkpoints = list(
             session.scalars(
@@ -190,6 +245,8 @@ def verify_log(engine: Engine, public_key: Ed25519PublicKey | None) -> Verdict:
         try:
             _check_signatures(checkpoints, public_key)
             count = _walk(session, checkpoints, anchor)
+            if anchors is not None:
+                _check_anchors(session, anchors, public_key, checkpoints, anchor[0])
         except Broken as broken:
             return Verdict(0, first, 0, anchor[0], summary, str(broken), broken.seq)
         connection.rollback()

@@ -29,7 +29,8 @@ from server.policy import (
     param_problem,
     set_group_policy,
 )
-from server.store.models import Agent, Group
+from server.store.agents import hosts_per_group
+from server.store.models import Group
 
 GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_GROUPS = 1000
@@ -64,13 +65,7 @@ class GroupSummary:
 
 
 def list_groups(session: Session) -> list[GroupSummary]:
-    hosts = dict(
-        session.execute(
-            select(Agent.group_id, func.count())
-            .where(Agent.revoked_at.is_(None))
-            .group_by(Agent.group_id)
-        ).all()
-    )
+    hosts = hosts_per_group(session)
     summaries = []
     for group in session.scalars(select(Group).order_by(Group.name)):
         policy = group.policy or {}

@@ -177,6 +177,7 @@ class HostEntry:
     first_report: str | None
     last_report: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)  # judged check id: it failed
 
     @property
     def reported(self) -> bool:
@@ -198,24 +199,35 @@ class HostEntry:
             "reports": self.reports,
             "first_report": self.first_report,
             "last_report": self.last_report,
-            **status_counts(self.counts),
+            **status_counts(self.counts, self.checks_passed, self.checks_failed),
         }
 
+    @property
+    def checks_failed(self) -> int:
+        return sum(1 for failed in self.checks.values() if failed)
 
-def status_counts(counts: dict[str, int]) -> dict[str, Any]:
-    """The counters a host, a group and the whole report carry. Compliance is the share of
-    passes among the results that were judged or could not be (fail, error, no_privilege):
-    not_applicable is left out, and an error is not counted as compliant."""
-    passed = counts.get("pass", 0)
-    judged = passed + sum(counts.get(name, 0) for name in ("fail", "error", "no_privilege"))
+    @property
+    def checks_passed(self) -> int:
+        return len(self.checks) - self.checks_failed
+
+
+def status_counts(counts: dict[str, int], checks_passed: int, checks_failed: int) -> dict[str, Any]:
+    """The counters a host, a group and the whole report carry. Compliance is the console's
+    (docs/console.md, "Compliance"): the share of judged (host, check) pairs that pass, a
+    pair failing when any of its resources' last result in the week fails; error,
+    no_privilege and not_applicable count neither way. ``passed`` and ``failed`` count
+    result rows (one per resource)."""
+    judged = checks_passed + checks_failed
     return {
         "results": sum(count for name, count in counts.items() if name != NO_REPORT),
-        "passed": passed,
+        "passed": counts.get("pass", 0),
         "failed": counts.get("fail", 0),
         "errors": counts.get("error", 0),
         "no_privilege": counts.get("no_privilege", 0),
         "not_applicable": counts.get("not_applicable", 0),
-        "compliance_percent": None if judged == 0 else round(100.0 * passed / judged, 1),
+        "checks_passed": checks_passed,
+        "checks_failed": checks_failed,
+        "compliance_percent": None if judged == 0 else round(100.0 * checks_passed / judged, 1),
     }
 
 
@@ -229,7 +241,11 @@ def _summary(hosts: list[HostEntry]) -> dict[str, Any]:
         "hosts": len(hosts),
         "hosts_reporting": reporting,
         "hosts_silent": len(hosts) - reporting,
-        **status_counts(totals),
+        **status_counts(
+            totals,
+            sum(host.checks_passed for host in hosts),
+            sum(host.checks_failed for host in hosts),
+        ),
     }
 
 
@@ -351,6 +367,8 @@ def collect_week(
                 if host is None:  # enrolled after the host list was read: next time
                     continue
                 host.counts[status] = host.counts.get(status, 0) + 1
+                if status in ("pass", "fail"):
+                    host.checks[check_id] = host.checks.get(check_id, False) or status == "fail"
                 evidence_text, truncated = canonical_evidence(evidence)
                 marshal.dump(
                     (

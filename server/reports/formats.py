@@ -46,6 +46,8 @@ SUMMARY_COLUMNS = (
     "errors",
     "no_privilege",
     "not_applicable",
+    "checks_passed",
+    "checks_failed",
     "compliance_percent",
 )
 HOST_COLUMNS = (
@@ -69,6 +71,8 @@ HOST_COLUMNS = (
     "errors",
     "no_privilege",
     "not_applicable",
+    "checks_passed",
+    "checks_failed",
     "compliance_percent",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -24,7 +24,14 @@ from server.reports.models import WeeklyReport
 from server.reports.serving import EXPORT_ACTION
 from server.reports.signing import PUBLIC_KEY_NAME, ensure_report_key
 from server.reports.verify import fingerprint
-from server.reports.week import IsoWeek, WeekError, has_started, last_complete_week, zone_of
+from server.reports.week import (
+    IsoWeek,
+    WeekError,
+    has_started,
+    last_complete_week,
+    this_week,
+    zone_of,
+)
 from server.state import current_state, db_session, log_refusal
 from server.store.models import utcnow
 
@@ -33,6 +40,7 @@ READER_ROLES = ("admin", "auditor")
 PER_PAGE = 50
 MAX_PAGE = 10_000
 GENERATE_ACTION = "report.generate"
+PUBLIC_KEY_ACTION = "report.public_key"
 CHUNK = 256 * 1024
 
 blueprint = console_blueprint(BLUEPRINT_NAME, __name__, url_prefix="/reports")
@@ -68,6 +76,10 @@ def _page(error: str | None = None, week_value: str = "", status: int = 200) -> 
         "formats": FORMATS,
         "error": error,
         "week_value": week_value or str(last_complete_week(utcnow(), zone_of(state.config))),
+        # Both named for what they are: on a new install last week is empty, and a person who
+        # only sees "2026-W48" cannot tell that the week with their first scans is W49.
+        "this_week": str(this_week(utcnow(), zone_of(state.config))),
+        "last_week": str(last_complete_week(utcnow(), zone_of(state.config))),
         "recent_weeks": _recent_weeks(),
         "key_id": fingerprint(key.public_key()),
         "public_key_name": PUBLIC_KEY_NAME,
@@ -112,6 +124,25 @@ def generate() -> ResponseReturnValue:
         },
     )
     return redirect(url_for(f"{BLUEPRINT_NAME}.index", made=row.id), code=303)
+
+
+@blueprint.get("/public-key")
+@roles_required(*READER_ROLES)
+def public_key() -> ResponseReturnValue:
+    """The report signing key's public half, the file ``xunjian report verify --public-key``
+    takes: an auditor who has only the console can still check a report offline. Not a
+    secret, but handing it out is logged like the reports it checks."""
+    state = current_state()
+    ensure_report_key(state.paths.root)
+    data = (state.paths.root / PUBLIC_KEY_NAME).read_bytes()
+    record(PUBLIC_KEY_ACTION, target="report-signing-key", details={"via": "console"})
+    return Response(
+        data,
+        headers={
+            "Content-Type": "application/x-pem-file",
+            "Content-Disposition": f'attachment; filename="{PUBLIC_KEY_NAME}"',
+        },
+    )
 
 
 @blueprint.get("/<int:report_id>/<form>")

@@ -87,8 +87,13 @@ def utc_offset_text(moment_utc: datetime.datetime, zone: datetime.tzinfo) -> str
 
 def last_complete_week(now_utc: datetime.datetime, zone: datetime.tzinfo) -> IsoWeek:
     """The newest week that has ended at ``now_utc`` (naive UTC): last week, in ``zone``."""
+    return this_week(now_utc, zone).previous()
+
+
+def this_week(now_utc: datetime.datetime, zone: datetime.tzinfo) -> IsoWeek:
+    """The week running at ``now_utc`` (naive UTC), in ``zone``: its report is partial."""
     today = now_utc.replace(tzinfo=datetime.UTC).astimezone(zone).date()
-    return IsoWeek.containing(today).previous()
+    return IsoWeek.containing(today)
 
 
 def is_complete(week: IsoWeek, now_utc: datetime.datetime, zone: datetime.tzinfo) -> bool:

@@ -13,6 +13,7 @@ import datetime
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -171,6 +172,26 @@ def parse_lifetime(text: str) -> datetime.timedelta:
     if lifetime > MAX_TOKEN_LIFETIME:
         raise ValueError("--expires may be at most 365d")
     return lifetime
+
+
+# The name the console serves the MSI under, and the one its msiexec line installs.
+MSI_DOWNLOAD_NAME = "xunjian-agent.msi"
+
+
+def msiexec_line(server_url: str, token: str, paths: DataPaths) -> str:
+    """The silent Windows install with the same enrollment (docs/windows-deploy.md)."""
+    ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
+    return (
+        f"msiexec /i {MSI_DOWNLOAD_NAME} /qn SERVERURL={server_url} TOKEN={token} "
+        f"CASHA256={ca_hash}"
+    )
+
+
+def offered_msi(paths: DataPaths) -> Path | None:
+    """The newest ``xunjian-agent-VERSION-x64.msi`` in the data folder's downloads/, if any
+    (put there by ``xunjian build windows-msi --out DATA/downloads`` or by hand)."""
+    found = sorted(paths.downloads.glob("xunjian-agent-*-x64.msi"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
 
 
 def enroll_line(server_url: str, token: str, paths: DataPaths) -> str:

@@ -18,7 +18,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -45,13 +45,16 @@ from server.settings.runtime import (
 from server.settings.tokens import (
     MAX_ENROLLMENT_USES,
     MAX_TOKEN_NAME,
+    MSI_DOWNLOAD_NAME,
     TokenError,
     enroll_line,
     group_names,
     list_api_tokens,
     list_enrollment_tokens,
+    msiexec_line,
     new_api_token,
     new_enrollment_token,
+    offered_msi,
     parse_lifetime,
     revoke_api_token_by_id,
     revoke_enrollment_token,
@@ -355,6 +358,7 @@ def _enrollment_page(
     error: str | None = None,
     notice: str | None = None,
     line: str | None = None,
+    windows_line: str | None = None,
 ) -> ResponseReturnValue:
     with db_session() as db:
         rows = list_enrollment_tokens(db)
@@ -366,6 +370,9 @@ def _enrollment_page(
         error=error,
         notice=notice,
         line=line,
+        windows_line=windows_line,
+        msi=offered_msi(current_state().paths),
+        msi_name=MSI_DOWNLOAD_NAME,
         max_uses=MAX_ENROLLMENT_USES,
         form=request.form if request.method == "POST" else {},
     ), status
@@ -406,6 +413,7 @@ def enrollment_token_create() -> ResponseReturnValue:
         return _enrollment_page(400, error=error)
     state = current_state()
     line = enroll_line(state.config.server_url, token, state.paths)
+    windows_line = msiexec_line(state.config.server_url, token, state.paths)
     details = {"uses": uses, "expires_seconds": int(lifetime.total_seconds())}
     record(action, target=f"token:{token[:12]}", details={"group": group, **details})
     notice = _(
@@ -413,7 +421,18 @@ def enrollment_token_create() -> ResponseReturnValue:
         "it is shown only now.",
         group=group,
     )
-    return _enrollment_page(201, notice=notice, line=line)
+    return _enrollment_page(201, notice=notice, line=line, windows_line=windows_line)
+
+
+@blueprint.get("/enrollment-tokens/" + MSI_DOWNLOAD_NAME)
+@roles_required(ADMIN)
+def enrollment_msi() -> ResponseReturnValue:
+    """The agent's Windows installer, when one is in the data folder's downloads/."""
+    msi = offered_msi(current_state().paths)
+    if msi is None:
+        return _enrollment_page(404, error=_("No Windows installer is offered."))
+    return send_file(msi, mimetype="application/x-msi", as_attachment=True,
+                     download_name=MSI_DOWNLOAD_NAME)  # fmt: skip
 
 
 @blueprint.post("/enrollment-tokens/<int:token_id>/revoke")

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.security import new_token, token_digest, token_prefix
@@ -43,6 +43,16 @@ def get_or_create_group(session: Session, name: str) -> Group:
         session.add(group)
         session.flush()
     return group
+
+
+def hosts_per_group(session: Session) -> dict[int, int]:
+    """Hosts (not revoked, devices included) per group id; a group without any is absent."""
+    rows = session.execute(
+        select(Agent.group_id, func.count())
+        .where(Agent.revoked_at.is_(None))
+        .group_by(Agent.group_id)
+    ).all()
+    return {int(group_id): int(count) for group_id, count in rows}
 
 
 def create_enrollment_token(

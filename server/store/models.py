@@ -264,3 +264,16 @@ class HostBaseline(Base):
     account_sids: Mapped[list[str] | None] = mapped_column(Json)
     packages: Mapped[list[str] | None] = mapped_column(Json)
     taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
+class SeenSignature(Base):
+    """Signatures of agent requests that must take effect once (heartbeats, monitor outcomes),
+    kept for twice the freshness window: a copy replayed within the window finds its row and
+    changes nothing (server/intake/agents.py ``first_use``). Reports need none: their
+    ``(agent_id, epoch, seq)`` is unique. In the database so every server process shares it."""
+
+    __tablename__ = "seen_signatures"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the header
+    agent_id: Mapped[str] = mapped_column(String(36))
+    seen_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)

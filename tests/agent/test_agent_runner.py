@@ -165,9 +165,15 @@ def test_a_server_error_keeps_the_report_for_a_retry(agent: RunningAgent, api: S
 def test_a_report_the_server_rejects_becomes_a_gap_on_the_next(
     agent: RunningAgent, api: ScriptedApi
 ) -> None:
+    from agent.cli import status_document
+
     api.report_status = 400
     agent.service.scan_cycle()
-    assert agent.spool.depth() == 0  # dropped: the same bytes would be refused forever
+    # Out of the queue (the same bytes would be refused forever), but kept and counted.
+    assert agent.spool.depth() == 0
+    (aside,) = agent.spool.set_aside()
+    assert aside[:2] == (1, "scan") and "HTTP 400: scripted refusal" in aside[2]
+    assert status_document(agent.service.state)["reports_set_aside"] == 1
     api.report_status = None
     agent.service.scan_cycle()
     (report,) = api.reports
@@ -176,6 +182,17 @@ def test_a_report_the_server_rejects_becomes_a_gap_on_the_next(
     gap = report["gaps"][0]
     assert (gap["from_seq"], gap["to_seq"]) == (1, 1)
     assert "400" in gap["reason"]
+
+
+@pytest.mark.parametrize(("status", "set_aside"), [(422, True), (409, False), (429, False)])
+def test_only_refusals_of_the_content_set_a_report_aside(
+    agent: RunningAgent, api: ScriptedApi, status: int, set_aside: bool
+) -> None:
+    """A rate limit or a conflict heals with time: the report waits. A refusal of what it
+    holds does not: it is set aside and the next one goes."""
+    api.report_status = status
+    agent.service.scan_cycle()
+    assert (agent.spool.depth(), len(agent.spool.set_aside())) == ((0, 1) if set_aside else (1, 0))
 
 
 def test_gaps_from_a_full_spool_reach_the_server(
@@ -368,6 +385,41 @@ def test_a_heartbeat_announcing_a_new_policy_fetches_it(
     api.policy["version"] = 9
     agent.service.heartbeat()
     assert agent.service.policy_version == 9
+
+
+def test_a_watcher_that_cannot_work_shows_in_status_and_reaches_the_server(
+    agent: RunningAgent, api: ScriptedApi, state: AgentState, tmp_path: Path
+) -> None:
+    """A blind watcher must not look like a quiet folder: `agent status` says it fails, the
+    server gets ``watch_failed`` once (not every cycle), then ``watch_recovered``."""
+    from agent.cli import status_document
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    # The snapshot's place is taken by a folder: the watcher cannot open it.
+    state.watch_snapshot_path.mkdir()
+    api.policy = {
+        **api.policy,
+        "version": 4,
+        "watch": {"folders": [{"path": str(uploads), "kind": "upload"}], "sensitive_words": []},
+    }
+    service = agent.service
+    service.refresh_policy()
+    assert service.watcher is None
+    service.watch_cycle()
+    service.watch_cycle()
+    failed = [e for r in api.reports for e in r.get("file_events", [])]
+    assert [(e["action"], e["folder"]) for e in failed] == [("watch_failed", str(uploads))]
+    assert "not started" in failed[0]["error"]
+    document = status_document(state)
+    assert document["watch_error"] and "not started" in document["watch_error"]
+    # Fixed on the host: the next cycle starts it, says so, and reports what is there.
+    state.watch_snapshot_path.rmdir()
+    (uploads / "shell.php").write_bytes(b"<?php @eval($_POST['x']);?>")
+    service.watch_cycle()
+    later = [e for r in api.reports[1:] for e in r.get("file_events", [])]
+    assert [e["action"] for e in later] == ["watch_recovered", "created"], later
+    assert status_document(state)["watch_error"] is None
 
 
 def test_the_windows_update_search_is_scheduled_and_cached_for_scans(

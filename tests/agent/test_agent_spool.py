@@ -11,11 +11,13 @@ import pytest
 from agent.spool import (
     MAX_GAPS_PER_REPORT,
     REASON_SPOOL_FULL,
+    SET_ASIDE_MAX_ROWS,
     Gap,
     ReportTooLarge,
     Spool,
     merge_gaps,
     peek_depth,
+    peek_set_aside,
     ranges_of,
 )
 
@@ -199,3 +201,36 @@ def test_ranges_and_gap_merging() -> None:
     # Nothing is forgotten: the folded range still covers the earliest numbers.
     assert capped[0].from_seq == 0 and capped[0].to_seq >= 200
     assert capped[-1] == many[-1]
+
+
+def test_a_rejected_report_is_set_aside_kept_and_counted(tmp_path: Path) -> None:
+    with Spool(tmp_path / "spool.db") as spool:
+        for index in range(3):
+            spool.append("scan", {"n": index})
+        assert spool.reject(1, "rejected by the server: HTTP 400: results[0].message: NUL")
+        assert spool.reject(2, "x" * 500)
+        assert [seq for seq, _, _ in spool.set_aside()] == [1, 2]
+        assert len(spool.set_aside()[1][2]) == 200  # the gap's reason bound
+        assert spool.set_aside_total() == 2
+        assert [r.seq for r in spool.oldest(5)] == [3]  # the queue moved on
+    # Kept across a restart, and bounded: only the newest are kept, all are counted.
+    with Spool(tmp_path / "spool.db") as spool:
+        assert spool.set_aside_total() == 2
+        for index in range(SET_ASIDE_MAX_ROWS + 5):
+            seq = spool.append("scan", {"n": index})
+            spool.reject(seq, "refused")
+        kept = spool.set_aside()
+        assert len(kept) == SET_ASIDE_MAX_ROWS and kept[-1][0] == seq
+        assert spool.set_aside_total() == SET_ASIDE_MAX_ROWS + 7
+    assert peek_set_aside(tmp_path / "spool.db") == SET_ASIDE_MAX_ROWS + 7
+
+
+def test_the_spool_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    with Spool(path) as spool:
+        spool.append("scan", {"n": 1})
+        for name in ("spool.db", "spool.db-wal", "spool.db-shm"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+    path.chmod(0o644)  # a spool from an older version
+    with Spool(path):
+        assert path.stat().st_mode & 0o777 == 0o600

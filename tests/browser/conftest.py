@@ -208,6 +208,19 @@ def first_login(page: Any, server: ServerUnderTest, name: str, one_time: str, ne
     assert not page.url.endswith(("/password", "/login")), page.url
 
 
+def first_admin_page(browser: Any, server: ServerUnderTest, password: str, **options: Any) -> Any:
+    """A Chinese browser context (1280 x 900) with the first admin logged in past the forced
+    password change; the caller closes the returned page's context."""
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 900}, **options
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    initial = (server.data / "initial-admin-password").read_text().strip()
+    first_login(page, server, "admin", initial, password)
+    return page
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "server_config(**values): config.json values for the browser test's server"

@@ -149,7 +149,10 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     expect(page.locator("main")).to_contain_text(t(PASSWORD_RULE))
     screenshot(page, "02-password-change")
 
-    # The console will not let the person past it: every page leads back here.
+    # The console will not let the person past it: every page leads back here, and the page
+    # offers no navigation whose links would all lead back.
+    expect(page.locator("header nav")).to_have_count(0)
+    expect(page.locator("header")).to_contain_text("admin")  # still says who, with log out
     console.open("/hosts")
     assert console.path() == "/password"
 
@@ -169,6 +172,9 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
 
     console.change_password(first, NEW_PASSWORD)
     assert console.path() == "/"  # the dashboard
+    # The one-time password's file is gone with it.
+    assert not (console_server.data / "initial-admin-password").exists()
+    expect(page.locator("header nav")).to_be_visible()
     expect(page.locator("main h1")).to_have_text(t("Dashboard"))
     expect(page.locator("header")).to_contain_text("admin")
     console.open("/hosts")
@@ -274,8 +280,14 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
         assert statuses, "no results on the host page"
         assert set(statuses) <= {"pass", "fail", "error", "not_applicable", "no_privilege"}
         # Shown in words of the console's language, not as the stored ids.
+        # A check for another platform only (a Windows check on this Linux host) reads "not for
+        # this platform" (its data-reason says so).
+        reasons = [cell.get_attribute("data-reason") for cell in status_cells.all()]
         shown = [text.strip() for text in status_cells.all_inner_texts()]
-        assert shown == [t(STATUS_WORDS[status]) for status in statuses], shown
+        assert shown == [
+            t("not for this platform") if reason == "platform" else t(STATUS_WORDS[status])
+            for status, reason in zip(statuses, reasons, strict=True)
+        ], shown
         # The count on the hosts page is the number of failing results on the host page.
         assert statuses.count("fail") == failing, (statuses, failing)
         # Worst first.

@@ -190,6 +190,13 @@ def test_dashboard_and_host_filters(
     expect(history).to_have_count(2)
     expect(history.first).to_have_attribute("data-status", "fail")
     expect(page.locator("#oplog")).to_be_visible()  # admin: the operation log section
+    # The failing firewall row says what to do, in the page's language (issue 13 item 4).
+    from checks.api import registry_catalog
+
+    [firewall] = [e for e in registry_catalog() if e["id"] == "firewall.host_firewall"]
+    failing_row = page.locator("table.results tr", has=page.locator("td[data-status=fail]"))
+    expect(failing_row.locator(".remediation")).to_contain_text(firewall["remediation"]["zh"])
+    expect(failing_row.locator(".remediation")).to_be_visible()
     screenshot(page, "fleet-04-host")
 
     # The check page, from the host's results, in Chinese.

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import first_login
+from tests.browser.conftest import first_admin_page, first_login
 from tests.console_text import text as t
 from tests.harness import ServerUnderTest, parse_printed_secret, run_cli, wait_for
 from tests.monitors.site import DEFACED, Site, home
@@ -66,6 +66,8 @@ def reload_until(page: Page, what: str, condition: Any, timeout: float = 90) -> 
     wait_for(what, holds, timeout=timeout, interval=1)
 
 
+# The site runs on 127.0.0.1: allowed as an admin allows a network (docs/monitors.md).
+@pytest.mark.server_config(monitor_allowed_networks=["127.0.0.0/8"])
 def test_a_defaced_page_is_seen_and_its_new_baseline_needs_two_people(
     browser: Any, console_server: ServerUnderTest, site: Site, screenshot: Any
 ) -> None:
@@ -212,3 +214,38 @@ def test_a_defaced_page_is_seen_and_its_new_baseline_needs_two_people(
     assert ("monitors.decide", "admin", "refused") in done, done
     assert "Traceback" not in server.log(), server.log()[-3000:]
     print("\nscreenshots:", *[str(shot) for shot in shots], sep="\n  ")
+
+
+def test_a_defaced_page_that_lost_its_required_keyword_shows_both_failures(
+    browser: Any, console_server: ServerUnderTest, site: Site, screenshot: Any
+) -> None:
+    """Issue 13 item 1: with a required keyword, a defacement used to read as "down" with "the
+    page matches its baseline" and no tamper alert. Both failures show, each by its name."""
+    server = console_server
+    page = first_admin_page(browser, server, ADMIN_PASSWORD)
+    page.goto(server.url + "/monitors")
+    form = page.locator('section.mon-form form[action="/monitors"]')
+    form.locator("input[name=url]").fill(site.url())
+    form.locator("input[name=name]").fill(PAGE_NAME)
+    form.locator("input[name=interval_seconds]").fill("5")
+    form.locator("input[name=keyword]").fill("欢迎访问")
+    form.locator("textarea[name=volatile_selectors]").fill("#counter\n.updated")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    detail = page.url.split("?", 1)[0]
+    facts = page.locator("table.mon-facts")
+    reload_until(
+        page, "a good check", lambda: page.locator("table.mon-results td.pass").count() >= 1
+    )
+
+    site.serve("/", DEFACED)
+    page.goto(detail)
+    reload_until(
+        page, "the tamper alert", lambda: facts.locator('.mon-alert[data-kind="tamper"]').count()
+    )
+    expect(facts.locator('.mon-alert[data-kind="tamper"]')).to_have_text(t("page tampered"))
+    expect(facts).to_contain_text("keyword '欢迎访问' missing")
+    expect(page.locator("main")).not_to_contain_text(t("The page matches its baseline."))
+    expect(page.locator("pre.mon-diff").first).to_contain_text("+Hacked by Anonymous")
+    screenshot(page, "monitors-keyword-and-tamper")
+    page.context.close()

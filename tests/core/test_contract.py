@@ -168,9 +168,13 @@ def test_evidence_and_rules_are_optional_the_rest_required() -> None:
 
 def test_json_bodies_are_read_exactly_and_only_json() -> None:
     body = report()
-    body["results"][0]["evidence"] = {"a": 1e-05, "n": 123456789012345678901234567890}
+    body["results"][0]["evidence"] = {"a": 1e-05, "n": 2**64 - 1, "m": -(2**63)}
     checked = decode_json(json.dumps(body).encode(), Report)
-    assert checked.results[0].evidence == {"a": 1e-05, "n": 123456789012345678901234567890}
+    assert checked.results[0].evidence == {"a": 1e-05, "n": 2**64 - 1, "m": -(2**63)}
+    # Past 64 bits an integer is refused wherever it is (xunjian/core/schema.py).
+    body["results"][0]["evidence"] = {"n": 123456789012345678901234567890}
+    with pytest.raises(BodyError, match=r"^results\[0\]\.evidence\.n: integer out of range"):
+        decode_json(json.dumps(body).encode(), Report)
     # NaN, Infinity, UTF-16 and a byte order mark are not JSON (RFC 8259), and PostgreSQL's
     # JSONB could not store NaN anyway.
     text = json.dumps(report())

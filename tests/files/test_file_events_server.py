@@ -103,6 +103,23 @@ def test_moving_a_shell_moves_its_alert(server: Server, agent: SignedAgent) -> N
     assert len(alerts) == 1 and "hidden/a.php" in alerts[0].message
 
 
+def test_a_failing_watcher_opens_an_alert_until_it_recovers(
+    server: Server, agent: SignedAgent
+) -> None:
+    failed = event("watch_failed", "/srv/www/uploads", sha256=None, size=None, owner=None)
+    failed["error"] = "not started: OSError(24, 'inotify instance limit reached')"
+    answer = send(agent, [failed])
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    (alert,) = open_alerts(server)
+    assert (alert.kind, alert.severity, alert.agent_id) == ("watch_failed", "high", agent.agent_id)
+    assert "/srv/www/uploads" in alert.message and "inotify instance limit" in alert.message
+    send(agent, [{**failed, "observed_at": now_text()}])  # told again: still one alert
+    assert len(open_alerts(server)) == 1
+    recovered = event("watch_recovered", "/srv/www/uploads", sha256=None, size=None, owner=None)
+    send(agent, [recovered])
+    assert open_alerts(server) == []
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -114,6 +131,7 @@ def test_moving_a_shell_moves_its_alert(server: Server, agent: SignedAgent) -> N
         {"findings": [{"kind": "virus", "rule": "x"}]},
         {"observed_at": "yesterday"},
         {"unexpected": 1},
+        {"error": "x" * 501},
     ],
 )
 def test_bad_events_are_refused_and_nothing_is_stored(

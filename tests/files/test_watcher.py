@@ -4,6 +4,7 @@ happened while stopped found by the rescan, folders that vanish and come back.""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -196,3 +197,46 @@ def test_folder_vanishes_and_comes_back(started: FileWatcher, folders: tuple[Pat
     (uploads / "later.txt").write_text("later")
     events = drain_until(started, lambda seen: bool(seen))
     assert by_action(events) == {"created": ["later.txt"]}
+
+
+def test_a_name_that_is_not_utf8_is_reported_readably_and_blinds_nothing(
+    started: FileWatcher, folders: tuple[Path, Path]
+) -> None:
+    """Linux names are bytes: ``shell\\xff\\xfe.php`` made every drain fail before, so a web
+    shell beside it went unseen. Both are reported; the odd name with backslash escapes."""
+    _, uploads = folders
+    started.drain()
+    odd = os.path.join(os.fsencode(uploads), b"shell\xff\xfe.php")
+    with open(odd, "wb") as handle:
+        handle.write(SHELL)
+    (uploads / "beside.php").write_bytes(SHELL)
+    events = drain_until(started, lambda seen: len(seen) >= 2)
+    paths = sorted(os.path.basename(e["path"]) for e in events)
+    assert paths == ["beside.php", "shell\\xff\\xfe.php"], events
+    assert all(e["findings"] == [{"kind": "webshell", "rule": "php.eval_request"}] for e in events)
+    # The events travel as JSON in UTF-8 (the spool encodes them so).
+    json.dumps(events, ensure_ascii=False).encode("utf-8")
+    # The snapshot knows the odd file: unchanged, it is no event; deleted, it is one.
+    assert started.drain() == []
+    os.unlink(odd)
+    events = drain_until(started, lambda seen: bool(seen))
+    assert [(e["action"], os.path.basename(e["path"])) for e in events] == [
+        ("deleted", "shell\\xff\\xfe.php")
+    ]
+
+
+def test_the_rescan_survives_a_name_that_is_not_utf8(
+    tmp_path: Path, folders: tuple[Path, Path]
+) -> None:
+    web, uploads = folders
+    with open(os.path.join(os.fsencode(uploads), b"old\xff.txt"), "wb") as handle:
+        handle.write(b"x")
+    watcher = make(tmp_path, web, uploads)
+    try:
+        events = watcher.drain()
+        assert sorted(os.path.basename(e["path"]) for e in events) == [
+            "index.html",
+            "old\\xff.txt",
+        ]
+    finally:
+        watcher.stop()

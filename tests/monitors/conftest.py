@@ -6,11 +6,21 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.monitors.site import Site, home, make_certificate
 from tests.server.conftest import Server, agent, server  # noqa: F401  (fixtures)
+
+# The sites these tests watch run on 127.0.0.1, which a server refuses to fetch unless an
+# admin allows it: these tests allow it the way an admin would, in config.json.
+LOOPBACK_ALLOWED = {"monitor_allowed_networks": ["127.0.0.0/8"]}
+
+
+@pytest.fixture
+def server_settings() -> dict[str, Any]:
+    return dict(LOOPBACK_ALLOWED)
 
 
 @pytest.fixture

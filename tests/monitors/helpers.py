@@ -9,6 +9,10 @@ from server.monitors.judge import Result
 from server.monitors.record import DefacementWords, probe_monitor
 from tests.server.conftest import Server
 from tests.server.test_api import api_token, bearer
+from xunjian.core.probe import AddressPolicy
+
+# The test sites run on 127.0.0.1: allowed here as an admin allows a network (docs/monitors.md).
+LOOPBACK = AddressPolicy.allowing(["127.0.0.0/8"])
 
 
 def add(server: Server, token: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -23,7 +27,13 @@ def probe(server: Server, monitor_id: int, times: int = 1) -> Result:
     words = DefacementWords(engine).get()
     result = None
     for _ in range(times):
-        result = probe_monitor(engine, monitor_id, words, server.state.config.notify_channels)
+        result = probe_monitor(
+            engine,
+            monitor_id,
+            words,
+            server.state.config.notify_channels,
+            addresses=server.state.config.monitor_addresses,
+        )
     assert result is not None
     return result
 

@@ -25,6 +25,7 @@ from agent.service import build_service
 from agent.state import AgentState
 from agent.transport import Identity, Transport, parse_server_url, pinned_context
 from tests.harness import AgentUnderTest, ServerUnderTest, option_value, run_cli, wait_for
+from tests.monitors.conftest import LOOPBACK_ALLOWED
 from tests.monitors.site import DEFACED, Site, home
 
 
@@ -34,7 +35,9 @@ def running(
 ) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
     server.init_copy(data_folder_templates)
-    server.set_config(workers=2, monitor_threads=4)
+    # The site is on 127.0.0.1: allowed for the server too, as one test moves the monitor
+    # from the agent to the server.
+    server.set_config(workers=2, monitor_threads=4, **LOOPBACK_ALLOWED)
     server.start()
     yield server
     server.stop()
@@ -56,6 +59,7 @@ def test_an_agent_watches_a_site_only_it_is_told_about(
     (tmp_path / "host").mkdir()
     agent.tune(
         run_monitors=True,
+        monitor_allowed_networks=["127.0.0.0/8"],
         monitor_refresh_seconds=1,
         scan_interval_seconds=3600,
         scan_root=str(tmp_path / "host"),
@@ -142,7 +146,12 @@ def test_outcomes_wait_while_the_server_is_unreachable(
     running: ServerUnderTest, tmp_path: Path, site: Site
 ) -> None:
     runner, agent_id = in_process_runner(
-        running, tmp_path, run_monitors=True, backoff_base_seconds=0.01, backoff_cap_seconds=0.01
+        running,
+        tmp_path,
+        run_monitors=True,
+        monitor_allowed_networks=["127.0.0.0/8"],
+        backoff_base_seconds=0.01,
+        backoff_cap_seconds=0.01,
     )
     token = running.api_token()
     added = running.api(

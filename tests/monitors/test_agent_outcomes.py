@@ -24,7 +24,7 @@ from server.monitors.record import DefacementWords, probe_monitor
 from server.oplog.models import OplogEntry
 from server.store.agents import revoke_agent
 from server.store.models import utcnow
-from tests.monitors.helpers import add, alerts, monitor
+from tests.monitors.helpers import LOOPBACK, add, alerts, monitor
 from tests.monitors.site import DEFACED, Site
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_api import api_token, bearer
@@ -39,7 +39,7 @@ def spec_of(site: Site, monitor_id: int) -> MonitorSpec:
 
 def fetched_outcome(site: Site, monitor_id: int, **changes: Any) -> dict[str, Any]:
     """A real fetch of the site, as the agent's collector writes it."""
-    fetched, checked_at = collect(spec_of(site, monitor_id))
+    fetched, checked_at = collect(spec_of(site, monitor_id), LOOPBACK)
     document = outcome_document(monitor_id, fetched, checked_at)
     document.update(changes)
     return document

@@ -12,6 +12,7 @@ from agent.messages import MessageError
 from agent.monitors.collector import collect, outcome_document
 from agent.monitors.spec import MonitorSpec, parse_monitor_list
 from server.monitors.agent_intake import as_fetch, parse_outcome
+from tests.monitors.helpers import LOOPBACK
 from tests.monitors.site import Site
 from xunjian.core.contract import MAX_AGENT_MONITORS
 
@@ -54,7 +55,7 @@ def test_a_bad_list_is_refused_whole(answer: Any) -> None:
 
 def test_what_the_agent_fetched_is_what_the_server_reads(tls_site: Site) -> None:
     spec = MonitorSpec(3, tls_site.url(), 60, 10, True, 5)
-    fetched, checked_at = collect(spec)
+    fetched, checked_at = collect(spec, LOOPBACK)
     document = outcome_document(3, fetched, checked_at, dropped=1)
     read = as_fetch(parse_outcome(document))
     assert read == fetched  # body, status, final URL, content type, certificate and all

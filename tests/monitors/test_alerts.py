@@ -254,3 +254,49 @@ def test_a_page_that_cannot_be_fetched_at_creation_gets_its_baseline_later(
     site.serve("/", DEFACED)
     probe(server, created["id"])
     assert [alert["kind"] for alert in alerts(server)] == ["tamper"]
+
+
+def test_a_defaced_page_that_lost_its_keyword_is_tamper_and_keyword_missing(
+    server: Server, site: Site
+) -> None:
+    # The case: with a required keyword, a defacement failed the keyword condition,
+    # and the failed condition used to skip the tamper judgement altogether.
+    created = add(server, url=site.url(), keyword="欢迎访问", fail_threshold=1)
+    assert probe(server, created["id"]).ok
+    site.serve("/", DEFACED)
+    result = probe(server, created["id"])
+    assert not result.ok
+    assert result.problems == ["keyword '欢迎访问' missing"]
+    assert result.verdict is not None and result.verdict.tampered
+    assert sorted(alert["kind"] for alert in alerts(server)) == ["down", "tamper"]
+    [down] = alerts(server, "down")
+    assert "keyword '欢迎访问' missing" in down["message"]
+    seen = monitor(server, created["id"])
+    assert seen["last_result"]["tamper"]["tampered"] is True
+    assert seen["page_changed_at"] is not None  # the page shows the change, not "matches"
+
+
+def test_a_failing_first_page_never_becomes_the_baseline(server: Server, site: Site) -> None:
+    site.remove("/")
+    created = add(server, url=site.url(), keyword="欢迎访问", fail_threshold=5)
+    assert created["baseline"] is None
+    site.serve("/", DEFACED)  # answers 200, but without its keyword: not a good page
+    probe(server, created["id"])
+    assert monitor(server, created["id"])["baseline"] is None
+    site.serve("/", home())
+    probe(server, created["id"])
+    assert monitor(server, created["id"])["baseline"]["accepted_by"] == "first good check"
+
+
+def test_an_error_page_is_judged_for_defacement_signs_only(server: Server, site: Site) -> None:
+    created = add(server, url=site.url(), fail_threshold=1)
+    assert probe(server, created["id"]).ok
+    site.serve("/", "<html><body>Service Unavailable</body></html>", status=503)
+    result = probe(server, created["id"])
+    assert result.verdict is not None and not result.verdict.tampered  # different, not defaced
+    assert [alert["kind"] for alert in alerts(server)] == ["down"]
+    site.serve("/", DEFACED, status=500)
+    result = probe(server, created["id"])
+    assert result.verdict is not None and result.verdict.tampered
+    assert sorted(alert["kind"] for alert in alerts(server, status="open")) == ["down", "tamper"]
+    assert monitor(server, created["id"])["page_changed_at"] is None  # never a candidate

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.harness import ServerUnderTest, run_cli, wait_for
+from tests.monitors.conftest import LOOPBACK_ALLOWED
 from tests.monitors.site import DEFACED, Site, home
 
 
@@ -21,7 +22,7 @@ def running(
 ) -> Iterator[ServerUnderTest]:
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
     server.init_copy(data_folder_templates)
-    server.set_config(workers=2, monitor_threads=4)
+    server.set_config(workers=2, monitor_threads=4, **LOOPBACK_ALLOWED)
     server.start()
     yield server
     server.stop()

@@ -69,7 +69,13 @@ def test_a_probe_releases_its_claim(server: Server, site: Site) -> None:
     assert claimed == created["id"]
     from server.monitors.record import probe_monitor
 
-    probe_monitor(server.state.engine, claimed, (), claimed_by="me")
+    probe_monitor(
+        server.state.engine,
+        claimed,
+        (),
+        claimed_by="me",
+        addresses=server.state.config.monitor_addresses,
+    )
     with server.state.sessions() as session:
         monitor = session.get(Monitor, claimed)
         assert monitor is not None
@@ -248,8 +254,8 @@ def test_monitor_alerts_are_titled_by_their_page(server: Server, site: Site) -> 
     with server.state.sessions() as session:
         alert = session.scalars(select(Alert)).one()
     message = message_for(alert, None)
-    assert message.title.en == f"Page down: {site.url('/gone')}"
-    assert message.title.zh == f"页面无法访问：{site.url('/gone')}"
+    assert message.title.en == f"Page check failed: {site.url('/gone')}"
+    assert message.title.zh == f"页面检查未通过：{site.url('/gone')}"
     assert message.subject == site.url("/gone")
 
 
@@ -261,8 +267,16 @@ def test_reminders_while_down_at_most_every_interval(server: Server, site: Site)
     from server.monitors.record import DefacementWords, probe_monitor
 
     engine = server.state.engine
-    probe_monitor(engine, created["id"], DefacementWords(engine).get(), (channel,))
-    probe_monitor(engine, created["id"], (), (channel,))
+    probe_monitor(
+        engine,
+        created["id"],
+        DefacementWords(engine).get(),
+        (channel,),
+        addresses=server.state.config.monitor_addresses,
+    )
+    probe_monitor(
+        engine, created["id"], (), (channel,), addresses=server.state.config.monitor_addresses
+    )
 
     def reminders() -> int:
         with server.state.sessions() as session:
@@ -285,8 +299,12 @@ def test_reminders_while_down_at_most_every_interval(server: Server, site: Site)
         connection.execute(
             update(Alert).values(opened_at=utcnow() - datetime.timedelta(minutes=10))
         )
-    probe_monitor(engine, created["id"], (), (channel,))
-    probe_monitor(engine, created["id"], (), (channel,))
+    probe_monitor(
+        engine, created["id"], (), (channel,), addresses=server.state.config.monitor_addresses
+    )
+    probe_monitor(
+        engine, created["id"], (), (channel,), addresses=server.state.config.monitor_addresses
+    )
     assert reminders() == 1
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class SignedAgent:
     agent_id: str
     epoch: int = 1_700_000_000_000
     next_seq: int = field(default=1)
+    signed_before: set[tuple[str, str, bytes, int]] = field(default_factory=set)
 
     def enroll(self, token: str, hostname: str = "pc-101") -> TestResponse:
         payload = {
@@ -98,6 +100,14 @@ class SignedAgent:
         headers: dict[str, str] | None = None,
     ) -> TestResponse:
         who = agent_id or self.agent_id
+        if sent_at is None:
+            # The server takes a signature once (a replay within the window is refused), and
+            # the same request signed again in the same second is the same signature: sign a
+            # repeat a second later, as a real agent's repeats are apart.
+            sent_at = int(time.time())
+            while (method, path, body, sent_at) in self.signed_before:
+                sent_at += 1
+            self.signed_before.add((method, path, body, sent_at))
         signed = sign_request(self.key, method, path, who, body, sent_at).as_dict()
         signed.update(headers or {})
         return self.server.client().open(
@@ -157,18 +167,30 @@ def sample_results(count: int = 3) -> list[dict[str, Any]]:
     ]
 
 
+def apply_settings(data: Path, settings: dict[str, Any]) -> None:
+    """Write ``settings`` into the data folder's config.json, as an admin would."""
+    if not settings:
+        return
+    path = data / "config.json"
+    config = json.loads(path.read_text())
+    config.update(settings)
+    path.write_text(json.dumps(config, indent=2))  # the file keeps its 0600
+
+
 @pytest.fixture
 def server(
     tmp_path: Path,
     database_url: str,
     data_folder_templates: DataFolderTemplates,
     request: pytest.FixtureRequest,
+    server_settings: dict[str, Any],
 ) -> Iterator[Server]:
     data = tmp_path / "server"
     if request.node.get_closest_marker("real_server_init"):
         output, password = init_data_folder(data, database_url)
     else:
         output, password = data_folder_templates.copy(data, database_url)
+    apply_settings(data, server_settings)
     app = create_app(data)
     app.config["TESTING"] = True
     yield Server(data, app, password, output)

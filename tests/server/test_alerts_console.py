@@ -283,4 +283,21 @@ def test_a_monitor_alert_names_its_resource(server: Server) -> None:
     html = page(client, "/alerts?kind=down")
     assert "monitor:7" in html and "https://www.school.example/" in html
     assert 'href="/hosts/' not in html
-    assert json.dumps("page down")[1:-1] in html
+    assert json.dumps("page check failed")[1:-1] in html
+
+
+def test_a_failing_checks_alert_says_what_to_do_in_the_persons_language(
+    server: Server, failing: int
+) -> None:
+    from checks.api import registry_catalog
+
+    [entry] = [e for e in registry_catalog() if e["id"] == "accounts.uid0_extra"]
+    client = person(server, "olga", "operator")
+    english = page(client, f"/alerts/{failing}")
+    assert 'class="remediation"' in english
+    assert json.dumps(entry["remediation"]["en"], ensure_ascii=False)[1:-1] in english.replace(
+        "&#39;", "'"
+    ).replace("&#34;", '"')
+    chinese = client.get(f"/alerts/{failing}", headers={"Accept-Language": "zh-CN"})
+    text = chinese.get_data(as_text=True)
+    assert "整改建议" in text and entry["remediation"]["zh"] in text

@@ -73,6 +73,21 @@ def test_first_login_forces_a_password_change(server: Server) -> None:
     assert log_in(server.client(), "admin", NEW_PASSWORD) == 302
 
 
+def test_the_initial_password_file_goes_once_it_was_changed(server: Server) -> None:
+    initial = server.state.paths.initial_password
+    assert initial.read_text().strip() == server.admin_password
+    client = server.client()
+    assert log_in(client, "admin", server.admin_password) == 302
+    page = client.get("/password").get_data(as_text=True)
+    # The forced change shows no navigation: every link would lead back here.
+    assert "<nav>" not in page and 'href="/hosts"' not in page
+    assert change_password(client, server.admin_password, "Wrong-confirm-1", "x") == 400
+    assert initial.exists()  # a refused change keeps it
+    assert change_password(client, server.admin_password, NEW_PASSWORD) == 302
+    assert not initial.exists()
+    assert "<nav>" in client.get("/hosts").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("new", "confirm"),
     [

@@ -156,3 +156,32 @@ def test_database_that_already_has_users_is_refused(server: Server, tmp_path: Pa
     assert status == 1
     assert "already has users" in err
     assert not (tmp_path / "second").exists()
+
+
+def test_migrations_are_quiet_unless_asked(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13 item 12: with logging on (as in the server's processes), Alembic's lines
+    appear only with ``server run --verbose``."""
+    import logging
+
+    from server.cli import _quiet_migrations
+    from server.store.engine import make_engine
+    from server.store.migrate import upgrade_database
+
+    alembic = logging.getLogger("alembic")
+    before = alembic.level
+    caplog.set_level(logging.INFO)
+    try:
+        for verbose, name in ((False, "quiet"), (True, "verbose")):
+            caplog.clear()
+            engine = make_engine(f"sqlite:///{tmp_path / name}.sqlite3")
+            try:
+                _quiet_migrations(verbose)
+                upgrade_database(engine)
+            finally:
+                engine.dispose()
+            lines = [r for r in caplog.records if r.name.startswith("alembic")]
+            assert bool(lines) is verbose, [r.getMessage() for r in lines]
+    finally:
+        alembic.setLevel(before)

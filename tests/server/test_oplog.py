@@ -24,7 +24,13 @@ from server.oplog.chain import GENESIS_HASH, EntryFields, entry_hash
 from server.oplog.cli import purge_command, verify_command
 from server.oplog.models import OplogCheckpoint, OplogEntry
 from server.oplog.settings import OplogSettings, retention_problem
-from server.oplog.signing import KEY_NAME, PUBLIC_KEY_NAME, ensure_signing_key, verification_key
+from server.oplog.signing import (
+    ANCHORS_NAME,
+    KEY_NAME,
+    PUBLIC_KEY_NAME,
+    ensure_signing_key,
+    verification_key,
+)
 from server.oplog.store import OperationLog
 from server.oplog.verify import Verdict, verify_log
 from server.store.migrate import alembic_config
@@ -55,7 +61,9 @@ def fill(log: OperationLog, count: int, at: datetime.datetime | None = None) -> 
 
 
 def check(server: Server) -> Verdict:
-    return verify_log(server.state.engine, verification_key(server.data))
+    return verify_log(
+        server.state.engine, verification_key(server.data), server.data / ANCHORS_NAME
+    )
 
 
 def sql(server: Server, statement: str, **params: object) -> None:
@@ -207,6 +215,67 @@ def test_a_truncated_log_with_a_reset_head_is_caught_by_a_checkpoint(server: Ser
     assert "checkpoint" in (verdict.problem or "")
 
 
+def test_newest_entries_cut_with_their_checkpoints_are_caught_by_the_anchor_file(
+    server: Server,
+) -> None:
+    """The database alone cannot tell: entries 5..12 and their checkpoints deleted, the head
+    set back to entry 4 still links up. The anchor file beside the data names entry 5."""
+    fill(make_log(server), 12)
+    kept = entries(server)[3]  # entry 4
+    sql(server, "DELETE FROM oplog_entries WHERE seq > 4")
+    sql(server, "DELETE FROM oplog_checkpoints WHERE seq > 4")
+    sql(server, "UPDATE oplog_head SET seq = 4, hash = :h, checkpoint_seq = 0", h=kept.hash)
+    assert verify_log(server.state.engine, verification_key(server.data), None).ok  # blind
+    verdict = check(server)
+    assert not verdict.ok and verdict.bad_seq == 5, verdict
+    assert "truncated" in (verdict.problem or "")
+
+
+def test_an_emptied_log_reset_to_genesis_is_caught_by_the_anchor_file(server: Server) -> None:
+    fill(make_log(server), 7)
+    sql(server, "DELETE FROM oplog_entries")
+    sql(server, "DELETE FROM oplog_checkpoints")
+    sql(server, "UPDATE oplog_head SET seq = 0, hash = :h, checkpoint_seq = 0", h=GENESIS_HASH)
+    verdict = check(server)
+    assert not verdict.ok and verdict.bad_seq == 5
+    # The anchor file itself removed, while the database still has checkpoints: also named.
+    fill(make_log(server), 6)
+    (server.data / ANCHORS_NAME).unlink()
+    verdict = check(server)
+    assert not verdict.ok and "anchor file" in (verdict.problem or "")
+
+
+def test_a_forged_anchor_line_is_named(server: Server) -> None:
+    fill(make_log(server), 6)
+    path = server.data / ANCHORS_NAME
+    assert path.stat().st_mode & 0o777 == 0o600
+    line = path.read_text().splitlines()[0].replace('"seq":5', '"seq":6')
+    with path.open("a") as handle:
+        handle.write(line + "\n")
+    verdict = check(server)
+    assert not verdict.ok and "line 2 of the anchor file is not signed" in (verdict.problem or "")
+
+
+def test_the_unsigned_tail_is_a_minute_at_most(server: Server) -> None:
+    """Signed by count (every 5 here), by age (an append a minute after the newest signed
+    entry), and by the scheduler's job for an idle tail; each anchored."""
+    log = make_log(server, every=100)
+    start = utcnow() - datetime.timedelta(minutes=10)
+    fill(log, 1, at=start)  # entry 1: nothing signed yet
+    fill(log, 1, at=start + datetime.timedelta(seconds=30))
+    with server.state.sessions() as session:
+        assert list(session.scalars(select(OplogCheckpoint.seq))) == []
+    assert log.sign_tail() is not None  # the job: entries 1..2 waited unsigned
+    fill(log, 1, at=start + datetime.timedelta(seconds=50))
+    fill(log, 1, at=start + datetime.timedelta(seconds=95))  # 65 s after entry 2
+    assert log.sign_tail() is None  # nothing waits now
+    with server.state.sessions() as session:
+        assert sorted(session.scalars(select(OplogCheckpoint.seq))) == [2, 4]
+    anchored = [line for line in (server.data / ANCHORS_NAME).read_text().splitlines() if line]
+    assert len(anchored) == 2
+    assert check(server).ok
+
+
 def _insert(server: Server, seq: int, prev_hash: str) -> None:
     at = utcnow()
     fields = EntryFields.make("console.login", actor="mallory", role="admin")
@@ -324,7 +393,9 @@ def test_purge_keeps_the_log_verifiable_and_is_logged(server: Server) -> None:
     assert '"purged":7' in purge.details
     with server.state.sessions() as session:
         signed = sorted(session.scalars(select(OplogCheckpoint.seq)))
-    assert signed == [10, 11]  # entry 5's checkpoint went with entry 5
+    # Entry 5's checkpoint went with entry 5; entry 8 was signed at once, its signed
+    # predecessor (entry 5) being far more than a minute older (store.SIGN_WITHIN).
+    assert signed == [8, 11]
     verdict = check(server)
     assert verdict.ok, verdict.problem
     assert (verdict.entries, verdict.first_seq, verdict.anchor_seq) == (4, 8, 7)

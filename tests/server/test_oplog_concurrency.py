@@ -17,7 +17,7 @@ from sqlalchemy import select
 from server.oplog.chain import EntryFields
 from server.oplog.models import OplogCheckpoint, OplogEntry
 from server.oplog.settings import OplogSettings
-from server.oplog.signing import verification_key
+from server.oplog.signing import ANCHORS_NAME, verification_key
 from server.oplog.store import OperationLog
 from server.oplog.verify import verify_log
 from server.store.engine import make_engine
@@ -46,7 +46,9 @@ def _assert_one_chain(server: Server, actors: list[str]) -> None:
     assert sorted(seq for seq, _actor in rows) == list(range(1, total + 1))
     assert Counter(actor for _seq, actor in rows) == dict.fromkeys(actors, PER_WORKER)
     assert len(checkpoints) == total // EVERY
-    verdict = verify_log(server.state.engine, verification_key(server.data))
+    verdict = verify_log(
+        server.state.engine, verification_key(server.data), server.data / ANCHORS_NAME
+    )
     assert verdict.ok, verdict.problem
     assert verdict.entries == total
 

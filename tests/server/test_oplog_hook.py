@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from server.oplog.hook import install_hook, record
 from server.oplog.models import OplogEntry
-from server.oplog.signing import verification_key
+from server.oplog.signing import ANCHORS_NAME, verification_key
 from server.oplog.verify import verify_log
 from server.store.accounts import create_api_token, create_user, user_by_name
 from tests.server.conftest import Server, SignedAgent
@@ -191,7 +191,9 @@ def test_refused_reads_of_the_log_are_logged(logged: Server) -> None:
         ("oplog.read", "admin", "refused"),
         ("oplog.read", "admin", "ok"),
     ]
-    assert verify_log(logged.state.engine, verification_key(logged.data)).ok
+    assert verify_log(
+        logged.state.engine, verification_key(logged.data), logged.data / ANCHORS_NAME
+    ).ok
 
 
 def test_record_failure_never_breaks_the_request(logged: Server) -> None:
@@ -201,3 +203,21 @@ def test_record_failure_never_breaks_the_request(logged: Server) -> None:
     with logged.app.app_context():
         assert record("test.event") is None
     assert entries(logged) == []
+
+
+def test_an_oversized_console_form_is_a_413_and_an_entry_not_a_traceback(
+    logged: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3 MiB login form: Flask answers 413 (MAX_CONTENT_LENGTH); reading the form again in
+    the hook raised, so the refusal was a traceback instead of an entry."""
+    client = logged.client()
+    before = len(entries(logged))
+    form = {"name": "admin", "password": "x" * (3 * 1024 * 1024), "csrf_token": "t"}
+    answer = client.post("/login", data=form, environ_base=PEER)
+    assert answer.status_code == 413
+    assert not [r for r in caplog.records if "could not record" in r.getMessage()]
+    new = entries(logged)[before:]
+    assert [(e.action, e.outcome, e.client_address) for e in new] == [
+        ("console.login", "refused", "10.20.30.40")
+    ]
+    assert "413" in new[0].reason and new[0].target == "user:"

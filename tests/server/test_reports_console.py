@@ -91,6 +91,92 @@ def test_auditor_generates_lists_and_downloads(server: Server, agent: SignedAgen
     assert [(entry.actor, entry.outcome) for entry in generated] == [("audrey", "ok")]
 
 
+def test_the_public_key_downloads_and_verifies_a_report(
+    server: Server, agent: SignedAgent, tmp_path
+) -> None:
+    """Issue 13 item 15: the page offers the key with the verify line, and the file it gives
+    is the one ``xunjian report verify --public-key`` checks a downloaded report against."""
+    import subprocess
+    import sys
+
+    assert agent.send_report(agent.report()).status_code == 200
+    client = signed_in(server, "audrey", "auditor")
+    page = client.get("/reports/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'href="/reports/public-key"' in page and "下载公钥 report-signing.pub" in page
+    assert "xunjian report verify FILE.json --public-key report-signing.pub" in page
+    week = last_complete_week(utcnow(), zone_of(server.state.config))
+    client.post(
+        "/reports/generate", data={"week": str(week), "csrf_token": csrf(client, "/reports/")}
+    )
+    with server.state.sessions() as session:
+        row = session.scalars(select(WeeklyReport)).one()
+    answer = client.get("/reports/public-key")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="report-signing.pub"'
+    key = tmp_path / "report-signing.pub"
+    key.write_bytes(answer.get_data())
+    report = tmp_path / "week.json"
+    report.write_bytes(client.get(f"/reports/{row.id}/json").get_data())
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xunjian.cli",
+            "report",
+            "verify",
+            str(report),
+            "--public-key",
+            str(key),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [given] = entries(server, "report.public_key")
+    assert given.actor == "audrey"
+    # An operator may not have it (the reports are admin and auditor only).
+    assert signed_in(server, "olga", "operator").get("/reports/public-key").status_code == 403
+
+
+def test_the_auditor_role_is_described_as_it_is(server: Server) -> None:
+    """Issue 13 item 16: not "read-only", since an auditor keeps reports (logged)."""
+    admin = signed_in(server, "adam", "admin")
+    page = admin.get("/settings/accounts", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "read-only" not in page
+    assert "keeps a week's report (each one recorded in the operation log)" in page
+    chinese = admin.get("/settings/accounts", headers={"Accept-Language": "zh-CN"})
+    assert "生成并保存某一周的报告（每次都记入操作日志）" in chinese.get_data(as_text=True)
+
+
+def test_a_new_install_offers_this_week_so_far_and_last_week_by_name(
+    server: Server, agent: SignedAgent
+) -> None:
+    """Issue 13 item 13: the first scans are in this week, which the page offers by name
+    beside the last complete week; this week's report holds them."""
+    from server.reports.week import this_week
+
+    assert agent.send_report(agent.report()).status_code == 200
+    zone = zone_of(server.state.config)
+    now_week, last = this_week(utcnow(), zone), last_complete_week(utcnow(), zone)
+    assert now_week.previous() == last
+    client = signed_in(server, "audrey", "auditor")
+    page = client.get("/reports/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f'value="{now_week}" data-week="this">This week so far ({now_week}, partial)' in page
+    assert f'value="{last}" data-week="last">Last complete week ({last})' in page
+    chinese = client.get("/reports/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert f"本周至今（{now_week}，不完整）" in chinese and f"上一个完整周（{last}）" in chinese
+    answer = client.post(
+        "/reports/generate", data={"week": str(now_week), "csrf_token": csrf(client, "/reports/")}
+    )
+    assert answer.status_code == 303
+    with server.state.sessions() as session:
+        row = session.scalars(select(WeeklyReport)).one()
+    assert row.week == str(now_week) and row.complete is False
+    report = json.loads(client.get(f"/reports/{row.id}/json").get_data())
+    assert report["report"]["summary"]["hosts_reporting"] == 1  # the scan is in it
+
+
 def test_chinese_page_and_bad_weeks(server: Server) -> None:
     client = signed_in(server, "ada", "admin")
     page = client.get("/reports/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)

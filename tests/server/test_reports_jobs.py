@@ -145,6 +145,22 @@ def test_two_processes_purge_the_operation_log_once(server: Server) -> None:
     assert run_once(context_of(server), JOB["oplog_purge"], "again") is None
 
 
+def test_the_scheduler_signs_an_idle_operation_log_tail(server: Server) -> None:
+    from server.oplog.models import OplogCheckpoint
+
+    context = context_of(server)
+    context.log_event("test.event", "t", {})  # one entry; not yet a checkpoint's worth
+    with server.state.sessions() as session:
+        before = list(session.scalars(select(OplogCheckpoint.seq)))
+        head = session.scalar(select(func.max(OplogEntry.seq)))
+    assert head not in before
+    outcome = run_once(context, JOB["oplog_sign"], "signer")
+    assert outcome is not None and f"entry {head}" in outcome
+    with server.state.sessions() as session:
+        assert head in set(session.scalars(select(OplogCheckpoint.seq)))
+    assert run_once(context, JOB["oplog_sign"], "signer") == "nothing unsigned"
+
+
 def test_a_new_server_purges_nothing_on_its_first_day(server: Server) -> None:
     assert run_once(context_of(server), JOB["oplog_purge"], "first") is None
     assert oplog_actions(server, "oplog.purge") == []

@@ -7,6 +7,16 @@ agent that runs a monitor for an internal-only site (``agent/monitors``) both ca
 connection, timeout, untrusted or expired certificate, an endless redirect) is a ``Fetch``
 that says so, never an exception.
 
+Where a monitor may fetch from (server-side request forgery: a monitor's page is read back
+through the API): :class:`AddressPolicy`. The host's name is resolved once per request, every
+address it resolves to is checked, and the connection goes to the checked address (pinned, so
+a second DNS answer cannot swap in another: rebinding); each redirect is checked the same way.
+Global addresses are allowed; loopback, private, link-local and shared (CGNAT) ones only inside
+the networks an administrator lists (``monitor_allowed_networks`` in the server's config.json,
+and in agent.json for an agent's monitors); unspecified, multicast, broadcast and the cloud
+metadata addresses never. An IPv4 address spelled other than as a dotted quad
+(``2130706433``, ``0177.0.0.1``, ``0x7f.1``) is refused by :func:`check_url`.
+
 An HTTPS site whose certificate does not verify is fetched a second time without verification,
 so the page itself is still judged (a cert alert, not a down alert, for an expired
 certificate); the certificate's expiry is read from the peer certificate either way.
@@ -15,10 +25,14 @@ certificate); the certificate's expiry is read from the peer certificate either 
 from __future__ import annotations
 
 import datetime
+import functools
 import http.client
+import ipaddress
 import re
+import socket
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
@@ -32,6 +46,98 @@ _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGN
 
 class UrlError(ValueError):
     """A monitor URL is not acceptable; the message says why."""
+
+
+class AddressRefused(ValueError):
+    """The page's address is one a monitor may not fetch; the message says why."""
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Cloud instance metadata (AWS, GCP, Azure, OpenStack; AWS's IPv6; AWS ECS; Alibaba Cloud):
+# never fetched, whatever networks are allowed: they hand out credentials.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(text)
+    for text in ("169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200")
+)
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                          r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")  # fmt: skip
+
+
+def parse_networks(texts: Iterable[str]) -> tuple[IpNetwork, ...]:
+    """``["10.0.0.0/8", "192.168.1.20"]`` as networks; ValueError names a bad one."""
+    networks: list[IpNetwork] = []
+    for text in texts:
+        if not isinstance(text, str):
+            raise ValueError(f"allowed network {text!r} is not text")
+        try:
+            networks.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError as error:
+            raise ValueError(f"allowed network {text[:60]!r}: {error}") from None
+    return tuple(networks)
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses a monitor may fetch from (see the module's text). The default allows
+    global addresses only."""
+
+    allowed_networks: tuple[IpNetwork, ...] = ()
+
+    @classmethod
+    def allowing(cls, texts: Iterable[str]) -> AddressPolicy:
+        return cls(parse_networks(texts))
+
+    def problem(self, address: str) -> str | None:
+        """Why ``address`` (an IP address as text) may not be fetched, or None."""
+        ip: IpAddress = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        if ip in METADATA_ADDRESSES:
+            return f"{ip} is a cloud metadata address"
+        if ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+            return f"{ip} is not a host's address"
+        if ip.is_global or any(ip in network for network in self.allowed_networks):
+            return None
+        kind = (
+            "loopback"
+            if ip.is_loopback
+            else "link-local"
+            if ip.is_link_local
+            else "private or reserved"
+        )
+        return (
+            f"{ip} is a {kind} address; monitors fetch such addresses only in the networks "
+            "an administrator allows (monitor_allowed_networks)"
+        )
+
+    def resolve(self, host: str, port: int) -> str:
+        """The address to connect to for ``host``: every address it resolves to must be
+        allowed (one bad answer refuses all: a name is not half trusted)."""
+        try:
+            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as error:
+            raise OSError(f"cannot resolve {host}: {error.strerror}") from None
+        addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+        for address in addresses:
+            problem = self.problem(address)
+            if problem is not None:
+                named = "" if address == host.strip("[]") else f"{host} resolves to "
+                raise AddressRefused(f"{named}{problem}")
+        if not addresses:
+            raise OSError(f"cannot resolve {host}")
+        return addresses[0]
+
+
+def _pinned(
+    address: str,
+    destination: tuple[str, int],
+    timeout: float | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """``socket.create_connection`` to the checked address instead of the name again."""
+    return socket.create_connection((address, destination[1]), timeout, source_address)
 
 
 def check_url(url: str) -> str:
@@ -54,6 +160,12 @@ def check_url(url: str) -> str:
         raise UrlError("url must not carry credentials (user:password@)")
     if port == 0:
         raise UrlError("url port must be 1..65535")
+    labels = parts.hostname.rstrip(".").split(".")
+    if all(_NUMERIC_LABEL.fullmatch(label) for label in labels) and not _DOTTED_QUAD.fullmatch(
+        parts.hostname
+    ):
+        # 2130706433, 0177.0.0.1, 0x7f.1: inet_aton's spellings hide an address from people.
+        raise UrlError("url host: write an IPv4 address as a dotted quad (a.b.c.d)")
     return url
 
 
@@ -135,10 +247,18 @@ class _Deadline:
 
 
 def _one_request(
-    url: str, deadline: _Deadline, ca_file: str, verify: bool, max_body: int
+    url: str,
+    deadline: _Deadline,
+    ca_file: str,
+    verify: bool,
+    max_body: int,
+    addresses: AddressPolicy,
 ) -> tuple[int, dict[str, str], bytes, bool, CertInfo | None]:
+    check_url(url)  # a redirect's target too: schemes, odd IPv4 spellings
     parts = urlsplit(url)
     host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = addresses.resolve(host, port)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -150,6 +270,9 @@ def _one_request(
         )
     else:
         connection = http.client.HTTPConnection(host, parts.port or 80, timeout=deadline.left())
+    # Connect to the address just checked; the name still goes in Host, SNI and the
+    # certificate's check.
+    connection._create_connection = functools.partial(_pinned, address)  # type: ignore[attr-defined]
     try:
         connection.connect()
         if isinstance(connection.sock, ssl.SSLSocket):
@@ -193,8 +316,11 @@ def fetch(
     max_redirects: int = 5,
     ca_file: str = "",
     max_body: int = MAX_BODY_BYTES,
+    addresses: AddressPolicy | None = None,
 ) -> Fetch:
-    """GET ``url`` within ``timeout`` seconds in all (redirects included)."""
+    """GET ``url`` within ``timeout`` seconds in all (redirects included), from the addresses
+    ``addresses`` allows (default: global ones only)."""
+    policy = addresses or AddressPolicy()
     started = time.monotonic()
     deadline = _Deadline(timeout)
     result = Fetch(url=url)
@@ -205,7 +331,7 @@ def fetch(
         while True:
             try:
                 status, headers, body, truncated, cert = _one_request(
-                    current, deadline, ca_file, verify, max_body
+                    current, deadline, ca_file, verify, max_body, policy
                 )
             except ssl.SSLCertVerificationError as error:
                 if not verify:
@@ -236,6 +362,9 @@ def fetch(
                 current = target
                 continue
             break
+    except (AddressRefused, UrlError) as error:
+        result.error = f"refused: {error}"[:300]
+        result.status = None
     except TimeoutError:
         result.error = f"timed out after {timeout:g} s"
         result.status = None

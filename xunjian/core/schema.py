@@ -20,6 +20,19 @@ import msgspec
 T = TypeVar("T")
 
 MAX_SAFE_INTEGER = 2**53 - 1  # what JavaScript clients can still read exactly
+# What text and numbers a body may hold, wherever they are (free JSON such as evidence and
+# inventory included), so SQLite and PostgreSQL take or refuse a body alike:
+# * no NUL (U+0000): PostgreSQL text and jsonb cannot store it (a 500 there, stored on SQLite),
+#   and no name, path or message needs one;
+# * no lone surrogate (``\ud800``): not a character, not encodable as UTF-8 (msgspec refuses
+#   the escape while parsing);
+# * nesting within msgspec's guard (about 1,000 levels; JSON_MAX_DEPTH is tighter for evidence
+#   and inventory);
+# * integers within 64 bits (signed or unsigned): what SQLite's JSON functions, PostgreSQL's
+#   jsonb readers and every other reader of a stored document take back exactly.
+INTEGER_BOUNDS = (-(2**63), 2**64 - 1)
+_NUL_ESCAPE = b"\\u0000"
+_LONG_NUMBER = re.compile(rb"[0-9]{19,}")  # 2**63 has 19 digits: shorter ones are in bounds
 
 # msgspec ends a validation message with " - at `$.results[3].status`"; the part before the
 # marker is the reason, the part after it the place.
@@ -63,10 +76,32 @@ def _body_error(error: msgspec.ValidationError) -> BodyError:
     return BodyError(place or "body", reason[:1].lower() + reason[1:])
 
 
+def check_content(value: Any, place: str = "") -> None:
+    """BodyError when ``value`` holds a NUL in any text (keys included) or an integer outside
+    INTEGER_BOUNDS: what no body may hold (see above)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BodyError(place or "body", "text may not contain NUL characters")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not INTEGER_BOUNDS[0] <= value <= INTEGER_BOUNDS[1]:
+            raise BodyError(place or "body", "integer out of range (64 bits at most)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{place}.{key}" if place else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                raise BodyError(place or "body", "a key may not contain NUL characters")
+            check_content(item, where)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_content(item, f"{place}[{index}]")
+
+
 def decode_json(data: bytes, model: type[T]) -> T:
     """Parse and validate a JSON body in one pass; BodyError names the place of the fault."""
     try:
-        return msgspec.json.decode(data, type=model)
+        body = msgspec.json.decode(data, type=model)
     except msgspec.ValidationError as error:
         raise _body_error(error) from None
     except msgspec.DecodeError as error:
@@ -74,6 +109,12 @@ def decode_json(data: bytes, model: type[T]) -> T:
     except RecursionError:
         # msgspec's own depth guard (about 1,000 levels); raised before any stack is at risk.
         raise BodyError("body", "nested too deeply") from None
+    # Only a body whose bytes could hold a NUL or a long number is walked (a NUL travels as
+    # the escape; a raw control character is already invalid JSON), so a usual report costs
+    # two byte searches.
+    if _NUL_ESCAPE in data or _LONG_NUMBER.search(data):
+        check_content(to_builtins(body))
+    return body
 
 
 def convert(value: Any, model: type[T], *, from_text: bool = False) -> T:
@@ -82,6 +123,8 @@ def convert(value: Any, model: type[T], *, from_text: bool = False) -> T:
     ``from_text`` accepts numbers and booleans spelled as text, as query strings and forms
     carry them ("3", "true"); JSON bodies never get that leniency.
     """
+    if from_text:  # forms and query strings: small, and text from people
+        check_content(value)
     try:
         return msgspec.convert(value, model, strict=not from_text)
     except msgspec.ValidationError as error:

@@ -21,12 +21,34 @@ def _process_dirs(host: HostContext) -> list[Path]:
     return sorted((p for p in proc.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
 
 
-def _uid(status_text: str | None) -> int | None:
+def _status_number(status_text: str | None, key: str) -> int | None:
     for line in (status_text or "").splitlines():
-        if line.startswith("Uid:"):
+        if line.startswith(key):
             fields = line.split()
             return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
     return None
+
+
+def _uid(status_text: str | None) -> int | None:
+    return _status_number(status_text, "Uid:")
+
+
+def _command(folder: Path) -> tuple[str, ...]:
+    """/proc/PID/cmdline: the arguments, NUL separated (empty for a kernel thread)."""
+    try:
+        raw = (folder / "cmdline").read_bytes()
+    except OSError:
+        return ()
+    return tuple(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+
+
+def _user_names(host: HostContext) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for line in (host.read_optional("/etc/passwd") or "").splitlines():
+        fields = line.split(":")
+        if len(fields) > 2 and fields[2].isdigit():
+            names.setdefault(int(fields[2]), fields[0])
+    return names
 
 
 def _read(path: Path) -> str | None:
@@ -85,6 +107,7 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
     if not dirs:
         raise NotApplicable("there is no process table under /proc to read")
     found: dict[int, tuple[str, str | None, set[str]]] = {}
+    proc = host.path("/proc")
     unreadable = 0
     matched: set[int] = set()
     for folder in dirs:
@@ -114,7 +137,11 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
     database = rpm_database(host) if owners is None else None
     use_rpm = database is not None and host.runner is not None
     programs = []
+    users = _user_names(host)
     for pid, (name, exe, ports) in sorted(found.items()):
+        status = _read(proc / str(pid) / "status")
+        uid = _uid(status)
+        parent = _status_number(status, "PPid:")
         package = None
         known = owners is not None or use_rpm
         path = exe.removesuffix(_DELETED) if exe else None
@@ -126,6 +153,16 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
             except CollectError:
                 known = False
         programs.append(
-            ListeningProgram(pid, name, exe, tuple(sorted(ports)), package, known and bool(path))
+            ListeningProgram(
+                pid,
+                name,
+                exe,
+                tuple(sorted(ports)),
+                package,
+                known and bool(path),
+                command=_command(proc / str(pid)),
+                user="" if uid is None else users.get(uid, f"uid {uid}"),
+                parent_command=_command(proc / str(parent)) if parent else (),
+            )
         )
     return tuple(programs)

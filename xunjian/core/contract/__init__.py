@@ -99,8 +99,18 @@ HEARTBEAT_INTERVAL_BOUNDS = (10.0, 86400.0)
 
 # -- the file watcher (agent/watch, server/files; docs/file-watcher.md) -------------------------
 WatchKind = Literal["web_root", "upload"]
+# watch_failed / watch_recovered: the watcher itself cannot work (or works again); the server
+# opens (resolves) a watch_failed alert, so a blind watcher is never mistaken for a quiet one.
 FileAction = Literal[
-    "created", "modified", "deleted", "moved", "summary", "folder_missing", "folder_back"
+    "created",
+    "modified",
+    "deleted",
+    "moved",
+    "summary",
+    "folder_missing",
+    "folder_back",
+    "watch_failed",
+    "watch_recovered",
 ]
 FindingKind = Literal["webshell", "sensitive_word"]
 WATCH_KINDS: tuple[str, ...] = get_args(WatchKind)
@@ -111,6 +121,7 @@ MAX_FINDINGS = 20
 FINDING_RULE_MAX = 100
 FILE_PATH_MAX = 1024
 FILE_OWNER_MAX = 64
+FILE_EVENT_ERROR_MAX = 500
 MAX_WATCH_FOLDERS = 50
 MAX_SENSITIVE_WORDS = 500
 SENSITIVE_WORD_MAX = 100

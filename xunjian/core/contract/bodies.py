@@ -21,6 +21,7 @@ from xunjian.core.contract import (
     CHECK_ID_PATTERN,
     COMMAND_TYPE_PATTERN,
     EVIDENCE_MAX_BYTES,
+    FILE_EVENT_ERROR_MAX,
     FILE_OWNER_MAX,
     FILE_PATH_MAX,
     FINDING_RULE_MAX,
@@ -197,6 +198,8 @@ class FileEvent(Body, kw_only=True):
     findings: Annotated[list[Finding], Meta(max_length=MAX_FINDINGS)] = msgspec.field(
         default_factory=list
     )
+    # Why the watcher cannot work (watch_failed only).
+    error: Annotated[str, Meta(max_length=FILE_EVENT_ERROR_MAX)] | None = None
 
     def __post_init__(self) -> None:
         _check_year("mtime", self.mtime)
