@@ -24,7 +24,7 @@ def _host(
     # With a root, commands run only when the caller passes a runner on purpose (a test's).
     if root is None:
         return HostContext.live(runner, cache)
-    return HostContext.tree(Path(root), runner)
+    return HostContext.tree(Path(root), runner, cache)
 
 
 def run_scan(

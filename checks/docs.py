@@ -34,6 +34,7 @@ def _section(spec: CheckSpec) -> list[str]:
         f"- Platforms: {', '.join(f'`{p}`' for p in spec.platforms)}",
         f"- Policy rules: {', '.join(f'`{r}`' for r in spec.rules)}",
         f"- Facts read: {', '.join(f'`{f}`' for f in spec.facts)}",
+        *([f"- Also from: {'; '.join(spec.references)}"] if spec.references else []),
         "",
     ]
     if spec.params:

@@ -33,6 +33,11 @@ class FactName(StrEnum):
     LAST_LOGINS = "last_logins"
     WEAK_PASSWORDS = "weak_passwords"  # keyed by the organisation's words
     LISTENING_PROGRAMS = "listening_programs"
+    AUTHORIZED_KEYS = "authorized_keys"
+    SCHEDULED_JOBS = "scheduled_jobs"
+    SUDO_RULES = "sudo_rules"
+    TIME_SYNC = "time_sync"
+    MAC_STATE = "mac_state"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -188,6 +193,57 @@ class SshdConfig:
 
 
 @dataclass(frozen=True)
+class AuthorizedKey:
+    """One public key that may log in as an account over SSH; the key itself is not kept."""
+
+    account: str
+    path: str
+    key_type: str  # "ssh-ed25519", "ssh-rsa", ...
+    fingerprint: str  # "SHA256:..." as ssh-keygen -l prints it
+    comment: str
+
+
+@dataclass(frozen=True)
+class JobProgram:
+    """A file a scheduled job names, and who may change it."""
+
+    path: str
+    exists: bool
+    mode: int | None  # permission bits only
+    uid: int | None
+    gid: int | None
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    source: str  # the crontab, cron folder or systemd unit that holds the job
+    account: str  # the account the job runs as
+    command: str
+    programs: tuple[JobProgram, ...]
+
+
+@dataclass(frozen=True)
+class SudoRule:
+    source: str  # the sudoers file
+    principal: str  # "alice", "%sudo", or a User_Alias name
+    all_commands: bool  # the command list is ALL
+    nopasswd: bool
+
+
+@dataclass(frozen=True)
+class TimeSync:
+    enabled_services: tuple[str, ...]  # time services started at boot
+    looked_for: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MacState:
+    apparmor_at_boot: bool  # apparmor.service is enabled
+    apparmor_in_kernel: bool | None  # live hosts only; None when unknown (a tree)
+    selinux_mode: str | None  # "enforcing", "permissive", "disabled"; None without SELinux
+
+
+@dataclass(frozen=True)
 class PendingUpdate:
     package: str
     current_version: str | None
@@ -225,6 +281,10 @@ class InstalledPackage:
     architecture: str
     section: str  # Debian's section ("games", "net"); the RPM group, or "" when unknown
     manager: str  # "dpkg" or "rpm"
+    description: str = ""  # the one-line summary (dpkg's Description, rpm's SUMMARY)
+    # apt's mark (/var/lib/apt/extended_states): installed only as another package's dependency
+    auto_installed: bool = False
+    depends: tuple[str, ...] = ()  # names in Pre-Depends, Depends and Recommends
 
 
 @dataclass(frozen=True)
@@ -239,6 +299,10 @@ class PackageActivity:
     last_install_at: datetime | None
     last_install_package: str | None
     sources: tuple[str, ...]
+    # apt only: the suites of the downloaded package lists, and which of them carry security
+    # updates (a host with lists but no security suite never sees a security fix).
+    package_suites: tuple[str, ...] = ()
+    security_suites: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

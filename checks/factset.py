@@ -11,6 +11,7 @@ from checks.errors import CollectError
 from checks.facts import (
     KEYED_FACTS,
     Antivirus,
+    AuthorizedKey,
     BackupLocation,
     Clock,
     FactName,
@@ -23,6 +24,7 @@ from checks.facts import (
     ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    MacState,
     NetworkInterface,
     OsRelease,
     PackageActivity,
@@ -31,8 +33,11 @@ from checks.facts import (
     PwQuality,
     RebootRequired,
     ScanLog,
+    ScheduledJob,
     ShadowEntry,
     SshdConfig,
+    SudoRule,
+    TimeSync,
     UserAccount,
     WeakPasswords,
 )
@@ -171,6 +176,26 @@ class Facts:
     @property
     def sshd_config(self) -> SshdConfig:
         return cast(SshdConfig, self._get(FactName.SSHD_CONFIG))
+
+    @property
+    def scheduled_jobs(self) -> tuple[ScheduledJob, ...]:
+        return cast(tuple[ScheduledJob, ...], self._get(FactName.SCHEDULED_JOBS))
+
+    @property
+    def sudo_rules(self) -> tuple[SudoRule, ...]:
+        return cast(tuple[SudoRule, ...], self._get(FactName.SUDO_RULES))
+
+    @property
+    def time_sync(self) -> TimeSync:
+        return cast(TimeSync, self._get(FactName.TIME_SYNC))
+
+    @property
+    def mac_state(self) -> MacState:
+        return cast(MacState, self._get(FactName.MAC_STATE))
+
+    @property
+    def authorized_keys(self) -> tuple[AuthorizedKey, ...]:
+        return cast(tuple[AuthorizedKey, ...], self._get(FactName.AUTHORIZED_KEYS))
 
     @property
     def pending_updates(self) -> tuple[PendingUpdate, ...]:

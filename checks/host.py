@@ -48,14 +48,16 @@ class HostContext:
         )
 
     @classmethod
-    def tree(cls, root: Path, runner: CommandRunner | None = None) -> HostContext:
+    def tree(
+        cls, root: Path, runner: CommandRunner | None = None, cache: Path | None = None
+    ) -> HostContext:
         # A mounted Windows volume (Windows/System32/config/SOFTWARE) is read through its
         # registry hives; any other tree as a Linux host, as the real tools (useradd --root...)
         # build them.
         from checks.collectors.windows.volume import is_windows_volume
 
         platform = "windows" if is_windows_volume(root) else "linux"
-        return cls(root=root, runner=runner, platform=platform, is_tree=True)
+        return cls(root=root, runner=runner, platform=platform, is_tree=True, cache=cache)
 
     def path(self, host_path: str) -> Path:
         """The place of an absolute host path such as "/etc/shadow" under this context's root."""

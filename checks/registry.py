@@ -21,6 +21,8 @@ from checks.library import (
     backup,
     files,
     firewall,
+    jobs,
+    mac,
     network,
     password,
     patch,
@@ -49,6 +51,8 @@ CATEGORIES = frozenset(
         "software",
         "firewall",
         "backup",
+        "jobs",
+        "system",
     }
 )
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -70,6 +74,9 @@ class CheckSpec:
     facts: tuple[FactName, ...]
     function: CheckFunction
     params: tuple[ParamSpec, ...] = ()
+    # Where POLICY.md has no rule for what the check judges, the baseline idea it comes from
+    # (CIS Debian Linux 12 Benchmark sections, MLPS 2.0 / GB/T 22239-2019 clauses), as text.
+    references: tuple[str, ...] = ()
 
     def to_catalog(self) -> dict[str, Any]:
         return {
@@ -364,20 +371,172 @@ _CHECKS: tuple[CheckSpec, ...] = (
         function=ssh.empty_passwords,
     ),
     CheckSpec(
+        id="ssh.authentication",
+        title_zh="SSH 认证设置:密码登录符合策略,限制每次连接的尝试次数",
+        title_en="SSH authentication: password logins as the policy allows, few tries a connection",
+        remediation_zh="在 /etc/ssh/sshd_config 中设置 MaxAuthTries 4(或更少);策略只允许密钥时设置 "
+        "PasswordAuthentication no;然后 systemctl reload ssh。",
+        remediation_en="Set MaxAuthTries 4 (or fewer) in /etc/ssh/sshd_config, and "
+        "PasswordAuthentication no where the policy allows keys only; then systemctl reload ssh.",
+        severity=Severity.MEDIUM,
+        category="ssh",
+        platforms=("linux",),
+        rules=("E4", "E18"),
+        references=(
+            "CIS Debian Linux 12 5.1 (SSH server: MaxAuthTries)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (login failure handling)",
+        ),
+        facts=(FactName.SSHD_CONFIG,),
+        function=ssh.authentication,
+        params=(
+            ParamSpec(
+                "password_authentication_allowed",
+                "bool",
+                True,
+                "是否允许 SSH 使用密码登录(false 表示只允许密钥)",
+                "whether SSH may accept passwords (false: keys only)",
+            ),
+            ParamSpec(
+                "max_auth_tries",
+                "int",
+                4,
+                "每次连接允许的最多认证尝试次数",
+                "most authentication attempts allowed per connection",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="ssh.authorized_keys",
+        title_zh="root 与管理员账户的 SSH 公钥均在批准列表中",
+        title_en="SSH keys of root and administrators are on the approved key list",
+        remediation_zh="从 authorized_keys 中删除未批准的公钥(特别是已交接的前任管理员的公钥),"
+        "或将其指纹加入批准列表。",
+        remediation_en="Remove unapproved keys from authorized_keys (above all those of an "
+        "administrator who handed over), or add their fingerprints to the approved list.",
+        severity=Severity.HIGH,
+        category="ssh",
+        platforms=("linux",),
+        rules=("E15", "E18"),
+        facts=(FactName.USERS, FactName.GROUPS, FactName.AUTHORIZED_KEYS),
+        function=ssh.authorized_keys,
+        params=(
+            ParamSpec(
+                "approved_keys",
+                "list[str]",
+                (),
+                "批准的公钥指纹(ssh-keygen -l 显示的 SHA256:...)",
+                "approved key fingerprints (SHA256:... as ssh-keygen -l prints them)",
+            ),
+            ParamSpec(
+                "admin_groups",
+                "list[str]",
+                ("sudo", "wheel", "admin"),
+                "管理员组",
+                "administrator groups",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="jobs.unsafe_programs",
+        title_zh="计划任务不运行临时目录中或他人可修改的程序",
+        title_en="Scheduled jobs run no file from /tmp or a file other accounts can change",
+        remediation_zh="把任务运行的脚本移到 root 所有的目录(如 /usr/local/sbin),"
+        "chown root:root 并 chmod 755;"
+        "删除运行 /tmp 中文件的任务(crontab -e,/etc/cron.d,systemd 定时器)。",
+        remediation_en="Move the job's script into a folder root owns (/usr/local/sbin), chown "
+        "root:root and chmod 755 it; remove jobs that run files from /tmp (crontab -e, "
+        "/etc/cron.d, systemd timers).",
+        severity=Severity.HIGH,
+        category="jobs",
+        platforms=("linux",),
+        rules=("E8",),
+        references=("CIS Debian Linux 12 2.4 (job schedulers)",),
+        facts=(FactName.USERS, FactName.SCHEDULED_JOBS),
+        function=jobs.unsafe,
+    ),
+    CheckSpec(
+        id="accounts.sudo_rules",
+        title_zh="sudo 规则不给未批准的账户全部权限或免密码",
+        title_en="sudo gives no unapproved account every command or password-less use",
+        remediation_zh="用 visudo 删除 /etc/sudoers 或 /etc/sudoers.d 中给未批准账户的 ALL 或 "
+        "NOPASSWD 规则,或把该账户加入批准列表。",
+        remediation_en="With visudo, remove the ALL or NOPASSWD rules for unapproved accounts "
+        "from /etc/sudoers or /etc/sudoers.d, or add the account to the approved list.",
+        severity=Severity.HIGH,
+        category="accounts",
+        platforms=("linux",),
+        rules=("E8", "E16", "E18"),
+        facts=(FactName.USERS, FactName.GROUPS, FactName.SUDO_RULES),
+        function=accounts.sudo_rules,
+        params=(
+            ParamSpec(
+                "approved",
+                "list[str]",
+                ("root",),
+                "可以拥有全部 sudo 权限或免密码 sudo 的账户",
+                "accounts that may have every command or password-less sudo",
+            ),
+            ParamSpec(
+                "admin_groups",
+                "list[str]",
+                ("sudo", "wheel", "admin"),
+                "管理员组(其规则由 accounts.admin_members 判断)",
+                "administrator groups (their rules are judged by accounts.admin_members)",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="network.time_sync",
+        title_zh="开机即启用时间同步服务",
+        title_en="A time synchronisation service starts at boot",
+        remediation_zh="安装并启用时间同步:apt-get install systemd-timesyncd(或 chrony),"
+        "systemctl enable --now systemd-timesyncd。",
+        remediation_en="Install and enable time synchronisation: apt-get install "
+        "systemd-timesyncd (or chrony), then systemctl enable --now systemd-timesyncd.",
+        severity=Severity.MEDIUM,
+        category="network",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 2.3 (time synchronization)",),
+        facts=(FactName.TIME_SYNC,),
+        function=network.time_sync,
+    ),
+    CheckSpec(
+        id="system.mandatory_access_control",
+        title_zh="强制访问控制(AppArmor 或 SELinux)已启用",
+        title_en="Mandatory access control (AppArmor or SELinux) is on",
+        remediation_zh="Debian:apt-get install apparmor apparmor-utils,systemctl enable apparmor,"
+        "重启;Red Hat 系:在 /etc/selinux/config 中设置 SELINUX=enforcing 并重启。",
+        remediation_en="Debian: apt-get install apparmor apparmor-utils, systemctl enable "
+        "apparmor, reboot; Red Hat family: set SELINUX=enforcing in /etc/selinux/config and "
+        "reboot.",
+        severity=Severity.MEDIUM,
+        category="system",
+        platforms=("linux",),
+        rules=("E1",),
+        references=(
+            "CIS Debian Linux 12 1.3 (mandatory access control: AppArmor)",
+            "MLPS 2.0 GB/T 22239 8.1.4.2 (access control: security labels)",
+        ),
+        facts=(FactName.MAC_STATE,),
+        function=mac.mandatory_access_control,
+    ),
+    CheckSpec(
         id="files.account_file_permissions",
         title_zh="账户与密码文件的属主和权限安全",
         title_en="Account and password files have safe owners and permissions",
         remediation_zh="执行 chown root:root /etc/passwd /etc/group && chmod 644 /etc/passwd "
         "/etc/group;chown root:shadow /etc/shadow /etc/gshadow && "
-        "chmod 640 /etc/shadow /etc/gshadow。",
+        "chmod 640 /etc/shadow /etc/gshadow;密码哈希若在 /etc/passwd 中(pwunconv),执行 pwconv "
+        "移回 /etc/shadow。",
         remediation_en="Run chown root:root /etc/passwd /etc/group && chmod 644 /etc/passwd "
         "/etc/group; chown root:shadow /etc/shadow /etc/gshadow && chmod 640 /etc/shadow "
-        "/etc/gshadow.",
+        "/etc/gshadow; hashes kept in /etc/passwd (pwunconv) go back into /etc/shadow with pwconv.",
         severity=Severity.HIGH,
         category="files",
         platforms=("linux",),
         rules=("E4",),
-        facts=(FactName.SENSITIVE_FILES,),
+        facts=(FactName.USERS, FactName.SENSITIVE_FILES),
         function=files.account_file_permissions,
     ),
     CheckSpec(

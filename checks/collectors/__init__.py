@@ -16,6 +16,7 @@ from checks.collectors.linux.firewall import collect_firewall
 from checks.collectors.linux.identity import collect_backup_location, collect_network_interfaces
 from checks.collectors.linux.login_defs import collect_login_defs
 from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.mac import collect_mac_state
 from checks.collectors.linux.network import collect_listening_sockets
 from checks.collectors.linux.packages import (
     collect_kernels,
@@ -24,7 +25,10 @@ from checks.collectors.linux.packages import (
 )
 from checks.collectors.linux.processes import collect_listening_programs, collect_processes
 from checks.collectors.linux.pwquality import collect_pwquality
+from checks.collectors.linux.scheduled import collect_scheduled_jobs
+from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sshd import collect_sshd_config
+from checks.collectors.linux.sudoers import collect_sudo_rules
 from checks.collectors.linux.system import (
     collect_clock,
     collect_os_release,
@@ -32,6 +36,7 @@ from checks.collectors.linux.system import (
     collect_reboot_required,
     collect_sensitive_files,
 )
+from checks.collectors.linux.timesync import collect_time_sync
 from checks.collectors.linux.weak_passwords import collect_weak_passwords
 from checks.collectors.windows import WINDOWS_COLLECTORS, WINDOWS_KEYED_COLLECTORS
 from checks.facts import FactName
@@ -49,6 +54,11 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.REBOOT_REQUIRED: collect_reboot_required,
     FactName.OS_RELEASE: collect_os_release,
     FactName.SSHD_CONFIG: collect_sshd_config,
+    FactName.AUTHORIZED_KEYS: collect_authorized_keys,
+    FactName.SCHEDULED_JOBS: collect_scheduled_jobs,
+    FactName.SUDO_RULES: collect_sudo_rules,
+    FactName.TIME_SYNC: collect_time_sync,
+    FactName.MAC_STATE: collect_mac_state,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,
@@ -90,7 +100,3 @@ def collector_for(name: FactName, platform: str) -> Collector | None:
 
 def keyed_collector_for(name: FactName, platform: str) -> KeyedCollector | None:
     return KEYED_COLLECTORS.get((name, platform))
-
-
-# Facts that need a command: under --root they are not applicable.
-COMMAND_FACTS = frozenset({FactName.PENDING_UPDATES})

@@ -187,8 +187,9 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     names_by_uid: dict[int, list[str]] = defaultdict(list)
     for user in facts.users:
         names_by_uid[user.uid].append(user.name)
-    # UID 0 is judged by accounts.uid0_extra; reporting it twice would double one fault.
-    shared = {uid: names for uid, names in names_by_uid.items() if len(names) > 1 and uid != 0}
+    # UID 0 counts too: accounts.uid0_extra says the second one is root, this check says the
+    # two cannot be told apart in logs and file ownership (issue 12).
+    shared = {uid: names for uid, names in names_by_uid.items() if len(names) > 1}
     if not shared:
         return [Finding(Status.PASS, "host", "every account has a UID of its own")]
     return [
@@ -202,17 +203,53 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
 
 
+# One sentence per candidate source (the fact's `kind`), in English and Chinese: the console
+# shows the Chinese one from the evidence. {account} is the account's name.
+WEAK_PASSWORD_SENTENCES: dict[str, tuple[str, str]] = {
+    "vendor default": (
+        "account {account} still accepts a vendor's factory default password",
+        "账户 {account} 仍可使用厂商出厂默认密码登录",
+    ),
+    "common weak": (
+        "account {account} accepts one of the most common weak passwords in published leaks",
+        "账户 {account} 使用了泄露数据中最常见的弱密码之一",
+    ),
+    "same as the account name": (
+        "account {account} accepts a password made from its own name",
+        "账户 {account} 的密码由账户名构成",
+    ),
+    "organisation word": (
+        "account {account} accepts a password made from the organisation's own words",
+        "账户 {account} 的密码由本单位名称等常用词构成",
+    ),
+}
+
+
+def weak_password_sentence(kind: str, account: str) -> tuple[str, str]:
+    """The English and Chinese sentence for a weak password of this kind."""
+    english, chinese = WEAK_PASSWORD_SENTENCES.get(
+        kind,
+        (
+            f"account {{account}} accepts a weak password ({kind})",
+            f"账户 {{account}} 使用弱密码({kind})",
+        ),
+    )
+    return english.format(account=account), chinese.format(account=account)
+
+
 def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     weak = facts.weak_passwords(params["organisation_words"])
-    findings = [
-        Finding(
-            Status.FAIL,
-            f"user:{match.account}",
-            f"account {match.account} accepts a {match.kind} password from the product's list",
-            {"kind": match.kind, "candidates_tried": weak.candidates},
+    findings = []
+    for match in weak.matches:
+        english, chinese = weak_password_sentence(match.kind, match.account)
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"user:{match.account}",
+                english,
+                {"kind": match.kind, "message_zh": chinese, "candidates_tried": weak.candidates},
+            )
         )
-        for match in weak.matches
-    ]
     findings += [
         Finding(
             Status.ERROR,
@@ -449,4 +486,62 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             {"uid": u.uid, "home": u.home, "shell": u.shell},
         )
         for u in added
+    ]
+
+
+def sudo_rules(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """sudo rules that give every command, or commands without a password, to accounts the
+    policy did not approve. Rules of the administrator groups are judged by
+    accounts.admin_members (group membership); here, rules naming accounts or other groups."""
+    approved = set(params["approved"])
+    admin_groups = set(params["admin_groups"])
+    users = facts.users  # first: a broken /etc/passwd is the error to report
+    members = {g.name: set(g.members) for g in facts.groups}
+    primary = {g.gid: g.name for g in facts.groups}
+    for user in users:
+        if user.gid in primary:
+            members.setdefault(primary[user.gid], set()).add(user.name)
+    findings = []
+    rules = facts.sudo_rules
+    for rule in rules:
+        if not (rule.all_commands or rule.nopasswd):
+            continue
+        if rule.principal.startswith("%"):
+            group = rule.principal[1:]
+            if group in admin_groups:
+                continue
+            accounts = sorted(members.get(group, set()))
+        else:
+            accounts = [rule.principal]
+        grants = " and ".join(
+            g
+            for g, on in (("every command", rule.all_commands), ("no password", rule.nopasswd))
+            if on
+        )
+        for account in accounts:
+            if account in approved:
+                continue
+            findings.append(
+                Finding(
+                    Status.FAIL,
+                    f"sudo:{account}",
+                    f"{rule.source} gives {account} {grants} through sudo ({rule.principal}), "
+                    "and the account is not an approved administrator",
+                    {
+                        "file": rule.source,
+                        "principal": rule.principal,
+                        "all_commands": rule.all_commands,
+                        "nopasswd": rule.nopasswd,
+                    },
+                )
+            )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            "no sudo rule gives every command or password-less sudo to an unapproved account",
+            {"rules": len(rules)},
+        )
     ]

@@ -24,6 +24,16 @@ def _no_antivirus() -> Finding:
     )
 
 
+def _nothing_to_judge(what: str) -> Finding:
+    # One cause, one failure: antivirus.installed reports the missing antivirus (issue 12).
+    return Finding(
+        Status.NOT_APPLICABLE,
+        "host",
+        f"no antivirus software is installed, so there is no {what} to judge "
+        "(antivirus.installed reports it)",
+    )
+
+
 def _running(product_names: tuple[str, ...], processes: tuple[ProcessInfo, ...]) -> list[str]:
     wanted = set(product_names)
     return sorted({p.name for p in processes if p.name in wanted})
@@ -90,7 +100,7 @@ def signatures(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     dated = [db for db in antivirus.signatures if db.built_at is not None]
     if not dated:
         if not antivirus.products:
-            return [_no_antivirus()]
+            return [_nothing_to_judge("signature database")]
         names = ", ".join(p.name for p in antivirus.products)
         if any(p.name == "ClamAV" for p in antivirus.products):
             return [
@@ -142,7 +152,7 @@ def signatures(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 def last_scan(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     max_days = params["max_days"]
     if not facts.antivirus.products:
-        return [_no_antivirus()]
+        return [_nothing_to_judge("scan log")]
     now = facts.clock.now
     logs = [facts.scan_log(path) for path in params["scan_log_paths"]]
     kept = [log for log in logs if log.exists]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.facts import FileStat
+from checks.facts import FileStat, PasswordState
 from checks.factset import Facts
-from checks.model import Finding, Status
+from checks.model import Finding, Severity, Status
 
 _SECRET_FILES = {"/etc/shadow", "/etc/gshadow"}
 _SECRET_GROUPS = {"root", "shadow"}
@@ -29,8 +29,28 @@ def _problems(file: FileStat) -> list[str]:
     return problems
 
 
+def _hashes_in_passwd(facts: Facts) -> Finding | None:
+    """Hashes moved into /etc/passwd (pwunconv) are readable by every account: fail loudly."""
+    hashed = [u.name for u in facts.users if u.password_state is PasswordState.HASHED]
+    passwd = next((f for f in facts.sensitive_files if f.path == "/etc/passwd"), None)
+    if not hashed or passwd is None or passwd.mode is None or not passwd.mode & 0o004:
+        return None
+    return Finding(
+        Status.FAIL,
+        "file:/etc/passwd",
+        f"/etc/passwd holds the password hashes of {', '.join(hashed)} and every account can "
+        "read it, so anyone on this host can try to crack them offline; run pwconv to move "
+        "them into /etc/shadow",
+        {"mode": f"{passwd.mode:04o}", "accounts": hashed},
+        severity=Severity.CRITICAL,
+    )
+
+
 def account_file_permissions(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     findings = []
+    loud = _hashes_in_passwd(facts)
+    if loud is not None:
+        findings.append(loud)
     checked = []
     for file in facts.sensitive_files:
         if not file.exists or file.mode is None:

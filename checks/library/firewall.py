@@ -27,11 +27,12 @@ def host_firewall(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             )
         ]
     if firewall.default_inbound is None:
-        where = (
-            "the kernel has no input filter"
-            if firewall.source == "kernel"
-            else ("no firewall (nftables, iptables, ufw, firewalld) is enabled at boot")
-        )
+        if firewall.details.get("tools"):
+            where = "no firewall tool (nftables or iptables) is installed"
+        elif firewall.source == "kernel":
+            where = "the kernel has no input filter"
+        else:
+            where = "no firewall (nftables, iptables, ufw, firewalld) is enabled at boot"
         return [Finding(Status.FAIL, "host", f"no host firewall is active: {where}", evidence)]
     return [
         Finding(

@@ -160,3 +160,26 @@ def identity(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     return [
         Finding(Status.PASS, "host", "the host's addresses match the registered ones", evidence)
     ]
+
+
+def time_sync(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """A time service starts at boot, so log times can be trusted (E12)."""
+    found = facts.time_sync
+    if found.enabled_services:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"time is synchronised at boot by {', '.join(found.enabled_services)}",
+                {"services": list(found.enabled_services)},
+            )
+        ]
+    return [
+        Finding(
+            Status.FAIL,
+            "host",
+            "no time synchronisation service starts at boot, so log times drift and cannot be "
+            "matched with other hosts' logs",
+            {"looked_for": list(found.looked_for)},
+        )
+    ]

@@ -110,7 +110,33 @@ def _lists_age_days(facts: Facts) -> float | None:
     return (facts.clock.now - refreshed).total_seconds() / 86400
 
 
+def _no_security_source(facts: Facts) -> Finding | None:
+    try:
+        activity = facts.package_activity
+    except CollectError:
+        return None
+    if activity.manager != "apt" or not activity.package_suites or activity.security_suites:
+        return None
+    return Finding(
+        Status.FAIL,
+        "apt:sources",
+        "no configured package source carries security updates (no security suite such as "
+        f"bookworm-security among {', '.join(activity.package_suites)}), so security fixes "
+        "never arrive; add the distribution's security source",
+        {"suites": list(activity.package_suites)},
+    )
+
+
 def security_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    found = _security_pending(facts, params)
+    no_source = _no_security_source(facts)
+    if no_source is None:
+        return found
+    # Pending updates from the other suites are still judged beside the missing source.
+    return [no_source, *(f for f in found if f.status is not Status.PASS)]
+
+
+def _security_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     updates = facts.pending_updates
     security = [u for u in updates if u.is_security]
     others = len(updates) - len(security)

@@ -104,13 +104,29 @@ DENY_CATALOG: dict[str, tuple[str, ...]] = {
         "emule*",
         "百度网盘*",
         "baidunetdisk*",
+        # Clients not named above (ctorrent, mktorrent's kin) say what they are in their
+        # description; the words are those of the protocols, not of libraries for them.
+        "description:*bittorrent client*",
+        "description:*torrent client*",
+        "description:*peer-to-peer file sharing*",
+        "description:*p2p file sharing*",
+        "description:*edonkey*",
     ),
 }
+
+
+def signal_of(pattern: str) -> str:
+    """Which of a package's signals a deny pattern reads: name, section or description."""
+    head, sep, _ = pattern.partition(":")
+    return head if sep and head in ("section", "description") else "name"
 
 
 def _matches(package: InstalledPackage, pattern: str) -> bool:
     if pattern.startswith("section:"):
         return bool(package.section) and fnmatchcase(package.section, pattern[len("section:") :])
+    if pattern.startswith("description:"):
+        wanted = pattern[len("description:") :].casefold()
+        return bool(package.description) and fnmatchcase(package.description.casefold(), wanted)
     # Windows shows programs by display name ("AnyDesk", "TeamViewer 15"): compared without
     # case, which changes nothing for Linux package names (always lower case).
     return fnmatchcase(package.name.casefold(), pattern.casefold())
@@ -134,6 +150,7 @@ def _package_evidence(package: InstalledPackage) -> dict[str, Any]:
         "version": package.version,
         "architecture": package.architecture,
         "section": package.section,
+        "description": package.description,
         "manager": package.manager,
     }
 
@@ -181,7 +198,8 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     for entry in params["denied"]:
         category, sep, pattern = entry.partition(":")
-        rules.append((category, pattern) if sep and category != "section" else ("policy", entry))
+        own = sep and category not in ("section", "description")
+        rules.append((category, pattern) if own else ("policy", entry))
     exceptions = list(params["exceptions"])
     packages = facts.packages
     findings = []
@@ -191,12 +209,19 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         hit = next(((c, p) for c, p in rules if _matches(package, p)), None)
         if hit is not None:
             category, pattern = hit
+            signal = signal_of(pattern)
             findings.append(
                 Finding(
                     Status.FAIL,
                     f"package:{package.name}",
-                    f"package {package.name} is on the deny list ({category.replace('_', ' ')})",
-                    {**_package_evidence(package), "category": category, "rule": pattern},
+                    f"package {package.name} is on the deny list ({category.replace('_', ' ')}; "
+                    f"matched by its {signal})",
+                    {
+                        **_package_evidence(package),
+                        "category": category,
+                        "rule": pattern,
+                        "signal": signal,
+                    },
                     severity=Severity.HIGH if category == "remote_control" else None,
                 )
             )
@@ -235,16 +260,44 @@ def baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 {"installed": len(packages), "baseline": len(known)},
             )
         ]
-    findings = [
-        Finding(
-            Status.FAIL,
-            f"package:{p.name}",
-            f"package {p.name} was installed after the baseline was taken",
-            _package_evidence(p),
+    findings = []
+    for package, brought in _fold_dependencies(added):
+        also = f", with {len(brought)} dependencies" if brought else ""
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"package:{package.name}",
+                f"package {package.name} was installed after the baseline was taken{also}",
+                {**_package_evidence(package), "dependencies": brought[:200]},
+            )
         )
-        for p in added
-    ]
     return _capped(findings, "were installed after the baseline was taken")
+
+
+def _fold_dependencies(
+    added: list[InstalledPackage],
+) -> list[tuple[InstalledPackage, list[str]]]:
+    """What was installed on purpose, each with the added packages it pulled in (apt's auto
+    marks); an auto-installed package no added package explains stands on its own."""
+    by_name = {p.name: p for p in added}
+    explained: set[str] = set()
+    rows = []
+    for package in added:
+        if package.auto_installed:
+            continue
+        brought: list[str] = []
+        stack = list(package.depends)
+        while stack:
+            name = stack.pop()
+            dependency = by_name.get(name)
+            if dependency is None or not dependency.auto_installed or name in brought:
+                continue
+            brought.append(name)
+            stack.extend(dependency.depends)
+        explained.update(brought)
+        rows.append((package, sorted(brought)))
+    rows += [(p, []) for p in added if p.auto_installed and p.name not in explained]
+    return rows
 
 
 # The sub-commands of xunjian that run as long-lived processes and may listen.

@@ -56,3 +56,118 @@ def empty_passwords(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             evidence,
         )
     ]
+
+
+# OpenSSH's default MaxAuthTries; CIS Debian 12 (5.2.x) asks for 4 or fewer.
+_DEFAULT_MAX_AUTH_TRIES = "6"
+_DEFAULT_PASSWORD_AUTHENTICATION = "yes"
+
+
+def authentication(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """PasswordAuthentication as the policy wants it, and few password guesses a connection."""
+    config = facts.sshd_config
+    files = list(config.files_read)
+    findings = []
+    password = config.get("PasswordAuthentication", _DEFAULT_PASSWORD_AUTHENTICATION).lower()
+    evidence = {"PasswordAuthentication": password, "files": files}
+    if password == "yes" and not params["password_authentication_allowed"]:
+        findings.append(
+            Finding(
+                Status.FAIL,
+                "ssh:PasswordAuthentication",
+                "the SSH server accepts passwords (PasswordAuthentication yes), and the policy "
+                "allows keys only",
+                evidence,
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                Status.PASS,
+                "ssh:PasswordAuthentication",
+                f"PasswordAuthentication {password} is what the policy allows",
+                evidence,
+            )
+        )
+    raw = config.get("MaxAuthTries", _DEFAULT_MAX_AUTH_TRIES)
+    limit = params["max_auth_tries"]
+    tries = int(raw) if raw.isdigit() else None
+    evidence = {"MaxAuthTries": raw, "allowed": limit, "files": files}
+    if tries is None or tries > limit:
+        findings.append(
+            Finding(
+                Status.FAIL,
+                "ssh:MaxAuthTries",
+                f"the SSH server allows {raw} authentication attempts per connection "
+                f"(allowed: {limit}), which helps password guessing",
+                evidence,
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                Status.PASS,
+                "ssh:MaxAuthTries",
+                f"the SSH server allows {tries} attempts per connection (allowed: {limit})",
+                evidence,
+            )
+        )
+    return findings
+
+
+def _administrators(facts: Facts, admin_groups: set[str]) -> set[str]:
+    users = facts.users  # first: a broken /etc/passwd is the error to report
+    groups = [g for g in facts.groups if g.name in admin_groups]
+    names = {member for group in groups for member in group.members}
+    gids = {g.gid for g in groups}
+    names |= {u.name for u in users if u.uid == 0 or u.gid in gids}
+    return names
+
+
+def authorized_keys(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """Keys that open root's and the administrators' accounts are on the approved list (E15)."""
+    admins = _administrators(facts, set(params["admin_groups"]))
+    keys = [k for k in facts.authorized_keys if k.account in admins]
+    approved = set(params["approved_keys"])
+    listed = [
+        {
+            "account": k.account,
+            "type": k.key_type,
+            "fingerprint": k.fingerprint,
+            "comment": k.comment,
+        }
+        for k in keys
+    ]
+    if not approved:
+        if not keys:
+            return [Finding(Status.PASS, "host", "no administrator account has an SSH key")]
+        return [
+            Finding(
+                Status.NOT_APPLICABLE,
+                "host",
+                f"{len(keys)} SSH keys open administrator accounts, and the policy lists no "
+                "approved keys; set approved_keys to their SHA256 fingerprints",
+                {"keys": listed[:50]},
+            )
+        ]
+    strangers = [k for k in keys if k.fingerprint not in approved]
+    if not strangers:
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"every SSH key of an administrator account ({len(keys)}) is approved",
+                {"keys": listed[:50]},
+            )
+        ]
+    return [
+        Finding(
+            Status.FAIL,
+            f"sshkey:{key.account}:{key.fingerprint}",
+            f"{key.path} lets the holder of an unapproved key ({key.key_type} {key.fingerprint}"
+            f"{', ' + key.comment if key.comment else ''}) log in as {key.account}; after an "
+            "administrator hands over, the old keys must go",
+            {"account": key.account, "file": key.path, "fingerprint": key.fingerprint},
+        )
+        for key in strangers
+    ]

@@ -42,6 +42,7 @@ TOOL_PACKAGES = {
     "chpasswd": "passwd",
     "chage": "passwd",
     "pwconv": "passwd",
+    "pwunconv": "passwd",
     "grpconv": "passwd",
     "openssl": "openssl",
     "unshare": "util-linux",
@@ -68,6 +69,9 @@ TOOL_PACKAGES = {
     "lastlog": "login",
     "nft": "nftables",
     "lynis": "lynis",
+    "debootstrap": "debootstrap",
+    "ssh-keygen": "openssh-client",
+    "chroot": "coreutils",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
 SEARCH_PATH = os.pathsep.join(
@@ -462,7 +466,7 @@ def clean_tree(root: Path) -> HostTree:
         "/etc/ssh/sshd_config",
         SSHD_HEADER + "PermitRootLogin prohibit-password\nPasswordAuthentication yes\n",
     )
-    tree.write("/etc/ssh/sshd_config.d/50-site.conf", "X11Forwarding no\n")
+    tree.write("/etc/ssh/sshd_config.d/50-site.conf", "X11Forwarding no\nMaxAuthTries 4\n")
     now = datetime.now(UTC)
     clamav = [
         ("clamav", "utils", ["/usr/bin/clamscan"]),
@@ -488,6 +492,10 @@ def clean_tree(root: Path) -> HostTree:
     tree.write_wtmp([("alice", "pts/0", now - timedelta(days=2))])
     tree.lastlog_now("bob")
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
+    enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
+    enable_unit(tree, "sysinit.target", "apparmor.service")
+    # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
+    tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
     tree.touch("/srv/backup/nightly.tar.gz", now - timedelta(hours=10))
     tree.touch("/mnt/offsite/weekly.tar.gz", now - timedelta(days=3))
@@ -564,6 +572,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     tree.write_wtmp([("carol", "pts/1", now - timedelta(days=200))])
     # Debian's stock nftables.conf, enabled: an input chain that accepts everything.
     tree.write("/etc/nftables.conf", data_file(Path("/etc/nftables.conf"), "nftables").read_text())
+    tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
     tree.touch("/srv/backup/old.tar.gz", now - timedelta(days=30))
     tree.write("/sys/class/net/eth0/address", "52:54:00:aa:bb:cc\n")
@@ -574,6 +583,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("accounts.weak_password_hash", "user:bob"),
         ("accounts.password_age", "user:carol"),
         ("accounts.duplicate_uid", f"uid:{tree.users['carol']}"),
+        ("accounts.duplicate_uid", "uid:0"),
         ("password.policy", "policy:min_length"),
         ("password.policy", "policy:complexity"),
         ("password.policy", "policy:max_age"),
@@ -583,6 +593,9 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("patch.reboot_required", "host"),
         ("ssh.root_login", "service:sshd"),
         ("ssh.empty_passwords", "service:sshd"),
+        ("ssh.authentication", "ssh:MaxAuthTries"),  # OpenSSH's default of 6
+        ("network.time_sync", "host"),  # no time service enabled
+        ("system.mandatory_access_control", "host"),  # no AppArmor, no SELinux
         ("files.account_file_permissions", "file:/etc/shadow"),
         ("accounts.weak_password", "user:pi"),
         ("accounts.weak_password", "user:eve"),
@@ -590,8 +603,6 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("accounts.unused", "user:carol"),
         ("accounts.unused", "user:eve"),
         ("antivirus.installed", "host"),
-        ("antivirus.signatures", "host"),
-        ("antivirus.last_scan", "host"),
         ("software.deny_list", "package:sl"),
         ("software.deny_list", "package:x11vnc"),
         ("software.deny_list", "package:transmission-daemon"),

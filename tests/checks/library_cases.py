@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from checks.errors import NoPrivilege, NotApplicable
-from checks.facts import FactName, Firewall, Kernels, PasswordState, WeakPassword, WeakPasswords
+from checks.facts import (
+    AuthorizedKey,
+    FactName,
+    Firewall,
+    InstalledPackage,
+    JobProgram,
+    Kernels,
+    MacState,
+    PasswordState,
+    ScheduledJob,
+    SudoRule,
+    TimeSync,
+    WeakPassword,
+    WeakPasswords,
+)
 from tests.checks import facts_tables as t
 from tests.checks.case import Case
 
@@ -21,7 +35,157 @@ ETH0 = t.interface("eth0", "52:54:00:12:34:56", "10.1.2.3")
 LO = t.interface("lo", "00:00:00:00:00:00", "127.0.0.1")
 SHADOW_DAYS = t.TODAY_DAYS
 
+OLD_ADMIN_KEY = AuthorizedKey(
+    "root", "/root/.ssh/authorized_keys", "ssh-ed25519", "SHA256:old", "li@pc"
+)
+NEW_ADMIN_KEY = AuthorizedKey(
+    "root", "/root/.ssh/authorized_keys", "ssh-ed25519", "SHA256:new", "wang"
+)
+ALICE_KEY = AuthorizedKey("alice", "/home/alice/.ssh/authorized_keys", "ssh-rsa", "SHA256:a", "")
+SUDO = t.group("sudo", 27, "alice")
+
+SAFE_SCRIPT = JobProgram("/usr/local/sbin/backup", True, 0o755, 0, 0)
+TMP_SCRIPT = JobProgram("/tmp/x.sh", False, None, None, None)
+OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
+ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
+
 MORE_CASES: dict[str, list[Case]] = {
+    "system.mandatory_access_control": [
+        Case("AppArmor", {F.MAC_STATE: MacState(True, True, None)}, {("pass", "host")}),
+        Case("AppArmor on a tree", {F.MAC_STATE: MacState(True, None, None)}, {("pass", "host")}),
+        Case("kernel has it off", {F.MAC_STATE: MacState(True, False, None)}, {("fail", "host")}),
+        Case(
+            "SELinux enforcing",
+            {F.MAC_STATE: MacState(False, None, "enforcing")},
+            {("pass", "host")},
+        ),
+        Case(
+            "SELinux permissive",
+            {F.MAC_STATE: MacState(False, None, "permissive")},
+            {("fail", "host")},
+        ),
+        Case("nothing", {F.MAC_STATE: MacState(False, None, None)}, {("fail", "host")}),
+    ],
+    "network.time_sync": [
+        Case(
+            "timesyncd",
+            {F.TIME_SYNC: TimeSync(("systemd-timesyncd.service",), ("systemd-timesyncd.service",))},
+            {("pass", "host")},
+        ),
+        Case("none", {F.TIME_SYNC: TimeSync((), ("chrony.service",))}, {("fail", "host")}),
+    ],
+    "accounts.sudo_rules": [
+        Case(
+            "Debian's stock sudoers",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.GROUPS: (t.group("sudo", 27, "alice"),),
+                F.SUDO_RULES: (
+                    SudoRule("/etc/sudoers", "root", True, False),
+                    SudoRule("/etc/sudoers", "%sudo", True, False),
+                ),
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "NOPASSWD for an account, ALL for a non-admin group",
+            {
+                F.USERS: (ROOT, ALICE, BOB),
+                F.GROUPS: (t.group("staff", 50, "bob"),),
+                F.SUDO_RULES: (
+                    SudoRule("/etc/sudoers.d/lab", "alice", False, True),
+                    SudoRule("/etc/sudoers.d/staff", "%staff", True, False),
+                    SudoRule("/etc/sudoers.d/ok", "alice", False, False),
+                ),
+            },
+            {("fail", "sudo:alice"), ("fail", "sudo:bob")},
+        ),
+    ],
+    "jobs.unsafe_programs": [
+        Case(
+            "root runs a root-owned script; alice her own",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.SCHEDULED_JOBS: (
+                    ScheduledJob("/etc/cron.d/b", "root", "/usr/local/sbin/backup", (SAFE_SCRIPT,)),
+                    ScheduledJob("/var/spool/cron/crontabs/alice", "alice", "x", (ALICES_SCRIPT,)),
+                ),
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "from /tmp, world-writable, and root running alice's file",
+            {
+                F.USERS: (ROOT, ALICE),
+                F.SCHEDULED_JOBS: (
+                    ScheduledJob("/etc/crontab", "root", "sh /tmp/x.sh", (TMP_SCRIPT,)),
+                    ScheduledJob("/etc/cron.d/s", "root", "/srv/job.sh", (OPEN_SCRIPT,)),
+                    ScheduledJob("/etc/cron.d/a", "root", "x", (ALICES_SCRIPT,)),
+                ),
+            },
+            {
+                ("fail", "job:/etc/crontab:/tmp/x.sh"),
+                ("fail", "job:/etc/cron.d/s:/srv/job.sh"),
+                ("fail", "job:/etc/cron.d/a:/home/alice/job.sh"),
+            },
+        ),
+        Case(
+            "unreadable spool",
+            {F.USERS: (ROOT,), F.SCHEDULED_JOBS: NoPrivilege("/var/spool/cron is not readable")},
+            {("no_privilege", "host")},
+        ),
+    ],
+    "ssh.authentication": [
+        Case(
+            "OpenSSH defaults: six tries",
+            {F.SSHD_CONFIG: t.sshd()},
+            {("pass", "ssh:PasswordAuthentication"), ("fail", "ssh:MaxAuthTries")},
+        ),
+        Case(
+            "hardened",
+            {F.SSHD_CONFIG: t.sshd(MaxAuthTries="3", PasswordAuthentication="no")},
+            {("pass", "ssh:PasswordAuthentication"), ("pass", "ssh:MaxAuthTries")},
+            {"password_authentication_allowed": False},
+        ),
+        Case(
+            "passwords where the policy wants keys only",
+            {F.SSHD_CONFIG: t.sshd(MaxAuthTries="4", PasswordAuthentication="yes")},
+            {("fail", "ssh:PasswordAuthentication"), ("pass", "ssh:MaxAuthTries")},
+            {"password_authentication_allowed": False},
+        ),
+    ],
+    "ssh.authorized_keys": [
+        Case(
+            "no keys",
+            {F.AUTHORIZED_KEYS: (), F.USERS: (ROOT, ALICE), F.GROUPS: (SUDO,)},
+            {("pass", "host")},
+        ),
+        Case(
+            "keys but no approved list",
+            {F.AUTHORIZED_KEYS: (OLD_ADMIN_KEY,), F.USERS: (ROOT, ALICE), F.GROUPS: (SUDO,)},
+            {("not_applicable", "host")},
+        ),
+        Case(
+            "the old administrator's key is still on root; a sudoer's unapproved key",
+            {
+                F.AUTHORIZED_KEYS: (OLD_ADMIN_KEY, NEW_ADMIN_KEY, ALICE_KEY),
+                F.USERS: (ROOT, ALICE, BOB),
+                F.GROUPS: (SUDO,),
+            },
+            {("fail", "sshkey:root:SHA256:old"), ("fail", "sshkey:alice:SHA256:a")},
+            {"approved_keys": ["SHA256:new"]},
+        ),
+        Case(
+            "a key of an ordinary account is not judged",
+            {
+                F.AUTHORIZED_KEYS: (NEW_ADMIN_KEY, ALICE_KEY),
+                F.USERS: (ROOT, ALICE),
+                F.GROUPS: (t.group("sudo", 27),),
+            },
+            {("pass", "host")},
+            {"approved_keys": ["SHA256:new"]},
+        ),
+    ],
     "accounts.weak_password": [
         Case("none weak", {F.WEAK_PASSWORDS: {"": NO_WEAK}}, {("pass", "host")}),
         Case(
@@ -248,7 +412,7 @@ MORE_CASES: dict[str, list[Case]] = {
         Case(
             "no antivirus",
             {F.ANTIVIRUS: t.antivirus(products=(), daily_days=None), F.CLOCK: t.CLOCK},
-            {("fail", "host")},
+            {("not_applicable", "host")},
         ),
         Case(
             "unreadable database",
@@ -286,7 +450,7 @@ MORE_CASES: dict[str, list[Case]] = {
         Case(
             "no antivirus",
             {F.ANTIVIRUS: t.antivirus(products=()), F.SCAN_LOG: {}, F.CLOCK: t.CLOCK},
-            {("fail", "host")},
+            {("not_applicable", "host")},
         ),
         Case(
             "log from the policy",
@@ -360,6 +524,24 @@ MORE_CASES: dict[str, list[Case]] = {
             "new package",
             {F.PACKAGES: (t.package("bash"), t.package("nmap"))},
             {("fail", "package:nmap")},
+            {"baseline": ["bash"]},
+        ),
+        Case(
+            "dependencies folded under what was installed on purpose",
+            {
+                F.PACKAGES: (
+                    t.package("bash"),
+                    InstalledPackage(
+                        "gimp", "2.10", "amd64", "graphics", "dpkg", depends=("libgimp2.0",)
+                    ),
+                    InstalledPackage(
+                        "libgimp2.0", "2.10", "amd64", "libs", "dpkg", "", True, ("libbabl",)
+                    ),
+                    InstalledPackage("libbabl", "0.1", "amd64", "libs", "dpkg", "", True),
+                    InstalledPackage("liborphan", "1", "amd64", "libs", "dpkg", "", True),
+                )
+            },
+            {("fail", "package:gimp"), ("fail", "package:liborphan")},
             {"baseline": ["bash"]},
         ),
     ],

@@ -36,8 +36,11 @@ from checks.collectors.linux.processes import (
     collect_listening_programs,
     collect_processes,
 )
+from checks.collectors.linux.ssh_keys import collect_authorized_keys
+from checks.collectors.linux.sudoers import collect_sudo_rules
 from checks.collectors.linux.system import parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
+    VerdictCache,
     candidates_for,
     collect_weak_passwords,
     crypt_library,
@@ -474,3 +477,111 @@ def test_yescrypt_tree_user_is_tested_not_skipped(tmp_path: Path) -> None:
     tree.set_known_password("teacher", "teacher@123", "yescrypt")
     weak = collect_weak_passwords(_host(tree))
     assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
+
+
+def test_live_host_without_any_firewall_tool(tmp_path: Path) -> None:
+    # PATH holds neither nft nor iptables-save: the state of a host with no firewall tool at
+    # all, which must read as "nothing filters" (a fail), not as "cannot tell".
+    script = _LIVE_FIREWALL + "print(json.dumps(f.details))\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PATH": str(tmp_path)},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    verdict, details = completed.stdout.splitlines()
+    assert json.loads(verdict) == [None, [], "kernel"]
+    assert json.loads(details) == {"tools": "neither nft nor iptables"}
+
+
+class _CountingLibrary:
+    """The real libcrypt, counting how many candidates were hashed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def verify(self, phrase: str, stored: str) -> bool | None:
+        self.calls += 1
+        return crypt_library().verify(phrase, stored)
+
+
+def test_verdicts_are_remembered_by_digest_until_the_hash_changes(tmp_path: Path) -> None:
+    hashed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "Tr0ub4dor&3", secret_input=True)
+    weak = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "teacher123", secret_input=True)
+    shadow = f"alice:{hashed.strip()}:20000::::::\nteacher:{weak.strip()}:20000::::::\n"
+    library = _CountingLibrary()
+    first = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    # teacher stops at its second candidate (teacher123); alice is tried against every one.
+    assert library.calls == 2 + len(candidates_for("alice"))
+    assert [(m.account, m.kind) for m in first.matches] == [("teacher", "same as the account name")]
+    stored = (tmp_path / VerdictCache.FILE_NAME).read_text()
+    assert "$y$" not in stored and "teacher123" not in stored and hashed.strip()[-20:] not in stored
+    assert (tmp_path / VerdictCache.FILE_NAME).stat().st_mode & 0o077 == 0
+    again = _CountingLibrary()
+    second = find_weak_passwords(shadow, again, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    assert (again.calls, second.matches, second.accounts_tested) == (
+        0,
+        first.matches,
+        first.accounts_tested,
+    )
+    # A new hash (the password was changed) is tested again; the old entry is dropped.
+    changed = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "teacher", secret_input=True)
+    shadow = shadow.replace(weak.strip(), changed.strip())
+    third = find_weak_passwords(shadow, again, (), VerdictCache(tmp_path))  # type: ignore[arg-type]
+    assert again.calls == 1 and [m.account for m in third.matches] == ["teacher"]
+    assert len(json.loads((tmp_path / VerdictCache.FILE_NAME).read_text())) == 2
+
+
+def test_hashes_left_in_passwd_by_pwunconv_are_tested(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "unconv")
+    tree.useradd("teacher")
+    tree.set_known_password("teacher", "teacher@123", "yescrypt")
+    run(["pwunconv", "--root", str(tree.root)])
+    assert not tree.path("/etc/shadow").exists()
+    weak = collect_weak_passwords(_host(tree))
+    assert [(m.account, m.kind) for m in weak.matches] == [("teacher", "same as the account name")]
+
+
+def test_authorized_key_fingerprints_are_those_ssh_keygen_prints(tmp_path: Path) -> None:
+    tree = base_tree(tmp_path / "keys")
+    tree.useradd("teacher")
+    lines = []
+    for name in ("old-admin", "new-admin"):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(tmp_path / name)])
+        lines.append((tmp_path / f"{name}.pub").read_text().strip())
+    printed = [
+        run(["ssh-keygen", "-l", "-f", str(tmp_path / f"{n}.pub")]).split()[1]
+        for n in ("old-admin", "new-admin")
+    ]
+    tree.write("/root/.ssh/authorized_keys", f'from="10.0.0.0/8" {lines[0]}\n# spare\n{lines[1]}\n')
+    keys = collect_authorized_keys(_host(tree))
+    assert [(k.account, k.fingerprint, k.comment) for k in keys] == [
+        ("root", printed[0], "old-admin"),
+        ("root", printed[1], "new-admin"),
+    ]
+    assert lines[0].split()[1] not in repr(keys)
+
+
+def test_sudoers_rules_with_includes_aliases_and_tags(tmp_path: Path) -> None:
+    tree = HostTree(tmp_path / "sudo")
+    tree.write(
+        "/etc/sudoers",
+        "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n"
+        "@includedir /etc/sudoers.d\n",
+    )
+    tree.write("/etc/sudoers.d/lab", "lab,ops ALL=(ALL) NOPASSWD: ALL\n")
+    tree.write("/etc/sudoers.d/web", "www ALL=(root) NOPASSWD: /usr/bin/systemctl reload nginx\n")
+    tree.write("/etc/sudoers.d/README.dpkg", "nobody ALL=(ALL) ALL\n")  # names with dots: skipped
+    rules = {
+        (r.source, r.principal, r.all_commands, r.nopasswd) for r in collect_sudo_rules(_host(tree))
+    }
+    assert rules == {
+        ("/etc/sudoers", "root", True, False),
+        ("/etc/sudoers", "%sudo", True, False),
+        ("/etc/sudoers.d/lab", "lab", True, True),
+        ("/etc/sudoers.d/lab", "ops", True, True),
+        ("/etc/sudoers.d/web", "www", False, True),
+    }

@@ -6,6 +6,8 @@ case; test_every_check_has_cases fails otherwise.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from checks.engine import run_check
@@ -155,8 +157,13 @@ CASES: dict[str, list[Case]] = {
         Case("distinct", {F.USERS: (ROOT, ALICE)}, {("pass", "host")}),
         Case(
             "shared",
-            {F.USERS: (ROOT, t.user("toor", 0), ALICE, t.user("alias", 1000))},
+            {F.USERS: (ROOT, ALICE, t.user("alias", 1000))},
             {("fail", "uid:1000")},
+        ),
+        Case(
+            "second UID 0",
+            {F.USERS: (ROOT, t.user("toor", 0), ALICE)},
+            {("fail", "uid:0")},
         ),
     ],
     "password.policy": [
@@ -344,16 +351,29 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "files.account_file_permissions": [
-        Case("Debian's modes", {F.SENSITIVE_FILES: t.SAFE_FILES}, {("pass", "host")}),
+        Case(
+            "Debian's modes",
+            {F.SENSITIVE_FILES: t.SAFE_FILES, F.USERS: (ROOT, ALICE)},
+            {("pass", "host")},
+        ),
+        Case(
+            "hashes left in a world-readable passwd (pwunconv)",
+            {
+                F.SENSITIVE_FILES: t.SAFE_FILES,
+                F.USERS: (ROOT, t.user("teacher", 1001, password=PasswordState.HASHED)),
+            },
+            {("fail", "file:/etc/passwd")},
+        ),
         Case(
             "world-readable shadow, group-writable passwd, foreign owner",
             {
+                F.USERS: (ROOT, ALICE),
                 F.SENSITIVE_FILES: (
                     t.file_stat("/etc/passwd", 0o664),
                     t.file_stat("/etc/group", 0o644, uid=1000),
                     t.file_stat("/etc/shadow", 0o644),
                     t.file_stat("/etc/gshadow", 0o640, gid=100, group="users"),
-                )
+                ),
             },
             {
                 ("fail", "file:/etc/passwd"),
@@ -393,3 +413,40 @@ def test_every_check_has_cases() -> None:
     for check_id, cases in CASES.items():
         statuses = {status for case in cases for status, _ in case.expected}
         assert {"pass", "fail"} <= statuses, f"{check_id} needs a passing and a failing case"
+
+
+def test_each_weak_password_source_has_its_own_sentence_in_both_languages() -> None:
+    from checks.collectors.linux.weak_passwords import candidates_for
+    from checks.library.accounts import WEAK_PASSWORD_SENTENCES, weak_password_sentence
+
+    kinds = {kind for _, kind in candidates_for("teacher", ["school123"])}
+    assert kinds == set(WEAK_PASSWORD_SENTENCES)
+    sentences = [weak_password_sentence(kind, "teacher") for kind in sorted(kinds)]
+    for english, chinese in sentences:
+        assert "teacher" in english and "teacher" in chinese
+        assert re.search(r"[\u4e00-\u9fff]", chinese) and not re.search(r"[\u4e00-\u9fff]", english)
+    # No two sources share a sentence, and none reads like "accepts a same as ... password".
+    assert len({s for pair in sentences for s in pair}) == 2 * len(kinds)
+    assert not any("a same as" in english for english, _ in sentences)
+
+
+def test_baseline_evidence_names_the_folded_dependencies() -> None:
+    from checks.facts import InstalledPackage
+
+    packages = (
+        InstalledPackage("gimp", "2.10", "amd64", "graphics", "dpkg", depends=("libgimp2.0",)),
+        InstalledPackage("libgimp2.0", "2.10", "amd64", "libs", "dpkg", "", True, ("libbabl",)),
+        InstalledPackage("libbabl", "0.1", "amd64", "libs", "dpkg", "", True),
+    )
+    spec = REGISTRY["software.baseline"]
+    results = run_check(
+        spec, FactSource.from_values({F.PACKAGES: packages}), "linux", {"baseline": []}
+    )
+    assert [r.status.value for r in results] == ["not_applicable"]
+    results = run_check(
+        spec, FactSource.from_values({F.PACKAGES: packages}), "linux", {"baseline": ["bash"]}
+    )
+    assert [(r.resource, r.evidence["dependencies"]) for r in results] == [
+        ("package:gimp", ["libbabl", "libgimp2.0"])
+    ]
+    assert "with 2 dependencies" in results[0].message

@@ -166,5 +166,30 @@ def collect_groups(host: HostContext) -> tuple[GroupEntry, ...]:
     return parse_group(_required(host, "/etc/group"))
 
 
+def _entries_in_passwd(text: str) -> tuple[ShadowEntry, ...]:
+    """Shadow entries for hashes kept in /etc/passwd itself (pwunconv, old systems).
+
+    pwunconv drops the aging fields, so none is known; checks see that as "not recorded".
+    """
+    entries = []
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) < 2 or not fields[0] or _is_nis_marker(line):
+            continue
+        state, scheme = classify_shadow_password(fields[1])
+        if state is PasswordState.HASHED or state is PasswordState.EMPTY:
+            entries.append(
+                ShadowEntry(fields[0], state, scheme, None, None, None, None, None, None)
+            )
+    return tuple(entries)
+
+
 def collect_shadow(host: HostContext) -> tuple[ShadowEntry, ...]:
-    return parse_shadow(_required(host, "/etc/shadow"))
+    text = host.read_optional("/etc/shadow")
+    if text is not None:
+        return parse_shadow(text)
+    # No shadow file: the hashes, if any, are in /etc/passwd, and are judged there.
+    in_passwd = _entries_in_passwd(host.read_optional("/etc/passwd") or "")
+    if in_passwd:
+        return in_passwd
+    raise NotApplicable("/etc/shadow does not exist on this host")

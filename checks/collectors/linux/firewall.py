@@ -8,10 +8,10 @@ unconditional drop or reject) is enough.
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
+from checks.collectors.linux.units import unit_enabled
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import Firewall
 from checks.host import HostContext
@@ -22,20 +22,8 @@ FIREWALLD_CONF = "/etc/firewalld/firewalld.conf"
 FIREWALLD_ZONE_DIRS = ("/etc/firewalld/zones", "/usr/lib/firewalld/zones")
 NFTABLES_CONF = "/etc/nftables.conf"
 IPTABLES_RULES = ("/etc/iptables/rules.v4", "/etc/sysconfig/iptables")
-UNIT_DIRS = ("/etc/systemd/system",)
 _DENY = {"drop", "reject"}
 _PERMISSION_WORDS = ("operation not permitted", "permission denied")
-
-
-def _unit_enabled(host: HostContext, unit: str) -> bool:
-    """Enabled in systemd's sense: a *.wants link to the unit exists."""
-    for folder in UNIT_DIRS:
-        base = host.path(folder)
-        wants = [d for d in base.glob("*.wants")] if base.is_dir() else []
-        # lexists: in a tree the link points at a path of the tree's host, not of this one.
-        if any(os.path.lexists(d / unit) for d in wants):
-            return True
-    return False
 
 
 def _settings(text: str) -> dict[str, str]:
@@ -136,7 +124,7 @@ def _ufw(host: HostContext) -> str | None:
 
 
 def _firewalld(host: HostContext) -> str | None:
-    if not _unit_enabled(host, "firewalld.service"):
+    if not unit_enabled(host, "firewalld.service"):
         return None
     zone = _settings(host.read_optional(FIREWALLD_CONF) or "").get("DefaultZone", "public")
     for folder in FIREWALLD_ZONE_DIRS:
@@ -158,15 +146,13 @@ def _from_configuration(host: HostContext) -> Firewall:
             backends.append(name)
             verdicts.append(verdict)
             details[name] = verdict
-    if _unit_enabled(host, "nftables.service"):
+    if unit_enabled(host, "nftables.service"):
         verdict = inbound_from_nft_text(host.read_optional(NFTABLES_CONF) or "")
         backends.append("nftables")
         details["nftables"] = verdict or "no input chain"
         if verdict:
             verdicts.append(verdict)
-    if _unit_enabled(host, "netfilter-persistent.service") or _unit_enabled(
-        host, "iptables.service"
-    ):
+    if unit_enabled(host, "netfilter-persistent.service") or unit_enabled(host, "iptables.service"):
         for path in IPTABLES_RULES:
             text = host.read_optional(path)
             if text is not None:
@@ -218,7 +204,12 @@ def _from_kernel(host: HostContext) -> Firewall:
         verdict, details = _nft_inbound(host)
         backend = "nftables"
     except NotApplicable:
-        verdict, details, backend = _iptables_inbound(host), {}, "iptables"
+        try:
+            verdict, details, backend = _iptables_inbound(host), {}, "iptables"
+        except NotApplicable:
+            # Neither nft nor iptables-save: no tool could have loaded a rule, which is the
+            # same state a tree without firewall configuration shows, and fails the same way.
+            return Firewall(tuple(names), None, "kernel", {"tools": "neither nft nor iptables"})
     if verdict is None:
         # Rules loaded through iptables-legacy live outside nftables, where neither nft nor
         # the nft flavour of iptables-save sees them.

@@ -13,6 +13,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from checks.collectors.linux.apt_lists import apt_sources
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import InstalledPackage, Kernels, PackageActivity
 from checks.host import HostContext
@@ -43,7 +44,34 @@ _HISTORY_CHANGE = re.compile(r"^(?P<action>Install|Upgrade|Reinstall): (?P<first
 _MAX_ROTATED_LOGS = 12
 
 
-def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
+APT_EXTENDED_STATES = "/var/lib/apt/extended_states"
+_RELATION_NAME = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)")
+
+
+def _relation_names(*fields: str) -> tuple[str, ...]:
+    names = []
+    for field in fields:
+        for alternative in re.split(r"[,|]", field):
+            match = _RELATION_NAME.match(alternative)
+            if match:
+                names.append(match.group(1))
+    return tuple(dict.fromkeys(names))
+
+
+def parse_auto_installed(text: str) -> set[str]:
+    """Packages apt marked as installed automatically (Auto-Installed: 1)."""
+    auto = set()
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = dict(
+            (k.strip(), v.strip())
+            for k, _, v in (line.partition(":") for line in stanza.splitlines() if ":" in line)
+        )
+        if fields.get("Auto-Installed") == "1" and "Package" in fields:
+            auto.add(fields["Package"])
+    return auto
+
+
+def parse_dpkg_status(text: str, auto: set[str] | None = None) -> tuple[InstalledPackage, ...]:
     packages = []
     for stanza in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
@@ -63,6 +91,13 @@ def parse_dpkg_status(text: str) -> tuple[InstalledPackage, ...]:
                 architecture=fields.get("Architecture", ""),
                 section=fields.get("Section", ""),
                 manager="dpkg",
+                description=fields.get("Description", ""),
+                auto_installed=name in (auto or set()),
+                depends=_relation_names(
+                    fields.get("Pre-Depends", ""),
+                    fields.get("Depends", ""),
+                    fields.get("Recommends", ""),
+                ),
             )
         )
     return tuple(packages)
@@ -81,7 +116,9 @@ def rpm_command(host: HostContext, database: str, *args: str) -> list[str]:
 def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
     text = host.read_optional(DPKG_STATUS)
     if text is not None:
-        return parse_dpkg_status(text)
+        return parse_dpkg_status(
+            text, parse_auto_installed(host.read_optional(APT_EXTENDED_STATES) or "")
+        )
     database = rpm_database(host)
     if database is None:
         raise NotApplicable("no package database (dpkg or rpm) was found on this host")
@@ -92,7 +129,7 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
             database,
             "-qa",
             "--qf",
-            "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\n",
+            "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{GROUP}\\t%{SUMMARY}\\n",
         ),
         why="listing installed rpm packages",
     )
@@ -100,9 +137,9 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
         raise CollectError(f"rpm -qa exited with {result.returncode}: {result.stderr[:300]}")
     packages = []
     for line in result.stdout.splitlines():
-        name, version, arch, group = [*line.split("\t"), "", "", "", ""][:4]
+        name, version, arch, group, summary = [*line.split("\t"), "", "", "", "", ""][:5]
         if name:
-            packages.append(InstalledPackage(name, version, arch, group, "rpm"))
+            packages.append(InstalledPackage(name, version, arch, group, "rpm", summary))
     return tuple(packages)
 
 
@@ -179,6 +216,7 @@ def _apt_lists_refreshed(host: HostContext) -> datetime | None:
 
 
 def _apt_activity(host: HostContext) -> PackageActivity:
+    lists = apt_sources(host)
     sources: list[str] = []
     newest: tuple[datetime, str] | None = None
     for path, parse in ((APT_HISTORY, newest_apt_history_install), (DPKG_LOG, None)):
@@ -193,6 +231,8 @@ def _apt_activity(host: HostContext) -> PackageActivity:
         last_install_at=newest[0] if newest else None,
         last_install_package=newest[1] if newest else None,
         sources=tuple(sources),
+        package_suites=tuple(sorted({s.name for s in lists})),
+        security_suites=tuple(sorted({s.name for s in lists if s.is_security})),
     )
 
 

@@ -8,6 +8,7 @@ import stat
 from datetime import UTC, datetime
 
 from checks.collectors.linux.accounts import parse_group, parse_passwd
+from checks.collectors.linux.apt_lists import pending_from_lists
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import Clock, FileStat, OsRelease, PendingUpdate, RebootRequired
 from checks.host import HostContext
@@ -112,8 +113,11 @@ def _dnf_pending(host: HostContext) -> tuple[PendingUpdate, ...]:
 
 
 def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
-    host.require_commands("apt-get or dnf", why="listing pending updates")
     release = collect_os_release(host)
+    if host.runner is None and release.is_debian_family:
+        # No command under --root: the same answer from dpkg's status and apt's lists.
+        return pending_from_lists(host)[0]
+    host.require_commands("apt-get or dnf", why="listing pending updates")
     if not release.is_debian_family:
         if {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:
             return _dnf_pending(host)
@@ -136,7 +140,15 @@ def _names_by_id(host: HostContext) -> tuple[dict[int, str], dict[int, str]]:
         groups = parse_group(host.read_optional("/etc/group") or "")
     except (CollectError, NoPrivilege):
         return {}, {}
-    return {u.uid: u.name for u in users}, {g.gid: g.name for g in groups}
+    # The first entry with an id names it, as getpwuid(3) (and so ls -l) does: with a second
+    # UID 0 account after root, root still owns root's files.
+    user_names: dict[int, str] = {}
+    group_names: dict[int, str] = {}
+    for user in users:
+        user_names.setdefault(user.uid, user.name)
+    for group in groups:
+        group_names.setdefault(group.gid, group.name)
+    return user_names, group_names
 
 
 def collect_sensitive_files(host: HostContext) -> tuple[FileStat, ...]:

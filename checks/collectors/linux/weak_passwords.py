@@ -8,12 +8,18 @@ Hashes and candidates stay inside this module: the fact names accounts and a kin
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import datetime
 import functools
+import hashlib
 import hmac
+import json
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from checks.collectors.linux.accounts import classify_shadow_password
 from checks.errors import NotApplicable
@@ -157,9 +163,14 @@ def organisation_key(words: Sequence[str]) -> str:
 
 
 def candidates_for(account: str, organisation: Sequence[str] = ()) -> list[tuple[str, str]]:
-    listed = [(p, "vendor default") for p in VENDOR_DEFAULTS]
+    """Every candidate once, the most often found first, so a weak account stops early.
+
+    The account's own name ("teacher123") is what audits of school servers find most; then the
+    top of the leak lists, then factory defaults, then the organisation's words.
+    """
+    listed = [(v.format(name=account), "same as the account name") for v in NAME_VARIANTS]
     listed += [(p, "common weak") for p in COMMON_WEAK]
-    listed += [(v.format(name=account), "same as the account name") for v in NAME_VARIANTS]
+    listed += [(p, "vendor default") for p in VENDOR_DEFAULTS]
     listed += [(p, "organisation word") for p in organisation]
     seen: set[str] = set()
     unique = []
@@ -170,40 +181,129 @@ def candidates_for(account: str, organisation: Sequence[str] = ()) -> list[tuple
     return unique
 
 
+# A verdict that could not be computed (the scheme is unknown here).
+_UNSUPPORTED = "\0unsupported"
+
+
+def _verdict(
+    library: CryptLibrary, name: str, stored: str, organisation: Sequence[str]
+) -> str | None:
+    """The kind of the first candidate the hash accepts, None when none does."""
+    for phrase, kind in candidates_for(name, organisation):
+        verified = library.verify(phrase, stored)
+        if verified is None:
+            return _UNSUPPORTED
+        if verified:
+            return kind
+    return None
+
+
+class VerdictCache:
+    """Verdicts of earlier scans, so an unchanged hash is not tested again.
+
+    Keyed by a digest of the account, its hash and the candidate list (new organisation words
+    or a new product list test again); the file never holds a hash or a candidate. It lives in
+    the agent's state folder (HostContext.cache), readable by the agent only.
+    """
+
+    FILE_NAME = "weak-password-verdicts.json"
+
+    def __init__(self, folder: Path | None) -> None:
+        self._path = folder / self.FILE_NAME if folder is not None else None
+        self._old: dict[str, str] = {}
+        self.new: dict[str, str] = {}
+        if self._path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                loaded = json.loads(self._path.read_text())
+                if isinstance(loaded, dict):
+                    self._old = {str(k): str(v) for k, v in loaded.items()}
+
+    @staticmethod
+    def key(name: str, stored: str, organisation: Sequence[str]) -> str:
+        listed = "\0".join(p for p, _ in candidates_for(name, organisation))
+        return hashlib.sha256(f"{name}\0{stored}\0{listed}".encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        return self._old.get(key)
+
+    def save(self) -> None:
+        # Only this scan's verdicts are kept: a changed or deleted account's entry goes.
+        if self._path is None or self.new == self._old:
+            return
+        with contextlib.suppress(OSError):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self._path.with_suffix(".tmp")
+            partial.write_text(json.dumps(self.new, sort_keys=True))
+            partial.chmod(0o600)
+            partial.replace(self._path)
+
+
+def _hashed_entries(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """(account, hash) from shadow-style lines, the first file naming an account winning."""
+    entries: dict[str, str] = {}
+    for text in texts:
+        for raw in text.splitlines():
+            fields = raw.strip().split(":")
+            if len(fields) < 2 or not fields[0] or raw.startswith("#") or fields[0] in entries:
+                continue
+            state, _scheme = classify_shadow_password(fields[1])
+            if state is PasswordState.HASHED:
+                entries[fields[0]] = fields[1]
+    return list(entries.items())
+
+
 def find_weak_passwords(
-    shadow_text: str, library: CryptLibrary, organisation: Sequence[str] = ()
+    shadow_text: str,
+    library: CryptLibrary,
+    organisation: Sequence[str] = (),
+    cache: VerdictCache | None = None,
+    passwd_text: str = "",
 ) -> WeakPasswords:
-    matches: list[WeakPassword] = []
-    tested: list[str] = []
-    unsupported: list[str] = []
-    count = 0
-    for raw in shadow_text.splitlines():
-        fields = raw.strip().split(":")
-        if len(fields) < 2 or not fields[0] or raw.startswith("#"):
-            continue
-        name, stored = fields[0], fields[1]
-        state, _scheme = classify_shadow_password(stored)
-        if state is not PasswordState.HASHED:
-            continue  # empty passwords are judged elsewhere; locked ones cannot log in
-        tested.append(name)
-        candidates = candidates_for(name, organisation)
-        count = max(count, len(candidates))
-        for phrase, kind in candidates:
-            verdict = library.verify(phrase, stored)
-            if verdict is None:
-                unsupported.append(name)
-                break
-            if verdict:
-                matches.append(WeakPassword(name, kind))
-                break
-    return WeakPasswords(tuple(matches), tuple(tested), count, tuple(unsupported))
+    """Test each hashed account; accounts run on every core (libcrypt releases the GIL)."""
+    cache = cache if cache is not None else VerdictCache(None)
+    # A hash in /etc/passwd (after pwunconv) is tested like one in shadow.
+    entries = _hashed_entries([shadow_text, passwd_text])
+    keys = [VerdictCache.key(name, stored, organisation) for name, stored in entries]
+    verdicts: dict[str, str | None] = {}
+    todo = []
+    for (name, stored), key in zip(entries, keys, strict=True):
+        remembered = cache.get(key)
+        if remembered is None:
+            todo.append((name, stored))
+        else:
+            verdicts[name] = remembered or None
+    if todo:
+        workers = max(1, min(len(todo), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            found = pool.map(lambda e: _verdict(library, e[0], e[1], organisation), todo)
+            verdicts.update(zip((name for name, _ in todo), found, strict=True))
+    for (name, _stored), key in zip(entries, keys, strict=True):
+        cache.new[key] = verdicts[name] or ""
+    cache.save()
+    matches = [
+        WeakPassword(name, kind)
+        for name, _ in entries
+        if (kind := verdicts[name]) is not None and kind != _UNSUPPORTED
+    ]
+    unsupported = [name for name, _ in entries if verdicts[name] == _UNSUPPORTED]
+    count = max((len(candidates_for(name, organisation)) for name, _ in entries), default=0)
+    return WeakPasswords(
+        tuple(matches), tuple(name for name, _ in entries), count, tuple(unsupported)
+    )
 
 
 def collect_weak_passwords(host: HostContext, organisation_key_: str = "") -> WeakPasswords:
     """Keyed by the organisation's words (organisation_key), expanded around this year."""
-    text = host.read_optional("/etc/shadow")
-    if text is None:
-        raise NotApplicable("/etc/shadow does not exist on this host")
+    shadow = host.read_optional("/etc/shadow")
+    passwd = host.read_optional("/etc/passwd") or ""
+    if shadow is None and not _hashed_entries([passwd]):
+        raise NotApplicable("/etc/shadow does not exist and /etc/passwd holds no hash")
     words = organisation_key_.split("\n") if organisation_key_ else []
     year = datetime.datetime.now(datetime.UTC).year
-    return find_weak_passwords(text, crypt_library(), organisation_candidates(words, year))
+    return find_weak_passwords(
+        shadow or "",
+        crypt_library(),
+        organisation_candidates(words, year),
+        VerdictCache(host.cache),
+        passwd,
+    )
