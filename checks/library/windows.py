@@ -536,16 +536,28 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             evidence,
         )
     )
-    findings.append(
-        Finding(
-            Status.PASS if policy.complexity else Status.FAIL,
-            "policy:complexity",
-            "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
-            if policy.complexity
-            else "password complexity is not required",
-            evidence,
+    if policy.complexity is None:
+        # Read live through NetUserModalsGet, which does not carry it: unknown, not passed.
+        findings.append(
+            Finding(
+                Status.NOT_APPLICABLE,
+                "policy:complexity",
+                "password complexity is not known: the SAM could not be read and the Net API "
+                "does not tell",
+                evidence,
+            )
         )
-    )
+    else:
+        findings.append(
+            Finding(
+                Status.PASS if policy.complexity else Status.FAIL,
+                "policy:complexity",
+                "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
+                if policy.complexity
+                else "password complexity is not required",
+                evidence,
+            )
+        )
     max_days = params["max_days"]
     if policy.max_age_days is None or policy.max_age_days > max_days:
         said = (

@@ -1,4 +1,5 @@
-"""pywin32 calls that save a locked hive (live.HiveSaver), used only on a running Windows.
+"""pywin32 calls that save a locked hive (live.HiveSaver) and list local accounts and the
+password policy through the Net API (live.NetApi), used only on a running Windows.
 
 Not run on the Linux machines this project is tested on: the order of these calls and the
 clean-up on every path are tested through live.saved_hives with a fake saver; that the calls
@@ -11,10 +12,16 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
-from checks.errors import NoPrivilege
+from checks.collectors.windows.live import SaveFailed
+from checks.errors import CollectError, NoPrivilege
 
 _ERROR_NOT_ALL_ASSIGNED = 1300
+_ADMINISTRATORS_SID = "S-1-5-32-544"
+# NetUserEnum's filter: normal user accounts, not interdomain or machine trust accounts.
+_FILTER_NORMAL_ACCOUNT = 0x0002
+_PREFERRED_LENGTH = 0xFFFFFFFF  # MAX_PREFERRED_LENGTH: the API sizes its own pages
 
 
 class Pywin32HiveSaver:
@@ -67,14 +74,84 @@ class Pywin32HiveSaver:
         return folder
 
     def save_key(self, name: str, target: Path) -> None:
+        import pywintypes
         import win32api
         import win32con
 
-        key = win32api.RegOpenKeyEx(win32con.HKEY_LOCAL_MACHINE, name, 0, win32con.KEY_READ)
         try:
-            win32api.RegSaveKey(key, str(target), None)
-        finally:
-            win32api.RegCloseKey(key)
+            key = win32api.RegOpenKeyEx(win32con.HKEY_LOCAL_MACHINE, name, 0, win32con.KEY_READ)
+            try:
+                win32api.RegSaveKey(key, str(target), None)
+            finally:
+                win32api.RegCloseKey(key)
+        except pywintypes.error as error:
+            # e.g. wine has no HKLM\SAM: the caller falls back to the Net API.
+            raise SaveFailed(f"saving HKEY_LOCAL_MACHINE\\{name}: {error.strerror}") from None
 
     def remove_folder(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class Pywin32NetApi:
+    """live.NetApi over pywin32's win32net for the local machine (server None)."""
+
+    def _call(self, what: str, call: Any, *args: Any) -> Any:
+        import pywintypes
+
+        try:
+            return call(*args)
+        except pywintypes.error as error:
+            raise CollectError(f"{what}: {error.strerror} ({error.winerror})") from None
+
+    def users(self) -> list[dict[str, Any]]:
+        import win32net
+
+        users: list[dict[str, Any]] = []
+        resume = 0
+        while True:  # pages until the resume handle comes back 0
+            page, _total, resume = self._call(
+                "NetUserEnum",
+                win32net.NetUserEnum,
+                None,
+                3,
+                _FILTER_NORMAL_ACCOUNT,
+                resume,
+                _PREFERRED_LENGTH,
+            )
+            users.extend(page)
+            if not resume:
+                return users
+
+    def modals(self, level: int) -> dict[str, Any]:
+        import win32net
+        import win32security
+
+        answer = dict(self._call("NetUserModalsGet", win32net.NetUserModalsGet, None, level))
+        if level == 2 and answer.get("domain_id") is not None:
+            answer["domain_id"] = win32security.ConvertSidToStringSid(answer["domain_id"])
+        return answer
+
+    def administrator_sids(self) -> list[str]:
+        import win32net
+        import win32security
+
+        # The group is named by the system's language (管理员组 ...): find its name by SID.
+        sid = win32security.ConvertStringSidToSid(_ADMINISTRATORS_SID)
+        name, _domain, _kind = self._call(
+            "LookupAccountSid", win32security.LookupAccountSid, None, sid
+        )
+        members: list[str] = []
+        resume = 0
+        while True:
+            page, _total, resume = self._call(
+                "NetLocalGroupGetMembers",
+                win32net.NetLocalGroupGetMembers,
+                None,
+                name,
+                0,
+                resume,
+                _PREFERRED_LENGTH,
+            )
+            members.extend(win32security.ConvertSidToStringSid(entry["sid"]) for entry in page)
+            if not resume:
+                return members
