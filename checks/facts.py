@@ -317,6 +317,7 @@ class ListeningProgram:
     ports: tuple[str, ...]  # "tcp/22", "udp/67"
     package: str | None  # the package that owns the binary; None when none does
     owner_known: bool  # False when no package database could be asked
+    user: str = ""  # Windows: the process's account (psutil); "" when unknown or on Linux
 
 
 @dataclass(frozen=True)

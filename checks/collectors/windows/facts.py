@@ -28,6 +28,12 @@ from checks.collectors.windows.desktop import machine_inactivity_seconds, user_s
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
 from checks.collectors.windows.netapi import NetApiError, accounts_from_users, policy_from_modals
+from checks.collectors.windows.ports import (
+    collect_windows_listening_programs as collect_windows_listening_programs,
+)
+from checks.collectors.windows.ports import (
+    collect_windows_listening_sockets as collect_windows_listening_sockets,
+)
 from checks.collectors.windows.registry import HiveAccessDenied, RegistrySource
 from checks.collectors.windows.sam import (
     BootKeyMismatch,
