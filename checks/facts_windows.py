@@ -168,10 +168,15 @@ class WindowsAccounts:
     accounts: tuple[LocalAccount, ...]
     machine_sid: str
     administrators: tuple[str, ...]  # member SIDs of S-1-5-32-544
-    policy: SamPasswordPolicy
+    # None when this Windows does not give it (wine has no NetUserModalsGet level 0/3); why is
+    # in policy_error.
+    policy: SamPasswordPolicy | None
     # "sam" (the hive, or its copy saved live), or "netapi" (NetUserEnum/NetUserModalsGet, when
     # the SAM could not be saved).
     source: str = "sam"
+    policy_error: str = ""
+    # False when NetUserEnum gave only level 20 (wine): no last logon, no password age.
+    logon_times_known: bool = True
 
     def account_of(self, sid: str) -> LocalAccount | None:
         """The local account a SID names (machine SID + RID); None for domain or other SIDs."""

@@ -26,7 +26,7 @@ from checks.collectors.windows.netapi import (
     policy_from_modals,
 )
 from checks.collectors.windows.volume import WindowsVolume
-from checks.errors import CollectError, NoPrivilege
+from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.host import HostContext
 from checks.library import windows as windows_checks
 from checks.model import Status
@@ -215,3 +215,45 @@ def test_from_a_volume_the_net_api_is_never_asked(
     monkeypatch.setattr(live, "net_api", lambda: api)
     fact = windows_facts.collect_windows_accounts(HostContext.tree(volumes[True].root))
     assert fact.source == "sam" and api.calls == []
+
+
+class WineNetApi(FakeNetApi):
+    """What wine 8's netapi32 offers (its dlls/netapi32/netapi32.c): NetUserEnum levels 0 and
+    20 for the current user only, NetUserModalsGet level 2 only (0, 1 and 3 answer
+    NERR_InternalError, which Pywin32NetApi turns into NetApiUnavailable under wine)."""
+
+    def users(self) -> list[dict[str, Any]]:
+        self.calls.append("NetUserEnum 20")
+        return list(_recording("netuserenum_level20_wine.json"))
+
+    def modals(self, level: int) -> dict[str, Any]:
+        if level != 2:
+            self.calls.append(f"NetUserModalsGet {level} refused")
+            raise live.NetApiUnavailable(
+                f"NetUserModalsGet level {level} is not offered by this Windows (wine)"
+            )
+        return super().modals(level)
+
+
+def test_what_wine_offers_gives_accounts_and_says_what_is_unknown(
+    volumes: dict[bool, WindowsVolume], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "hive_saver", lambda: RefusedSaver(volumes[True], tmp_path))
+    monkeypatch.setattr(live, "net_api", WineNetApi)
+    fact = windows_facts.collect_windows_accounts(_live_host(tmp_path))
+    (user,) = fact.accounts
+    assert (user.name, user.rid, user.disabled) == ("xunjian", 1000, False)
+    assert user.last_logon is None and user.password_last_set is None
+    assert fact.policy is None and "level 0 is not offered" in fact.policy_error
+    assert not fact.logon_times_known
+
+    class Facts:
+        windows_accounts = fact
+
+    for check, params in (
+        (windows_checks.password_policy, {"min_length": 8, "max_days": 90}),
+        (windows_checks.unused_accounts, {"max_unused_days": 90, "exempt": []}),
+    ):
+        with pytest.raises(NotApplicable):
+            check(Facts(), params)  # type: ignore[arg-type]
+    assert [f.status for f in windows_checks.guest(Facts(), {})] == [Status.PASS]  # type: ignore[arg-type]

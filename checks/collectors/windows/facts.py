@@ -27,7 +27,12 @@ from checks.collectors.windows.defender import read_defender
 from checks.collectors.windows.desktop import machine_inactivity_seconds, user_screen_lock
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
-from checks.collectors.windows.netapi import NetApiError, accounts_from_users, policy_from_modals
+from checks.collectors.windows.netapi import (
+    NetApiError,
+    accounts_from_users,
+    logon_times_known,
+    policy_from_modals,
+)
 from checks.collectors.windows.ports import (
     collect_windows_listening_programs as collect_windows_listening_programs,
 )
@@ -59,6 +64,7 @@ from checks.facts import InstalledPackage, PendingUpdate, WeakPasswords
 from checks.facts_windows import (
     DefenderState,
     Exposure,
+    SamPasswordPolicy,
     SecurityCenter,
     WindowsAccounts,
     WindowsDesktop,
@@ -224,12 +230,20 @@ def _accounts_from_net_api() -> WindowsAccounts:
         domain = api.modals(2).get("domain_id")
         if not isinstance(domain, str) or not domain.startswith("S-1-5-21-"):
             raise NetApiError(f"NetUserModalsGet level 2 gives no machine SID ({domain!r})")
+        users = api.users()
+        try:
+            policy: SamPasswordPolicy | None = policy_from_modals(api.modals(0), api.modals(3))
+            policy_error = ""
+        except NotApplicable as error:  # wine: no levels 0 and 3; the accounts still stand
+            policy, policy_error = None, str(error)
         return WindowsAccounts(
-            accounts=tuple(accounts_from_users(api.users(), datetime.datetime.now(datetime.UTC))),
+            accounts=tuple(accounts_from_users(users, datetime.datetime.now(datetime.UTC))),
             machine_sid=domain,
             administrators=tuple(api.administrator_sids()),
-            policy=policy_from_modals(api.modals(0), api.modals(3)),
+            policy=policy,
             source="netapi",
+            policy_error=policy_error,
+            logon_times_known=logon_times_known(users),
         )
     except NetApiError as error:
         raise CollectError(str(error)) from None
@@ -239,9 +253,10 @@ def collect_windows_accounts(host: HostContext) -> WindowsAccounts:
     if not host.is_tree:
         try:
             return _accounts_from_saved_sam(host)
-        except (NoPrivilege, live.SaveFailed) as error:
-            # No SeBackupPrivilege (not LocalSystem, or wine without a SAM key): the Net API
-            # needs none for the local machine. The reason stays in the log.
+        except CollectError as error:
+            # No SeBackupPrivilege (not LocalSystem), nothing to save or a saved SAM without an
+            # account domain (wine): the Net API needs no privilege for the local machine and
+            # gives the same accounts. The reason stays in the log.
             logger.info("local accounts from the Net API: %s", error)
             return _accounts_from_net_api()
     return _accounts_from_saved_sam(host)

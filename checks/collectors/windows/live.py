@@ -26,7 +26,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 from checks.collectors.windows.registry import LiveHive, RegistrySource
-from checks.errors import CollectError
+from checks.errors import CollectError, NotApplicable
 
 PROFILE_LIST = "Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
 # Local and domain users' SIDs; the service accounts (S-1-5-18/19/20) have no desktop to lock.
@@ -108,12 +108,18 @@ class SaveFailed(CollectError):
     """RegSaveKey (or opening the key to save) failed: the Net API may still answer."""
 
 
+class NetApiUnavailable(NotApplicable):
+    """This Windows does not offer a Net API level (wine implements NetUserEnum levels 0 and 20
+    only, and NetUserModalsGet level 2 only)."""
+
+
 class NetApi(Protocol):
     """The Net API calls for local accounts (netapi.py); pywin32's win32net on the PC, a fake
     over recordings in tests. Dicts as pywin32 returns them."""
 
     def users(self) -> list[dict[str, Any]]:
-        """NetUserEnum(None, 3) for normal accounts, every page."""
+        """NetUserEnum(None, 3) for normal accounts, every page; level 20 (no logon times)
+        where level 3 is not offered."""
 
     def modals(self, level: int) -> dict[str, Any]:
         """NetUserModalsGet(None, level) for levels 0 and 3; level 2 with its domain_id (a

@@ -52,11 +52,16 @@ def _text(record: Mapping[str, Any], field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def logon_times_known(users: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the records carry logon times (levels 2, 3), not level 20's name and flags."""
+    return all("last_logon" in user and "password_age" in user for user in users)
+
+
 def accounts_from_users(
     users: Iterable[Mapping[str, Any]], now: datetime.datetime
 ) -> list[LocalAccount]:
-    """USER_INFO_3 (or 2, which has no user_id: then the RID is unknown and the record is
-    refused) dicts as the SAM path's LocalAccount, by RID. ``now`` turns password_age (seconds
+    """USER_INFO_3 or USER_INFO_20 (wine's) dicts as the SAM path's LocalAccount, by RID; level
+    2 has no user_id, and a record without one is refused. ``now`` turns password_age (seconds
     since the password was set) into a time."""
     accounts = []
     for user in users:
@@ -64,8 +69,10 @@ def accounts_from_users(
         what = f"NetUserEnum's record of {name or '?'}"
         rid = _int(user, "user_id", what)
         flags = _int(user, "flags", what)
-        last = _int(user, "last_logon", what)
-        age = _int(user, "password_age", what)
+        # Level 20 (all wine offers) has no times: unknown, and the fact says so.
+        times = "password_age" in user
+        last = _int(user, "last_logon", what) if times else 0
+        age = _int(user, "password_age", what) if times else 0
         accounts.append(
             LocalAccount(
                 rid=rid,
@@ -79,7 +86,9 @@ def accounts_from_users(
                 # The Net API never says whether a hash is stored (an empty password).
                 has_password=None,
                 last_logon=datetime.datetime.fromtimestamp(last, datetime.UTC) if last else None,
-                password_last_set=(now - datetime.timedelta(seconds=age)).replace(microsecond=0),
+                password_last_set=(now - datetime.timedelta(seconds=age)).replace(microsecond=0)
+                if times
+                else None,
                 logon_count=int(user.get("num_logons") or 0),
                 bad_password_count=int(user.get("bad_pw_count") or 0),
             )

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from checks.collectors.windows.live import SaveFailed
+from checks.collectors.windows.live import NetApiUnavailable, SaveFailed
 from checks.errors import CollectError, NoPrivilege
 
 _ERROR_NOT_ALL_ASSIGNED = 1300
@@ -22,6 +22,18 @@ _ADMINISTRATORS_SID = "S-1-5-32-544"
 # NetUserEnum's filter: normal user accounts, not interdomain or machine trust accounts.
 _FILTER_NORMAL_ACCOUNT = 0x0002
 _PREFERRED_LENGTH = 0xFFFFFFFF  # MAX_PREFERRED_LENGTH: the API sizes its own pages
+# ERROR_NOT_SUPPORTED, ERROR_CALL_NOT_IMPLEMENTED, ERROR_INVALID_LEVEL: a level this Windows
+# does not offer.
+_NOT_OFFERED = (50, 120, 124)
+# wine answers NetUserModalsGet levels 0, 1 and 3 with NERR_InternalError ("not implemented").
+_NERR_INTERNAL_ERROR = 2140
+
+
+def is_wine() -> bool:
+    """Wine's ntdll exports wine_get_version; Windows's does not."""
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")  # type: ignore[attr-defined]
 
 
 class Pywin32HiveSaver:
@@ -101,19 +113,26 @@ class Pywin32NetApi:
         try:
             return call(*args)
         except pywintypes.error as error:
+            if error.winerror in _NOT_OFFERED or (
+                error.winerror == _NERR_INTERNAL_ERROR and is_wine()
+            ):
+                raise NetApiUnavailable(
+                    f"{what} is not offered by this Windows{' (wine)' if is_wine() else ''}: "
+                    f"{error.strerror} ({error.winerror})"
+                ) from None
             raise CollectError(f"{what}: {error.strerror} ({error.winerror})") from None
 
-    def users(self) -> list[dict[str, Any]]:
+    def _users(self, level: int) -> list[dict[str, Any]]:
         import win32net
 
         users: list[dict[str, Any]] = []
         resume = 0
         while True:  # pages until the resume handle comes back 0
             page, _total, resume = self._call(
-                "NetUserEnum",
+                f"NetUserEnum level {level}",
                 win32net.NetUserEnum,
                 None,
-                3,
+                level,
                 _FILTER_NORMAL_ACCOUNT,
                 resume,
                 _PREFERRED_LENGTH,
@@ -122,11 +141,20 @@ class Pywin32NetApi:
             if not resume:
                 return users
 
+    def users(self) -> list[dict[str, Any]]:
+        try:
+            return self._users(3)
+        except NetApiUnavailable:
+            # wine: levels 0 and 20 only; 20 still has the name, RID and flags.
+            return self._users(20)
+
     def modals(self, level: int) -> dict[str, Any]:
         import win32net
         import win32security
 
-        answer = dict(self._call("NetUserModalsGet", win32net.NetUserModalsGet, None, level))
+        answer = dict(
+            self._call(f"NetUserModalsGet level {level}", win32net.NetUserModalsGet, None, level)
+        )
         if level == 2 and answer.get("domain_id") is not None:
             answer["domain_id"] = win32security.ConvertSidToStringSid(answer["domain_id"])
         return answer
