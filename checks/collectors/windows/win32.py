@@ -168,18 +168,33 @@ class Pywin32NetApi:
         name, _domain, _kind = self._call(
             "LookupAccountSid", win32security.LookupAccountSid, None, sid
         )
+        # Level 0 gives SIDs, also of deleted domain accounts. Wine implements level 3 only
+        # (the current user, by name) and leaves the buffer unset for the others, which pywin32
+        # would read: there, level 3 and each name looked up.
+        level = 3 if is_wine() else 0
         members: list[str] = []
         resume = 0
         while True:
             page, _total, resume = self._call(
-                "NetLocalGroupGetMembers",
+                f"NetLocalGroupGetMembers level {level}",
                 win32net.NetLocalGroupGetMembers,
                 None,
                 name,
-                0,
+                level,
                 resume,
                 _PREFERRED_LENGTH,
             )
-            members.extend(win32security.ConvertSidToStringSid(entry["sid"]) for entry in page)
+            for entry in page:
+                sid = (
+                    entry["sid"]
+                    if level == 0
+                    else self._call(
+                        "LookupAccountName",
+                        win32security.LookupAccountName,
+                        None,
+                        entry["domainandname"],
+                    )[0]
+                )
+                members.append(win32security.ConvertSidToStringSid(sid))
             if not resume:
                 return members
