@@ -66,6 +66,7 @@ CONNECTIONS = [
     sconn(-1, V4, TCP, addr("0.0.0.0", 50123), (), "LISTEN", 3500),  # not an RPC server
     sconn(-1, V4, TCP, addr("0.0.0.0", 8080), (), "LISTEN", 5000),  # exited since
     sconn(-1, V4, TCP, addr("0.0.0.0", 9000), (), "LISTEN", 6000),
+    sconn(-1, V4, TCP, addr("0.0.0.0", 2024), (), "LISTEN", 0),  # wine: a non-wine process
     sconn(-1, V4, TCP, addr(LAN, 49702), addr("20.42.65.90", 443), "ESTABLISHED", 1040),
     sconn(-1, V4, UDP, addr("0.0.0.0", 5353), (), "NONE", 1040),
     sconn(-1, V4, UDP, addr(LAN, 137), (), "NONE", 4),
@@ -149,6 +150,7 @@ def test_listening_sockets_are_tcp_in_listen_and_unconnected_udp(
 def test_programs_with_what_this_account_may_read(psutil: FakePsutil, tmp_path: Path) -> None:
     programs = {p.pid: p for p in ports.collect_windows_listening_programs(_live(tmp_path))}
     assert 5000 not in programs  # exited between the table and the lookup
+    assert 0 not in programs  # System Idle Process owns no listening socket: unknown
     lsass = programs[700]
     assert (lsass.name, lsass.exe, lsass.user) == ("lsass.exe", None, "")  # protected
     anydesk = programs[3100]
@@ -177,13 +179,16 @@ def test_windows_listening_flags_only_what_is_not_windows_own(
     # 7070 AnyDesk; 50123 a dynamic port held by no RPC server; 8080 and 9000 with their
     # programs unknown (exited, or not to be opened); never the system's 135/139/445/5357/7680
     # or lsass/wininit/spoolsv's RPC ports; 3306 listens on loopback only.
-    assert sorted(failed) == ["port:tcp/50123", "port:tcp/7070", "port:tcp/8080", "port:tcp/9000"]
+    assert sorted(failed) == [
+        "port:tcp/2024", "port:tcp/50123", "port:tcp/7070", "port:tcp/8080", "port:tcp/9000",
+    ]  # fmt: skip
+    assert failed["port:tcp/2024"].evidence["programs"] == []
     assert failed["port:tcp/7070"].evidence["programs"] == [PROCESSES[3100][1]]
     assert failed["port:tcp/8080"].evidence["programs"] == []
     assert failed["port:tcp/9000"].evidence["programs"] == ["pid 6000"]
     # Both facts were collected once, through the Windows collectors' table.
     assert source.collections == {FactName.LISTENING_SOCKETS: 1, FactName.LISTENING_PROGRAMS: 1}
-    approved = run_check(spec, source, "windows", {"approved_tcp_ports": [7070, 8080, 9000]})
+    approved = run_check(spec, source, "windows", {"approved_tcp_ports": [2024, 7070, 8080, 9000]})
     assert [r.resource for r in approved if r.status == Status.FAIL] == ["port:tcp/50123"]
     # The Linux check is unchanged: on Windows it does not run.
     linux = run_check(REGISTRY["services.listening"], source, "windows", {})

@@ -108,6 +108,11 @@ class SaveFailed(CollectError):
     """RegSaveKey (or opening the key to save) failed: the Net API may still answer."""
 
 
+class HiveAbsent(NotApplicable):
+    """The hive to save is not in this registry at all (wine has no SAM): nothing to judge by
+    it; the accounts then come from the Net API."""
+
+
 class NetApiUnavailable(NotApplicable):
     """This Windows does not offer a Net API level (wine implements NetUserEnum levels 0 and 20
     only, and NetUserModalsGet level 2 only)."""

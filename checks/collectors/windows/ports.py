@@ -90,8 +90,10 @@ def collect_windows_listening_programs(host: HostContext) -> tuple[ListeningProg
     api = psutil_api()
     ports_by_pid: dict[int, set[str]] = {}
     for conn in _listening(api):
-        if conn.pid is None:
-            continue  # psutil could not tell the owner
+        if not conn.pid:
+            # None: psutil could not tell; 0 (System Idle Process) owns no listening socket on
+            # Windows, and wine gives 0 for the host's sockets of non-wine processes.
+            continue
         sock = _socket(conn)
         ports_by_pid.setdefault(conn.pid, set()).add(f"{sock.protocol}/{sock.port}")
     programs = []

@@ -14,14 +14,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from checks.collectors.windows.live import NetApiUnavailable, SaveFailed
+from checks.collectors.windows.live import HiveAbsent, NetApiUnavailable, SaveFailed
 from checks.errors import CollectError, NoPrivilege
 
 _ERROR_NOT_ALL_ASSIGNED = 1300
+_ERROR_FILE_NOT_FOUND = 2
 _ADMINISTRATORS_SID = "S-1-5-32-544"
 # NetUserEnum's filter: normal user accounts, not interdomain or machine trust accounts.
 _FILTER_NORMAL_ACCOUNT = 0x0002
-_PREFERRED_LENGTH = 0xFFFFFFFF  # MAX_PREFERRED_LENGTH: the API sizes its own pages
+# MAX_PREFERRED_LENGTH (the API sizes its own pages) as pywin32's win32netcon has it: -1, its
+# argument being a C long (0xFFFFFFFF raised OverflowError under wine).
+_PREFERRED_LENGTH = -1
 # ERROR_NOT_SUPPORTED, ERROR_CALL_NOT_IMPLEMENTED, ERROR_INVALID_LEVEL: a level this Windows
 # does not offer.
 _NOT_OFFERED = (50, 120, 124)
@@ -97,7 +100,12 @@ class Pywin32HiveSaver:
             finally:
                 win32api.RegCloseKey(key)
         except pywintypes.error as error:
-            # e.g. wine has no HKLM\SAM: the caller falls back to the Net API.
+            if error.winerror == _ERROR_FILE_NOT_FOUND:  # wine has no HKLM\SAM
+                raise HiveAbsent(
+                    f"this Windows has no HKEY_LOCAL_MACHINE\\{name} to save"
+                    f"{' (wine)' if is_wine() else ''}"
+                ) from None
+            # The accounts then come from the Net API.
             raise SaveFailed(f"saving HKEY_LOCAL_MACHINE\\{name}: {error.strerror}") from None
 
     def remove_folder(self, folder: Path) -> None:
