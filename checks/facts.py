@@ -382,8 +382,9 @@ class ListeningProgram:
     package: str | None  # the package that owns the binary; None when none does
     owner_known: bool  # False when no package database could be asked
     # The process's whole command line (a python listener is told apart by its script, not
-    # by "python"), the account it runs as, and its parent's command line (a worker spawned by
-    # multiprocessing names only multiprocessing; its parent names the program).
+    # by "python"), the account it runs as ("" when unknown; on Windows from psutil), and its
+    # parent's command line (a worker spawned by multiprocessing names only multiprocessing;
+    # its parent names the program).
     command: tuple[str, ...] = ()
     user: str = ""
     parent_command: tuple[str, ...] = ()

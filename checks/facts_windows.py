@@ -114,7 +114,9 @@ class LocalAccount:
     locked: bool
     password_not_required: bool
     password_never_expires: bool
-    has_password: bool  # False when the SAM holds no NT hash (an empty password)
+    # False when the SAM holds no NT hash (an empty password); None from the Net API, which
+    # never says.
+    has_password: bool | None
     last_logon: datetime.datetime | None
     password_last_set: datetime.datetime | None
     logon_count: int
@@ -126,7 +128,7 @@ class SamPasswordPolicy:
     """The account domain's password and lockout policy (``Domains\\Account\\F``)."""
 
     min_length: int
-    complexity: bool
+    complexity: bool | None  # None from the Net API, which does not carry it
     max_age_days: int | None  # None: passwords never expire
     min_age_days: int
     history: int
@@ -166,7 +168,15 @@ class WindowsAccounts:
     accounts: tuple[LocalAccount, ...]
     machine_sid: str
     administrators: tuple[str, ...]  # member SIDs of S-1-5-32-544
-    policy: SamPasswordPolicy
+    # None when this Windows does not give it (wine has no NetUserModalsGet level 0/3); why is
+    # in policy_error.
+    policy: SamPasswordPolicy | None
+    # "sam" (the hive, or its copy saved live), or "netapi" (NetUserEnum/NetUserModalsGet, when
+    # the SAM could not be saved).
+    source: str = "sam"
+    policy_error: str = ""
+    # False when NetUserEnum gave only level 20 (wine): no last logon, no password age.
+    logon_times_known: bool = True
 
     def account_of(self, sid: str) -> LocalAccount | None:
         """The local account a SID names (machine SID + RID); None for domain or other SIDs."""

@@ -92,6 +92,15 @@ class CheckSpec:
         }
 
 
+# services.listening's and services.windows_listening's: the same judging on both platforms.
+_INCLUDE_LOOPBACK = ParamSpec(
+    "include_loopback",
+    "bool",
+    False,
+    "是否也检查只监听在本机回环地址上的端口",
+    "also judge ports that listen on loopback addresses only",
+)
+
 _CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
         id="accounts.uid0_extra",
@@ -267,13 +276,53 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 "TCP ports approved to listen",
                 minimum=1,
             ),
+            _INCLUDE_LOOPBACK,
+        ),
+    ),
+    CheckSpec(
+        id="services.windows_listening",
+        title_zh="Windows 只开放经批准的端口",
+        title_en="Only approved TCP ports are listening on Windows",
+        remediation_zh="在“服务”中停止并禁用不用的服务,卸载不用的程序,或把确需开放的端口加入"
+        "策略的批准列表。",
+        remediation_en="Stop and disable unused services (services.msc), uninstall unused "
+        "programs, or add a port that must stay open to the policy's approved list.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("windows",),
+        rules=("E3", "E18"),
+        facts=(FactName.LISTENING_SOCKETS, FactName.LISTENING_PROGRAMS),
+        function=network.windows_listening,
+        params=(
             ParamSpec(
-                "include_loopback",
-                "bool",
-                False,
-                "是否也检查只监听在本机回环地址上的端口",
-                "also judge ports that listen on loopback addresses only",
+                "approved_tcp_ports",
+                "list[int]",
+                (),
+                "经批准的 TCP 监听端口(Windows 自身的端口之外)",
+                "TCP ports approved to listen (besides Windows's own)",
+                minimum=1,
             ),
+            ParamSpec(
+                "windows_system_ports",
+                "list[int]",
+                # 135 RPC endpoint mapper, 139 NetBIOS session, 445 SMB (SMBv1 is
+                # services.windows_smb1's), 3389 Remote Desktop (services.windows_remote_desktop),
+                # 5040 Connected Devices Platform, 5357 WSD network discovery, 7680 Delivery
+                # Optimization: every Windows 10/11 opens them; the firewall profiles are judged
+                # by firewall.windows_profiles.
+                (135, 139, 445, 3389, 5040, 5357, 7680),
+                "Windows 自身的端口,由各自的检查判断,不算未知端口",
+                "Windows's own ports, judged by their own checks, not as unknown ports",
+                minimum=1,
+            ),
+            ParamSpec(
+                "rpc_dynamic_programs",
+                "list[str]",
+                ("lsass.exe", "wininit.exe", "services.exe", "spoolsv.exe", "svchost.exe"),
+                "在 RPC 动态端口(49152-65535)上监听时视为 Windows 自身的程序",
+                "programs whose ports in RPC's dynamic range (49152-65535) are Windows's own",
+            ),
+            _INCLUDE_LOOPBACK,
         ),
     ),
     CheckSpec(

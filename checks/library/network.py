@@ -13,6 +13,8 @@ from checks.model import Finding, Severity, Status
 # Services that send passwords in clear text: worse than an unapproved port in general.
 CLEARTEXT_TCP_PORTS = {21: "ftp", 23: "telnet", 512: "rexec", 513: "rlogin", 514: "rsh"}
 DHCP_SERVER_PORT = 67
+# Windows's default dynamic port range, where RPC servers (lsass, services, spoolsv...) listen.
+RPC_DYNAMIC_FIRST = 49152
 
 
 def _exposed(
@@ -40,24 +42,66 @@ def _programs_by_port(facts: Facts) -> dict[str, list[str]]:
 
 
 def listening(facts: Facts, params: dict[str, Any]) -> list[Finding]:
-    approved = set(params["approved_tcp_ports"])
+    return _judge_listening(facts, set(params["approved_tcp_ports"]), params["include_loopback"])
+
+
+def windows_listening(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    """As ``listening``, with Windows's own ports left to their own checks: the fixed system
+    ports (RPC endpoint mapper, NetBIOS, SMB, RDP...), and RPC's dynamic ports (49152-65535)
+    when the program holding them is one of Windows's RPC servers by name."""
+    system_ports = set(params["windows_system_ports"])
+    rpc_programs = {name.casefold() for name in params["rpc_dynamic_programs"]}
+    holders: dict[int, set[str]] = defaultdict(set)
+    try:
+        for program in facts.listening_programs:
+            for port in program.ports:
+                if port.startswith("tcp/"):
+                    holders[int(port[4:])].add(program.name.casefold())
+    except CollectError:
+        pass  # without the programs, dynamic RPC ports are judged like any other
+    dynamic = {
+        port
+        for port, names in holders.items()
+        if port >= RPC_DYNAMIC_FIRST and names and names <= rpc_programs
+    }
+    return _judge_listening(
+        facts,
+        set(params["approved_tcp_ports"]),
+        params["include_loopback"],
+        system=system_ports | dynamic,
+    )
+
+
+def _judge_listening(
+    facts: Facts,
+    approved: set[int],
+    include_loopback: bool,
+    system: frozenset[int] | set[int] = frozenset(),
+) -> list[Finding]:
     sockets = facts.listening_sockets
-    exposed = _exposed(sockets, "tcp", params["include_loopback"])
+    exposed = _exposed(sockets, "tcp", include_loopback)
     loopback_only = sorted(
         {s.port for s in sockets if s.protocol == "tcp" and s.is_loopback} - set(exposed)
     )
-    unapproved = {port: socks for port, socks in exposed.items() if port not in approved}
+    unapproved = {
+        port: socks
+        for port, socks in exposed.items()
+        if port not in approved and port not in system
+    }
     if not unapproved:
+        evidence: dict[str, Any] = {
+            "listening": sorted(exposed),
+            "approved": sorted(approved),
+            "loopback_only": loopback_only,
+        }
+        if system:
+            evidence["system"] = sorted(set(exposed) & system)
         return [
             Finding(
                 Status.PASS,
                 "host",
                 f"every listening TCP port is approved ({len(exposed)} reachable)",
-                {
-                    "listening": sorted(exposed),
-                    "approved": sorted(approved),
-                    "loopback_only": loopback_only,
-                },
+                evidence,
             )
         ]
     findings = []

@@ -12,6 +12,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from checks.errors import NotApplicable
 from checks.facts_windows import DefenderState, SecurityCenter, SecurityCenterProduct
 from checks.factset import Facts
 from checks.model import Finding, Severity, Status
@@ -519,6 +520,8 @@ def administrators(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     policy = facts.windows_accounts.policy
+    if policy is None:
+        raise NotApplicable(facts.windows_accounts.policy_error)
     evidence = {
         "min_length": policy.min_length,
         "complexity": policy.complexity,
@@ -536,16 +539,28 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             evidence,
         )
     )
-    findings.append(
-        Finding(
-            Status.PASS if policy.complexity else Status.FAIL,
-            "policy:complexity",
-            "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
-            if policy.complexity
-            else "password complexity is not required",
-            evidence,
+    if policy.complexity is None:
+        # Read live through NetUserModalsGet, which does not carry it: unknown, not passed.
+        findings.append(
+            Finding(
+                Status.NOT_APPLICABLE,
+                "policy:complexity",
+                "password complexity is not known: the SAM could not be read and the Net API "
+                "does not tell",
+                evidence,
+            )
         )
-    )
+    else:
+        findings.append(
+            Finding(
+                Status.PASS if policy.complexity else Status.FAIL,
+                "policy:complexity",
+                "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
+                if policy.complexity
+                else "password complexity is not required",
+                evidence,
+            )
+        )
     max_days = params["max_days"]
     if policy.max_age_days is None or policy.max_age_days > max_days:
         said = (
@@ -586,6 +601,11 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 
 def unused_accounts(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    if not facts.windows_accounts.logon_times_known:
+        raise NotApplicable(
+            "this Windows's NetUserEnum gives no logon times (only level 20), and the SAM "
+            "could not be read"
+        )
     accounts = facts.windows_accounts.accounts
     now = facts.clock.now
     max_days = params["max_unused_days"]

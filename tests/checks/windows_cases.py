@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 
 from checks.collectors.windows.antivirus import security_center_products
-from checks.errors import CollectError, NotApplicable
-from checks.facts import FactName, InstalledPackage
+from checks.errors import CollectError, NoPrivilege, NotApplicable
+from checks.facts import FactName, InstalledPackage, ListeningProgram
 from checks.facts_windows import (
     CumulativeUpdate,
     DefenderState,
@@ -154,6 +154,11 @@ def _package(name: str) -> InstalledPackage:
 
 
 NO_PACKAGES: tuple[InstalledPackage, ...] = ()
+
+
+def _windows_program(pid: int, name: str, ports: tuple[str, ...]) -> ListeningProgram:
+    return ListeningProgram(pid, name, f"C:\\Windows\\System32\\{name}", ports, None, False)
+
 
 WINDOWS_CASES: dict[str, list[Case]] = {
     "patch.windows_supported": [
@@ -376,6 +381,53 @@ WINDOWS_CASES: dict[str, list[Case]] = {
             {F.WINDOWS_EXPOSURE: _exposure(rdp_enabled=True)},
             {("fail", "service:rdp")},
             {"allowed": False},
+        ),
+    ],
+    "services.windows_listening": [
+        Case(
+            "a PC with only Windows's own ports",
+            {
+                F.LISTENING_SOCKETS: (
+                    t.tcp(135),
+                    t.tcp(445),
+                    t.tcp(139, "192.168.1.20"),
+                    t.tcp(5357),
+                    t.tcp(49664),
+                    t.tcp(49668, "::"),
+                    t.tcp(3306, "127.0.0.1"),
+                    t.udp(137),
+                ),
+                F.LISTENING_PROGRAMS: (
+                    _windows_program(700, "lsass.exe", ("tcp/49664",)),
+                    _windows_program(2310, "spoolsv.exe", ("tcp/49668",)),
+                ),
+            },
+            {("pass", "host")},
+        ),
+        Case(
+            "a remote-control program and a dynamic port held by something else",
+            {
+                F.LISTENING_SOCKETS: (t.tcp(445), t.tcp(7070), t.tcp(50123)),
+                F.LISTENING_PROGRAMS: (
+                    _windows_program(3100, "AnyDesk.exe", ("tcp/7070",)),
+                    _windows_program(3500, "evil.exe", ("tcp/50123",)),
+                ),
+            },
+            {("fail", "port:tcp/7070"), ("fail", "port:tcp/50123")},
+        ),
+        Case(
+            "without the programs, RPC's dynamic ports are unknown",
+            {
+                F.LISTENING_SOCKETS: (t.tcp(445), t.tcp(49664)),
+                F.LISTENING_PROGRAMS: NoPrivilege("the process table is not readable"),
+            },
+            {("fail", "port:tcp/49664")},
+        ),
+        Case(
+            "approved by policy, system ports narrowed",
+            {F.LISTENING_SOCKETS: (t.tcp(7070), t.tcp(3389)), F.LISTENING_PROGRAMS: ()},
+            {("fail", "port:tcp/3389")},
+            {"approved_tcp_ports": [7070], "windows_system_ports": [135, 445]},
         ),
     ],
     "services.windows_smb1": [

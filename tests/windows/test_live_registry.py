@@ -244,8 +244,10 @@ def test_without_backup_privilege_nothing_is_saved_and_the_fact_says_so(
     saver = FakeSaver(volumes[True], tmp_path, fail_on="privilege")
     monkeypatch.setattr(live, "hive_saver", lambda: saver)
     host = HostContext(root=tmp_path, runner=None, platform="windows", is_tree=False)
+    # Weak passwords need the SAM's hashes (the accounts fall back to the Net API instead:
+    # tests/windows/test_netapi.py).
     with pytest.raises(NoPrivilege, match="SeBackupPrivilege"):
-        windows_facts.collect_windows_accounts(host)
+        windows_facts.collect_windows_weak_passwords(host)
     assert saver.calls == ["privilege"]
     assert saver.folders == []
 

@@ -24,6 +24,8 @@ _FUNCTIONS: dict[FactName, str] = {
     FactName.WINDOWS_DESKTOP: "collect_windows_desktop",
     FactName.PACKAGES: "collect_windows_packages",
     FactName.PENDING_UPDATES: "collect_windows_pending_updates",
+    FactName.LISTENING_SOCKETS: "collect_windows_listening_sockets",
+    FactName.LISTENING_PROGRAMS: "collect_windows_listening_programs",
 }
 
 

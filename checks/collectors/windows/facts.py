@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -26,6 +27,18 @@ from checks.collectors.windows.defender import read_defender
 from checks.collectors.windows.desktop import machine_inactivity_seconds, user_screen_lock
 from checks.collectors.windows.exposure import read_exposure
 from checks.collectors.windows.hives import Hive, HiveError
+from checks.collectors.windows.netapi import (
+    NetApiError,
+    accounts_from_users,
+    logon_times_known,
+    policy_from_modals,
+)
+from checks.collectors.windows.ports import (
+    collect_windows_listening_programs as collect_windows_listening_programs,
+)
+from checks.collectors.windows.ports import (
+    collect_windows_listening_sockets as collect_windows_listening_sockets,
+)
 from checks.collectors.windows.registry import HiveAccessDenied, RegistrySource
 from checks.collectors.windows.sam import (
     BootKeyMismatch,
@@ -51,12 +64,15 @@ from checks.facts import InstalledPackage, PendingUpdate, WeakPasswords
 from checks.facts_windows import (
     DefenderState,
     Exposure,
+    SamPasswordPolicy,
     SecurityCenter,
     WindowsAccounts,
     WindowsDesktop,
     WindowsSystem,
 )
 from checks.host import HostContext
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -207,7 +223,46 @@ def collect_windows_security_center(host: HostContext) -> SecurityCenter:
     return SecurityCenter(True, "", security_center_products(powershell.records(answer)))
 
 
+def _accounts_from_net_api() -> WindowsAccounts:
+    """The same fact from NetUserEnum/NetUserModalsGet (netapi.py)."""
+    api = live.net_api()
+    try:
+        domain = api.modals(2).get("domain_id")
+        if not isinstance(domain, str) or not domain.startswith("S-1-5-21-"):
+            raise NetApiError(f"NetUserModalsGet level 2 gives no machine SID ({domain!r})")
+        users = api.users()
+        try:
+            policy: SamPasswordPolicy | None = policy_from_modals(api.modals(0), api.modals(3))
+            policy_error = ""
+        except NotApplicable as error:  # wine: no levels 0 and 3; the accounts still stand
+            policy, policy_error = None, str(error)
+        return WindowsAccounts(
+            accounts=tuple(accounts_from_users(users, datetime.datetime.now(datetime.UTC))),
+            machine_sid=domain,
+            administrators=tuple(api.administrator_sids()),
+            policy=policy,
+            source="netapi",
+            policy_error=policy_error,
+            logon_times_known=logon_times_known(users),
+        )
+    except NetApiError as error:
+        raise CollectError(str(error)) from None
+
+
 def collect_windows_accounts(host: HostContext) -> WindowsAccounts:
+    if not host.is_tree:
+        try:
+            return _accounts_from_saved_sam(host)
+        except CollectError as error:
+            # No SeBackupPrivilege (not LocalSystem), nothing to save or a saved SAM without an
+            # account domain (wine): the Net API needs no privilege for the local machine and
+            # gives the same accounts. The reason stays in the log.
+            logger.info("local accounts from the Net API: %s", error)
+            return _accounts_from_net_api()
+    return _accounts_from_saved_sam(host)
+
+
+def _accounts_from_saved_sam(host: HostContext) -> WindowsAccounts:
     with _locked_hives(host, "SAM") as (sam,):
         try:
             return WindowsAccounts(

@@ -7,10 +7,13 @@ even from administrators: they are saved with ``RegSaveKey`` by LocalSystem hold
 SeBackupPrivilege into a new folder only SYSTEM may read, read there with the offline code
 (sam.py), and deleted whatever happens.
 
-The operating system is reached through seams, ``registry_api()``, ``hive_saver()`` and
-``profile_folder()``, which tests replace: a winreg-compatible fake over real hive files, a
-fake saver that records what it was asked, the volume's Users folder
-(tests/windows/test_live_registry.py).
+Without SeBackupPrivilege (under wine, or not run as LocalSystem) or when saving fails, the
+local accounts and the policy come from NetUserEnum/NetUserModalsGet instead (netapi.py).
+
+The operating system is reached through seams, ``registry_api()``, ``hive_saver()``,
+``net_api()`` and ``profile_folder()``, which tests replace: a winreg-compatible fake over
+real hive files, a fake saver that records what it was asked, a fake Net API over recordings,
+the volume's Users folder (tests/windows/test_live_registry.py, test_netapi.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 from checks.collectors.windows.registry import LiveHive, RegistrySource
+from checks.errors import CollectError, NotApplicable
 
 PROFILE_LIST = "Microsoft\\Windows NT\\CurrentVersion\\ProfileList"
 # Local and domain users' SIDs; the service accounts (S-1-5-18/19/20) have no desktop to lock.
@@ -98,6 +102,42 @@ def hive_saver() -> HiveSaver:
     from checks.collectors.windows.win32 import Pywin32HiveSaver
 
     return Pywin32HiveSaver()
+
+
+class SaveFailed(CollectError):
+    """RegSaveKey (or opening the key to save) failed: the Net API may still answer."""
+
+
+class HiveAbsent(NotApplicable):
+    """The hive to save is not in this registry at all (wine has no SAM): nothing to judge by
+    it; the accounts then come from the Net API."""
+
+
+class NetApiUnavailable(NotApplicable):
+    """This Windows does not offer a Net API level (wine implements NetUserEnum levels 0 and 20
+    only, and NetUserModalsGet level 2 only)."""
+
+
+class NetApi(Protocol):
+    """The Net API calls for local accounts (netapi.py); pywin32's win32net on the PC, a fake
+    over recordings in tests. Dicts as pywin32 returns them."""
+
+    def users(self) -> list[dict[str, Any]]:
+        """NetUserEnum(None, 3) for normal accounts, every page; level 20 (no logon times)
+        where level 3 is not offered."""
+
+    def modals(self, level: int) -> dict[str, Any]:
+        """NetUserModalsGet(None, level) for levels 0 and 3; level 2 with its domain_id (a
+        PySID in pywin32) as SID text."""
+
+    def administrator_sids(self) -> list[str]:
+        """The member SIDs (text) of S-1-5-32-544, its local name looked up by SID first."""
+
+
+def net_api() -> NetApi:
+    from checks.collectors.windows.win32 import Pywin32NetApi
+
+    return Pywin32NetApi()
 
 
 @contextmanager
