@@ -103,5 +103,7 @@ def collect_windows_listening_programs(host: HostContext) -> tuple[ListeningProg
             continue
         name, exe, user = details
         # No package manager owns Windows programs: owner unknown, as on Linux without one.
-        programs.append(ListeningProgram(pid, name, exe, tuple(sorted(ports)), None, False, user=user))
+        programs.append(
+            ListeningProgram(pid, name, exe, tuple(sorted(ports)), None, False, user=user)
+        )
     return tuple(programs)
