@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from pathlib import Path
 
@@ -23,9 +24,23 @@ def require_tool(tool: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def built_msi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_msi(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One build per run: under pytest-xdist the first worker builds into the run's shared
+    temporary folder while the others wait on a lock and read the same file (each worker
+    building its own cost about 30 s of CPU apiece)."""
     from xunjian.msi.build import build
 
     for tool in ("wixl", "msibuild", "msiinfo", "osslsigncode"):
         require_tool(tool)
-    return build(ROOT, tmp_path_factory.mktemp("msi")).path
+    if worker_id == "master":  # not under xdist: this session's own folder
+        return build(ROOT, tmp_path_factory.mktemp("msi")).path
+    shared = tmp_path_factory.getbasetemp().parent / "msi-shared"  # this run's, all workers
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / "built-path"
+        if not built.exists():
+            output = shared / "out"
+            output.mkdir()
+            built.write_text(str(build(ROOT, output).path))
+        return Path(built.read_text())
