@@ -92,6 +92,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         devices,
         files,
         fleet,
+        incidents,
         jobs,
         monitors,
         oplog,
@@ -104,6 +105,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         console.install,  # login, password, languages (server/console)
         fleet.install,  # dashboard, hosts, host, checks
         alerts.install,  # /api/v1/alerts, the Alerts pages
+        incidents.install,  # /api/v1/incidents, the Incidents pages, escalation
         policy_settings.install,  # /settings/groups, channels, roster
         settings.install,  # /settings: accounts, tokens, retention (admin)
         files.install,  # /api/v1/file-events, /api/v1/groups/<name>/watch, File changes pages

@@ -87,6 +87,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "devices": ("server.devices",),
     "monitors": ("server.monitors",),
     "fleet": ("server.fleet",),
+    "incidents": ("server.incidents",),
     "jobs": ("server.jobs",),
     # Report intake (agents' reports, and devices' checks stored as reports).
     "intake": ("server.intake",),
@@ -110,6 +111,8 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "devices": ("alerts", "intake", "oplog"),
     "monitors": ("alerts", "devices", "notify", "oplog", "policy_settings"),
     "fleet": ("alerts", "devices", "oplog"),
+    # Incidents tie alerts together and escalate through the alert channels in force.
+    "incidents": ("alerts", "notify", "oplog", "policy_settings"),
     "jobs": ("oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
     "agent_api": ("intake", "alerts", "monitors"),

@@ -49,7 +49,14 @@ class NoticeKind(StrEnum):
     TEST = "test"  # a channel's test message, sent from the console's settings
 
 
-MessageKind = AlertKind | NoticeKind
+class IncidentKind(StrEnum):
+    """An incident record (server/incidents): escalated through the on-call roster like an
+    alert, with a severity, but acknowledged on its own page; its id is ``incident-<n>``."""
+
+    INCIDENT = "incident"
+
+
+MessageKind = AlertKind | NoticeKind | IncidentKind
 NOTIFICATION_ONLY_KINDS: frozenset[str] = frozenset(kind.value for kind in NoticeKind)
 
 
@@ -57,6 +64,8 @@ def message_kind(value: str) -> MessageKind:
     """The kind named by ``value``, alert or notice; ``ValueError`` for an unknown one."""
     if value in NOTIFICATION_ONLY_KINDS:
         return NoticeKind(value)
+    if value == IncidentKind.INCIDENT:
+        return IncidentKind(value)
     return AlertKind(value)
 
 
@@ -79,7 +88,8 @@ class LocalText:
 
 @dataclass(frozen=True)
 class AlertMessage:
-    # An alert's id, or a notice's own reference (the digest's is "digest-YYYY-MM-DD").
+    # An alert's id, or a notice's own reference (the digest's is "digest-YYYY-MM-DD"), or an
+    # incident's ("incident-<n>").
     alert_id: str
     kind: MessageKind
     severity: Severity

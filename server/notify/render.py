@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.notify.message import AlertKind, AlertMessage, MessageKind, NoticeKind, Severity
+from server.notify.message import (
+    AlertKind,
+    AlertMessage,
+    IncidentKind,
+    MessageKind,
+    NoticeKind,
+    Severity,
+)
 
 SEVERITY_LABELS: dict[Severity, dict[str, str]] = {
     Severity.INFO: {"zh": "提示", "en": "info"},
@@ -36,6 +43,7 @@ KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.WATCH_FAILED: {"zh": "文件监控失效", "en": "file watcher failing"},
     NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
     NoticeKind.TEST: {"zh": "测试消息", "en": "test message"},
+    IncidentKind.INCIDENT: {"zh": "安全事件", "en": "incident"},
 }
 
 # The bracket that opens a notice's title, where an alert has its severity.
@@ -54,6 +62,7 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     # A notice is not "opened" and has no alert number.
     "sent": {"zh": "生成时间", "en": "Sent"},
     "reference": {"zh": "消息编号", "en": "Reference"},
+    "incident": {"zh": "事件编号", "en": "Incident"},
 }
 
 TRUNCATED_MARK = "…"
@@ -113,7 +122,11 @@ def fields(message: AlertMessage, language: str) -> list[Field]:
             Field(label("kind"), kind),
             Field(label("subject"), message.subject),
             Field(label("opened"), when),
-            Field(label("alert"), message.alert_id),
+            # An incident's reference is its own ("incident-7"), not an alert's number.
+            Field(
+                label("incident" if message.kind is IncidentKind.INCIDENT else "alert"),
+                message.alert_id,
+            ),
         ]
     if message.console_url:
         rows.append(Field(label("console"), message.console_url))

@@ -11,7 +11,8 @@ Payload (``version`` changes only when a field changes meaning or goes away)::
 
 ``kind`` is an alert kind or a notice kind, not an alert: ``digest``, the daily page digest,
 whose ``id`` (``digest-YYYY-MM-DD``) names no alert, or ``test``, a channel's test message
-from the console. A notice's ``severity`` is always ``info``.
+from the console. A notice's ``severity`` is always ``info``. ``incident`` is an incident record
+escalated through the on-call roster (server/incidents); its ``id`` is ``incident-<n>``.
 
 With a ``secret`` the request carries ``X-Xunjian-Timestamp`` (Unix seconds) and
 ``X-Xunjian-Signature: sha256=<hex>``, the HMAC-SHA256 with the secret as key over
