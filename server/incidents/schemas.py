@@ -4,7 +4,7 @@ requests and make ``/api/v1/openapi.json`` (docs/architecture.md, "Bodies and va
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
@@ -50,7 +50,7 @@ class IncidentEvent(Body):
     kind: str
     actor: str
     text: str
-    details: dict[str, object]
+    details: dict[str, Any]
 
 
 class IncidentNotification(Body):

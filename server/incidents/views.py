@@ -49,7 +49,7 @@ STATUS_LABELS = {
     "open": _l("open"),
     "acknowledged": _l("acknowledged"),
     "closed": _l("closed"),
-    "unresolved": _l("open or acknowledged"),
+    "unresolved": _l("not closed"),
     "all": _l("all"),
 }
 EVENT_LABELS = {
