@@ -36,5 +36,5 @@ def install(app: Flask) -> None:
     api.nest(app, incidents_api.make_blueprint())
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)
-    app.add_template_global(views.incident_for_alert, "incident_for_alert")
+    app.add_template_global(views.incident_panel, "incident_panel")
     add_thread(app, jobs.start_incident_worker)

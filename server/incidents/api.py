@@ -2,8 +2,8 @@
 note, acknowledge and close (admin and operator). Nested in the app's ``api`` blueprint
 (server/api.py): its token check, its JSON refusals, and the operation log's record of every
 write (``api.incident_open``, ``api.incident_note``, ``api.incident_ack``,
-``api.incident_close``, refusals included); a report download is recorded as
-``api.incident_report`` (A1: every export of audit data is logged)."""
+``api.incident_close``, ``api.incident_alerts``, refusals included); a report download is
+recorded as ``api.incident_report`` (A1: every export of audit data is logged)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from server.incidents.store import (
     Record,
     acknowledge,
     add_note,
+    attach_alert,
     close,
     load_record,
     may_change_incidents,
@@ -57,7 +58,12 @@ def make_blueprint() -> Blueprint:
         token_required(report_view),
         methods=["GET"],
     )
-    for action, view in (("note", note_view), ("ack", ack_view), ("close", close_view)):
+    for action, view in (
+        ("note", note_view),
+        ("ack", ack_view),
+        ("close", close_view),
+        ("alerts", alerts_view),
+    ):
         blueprint.add_url_rule(
             f"/incidents/<int:incident_id>/{action}",
             f"incident_{action}",
@@ -199,7 +205,17 @@ def open_view() -> ResponseReturnValue:
             )
         except IncidentError as exc:
             return refuse(exc.status, str(exc))
-        return reply(schemas.Incident, incident_json(load_record(session, opened.incident.id)), 201)
+        incident_id = opened.incident.id
+        answer = reply(schemas.Incident, incident_json(load_record(session, incident_id)), 201)
+    from server.oplog.hook import record
+
+    # Named here: the request's path names no incident yet (the hook's target would be empty).
+    record(
+        "api.incident_open",
+        target=f"incident:{incident_id}",
+        details={"alert_id": opened.alert_ids[0] if opened.alert_ids else None},
+    )
+    return answer
 
 
 @documented(
@@ -263,6 +279,9 @@ def _change(incident_id: int, action: str) -> ResponseReturnValue:
             if action == "note":
                 body = read_body(schemas.NewNote)
                 add_note(session, incident_id, actor, body.text)
+            elif action == "alerts":
+                link = read_body(schemas.AlertLink)
+                attach_alert(session, incident_id, link.alert_id, actor)
             else:
                 change = read_body(schemas.IncidentChange, optional=True)
                 note = None if change.note is UNSET else change.note
@@ -275,7 +294,7 @@ def _change(incident_id: int, action: str) -> ResponseReturnValue:
         return reply(
             schemas.Incident,
             incident_json(load_record(session, incident_id)),
-            201 if action == "note" else 200,
+            201 if action in ("note", "alerts") else 200,
         )
 
 
@@ -289,6 +308,18 @@ def _change(incident_id: int, action: str) -> ResponseReturnValue:
 )
 def note_view(incident_id: int) -> ResponseReturnValue:
     return _change(incident_id, "note")
+
+
+@documented(
+    "Tie one more alert to an incident (admin and operator tokens)",
+    auth="bearer",
+    tags=["incidents"],
+    body=schemas.AlertLink,
+    responses={201: schemas.Incident},
+    errors=_WRITE_REFUSALS,
+)
+def alerts_view(incident_id: int) -> ResponseReturnValue:
+    return _change(incident_id, "alerts")
 
 
 @documented(

@@ -41,6 +41,12 @@ class IncidentChange(Body):
     note: NoteText | UnsetType = UNSET
 
 
+class AlertLink(Body):
+    """Tie one more alert to the incident."""
+
+    alert_id: AlertId
+
+
 class NewNote(Body):
     text: NoteText
 

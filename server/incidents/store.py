@@ -230,6 +230,51 @@ def open_incident(
     return Opened(incident, linked)
 
 
+def attach_alert(session: Session, incident_id: int, alert_id: int, actor: str) -> IncidentEvent:
+    """Tie one more alert to an incident (a second symptom of the same event) and commit.
+    404 for an unknown incident or alert; 409 when the alert belongs to an incident already
+    or the incident is closed."""
+    incident = get_incident(session, incident_id)
+    if incident.closed_at is not None:
+        raise IncidentError(409, f"incident {incident_id} is closed")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise IncidentError(404, f"no alert {alert_id}")
+    taken = incident_of_alert(session, alert_id)
+    if taken is not None:
+        raise IncidentError(409, f"alert {alert_id} belongs to incident {taken} already")
+    session.add(IncidentAlert(incident_id=incident_id, alert_id=alert_id))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise IncidentError(409, f"alert {alert_id} belongs to an incident already") from None
+    [event] = record_event(
+        session,
+        incident_id=incident_id,
+        kind=ALERT,
+        text=f"关联告警 #{alert.id}：{alert.message}",
+        actor=actor,
+        details={"alert_id": alert.id},
+    )
+    session.commit()
+    events.info("user %s: alert %s joined incident %s", actor, alert_id, incident_id)
+    return event
+
+
+def open_incident_of_host(session: Session, host_id: str | None) -> int | None:
+    """The newest incident of the host that is not closed: where a new alert of the same
+    host most likely belongs (the alert page offers it)."""
+    if host_id is None:
+        return None
+    return session.scalar(
+        select(Incident.id)
+        .where(Incident.agent_id == host_id, Incident.closed_at.is_(None))
+        .order_by(Incident.id.desc())
+        .limit(1)
+    )
+
+
 def incident_of_alert(session: Session, alert_id: int) -> int | None:
     return session.scalar(
         select(IncidentAlert.incident_id).where(IncidentAlert.alert_id == alert_id)

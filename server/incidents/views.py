@@ -5,8 +5,8 @@ report's download (every role that may read incidents).
 
 Changes go through server/incidents/store.py, as the REST API's do. Every POST is an operation
 log entry by the request hook (``incidents.open``, ``incidents.note``, ``incidents.ack``,
-``incidents.close``, target ``incident:<id>``, refusals included); opening names the new
-incident itself; a report download is ``console.incident.report`` (A1).
+``incidents.close``, ``incidents.attach``, target ``incident:<id>``, refusals included);
+opening names the new incident itself; a report download is ``console.incident.report`` (A1).
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from server.incidents.store import (
     IncidentError,
     acknowledge,
     add_note,
+    attach_alert,
     clean_text,
     close,
     incident_of_alert,
     load_record,
     may_change_incidents,
     open_incident,
+    open_incident_of_host,
 )
 from server.state import current_state, db_session, log_refusal
 
@@ -72,6 +74,7 @@ DELIVERY_LABELS = {
 NOTICES = {
     "open": _l("The incident is open; the on-call roster is told."),
     "note": _l("The note was added."),
+    "attach": _l("The alert was added to the incident."),
     "ack": _l("The incident is acknowledged; its escalation stops."),
     "close": _l("The incident is closed."),
 }
@@ -274,7 +277,24 @@ def report(incident_id: int) -> ResponseReturnValue:
     return response
 
 
-def incident_for_alert(alert_id: int) -> int | None:
-    """The incident an alert belongs to (for the panel on the alert's page)."""
+@blueprint.post("/incidents/<int:incident_id>/alerts", endpoint="attach")
+@roles_required(*WRITER_ROLES)
+def attach_view(incident_id: int) -> ResponseReturnValue:
+    alert_id = _form_id("alert_id")
     with db_session() as session:
-        return incident_of_alert(session, alert_id)
+        try:
+            attach_alert(session, incident_id, alert_id, g.user.name)
+        except IncidentError as exc:
+            _refuse(exc.status, str(exc), _shown(exc))
+    return redirect(url_for("incidents.detail", incident_id=incident_id, done="attach"))
+
+
+def incident_panel(alert_id: int, host_id: str | None) -> dict[str, int | None]:
+    """What the panel on an alert's page shows: the incident the alert belongs to, else the
+    host's newest incident that is not closed (to add the alert to it)."""
+    with db_session() as session:
+        mine = incident_of_alert(session, alert_id)
+        return {
+            "incident": mine,
+            "host_incident": None if mine is not None else open_incident_of_host(session, host_id),
+        }

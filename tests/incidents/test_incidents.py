@@ -107,7 +107,7 @@ def test_the_api_opens_notes_acknowledges_and_closes(server: Server, agent: Sign
     assert [item["id"] for item in listed["incidents"]] == [number]
 
     actions = [item for item in oplog_actions(server) if "incident" in item[0]]
-    assert ("api.incident_open", "", "ok") in actions
+    assert ("api.incident_open", f"incident:{number}", "ok") in actions
     assert ("api.incident_ack", f"incident:{number}", "ok") in actions
     assert ("api.incident_close", f"incident:{number}", "refused") in actions
 
@@ -234,3 +234,34 @@ def test_the_console_opens_from_the_alert_page_and_logs_each_change(
             )
         )
     assert kinds == ["opened", "note", "acknowledged", "closed"]
+
+
+def test_a_second_alert_of_the_host_joins_its_open_incident(
+    server: Server, agent: SignedAgent
+) -> None:
+    first = failing_alert(server, agent, "accounts.uid0_extra")
+    second = failing_alert(server, agent, "software.games")
+    client = server.client()
+    admin = bearer(api_token(server))
+    number = client.post("/api/v1/incidents", json={"alert_id": first}, headers=admin)
+    number = number.get_json()["id"]
+    # The console offers the host's open incident on the second alert's page.
+    operator = person(server, "olga", "operator")
+    html = operator.get(f"/alerts/{second}", headers={"Accept-Language": "en"}).get_data(True)
+    assert f'action="/incidents/{number}/alerts"' in html and "Open an incident" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    answer = operator.post(
+        f"/incidents/{number}/alerts", data={"csrf_token": token, "alert_id": str(second)}
+    )
+    assert answer.status_code == 302
+    again = client.post(
+        f"/api/v1/incidents/{number}/alerts", json={"alert_id": second}, headers=admin
+    )
+    assert again.status_code == 409
+    incident = client.get(f"/api/v1/incidents/{number}", headers=admin).get_json()
+    assert incident["alert_ids"] == [first, second]
+    assert [event["kind"] for event in incident["timeline"]] == ["opened", "alert"]
+    html = operator.get(f"/alerts/{second}", headers={"Accept-Language": "en"}).get_data(True)
+    assert "Open an incident" not in html and f"/incidents/{number}" in html
+    assert ("incidents.attach", f"incident:{number}", "ok") in oplog_actions(server)
+    assert ("api.incident_alerts", f"incident:{number}", "refused") in oplog_actions(server)
