@@ -24,6 +24,7 @@ from server.incidents.store import (
     load_record,
     open_incident,
 )
+from xunjian.core.contract import SEVERITIES
 
 COMMAND = "xunjian server incident"
 
@@ -53,11 +54,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p = isub.add_parser(
         "open",
-        help="open an incident from an alert; the on-call roster is told until acknowledged",
+        help="open an incident from an alert (or for a host); the on-call roster is told "
+        "until someone acknowledges it",
     )
     add_data_option(p)
-    p.add_argument("--alert", type=_positive_id, required=True, metavar="ID", help="the alert")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--alert", type=_positive_id, metavar="ID", help="the alert")
+    source.add_argument(
+        "--host", metavar="AGENT_ID", help="a host (see `xunjian server agent list`)"
+    )
     p.add_argument("--title", type=_text(TITLE_LENGTH), default=None, help="default: the alert's")
+    p.add_argument(
+        "--severity", choices=SEVERITIES, default=None, help="default: the alert's, else high"
+    )
     p.add_argument("--note", type=_text(TEXT_LENGTH), default=None, help="a first note")
     p.set_defaults(handler=open_command)
 
@@ -100,18 +109,23 @@ def open_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(str(exc), COMMAND)
     with store_session(config) as session:
+        source = f"alert:{args.alert}" if args.alert is not None else f"agent:{args.host}"
         try:
             opened = open_incident(
-                session, cli_actor(), alert_id=args.alert, title=args.title, note=args.note
+                session,
+                cli_actor(),
+                alert_id=args.alert,
+                host_id=args.host,
+                title=args.title,
+                severity=args.severity,
+                note=args.note,
             )
         except IncidentError as exc:
-            return record_command(
-                config, args, "incident.open", f"alert:{args.alert}", refused=str(exc)
-            )
+            return record_command(config, args, "incident.open", source, refused=str(exc))
         incident_id, title = opened.incident.id, opened.incident.title
-    print(f"incident {incident_id} opened from alert {args.alert}: {title}")
+    print(f"incident {incident_id} opened from {source}: {title}")
     return record_command(
-        config, args, "incident.open", f"incident:{incident_id}", {"alert_id": args.alert}
+        config, args, "incident.open", f"incident:{incident_id}", {"from": source}
     )
 
 

@@ -16,6 +16,7 @@ import io
 from zoneinfo import ZoneInfo
 
 from docx import Document
+from docx.document import Document as WordDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
@@ -73,8 +74,8 @@ def _alert_kind(value: str) -> str:
     return value
 
 
-def _table(document: object, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    table = document.add_table(rows=1, cols=len(header))  # type: ignore[attr-defined]
+def _table(document: WordDocument, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = document.add_table(rows=1, cols=len(header))
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, header, strict=True):
         cell.text = text

@@ -265,3 +265,21 @@ def test_a_second_alert_of_the_host_joins_its_open_incident(
     assert "Open an incident" not in html and f"/incidents/{number}" in html
     assert ("incidents.attach", f"incident:{number}", "ok") in oplog_actions(server)
     assert ("api.incident_alerts", f"incident:{number}", "refused") in oplog_actions(server)
+
+
+def test_the_command_line_opens_one_for_a_host(server: Server, agent: SignedAgent) -> None:
+    data = str(server.data)
+    status, out, err = run_xunjian(
+        "server", "incident", "open", "--data", data, "--host", agent.agent_id,
+        "--title", "可疑外联", "--severity", "medium",
+    )  # fmt: skip
+    assert status == 0, err
+    assert f"opened from agent:{agent.agent_id}: 可疑外联" in out
+    status, _out, err = run_xunjian(
+        "server", "incident", "open", "--data", data, "--host", "not-a-host"
+    )
+    assert status == 1 and "no host" in err
+    status, _out, err = run_xunjian("server", "incident", "open", "--data", data)
+    assert status == 2 and "--alert" in err  # one of --alert and --host is required
+    status, out, _err = run_xunjian("server", "incident", "list", "--data", data)
+    assert "medium" in out and "pc-101" in out and "可疑外联" in out
