@@ -28,6 +28,7 @@ from server.incidents.store import (
     load_record,
     may_change_incidents,
     open_incident,
+    where_status,
 )
 from server.rest import read_body, read_query, reply
 from server.state import current_state, db_session, refuse
@@ -132,17 +133,7 @@ def incident_json(record: Record) -> dict[str, Any]:
 )
 def list_incidents() -> ResponseReturnValue:
     query = read_query(schemas.IncidentsQuery)
-    statement = select(Incident)
-    if query.status == "open":
-        statement = statement.where(
-            Incident.closed_at.is_(None), Incident.acknowledged_at.is_(None)
-        )
-    elif query.status == "acknowledged":
-        statement = statement.where(
-            Incident.closed_at.is_(None), Incident.acknowledged_at.is_not(None)
-        )
-    elif query.status == "closed":
-        statement = statement.where(Incident.closed_at.is_not(None))
+    statement = where_status(select(Incident), query.status)
     with db_session() as session:
         total = session.scalar(select(func.count()).select_from(statement.subquery()))
         rows = session.scalars(

@@ -23,6 +23,7 @@ from server.incidents.store import (
     close,
     load_record,
     open_incident,
+    where_status,
 )
 from xunjian.core.contract import SEVERITIES
 
@@ -135,12 +136,14 @@ def list_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail(str(exc), COMMAND)
     with store_session(config) as session:
-        incidents = list(session.scalars(select(Incident).order_by(Incident.id.desc())))
+        incidents = list(
+            session.scalars(
+                where_status(select(Incident), args.status).order_by(Incident.id.desc())
+            )
+        )
     print(f"{'id':>5}  {'state':12}  {'severity':8}  {'opened (UTC)':16}  {'host':20}  title")
     for incident in incidents:
         state = status_of(incident)
-        if args.status != "all" and state != args.status:
-            continue
         print(
             f"{incident.id:>5}  {state:12}  {incident.severity:8}  "
             f"{incident.opened_at:%Y-%m-%d %H:%M}  {incident.hostname[:20]:20}  {incident.title}"

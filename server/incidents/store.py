@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -273,6 +273,20 @@ def open_incident_of_host(session: Session, host_id: str | None) -> int | None:
         .order_by(Incident.id.desc())
         .limit(1)
     )
+
+
+def where_status(statement: Select[Any], status: str | None) -> Select[Any]:
+    """``statement`` on incidents narrowed to a state (``open``, ``acknowledged``, ``closed``)
+    or to those not closed (``unresolved``); anything else (``all``, None) leaves it whole."""
+    if status == "open":
+        return statement.where(Incident.closed_at.is_(None), Incident.acknowledged_at.is_(None))
+    if status == "acknowledged":
+        return statement.where(Incident.closed_at.is_(None), Incident.acknowledged_at.is_not(None))
+    if status == "closed":
+        return statement.where(Incident.closed_at.is_not(None))
+    if status == "unresolved":
+        return statement.where(Incident.closed_at.is_(None))
+    return statement
 
 
 def incident_of_alert(session: Session, alert_id: int) -> int | None:

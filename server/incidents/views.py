@@ -36,6 +36,7 @@ from server.incidents.store import (
     may_change_incidents,
     open_incident,
     open_incident_of_host,
+    where_status,
 )
 from server.state import current_state, db_session, log_refusal
 
@@ -120,19 +121,7 @@ def _before() -> int | None:
 def index() -> ResponseReturnValue:
     status = _status_filter()
     before = _before()
-    statement = select(Incident)
-    if status == "unresolved":
-        statement = statement.where(Incident.closed_at.is_(None))
-    elif status == "open":
-        statement = statement.where(
-            Incident.closed_at.is_(None), Incident.acknowledged_at.is_(None)
-        )
-    elif status == "acknowledged":
-        statement = statement.where(
-            Incident.closed_at.is_(None), Incident.acknowledged_at.is_not(None)
-        )
-    elif status == "closed":
-        statement = statement.where(Incident.closed_at.is_not(None))
+    statement = where_status(select(Incident), status)
     with db_session() as session:
         total = session.scalar(select(func.count()).select_from(statement.subquery()))
         if before is not None:
