@@ -12,6 +12,7 @@ but a note or an event.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,8 +121,13 @@ def record_event(
         raise ValueError(f"event kind must match {EVENT_KIND.pattern}")
     if not text.strip():
         raise ValueError("an event needs text")
-    if details is not None and len(details) > MAX_DETAILS_KEYS:
-        raise ValueError(f"at most {MAX_DETAILS_KEYS} details")
+    if details is not None:
+        if len(details) > MAX_DETAILS_KEYS:
+            raise ValueError(f"at most {MAX_DETAILS_KEYS} details")
+        try:
+            json.dumps(details)
+        except (TypeError, ValueError):
+            raise ValueError("details must be a JSON object (text, numbers, lists)") from None
     if incident_id is not None:
         if session.get(Incident, incident_id) is None:
             raise IncidentError(404, f"no incident {incident_id}")
@@ -155,11 +161,14 @@ def open_incident(
     title: str | None = None,
     severity: str | None = None,
     note: str | None = None,
+    commit: bool = True,
 ) -> Opened:
     """Open an incident from an alert (its host, severity and message become the incident's)
     or for a host, and commit. From an alert that already belongs to an incident:
     ``IncidentError`` 409 naming it. 404 for an unknown alert or host, 400 for a bad title or
-    severity."""
+    severity. ``commit=False`` only flushes, for a feature that opens one inside its own
+    transaction (isolating a host that has no incident yet); a race on the same alert then
+    rolls the caller's transaction back with the 409."""
     if (alert_id is None) == (host_id is None):
         raise IncidentError(400, "give exactly one of an alert and a host")
     if severity is not None and severity not in SEVERITIES:
@@ -225,7 +234,10 @@ def open_incident(
     )
     if note:
         session.add(_event(incident.id, NOTE, note, actor, None, now))
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     events.info("user %s: opened incident %s", actor, incident.id)
     return Opened(incident, linked)
 

@@ -12,7 +12,7 @@ from docx import Document
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server.incidents.models import IncidentEvent
+from server.incidents.models import Incident, IncidentEvent
 from server.incidents.store import IncidentError, load_record, open_incident, record_event
 from server.oplog.models import OplogEntry
 from tests.incidents.helpers import failing_alert
@@ -65,6 +65,7 @@ def test_record_event_reaches_an_incident_or_every_open_incident_of_a_host(
         for bad in (
             {"kind": "Isolated!", "text": "x"},
             {"kind": "note", "text": "  "},
+            {"kind": "note", "text": "x", "details": {"when": object()}},
         ):
             with pytest.raises(ValueError):
                 record_event(session, incident_id=incident_id, actor="a", **bad)
@@ -72,6 +73,11 @@ def test_record_event_reaches_an_incident_or_every_open_incident_of_a_host(
             record_event(session, kind="note", text="x", actor="a")  # neither target
         with pytest.raises(IncidentError):
             record_event(session, incident_id=10**9, kind="note", text="x", actor="a")
+        # Inside a caller's transaction: opened and recorded together, or not at all.
+        inner = open_incident(session, "bob", host_id=agent.agent_id, commit=False).incident
+        record_event(session, incident_id=inner.id, kind="isolated", text="x", actor="bob")
+        session.rollback()
+        assert session.get(Incident, inner.id) is None
         # A host with no incident that is not closed: nothing is added, nothing fails.
         assert record_event(session, host_id="0" * 36, kind="note", text="x", actor="a") == []
 
