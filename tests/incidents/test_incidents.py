@@ -289,3 +289,21 @@ def test_the_command_line_opens_one_for_a_host(server: Server, agent: SignedAgen
     assert status == 2 and "--alert" in err  # one of --alert and --host is required
     status, out, _err = run_xunjian("server", "incident", "list", "--data", data)
     assert "medium" in out and "pc-101" in out and "可疑外联" in out
+
+
+def test_two_openings_from_one_alert_racing_make_one_incident(
+    server: Server, agent: SignedAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other process committed between this one's check and its insert: the check is made
+    blind to it (as it was at that moment), and the UNIQUE alert_id still refuses the second."""
+    from server.incidents import store
+
+    alert_id = failing_alert(server, agent)
+    with server.state.sessions() as session:
+        first = open_incident(session, "alice", alert_id=alert_id).incident.id
+    monkeypatch.setattr(store, "incident_of_alert", lambda _session, _alert_id: None)
+    with server.state.sessions() as session:
+        with pytest.raises(IncidentError) as refused:
+            open_incident(session, "bob", alert_id=alert_id)
+        assert refused.value.status == 409
+        assert [row.id for row in session.scalars(select(Incident))] == [first]
