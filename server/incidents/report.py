@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import datetime
 import io
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from docx import Document
-from docx.document import Document as WordDocument
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Pt
 
 from server.incidents.escalation import tier_title
 from server.incidents.models import status_of
 from server.incidents.store import Record
 from server.notify import Severity
 from server.notify.render import KIND_LABELS, SEVERITY_LABELS
+
+if TYPE_CHECKING:
+    from docx.document import Document as WordDocument
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 FONT = "宋体"  # SimSun: on every Chinese office PC, and what such reports are set in
@@ -95,6 +93,13 @@ def build_report(
     generated_at: datetime.datetime | None = None,
 ) -> bytes:
     """The report as DOCX bytes. ``generated_at`` is naive UTC, as stored times are."""
+    # Imported here: python-docx (with lxml) costs ~55 ms, paid by the first report rather
+    # than by every server start and command.
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
     zone = ZoneInfo(timezone)
     incident = record.incident
     now = generated_at or datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
