@@ -198,18 +198,23 @@ class UploadRefused(Exception):
     """The server will never take this archive (a 4xx that trying again cannot heal)."""
 
 
-def _progress(answer: Any, upload: Upload) -> tuple[int, bool]:
+def _progress(answer: Any, upload: Upload) -> tuple[int, bool, int]:
+    """``(received, complete, chunk_bytes)`` from the server's answer."""
     if not isinstance(answer, dict):
         raise TransportError("the evidence answer is not a JSON object")
     received, complete = answer.get("received"), answer.get("complete")
+    chunk = answer.get("chunk_bytes")
     if (
         isinstance(received, bool)
         or not isinstance(received, int)
         or not 0 <= received <= upload.size
         or not isinstance(complete, bool)
+        or isinstance(chunk, bool)
+        or not isinstance(chunk, int)
+        or chunk < 1
     ):
         raise TransportError(f"the evidence answer is not the agreed shape: {answer!r:.200}")
-    return received, complete
+    return received, complete, chunk
 
 
 def upload_one(
@@ -232,7 +237,9 @@ def upload_one(
         "reason": upload.reason,
     }
     try:
-        received, complete = _progress(transport.post_json(PATH_EVIDENCE, start), upload)
+        received, complete, most = _progress(transport.post_json(PATH_EVIDENCE, start), upload)
+        # The server may take smaller chunks than ours (a lower body limit than the default).
+        chunk_bytes = min(chunk_bytes, most)
         spent = 0
         with upload.path.open("rb") as handle:
             while not complete and not stopping():
@@ -249,7 +256,7 @@ def upload_one(
                     content_type=EVIDENCE_CHUNK_MEDIA_TYPE,
                 ).json()
                 spent += len(chunk)
-                received, complete = _progress(answer, upload)
+                received, complete, _ = _progress(answer, upload)
                 spool.upload_progress(upload.id, received)
     except Refused as exc:
         if exc.retryable:

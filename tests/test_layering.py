@@ -85,6 +85,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "files": ("server.files",),
     "reports": ("server.reports",),
     "devices": ("server.devices",),
+    # Evidence snapshots: their intake (behind the agent API), store, API, pages, commands.
+    "evidence": ("server.evidence",),
     "monitors": ("server.monitors",),
     "fleet": ("server.fleet",),
     "jobs": ("server.jobs",),
@@ -112,7 +114,8 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "fleet": ("alerts", "devices", "oplog"),
     "jobs": ("oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
-    "agent_api": ("intake", "alerts", "monitors"),
+    "agent_api": ("intake", "alerts", "monitors", "evidence"),
+    "evidence": ("oplog",),
 }
 
 _SERVER_TOOLS = ("core", "checks", "store")
