@@ -66,6 +66,8 @@ class SceneLimits:
     max_files_visited: int = 50000
     max_files_listed: int = 5000
     file_hash_max_bytes: int = 16 * 1024 * 1024
+    # What all recent files' hashes may read together: past it files are listed unhashed.
+    files_hash_budget_bytes: int = 512 * 1024 * 1024
 
 
 def _iso(seconds: float) -> str:
@@ -367,6 +369,7 @@ def collect_recent_files(
     missing: list[str] = []
     visited = 0
     truncated = False
+    budget = limits.files_hash_budget_bytes
     for folder in dict.fromkeys(folders):
         top = host.path(folder)
         if not top.is_dir():
@@ -384,6 +387,10 @@ def collect_recent_files(
             host_path = "/" + path.relative_to(host.root).as_posix()
             regular = stat.S_ISREG(info.st_mode)
             kind = "file" if regular else "link" if stat.S_ISLNK(info.st_mode) else "other"
+            digest = None
+            if regular and info.st_size <= min(limits.file_hash_max_bytes, budget):
+                budget -= info.st_size
+                digest = sha256_of(path, limits.file_hash_max_bytes)
             found.append(
                 {
                     "path": host_path,
@@ -394,7 +401,7 @@ def collect_recent_files(
                     "user": users.get(info.st_uid, f"uid {info.st_uid}"),
                     "modified_at": _iso(info.st_mtime),
                     "changed_at": _iso(info.st_ctime),
-                    "sha256": sha256_of(path, limits.file_hash_max_bytes) if regular else None,
+                    "sha256": digest,
                 }
             )
     found.sort(key=lambda f: f["changed_at"], reverse=True)
