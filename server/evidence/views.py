@@ -45,7 +45,7 @@ def host_evidence(host_id: str) -> ResponseReturnValue:
         "evidence/host.html",
         host=host,
         rows=rows,
-        can_command=user.role in COMMAND_ROLES and not host.revoked,
+        can_command=user.role in COMMAND_ROLES and host.revoked_at is None,
     )
 
 
@@ -61,7 +61,7 @@ def take_evidence(host_id: str) -> ResponseReturnValue:
         abort(403)
     with db_session() as session:
         host = session.get(Agent, host_id) if len(host_id) <= 36 else None
-        if host is None or host.revoked:
+        if host is None or host.revoked_at is not None:
             code = 404 if host is None else 409
             record(
                 "console.command.create", outcome="refused", reason=f"HTTP {code}", target=target
