@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.evidence import storage
@@ -83,7 +84,12 @@ def start(session: Session, agent_id: str, body: EvidenceStart, max_body_bytes: 
         started_at=utcnow(),
     )
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another server process opened the same upload a moment ago: answer as it stands.
+        session.rollback()
+        return start(session, agent_id, body, max_body_bytes)
     return _progress(row, chunk_bytes)
 
 
