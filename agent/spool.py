@@ -539,3 +539,19 @@ def peek_depth(path: Path) -> tuple[int, int, int] | None:
         return None
     finally:
         db.close()
+
+
+def peek_uploads(path: Path) -> int:
+    """How many evidence archives wait for the server (for status; 0 without a spool)."""
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute("SELECT count(*) FROM uploads").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # a spool from before evidence uploads: none wait
+    finally:
+        db.close()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.cli import status_document
 from agent.service import RunningAgent, build_service
 from agent.spool import Spool
 from agent.state import AgentState
@@ -73,6 +74,7 @@ def test_a_snapshot_waits_in_the_spool_while_the_server_is_away(
     names = [part["name"] for part in verdict.parts]
     assert names[-1] == "errors.json" and "processes.json" in names
     assert "not sent" in (state.load_status().get("last_error") or "")
+    assert status_document(state)["evidence_waiting"] == 1
     agent.close()
     # As after a restart: the queue is in spool.db, with nothing confirmed yet.
     with Spool(state.spool_path) as spool:
