@@ -16,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -136,10 +139,9 @@ def evidence_folder(state: AgentState) -> Path:
     return state.directory / EVIDENCE_FOLDER
 
 
-def take_snapshot(
+def write_snapshot(
     state: AgentState,
     config: AgentConfig,
-    spool: Spool | None,
     *,
     reason: str = "",
     command_id: str | None = None,
@@ -147,13 +149,7 @@ def take_snapshot(
     kernel_root: Path = Path("/"),
     clock: Callable[[], float] = time.time,
 ) -> Snapshot:
-    """Take the scene now, sign it with the agent's key, keep it in the state folder and queue
-    it in ``spool`` (None: keep it only). Raises SnapshotFailed when no archive could be made;
-    a part that could not be collected is only named in ``errors.json``.
-
-    ``watch_folders``: the policy's watched folders, searched for recent changes beside /tmp,
-    /var/tmp, /dev/shm and /var/www. The host's files are read under ``config.scan_root``
-    when set (a host tree), the kernel's /proc under ``kernel_root``."""
+    """Collect the scene and write its signed archive into the state folder (not queued)."""
     from xunjian.core.evidence import build_archive
 
     now = clock()
@@ -178,19 +174,119 @@ def take_snapshot(
     except Exception as exc:
         raise SnapshotFailed(f"the evidence archive could not be written: {exc}") from exc
     digest = hashlib.sha256(archive).hexdigest()
+    return Snapshot(snapshot_id, path, len(archive), digest, manifest, errors)
+
+
+def _snapshot_in_child(
+    state: AgentState,
+    config: AgentConfig,
+    reason: str,
+    command_id: str | None,
+    watch_folders: Sequence[str],
+    kernel_root: Path,
+) -> Snapshot:
+    """``write_snapshot`` in ``python -m agent.evidence_worker``, as scans run (agent/scanning.py):
+    the collectors and their garbage leave with the child, and one that hangs (a file on a dead
+    network mount) is killed at ``scan_timeout_seconds`` with the commands it started."""
+    from agent.scanning import _end
+
+    request = json.dumps(
+        {
+            "state": str(state.directory),
+            "reason": reason,
+            "command_id": command_id,
+            "watch_folders": list(watch_folders),
+            "kernel_root": str(kernel_root),
+        }
+    ).encode("utf-8")
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "agent.evidence_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=os.name != "nt",
+        )
+    except OSError as exc:
+        raise SnapshotFailed(f"could not start the evidence worker: {exc}") from exc
+    try:
+        stdout, stderr = child.communicate(request, timeout=config.scan_timeout_seconds)
+    except subprocess.TimeoutExpired as exc:
+        _end(child)
+        child.communicate()
+        raise SnapshotFailed(
+            f"the snapshot did not finish within {config.scan_timeout_seconds:.0f}s; killed"
+        ) from exc
+    if child.returncode != 0:
+        tail = stderr.decode("utf-8", errors="replace").strip().splitlines()
+        log.warning("evidence worker exited %d:\n%s", child.returncode, "\n".join(tail[-20:]))
+        raise SnapshotFailed(
+            f"the evidence worker exited {child.returncode}: {tail[-1] if tail else ''}"
+        )
+    try:
+        answer = json.loads(stdout)
+        return Snapshot(
+            str(answer["id"]),
+            Path(answer["path"]),
+            int(answer["size"]),
+            str(answer["sha256"]),
+            dict(answer["manifest"]),
+            dict(answer["errors"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnapshotFailed(f"the evidence worker's answer is unreadable: {exc!r}") from exc
+
+
+def take_snapshot(
+    state: AgentState,
+    config: AgentConfig,
+    spool: Spool | None,
+    *,
+    reason: str = "",
+    command_id: str | None = None,
+    watch_folders: Sequence[str] = (),
+    kernel_root: Path = Path("/"),
+    in_process: bool | None = None,
+) -> Snapshot:
+    """Take the scene now, sign it with the agent's key, keep it in the state folder and queue
+    it in ``spool`` (None: keep it only). Raises SnapshotFailed when no archive could be made;
+    a part that could not be collected is only named in ``errors.json``.
+
+    ``watch_folders``: the policy's watched folders, searched for recent changes beside /tmp,
+    /var/tmp, /dev/shm and /var/www. The host's files are read under ``config.scan_root``
+    when set (a host tree), the kernel's /proc under ``kernel_root``. ``in_process`` (default:
+    the agent's ``scan_in_process``): collect here rather than in a child process."""
+    if in_process if in_process is not None else config.scan_in_process:
+        snapshot = write_snapshot(
+            state,
+            config,
+            reason=reason,
+            command_id=command_id,
+            watch_folders=watch_folders,
+            kernel_root=kernel_root,
+        )
+    else:
+        snapshot = _snapshot_in_child(state, config, reason, command_id, watch_folders, kernel_root)
     if spool is not None:
         try:
-            spool.add_upload(snapshot_id, path, len(archive), digest, command_id, fields["reason"])
+            spool.add_upload(
+                snapshot.id,
+                snapshot.path,
+                snapshot.size,
+                snapshot.sha256,
+                command_id,
+                reason[:EVIDENCE_REASON_MAX],
+            )
         except Exception as exc:
-            raise SnapshotFailed(f"archive {path} kept, but not queued: {exc}") from exc
+            raise SnapshotFailed(f"archive {snapshot.path} kept, but not queued: {exc}") from exc
     log.info(
         "evidence snapshot %s: %d bytes, %d parts%s",
-        snapshot_id,
-        len(archive),
-        len(parts),
-        f", missing {sorted(errors)}" if errors else "",
+        snapshot.id,
+        snapshot.size,
+        len(snapshot.manifest.get("parts", [])),
+        f", missing {sorted(snapshot.errors)}" if snapshot.errors else "",
     )
-    return Snapshot(snapshot_id, path, len(archive), digest, manifest, errors)
+    return snapshot
 
 
 # -- upload ---------------------------------------------------------------------------------------

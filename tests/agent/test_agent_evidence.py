@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import tarfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from agent.cli import status_document
+from agent.evidence import take_snapshot
 from agent.service import RunningAgent, build_service
 from agent.spool import Spool
 from agent.state import AgentState
@@ -85,3 +88,23 @@ def test_a_snapshot_waits_in_the_spool_while_the_server_is_away(
         snapshot.size,
         0,
     )
+
+
+def test_a_snapshot_in_process_reads_the_host_tree(state: AgentState, tmp_path: Path) -> None:
+    """With ``scan_in_process`` the scene is collected in the service itself; the host's files
+    come from its ``scan_root`` (here a tree with an auth log), the kernel's from /proc."""
+    tree = tmp_path / "tree"
+    (tree / "var/log").mkdir(parents=True)
+    (tree / "var/log/secure").write_text("sshd[9]: Accepted password for ops\n")
+    config = state.load_config()
+    config.scan_root = str(tree)
+    snapshot = take_snapshot(state, config, None, reason="drill", in_process=True)
+    verdict = verify_file(snapshot.path, state.load_key().public_key())
+    with tarfile.open(snapshot.path) as tar:
+        auth = tar.extractfile("auth-log.txt").read().decode()  # type: ignore[union-attr]
+        errors = json.loads(tar.extractfile("errors.json").read())  # type: ignore[union-attr]
+    assert "Accepted password for ops" in auth and "/var/log/secure" in auth
+    # The tree has no wtmp or crontab: those parts say why they are missing.
+    assert errors["logins.json"].startswith("not_applicable:")
+    assert "logins.json" not in [part["name"] for part in verdict.parts]
+    assert snapshot.errors == errors
