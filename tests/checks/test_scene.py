@@ -32,6 +32,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> HostTree:
             ("root", "pts/1", NOW - timedelta(minutes=5)),
         ]
     )
+    # Who is on now: utmp has wtmp's record format (utmpdump -r wrote both).
+    tree.path("/run").mkdir(parents=True, exist_ok=True)
+    tree.path("/run/utmp").write_bytes(tree.path("/var/log/wtmp").read_bytes())
+    tree.write_wtmp([("alice", "pts/0", NOW - timedelta(hours=3))])
     lines = [
         f"Dec  7 06:{n % 60:02d}:00 pc-101 sshd[{n}]: Failed password for root" for n in range(50)
     ]
@@ -56,12 +60,14 @@ def _host(tree: HostTree) -> HostContext:
 
 def test_logins_come_from_wtmp_newest_first(tree: HostTree) -> None:
     logins = scene.collect_logins(_host(tree), scene.SceneLimits())
-    assert [(r["user"], r["line"]) for r in logins["recent"]] == [
-        ("root", "pts/1"),
-        ("alice", "pts/0"),
+    assert [(r["user"], r["line"]) for r in logins["recent"]] == [("alice", "pts/0")]
+    assert logins["recent"][0]["at"] == "2026-12-07T04:00:00Z"
+    assert [(r["user"], r["line"], r["at"]) for r in logins["logged_in"]] == [
+        ("alice", "pts/0", "2026-12-07T04:00:00Z"),
+        ("root", "pts/1", "2026-12-07T06:55:00Z"),
     ]
-    assert logins["recent"][0]["at"] == "2026-12-07T06:55:00Z"
-    assert logins["sources"] == ["/var/log/wtmp"] and logins["logged_in"] == []
+    assert logins["logged_in"][1]["host"] == "10.0.0.6"
+    assert logins["sources"] == ["/run/utmp", "/var/log/wtmp"]
 
 
 def test_the_auth_log_tail_is_bounded_by_lines_and_bytes(tree: HostTree) -> None:
