@@ -14,6 +14,7 @@ not the check library either: scans run in a child process):
 ``agent.report``          a scan's report content, fitted to the contract
 ``agent.scanning``        how scans run (child process by default); ``agent.scan_worker``
 ``agent.runner``          the units of work: scan cycle, flush, heartbeat, commands
+``agent.evidence``        evidence snapshots and their chunked upload; ``agent.evidence_worker``
 ``agent.service``         building the service from a state folder; the scheduler loop
 ``agent.cli``             the three subcommands
 ========================  ===================================================================
@@ -21,7 +22,8 @@ not the check library either: scans run in a child process):
 ``agent.json`` keys (identity first, then tuning with its default):
 
 * ``server_url``, ``agent_id``, ``group``, ``ca_sha256``, ``enrolled_at``: set by enrollment.
-* ``allowed_commands`` (``["scan_now"]``): the only server commands this agent will run.
+* ``allowed_commands`` (``["scan_now", "evidence"]``): the only server commands this agent
+  will run (``evidence``: a snapshot of the scene, agent/evidence.py).
 * ``start_delay_max_seconds`` (60): each job's first run is at a random moment in this window.
 * ``scan_interval_seconds``, ``heartbeat_interval_seconds`` (null: from the policy, else 3600
   and 60): local overrides.

@@ -129,7 +129,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 # -- status -----------------------------------------------------------------------------------
 def status_document(state: AgentState) -> dict[str, Any]:
-    from agent.spool import peek_depth, peek_set_aside
+    from agent.spool import peek_depth, peek_set_aside, peek_uploads
 
     document: dict[str, Any] = {"state": str(state.directory), "enrolled": False}
     try:
@@ -159,8 +159,13 @@ def status_document(state: AgentState) -> dict[str, Any]:
         "watch_error",
         "watch_error_at",
         "watch_unreadable",
+        "last_evidence_at",
+        "last_evidence_id",
+        "last_evidence_missing",
+        "last_evidence_delivered",
     ):
         document[name] = status.get(name)
+    document["evidence_waiting"] = peek_uploads(state.spool_path)
     spool = peek_depth(state.spool_path)
     document["spool_depth"] = spool[0] if spool else 0
     document["epoch"] = spool[1] if spool else None
@@ -190,6 +195,8 @@ def status_command(args: argparse.Namespace) -> int:
             ("policy version", "last_policy_version"),
             ("spool depth", "spool_depth"),
             ("set aside", "reports_set_aside"),
+            ("last evidence", "last_evidence_at"),
+            ("evidence waiting", "evidence_waiting"),
             ("last error", "last_error"),
         ]
         if document.get("watch_error"):

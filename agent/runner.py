@@ -5,9 +5,11 @@ Jobs (APScheduler 3, every one with jitter; the first run of each after a random
 * **scan**: fetch the policy (or fall back to the last one saved) -> run the checks with its
   parameters -> spool a report -> flush the spool;
 * **heartbeat**: tell the server the spool's depth and numbering, acknowledge the commands
-  received by the previous heartbeat, and take new commands. ``scan_now`` runs at once when
-  the *local* ``allowed_commands`` lists it; anything else is refused and logged;
-* **flush**: retry unsent reports, at most as often as the backoff allows;
+  received by the previous heartbeat, and take new commands. ``scan_now`` and ``evidence``
+  (a snapshot of the scene, agent/evidence.py) run at once when the *local*
+  ``allowed_commands`` lists them; anything else is refused and logged;
+* **flush**: retry unsent reports, then send waiting evidence archives in chunks (resumed
+  where the server stands), at most as often as the backoff allows;
 * **monitor_list** and **monitors** (only with ``run_monitors`` in agent.json): fetch the page
   monitors the server assigned this agent (internal-only sites), and every second start the
   checks that are due and post their outcomes (agent/monitors/runner.py);
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from agent import report
+from agent import evidence, report
 from agent.backoff import Backoff
 from agent.messages import (
     MessageError,
@@ -54,6 +56,7 @@ from agent.state import (
 )
 from agent.transport import Refused, Transport, TransportError
 from xunjian.core.contract import (
+    COMMAND_EVIDENCE,
     COMMAND_SCAN_NOW,
     KIND_FILE_EVENTS,
     KIND_SCAN,
@@ -71,7 +74,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("xunjian.agent")
 
 # Commands this agent knows how to carry out; the local allow list picks among them.
-KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW})
+KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW, COMMAND_EVIDENCE})
+EVIDENCE_COMMAND_REASON = "requested from the server"
 # Used until a policy names intervals (the contract's own example values).
 DEFAULT_SCAN_INTERVAL = 3600.0
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
@@ -347,7 +351,9 @@ class AgentService:
         if not self._flush_lock.acquire(blocking=False):
             return 0  # another thread is flushing; it will take the new report too
         try:
-            return self._flush()
+            sent = self._flush()
+            self._upload_evidence()
+            return sent
         finally:
             self._flush_lock.release()
 
@@ -390,6 +396,72 @@ class AgentService:
                 last_error=None,
             )
         return sent
+
+    # -- evidence -------------------------------------------------------------------------
+    def take_evidence(
+        self, reason: str = "", command_id: str | None = None
+    ) -> evidence.Snapshot | None:
+        """Take an evidence snapshot, queue it and start sending it; None when none could be
+        made (the reason is in ``agent status``). Isolation calls this before it changes
+        anything; the server's ``evidence`` command through :meth:`_handle_command`."""
+        folders = [path for path, _ in self.policy.watch_folders] if self.policy else []
+        try:
+            snapshot = evidence.take_snapshot(
+                self.state,
+                self.config,
+                self.spool,
+                reason=reason,
+                command_id=command_id,
+                watch_folders=folders,
+            )
+        except evidence.SnapshotFailed as exc:
+            self._note_error(f"evidence snapshot failed: {exc}")
+            return None
+        self._safely(
+            self.state.update_status,
+            last_evidence_at=utc_now_text(),
+            last_evidence_id=snapshot.id,
+            last_evidence_missing=sorted(snapshot.errors),
+        )
+        self.flush()
+        return snapshot
+
+    def _upload_evidence(self) -> None:
+        """Send waiting archives, oldest first, while the server answers (under the flush
+        lock). A server that cannot be reached is retried by a later flush, from where it
+        stands; an archive refused for good is kept aside and named in ``agent status``."""
+        budget = self.config.evidence_upload_bytes_per_flush
+        for upload in self.spool.uploads():
+            if self._stopping.is_set() or not self.backoff.ready():
+                return
+            try:
+                done = evidence.upload_one(
+                    self.transport,
+                    self.spool,
+                    upload,
+                    self.config.evidence_chunk_bytes,
+                    budget,
+                    self._stopping.is_set,
+                )
+            except evidence.UploadRefused as exc:
+                aside = evidence.set_aside(upload.path)
+                self.spool.finish_upload(upload.id)
+                self._note_error(
+                    f"evidence {upload.id} refused by the server ({exc}); kept as {aside}"
+                )
+                continue
+            except TransportError as exc:
+                self._retry_later(f"evidence {upload.id} not sent: {exc}")
+                return
+            if not done:
+                return  # this flush's budget is spent
+            self.spool.finish_upload(upload.id)
+            # The server holds it now: the scene's data stays in one guarded place.
+            with contextlib.suppress(OSError):
+                upload.path.unlink()
+            self.backoff.succeeded()
+            log.info("evidence %s delivered (%d bytes)", upload.id, upload.size)
+            self._safely(self.state.update_status, last_evidence_delivered=upload.id)
 
     def _retry_later(self, message: str) -> None:
         delay = self.backoff.failed()
@@ -440,6 +512,12 @@ class AgentService:
             )
             return
         log.info("running command %s (%s)", command_id, command_type)
+        if command_type == COMMAND_EVIDENCE:
+            self._run_soon(
+                lambda: self.take_evidence(EVIDENCE_COMMAND_REASON, command_id),
+                f"evidence-{command_id}",
+            )
+            return
         self._run_soon(self.scan_cycle, "scan_now")
 
     @property

@@ -21,6 +21,11 @@ Guarantees, and how they are kept:
   ``set_aside`` table with the server's reason (the newest ``SET_ASIDE_MAX_ROWS`` kept for
   inspection, every one counted), its number becomes a gap with that reason on the next
   report, and the queue moves on.
+* **Evidence uploads wait here too** (:meth:`Spool.add_upload`): an evidence archive is a
+  file in the state folder (agent/evidence.py) and a row here with how many of its bytes the
+  server has confirmed, so an upload cut by a restart, a crash or a lost link resumes where
+  the server says it stopped. Uploads are never dropped to make room for reports; their number
+  is bounded instead (``MAX_UPLOADS``: a new snapshot is refused beyond it).
 * **Private.** spool.db (and with it SQLite's -wal and -shm, which take its mode) is 0600:
   reports carry accounts, software and file paths.
 """
@@ -61,6 +66,8 @@ MAX_GAPS_PER_REPORT = MAX_GAPS
 # Refused reports kept for a person to look at (the count of all of them is kept apart).
 SET_ASIDE_MAX_ROWS = 50
 FILE_MODE = 0o600
+# Evidence archives waiting for the server at once (each up to the contract's archive limit).
+MAX_UPLOADS = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -83,6 +90,16 @@ CREATE TABLE IF NOT EXISTS set_aside (
     body BLOB NOT NULL,
     reason TEXT NOT NULL,
     set_aside_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    command_id TEXT,
+    reason TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pending_gaps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,6 +126,19 @@ class Gap:
 
     def as_dict(self) -> dict[str, Any]:
         return {"from_seq": self.from_seq, "to_seq": self.to_seq, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An evidence archive waiting for the server: ``sent`` of its ``size`` bytes confirmed."""
+
+    id: str
+    path: Path
+    size: int
+    sha256: str
+    command_id: str | None
+    reason: str
+    sent: int
 
 
 @dataclass(frozen=True)
@@ -391,6 +421,53 @@ class Spool:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
+    # -- evidence uploads -------------------------------------------------------------------
+    def add_upload(
+        self,
+        upload_id: str,
+        path: Path,
+        size: int,
+        sha256: str,
+        command_id: str | None,
+        reason: str,
+    ) -> None:
+        """Queue an archive (already durable at ``path``) for upload; SpoolError when
+        ``MAX_UPLOADS`` wait already."""
+        with self._lock, self._transaction() as db:
+            (waiting,) = db.execute("SELECT count(*) FROM uploads").fetchone()
+            if waiting >= MAX_UPLOADS:
+                raise SpoolError(
+                    f"{waiting} evidence uploads wait already; the limit is {MAX_UPLOADS}"
+                )
+            db.execute(
+                "INSERT INTO uploads (id, path, size, sha256, command_id, reason, sent,"
+                " created_at_ms) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                (upload_id, str(path), size, sha256, command_id, reason, self._clock_ms()),
+            )
+
+    def uploads(self) -> list[Upload]:
+        """Waiting uploads, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, size, sha256, command_id, reason, sent FROM uploads"
+                " ORDER BY created_at_ms, id"
+            ).fetchall()
+        return [
+            Upload(str(i), Path(p), int(n), str(h), c, str(r), int(s))
+            for i, p, n, h, c, r, s in rows
+        ]
+
+    def upload_progress(self, upload_id: str, sent: int) -> None:
+        """The server confirmed ``sent`` bytes of the upload."""
+        with self._lock:
+            self._db.execute("UPDATE uploads SET sent = ? WHERE id = ?", (sent, upload_id))
+
+    def finish_upload(self, upload_id: str) -> bool:
+        """The server holds the whole archive (or refused it for good): forget the row."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            return cursor.rowcount == 1
+
     # -- figures for heartbeats and `agent status` ----------------------------------------
     def depth(self) -> int:
         with self._lock:
@@ -460,5 +537,21 @@ def peek_depth(path: Path) -> tuple[int, int, int] | None:
         return depth, int(meta["epoch"]), int(meta["next_seq"]) - 1
     except (sqlite3.Error, KeyError):
         return None
+    finally:
+        db.close()
+
+
+def peek_uploads(path: Path) -> int:
+    """How many evidence archives wait for the server (for status; 0 without a spool)."""
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute("SELECT count(*) FROM uploads").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # a spool from before evidence uploads: none wait
     finally:
         db.close()

@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from xunjian.core.contract import COMMAND_SCAN_NOW
+from xunjian.core.contract import COMMAND_EVIDENCE, COMMAND_SCAN_NOW, EVIDENCE_CHUNK_MAX_BYTES
 
 CONFIG_NAME = "agent.json"
 KEY_NAME = "key.pem"
@@ -43,7 +43,9 @@ SECRET_MODE = 0o600
 # The state files are small; a larger one is damage or tampering, not data.
 MAX_STATE_FILE_BYTES = 4 * 1024 * 1024
 
-DEFAULT_ALLOWED_COMMANDS = (COMMAND_SCAN_NOW,)
+# An evidence snapshot only reads the host and sends to the enrolled server (docs/incidents.md,
+# "Evidence"), like a scan; a host that must not send its command lines and logs removes it.
+DEFAULT_ALLOWED_COMMANDS = (COMMAND_SCAN_NOW, COMMAND_EVIDENCE)
 # An Ed25519 key in PKCS#8 DER is this fixed prefix and the 32-byte seed (RFC 8410). Reading it
 # by hand spares the long-running service cryptography's serialization module (~3 MB resident).
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
@@ -203,6 +205,11 @@ class AgentConfig:
     # are refused, cloud metadata addresses always (xunjian/core/probe.py): the server's
     # operator must not reach this host's own services or the cloud's credentials through it.
     monitor_allowed_networks: list[str] = field(default_factory=list)
+    # Evidence archives go up in chunks of this many bytes (at most the contract's 1 MiB), and
+    # at most evidence_upload_bytes_per_flush bytes each flush (None: all): a PC on a slow
+    # link uploads its scene over several flushes instead of filling the link.
+    evidence_chunk_bytes: int = EVIDENCE_CHUNK_MAX_BYTES
+    evidence_upload_bytes_per_flush: int | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AgentConfig:
@@ -252,8 +259,12 @@ class AgentConfig:
             "spool_max_bytes",
             "monitor_threads",
             "monitor_pending_max_bytes",
+            "evidence_chunk_bytes",
+            "evidence_upload_bytes_per_flush",
         ):
             value = getattr(self, name)
+            if value is None and name == "evidence_upload_bytes_per_flush":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StateError(f"{CONFIG_NAME}: {name} must be a whole number >= 1")
         if not isinstance(self.monitor_allowed_networks, list):

@@ -222,8 +222,10 @@ class Transport:
         body: bytes = b"",
         expect: tuple[int, ...] = (200,),
         signed: bool = True,
+        content_type: str = "application/json",
     ) -> Response:
-        """Send one request; return the answer if its status is in ``expect``."""
+        """Send one request; return the answer if its status is in ``expect``. ``content_type``:
+        of the body (JSON but for an evidence archive's raw chunks)."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/': {path!r}")
         full_path = self.server.base_path + path
@@ -232,7 +234,7 @@ class Transport:
             "Accept": "application/json",
         }
         if body or method in ("POST", "PUT", "PATCH"):
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         with self._lock:
             response = self._exchange(method, full_path, body, headers, signed)
         if response.status not in expect:

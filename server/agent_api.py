@@ -25,6 +25,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from server.alerts.silent import heartbeat
 from server.apidoc import THROTTLED, documented
+from server.evidence import intake as evidence_intake
 from server.intake.agents import agent_identity, first_use, touch_agent
 from server.intake.report import ingest_report
 from server.monitors import agent_intake
@@ -42,7 +43,7 @@ from server.store.agents import AgentIdentity, EnrollmentRefused, enroll_agent
 from server.throttle import FailureLimit
 from xunjian.core import contract, wire
 from xunjian.core.contract import bodies
-from xunjian.core.schema import BodyError, decode_json
+from xunjian.core.schema import BodyError, convert_query, decode_json
 
 T = TypeVar("T")
 blueprint = Blueprint("agent_api", __name__, url_prefix=contract.AGENT_PREFIX)
@@ -419,6 +420,105 @@ def monitor_outcome() -> ResponseReturnValue:
     if received.reason:
         answer["reason"] = received.reason
     return jsonify(answer)
+
+
+def _evidence_answer(progress: evidence_intake.Progress) -> ResponseReturnValue:
+    return jsonify(
+        {
+            "id": progress.id,
+            "received": progress.received,
+            "complete": progress.complete,
+            "chunk_bytes": progress.chunk_bytes,
+        }
+    )
+
+
+def _evidence_refused(error: evidence_intake.EvidenceRefused) -> ResponseReturnValue:
+    """A refusal; one about the offset carries where the server stands, to resume from."""
+    log_refusal(error.status, error.reason)
+    answer: dict[str, Any] = {"error": error.reason}
+    if error.received is not None:
+        answer["received"] = error.received
+    return jsonify(answer), error.status
+
+
+@blueprint.post(_route(contract.PATH_EVIDENCE))
+@documented(
+    "Start or resume the upload of an evidence archive; says how many bytes the server holds",
+    auth="agent",
+    tags=_TAGS,
+    body=bodies.EvidenceStart,
+    responses={200: bodies.EvidenceProgress},
+    errors={
+        409: "the id is another agent's, or was started with another size or hash",
+        429: "too many open uploads of this agent",
+    },
+    description="Idempotent: the same start again answers where the upload stands "
+    "(complete true once all of it arrived and verified). docs/incidents.md, Evidence.",
+)
+def evidence_start() -> ResponseReturnValue:
+    signed = authenticate()
+    start = parse(signed.body, bodies.EvidenceStart)
+    state = current_state()
+    try:
+        with db_session() as session:
+            progress = evidence_intake.start(
+                session, signed.agent.id, start, state.config.max_body_bytes
+            )
+    except evidence_intake.EvidenceRefused as exc:
+        return _evidence_refused(exc)
+    touch_agent(state.engine, signed.agent.id)
+    return _evidence_answer(progress)
+
+
+@blueprint.put(_route(contract.PATH_EVIDENCE) + "/<snapshot_id>")
+@documented(
+    "One chunk of an evidence archive, at the offset the server stands at",
+    auth="agent",
+    tags=_TAGS,
+    query=bodies.EvidenceChunkQuery,
+    raw_body=contract.EVIDENCE_CHUNK_MEDIA_TYPE,
+    responses={200: bodies.EvidenceProgress},
+    errors={
+        409: "the offset is not where the server stands (the answer's received is), or the "
+        "archive is complete (write-once)",
+        413: "a chunk over 1 MiB (EVIDENCE_CHUNK_MAX_BYTES) or the body limit",
+        415: "the body is not application/octet-stream",
+        422: "the complete archive does not match its hash or does not verify with this "
+        "agent's key; nothing of it is kept",
+    },
+)
+def evidence_chunk(snapshot_id: str) -> ResponseReturnValue:
+    signed = authenticate()
+    if not _UUID.fullmatch(snapshot_id):
+        raise Refused(404, "no such evidence upload")
+    try:
+        query = convert_query(request.args, bodies.EvidenceChunkQuery)
+    except BodyError as exc:
+        raise Refused(400, str(exc)) from exc
+    if request.mimetype != contract.EVIDENCE_CHUNK_MEDIA_TYPE:
+        raise Refused(415, f"a chunk is sent as {contract.EVIDENCE_CHUNK_MEDIA_TYPE}")
+    if len(signed.body) > contract.EVIDENCE_CHUNK_MAX_BYTES:
+        raise Refused(413, f"a chunk is at most {contract.EVIDENCE_CHUNK_MAX_BYTES} bytes")
+    state = current_state()
+    try:
+        with db_session() as session:
+            progress = evidence_intake.receive_chunk(
+                session,
+                state.paths.root,
+                signed.agent.id,
+                signed.agent.public_key,
+                snapshot_id,
+                query.offset,
+                signed.body,
+                state.config.max_body_bytes,
+            )
+    except evidence_intake.EvidenceRefused as exc:
+        return _evidence_refused(exc)
+    if progress.completed_now:
+        evidence_intake.record_stored(signed.agent.id, progress.id)
+    touch_agent(state.engine, signed.agent.id)
+    return _evidence_answer(progress)
 
 
 def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:

@@ -71,6 +71,7 @@ class Operation:
     responses: Mapping[int, Answer]
     errors: Mapping[int, str] = field(default_factory=dict)
     description: str = ""
+    raw_body: str | None = None  # the media type of a body that is bytes (not a model)
 
 
 class UndocumentedRoute(LookupError):
@@ -87,13 +88,16 @@ def documented(
     responses: Mapping[int, Answer],
     errors: Mapping[int, str] | None = None,
     description: str = "",
+    raw_body: str | None = None,
 ) -> Callable[[F], F]:
-    """Describe a view for the document; put it below ``@blueprint.route`` (any order works)."""
+    """Describe a view for the document; put it below ``@blueprint.route`` (any order works).
+    ``raw_body``: the media type of a body that is bytes, not JSON (an evidence chunk)."""
     operation = Operation(
         summary=summary,
         auth=auth,
         tags=tuple(tags),
         body=body,
+        raw_body=raw_body,
         query=query,
         responses=dict(responses),
         errors=dict(errors or {}),
@@ -182,6 +186,11 @@ def _operation(
             "required": True,
             "content": _json_content(models.ref(operation.body)),
         }
+    elif operation.raw_body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {operation.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+        }
     responses = {
         str(status): _response(models, status, answer)
         for status, answer in operation.responses.items()
@@ -189,7 +198,7 @@ def _operation(
     refusals: dict[int, str] = dict(_AUTH_REFUSALS[operation.auth])
     if operation.body is not None or operation.query is not None:
         refusals[400] = "the body or query does not match the schema; the place is named"
-    if operation.body is not None:
+    if operation.body is not None or operation.raw_body is not None:
         refusals[413] = "the body is over the size limit"
     if path_arguments:
         refusals[404] = "no such item"

@@ -90,6 +90,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         alerts,
         console,
         devices,
+        evidence,
         files,
         fleet,
         incidents,
@@ -112,6 +113,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         monitors.install,  # /api/v1/monitors, the Monitors pages
         reports.install,  # /api/v1/reports/weekly, the Weekly reports page
         devices.install,  # /api/v1/devices, the Devices page
+        evidence.install,  # /api/v1/evidence, a host's Evidence page (docs/incidents.md)
         oplog.install,  # the request hook, /api/v1/oplog, the Operation log page
         jobs.install,  # the leased jobs' thread (weekly reports, purges)
     )

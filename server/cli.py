@@ -44,6 +44,7 @@ FIRST_ADMIN = "admin"
 def add_arguments(server: argparse.ArgumentParser) -> None:
     """The commands under ``xunjian server``: init and run, then each feature's."""
     from server.devices import cli as devices
+    from server.evidence import cli as evidence
     from server.files import cli as files
     from server.fleet import cli as fleet
     from server.incidents import cli as incidents
@@ -83,7 +84,9 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(handler=run_command)
 
-    for feature in (settings, fleet, oplog, devices, reports, monitors, files, incidents):
+    for feature in (
+        settings, fleet, oplog, devices, reports, monitors, files, incidents, evidence,
+    ):  # fmt: skip
         feature.add_parser(subparsers)
 
 

@@ -85,6 +85,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "files": ("server.files",),
     "reports": ("server.reports",),
     "devices": ("server.devices",),
+    # Evidence snapshots: their intake (behind the agent API), store, API, pages, commands.
+    "evidence": ("server.evidence",),
     "monitors": ("server.monitors",),
     "fleet": ("server.fleet",),
     "incidents": ("server.incidents",),
@@ -115,7 +117,9 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "incidents": ("alerts", "notify", "oplog", "policy_settings"),
     "jobs": ("oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
-    "agent_api": ("intake", "alerts", "monitors"),
+    "agent_api": ("intake", "alerts", "monitors", "evidence"),
+    # Evidence stored goes on the timeline of the host's open incidents.
+    "evidence": ("incidents", "oplog"),
 }
 
 _SERVER_TOOLS = ("core", "checks", "store")

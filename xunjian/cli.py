@@ -2,7 +2,8 @@
 owner builds the rest of its parser with the functions it runs (``add_arguments``):
 ``server/cli.py`` (which asks every feature's ``cli.py`` for its commands), ``agent/cli.py``,
 ``checks/cli.py``, ``xunjian/deploy/command.py``, ``xunjian/msi/cli.py`` (``build``),
-``server/reports/cli.py`` (``report verify``) and ``xunjian/demo.py``.
+``server/reports/cli.py`` (``report verify``), ``xunjian/cli_evidence.py`` (``evidence
+verify``) and ``xunjian/demo.py``.
 
 Only the command being run is built, so ``xunjian agent ...`` and ``xunjian scan`` never import
 the server's dependencies (tests/test_layering.py).
@@ -59,6 +60,12 @@ def _report(parser: argparse.ArgumentParser) -> None:
     add_verify_arguments(parser)
 
 
+def _evidence(parser: argparse.ArgumentParser) -> None:
+    from xunjian.cli_evidence import add_arguments
+
+    add_arguments(parser)
+
+
 def _build(parser: argparse.ArgumentParser) -> None:
     from xunjian.msi.cli import add_arguments
 
@@ -81,6 +88,7 @@ class TopCommand:
 COMMANDS: tuple[TopCommand, ...] = (
     TopCommand("server", "the central server", _server),
     TopCommand("report", "check reports the server signed, offline", _report),
+    TopCommand("evidence", "check evidence archives agents signed, offline", _evidence),
     TopCommand("agent", "the endpoint agent", _agent),
     TopCommand("scan", "run every applicable check on this machine now", _scan),
     TopCommand("deploy", "install the agent on hosts (run on the server's host)", _deploy),

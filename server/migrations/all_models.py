@@ -17,6 +17,7 @@ from types import ModuleType
 
 from server.alerts import models as alerts
 from server.devices import models as devices
+from server.evidence import models as evidence
 from server.files import models as files
 from server.fleet import models as fleet
 from server.incidents import models as incidents
@@ -33,6 +34,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     store,
     alerts,
     devices,
+    evidence,
     files,
     fleet,
     incidents,

@@ -58,7 +58,7 @@ def test_enrollment_pins_the_ca_and_stores_a_private_identity(
     assert config["group"] == "default"
     assert config["server_url"] == server.url
     assert config["ca_sha256"] == pin
-    assert config["allowed_commands"] == ["scan_now"]
+    assert config["allowed_commands"] == ["scan_now", "evidence"]
     assert config["enrolled_at"].endswith("Z")
     assert certificate_sha256(state.ca_path.read_bytes()) == pin
     # The server got the public half of the key that stays here.

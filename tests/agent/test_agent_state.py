@@ -105,7 +105,7 @@ def test_identity_round_trip(tmp_path: Path) -> None:
     state.write_identity(_config(), key, b"ca-pem")
     loaded = state.load_config()
     assert loaded.agent_id == "0b7c6a55-2f1e-4c55-9a52-0f3f1b2f4e11"
-    assert loaded.allowed_commands == ["scan_now"]
+    assert loaded.allowed_commands == ["scan_now", "evidence"]
     assert state.load_key().public_key() == key.public_key()
     assert state.load_ca_pem() == b"ca-pem"
 

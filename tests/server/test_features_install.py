@@ -44,6 +44,7 @@ def test_every_rest_view_is_nested_in_the_api_blueprint(server: Server) -> None:
         "hosts",
         "alerts",
         "devices",
+        "evidence",
         "files",
         "incidents",
         "monitors",

@@ -74,7 +74,10 @@ KIND_INVENTORY = "inventory"
 KIND_FILE_EVENTS = "file_events"
 FULL_SCAN_KINDS = frozenset({KIND_SCAN})
 COMMAND_SCAN_NOW = "scan_now"
-COMMAND_TYPES = (COMMAND_SCAN_NOW,)
+# Take an evidence snapshot now (docs/incidents.md, "Evidence"); allowed only where the host's
+# own agent.json lists it in allowed_commands.
+COMMAND_EVIDENCE = "evidence"
+COMMAND_TYPES = (COMMAND_SCAN_NOW, COMMAND_EVIDENCE)
 MAX_COMMANDS = 100
 MAX_ACKED_COMMANDS = 100
 MAX_SPOOL_DEPTH = 10**9
@@ -88,6 +91,9 @@ PATH_POLICY = f"{AGENT_PREFIX}/policy"
 PATH_HEARTBEAT = f"{AGENT_PREFIX}/heartbeat"
 PATH_MONITORS = f"{AGENT_PREFIX}/monitors"
 PATH_MONITOR_OUTCOMES = f"{AGENT_PREFIX}/monitor-outcomes"
+# POST: start (or resume) the upload of an evidence archive; PUT PATH_EVIDENCE/<id>?offset=N:
+# one chunk of it (evidence_chunk_path).
+PATH_EVIDENCE = f"{AGENT_PREFIX}/evidence"
 
 # -- policy --------------------------------------------------------------------------------------
 MAX_POLICY_CHECKS = 2000
@@ -140,6 +146,28 @@ OUTCOME_MAX_MS = 3_600_000
 OUTCOME_MAX_DROPPED = 1_000_000
 # The page travels base64-encoded; this many characters carry at most PAGE_MAX_BYTES.
 OUTCOME_BODY_TEXT_MAX = 4 * ((PAGE_MAX_BYTES + 2) // 3)
+
+
+# -- evidence snapshots (xunjian/core/evidence.py, agent/evidence, server/evidence) -------------
+# An archive travels in chunks of at most EVIDENCE_CHUNK_MAX_BYTES (raw bytes, under the
+# server's default body limit) and is at most EVIDENCE_ARCHIVE_MAX_BYTES whole; it holds at
+# most EVIDENCE_MAX_PARTS parts named by EVIDENCE_PART_PATTERN. What one part may hold is
+# bounded by the agent (EVIDENCE_PART_MAX_BYTES), so a huge /tmp cannot crowd out the rest.
+EVIDENCE_CHUNK_MAX_BYTES = 1024 * 1024
+EVIDENCE_ARCHIVE_MAX_BYTES = 256 * 1024 * 1024
+EVIDENCE_PART_MAX_BYTES = 32 * 1024 * 1024
+EVIDENCE_MAX_PARTS = 64
+EVIDENCE_PART_PATTERN = r"[a-z][a-z0-9_-]{0,47}\.(json|txt)"
+EVIDENCE_REASON_MAX = 500
+# Uploads an agent may have open (started, not complete) at once on the server.
+EVIDENCE_MAX_OPEN_UPLOADS = 8
+EVIDENCE_MEDIA_TYPE = "application/x-tar"
+EVIDENCE_CHUNK_MEDIA_TYPE = "application/octet-stream"
+
+
+def evidence_chunk_path(snapshot_id: str, offset: int) -> str:
+    """Where one chunk of snapshot ``snapshot_id`` starting at byte ``offset`` is PUT."""
+    return f"{PATH_EVIDENCE}/{snapshot_id}?offset={offset}"
 
 
 def utc_naive(moment: datetime.datetime) -> datetime.datetime:

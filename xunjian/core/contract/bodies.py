@@ -20,7 +20,10 @@ from xunjian.core.contract import (
     CHECK_ID_MAX,
     CHECK_ID_PATTERN,
     COMMAND_TYPE_PATTERN,
+    EVIDENCE_ARCHIVE_MAX_BYTES,
+    EVIDENCE_CHUNK_MAX_BYTES,
     EVIDENCE_MAX_BYTES,
+    EVIDENCE_REASON_MAX,
     FILE_EVENT_ERROR_MAX,
     FILE_OWNER_MAX,
     FILE_PATH_MAX,
@@ -400,3 +403,31 @@ class MonitorOutcome(Body, kw_only=True):
 class OutcomeAnswer(Body):
     recorded: bool
     reason: Literal["stale", "paused"] | None = None
+
+
+# -- POST /api/v1/agent/evidence, PUT /api/v1/agent/evidence/<id>?offset=N -----------------------
+class EvidenceStart(Body):
+    """Start (or resume) the upload of an evidence archive (xunjian/core/evidence.py). The
+    chunks follow as raw bytes (``application/octet-stream``), each at the offset the answer
+    says the server stands at."""
+
+    id: Uuid
+    size: Annotated[int, Meta(ge=1, le=EVIDENCE_ARCHIVE_MAX_BYTES)]
+    sha256: Annotated[str, Meta(pattern=whole(SHA256_PATTERN), max_length=64)]
+    command_id: Uuid | None = None
+    reason: Annotated[str, Meta(max_length=EVIDENCE_REASON_MAX)] = ""
+
+
+class EvidenceChunkQuery(Body):
+    offset: Annotated[int, Meta(ge=0, le=EVIDENCE_ARCHIVE_MAX_BYTES)]
+
+
+class EvidenceProgress(Body):
+    """How many bytes of the archive the server holds; ``complete`` once all arrived and
+    verified with the agent's key (stored write-once). ``chunk_bytes``: the largest chunk the
+    server takes."""
+
+    id: Uuid
+    received: Annotated[int, Meta(ge=0, le=EVIDENCE_ARCHIVE_MAX_BYTES)]
+    complete: bool
+    chunk_bytes: Annotated[int, Meta(ge=1, le=EVIDENCE_CHUNK_MAX_BYTES)]
