@@ -22,9 +22,15 @@ not the check library either: scans run in a child process):
 ``agent.json`` keys (identity first, then tuning with its default):
 
 * ``server_url``, ``agent_id``, ``group``, ``ca_sha256``, ``enrolled_at``: set by enrollment.
+<<<<<<< HEAD
 * ``allowed_commands`` (``["scan_now", "evidence"]``): the only server commands this agent
   will run (``evidence``: a snapshot of the scene, agent/evidence.py).
 * ``start_delay_max_seconds`` (60): each job's first run is at a random moment in this window.
+=======
+* ``allowed_commands`` (``["scan_now"]``): the only server commands this agent will run.
+* ``start_delay_max_seconds`` (60): each job's first run is at a random moment in this window
+  (except the first scan of an agent that has never scanned, which runs at once).
+>>>>>>> suite10
 * ``scan_interval_seconds``, ``heartbeat_interval_seconds`` (null: from the policy, else 3600
   and 60): local overrides.
 * ``job_jitter_seconds`` (null: a tenth of each interval, at most 300).

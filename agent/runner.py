@@ -559,7 +559,16 @@ class AgentService:
         now = datetime.now(UTC)
         max_delay = self.config.start_delay_max_seconds
 
-        def first_run() -> datetime:
+        # An agent that has never scanned (just installed or enrolled) scans at once: the
+        # admin who installed it is waiting to see the PC's results, and the deployment's own
+        # check waits for its first report. The random delay is for the restarts after, when a
+        # room of PCs switched on together would otherwise report in the same second; the
+        # first scan of a rollout is already spread by the installs themselves.
+        never_scanned = "last_scan_at" not in self.state.load_status()
+
+        def first_run(job_id: str) -> datetime:
+            if job_id == "scan" and never_scanned:
+                return now
             return now + timedelta(seconds=self._rng.uniform(0.0, max_delay))
 
         for job_id, job, interval in self._jobs():
@@ -568,7 +577,7 @@ class AgentService:
                 IntervalTrigger(seconds=interval, jitter=_jitter(self.config, interval)),
                 id=job_id,
                 name=job_id,
-                next_run_time=first_run(),
+                next_run_time=first_run(job_id),
             )
 
     def _jobs(self) -> list[tuple[str, Callable[[], Any], float]]:

@@ -363,6 +363,8 @@ def test_jobs_are_jittered_and_start_within_the_random_delay(
             assert isinstance(job.trigger, IntervalTrigger)
             assert job.trigger.jitter and job.trigger.jitter > 0
             assert before <= job.next_run_time <= before + timedelta(seconds=121)
+        # Never scanned yet: the first scan is at once, the other jobs wait their turn.
+        assert jobs["scan"].next_run_time <= before + timedelta(seconds=1)
         # The local override beats the policy's interval; the policy's heartbeat applies.
         assert jobs["scan"].trigger.interval == timedelta(seconds=7200)
         assert jobs["scan"].trigger.jitter == 300  # a tenth of the interval, capped
@@ -373,6 +375,36 @@ def test_jobs_are_jittered_and_start_within_the_random_delay(
         api.policy["version"] = 4
         running.service.refresh_policy()
         assert scheduler.get_job("heartbeat").trigger.interval == timedelta(seconds=30)
+    finally:
+        scheduler.shutdown(wait=False)
+        running.close()
+
+
+def test_an_agent_that_has_scanned_before_waits_the_random_delay_for_its_first_scan(
+    state: AgentState, scan: FakeScan
+) -> None:
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    config = json.loads(state.config_path.read_text())
+    config.update(start_delay_max_seconds=120)
+    state.config_path.write_text(json.dumps(config))
+    state.update_status(last_scan_at="2026-12-01T08:00:00Z")
+    running = build_service(state, scanner=scan)
+    # A seeded generator whose first draws are well inside the window.
+    running.service._rng = random.Random(7)
+    expected = random.Random(7).uniform(0.0, 120)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    try:
+        before = datetime.now(UTC)
+        running.service.schedule(scheduler)
+        scheduler.start(paused=True)
+        scan_at = scheduler.get_job("scan").next_run_time
+        assert expected > 5
+        assert before + timedelta(seconds=expected - 1) <= scan_at
+        assert scan_at <= before + timedelta(seconds=expected + 5)
     finally:
         scheduler.shutdown(wait=False)
         running.close()

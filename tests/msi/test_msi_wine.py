@@ -187,7 +187,7 @@ def test_the_msi_installs_under_wine_enrolls_reports_and_uninstalls(
     (agent_id, platform), *_ = stored(server, "SELECT id, platform FROM agents")
     assert platform == "windows"
 
-    # And delivers a report (first run after a random delay of up to a minute).
+    # And delivers a report (a new agent's first scan runs at once).
     wait_for("a report from the agent under wine",
              lambda: stored(server, "SELECT count(*) FROM reports")[0][0] > 0,
              timeout=240, interval=2)  # fmt: skip
