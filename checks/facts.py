@@ -38,6 +38,8 @@ class FactName(StrEnum):
     SUDO_RULES = "sudo_rules"
     TIME_SYNC = "time_sync"
     MAC_STATE = "mac_state"
+    PAM_LOCKOUT = "pam_lockout"
+    PAM_HISTORY = "pam_history"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -241,6 +243,32 @@ class MacState:
     apparmor_at_boot: bool  # apparmor.service is enabled
     apparmor_in_kernel: bool | None  # live hosts only; None when unknown (a tree)
     selinux_mode: str | None  # "enforcing", "permissive", "disabled"; None without SELinux
+
+
+@dataclass(frozen=True)
+class PamLockout:
+    """Lockout after failed logins: the module in the PAM auth stack and its settings.
+
+    `deny` is what binds (module arguments over faillock.conf over the module's default), None
+    when no lockout module is in the stack; 0 means the module never locks.
+    """
+
+    module: str | None  # "pam_faillock.so" or "pam_tally2.so"
+    deny: int | None
+    unlock_time: int | None  # seconds; 0: only an administrator unlocks
+    pam_files_read: tuple[str, ...]
+    sources: tuple[str, ...]  # the files that set what binds
+
+
+@dataclass(frozen=True)
+class PamHistory:
+    """Password history: how many old passwords a new one may not repeat (pam_pwhistory, or
+    pam_unix's remember=); 0 when no module in the password stack remembers any."""
+
+    module: str | None  # "pam_pwhistory.so" or "pam_unix.so"
+    remember: int
+    pam_files_read: tuple[str, ...]
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)

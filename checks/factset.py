@@ -28,6 +28,8 @@ from checks.facts import (
     NetworkInterface,
     OsRelease,
     PackageActivity,
+    PamHistory,
+    PamLockout,
     PendingUpdate,
     ProcessInfo,
     PwQuality,
@@ -192,6 +194,14 @@ class Facts:
     @property
     def mac_state(self) -> MacState:
         return cast(MacState, self._get(FactName.MAC_STATE))
+
+    @property
+    def pam_lockout(self) -> PamLockout:
+        return cast(PamLockout, self._get(FactName.PAM_LOCKOUT))
+
+    @property
+    def pam_history(self) -> PamHistory:
+        return cast(PamHistory, self._get(FactName.PAM_HISTORY))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

@@ -254,6 +254,68 @@ _CHECKS: tuple[CheckSpec, ...] = (
         ),
     ),
     CheckSpec(
+        id="password.lockout",
+        title_zh="多次输错密码后锁定账户(pam_faillock)",
+        title_en="Accounts lock after repeated wrong passwords (pam_faillock)",
+        remediation_zh="在 PAM 认证栈中启用 pam_faillock:Debian 在 /usr/share/pam-configs 中添加 "
+        "faillock 配置并运行 pam-auth-update --enable faillock;Red Hat 系运行 authselect "
+        "enable-feature with-faillock。在 /etc/security/faillock.conf 中设置 deny = 5、"
+        "unlock_time = 900。",
+        remediation_en="Put pam_faillock in the PAM auth stack: on Debian add a faillock profile "
+        "to /usr/share/pam-configs and run pam-auth-update --enable faillock; on the Red Hat "
+        "family run authselect enable-feature with-faillock. Set deny = 5 and unlock_time = 900 "
+        "in /etc/security/faillock.conf.",
+        severity=Severity.MEDIUM,
+        category="password",
+        platforms=("linux",),
+        rules=("E4",),
+        references=(
+            "CIS Debian Linux 12 5.3.3.1 (pam_faillock: lockout for failed password attempts)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (identification and authentication: login failure "
+            "handling, 登录失败处理)",
+        ),
+        facts=(FactName.PAM_LOCKOUT,),
+        function=password.lockout,
+        params=(
+            ParamSpec(
+                "max_attempts",
+                "int",
+                10,
+                "锁定前允许输错密码的最多次数",
+                "most wrong passwords allowed before an account locks",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="password.history",
+        title_zh="新密码不得重复最近用过的密码(密码历史)",
+        title_en="A new password may not repeat recent ones (password history)",
+        remediation_zh="在 PAM 密码栈中启用 pam_pwhistory(Debian:common-password;Red Hat 系:"
+        "authselect enable-feature with-pwhistory),并在 /etc/security/pwhistory.conf 中设置 "
+        "remember = 5 或更多。",
+        remediation_en="Put pam_pwhistory in the PAM password stack (Debian: common-password; "
+        "Red Hat family: authselect enable-feature with-pwhistory) and set remember = 5 or more "
+        "in /etc/security/pwhistory.conf.",
+        severity=Severity.LOW,
+        category="password",
+        platforms=("linux",),
+        rules=("E4",),
+        references=("CIS Debian Linux 12 5.3.3.3 (pam_pwhistory: password history)",),
+        facts=(FactName.PAM_HISTORY,),
+        function=password.history,
+        params=(
+            ParamSpec(
+                "min_remembered",
+                "int",
+                5,
+                "新密码不得与之相同的最近旧密码个数",
+                "how many recent passwords a new one may not repeat",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
         id="services.listening",
         title_zh="只开放经批准的端口",
         title_en="Only approved TCP ports are listening",

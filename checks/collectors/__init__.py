@@ -23,6 +23,7 @@ from checks.collectors.linux.packages import (
     collect_package_activity,
     collect_packages,
 )
+from checks.collectors.linux.pam import collect_pam_history, collect_pam_lockout
 from checks.collectors.linux.processes import collect_listening_programs, collect_processes
 from checks.collectors.linux.pwquality import collect_pwquality
 from checks.collectors.linux.scheduled import collect_scheduled_jobs
@@ -59,6 +60,8 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.SUDO_RULES: collect_sudo_rules,
     FactName.TIME_SYNC: collect_time_sync,
     FactName.MAC_STATE: collect_mac_state,
+    FactName.PAM_LOCKOUT: collect_pam_lockout,
+    FactName.PAM_HISTORY: collect_pam_history,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

@@ -99,3 +99,25 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
         ("jobs.unsafe_programs", "job:/etc/cron.d/backup:/usr/local/bin/backup.sh"),
         ("accounts.sudo_rules", "sudo:lab"),
     }, policy
+
+
+# pam-auth-update profiles as CIS Debian Linux 12 (5.3.2.2, 5.3.2.4) writes them: pam_faillock
+# around pam_unix in common-auth and common-account, pam_pwhistory in common-password.
+PAM_PROFILES = {
+    "faillock": "Name: Enable pam_faillock to deny access\nDefault: yes\nPriority: 0\n"
+    "Auth-Type: Primary\nAuth:\n\t[default=die] pam_faillock.so authfail\n",
+    "faillock_notify": "Name: Notify of failed login attempts and reset count upon success\n"
+    "Default: yes\nPriority: 1024\nAuth-Type: Primary\nAuth:\n\trequisite pam_faillock.so "
+    "preauth\nAccount-Type: Primary\nAccount:\n\trequired pam_faillock.so\n",
+    "pwhistory": "Name: pwhistory password history checking\nDefault: yes\nPriority: 1024\n"
+    "Password-Type: Primary\nPassword:\n\trequisite pam_pwhistory.so remember=24 "
+    "enforce_for_root try_first_pass use_authtok\n",
+}
+
+
+def harden_pam(root: Path, deny: int) -> None:
+    """Lockout and password history the way an administrator following CIS adds them."""
+    for name, profile in PAM_PROFILES.items():
+        (root / "usr/share/pam-configs" / name).write_text(profile)
+    chroot(root, "pam-auth-update", "--enable", *PAM_PROFILES)
+    _sed(root, f"s/^#\\? *deny = .*/deny = {deny}/", "/etc/security/faillock.conf")

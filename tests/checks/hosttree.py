@@ -446,6 +446,27 @@ PAM_PASSWORD_WITH_PWQUALITY = (
     "password\trequisite\t\t\tpam_deny.so\n"
     "password\trequired\t\t\tpam_permit.so\n"
 )
+# The same with pam_pwhistory before pam_unix, as CIS Debian 12 5.3.3.3 has it.
+PAM_PASSWORD_WITH_HISTORY = (
+    "password\trequisite\t\t\tpam_pwquality.so retry=3\n"
+    "password\trequisite\t\t\tpam_pwhistory.so remember=5 enforce_for_root use_authtok\n"
+    + PAM_PASSWORD_WITH_PWQUALITY.split("\n", 1)[1]
+)
+# What pam-auth-update writes into common-auth on a stock Debian: no lockout.
+PAM_AUTH_STOCK = (
+    "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n"
+    "auth\trequisite\t\t\tpam_deny.so\n"
+    "auth\trequired\t\t\tpam_permit.so\n"
+)
+# With pam_faillock around pam_unix (pam_faillock(8)'s example for Debian's layout).
+PAM_AUTH_WITH_FAILLOCK = (
+    "auth\trequisite\t\t\tpam_faillock.so preauth\n"
+    "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n"
+    "auth\t[default=die]\t\t\tpam_faillock.so authfail\n"
+    "auth\trequisite\t\t\tpam_deny.so\n"
+    "auth\trequired\t\t\tpam_permit.so\n"
+    "auth\tsufficient\t\t\tpam_faillock.so authsucc\n"
+)
 
 
 def clean_tree(root: Path) -> HostTree:
@@ -458,7 +479,9 @@ def clean_tree(root: Path) -> HostTree:
     tree.set_login_defs("PASS_MAX_DAYS", "90")
     tree.set_login_defs("PASS_MIN_LEN", "8")
     tree.write("/etc/security/pwquality.conf", "minlen = 10\nminclass = 3\n")
-    tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_PWQUALITY)
+    tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_HISTORY)
+    tree.write("/etc/pam.d/common-auth", PAM_AUTH_WITH_FAILLOCK)
+    tree.write("/etc/security/faillock.conf", "deny = 5\nunlock_time = 900\n")
     tree.capture_sockets(
         tcp=[("0.0.0.0", 22), ("::", 22), ("127.0.0.1", 631)], udp=[("0.0.0.0", 68)]
     )
@@ -537,6 +560,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     # login.defs stays Debian's default: PASS_MAX_DAYS 99999 and no PASS_MIN_LEN.
     tree.write("/etc/security/pwquality.conf", "minlen = 6\nminclass = 1\n")
     tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_PWQUALITY)
+    tree.write("/etc/pam.d/common-auth", PAM_AUTH_STOCK)
     tree.capture_sockets(
         tcp=[("0.0.0.0", 22), ("0.0.0.0", 23), ("::", 8080)], udp=[("0.0.0.0", 67)]
     )
@@ -587,6 +611,8 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("password.policy", "policy:min_length"),
         ("password.policy", "policy:complexity"),
         ("password.policy", "policy:max_age"),
+        ("password.lockout", "policy:lockout"),  # stock common-auth: no pam_faillock
+        ("password.history", "policy:history"),  # no pam_pwhistory
         ("services.listening", "port:tcp/23"),
         ("services.listening", "port:tcp/8080"),
         ("network.dhcp_server", "port:udp/67"),

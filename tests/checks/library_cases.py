@@ -11,6 +11,8 @@ from checks.facts import (
     JobProgram,
     Kernels,
     MacState,
+    PamHistory,
+    PamLockout,
     PasswordState,
     ScheduledJob,
     SudoRule,
@@ -49,7 +51,66 @@ TMP_SCRIPT = JobProgram("/tmp/x.sh", False, None, None, None)
 OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
 ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
 
+COMMON_AUTH = ("/etc/pam.d/common-auth",)
+COMMON_PASSWORD = ("/etc/pam.d/common-password",)
+FAILLOCK = "pam_faillock.so"
+
+
+def _lockout(module: str | None, deny: int | None, unlock: int | None = 900) -> PamLockout:
+    return PamLockout(module, deny, unlock, COMMON_AUTH, COMMON_AUTH if module else ())
+
+
+def _history(module: str | None, remember: int) -> PamHistory:
+    return PamHistory(module, remember, COMMON_PASSWORD, COMMON_PASSWORD if module else ())
+
+
 MORE_CASES: dict[str, list[Case]] = {
+    "password.lockout": [
+        Case(
+            "faillock deny=5", {F.PAM_LOCKOUT: _lockout(FAILLOCK, 5)}, {("pass", "policy:lockout")}
+        ),
+        Case(
+            "admin unlocks",
+            {F.PAM_LOCKOUT: _lockout(FAILLOCK, 3, 0)},
+            {("pass", "policy:lockout")},
+        ),
+        Case("no module", {F.PAM_LOCKOUT: _lockout(None, None)}, {("fail", "policy:lockout")}),
+        Case("never locks", {F.PAM_LOCKOUT: _lockout(FAILLOCK, 0)}, {("fail", "policy:lockout")}),
+        Case(
+            "too many tries",
+            {F.PAM_LOCKOUT: _lockout(FAILLOCK, 5)},
+            {("fail", "policy:lockout")},
+            {"max_attempts": 4},
+        ),
+        Case(
+            "no PAM at all",
+            {F.PAM_LOCKOUT: PamLockout(None, None, None, (), ())},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "password.history": [
+        Case(
+            "pwhistory default",
+            {F.PAM_HISTORY: _history("pam_pwhistory.so", 10)},
+            {("pass", "policy:history")},
+        ),
+        Case(
+            "pam_unix remember",
+            {F.PAM_HISTORY: _history("pam_unix.so", 5)},
+            {("pass", "policy:history")},
+        ),
+        Case("none", {F.PAM_HISTORY: _history(None, 0)}, {("fail", "policy:history")}),
+        Case(
+            "too few",
+            {F.PAM_HISTORY: _history("pam_pwhistory.so", 2)},
+            {("fail", "policy:history")},
+        ),
+        Case(
+            "no PAM at all",
+            {F.PAM_HISTORY: PamHistory(None, 0, (), ())},
+            {("not_applicable", "host")},
+        ),
+    ],
     "system.mandatory_access_control": [
         Case("AppArmor", {F.MAC_STATE: MacState(True, True, None)}, {("pass", "host")}),
         Case("AppArmor on a tree", {F.MAC_STATE: MacState(True, None, None)}, {("pass", "host")}),

@@ -31,6 +31,7 @@ from checks.collectors.linux.packages import (
     collect_packages,
     newest_apt_history_install,
 )
+from checks.collectors.linux.pam import collect_pam_history, collect_pam_lockout
 from checks.collectors.linux.processes import (
     _rpm_owner,
     collect_listening_programs,
@@ -53,6 +54,8 @@ from checks.host import HostContext
 from checks.runner import CommandRunner
 from tests.checks.hosttree import (
     NFTABLES_DEFAULT_DENY,
+    PAM_AUTH_STOCK,
+    PAM_AUTH_WITH_FAILLOCK,
     HostTree,
     base_tree,
     build_rpm,
@@ -585,3 +588,37 @@ def test_sudoers_rules_with_includes_aliases_and_tags(tmp_path: Path) -> None:
         ("/etc/sudoers.d/lab", "ops", True, True),
         ("/etc/sudoers.d/web", "www", False, True),
     }
+
+
+def test_pam_lockout_and_history_from_stacks_and_their_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/pam.d").mkdir(parents=True)
+    (root / "etc/security").mkdir()
+    host = HostContext.tree(root)
+    assert collect_pam_lockout(host).pam_files_read == ()
+    (root / "etc/pam.d/common-auth").write_text(PAM_AUTH_STOCK)
+    assert collect_pam_lockout(host).module is None
+    (root / "etc/pam.d/common-auth").write_text(PAM_AUTH_WITH_FAILLOCK)
+    # Set nowhere: pam_faillock's own defaults.
+    assert (collect_pam_lockout(host).deny, collect_pam_lockout(host).unlock_time) == (3, 600)
+    (root / "etc/security/faillock.conf").write_text("# deny = 9\ndeny = 4\neven_deny_root\n")
+    assert collect_pam_lockout(host).deny == 4
+    # An argument on the module's line wins over faillock.conf.
+    (root / "etc/pam.d/common-auth").write_text(
+        PAM_AUTH_WITH_FAILLOCK.replace("preauth", "preauth deny=0", 1)
+    )
+    assert collect_pam_lockout(host).deny == 0
+    (root / "etc/pam.d/common-password").write_text(
+        "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n"
+    )
+    assert (collect_pam_history(host).module, collect_pam_history(host).remember) == (None, 0)
+    (root / "etc/pam.d/common-password").write_text(
+        "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt remember=7\n"
+    )
+    assert collect_pam_history(host).remember == 7
+    (root / "etc/pam.d/common-password").write_text(
+        "-password requisite pam_pwhistory.so use_authtok\n"
+    )
+    assert collect_pam_history(host).remember == 10
+    (root / "etc/security/pwhistory.conf").write_text("remember = 24\n")
+    assert collect_pam_history(host).remember == 24

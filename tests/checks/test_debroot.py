@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,34 @@ from checks.collectors.linux.apt_lists import pending_from_lists
 from checks.collectors.linux.packages import collect_packages
 from checks.collectors.linux.system import parse_apt_simulation
 from checks.host import HostContext
+from checks.registry import REGISTRY
 from tests.checks.debroot import DebrootUnavailable, unpack
-from tests.checks.debroot_faults import plant
+from tests.checks.debroot_faults import harden_pam, plant
 from tests.checks.scan_helpers import failures, scan_json
 
 # What a school's policy says: only root administers this server.
 POLICY = {"accounts.admin_members": {"params": {"approved_admins": ["root"]}}}
+
+
+def scan_only(root: Path, *check_ids: str) -> set[tuple[str, str, str]]:
+    """(check id, status, resource) of a scan of root that runs only the named checks."""
+    policy = {c: {"enabled": False} for c in REGISTRY if c not in check_ids}
+    return {(r["check_id"], r["status"], r["resource"]) for r in run_scan(policy, root=root)}
+
+
+@contextmanager
+def restored(root: Path, *paths: str) -> Iterator[None]:
+    """Put the root's files (and folders) back as they were once the block ends."""
+    keep = Path(tempfile.mkdtemp(prefix="xunjian-debroot-keep-"))
+    try:
+        for number, path in enumerate(paths):
+            subprocess.run(["cp", "-a", str(root / path), str(keep / str(number))], check=True)
+        yield
+    finally:
+        for number, path in enumerate(paths):
+            subprocess.run(["rm", "-rf", str(root / path)], check=True)
+            subprocess.run(["cp", "-a", str(keep / str(number)), str(root / path)], check=True)
+        shutil.rmtree(keep, ignore_errors=True)
 
 
 @dataclass
@@ -156,3 +179,24 @@ def test_minbase_root_has_no_time_service_until_one_is_installed(real_root: Real
     assert ("network.time_sync", "fail") in stock
     # Nor AppArmor: minbase leaves the apparmor package out.
     assert ("system.mandatory_access_control", "fail") in stock
+
+
+def test_lockout_and_password_history_as_pam_auth_update_writes_them(real_root: RealRoot) -> None:
+    checks = ("password.lockout", "password.history")
+    # Debian's stock stacks: no pam_faillock, no pam_pwhistory.
+    stock = {(c, s, r) for c, s, r in scan_only(real_root.root, *checks)}
+    assert stock == {
+        ("password.lockout", "fail", "policy:lockout"),
+        ("password.history", "fail", "policy:history"),
+    }
+    with restored(
+        real_root.root, "etc/pam.d", "etc/security", "usr/share/pam-configs", "var/lib/pam"
+    ):
+        harden_pam(real_root.root, deny=5)
+        assert scan_only(real_root.root, *checks) == {
+            ("password.lockout", "pass", "policy:lockout"),
+            ("password.history", "pass", "policy:history"),
+        }
+        # Twenty tries before a lockout is guessing by another name.
+        harden_pam(real_root.root, deny=20)
+        assert ("password.lockout", "fail", "policy:lockout") in scan_only(real_root.root, *checks)
