@@ -40,6 +40,8 @@ class FactName(StrEnum):
     MAC_STATE = "mac_state"
     PAM_LOCKOUT = "pam_lockout"
     PAM_HISTORY = "pam_history"
+    LOG_SETUP = "log_setup"
+    SPECIAL_FILES = "special_files"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -269,6 +271,64 @@ class PamHistory:
     remember: int
     pam_files_read: tuple[str, ...]
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """One logrotate block: the files it rotates and how long their old copies stay."""
+
+    config: str  # the file holding the block
+    paths: tuple[str, ...]  # its path patterns
+    period_days: float | None  # daily 1, weekly 7, ...; None: by size, or no period at all
+    rotate: int  # old copies kept
+    maxage_days: int | None
+
+    @property
+    def kept_days(self) -> float | None:
+        """Days an old line survives at least; None when rotation is not by time."""
+        if self.period_days is None:
+            return None
+        days = self.period_days * self.rotate
+        return days if self.maxage_days is None else min(days, float(self.maxage_days))
+
+
+@dataclass(frozen=True)
+class LogSetup:
+    journald_installed: bool
+    journald_storage: str | None  # Storage= in force ("auto" by default); None without journald
+    journal_dir_exists: bool  # /var/log/journal, where "auto" keeps the journal on disk
+    journald_max_retention_days: float | None  # MaxRetentionSec=; None: unset (size only)
+    syslog_daemons: tuple[str, ...]  # installed and started at boot: rsyslog, syslog-ng
+    syslog_files: tuple[str, ...]  # the files their configuration writes
+    rotations: tuple[LogRotation, ...]
+
+    @property
+    def journal_on_disk(self) -> bool:
+        storage = self.journald_storage
+        return storage == "persistent" or (storage == "auto" and self.journal_dir_exists)
+
+
+@dataclass(frozen=True)
+class SpecialFile:
+    path: str
+    mode: int  # permission bits with set-user-id, set-group-id and sticky
+    is_dir: bool
+    uid: int
+    gid: int
+    package: str | None  # the installed package that ships it (dpkg); None: none or unknown
+
+
+@dataclass(frozen=True)
+class SpecialFiles:
+    """Files whose mode matters wherever they are, found by one walk of the host's folders:
+    world-writable files and folders (not sticky folders such as /tmp), and set-user-id or
+    set-group-id programs. `packages_known` says whether a package database was there to
+    name owners."""
+
+    world_writable: tuple[SpecialFile, ...]
+    setid: tuple[SpecialFile, ...]
+    walked: tuple[str, ...]
+    packages_known: bool
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from checks.facts import (
     ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    LogSetup,
     MacState,
     NetworkInterface,
     OsRelease,
@@ -37,6 +38,7 @@ from checks.facts import (
     ScanLog,
     ScheduledJob,
     ShadowEntry,
+    SpecialFiles,
     SshdConfig,
     SudoRule,
     TimeSync,
@@ -202,6 +204,14 @@ class Facts:
     @property
     def pam_history(self) -> PamHistory:
         return cast(PamHistory, self._get(FactName.PAM_HISTORY))
+
+    @property
+    def log_setup(self) -> LogSetup:
+        return cast(LogSetup, self._get(FactName.LOG_SETUP))
+
+    @property
+    def special_files(self) -> SpecialFiles:
+        return cast(SpecialFiles, self._get(FactName.SPECIAL_FILES))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

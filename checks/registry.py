@@ -22,6 +22,7 @@ from checks.library import (
     files,
     firewall,
     jobs,
+    logs,
     mac,
     network,
     password,
@@ -53,6 +54,7 @@ CATEGORIES = frozenset(
         "backup",
         "jobs",
         "system",
+        "logs",
     }
 )
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -631,6 +633,115 @@ _CHECKS: tuple[CheckSpec, ...] = (
         ),
         facts=(FactName.MAC_STATE,),
         function=mac.mandatory_access_control,
+    ),
+    CheckSpec(
+        id="logs.persistent",
+        title_zh="系统日志保存在磁盘上(journald 持久化或 rsyslog)",
+        title_en="System logs are kept on disk (persistent journald or rsyslog)",
+        remediation_zh="安装并启用 rsyslog(apt-get install rsyslog),或在 "
+        "/etc/systemd/journald.conf 中设置 Storage=persistent 并重启 systemd-journald。",
+        remediation_en="Install and enable rsyslog (apt-get install rsyslog), or set "
+        "Storage=persistent in /etc/systemd/journald.conf and restart systemd-journald.",
+        severity=Severity.HIGH,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 6.1 (system logging: journald, rsyslog)",),
+        facts=(FactName.LOG_SETUP,),
+        function=logs.persistent,
+    ),
+    CheckSpec(
+        id="logs.retention",
+        title_zh="系统日志至少保留 6 个月",
+        title_en="System logs are kept for at least six months",
+        remediation_zh="在 /etc/logrotate.d/rsyslog 中改为 weekly 与 rotate 26(或 monthly 与 "
+        "rotate 6);journald 的 MaxRetentionSec 不得小于 6 个月。",
+        remediation_en="In /etc/logrotate.d/rsyslog use weekly with rotate 26 (or monthly with "
+        "rotate 6); journald's MaxRetentionSec must not be below six months.",
+        severity=Severity.MEDIUM,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("Cybersecurity Law of the PRC art. 21 (network logs kept six months)",),
+        facts=(FactName.LOG_SETUP,),
+        function=logs.retention,
+        params=(
+            ParamSpec(
+                "min_days",
+                "int",
+                180,
+                "日志至少保留的天数",
+                "fewest days logs must be kept",
+                60,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="logs.file_permissions",
+        title_zh="日志文件不能被任何账户修改",
+        title_en="No log file can be changed by every account",
+        remediation_zh="去掉其他用户的写权限:chmod o-w 文件;确认是哪个程序或脚本创建了它。",
+        remediation_en="Remove the write permission of others: chmod o-w FILE; find out which "
+        "program or script made it so.",
+        severity=Severity.HIGH,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 6.1.4.1 (access to all log files is configured)",),
+        facts=(FactName.SPECIAL_FILES,),
+        function=logs.file_permissions,
+    ),
+    CheckSpec(
+        id="files.world_writable",
+        title_zh="系统目录中没有任何账户都可修改的文件",
+        title_en="No file in the system folders can be changed by every account",
+        remediation_zh="去掉其他用户的写权限:chmod o-w 路径(目录需要共享时改用粘滞位 chmod +t);"
+        "查明是谁改的权限。",
+        remediation_en="Remove the write permission of others: chmod o-w PATH (a folder that "
+        "must be shared gets the sticky bit, chmod +t); find out who changed it.",
+        severity=Severity.HIGH,
+        category="files",
+        platforms=("linux",),
+        rules=("E8",),
+        references=(
+            "CIS Debian Linux 12 7.1.11 (world writable files and directories are secured)",
+        ),
+        facts=(FactName.SPECIAL_FILES,),
+        function=files.world_writable,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "允许任何账户写入的路径",
+                "paths every account is allowed to write",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="files.setid_programs",
+        title_zh="没有发行版之外的 SUID/SGID 程序",
+        title_en="No set-user-id or set-group-id program other than the distribution's",
+        remediation_zh="去掉该程序的特权位(chmod u-s,g-s 路径)或删除它,并排查入侵;确需保留的,"
+        "在策略中批准其路径。",
+        remediation_en="Remove the program's special bits (chmod u-s,g-s PATH) or delete it, "
+        "and look for an intrusion; if it must stay, approve its path in the policy.",
+        severity=Severity.HIGH,
+        category="files",
+        platforms=("linux",),
+        rules=("E8",),
+        references=("CIS Debian Linux 12 7.1.13 (SUID and SGID files are reviewed)",),
+        facts=(FactName.SPECIAL_FILES,),
+        function=files.setid_programs,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "另外批准的 SUID/SGID 程序路径",
+                "further set-user-id or set-group-id programs approved",
+            ),
+        ),
     ),
     CheckSpec(
         id="files.account_file_permissions",

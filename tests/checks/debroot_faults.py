@@ -57,8 +57,25 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
     chroot(root, "passwd", "-d", "guest")
     # A second root: the classic backdoor.
     chroot(root, "useradd", "-o", "-u", "0", "-g", "0", "-M", "-s", "/bin/bash", "toor")
-    # Software nobody approved, from the root's own apt archive (no network).
-    chroot(root, "apt-get", "install", "-y", "-q", "--no-download", P2P_CLIENT, GAME)
+    # Software nobody approved, from the root's own apt archive (no network); and rsyslog with
+    # logrotate, installed to keep logs, whose stock rules keep them four weeks. policy-rc.d
+    # (invoke-rc.d's own switch for chroots) keeps the daemon from starting on this machine.
+    policy_rc = root / "usr/sbin/policy-rc.d"
+    policy_rc.write_text("#!/bin/sh\nexit 101\n")
+    policy_rc.chmod(0o755)
+    chroot(
+        root,
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-download",
+        P2P_CLIENT,
+        GAME,
+        "rsyslog",
+        "logrotate",
+    )
+    policy_rc.unlink()
     # SSH opened up for convenience.
     _sed(root, "s/^#\\?PermitRootLogin .*/PermitRootLogin yes/", "/etc/ssh/sshd_config")
     _sed(root, "s/^#\\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/", "/etc/ssh/sshd_config")
@@ -73,6 +90,10 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
     chroot(root, "crontab", "-u", "teacher", "-", stdin="*/5 * * * * sh /tmp/sync.sh\n")
     chroot(root, "install", "-m", "777", "/dev/null", "/usr/local/bin/backup.sh")
     chroot(root, "sh", "-c", "echo '0 2 * * * root /usr/local/bin/backup.sh' > /etc/cron.d/backup")
+    # The teacher's job logs where it cannot write, so the log was opened to everyone.
+    chroot(root, "install", "-m", "666", "/dev/null", "/var/log/sync.log")
+    # find made set-user-id "so the job can search everything": a root shell for anyone.
+    chroot(root, "chmod", "u+s", "/usr/bin/find")
     # The new administrator's key is approved; the one who handed over left his on root.
     new_admin = _key_fingerprint(root, "new-admin")
     old_admin = _key_fingerprint(root, "old-admin")
@@ -98,6 +119,10 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
         ("jobs.unsafe_programs", "job:/var/spool/cron/crontabs/teacher:/tmp/sync.sh"),
         ("jobs.unsafe_programs", "job:/etc/cron.d/backup:/usr/local/bin/backup.sh"),
         ("accounts.sudo_rules", "sudo:lab"),
+        ("files.world_writable", "file:/usr/local/bin/backup.sh"),
+        ("logs.file_permissions", "file:/var/log/sync.log"),
+        ("files.setid_programs", "file:/usr/bin/find"),
+        ("logs.retention", "logrotate:/etc/logrotate.d/rsyslog"),  # Debian's four weeks
     }, policy
 
 

@@ -402,6 +402,32 @@ def enable_unit(tree: HostTree, target: str, unit: str) -> None:
     os.symlink(f"/lib/systemd/system/{unit}", link)
 
 
+# rsyslog's rules as Debian 12's rsyslog.conf has them.
+RSYSLOG_RULES = (
+    "*.*;auth,authpriv.none\t\t-/var/log/syslog\n"
+    "auth,authpriv.*\t\t\t/var/log/auth.log\n"
+    "cron.*\t\t\t\t-/var/log/cron.log\n"
+    "kern.*\t\t\t\t-/var/log/kern.log\n"
+)
+
+
+def rsyslog(tree: HostTree, weeks_kept: int) -> None:
+    """rsyslog started at boot, its files rotated weekly with weeks_kept old copies, under
+    this host's own logrotate.conf."""
+    tree.write("/usr/sbin/rsyslogd", "#!/bin/sh\n", 0o755)
+    tree.write("/etc/rsyslog.conf", 'module(load="imuxsock")\n' + RSYSLOG_RULES)
+    enable_unit(tree, "multi-user.target", "rsyslog.service")
+    tree.write(
+        "/etc/logrotate.conf", data_file(Path("/etc/logrotate.conf"), "logrotate").read_text()
+    )
+    tree.write(
+        "/etc/logrotate.d/rsyslog",
+        "/var/log/syslog\n/var/log/auth.log\n/var/log/cron.log\n/var/log/kern.log\n{\n"
+        f"\trotate {weeks_kept}\n\tweekly\n\tmissingok\n\tcompress\n\tpostrotate\n"
+        "\t\t/usr/lib/rsyslog/rsyslog-rotate\n\tendscript\n}\n",
+    )
+
+
 def apt_lists(tree: HostTree, refreshed: datetime) -> None:
     lists = Path("/var/lib/apt/lists")
     sources = sorted(lists.glob("*InRelease"))
@@ -517,6 +543,7 @@ def clean_tree(root: Path) -> HostTree:
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
     enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
     enable_unit(tree, "sysinit.target", "apparmor.service")
+    rsyslog(tree, weeks_kept=26)
     # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
     tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
@@ -601,6 +628,10 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     tree.touch("/srv/backup/old.tar.gz", now - timedelta(days=30))
     tree.write("/sys/class/net/eth0/address", "52:54:00:aa:bb:cc\n")
     tree.path("/etc/shadow").chmod(0o644)
+    # No syslog daemon, no journald; a log and a script anyone may change; a root shell.
+    tree.write("/var/log/lab.log", "", 0o666)
+    tree.write("/usr/local/bin/backup.sh", "#!/bin/sh\n", 0o777)
+    tree.write("/usr/local/bin/.helper", "#!/bin/sh\n", 0o4755)
     expected = {
         ("accounts.uid0_extra", "user:toor"),
         ("accounts.empty_password", "user:alice"),
@@ -613,6 +644,10 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("password.policy", "policy:max_age"),
         ("password.lockout", "policy:lockout"),  # stock common-auth: no pam_faillock
         ("password.history", "policy:history"),  # no pam_pwhistory
+        ("logs.persistent", "host"),
+        ("logs.file_permissions", "file:/var/log/lab.log"),
+        ("files.world_writable", "file:/usr/local/bin/backup.sh"),
+        ("files.setid_programs", "file:/usr/local/bin/.helper"),
         ("services.listening", "port:tcp/23"),
         ("services.listening", "port:tcp/8080"),
         ("network.dhcp_server", "port:udp/67"),

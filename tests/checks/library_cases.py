@@ -10,11 +10,15 @@ from checks.facts import (
     InstalledPackage,
     JobProgram,
     Kernels,
+    LogRotation,
+    LogSetup,
     MacState,
     PamHistory,
     PamLockout,
     PasswordState,
     ScheduledJob,
+    SpecialFile,
+    SpecialFiles,
     SudoRule,
     TimeSync,
     WeakPassword,
@@ -64,7 +68,139 @@ def _history(module: str | None, remember: int) -> PamHistory:
     return PamHistory(module, remember, COMMON_PASSWORD, COMMON_PASSWORD if module else ())
 
 
+RSYSLOG_FILES = ("/var/log/syslog", "/var/log/auth.log")
+DEBIAN_ROTATION = LogRotation("/etc/logrotate.d/rsyslog", RSYSLOG_FILES, 7.0, 4, None)
+HALF_YEAR = LogRotation("/etc/logrotate.d/rsyslog", RSYSLOG_FILES, 7.0, 26, None)
+BY_SIZE = LogRotation("/etc/logrotate.d/rsyslog", ("/var/log/*.log",), None, 9, None)
+OTHER = LogRotation("/etc/logrotate.d/apt", ("/var/log/apt/term.log",), 30.0, 12, None)
+
+
+def _logs(
+    syslog: bool = False,
+    storage: str | None = None,
+    journal_dir: bool = False,
+    max_days: float | None = None,
+    rotations: tuple[LogRotation, ...] = (),
+) -> LogSetup:
+    return LogSetup(
+        journald_installed=storage is not None,
+        journald_storage=storage,
+        journal_dir_exists=journal_dir,
+        journald_max_retention_days=max_days,
+        syslog_daemons=("rsyslog",) if syslog else (),
+        syslog_files=RSYSLOG_FILES if syslog else (),
+        rotations=rotations,
+    )
+
+
+def _special(
+    writable: tuple[SpecialFile, ...] = (), setid: tuple[SpecialFile, ...] = ()
+) -> SpecialFiles:
+    return SpecialFiles(writable, setid, ("/usr", "/etc", "/var"), True)
+
+
+SU = SpecialFile("/usr/bin/su", 0o4755, False, 0, 0, "util-linux")
+FIND_SUID = SpecialFile("/usr/bin/find", 0o4755, False, 0, 0, "findutils")
+HIDDEN_SHELL = SpecialFile("/usr/local/bin/.sh", 0o4755, False, 0, 0, None)
+FAKE_PASSWD = SpecialFile("/bin/passwd", 0o4755, False, 0, 0, None)
+OPEN_SCRIPT_FILE = SpecialFile("/usr/local/bin/backup.sh", 0o777, False, 0, 0, None)
+OPEN_LOG = SpecialFile("/var/log/lab.log", 0o666, False, 0, 0, None)
+TMP_FILE = SpecialFile("/tmp/x", 0o666, False, 1000, 1000, None)
+
 MORE_CASES: dict[str, list[Case]] = {
+    "logs.persistent": [
+        Case("rsyslog", {F.LOG_SETUP: _logs(syslog=True)}, {("pass", "host")}),
+        Case("journal", {F.LOG_SETUP: _logs(storage="persistent")}, {("pass", "host")}),
+        Case(
+            "auto with dir",
+            {F.LOG_SETUP: _logs(storage="auto", journal_dir=True)},
+            {("pass", "host")},
+        ),
+        Case("auto, no dir", {F.LOG_SETUP: _logs(storage="auto")}, {("fail", "host")}),
+        Case(
+            "volatile",
+            {F.LOG_SETUP: _logs(storage="volatile", journal_dir=True)},
+            {("fail", "host")},
+        ),
+        Case("nothing", {F.LOG_SETUP: _logs()}, {("fail", "host")}),
+    ],
+    "logs.retention": [
+        Case(
+            "Debian's four weeks",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(DEBIAN_ROTATION, OTHER))},
+            {("fail", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
+            "26 weeks",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(HALF_YEAR,))},
+            {("pass", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
+            "by size",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(BY_SIZE,))},
+            {("fail", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case("never rotated", {F.LOG_SETUP: _logs(syslog=True)}, {("pass", "host")}),
+        Case(
+            "journal aged out",
+            {F.LOG_SETUP: _logs(storage="persistent", max_days=30)},
+            {("fail", "journal:journald")},
+        ),
+        Case(
+            "journal by size",
+            {F.LOG_SETUP: _logs(storage="persistent")},
+            {("pass", "journal:journald")},
+        ),
+        Case("nothing on disk", {F.LOG_SETUP: _logs()}, {("not_applicable", "host")}),
+    ],
+    "logs.file_permissions": [
+        Case(
+            "clean", {F.SPECIAL_FILES: _special((TMP_FILE, OPEN_SCRIPT_FILE))}, {("pass", "host")}
+        ),
+        Case(
+            "open log",
+            {F.SPECIAL_FILES: _special((OPEN_LOG,))},
+            {("fail", "file:/var/log/lab.log")},
+        ),
+    ],
+    "files.world_writable": [
+        Case("scratch only", {F.SPECIAL_FILES: _special((TMP_FILE, OPEN_LOG))}, {("pass", "host")}),
+        Case(
+            "open script",
+            {F.SPECIAL_FILES: _special((OPEN_SCRIPT_FILE,))},
+            {("fail", "file:/usr/local/bin/backup.sh")},
+        ),
+        Case(
+            "approved",
+            {F.SPECIAL_FILES: _special((OPEN_SCRIPT_FILE,))},
+            {("pass", "host")},
+            {"allowed": ["/usr/local/bin/backup.sh"]},
+        ),
+    ],
+    "files.setid_programs": [
+        Case("su", {F.SPECIAL_FILES: _special(setid=(SU,))}, {("pass", "host")}),
+        Case(
+            "find made set-user-id",
+            {F.SPECIAL_FILES: _special(setid=(SU, FIND_SUID))},
+            {("fail", "file:/usr/bin/find")},
+        ),
+        Case(
+            "a hidden shell",
+            {F.SPECIAL_FILES: _special(setid=(HIDDEN_SHELL,))},
+            {("fail", "file:/usr/local/bin/.sh")},
+        ),
+        Case(
+            "a passwd no package ships",
+            {F.SPECIAL_FILES: _special(setid=(FAKE_PASSWD,))},
+            {("fail", "file:/bin/passwd")},
+        ),
+        Case(
+            "approved",
+            {F.SPECIAL_FILES: _special(setid=(HIDDEN_SHELL,))},
+            {("pass", "host")},
+            {"allowed": ["/usr/local/bin/.sh"]},
+        ),
+    ],
     "password.lockout": [
         Case(
             "faillock deny=5", {F.PAM_LOCKOUT: _lockout(FAILLOCK, 5)}, {("pass", "policy:lockout")}

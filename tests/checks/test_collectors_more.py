@@ -25,6 +25,7 @@ from checks.collectors.linux.firewall import (
 )
 from checks.collectors.linux.identity import collect_backup_location
 from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.logs import collect_log_setup, parse_timespan
 from checks.collectors.linux.packages import (
     collect_kernels,
     collect_package_activity,
@@ -37,6 +38,7 @@ from checks.collectors.linux.processes import (
     collect_listening_programs,
     collect_processes,
 )
+from checks.collectors.linux.special_files import collect_special_files
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sudoers import collect_sudo_rules
 from checks.collectors.linux.system import parse_dnf_updates
@@ -622,3 +624,50 @@ def test_pam_lockout_and_history_from_stacks_and_their_files(tmp_path: Path) -> 
     assert collect_pam_history(host).remember == 10
     (root / "etc/security/pwhistory.conf").write_text("remember = 24\n")
     assert collect_pam_history(host).remember == 24
+
+
+def test_log_setup_from_rsyslog_logrotate_and_journald(clean: HostTree, tmp_path: Path) -> None:
+    setup = collect_log_setup(HostContext.tree(clean.root))
+    assert setup.syslog_daemons == ("rsyslog",)
+    assert setup.syslog_files == (
+        "/var/log/syslog",
+        "/var/log/auth.log",
+        "/var/log/cron.log",
+        "/var/log/kern.log",
+    )
+    rotation = next(r for r in setup.rotations if r.config == "/etc/logrotate.d/rsyslog")
+    assert (rotation.period_days, rotation.rotate, rotation.kept_days) == (7.0, 26, 182.0)
+    # The other blocks of this host's logrotate.d are read too, with their own periods.
+    assert all(r.config.startswith("/etc/logrotate") for r in setup.rotations)
+
+    root = tmp_path / "root"
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    (root / "usr/lib/systemd/systemd-journald").write_text("")
+    host = HostContext.tree(root)
+    assert collect_log_setup(host).journald_storage == "auto"
+    assert not collect_log_setup(host).journal_on_disk
+    (root / "etc/systemd/journald.conf.d").mkdir(parents=True)
+    (root / "etc/systemd/journald.conf").write_text(
+        "[Journal]\n#Storage=auto\nStorage=volatile\nMaxRetentionSec=1week\n"
+    )
+    # A drop-in wins over journald.conf.
+    (root / "etc/systemd/journald.conf.d/50-keep.conf").write_text(
+        "[Journal]\nStorage=persistent\nMaxRetentionSec=6month\n"
+    )
+    setup = collect_log_setup(host)
+    assert setup.journal_on_disk and round(setup.journald_max_retention_days or 0) == 183
+    assert parse_timespan("180d 12h") == 180.5 * 86400
+    assert parse_timespan("3600") == 3600 and parse_timespan("soon") is None
+
+
+def test_special_files_walk(faulty: Faulty) -> None:
+    tree, _ = faulty
+    found = collect_special_files(HostContext.tree(tree.root))
+    writable = {f.path: f for f in found.world_writable}
+    assert "/usr/local/bin/backup.sh" in writable and "/var/log/lab.log" in writable
+    # A sticky folder is shared by design; a link's mode means nothing.
+    assert "/tmp" not in writable and not [p for p in writable if p.startswith("/bin/")]
+    setid = {f.path: f for f in found.setid}
+    assert setid["/usr/local/bin/.helper"].package is None
+    assert setid["/usr/local/bin/.helper"].mode == 0o4755
+    assert found.packages_known

@@ -102,7 +102,10 @@ def real_root() -> Iterator[RealRoot]:
         # The server's baseline is the root as installed: what apt-get added must show, once
         # per package installed on purpose.
         policy["software.baseline"] = {"params": {"baseline": stock_packages}}
-        planted |= {("software.baseline", "package:ctorrent"), ("software.baseline", "package:sl")}
+        planted |= {
+            ("software.baseline", f"package:{name}")
+            for name in ("ctorrent", "sl", "rsyslog", "logrotate")
+        }
         faulty = run_scan({**POLICY, **policy}, root=root)
         yield RealRoot(root, stock, apt_pending, stock_packages, faulty, planted)
     finally:
@@ -169,7 +172,7 @@ def test_baseline_folds_what_apt_pulled_in(real_root: RealRoot) -> None:
     added_auto = {p.name for p in packages if p.auto_installed} - set(real_root.stock_packages)
     assert added_auto, "apt-get install of the game pulled in no new library"
     # One row per package installed on purpose; what apt pulled in is folded under them.
-    assert set(rows) == {"package:ctorrent", "package:sl"}
+    assert set(rows) == {f"package:{n}" for n in ("ctorrent", "sl", "rsyslog", "logrotate")}
     assert {d for deps in rows.values() for d in deps} == added_auto
 
 
@@ -179,6 +182,16 @@ def test_minbase_root_has_no_time_service_until_one_is_installed(real_root: Real
     assert ("network.time_sync", "fail") in stock
     # Nor AppArmor: minbase leaves the apparmor package out.
     assert ("system.mandatory_access_control", "fail") in stock
+    # Nor a syslog daemon or journald: every log is lost; rsyslog, once installed, keeps them.
+    assert ("logs.persistent", "fail") in stock
+    assert ("logs.persistent", "pass") in {(r["check_id"], r["status"]) for r in real_root.faulty}
+
+
+def test_stock_setid_programs_are_the_distributions(real_root: RealRoot) -> None:
+    # Every set-id program debootstrap installed is on the list, and a package ships it.
+    setid = [r for r in real_root.stock if r["check_id"] == "files.setid_programs"]
+    assert [r["status"] for r in setid] == ["pass"]
+    assert "/usr/bin/su" in setid[0]["evidence"]["programs"]
 
 
 def test_lockout_and_password_history_as_pam_auth_update_writes_them(real_root: RealRoot) -> None:
