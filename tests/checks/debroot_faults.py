@@ -9,6 +9,7 @@ on top of whatever the stock installation already fails (test_debroot.py compare
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # The P2P client and the game installed with apt-get from the root's own archive.
@@ -94,6 +95,18 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
     chroot(root, "install", "-m", "666", "/dev/null", "/var/log/sync.log")
     # find made set-user-id "so the job can search everything": a root shell for anyone.
     chroot(root, "chmod", "u+s", "/usr/bin/find")
+    # A teacher who left last year: the account, made long ago, never used, still there.
+    chroot(root, "useradd", "-m", "-s", "/bin/bash", "former")
+    long_ago = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%d")
+    chroot(root, "chage", "-d", long_ago, "former")
+    # An intern who last logged in over SSH 200 days ago (the record sshd leaves in wtmp).
+    chroot(root, "useradd", "-m", "-s", "/bin/bash", "intern")
+    when = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%S")
+    record = (
+        f"[7] [04242] [ts/0] [intern  ] [pts/0       ] [10.0.0.7            ] "
+        f"[10.0.0.7       ] [{when},000000+00:00]\n"
+    )
+    chroot(root, "sh", "-c", "utmpdump -r >> /var/log/wtmp", stdin=record)
     # The new administrator's key is approved; the one who handed over left his on root.
     new_admin = _key_fingerprint(root, "new-admin")
     old_admin = _key_fingerprint(root, "old-admin")
@@ -123,6 +136,8 @@ def plant(root: Path) -> tuple[set[tuple[str, str]], dict[str, dict[str, object]
         ("logs.file_permissions", "file:/var/log/sync.log"),
         ("files.setid_programs", "file:/usr/bin/find"),
         ("logs.retention", "logrotate:/etc/logrotate.d/rsyslog"),  # Debian's four weeks
+        ("accounts.unused", "user:former"),
+        ("accounts.unused", "user:intern"),
     }, policy
 
 

@@ -213,3 +213,16 @@ def test_lockout_and_password_history_as_pam_auth_update_writes_them(real_root: 
         # Twenty tries before a lockout is guessing by another name.
         harden_pam(real_root.root, deny=20)
         assert ("password.lockout", "fail", "policy:lockout") in scan_only(real_root.root, *checks)
+
+
+def test_unused_accounts_read_from_the_roots_own_wtmp(real_root: RealRoot) -> None:
+    unused = {
+        r["resource"]: r
+        for r in real_root.faulty
+        if r["check_id"] == "accounts.unused" and r["status"] == "fail"
+    }
+    assert "never logged in" in unused["user:former"]["message"]
+    # The record utmpdump -r wrote in chroot, read back through the root.
+    assert unused["user:intern"]["evidence"]["idle_days"] in (199, 200)
+    # Accounts made today that never logged in are not yet unused.
+    assert "user:teacher" not in unused and "user:lab" not in unused
