@@ -42,6 +42,7 @@ class FactName(StrEnum):
     PAM_HISTORY = "pam_history"
     LOG_SETUP = "log_setup"
     SPECIAL_FILES = "special_files"
+    DESKTOP_SETTINGS = "desktop_settings"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -329,6 +330,19 @@ class SpecialFiles:
     setid: tuple[SpecialFile, ...]
     walked: tuple[str, ...]
     packages_known: bool
+
+
+@dataclass(frozen=True)
+class DesktopSettings:
+    """A desktop's settings in force for every user, keyed "schema key"
+    ("org.gnome.desktop.session idle-delay"), as GVariant text without its type ("300",
+    "true"); `locked` holds the keys a user cannot change."""
+
+    desktops: tuple[str, ...]  # desktops and display managers installed; empty on a server
+    gnome_settings: bool  # GNOME's desktop schemas are installed, so the values mean something
+    values: dict[str, str]
+    sources: dict[str, str]  # where each value comes from (schema, override, dconf keyfile)
+    locked: tuple[str, ...]
 
 
 @dataclass(frozen=True)

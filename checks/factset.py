@@ -14,6 +14,7 @@ from checks.facts import (
     AuthorizedKey,
     BackupLocation,
     Clock,
+    DesktopSettings,
     FactName,
     FileStat,
     Firewall,
@@ -212,6 +213,10 @@ class Facts:
     @property
     def special_files(self) -> SpecialFiles:
         return cast(SpecialFiles, self._get(FactName.SPECIAL_FILES))
+
+    @property
+    def desktop_settings(self) -> DesktopSettings:
+        return cast(DesktopSettings, self._get(FactName.DESKTOP_SETTINGS))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

@@ -19,6 +19,7 @@ from checks.library import (
     accounts,
     antivirus,
     backup,
+    desktop,
     files,
     firewall,
     jobs,
@@ -742,6 +743,58 @@ _CHECKS: tuple[CheckSpec, ...] = (
                 "further set-user-id or set-group-id programs approved",
             ),
         ),
+    ),
+    CheckSpec(
+        id="services.screen_lock",
+        title_zh="桌面无人操作时自动锁屏",
+        title_en="The desktop locks its screen when left alone",
+        remediation_zh="在 /etc/dconf/db/local.d/00-screensaver 中设置 [org/gnome/desktop/session] "
+        "idle-delay=uint32 900 与 [org/gnome/desktop/screensaver] lock-enabled=true,在 "
+        "locks 目录中锁定这两项,运行 dconf update。",
+        remediation_en="In /etc/dconf/db/local.d/00-screensaver set [org/gnome/desktop/session] "
+        "idle-delay=uint32 900 and [org/gnome/desktop/screensaver] lock-enabled=true, lock both "
+        "in the locks folder, and run dconf update.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("linux",),
+        rules=("E18",),
+        references=(
+            "CIS Debian Linux 12 1.7.4, 1.7.5 (GDM screen lock when idle, and its lock)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (session ends after a time without activity)",
+        ),
+        facts=(FactName.DESKTOP_SETTINGS,),
+        function=desktop.screen_lock,
+        params=(
+            ParamSpec(
+                "max_seconds",
+                "int",
+                900,
+                "无人操作到锁屏的最长秒数",
+                "most seconds without input before the screen locks",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="services.media_automount",
+        title_zh="桌面不自动挂载和打开移动介质",
+        title_en="The desktop does not mount removable media automatically",
+        remediation_zh="在 /etc/dconf/db/local.d/00-media-automount 中设置 "
+        "[org/gnome/desktop/media-handling] automount=false 与 automount-open=false,在 locks "
+        "目录中锁定,运行 dconf update。",
+        remediation_en="In /etc/dconf/db/local.d/00-media-automount set "
+        "[org/gnome/desktop/media-handling] automount=false and automount-open=false, lock "
+        "them in the locks folder, and run dconf update.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("linux",),
+        rules=("E1", "E17"),
+        references=(
+            "CIS Debian Linux 12 1.7.6, 1.7.7 (GDM automatic mounting of removable media)",
+            "MLPS 2.0 GB/T 22239 8.1.4.5 (malicious code prevention)",
+        ),
+        facts=(FactName.DESKTOP_SETTINGS,),
+        function=desktop.media_automount,
     ),
     CheckSpec(
         id="files.account_file_permissions",

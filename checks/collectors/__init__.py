@@ -12,6 +12,7 @@ from typing import Any
 
 from checks.collectors.linux.accounts import collect_groups, collect_shadow, collect_users
 from checks.collectors.linux.antivirus import collect_antivirus, collect_scan_log
+from checks.collectors.linux.desktop import collect_desktop_settings
 from checks.collectors.linux.firewall import collect_firewall
 from checks.collectors.linux.identity import collect_backup_location, collect_network_interfaces
 from checks.collectors.linux.login_defs import collect_login_defs
@@ -66,6 +67,7 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.PAM_HISTORY: collect_pam_history,
     FactName.LOG_SETUP: collect_log_setup,
     FactName.SPECIAL_FILES: collect_special_files,
+    FactName.DESKTOP_SETTINGS: collect_desktop_settings,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

@@ -428,6 +428,27 @@ def rsyslog(tree: HostTree, weeks_kept: int) -> None:
     )
 
 
+GNOME_SCHEMAS = Path("/usr/share/glib-2.0/schemas")
+
+
+def gnome_desktop(tree: HostTree, dconf: str, locks: str = "") -> None:
+    """A GNOME PC: gnome-shell, this host's GNOME desktop schemas and Debian's vendor override
+    (gsettings-desktop-schemas), and a dconf system database "local" holding dconf."""
+    tree.write("/usr/bin/gnome-shell", "#!/bin/sh\n", 0o755)
+    for name in (
+        "org.gnome.desktop.session.gschema.xml",
+        "org.gnome.desktop.screensaver.gschema.xml",
+        "org.gnome.desktop.media-handling.gschema.xml",
+        "10_gsettings-desktop-schemas.gschema.override",
+    ):
+        source = data_file(GNOME_SCHEMAS / name, "gsettings-desktop-schemas")
+        tree.write(f"{GNOME_SCHEMAS}/{name}", source.read_text())
+    tree.write("/etc/dconf/profile/user", "user-db:user\nsystem-db:local\n")
+    tree.write("/etc/dconf/db/local.d/00-site", dconf)
+    if locks:
+        tree.write("/etc/dconf/db/local.d/locks/00-site", locks)
+
+
 def apt_lists(tree: HostTree, refreshed: datetime) -> None:
     lists = Path("/var/lib/apt/lists")
     sources = sorted(lists.glob("*InRelease"))
@@ -544,6 +565,13 @@ def clean_tree(root: Path) -> HostTree:
     enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
     enable_unit(tree, "sysinit.target", "apparmor.service")
     rsyslog(tree, weeks_kept=26)
+    gnome_desktop(
+        tree,
+        "[org/gnome/desktop/session]\nidle-delay=uint32 600\n\n"
+        "[org/gnome/desktop/media-handling]\nautomount=false\nautomount-open=false\n",
+        "/org/gnome/desktop/session/idle-delay\n/org/gnome/desktop/screensaver/lock-enabled\n"
+        "/org/gnome/desktop/media-handling/automount\n",
+    )
     # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
     tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
@@ -632,6 +660,8 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     tree.write("/var/log/lab.log", "", 0o666)
     tree.write("/usr/local/bin/backup.sh", "#!/bin/sh\n", 0o777)
     tree.write("/usr/local/bin/.helper", "#!/bin/sh\n", 0o4755)
+    # The lab PC's screen never locks ("the projector kept going dark"); automount as shipped.
+    gnome_desktop(tree, "[org/gnome/desktop/session]\nidle-delay=uint32 0\n")
     expected = {
         ("accounts.uid0_extra", "user:toor"),
         ("accounts.empty_password", "user:alice"),
@@ -648,6 +678,8 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("logs.file_permissions", "file:/var/log/lab.log"),
         ("files.world_writable", "file:/usr/local/bin/backup.sh"),
         ("files.setid_programs", "file:/usr/local/bin/.helper"),
+        ("services.screen_lock", "desktop:screen_lock"),
+        ("services.media_automount", "desktop:automount"),
         ("services.listening", "port:tcp/23"),
         ("services.listening", "port:tcp/8080"),
         ("network.dhcp_server", "port:udp/67"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from checks.errors import NoPrivilege, NotApplicable
 from checks.facts import (
     AuthorizedKey,
+    DesktopSettings,
     FactName,
     Firewall,
     InstalledPackage,
@@ -107,7 +108,59 @@ OPEN_SCRIPT_FILE = SpecialFile("/usr/local/bin/backup.sh", 0o777, False, 0, 0, N
 OPEN_LOG = SpecialFile("/var/log/lab.log", 0o666, False, 0, 0, None)
 TMP_FILE = SpecialFile("/tmp/x", 0o666, False, 1000, 1000, None)
 
+GNOME_DEFAULTS = {
+    "org.gnome.desktop.session idle-delay": "300",
+    "org.gnome.desktop.screensaver lock-enabled": "true",
+    "org.gnome.desktop.screensaver lock-delay": "0",
+    "org.gnome.desktop.media-handling automount": "true",
+    "org.gnome.desktop.media-handling automount-open": "true",
+}
+
+
+def _desktop(desktops: tuple[str, ...] = ("GNOME",), **changed: str) -> DesktopSettings:
+    values = dict(GNOME_DEFAULTS)
+    for key, value in changed.items():
+        name = next(k for k in values if k.endswith(key.replace("_", "-")))
+        values[name] = value
+    return DesktopSettings(desktops, bool(desktops), values, {}, ())
+
+
 MORE_CASES: dict[str, list[Case]] = {
+    "services.screen_lock": [
+        Case(
+            "GNOME's default", {F.DESKTOP_SETTINGS: _desktop()}, {("pass", "desktop:screen_lock")}
+        ),
+        Case(
+            "never idle",
+            {F.DESKTOP_SETTINGS: _desktop(idle_delay="0")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case(
+            "no lock",
+            {F.DESKTOP_SETTINGS: _desktop(lock_enabled="false")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case(
+            "too late",
+            {F.DESKTOP_SETTINGS: _desktop(idle_delay="900", lock_delay="60")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case("server", {F.DESKTOP_SETTINGS: _desktop(())}, {("not_applicable", "host")}),
+        Case(
+            "not GNOME",
+            {F.DESKTOP_SETTINGS: DesktopSettings(("Xfce",), False, {}, {}, ())},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "services.media_automount": [
+        Case("GNOME's default", {F.DESKTOP_SETTINGS: _desktop()}, {("fail", "desktop:automount")}),
+        Case(
+            "off",
+            {F.DESKTOP_SETTINGS: _desktop(automount="false", automount_open="false")},
+            {("pass", "desktop:automount")},
+        ),
+        Case("server", {F.DESKTOP_SETTINGS: _desktop(())}, {("not_applicable", "host")}),
+    ],
     "logs.persistent": [
         Case("rsyslog", {F.LOG_SETUP: _logs(syslog=True)}, {("pass", "host")}),
         Case("journal", {F.LOG_SETUP: _logs(storage="persistent")}, {("pass", "host")}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from checks.collectors.linux.antivirus import (
     parse_cvd_header,
     parse_scan_log,
 )
+from checks.collectors.linux.desktop import collect_desktop_settings, gvariant_text
 from checks.collectors.linux.firewall import (
     collect_firewall,
     inbound_from_iptables_save,
@@ -55,6 +57,7 @@ from checks.errors import NotApplicable
 from checks.host import HostContext
 from checks.runner import CommandRunner
 from tests.checks.hosttree import (
+    GNOME_SCHEMAS,
     NFTABLES_DEFAULT_DENY,
     PAM_AUTH_STOCK,
     PAM_AUTH_WITH_FAILLOCK,
@@ -671,3 +674,35 @@ def test_special_files_walk(faulty: Faulty) -> None:
     assert setid["/usr/local/bin/.helper"].package is None
     assert setid["/usr/local/bin/.helper"].mode == 0o4755
     assert found.packages_known
+
+
+def test_desktop_settings_agree_with_gsettings(clean: HostTree, faulty: Faulty) -> None:
+    """The values read from the schemas and vendor override are gsettings' own answers for
+    the same schemas (compiled by glib-compile-schemas, memory backend: no user database);
+    the dconf system database is read on top."""
+    schemas = clean.path(str(GNOME_SCHEMAS))
+    run(["glib-compile-schemas", "--targetdir", str(schemas), str(schemas)])
+    env = {"GSETTINGS_SCHEMA_DIR": str(schemas), "GSETTINGS_BACKEND": "memory"}
+    settings = collect_desktop_settings(HostContext.tree(clean.root))
+    for key in (
+        "org.gnome.desktop.screensaver lock-enabled",
+        "org.gnome.desktop.screensaver lock-delay",
+    ):
+        said = subprocess.run(
+            [tool("gsettings"), "get", *key.split()],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **env},
+        ).stdout
+        assert gvariant_text(said) == settings.values[key], key
+    assert settings.values["org.gnome.desktop.session idle-delay"] == "600"
+    assert (
+        settings.sources["org.gnome.desktop.session idle-delay"] == "/etc/dconf/db/local.d/00-site"
+    )
+    assert "org.gnome.desktop.session idle-delay" in settings.locked
+    assert settings.desktops == ("GNOME",)
+    tree, _ = faulty
+    stock = collect_desktop_settings(HostContext.tree(tree.root))
+    assert stock.values["org.gnome.desktop.media-handling automount"] == "true"
+    assert not stock.locked

@@ -226,3 +226,16 @@ def test_unused_accounts_read_from_the_roots_own_wtmp(real_root: RealRoot) -> No
     assert unused["user:intern"]["evidence"]["idle_days"] in (199, 200)
     # Accounts made today that never logged in are not yet unused.
     assert "user:teacher" not in unused and "user:lab" not in unused
+
+
+def test_a_server_without_a_desktop_has_no_screen_lock_to_judge(real_root: RealRoot) -> None:
+    for results in (real_root.stock, real_root.faulty):
+        desktop = {
+            (r["check_id"], r["status"])
+            for r in results
+            if r["check_id"] in ("services.screen_lock", "services.media_automount")
+        }
+        assert desktop == {
+            ("services.screen_lock", "not_applicable"),
+            ("services.media_automount", "not_applicable"),
+        }
