@@ -473,6 +473,9 @@ class WeakPasswords:
     accounts_tested: tuple[str, ...]
     candidates: int
     unsupported: tuple[str, ...]  # accounts whose hash scheme libcrypt here cannot compute
+    # Accounts with a slow hash (yescrypt, bcrypt) not yet tried against every candidate, and
+    # how many they were tried against: an agent spreads that work over its first scans.
+    incomplete: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -439,6 +439,15 @@ MORE_CASES: dict[str, list[Case]] = {
     "accounts.weak_password": [
         Case("none weak", {F.WEAK_PASSWORDS: {"": NO_WEAK}}, {("pass", "host")}),
         Case(
+            "an agent's first scan, yescrypt tried in part",
+            {
+                F.WEAK_PASSWORDS: {
+                    "": WeakPasswords((), ("root", "alice"), 60, (), (("alice", 10),))
+                }
+            },
+            {("pass", "host")},
+        ),
+        Case(
             "an organisation word, asked for under the words' key",
             {
                 F.WEAK_PASSWORDS: {

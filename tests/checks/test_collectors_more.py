@@ -543,6 +543,39 @@ def test_verdicts_are_remembered_by_digest_until_the_hash_changes(tmp_path: Path
     assert len(json.loads((tmp_path / VerdictCache.FILE_NAME).read_text())) == 2
 
 
+def test_agent_spreads_slow_candidates_over_its_scans(tmp_path: Path) -> None:
+    strong = [
+        run(["mkpasswd", "-m", "yescrypt", "--stdin"], f"Str0ng&{n}x", secret_input=True).strip()
+        for n in range(3)
+    ]
+    # abc123 is an account's 18th candidate: beyond the first scan's share of each account.
+    late = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "abc123", secret_input=True).strip()
+    fast = run(["openssl", "passwd", "-6", "Str0ng&fast"]).strip()
+    shadow = "".join(f"s{n}:{h}:20000::::::\n" for n, h in enumerate(strong))
+    shadow += f"late:{late}:20000::::::\nfast:{fast}:20000::::::\n"
+    total = len(candidates_for("late"))
+    library = _CountingLibrary()
+    first = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path), slow_budget=40)  # type: ignore[arg-type]
+    # 40 slow tries, ten for each yescrypt account by rank; the sha512 account in full.
+    assert library.calls == 40 + total
+    assert dict(first.incomplete) == {"s0": 10, "s1": 10, "s2": 10, "late": 10}
+    assert not first.matches
+    scans = 1
+    result = first
+    while result.incomplete:
+        result = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path), slow_budget=40)  # type: ignore[arg-type]
+        scans += 1
+        if scans == 2:
+            # The second scan goes on where the first stopped, and finds abc123.
+            assert [(m.account, m.kind) for m in result.matches] == [("late", "common weak")]
+    assert [m.account for m in result.matches] == ["late"]
+    # Every strong account was tried against every candidate, each exactly once.
+    assert library.calls == total + 3 * total + 18
+    # A scan without a state folder to continue from tries everything at once.
+    whole = _CountingLibrary()
+    assert find_weak_passwords(shadow, whole, ()).incomplete == ()  # type: ignore[arg-type]
+
+
 def test_hashes_left_in_passwd_by_pwunconv_are_tested(tmp_path: Path) -> None:
     tree = base_tree(tmp_path / "unconv")
     tree.useradd("teacher")
