@@ -162,6 +162,7 @@ def main(out: Path) -> int:
                 "count_faulty": len(after["items"]),
                 "new_after_faults": sorted(set(after["items"]) - set(before["items"])),
                 "gone_after_faults": sorted(set(before["items"]) - set(after["items"])),
+                "items_stock": before["items"],
             }
         figures["planted"] = sorted(f"{c} {r}" for c, r in planted)
         (out / "realroot-compare.json").write_text(json.dumps(figures, indent=2))
