@@ -372,18 +372,21 @@ PACKAGES_COMMON = [
 ]
 
 
-def build_rpm(workdir: Path, name: str, group: str, binary: str) -> Path:
+def build_rpm(
+    workdir: Path, name: str, group: str, binary: str, version: str = "1.0", epoch: int = 0
+) -> Path:
     """A real .rpm made by rpmbuild from a minimal spec holding one file."""
     (workdir / "SPECS").mkdir(parents=True, exist_ok=True)
-    spec = workdir / "SPECS" / f"{name}.spec"
+    spec = workdir / "SPECS" / f"{name}-{version}.spec"
     spec.write_text(
-        f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: stand-in\nLicense: MIT\n"
+        (f"Epoch: {epoch}\n" if epoch else "")
+        + f"Name: {name}\nVersion: {version}\nRelease: 1\nSummary: stand-in\nLicense: MIT\n"
         f"Group: {group}\nBuildArch: noarch\n%description\nstand-in for the xunjian tests\n"
         f"%install\nmkdir -p %{{buildroot}}{binary.rsplit('/', 1)[0]}\n"
         f"printf '#!/bin/sh\\n' > %{{buildroot}}{binary}\n%files\n{binary}\n"
     )
     run(["rpmbuild", "--define", f"_topdir {workdir}", "-bb", str(spec)])
-    return next((workdir / "RPMS" / "noarch").glob(f"{name}-1.0-1.noarch.rpm"))
+    return next((workdir / "RPMS" / "noarch").glob(f"{name}-{version}-1.noarch.rpm"))
 
 
 def rpm_tree(root: Path, rpms: Sequence[Path]) -> HostTree:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.api import run_scan
 from checks.collectors.linux.antivirus import (
     collect_antivirus,
     collect_scan_log,
@@ -40,10 +42,11 @@ from checks.collectors.linux.processes import (
     collect_listening_programs,
     collect_processes,
 )
+from checks.collectors.linux.rpmversion import vercmp
 from checks.collectors.linux.special_files import collect_special_files
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sudoers import collect_sudo_rules
-from checks.collectors.linux.system import parse_dnf_updates
+from checks.collectors.linux.system import collect_pending_updates, parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
     VerdictCache,
     candidates_for,
@@ -55,6 +58,7 @@ from checks.collectors.linux.weak_passwords import (
 )
 from checks.errors import NotApplicable
 from checks.host import HostContext
+from checks.registry import REGISTRY
 from checks.runner import CommandRunner
 from tests.checks.hosttree import (
     GNOME_SCHEMAS,
@@ -141,6 +145,118 @@ def test_rpm_packages_and_owners_read_by_rpm_itself(tmp_path: Path) -> None:
     )
     assert rpm_owner_of(with_commands, "/usr/sbin/nginx") == "nginx"
     assert rpm_owner_of(with_commands, "/usr/local/bin/miner") is None
+
+
+ROCKY_OS_RELEASE = (
+    'NAME="Rocky Linux"\nVERSION_ID="9.4"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+)
+# An advisory in updateinfo.xml's format (the file dnf reads; modifyrepo_c adds it to repomd).
+UPDATEINFO = """<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="security@example.org" status="final" type="security" version="2">
+    <id>RLSA-2026:0001</id><title>Important: nginx security update</title>
+    <pkglist><collection short="baseos">
+      <package name="nginx" arch="noarch" epoch="0" version="1.1" release="1">
+        <filename>nginx-1.1-1.noarch.rpm</filename>
+      </package>
+    </collection></pkglist>
+  </update>
+  <update from="bugs@example.org" status="final" type="bugfix" version="2">
+    <id>RLBA-2026:0002</id><title>nmap bug fix</title>
+    <pkglist><collection short="baseos">
+      <package name="nmap" arch="noarch" epoch="0" version="1.0^git2" release="1">
+        <filename>nmap-1.0^git2-1.noarch.rpm</filename>
+      </package>
+    </collection></pkglist>
+  </update>
+</updates>
+"""
+
+
+def test_red_hat_pending_updates_from_the_rpm_database_and_dnf_cache(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    # Built apart: the repository's htop 1:3.2 has the same file name as the installed 3.2.
+    first = tmp_path / "build-installed"
+    installed = [
+        build_rpm(first, "nginx", "System Environment/Daemons", "/usr/sbin/nginx"),
+        build_rpm(first, "nmap", "Applications/System", "/usr/bin/nmap"),
+        build_rpm(first, "htop", "Applications/System", "/usr/bin/htop", "3.2"),
+    ]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for rpm in (
+        build_rpm(build, "nginx", "System Environment/Daemons", "/usr/sbin/nginx", "1.1"),
+        build_rpm(build, "nginx", "System Environment/Daemons", "/usr/sbin/nginx", "1.1~rc1"),
+        build_rpm(build, "nmap", "Applications/System", "/usr/bin/nmap", "1.0^git2"),
+        build_rpm(build, "htop", "Applications/System", "/usr/bin/htop", "3.10"),
+        build_rpm(build, "htop", "Applications/System", "/usr/bin/htop", "3.2", epoch=1),
+        build_rpm(build, "tmux", "Applications/System", "/usr/bin/tmux"),
+    ):
+        shutil.copy(rpm, repo)
+    run(["createrepo_c", "--quiet", str(repo)])
+    (tmp_path / "updateinfo.xml").write_text(UPDATEINFO)
+    run(["modifyrepo_c", str(tmp_path / "updateinfo.xml"), str(repo / "repodata")])
+    tree = rpm_tree(tmp_path / "rocky", installed)
+    tree.write("/etc/os-release", ROCKY_OS_RELEASE)
+    host = HostContext.tree(tree.root)
+    with pytest.raises(NotApplicable, match="no repository metadata"):
+        collect_pending_updates(host)
+    shutil.copytree(repo / "repodata", tree.path("/var/cache/dnf/baseos-0f5e2c4a61c3d7e2/repodata"))
+    pending = {
+        (u.package, u.current_version, u.new_version, u.is_security)
+        for u in collect_pending_updates(host)
+    }
+    # nginx 1.1 (not its 1.1~rc1) with an advisory; nmap's snapshot sorts after 1.0; htop's
+    # epoch 1 beats 3.10; tmux is not installed.
+    assert pending == {
+        ("nginx", "1.0-1", "1.1-1", True),
+        ("nmap", "1.0-1", "1.0^git2-1", False),
+        ("htop", "3.2-1", "1:3.2-1", False),
+    }
+    # xunjian scan --root judges them: one security update waits.
+    only = {c: {"enabled": False} for c in REGISTRY if c != "patch.security_pending"}
+    [result] = run_scan(only, root=tree.root)
+    assert (result["status"], result["evidence"]["count"]) == ("fail", 1)
+
+
+def test_rpm_version_order_is_rpms_own() -> None:
+    versions = [
+        "1.0",
+        "1.0~rc1",
+        "1.0^git1",
+        "1.0.1",
+        "1.0a",
+        "1.0.a",
+        "10",
+        "9",
+        "1.01",
+        "1.1",
+        "2.0~~",
+        "2.0~",
+        "1_0",
+        "a",
+        "b",
+        "1.0.0",
+        "001",
+        "1.0^",
+        "1.0^^",
+        "0.9",
+        "el9",
+        "el9_2",
+        "1.el9",
+        "1.el9_2.1",
+        "2.6.32",
+        "2.6.32.1",
+        "1.0~",
+        "A",
+        "Z1",
+        "+1",
+    ]
+    pairs = [(a, b) for a in versions for b in versions]
+    calls = ", ".join(f'rpm.vercmp("{a}", "{b}")' for a, b in pairs)
+    said = run(["rpm", "--eval", f'%{{lua: print(table.concat({{{calls}}}, " "))}}']).split()
+    assert len(said) == len(pairs)
+    assert [vercmp(a, b) for a, b in pairs] == [int(n) for n in said]
 
 
 def test_last_install_from_dpkg_log_written_under_faketime(faulty: Faulty) -> None:

@@ -20,7 +20,7 @@ from checks.host import HostContext
 SQLITE_FILE = "rpmdb.sqlite"
 _INDEX = struct.Struct(">iiii")
 _INT32, _STRING, _STRING_ARRAY, _I18N_STRING = 4, 6, 8, 9
-TAGS = {"name": 1000, "version": 1001, "release": 1002, "summary": 1004}
+TAGS = {"name": 1000, "version": 1001, "release": 1002, "epoch": 1003, "summary": 1004}
 TAGS |= {"group": 1016, "arch": 1022}
 
 
@@ -42,7 +42,8 @@ def parse_header(blob: bytes) -> dict[int, str | int]:
     return values
 
 
-def packages_from_sqlite(host: HostContext, database: str) -> tuple[InstalledPackage, ...]:
+def rpm_headers(host: HostContext, database: str) -> list[dict[int, str | int]]:
+    """The tags of every installed package's header in the database's SQLite file."""
     path = host.path(f"{database}/{SQLITE_FILE}")
     if not path.is_file():
         raise NotApplicable(
@@ -54,20 +55,25 @@ def packages_from_sqlite(host: HostContext, database: str) -> tuple[InstalledPac
             blobs = [row[0] for row in db.execute("SELECT blob FROM Packages")]
     except sqlite3.Error as exc:
         raise CollectError(f"{database}/{SQLITE_FILE} could not be read: {exc}") from exc
-    packages = []
+    headers = []
     for blob in blobs:
         try:
             tags = parse_header(bytes(blob))
         except (ValueError, struct.error):
             continue  # a damaged header: rpm -qa skips it too
-        name = str(tags.get(TAGS["name"], ""))
-        if not name:
-            continue
+        if tags.get(TAGS["name"]):
+            headers.append(tags)
+    return headers
+
+
+def packages_from_sqlite(host: HostContext, database: str) -> tuple[InstalledPackage, ...]:
+    packages = []
+    for tags in rpm_headers(host, database):
         # VERSION-RELEASE without the epoch, as the live path's rpm -qa query gives it.
         version = f"{tags.get(TAGS['version'], '')}-{tags.get(TAGS['release'], '')}"
         packages.append(
             InstalledPackage(
-                name,
+                str(tags[TAGS["name"]]),
                 version,
                 str(tags.get(TAGS["arch"], "")),
                 str(tags.get(TAGS["group"], "")),
