@@ -60,7 +60,9 @@ def retention(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 _evidence(setup),
             )
         ]
-    if setup.journal_on_disk:
+    # With a syslog daemon, its files are the record (it receives what journald does); the
+    # journal is judged only where it is the one store on disk.
+    if setup.journal_on_disk and not setup.syslog_daemons:
         days = setup.journald_max_retention_days
         evidence = {"MaxRetentionSec_days": days, "required_days": least}
         if days is not None and days < least:
@@ -68,7 +70,7 @@ def retention(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 f"journald deletes entries after {days:g} days (MaxRetentionSec; policy: {least})"
             )
             findings.append(Finding(Status.FAIL, "journal:journald", message, evidence))
-        elif not setup.syslog_daemons:
+        else:
             message = (
                 "journald sets no age limit (MaxRetentionSec unset); its size limit "
                 "(SystemMaxUse) decides how long entries stay"

@@ -200,6 +200,15 @@ MORE_CASES: dict[str, list[Case]] = {
             {("fail", "journal:journald")},
         ),
         Case(
+            "rsyslog keeps what a short journal drops",
+            {
+                F.LOG_SETUP: _logs(
+                    syslog=True, storage="persistent", max_days=30, rotations=(HALF_YEAR,)
+                )
+            },
+            {("pass", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
             "journal by size",
             {F.LOG_SETUP: _logs(storage="persistent")},
             {("pass", "journal:journald")},
