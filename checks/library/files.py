@@ -151,6 +151,18 @@ DISTRIBUTION_SETID = frozenset(
         "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic",
         "/usr/libexec/spice-gtk-x86_64/spice-client-glib-usb-acl-helper",
         "/usr/lib/spice-gtk/spice-client-glib-usb-acl-helper",
+        # Ubuntu and older releases of both families
+        "/usr/sbin/mount.ecryptfs_private",
+        "/usr/bin/traceroute6.iputils",
+        "/usr/bin/ping",
+        "/usr/bin/ping6",
+        "/usr/bin/screen",
+        "/usr/bin/procmail",
+        "/usr/bin/lppasswd",
+        "/usr/bin/firejail",
+        "/usr/sbin/seunshare",
+        "/usr/sbin/sendmail.sendmail",
+        "/usr/libexec/dbus-daemon-launch-helper",
     }
 )
 # Folders where anyone may write by design (sticky folders are not reported at all), and the
