@@ -72,6 +72,10 @@ TOOL_PACKAGES = {
     "debootstrap": "debootstrap",
     "ssh-keygen": "openssh-client",
     "chroot": "coreutils",
+    "createrepo_c": "createrepo-c",
+    "modifyrepo_c": "createrepo-c",
+    "glib-compile-schemas": "libglib2.0-bin",
+    "gsettings": "libglib2.0-bin",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
 SEARCH_PATH = os.pathsep.join(
