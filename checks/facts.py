@@ -38,6 +38,11 @@ class FactName(StrEnum):
     SUDO_RULES = "sudo_rules"
     TIME_SYNC = "time_sync"
     MAC_STATE = "mac_state"
+    PAM_LOCKOUT = "pam_lockout"
+    PAM_HISTORY = "pam_history"
+    LOG_SETUP = "log_setup"
+    SPECIAL_FILES = "special_files"
+    DESKTOP_SETTINGS = "desktop_settings"
     FIREWALL = "firewall"
     NETWORK_INTERFACES = "network_interfaces"
     BACKUP_LOCATION = "backup_location"  # keyed by the location's path
@@ -244,6 +249,103 @@ class MacState:
 
 
 @dataclass(frozen=True)
+class PamLockout:
+    """Lockout after failed logins: the module in the PAM auth stack and its settings.
+
+    `deny` is what binds (module arguments over faillock.conf over the module's default), None
+    when no lockout module is in the stack; 0 means the module never locks.
+    """
+
+    module: str | None  # "pam_faillock.so" or "pam_tally2.so"
+    deny: int | None
+    unlock_time: int | None  # seconds; 0: only an administrator unlocks
+    pam_files_read: tuple[str, ...]
+    sources: tuple[str, ...]  # the files that set what binds
+
+
+@dataclass(frozen=True)
+class PamHistory:
+    """Password history: how many old passwords a new one may not repeat (pam_pwhistory, or
+    pam_unix's remember=); 0 when no module in the password stack remembers any."""
+
+    module: str | None  # "pam_pwhistory.so" or "pam_unix.so"
+    remember: int
+    pam_files_read: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LogRotation:
+    """One logrotate block: the files it rotates and how long their old copies stay."""
+
+    config: str  # the file holding the block
+    paths: tuple[str, ...]  # its path patterns
+    period_days: float | None  # daily 1, weekly 7, ...; None: by size, or no period at all
+    rotate: int  # old copies kept
+    maxage_days: int | None
+
+    @property
+    def kept_days(self) -> float | None:
+        """Days an old line survives at least; None when rotation is not by time."""
+        if self.period_days is None:
+            return None
+        days = self.period_days * self.rotate
+        return days if self.maxage_days is None else min(days, float(self.maxage_days))
+
+
+@dataclass(frozen=True)
+class LogSetup:
+    journald_installed: bool
+    journald_storage: str | None  # Storage= in force ("auto" by default); None without journald
+    journal_dir_exists: bool  # /var/log/journal, where "auto" keeps the journal on disk
+    journald_max_retention_days: float | None  # MaxRetentionSec=; None: unset (size only)
+    syslog_daemons: tuple[str, ...]  # installed and started at boot: rsyslog, syslog-ng
+    syslog_files: tuple[str, ...]  # the files their configuration writes
+    rotations: tuple[LogRotation, ...]
+
+    @property
+    def journal_on_disk(self) -> bool:
+        storage = self.journald_storage
+        return storage == "persistent" or (storage == "auto" and self.journal_dir_exists)
+
+
+@dataclass(frozen=True)
+class SpecialFile:
+    path: str
+    mode: int  # permission bits with set-user-id, set-group-id and sticky
+    is_dir: bool
+    uid: int
+    gid: int
+    package: str | None  # the installed package that ships it (dpkg); None: none or unknown
+
+
+@dataclass(frozen=True)
+class SpecialFiles:
+    """Files whose mode matters wherever they are, found by one walk of the host's folders:
+    world-writable files and folders (not sticky folders such as /tmp), and set-user-id or
+    set-group-id programs. `packages_known` says whether a package database was there to
+    name owners."""
+
+    world_writable: tuple[SpecialFile, ...]
+    setid: tuple[SpecialFile, ...]
+    walked: tuple[str, ...]
+    packages_known: bool
+
+
+@dataclass(frozen=True)
+class DesktopSettings:
+    """A desktop's settings in force for every user, keyed "schema key"
+    ("org.gnome.desktop.session idle-delay"), as GVariant text without its type ("300",
+    "true"); `locked` holds the keys a user cannot change."""
+
+    desktops: tuple[str, ...]  # desktops and display managers installed; empty on a server
+    gnome_settings: bool  # GNOME's desktop schemas are installed, so the values mean something
+    values: dict[str, str]
+    sources: dict[str, str]  # where each value comes from (schema, override, dconf keyfile)
+    locked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PendingUpdate:
     package: str
     current_version: str | None
@@ -371,6 +473,9 @@ class WeakPasswords:
     accounts_tested: tuple[str, ...]
     candidates: int
     unsupported: tuple[str, ...]  # accounts whose hash scheme libcrypt here cannot compute
+    # Accounts with a slow hash (yescrypt, bcrypt) not yet tried against every candidate, and
+    # how many they were tried against: an agent spreads that work over its first scans.
+    incomplete: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from checks.facts import (
     AuthorizedKey,
     BackupLocation,
     Clock,
+    DesktopSettings,
     FactName,
     FileStat,
     Firewall,
@@ -24,10 +25,13 @@ from checks.facts import (
     ListeningProgram,
     ListeningSocket,
     LoginDefs,
+    LogSetup,
     MacState,
     NetworkInterface,
     OsRelease,
     PackageActivity,
+    PamHistory,
+    PamLockout,
     PendingUpdate,
     ProcessInfo,
     PwQuality,
@@ -35,6 +39,7 @@ from checks.facts import (
     ScanLog,
     ScheduledJob,
     ShadowEntry,
+    SpecialFiles,
     SshdConfig,
     SudoRule,
     TimeSync,
@@ -192,6 +197,26 @@ class Facts:
     @property
     def mac_state(self) -> MacState:
         return cast(MacState, self._get(FactName.MAC_STATE))
+
+    @property
+    def pam_lockout(self) -> PamLockout:
+        return cast(PamLockout, self._get(FactName.PAM_LOCKOUT))
+
+    @property
+    def pam_history(self) -> PamHistory:
+        return cast(PamHistory, self._get(FactName.PAM_HISTORY))
+
+    @property
+    def log_setup(self) -> LogSetup:
+        return cast(LogSetup, self._get(FactName.LOG_SETUP))
+
+    @property
+    def special_files(self) -> SpecialFiles:
+        return cast(SpecialFiles, self._get(FactName.SPECIAL_FILES))
+
+    @property
+    def desktop_settings(self) -> DesktopSettings:
+        return cast(DesktopSettings, self._get(FactName.DESKTOP_SETTINGS))
 
     @property
     def authorized_keys(self) -> tuple[AuthorizedKey, ...]:

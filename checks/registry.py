@@ -19,9 +19,11 @@ from checks.library import (
     accounts,
     antivirus,
     backup,
+    desktop,
     files,
     firewall,
     jobs,
+    logs,
     mac,
     network,
     password,
@@ -53,6 +55,7 @@ CATEGORIES = frozenset(
         "backup",
         "jobs",
         "system",
+        "logs",
     }
 )
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -250,6 +253,68 @@ _CHECKS: tuple[CheckSpec, ...] = (
             ),
             ParamSpec(
                 "max_days", "int", 90, "密码最长有效天数", "most days a password is valid", 1
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="password.lockout",
+        title_zh="多次输错密码后锁定账户(pam_faillock)",
+        title_en="Accounts lock after repeated wrong passwords (pam_faillock)",
+        remediation_zh="在 PAM 认证栈中启用 pam_faillock:Debian 在 /usr/share/pam-configs 中添加 "
+        "faillock 配置并运行 pam-auth-update --enable faillock;Red Hat 系运行 authselect "
+        "enable-feature with-faillock。在 /etc/security/faillock.conf 中设置 deny = 5、"
+        "unlock_time = 900。",
+        remediation_en="Put pam_faillock in the PAM auth stack: on Debian add a faillock profile "
+        "to /usr/share/pam-configs and run pam-auth-update --enable faillock; on the Red Hat "
+        "family run authselect enable-feature with-faillock. Set deny = 5 and unlock_time = 900 "
+        "in /etc/security/faillock.conf.",
+        severity=Severity.MEDIUM,
+        category="password",
+        platforms=("linux",),
+        rules=("E4",),
+        references=(
+            "CIS Debian Linux 12 5.3.3.1 (pam_faillock: lockout for failed password attempts)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (identification and authentication: login failure "
+            "handling, 登录失败处理)",
+        ),
+        facts=(FactName.PAM_LOCKOUT,),
+        function=password.lockout,
+        params=(
+            ParamSpec(
+                "max_attempts",
+                "int",
+                10,
+                "锁定前允许输错密码的最多次数",
+                "most wrong passwords allowed before an account locks",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="password.history",
+        title_zh="新密码不得重复最近用过的密码(密码历史)",
+        title_en="A new password may not repeat recent ones (password history)",
+        remediation_zh="在 PAM 密码栈中启用 pam_pwhistory(Debian:common-password;Red Hat 系:"
+        "authselect enable-feature with-pwhistory),并在 /etc/security/pwhistory.conf 中设置 "
+        "remember = 5 或更多。",
+        remediation_en="Put pam_pwhistory in the PAM password stack (Debian: common-password; "
+        "Red Hat family: authselect enable-feature with-pwhistory) and set remember = 5 or more "
+        "in /etc/security/pwhistory.conf.",
+        severity=Severity.LOW,
+        category="password",
+        platforms=("linux",),
+        rules=("E4",),
+        references=("CIS Debian Linux 12 5.3.3.3 (pam_pwhistory: password history)",),
+        facts=(FactName.PAM_HISTORY,),
+        function=password.history,
+        params=(
+            ParamSpec(
+                "min_remembered",
+                "int",
+                5,
+                "新密码不得与之相同的最近旧密码个数",
+                "how many recent passwords a new one may not repeat",
+                1,
             ),
         ),
     ),
@@ -569,6 +634,167 @@ _CHECKS: tuple[CheckSpec, ...] = (
         ),
         facts=(FactName.MAC_STATE,),
         function=mac.mandatory_access_control,
+    ),
+    CheckSpec(
+        id="logs.persistent",
+        title_zh="系统日志保存在磁盘上(journald 持久化或 rsyslog)",
+        title_en="System logs are kept on disk (persistent journald or rsyslog)",
+        remediation_zh="安装并启用 rsyslog(apt-get install rsyslog),或在 "
+        "/etc/systemd/journald.conf 中设置 Storage=persistent 并重启 systemd-journald。",
+        remediation_en="Install and enable rsyslog (apt-get install rsyslog), or set "
+        "Storage=persistent in /etc/systemd/journald.conf and restart systemd-journald.",
+        severity=Severity.HIGH,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 6.1 (system logging: journald, rsyslog)",),
+        facts=(FactName.LOG_SETUP,),
+        function=logs.persistent,
+    ),
+    CheckSpec(
+        id="logs.retention",
+        title_zh="系统日志至少保留 6 个月",
+        title_en="System logs are kept for at least six months",
+        remediation_zh="在 /etc/logrotate.d/rsyslog 中改为 weekly 与 rotate 26(或 monthly 与 "
+        "rotate 6);journald 的 MaxRetentionSec 不得小于 6 个月。",
+        remediation_en="In /etc/logrotate.d/rsyslog use weekly with rotate 26 (or monthly with "
+        "rotate 6); journald's MaxRetentionSec must not be below six months.",
+        severity=Severity.MEDIUM,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("Cybersecurity Law of the PRC art. 21 (network logs kept six months)",),
+        facts=(FactName.LOG_SETUP,),
+        function=logs.retention,
+        params=(
+            ParamSpec(
+                "min_days",
+                "int",
+                180,
+                "日志至少保留的天数",
+                "fewest days logs must be kept",
+                60,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="logs.file_permissions",
+        title_zh="日志文件不能被任何账户修改",
+        title_en="No log file can be changed by every account",
+        remediation_zh="去掉其他用户的写权限:chmod o-w 文件;确认是哪个程序或脚本创建了它。",
+        remediation_en="Remove the write permission of others: chmod o-w FILE; find out which "
+        "program or script made it so.",
+        severity=Severity.HIGH,
+        category="logs",
+        platforms=("linux",),
+        rules=("E12",),
+        references=("CIS Debian Linux 12 6.1.4.1 (access to all log files is configured)",),
+        facts=(FactName.SPECIAL_FILES,),
+        function=logs.file_permissions,
+    ),
+    CheckSpec(
+        id="files.world_writable",
+        title_zh="系统目录中没有任何账户都可修改的文件",
+        title_en="No file in the system folders can be changed by every account",
+        remediation_zh="去掉其他用户的写权限:chmod o-w 路径(目录需要共享时改用粘滞位 chmod +t);"
+        "查明是谁改的权限。",
+        remediation_en="Remove the write permission of others: chmod o-w PATH (a folder that "
+        "must be shared gets the sticky bit, chmod +t); find out who changed it.",
+        severity=Severity.HIGH,
+        category="files",
+        platforms=("linux",),
+        rules=("E8",),
+        references=(
+            "CIS Debian Linux 12 7.1.11 (world writable files and directories are secured)",
+        ),
+        facts=(FactName.SPECIAL_FILES,),
+        function=files.world_writable,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "允许任何账户写入的路径",
+                "paths every account is allowed to write",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="files.setid_programs",
+        title_zh="没有发行版之外的 SUID/SGID 程序",
+        title_en="No set-user-id or set-group-id program other than the distribution's",
+        remediation_zh="去掉该程序的特权位(chmod u-s,g-s 路径)或删除它,并排查入侵;确需保留的,"
+        "在策略中批准其路径。",
+        remediation_en="Remove the program's special bits (chmod u-s,g-s PATH) or delete it, "
+        "and look for an intrusion; if it must stay, approve its path in the policy.",
+        severity=Severity.HIGH,
+        category="files",
+        platforms=("linux",),
+        rules=("E8",),
+        references=("CIS Debian Linux 12 7.1.13 (SUID and SGID files are reviewed)",),
+        facts=(FactName.SPECIAL_FILES,),
+        function=files.setid_programs,
+        params=(
+            ParamSpec(
+                "allowed",
+                "list[str]",
+                (),
+                "另外批准的 SUID/SGID 程序路径",
+                "further set-user-id or set-group-id programs approved",
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="services.screen_lock",
+        title_zh="桌面无人操作时自动锁屏",
+        title_en="The desktop locks its screen when left alone",
+        remediation_zh="在 /etc/dconf/db/local.d/00-screensaver 中设置 [org/gnome/desktop/session] "
+        "idle-delay=uint32 900 与 [org/gnome/desktop/screensaver] lock-enabled=true,在 "
+        "locks 目录中锁定这两项,运行 dconf update。",
+        remediation_en="In /etc/dconf/db/local.d/00-screensaver set [org/gnome/desktop/session] "
+        "idle-delay=uint32 900 and [org/gnome/desktop/screensaver] lock-enabled=true, lock both "
+        "in the locks folder, and run dconf update.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("linux",),
+        rules=("E18",),
+        references=(
+            "CIS Debian Linux 12 1.7.4, 1.7.5 (GDM screen lock when idle, and its lock)",
+            "MLPS 2.0 GB/T 22239 8.1.4.1 (session ends after a time without activity)",
+        ),
+        facts=(FactName.DESKTOP_SETTINGS,),
+        function=desktop.screen_lock,
+        params=(
+            ParamSpec(
+                "max_seconds",
+                "int",
+                900,
+                "无人操作到锁屏的最长秒数",
+                "most seconds without input before the screen locks",
+                1,
+            ),
+        ),
+    ),
+    CheckSpec(
+        id="services.media_automount",
+        title_zh="桌面不自动挂载和打开移动介质",
+        title_en="The desktop does not mount removable media automatically",
+        remediation_zh="在 /etc/dconf/db/local.d/00-media-automount 中设置 "
+        "[org/gnome/desktop/media-handling] automount=false 与 automount-open=false,在 locks "
+        "目录中锁定,运行 dconf update。",
+        remediation_en="In /etc/dconf/db/local.d/00-media-automount set "
+        "[org/gnome/desktop/media-handling] automount=false and automount-open=false, lock "
+        "them in the locks folder, and run dconf update.",
+        severity=Severity.MEDIUM,
+        category="services",
+        platforms=("linux",),
+        rules=("E1", "E17"),
+        references=(
+            "CIS Debian Linux 12 1.7.6, 1.7.7 (GDM automatic mounting of removable media)",
+            "MLPS 2.0 GB/T 22239 8.1.4.5 (malicious code prevention)",
+        ),
+        facts=(FactName.DESKTOP_SETTINGS,),
+        function=desktop.media_automount,
     ),
     CheckSpec(
         id="files.account_file_permissions",

@@ -12,10 +12,12 @@ from typing import Any
 
 from checks.collectors.linux.accounts import collect_groups, collect_shadow, collect_users
 from checks.collectors.linux.antivirus import collect_antivirus, collect_scan_log
+from checks.collectors.linux.desktop import collect_desktop_settings
 from checks.collectors.linux.firewall import collect_firewall
 from checks.collectors.linux.identity import collect_backup_location, collect_network_interfaces
 from checks.collectors.linux.login_defs import collect_login_defs
 from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.logs import collect_log_setup
 from checks.collectors.linux.mac import collect_mac_state
 from checks.collectors.linux.network import collect_listening_sockets
 from checks.collectors.linux.packages import (
@@ -23,9 +25,11 @@ from checks.collectors.linux.packages import (
     collect_package_activity,
     collect_packages,
 )
+from checks.collectors.linux.pam import collect_pam_history, collect_pam_lockout
 from checks.collectors.linux.processes import collect_listening_programs, collect_processes
 from checks.collectors.linux.pwquality import collect_pwquality
 from checks.collectors.linux.scheduled import collect_scheduled_jobs
+from checks.collectors.linux.special_files import collect_special_files
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sshd import collect_sshd_config
 from checks.collectors.linux.sudoers import collect_sudo_rules
@@ -59,6 +63,11 @@ LINUX_COLLECTORS: dict[FactName, Collector] = {
     FactName.SUDO_RULES: collect_sudo_rules,
     FactName.TIME_SYNC: collect_time_sync,
     FactName.MAC_STATE: collect_mac_state,
+    FactName.PAM_LOCKOUT: collect_pam_lockout,
+    FactName.PAM_HISTORY: collect_pam_history,
+    FactName.LOG_SETUP: collect_log_setup,
+    FactName.SPECIAL_FILES: collect_special_files,
+    FactName.DESKTOP_SETTINGS: collect_desktop_settings,
     FactName.PENDING_UPDATES: collect_pending_updates,
     FactName.SENSITIVE_FILES: collect_sensitive_files,
     FactName.CLOCK: collect_clock,

@@ -263,13 +263,32 @@ def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         return findings
     if not weak.accounts_tested:
         return [Finding(Status.PASS, "host", "no account has a password that could be guessed")]
+    evidence: dict[str, Any] = {
+        "accounts_tested": len(weak.accounts_tested),
+        "candidates": weak.candidates,
+    }
+    if weak.incomplete:
+        # Said as it is: the likeliest candidates are behind us, the rest come next scan.
+        evidence["incomplete"] = dict(weak.incomplete)
+        tried = min(n for _, n in weak.incomplete)
+        return [
+            Finding(
+                Status.PASS,
+                "host",
+                f"none of {len(weak.accounts_tested)} passwords is a known default or weak "
+                f"password so far: {len(weak.incomplete)} with a slow hash were tried against "
+                f"their {tried} or more likeliest of {weak.candidates} candidates; the agent's "
+                "next scans try the rest",
+                evidence,
+            )
+        ]
     return [
         Finding(
             Status.PASS,
             "host",
             f"none of {len(weak.accounts_tested)} passwords is a known default or weak password "
             f"({weak.candidates} candidates each)",
-            {"accounts_tested": len(weak.accounts_tested), "candidates": weak.candidates},
+            evidence,
         )
     ]
 

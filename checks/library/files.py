@@ -80,3 +80,173 @@ def account_file_permissions(facts: Facts, params: dict[str, Any]) -> list[Findi
             {"files": checked},
         )
     ]
+
+
+# Set-user-id and set-group-id programs that Debian/Ubuntu and the Red Hat family ship, by the
+# path they have with merged /usr; anything else with those bits was put there by someone.
+DISTRIBUTION_SETID = frozenset(
+    {
+        # shadow-utils, util-linux, sudo, PAM, OpenSSH, D-Bus, polkit (Debian and Red Hat)
+        "/usr/bin/chage",
+        "/usr/bin/chfn",
+        "/usr/bin/chsh",
+        "/usr/bin/expiry",
+        "/usr/bin/gpasswd",
+        "/usr/bin/newgrp",
+        "/usr/bin/passwd",
+        "/usr/bin/newgidmap",
+        "/usr/bin/newuidmap",
+        "/usr/bin/su",
+        "/usr/bin/mount",
+        "/usr/bin/umount",
+        "/usr/bin/wall",
+        "/usr/bin/write",
+        "/usr/bin/bsd-write",
+        "/usr/bin/sudo",
+        "/usr/bin/pkexec",
+        "/usr/bin/crontab",
+        "/usr/bin/at",
+        "/usr/bin/ssh-agent",
+        "/usr/bin/fusermount",
+        "/usr/bin/fusermount3",
+        "/usr/bin/ntfs-3g",
+        "/usr/bin/dotlockfile",
+        "/usr/bin/plocate",
+        "/usr/bin/locate",
+        "/usr/bin/mlocate",
+        "/usr/bin/staprun",
+        "/usr/bin/ksu",
+        "/usr/bin/Xorg",
+        "/usr/bin/vmware-user-suid-wrapper",
+        "/usr/sbin/unix_chkpwd",
+        "/usr/sbin/pam_extrausers_chkpwd",
+        "/usr/sbin/pam_timestamp_check",
+        "/usr/sbin/userhelper",
+        "/usr/sbin/usernetctl",
+        "/usr/sbin/grub2-set-bootflag",
+        "/usr/sbin/mount.nfs",
+        "/usr/sbin/mount.cifs",
+        "/usr/sbin/pppd",
+        "/usr/sbin/postdrop",
+        "/usr/sbin/postqueue",
+        "/usr/sbin/exim4",
+        "/usr/lib/openssh/ssh-keysign",
+        "/usr/libexec/openssh/ssh-keysign",
+        "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+        "/usr/libexec/dbus-1/dbus-daemon-launch-helper",
+        "/usr/lib/policykit-1/polkit-agent-helper-1",
+        "/usr/lib/polkit-1/polkit-agent-helper-1",
+        "/usr/libexec/polkit-agent-helper-1",
+        "/usr/lib/eject/dmcrypt-get-device",
+        "/usr/lib/xorg/Xorg.wrap",
+        "/usr/libexec/Xorg.wrap",
+        "/usr/lib/x86_64-linux-gnu/utempter/utempter",
+        "/usr/lib/aarch64-linux-gnu/utempter/utempter",
+        "/usr/libexec/utempter/utempter",
+        "/usr/lib/chromium/chrome-sandbox",
+        "/usr/lib/snapd/snap-confine",
+        "/usr/libexec/cockpit-session",
+        "/usr/libexec/qemu-bridge-helper",
+        "/usr/lib/qemu/qemu-bridge-helper",
+        "/usr/lib/x86_64-linux-gnu/lxc/lxc-user-nic",
+        "/usr/libexec/spice-gtk-x86_64/spice-client-glib-usb-acl-helper",
+        "/usr/lib/spice-gtk/spice-client-glib-usb-acl-helper",
+        # Ubuntu and older releases of both families
+        "/usr/sbin/mount.ecryptfs_private",
+        "/usr/bin/traceroute6.iputils",
+        "/usr/bin/ping",
+        "/usr/bin/ping6",
+        "/usr/bin/screen",
+        "/usr/bin/procmail",
+        "/usr/bin/lppasswd",
+        "/usr/bin/firejail",
+        "/usr/sbin/seunshare",
+        "/usr/sbin/sendmail.sendmail",
+        "/usr/libexec/dbus-daemon-launch-helper",
+    }
+)
+# Folders where anyone may write by design (sticky folders are not reported at all), and the
+# logs, which logs.file_permissions judges.
+_SCRATCH = ("/tmp/", "/var/tmp/", "/var/crash/", "/var/log/")
+
+
+def _merged_usr(path: str) -> str:
+    """/bin/su and /usr/bin/su are one file on a merged-/usr host; judge the /usr name."""
+    top = path.split("/", 2)[1]
+    return f"/usr{path}" if top in ("bin", "sbin", "lib", "lib64") else path
+
+
+def world_writable(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    special = facts.special_files
+    allowed = set(params["allowed"])
+    findings = []
+    for file in special.world_writable:
+        if file.path.startswith(_SCRATCH) or file.path in allowed:
+            continue
+        kind = "folder" if file.is_dir else "file"
+        shipped = f"shipped by package {file.package}" if file.package else "no package ships it"
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"file:{file.path}",
+                f"every account can change the {kind} {file.path} (mode {file.mode:04o}; "
+                f"{shipped})",
+                {"mode": f"{file.mode:04o}", "uid": file.uid, "package": file.package},
+            )
+        )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            "no file or folder in the system folders can be changed by every account",
+            {"walked": list(special.walked)},
+        )
+    ]
+
+
+def setid_programs(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    special = facts.special_files
+    allowed = {_merged_usr(p) for p in params["allowed"]}
+    findings = []
+    for file in special.setid:
+        name = _merged_usr(file.path)
+        known = name in DISTRIBUTION_SETID
+        # A distribution's name with no package behind it is a replaced or planted copy.
+        owned = file.package is not None or not special.packages_known
+        if name in allowed or (known and owned):
+            continue
+        bits = " and ".join(
+            what
+            for bit, what in ((0o4000, "set-user-id"), (0o2000, "set-group-id"))
+            if file.mode & bit
+        )
+        if known:
+            why = "has the name of a distribution's program, but no installed package ships it"
+        elif file.package:
+            why = (
+                f"is from package {file.package}, but is not among the set-id programs the "
+                "distributions ship (was its mode changed?)"
+            )
+        else:
+            why = "no installed package ships it"
+        findings.append(
+            Finding(
+                Status.FAIL,
+                f"file:{file.path}",
+                f"{file.path} is {bits} (owner uid {file.uid}, mode {file.mode:04o}) and {why}",
+                {"mode": f"{file.mode:04o}", "uid": file.uid, "package": file.package},
+            )
+        )
+    if findings:
+        return findings
+    return [
+        Finding(
+            Status.PASS,
+            "host",
+            f"the {len(special.setid)} set-user-id and set-group-id programs are the "
+            "distribution's own",
+            {"programs": [f.path for f in special.setid]},
+        )
+    ]

@@ -112,3 +112,87 @@ def policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         _classes_finding(facts, params["min_classes"]),
         _max_age_finding(facts, params["max_days"]),
     ]
+
+
+def _no_pam(files: tuple[str, ...], stack: str) -> Finding | None:
+    """A tree without any PAM stack cannot be judged: nothing there to configure."""
+    if files:
+        return None
+    return Finding(
+        Status.NOT_APPLICABLE,
+        "host",
+        f"no PAM {stack} stack was found (common-{stack}, system-auth, password-auth)",
+    )
+
+
+def lockout(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    state = facts.pam_lockout
+    missing = _no_pam(state.pam_files_read, "auth")
+    if missing is not None:
+        return [missing]
+    most = params["max_attempts"]
+    evidence: dict[str, Any] = {
+        "module": state.module,
+        "deny": state.deny,
+        "unlock_time": state.unlock_time,
+        "sources": list(state.sources),
+        "pam_files": list(state.pam_files_read),
+        "allowed": most,
+    }
+    if state.module is None or state.deny is None:
+        message = (
+            "no lockout module (pam_faillock) is in the PAM auth stack "
+            f"({', '.join(state.pam_files_read)}): password guessing is unlimited"
+        )
+        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
+    if state.deny == 0:
+        message = f"{state.module} is in the auth stack with deny=0: it never locks an account"
+        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
+    if state.deny > most:
+        message = f"accounts lock only after {state.deny} wrong passwords (policy: at most {most})"
+        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
+    unlock = (
+        "until an administrator unlocks them"
+        if state.unlock_time == 0
+        else f"for {state.unlock_time} s"
+    )
+    return [
+        Finding(
+            Status.PASS,
+            "policy:lockout",
+            f"accounts lock {unlock} after {state.deny} wrong passwords ({state.module})",
+            evidence,
+        )
+    ]
+
+
+def history(facts: Facts, params: dict[str, Any]) -> list[Finding]:
+    state = facts.pam_history
+    missing = _no_pam(state.pam_files_read, "password")
+    if missing is not None:
+        return [missing]
+    least = params["min_remembered"]
+    evidence: dict[str, Any] = {
+        "module": state.module,
+        "remember": state.remember,
+        "sources": list(state.sources),
+        "pam_files": list(state.pam_files_read),
+        "required": least,
+    }
+    if state.remember >= least:
+        return [
+            Finding(
+                Status.PASS,
+                "policy:history",
+                f"a new password may not repeat the last {state.remember} ({state.module})",
+                evidence,
+            )
+        ]
+    if state.module is None:
+        message = (
+            "no password history is kept (no pam_pwhistory, no pam_unix remember= in "
+            f"{', '.join(state.pam_files_read)}): an old password may be set again"
+        )
+    else:
+        message = f"{state.module} remembers only {state.remember} old passwords (policy: {least})"
+    return [Finding(Status.FAIL, "policy:history", message, evidence)]

@@ -86,6 +86,9 @@ CATEGORY_LABELS: dict[str, Any] = {
     "software": _l("Software"),
     "firewall": _l("Firewall"),
     "backup": _l("Backups"),
+    "jobs": _l("Scheduled jobs"),
+    "system": _l("System protection"),
+    "logs": _l("Logs"),
 }
 
 

@@ -8,7 +8,8 @@ shapes it (suite, variant, packages, mirror). Unpacking a copy takes seconds.
 
 The cached root holds the apt lists of bookworm, bookworm-updates and bookworm-security (so the
 pending security updates can be computed from files), and the .deb files of a P2P client and a
-game in apt's archive folder, so a test installs them with apt-get in chroot without a network.
+game, rsyslog and logrotate in apt's archive folder, so a test installs them with apt-get in
+chroot without a network.
 
 Run `python -m tests.checks.debroot` (as root) to build the cache ahead of the tests.
 """
@@ -29,8 +30,10 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 VARIANT = "minbase"
 # openssh-server: its own sshd_config to edit with sed; cron: crontab; sudo: sudoers.
 INCLUDE = ("openssh-server", "cron", "sudo")
-# Downloaded into the root's apt archive, installed by the tests with apt-get in chroot.
-CACHED_DEBS = ("ctorrent", "sl")
+# Downloaded into the root's apt archive, installed by the tests with apt-get in chroot:
+# a P2P client and a game (unapproved software), a syslog daemon and logrotate (logs kept on
+# disk, rotated by Debian's stock rules).
+CACHED_DEBS = ("ctorrent", "sl", "rsyslog", "logrotate")
 CACHE_DIR = Path(os.environ.get("XUNJIAN_CACHE", Path.home() / ".cache" / "xunjian"))
 
 

@@ -72,6 +72,10 @@ TOOL_PACKAGES = {
     "debootstrap": "debootstrap",
     "ssh-keygen": "openssh-client",
     "chroot": "coreutils",
+    "createrepo_c": "createrepo-c",
+    "modifyrepo_c": "createrepo-c",
+    "glib-compile-schemas": "libglib2.0-bin",
+    "gsettings": "libglib2.0-bin",
 }
 BASE_PASSWD_DIR = Path("/usr/share/base-passwd")
 SEARCH_PATH = os.pathsep.join(
@@ -372,18 +376,21 @@ PACKAGES_COMMON = [
 ]
 
 
-def build_rpm(workdir: Path, name: str, group: str, binary: str) -> Path:
+def build_rpm(
+    workdir: Path, name: str, group: str, binary: str, version: str = "1.0", epoch: int = 0
+) -> Path:
     """A real .rpm made by rpmbuild from a minimal spec holding one file."""
     (workdir / "SPECS").mkdir(parents=True, exist_ok=True)
-    spec = workdir / "SPECS" / f"{name}.spec"
+    spec = workdir / "SPECS" / f"{name}-{version}.spec"
     spec.write_text(
-        f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: stand-in\nLicense: MIT\n"
+        (f"Epoch: {epoch}\n" if epoch else "")
+        + f"Name: {name}\nVersion: {version}\nRelease: 1\nSummary: stand-in\nLicense: MIT\n"
         f"Group: {group}\nBuildArch: noarch\n%description\nstand-in for the xunjian tests\n"
         f"%install\nmkdir -p %{{buildroot}}{binary.rsplit('/', 1)[0]}\n"
         f"printf '#!/bin/sh\\n' > %{{buildroot}}{binary}\n%files\n{binary}\n"
     )
     run(["rpmbuild", "--define", f"_topdir {workdir}", "-bb", str(spec)])
-    return next((workdir / "RPMS" / "noarch").glob(f"{name}-1.0-1.noarch.rpm"))
+    return next((workdir / "RPMS" / "noarch").glob(f"{name}-{version}-1.noarch.rpm"))
 
 
 def rpm_tree(root: Path, rpms: Sequence[Path]) -> HostTree:
@@ -400,6 +407,53 @@ def enable_unit(tree: HostTree, target: str, unit: str) -> None:
     link = tree.path(f"/etc/systemd/system/{target}.wants/{unit}")
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(f"/lib/systemd/system/{unit}", link)
+
+
+# rsyslog's rules as Debian 12's rsyslog.conf has them.
+RSYSLOG_RULES = (
+    "*.*;auth,authpriv.none\t\t-/var/log/syslog\n"
+    "auth,authpriv.*\t\t\t/var/log/auth.log\n"
+    "cron.*\t\t\t\t-/var/log/cron.log\n"
+    "kern.*\t\t\t\t-/var/log/kern.log\n"
+)
+
+
+def rsyslog(tree: HostTree, weeks_kept: int) -> None:
+    """rsyslog started at boot, its files rotated weekly with weeks_kept old copies, under
+    this host's own logrotate.conf."""
+    tree.write("/usr/sbin/rsyslogd", "#!/bin/sh\n", 0o755)
+    tree.write("/etc/rsyslog.conf", 'module(load="imuxsock")\n' + RSYSLOG_RULES)
+    enable_unit(tree, "multi-user.target", "rsyslog.service")
+    tree.write(
+        "/etc/logrotate.conf", data_file(Path("/etc/logrotate.conf"), "logrotate").read_text()
+    )
+    tree.write(
+        "/etc/logrotate.d/rsyslog",
+        "/var/log/syslog\n/var/log/auth.log\n/var/log/cron.log\n/var/log/kern.log\n{\n"
+        f"\trotate {weeks_kept}\n\tweekly\n\tmissingok\n\tcompress\n\tpostrotate\n"
+        "\t\t/usr/lib/rsyslog/rsyslog-rotate\n\tendscript\n}\n",
+    )
+
+
+GNOME_SCHEMAS = Path("/usr/share/glib-2.0/schemas")
+
+
+def gnome_desktop(tree: HostTree, dconf: str, locks: str = "") -> None:
+    """A GNOME PC: gnome-shell, this host's GNOME desktop schemas and Debian's vendor override
+    (gsettings-desktop-schemas), and a dconf system database "local" holding dconf."""
+    tree.write("/usr/bin/gnome-shell", "#!/bin/sh\n", 0o755)
+    for name in (
+        "org.gnome.desktop.session.gschema.xml",
+        "org.gnome.desktop.screensaver.gschema.xml",
+        "org.gnome.desktop.media-handling.gschema.xml",
+        "10_gsettings-desktop-schemas.gschema.override",
+    ):
+        source = data_file(GNOME_SCHEMAS / name, "gsettings-desktop-schemas")
+        tree.write(f"{GNOME_SCHEMAS}/{name}", source.read_text())
+    tree.write("/etc/dconf/profile/user", "user-db:user\nsystem-db:local\n")
+    tree.write("/etc/dconf/db/local.d/00-site", dconf)
+    if locks:
+        tree.write("/etc/dconf/db/local.d/locks/00-site", locks)
 
 
 def apt_lists(tree: HostTree, refreshed: datetime) -> None:
@@ -446,6 +500,27 @@ PAM_PASSWORD_WITH_PWQUALITY = (
     "password\trequisite\t\t\tpam_deny.so\n"
     "password\trequired\t\t\tpam_permit.so\n"
 )
+# The same with pam_pwhistory before pam_unix, as CIS Debian 12 5.3.3.3 has it.
+PAM_PASSWORD_WITH_HISTORY = (
+    "password\trequisite\t\t\tpam_pwquality.so retry=3\n"
+    "password\trequisite\t\t\tpam_pwhistory.so remember=5 enforce_for_root use_authtok\n"
+    + PAM_PASSWORD_WITH_PWQUALITY.split("\n", 1)[1]
+)
+# What pam-auth-update writes into common-auth on a stock Debian: no lockout.
+PAM_AUTH_STOCK = (
+    "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n"
+    "auth\trequisite\t\t\tpam_deny.so\n"
+    "auth\trequired\t\t\tpam_permit.so\n"
+)
+# With pam_faillock around pam_unix (pam_faillock(8)'s example for Debian's layout).
+PAM_AUTH_WITH_FAILLOCK = (
+    "auth\trequisite\t\t\tpam_faillock.so preauth\n"
+    "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n"
+    "auth\t[default=die]\t\t\tpam_faillock.so authfail\n"
+    "auth\trequisite\t\t\tpam_deny.so\n"
+    "auth\trequired\t\t\tpam_permit.so\n"
+    "auth\tsufficient\t\t\tpam_faillock.so authsucc\n"
+)
 
 
 def clean_tree(root: Path) -> HostTree:
@@ -458,7 +533,9 @@ def clean_tree(root: Path) -> HostTree:
     tree.set_login_defs("PASS_MAX_DAYS", "90")
     tree.set_login_defs("PASS_MIN_LEN", "8")
     tree.write("/etc/security/pwquality.conf", "minlen = 10\nminclass = 3\n")
-    tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_PWQUALITY)
+    tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_HISTORY)
+    tree.write("/etc/pam.d/common-auth", PAM_AUTH_WITH_FAILLOCK)
+    tree.write("/etc/security/faillock.conf", "deny = 5\nunlock_time = 900\n")
     tree.capture_sockets(
         tcp=[("0.0.0.0", 22), ("::", 22), ("127.0.0.1", 631)], udp=[("0.0.0.0", 68)]
     )
@@ -494,6 +571,14 @@ def clean_tree(root: Path) -> HostTree:
     tree.write("/etc/nftables.conf", NFTABLES_DEFAULT_DENY)
     enable_unit(tree, "sysinit.target", "systemd-timesyncd.service")
     enable_unit(tree, "sysinit.target", "apparmor.service")
+    rsyslog(tree, weeks_kept=26)
+    gnome_desktop(
+        tree,
+        "[org/gnome/desktop/session]\nidle-delay=uint32 600\n\n"
+        "[org/gnome/desktop/media-handling]\nautomount=false\nautomount-open=false\n",
+        "/org/gnome/desktop/session/idle-delay\n/org/gnome/desktop/screensaver/lock-enabled\n"
+        "/org/gnome/desktop/media-handling/automount\n",
+    )
     # Debian's stock sudoers (root and %sudo), as the sudo package ships it.
     tree.write("/etc/sudoers", data_file(Path("/etc/sudoers"), "sudo").read_text(), 0o440)
     enable_unit(tree, "sysinit.target", "nftables.service")
@@ -537,6 +622,7 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     # login.defs stays Debian's default: PASS_MAX_DAYS 99999 and no PASS_MIN_LEN.
     tree.write("/etc/security/pwquality.conf", "minlen = 6\nminclass = 1\n")
     tree.write("/etc/pam.d/common-password", PAM_PASSWORD_WITH_PWQUALITY)
+    tree.write("/etc/pam.d/common-auth", PAM_AUTH_STOCK)
     tree.capture_sockets(
         tcp=[("0.0.0.0", 22), ("0.0.0.0", 23), ("::", 8080)], udp=[("0.0.0.0", 67)]
     )
@@ -577,6 +663,12 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
     tree.touch("/srv/backup/old.tar.gz", now - timedelta(days=30))
     tree.write("/sys/class/net/eth0/address", "52:54:00:aa:bb:cc\n")
     tree.path("/etc/shadow").chmod(0o644)
+    # No syslog daemon, no journald; a log and a script anyone may change; a root shell.
+    tree.write("/var/log/lab.log", "", 0o666)
+    tree.write("/usr/local/bin/backup.sh", "#!/bin/sh\n", 0o777)
+    tree.write("/usr/local/bin/.helper", "#!/bin/sh\n", 0o4755)
+    # The lab PC's screen never locks ("the projector kept going dark"); automount as shipped.
+    gnome_desktop(tree, "[org/gnome/desktop/session]\nidle-delay=uint32 0\n")
     expected = {
         ("accounts.uid0_extra", "user:toor"),
         ("accounts.empty_password", "user:alice"),
@@ -587,6 +679,14 @@ def faulty_tree(root: Path) -> tuple[HostTree, set[tuple[str, str]]]:
         ("password.policy", "policy:min_length"),
         ("password.policy", "policy:complexity"),
         ("password.policy", "policy:max_age"),
+        ("password.lockout", "policy:lockout"),  # stock common-auth: no pam_faillock
+        ("password.history", "policy:history"),  # no pam_pwhistory
+        ("logs.persistent", "host"),
+        ("logs.file_permissions", "file:/var/log/lab.log"),
+        ("files.world_writable", "file:/usr/local/bin/backup.sh"),
+        ("files.setid_programs", "file:/usr/local/bin/.helper"),
+        ("services.screen_lock", "desktop:screen_lock"),
+        ("services.media_automount", "desktop:automount"),
         ("services.listening", "port:tcp/23"),
         ("services.listening", "port:tcp/8080"),
         ("network.dhcp_server", "port:udp/67"),

@@ -5,14 +5,21 @@ from __future__ import annotations
 from checks.errors import NoPrivilege, NotApplicable
 from checks.facts import (
     AuthorizedKey,
+    DesktopSettings,
     FactName,
     Firewall,
     InstalledPackage,
     JobProgram,
     Kernels,
+    LogRotation,
+    LogSetup,
     MacState,
+    PamHistory,
+    PamLockout,
     PasswordState,
     ScheduledJob,
+    SpecialFile,
+    SpecialFiles,
     SudoRule,
     TimeSync,
     WeakPassword,
@@ -49,7 +56,259 @@ TMP_SCRIPT = JobProgram("/tmp/x.sh", False, None, None, None)
 OPEN_SCRIPT = JobProgram("/srv/job.sh", True, 0o777, 0, 0)
 ALICES_SCRIPT = JobProgram("/home/alice/job.sh", True, 0o755, 1000, 1000)
 
+COMMON_AUTH = ("/etc/pam.d/common-auth",)
+COMMON_PASSWORD = ("/etc/pam.d/common-password",)
+FAILLOCK = "pam_faillock.so"
+
+
+def _lockout(module: str | None, deny: int | None, unlock: int | None = 900) -> PamLockout:
+    return PamLockout(module, deny, unlock, COMMON_AUTH, COMMON_AUTH if module else ())
+
+
+def _history(module: str | None, remember: int) -> PamHistory:
+    return PamHistory(module, remember, COMMON_PASSWORD, COMMON_PASSWORD if module else ())
+
+
+RSYSLOG_FILES = ("/var/log/syslog", "/var/log/auth.log")
+DEBIAN_ROTATION = LogRotation("/etc/logrotate.d/rsyslog", RSYSLOG_FILES, 7.0, 4, None)
+HALF_YEAR = LogRotation("/etc/logrotate.d/rsyslog", RSYSLOG_FILES, 7.0, 26, None)
+BY_SIZE = LogRotation("/etc/logrotate.d/rsyslog", ("/var/log/*.log",), None, 9, None)
+OTHER = LogRotation("/etc/logrotate.d/apt", ("/var/log/apt/term.log",), 30.0, 12, None)
+
+
+def _logs(
+    syslog: bool = False,
+    storage: str | None = None,
+    journal_dir: bool = False,
+    max_days: float | None = None,
+    rotations: tuple[LogRotation, ...] = (),
+) -> LogSetup:
+    return LogSetup(
+        journald_installed=storage is not None,
+        journald_storage=storage,
+        journal_dir_exists=journal_dir,
+        journald_max_retention_days=max_days,
+        syslog_daemons=("rsyslog",) if syslog else (),
+        syslog_files=RSYSLOG_FILES if syslog else (),
+        rotations=rotations,
+    )
+
+
+def _special(
+    writable: tuple[SpecialFile, ...] = (), setid: tuple[SpecialFile, ...] = ()
+) -> SpecialFiles:
+    return SpecialFiles(writable, setid, ("/usr", "/etc", "/var"), True)
+
+
+SU = SpecialFile("/usr/bin/su", 0o4755, False, 0, 0, "util-linux")
+FIND_SUID = SpecialFile("/usr/bin/find", 0o4755, False, 0, 0, "findutils")
+HIDDEN_SHELL = SpecialFile("/usr/local/bin/.sh", 0o4755, False, 0, 0, None)
+FAKE_PASSWD = SpecialFile("/bin/passwd", 0o4755, False, 0, 0, None)
+OPEN_SCRIPT_FILE = SpecialFile("/usr/local/bin/backup.sh", 0o777, False, 0, 0, None)
+OPEN_LOG = SpecialFile("/var/log/lab.log", 0o666, False, 0, 0, None)
+TMP_FILE = SpecialFile("/tmp/x", 0o666, False, 1000, 1000, None)
+
+GNOME_DEFAULTS = {
+    "org.gnome.desktop.session idle-delay": "300",
+    "org.gnome.desktop.screensaver lock-enabled": "true",
+    "org.gnome.desktop.screensaver lock-delay": "0",
+    "org.gnome.desktop.media-handling automount": "true",
+    "org.gnome.desktop.media-handling automount-open": "true",
+}
+
+
+def _desktop(desktops: tuple[str, ...] = ("GNOME",), **changed: str) -> DesktopSettings:
+    values = dict(GNOME_DEFAULTS)
+    for key, value in changed.items():
+        name = next(k for k in values if k.endswith(key.replace("_", "-")))
+        values[name] = value
+    return DesktopSettings(desktops, bool(desktops), values, {}, ())
+
+
 MORE_CASES: dict[str, list[Case]] = {
+    "services.screen_lock": [
+        Case(
+            "GNOME's default", {F.DESKTOP_SETTINGS: _desktop()}, {("pass", "desktop:screen_lock")}
+        ),
+        Case(
+            "never idle",
+            {F.DESKTOP_SETTINGS: _desktop(idle_delay="0")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case(
+            "no lock",
+            {F.DESKTOP_SETTINGS: _desktop(lock_enabled="false")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case(
+            "too late",
+            {F.DESKTOP_SETTINGS: _desktop(idle_delay="900", lock_delay="60")},
+            {("fail", "desktop:screen_lock")},
+        ),
+        Case("server", {F.DESKTOP_SETTINGS: _desktop(())}, {("not_applicable", "host")}),
+        Case(
+            "not GNOME",
+            {F.DESKTOP_SETTINGS: DesktopSettings(("Xfce",), False, {}, {}, ())},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "services.media_automount": [
+        Case("GNOME's default", {F.DESKTOP_SETTINGS: _desktop()}, {("fail", "desktop:automount")}),
+        Case(
+            "off",
+            {F.DESKTOP_SETTINGS: _desktop(automount="false", automount_open="false")},
+            {("pass", "desktop:automount")},
+        ),
+        Case("server", {F.DESKTOP_SETTINGS: _desktop(())}, {("not_applicable", "host")}),
+    ],
+    "logs.persistent": [
+        Case("rsyslog", {F.LOG_SETUP: _logs(syslog=True)}, {("pass", "host")}),
+        Case("journal", {F.LOG_SETUP: _logs(storage="persistent")}, {("pass", "host")}),
+        Case(
+            "auto with dir",
+            {F.LOG_SETUP: _logs(storage="auto", journal_dir=True)},
+            {("pass", "host")},
+        ),
+        Case("auto, no dir", {F.LOG_SETUP: _logs(storage="auto")}, {("fail", "host")}),
+        Case(
+            "volatile",
+            {F.LOG_SETUP: _logs(storage="volatile", journal_dir=True)},
+            {("fail", "host")},
+        ),
+        Case("nothing", {F.LOG_SETUP: _logs()}, {("fail", "host")}),
+    ],
+    "logs.retention": [
+        Case(
+            "Debian's four weeks",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(DEBIAN_ROTATION, OTHER))},
+            {("fail", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
+            "26 weeks",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(HALF_YEAR,))},
+            {("pass", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
+            "by size",
+            {F.LOG_SETUP: _logs(syslog=True, rotations=(BY_SIZE,))},
+            {("fail", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case("never rotated", {F.LOG_SETUP: _logs(syslog=True)}, {("pass", "host")}),
+        Case(
+            "journal aged out",
+            {F.LOG_SETUP: _logs(storage="persistent", max_days=30)},
+            {("fail", "journal:journald")},
+        ),
+        Case(
+            "rsyslog keeps what a short journal drops",
+            {
+                F.LOG_SETUP: _logs(
+                    syslog=True, storage="persistent", max_days=30, rotations=(HALF_YEAR,)
+                )
+            },
+            {("pass", "logrotate:/etc/logrotate.d/rsyslog")},
+        ),
+        Case(
+            "journal by size",
+            {F.LOG_SETUP: _logs(storage="persistent")},
+            {("pass", "journal:journald")},
+        ),
+        Case("nothing on disk", {F.LOG_SETUP: _logs()}, {("not_applicable", "host")}),
+    ],
+    "logs.file_permissions": [
+        Case(
+            "clean", {F.SPECIAL_FILES: _special((TMP_FILE, OPEN_SCRIPT_FILE))}, {("pass", "host")}
+        ),
+        Case(
+            "open log",
+            {F.SPECIAL_FILES: _special((OPEN_LOG,))},
+            {("fail", "file:/var/log/lab.log")},
+        ),
+    ],
+    "files.world_writable": [
+        Case("scratch only", {F.SPECIAL_FILES: _special((TMP_FILE, OPEN_LOG))}, {("pass", "host")}),
+        Case(
+            "open script",
+            {F.SPECIAL_FILES: _special((OPEN_SCRIPT_FILE,))},
+            {("fail", "file:/usr/local/bin/backup.sh")},
+        ),
+        Case(
+            "approved",
+            {F.SPECIAL_FILES: _special((OPEN_SCRIPT_FILE,))},
+            {("pass", "host")},
+            {"allowed": ["/usr/local/bin/backup.sh"]},
+        ),
+    ],
+    "files.setid_programs": [
+        Case("su", {F.SPECIAL_FILES: _special(setid=(SU,))}, {("pass", "host")}),
+        Case(
+            "find made set-user-id",
+            {F.SPECIAL_FILES: _special(setid=(SU, FIND_SUID))},
+            {("fail", "file:/usr/bin/find")},
+        ),
+        Case(
+            "a hidden shell",
+            {F.SPECIAL_FILES: _special(setid=(HIDDEN_SHELL,))},
+            {("fail", "file:/usr/local/bin/.sh")},
+        ),
+        Case(
+            "a passwd no package ships",
+            {F.SPECIAL_FILES: _special(setid=(FAKE_PASSWD,))},
+            {("fail", "file:/bin/passwd")},
+        ),
+        Case(
+            "approved",
+            {F.SPECIAL_FILES: _special(setid=(HIDDEN_SHELL,))},
+            {("pass", "host")},
+            {"allowed": ["/usr/local/bin/.sh"]},
+        ),
+    ],
+    "password.lockout": [
+        Case(
+            "faillock deny=5", {F.PAM_LOCKOUT: _lockout(FAILLOCK, 5)}, {("pass", "policy:lockout")}
+        ),
+        Case(
+            "admin unlocks",
+            {F.PAM_LOCKOUT: _lockout(FAILLOCK, 3, 0)},
+            {("pass", "policy:lockout")},
+        ),
+        Case("no module", {F.PAM_LOCKOUT: _lockout(None, None)}, {("fail", "policy:lockout")}),
+        Case("never locks", {F.PAM_LOCKOUT: _lockout(FAILLOCK, 0)}, {("fail", "policy:lockout")}),
+        Case(
+            "too many tries",
+            {F.PAM_LOCKOUT: _lockout(FAILLOCK, 5)},
+            {("fail", "policy:lockout")},
+            {"max_attempts": 4},
+        ),
+        Case(
+            "no PAM at all",
+            {F.PAM_LOCKOUT: PamLockout(None, None, None, (), ())},
+            {("not_applicable", "host")},
+        ),
+    ],
+    "password.history": [
+        Case(
+            "pwhistory default",
+            {F.PAM_HISTORY: _history("pam_pwhistory.so", 10)},
+            {("pass", "policy:history")},
+        ),
+        Case(
+            "pam_unix remember",
+            {F.PAM_HISTORY: _history("pam_unix.so", 5)},
+            {("pass", "policy:history")},
+        ),
+        Case("none", {F.PAM_HISTORY: _history(None, 0)}, {("fail", "policy:history")}),
+        Case(
+            "too few",
+            {F.PAM_HISTORY: _history("pam_pwhistory.so", 2)},
+            {("fail", "policy:history")},
+        ),
+        Case(
+            "no PAM at all",
+            {F.PAM_HISTORY: PamHistory(None, 0, (), ())},
+            {("not_applicable", "host")},
+        ),
+    ],
     "system.mandatory_access_control": [
         Case("AppArmor", {F.MAC_STATE: MacState(True, True, None)}, {("pass", "host")}),
         Case("AppArmor on a tree", {F.MAC_STATE: MacState(True, None, None)}, {("pass", "host")}),
@@ -188,6 +447,15 @@ MORE_CASES: dict[str, list[Case]] = {
     ],
     "accounts.weak_password": [
         Case("none weak", {F.WEAK_PASSWORDS: {"": NO_WEAK}}, {("pass", "host")}),
+        Case(
+            "an agent's first scan, yescrypt tried in part",
+            {
+                F.WEAK_PASSWORDS: {
+                    "": WeakPasswords((), ("root", "alice"), 60, (), (("alice", 10),))
+                }
+            },
+            {("pass", "host")},
+        ),
         Case(
             "an organisation word, asked for under the words' key",
             {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -12,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from checks.api import run_scan
 from checks.collectors.linux.antivirus import (
     collect_antivirus,
     collect_scan_log,
     parse_cvd_header,
     parse_scan_log,
 )
+from checks.collectors.linux.desktop import collect_desktop_settings, gvariant_text
 from checks.collectors.linux.firewall import (
     collect_firewall,
     inbound_from_iptables_save,
@@ -25,20 +29,24 @@ from checks.collectors.linux.firewall import (
 )
 from checks.collectors.linux.identity import collect_backup_location
 from checks.collectors.linux.logins import collect_last_logins
+from checks.collectors.linux.logs import collect_log_setup, parse_timespan
 from checks.collectors.linux.packages import (
     collect_kernels,
     collect_package_activity,
     collect_packages,
     newest_apt_history_install,
 )
+from checks.collectors.linux.pam import collect_pam_history, collect_pam_lockout
 from checks.collectors.linux.processes import (
     _rpm_owner,
     collect_listening_programs,
     collect_processes,
 )
+from checks.collectors.linux.rpmversion import vercmp
+from checks.collectors.linux.special_files import collect_special_files
 from checks.collectors.linux.ssh_keys import collect_authorized_keys
 from checks.collectors.linux.sudoers import collect_sudo_rules
-from checks.collectors.linux.system import parse_dnf_updates
+from checks.collectors.linux.system import collect_pending_updates, parse_dnf_updates
 from checks.collectors.linux.weak_passwords import (
     VerdictCache,
     candidates_for,
@@ -50,9 +58,13 @@ from checks.collectors.linux.weak_passwords import (
 )
 from checks.errors import NotApplicable
 from checks.host import HostContext
+from checks.registry import REGISTRY
 from checks.runner import CommandRunner
 from tests.checks.hosttree import (
+    GNOME_SCHEMAS,
     NFTABLES_DEFAULT_DENY,
+    PAM_AUTH_STOCK,
+    PAM_AUTH_WITH_FAILLOCK,
     HostTree,
     base_tree,
     build_rpm,
@@ -127,10 +139,124 @@ def test_rpm_packages_and_owners_read_by_rpm_itself(tmp_path: Path) -> None:
         "Applications/System",
         "rpm",
     )
-    with pytest.raises(NotApplicable, match="commands are not run"):
-        collect_packages(_host(tree))
+    # Without commands (xunjian scan --root), the same from the SQLite database's headers.
+    assert sorted(collect_packages(_host(tree)), key=lambda p: p.name) == sorted(
+        collect_packages(with_commands), key=lambda p: p.name
+    )
     assert rpm_owner_of(with_commands, "/usr/sbin/nginx") == "nginx"
     assert rpm_owner_of(with_commands, "/usr/local/bin/miner") is None
+
+
+ROCKY_OS_RELEASE = (
+    'NAME="Rocky Linux"\nVERSION_ID="9.4"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+)
+# An advisory in updateinfo.xml's format (the file dnf reads; modifyrepo_c adds it to repomd).
+UPDATEINFO = """<?xml version="1.0" encoding="UTF-8"?>
+<updates>
+  <update from="security@example.org" status="final" type="security" version="2">
+    <id>RLSA-2026:0001</id><title>Important: nginx security update</title>
+    <pkglist><collection short="baseos">
+      <package name="nginx" arch="noarch" epoch="0" version="1.1" release="1">
+        <filename>nginx-1.1-1.noarch.rpm</filename>
+      </package>
+    </collection></pkglist>
+  </update>
+  <update from="bugs@example.org" status="final" type="bugfix" version="2">
+    <id>RLBA-2026:0002</id><title>nmap bug fix</title>
+    <pkglist><collection short="baseos">
+      <package name="nmap" arch="noarch" epoch="0" version="1.0^git2" release="1">
+        <filename>nmap-1.0^git2-1.noarch.rpm</filename>
+      </package>
+    </collection></pkglist>
+  </update>
+</updates>
+"""
+
+
+def test_red_hat_pending_updates_from_the_rpm_database_and_dnf_cache(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    # Built apart: the repository's htop 1:3.2 has the same file name as the installed 3.2.
+    first = tmp_path / "build-installed"
+    installed = [
+        build_rpm(first, "nginx", "System Environment/Daemons", "/usr/sbin/nginx"),
+        build_rpm(first, "nmap", "Applications/System", "/usr/bin/nmap"),
+        build_rpm(first, "htop", "Applications/System", "/usr/bin/htop", "3.2"),
+    ]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for rpm in (
+        build_rpm(build, "nginx", "System Environment/Daemons", "/usr/sbin/nginx", "1.1"),
+        build_rpm(build, "nginx", "System Environment/Daemons", "/usr/sbin/nginx", "1.1~rc1"),
+        build_rpm(build, "nmap", "Applications/System", "/usr/bin/nmap", "1.0^git2"),
+        build_rpm(build, "htop", "Applications/System", "/usr/bin/htop", "3.10"),
+        build_rpm(build, "htop", "Applications/System", "/usr/bin/htop", "3.2", epoch=1),
+        build_rpm(build, "tmux", "Applications/System", "/usr/bin/tmux"),
+    ):
+        shutil.copy(rpm, repo)
+    run(["createrepo_c", "--quiet", str(repo)])
+    (tmp_path / "updateinfo.xml").write_text(UPDATEINFO)
+    run(["modifyrepo_c", str(tmp_path / "updateinfo.xml"), str(repo / "repodata")])
+    tree = rpm_tree(tmp_path / "rocky", installed)
+    tree.write("/etc/os-release", ROCKY_OS_RELEASE)
+    host = HostContext.tree(tree.root)
+    with pytest.raises(NotApplicable, match="no repository metadata"):
+        collect_pending_updates(host)
+    shutil.copytree(repo / "repodata", tree.path("/var/cache/dnf/baseos-0f5e2c4a61c3d7e2/repodata"))
+    pending = {
+        (u.package, u.current_version, u.new_version, u.is_security)
+        for u in collect_pending_updates(host)
+    }
+    # nginx 1.1 (not its 1.1~rc1) with an advisory; nmap's snapshot sorts after 1.0; htop's
+    # epoch 1 beats 3.10; tmux is not installed.
+    assert pending == {
+        ("nginx", "1.0-1", "1.1-1", True),
+        ("nmap", "1.0-1", "1.0^git2-1", False),
+        ("htop", "3.2-1", "1:3.2-1", False),
+    }
+    # xunjian scan --root judges them: one security update waits.
+    only = {c: {"enabled": False} for c in REGISTRY if c != "patch.security_pending"}
+    [result] = run_scan(only, root=tree.root)
+    assert (result["status"], result["evidence"]["count"]) == ("fail", 1)
+
+
+def test_rpm_version_order_is_rpms_own() -> None:
+    versions = [
+        "1.0",
+        "1.0~rc1",
+        "1.0^git1",
+        "1.0.1",
+        "1.0a",
+        "1.0.a",
+        "10",
+        "9",
+        "1.01",
+        "1.1",
+        "2.0~~",
+        "2.0~",
+        "1_0",
+        "a",
+        "b",
+        "1.0.0",
+        "001",
+        "1.0^",
+        "1.0^^",
+        "0.9",
+        "el9",
+        "el9_2",
+        "1.el9",
+        "1.el9_2.1",
+        "2.6.32",
+        "2.6.32.1",
+        "1.0~",
+        "A",
+        "Z1",
+        "+1",
+    ]
+    pairs = [(a, b) for a in versions for b in versions]
+    calls = ", ".join(f'rpm.vercmp("{a}", "{b}")' for a, b in pairs)
+    said = run(["rpm", "--eval", f'%{{lua: print(table.concat({{{calls}}}, " "))}}']).split()
+    assert len(said) == len(pairs)
+    assert [vercmp(a, b) for a, b in pairs] == [int(n) for n in said]
 
 
 def test_last_install_from_dpkg_log_written_under_faketime(faulty: Faulty) -> None:
@@ -535,6 +661,39 @@ def test_verdicts_are_remembered_by_digest_until_the_hash_changes(tmp_path: Path
     assert len(json.loads((tmp_path / VerdictCache.FILE_NAME).read_text())) == 2
 
 
+def test_agent_spreads_slow_candidates_over_its_scans(tmp_path: Path) -> None:
+    strong = [
+        run(["mkpasswd", "-m", "yescrypt", "--stdin"], f"Str0ng&{n}x", secret_input=True).strip()
+        for n in range(3)
+    ]
+    # abc123 is an account's 18th candidate: beyond the first scan's share of each account.
+    late = run(["mkpasswd", "-m", "yescrypt", "--stdin"], "abc123", secret_input=True).strip()
+    fast = run(["openssl", "passwd", "-6", "Str0ng&fast"]).strip()
+    shadow = "".join(f"s{n}:{h}:20000::::::\n" for n, h in enumerate(strong))
+    shadow += f"late:{late}:20000::::::\nfast:{fast}:20000::::::\n"
+    total = len(candidates_for("late"))
+    library = _CountingLibrary()
+    first = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path), slow_budget=40)  # type: ignore[arg-type]
+    # 40 slow tries, ten for each yescrypt account by rank; the sha512 account in full.
+    assert library.calls == 40 + total
+    assert dict(first.incomplete) == {"s0": 10, "s1": 10, "s2": 10, "late": 10}
+    assert not first.matches
+    scans = 1
+    result = first
+    while result.incomplete:
+        result = find_weak_passwords(shadow, library, (), VerdictCache(tmp_path), slow_budget=40)  # type: ignore[arg-type]
+        scans += 1
+        if scans == 2:
+            # The second scan goes on where the first stopped, and finds abc123.
+            assert [(m.account, m.kind) for m in result.matches] == [("late", "common weak")]
+    assert [m.account for m in result.matches] == ["late"]
+    # Every strong account was tried against every candidate, each exactly once.
+    assert library.calls == total + 3 * total + 18
+    # A scan without a state folder to continue from tries everything at once.
+    whole = _CountingLibrary()
+    assert find_weak_passwords(shadow, whole, ()).incomplete == ()  # type: ignore[arg-type]
+
+
 def test_hashes_left_in_passwd_by_pwunconv_are_tested(tmp_path: Path) -> None:
     tree = base_tree(tmp_path / "unconv")
     tree.useradd("teacher")
@@ -585,3 +744,116 @@ def test_sudoers_rules_with_includes_aliases_and_tags(tmp_path: Path) -> None:
         ("/etc/sudoers.d/lab", "ops", True, True),
         ("/etc/sudoers.d/web", "www", False, True),
     }
+
+
+def test_pam_lockout_and_history_from_stacks_and_their_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc/pam.d").mkdir(parents=True)
+    (root / "etc/security").mkdir()
+    host = HostContext.tree(root)
+    assert collect_pam_lockout(host).pam_files_read == ()
+    (root / "etc/pam.d/common-auth").write_text(PAM_AUTH_STOCK)
+    assert collect_pam_lockout(host).module is None
+    (root / "etc/pam.d/common-auth").write_text(PAM_AUTH_WITH_FAILLOCK)
+    # Set nowhere: pam_faillock's own defaults.
+    assert (collect_pam_lockout(host).deny, collect_pam_lockout(host).unlock_time) == (3, 600)
+    (root / "etc/security/faillock.conf").write_text("# deny = 9\ndeny = 4\neven_deny_root\n")
+    assert collect_pam_lockout(host).deny == 4
+    # An argument on the module's line wins over faillock.conf.
+    (root / "etc/pam.d/common-auth").write_text(
+        PAM_AUTH_WITH_FAILLOCK.replace("preauth", "preauth deny=0", 1)
+    )
+    assert collect_pam_lockout(host).deny == 0
+    (root / "etc/pam.d/common-password").write_text(
+        "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt\n"
+    )
+    assert (collect_pam_history(host).module, collect_pam_history(host).remember) == (None, 0)
+    (root / "etc/pam.d/common-password").write_text(
+        "password\t[success=1 default=ignore]\tpam_unix.so obscure yescrypt remember=7\n"
+    )
+    assert collect_pam_history(host).remember == 7
+    (root / "etc/pam.d/common-password").write_text(
+        "-password requisite pam_pwhistory.so use_authtok\n"
+    )
+    assert collect_pam_history(host).remember == 10
+    (root / "etc/security/pwhistory.conf").write_text("remember = 24\n")
+    assert collect_pam_history(host).remember == 24
+
+
+def test_log_setup_from_rsyslog_logrotate_and_journald(clean: HostTree, tmp_path: Path) -> None:
+    setup = collect_log_setup(HostContext.tree(clean.root))
+    assert setup.syslog_daemons == ("rsyslog",)
+    assert setup.syslog_files == (
+        "/var/log/syslog",
+        "/var/log/auth.log",
+        "/var/log/cron.log",
+        "/var/log/kern.log",
+    )
+    rotation = next(r for r in setup.rotations if r.config == "/etc/logrotate.d/rsyslog")
+    assert (rotation.period_days, rotation.rotate, rotation.kept_days) == (7.0, 26, 182.0)
+    # The other blocks of this host's logrotate.d are read too, with their own periods.
+    assert all(r.config.startswith("/etc/logrotate") for r in setup.rotations)
+
+    root = tmp_path / "root"
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    (root / "usr/lib/systemd/systemd-journald").write_text("")
+    host = HostContext.tree(root)
+    assert collect_log_setup(host).journald_storage == "auto"
+    assert not collect_log_setup(host).journal_on_disk
+    (root / "etc/systemd/journald.conf.d").mkdir(parents=True)
+    (root / "etc/systemd/journald.conf").write_text(
+        "[Journal]\n#Storage=auto\nStorage=volatile\nMaxRetentionSec=1week\n"
+    )
+    # A drop-in wins over journald.conf.
+    (root / "etc/systemd/journald.conf.d/50-keep.conf").write_text(
+        "[Journal]\nStorage=persistent\nMaxRetentionSec=6month\n"
+    )
+    setup = collect_log_setup(host)
+    assert setup.journal_on_disk and round(setup.journald_max_retention_days or 0) == 183
+    assert parse_timespan("180d 12h") == 180.5 * 86400
+    assert parse_timespan("3600") == 3600 and parse_timespan("soon") is None
+
+
+def test_special_files_walk(faulty: Faulty) -> None:
+    tree, _ = faulty
+    found = collect_special_files(HostContext.tree(tree.root))
+    writable = {f.path: f for f in found.world_writable}
+    assert "/usr/local/bin/backup.sh" in writable and "/var/log/lab.log" in writable
+    # A sticky folder is shared by design; a link's mode means nothing.
+    assert "/tmp" not in writable and not [p for p in writable if p.startswith("/bin/")]
+    setid = {f.path: f for f in found.setid}
+    assert setid["/usr/local/bin/.helper"].package is None
+    assert setid["/usr/local/bin/.helper"].mode == 0o4755
+    assert found.packages_known
+
+
+def test_desktop_settings_agree_with_gsettings(clean: HostTree, faulty: Faulty) -> None:
+    """The values read from the schemas and vendor override are gsettings' own answers for
+    the same schemas (compiled by glib-compile-schemas, memory backend: no user database);
+    the dconf system database is read on top."""
+    schemas = clean.path(str(GNOME_SCHEMAS))
+    run(["glib-compile-schemas", "--targetdir", str(schemas), str(schemas)])
+    env = {"GSETTINGS_SCHEMA_DIR": str(schemas), "GSETTINGS_BACKEND": "memory"}
+    settings = collect_desktop_settings(HostContext.tree(clean.root))
+    for key in (
+        "org.gnome.desktop.screensaver lock-enabled",
+        "org.gnome.desktop.screensaver lock-delay",
+    ):
+        said = subprocess.run(
+            [tool("gsettings"), "get", *key.split()],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **env},
+        ).stdout
+        assert gvariant_text(said) == settings.values[key], key
+    assert settings.values["org.gnome.desktop.session idle-delay"] == "600"
+    assert (
+        settings.sources["org.gnome.desktop.session idle-delay"] == "/etc/dconf/db/local.d/00-site"
+    )
+    assert "org.gnome.desktop.session idle-delay" in settings.locked
+    assert settings.desktops == ("GNOME",)
+    tree, _ = faulty
+    stock = collect_desktop_settings(HostContext.tree(tree.root))
+    assert stock.values["org.gnome.desktop.media-handling automount"] == "true"
+    assert not stock.locked

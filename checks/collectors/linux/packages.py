@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from checks.collectors.linux.apt_lists import apt_sources
+from checks.collectors.linux.rpmdb import packages_from_sqlite
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import InstalledPackage, Kernels, PackageActivity
 from checks.host import HostContext
@@ -122,6 +123,9 @@ def collect_packages(host: HostContext) -> tuple[InstalledPackage, ...]:
     database = rpm_database(host)
     if database is None:
         raise NotApplicable("no package database (dpkg or rpm) was found on this host")
+    if host.runner is None:
+        # A tree: rpm does not run, so its SQLite database is read directly.
+        return packages_from_sqlite(host, database)
     # rpm's database is only for rpm to read (Berkeley DB or SQLite holding binary headers).
     result = host.run(
         rpm_command(

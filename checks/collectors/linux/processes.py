@@ -85,7 +85,7 @@ def collect_processes(host: HostContext) -> tuple[ProcessInfo, ...]:
     return tuple(processes)
 
 
-def _owner(exe: str, owners: dict[str, str]) -> str | None:
+def package_owner(exe: str, owners: dict[str, str]) -> str | None:
     # With merged /usr, dpkg may list /bin/sshd for what the kernel calls /usr/bin/sshd.
     candidates = [exe, exe.removeprefix("/usr") if exe.startswith("/usr/") else "/usr" + exe]
     return next((owners[c] for c in candidates if c in owners), None)
@@ -146,7 +146,7 @@ def collect_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...
         known = owners is not None or use_rpm
         path = exe.removesuffix(_DELETED) if exe else None
         if path and owners is not None:
-            package = _owner(path, owners)
+            package = package_owner(path, owners)
         elif path and database is not None and use_rpm:
             try:
                 package = _rpm_owner(host, database, path)

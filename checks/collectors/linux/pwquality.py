@@ -32,7 +32,7 @@ def parse_pwquality_conf(text: str) -> dict[str, int]:
     return values
 
 
-def _pam_tokens(line: str) -> list[str]:
+def pam_tokens(line: str) -> list[str]:
     """Split a PAM line, keeping a bracketed control such as "[success=1 default=ignore]" whole."""
     tokens: list[str] = []
     bracket: list[str] = []
@@ -51,7 +51,7 @@ def parse_pam_password_stack(text: str) -> tuple[str | None, dict[str, int]]:
     """The quality module used in a PAM file's password stack, and the settings it is given."""
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
-        tokens = _pam_tokens(line)
+        tokens = pam_tokens(line)
         if len(tokens) < 3 or tokens[0].lstrip("-") != "password":
             continue
         module = tokens[2].rsplit("/", 1)[-1]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from checks.collectors.linux.accounts import parse_group, parse_passwd
 from checks.collectors.linux.apt_lists import pending_from_lists
+from checks.collectors.linux.dnf_cache import pending_from_dnf_cache
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import Clock, FileStat, OsRelease, PendingUpdate, RebootRequired
 from checks.host import HostContext
@@ -117,6 +118,9 @@ def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
     if host.runner is None and release.is_debian_family:
         # No command under --root: the same answer from dpkg's status and apt's lists.
         return pending_from_lists(host)[0]
+    if host.runner is None and {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:
+        # The same for dnf: the rpm database and dnf's metadata cache.
+        return pending_from_dnf_cache(host)
     host.require_commands("apt-get or dnf", why="listing pending updates")
     if not release.is_debian_family:
         if {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:

@@ -183,19 +183,52 @@ def candidates_for(account: str, organisation: Sequence[str] = ()) -> list[tuple
 
 # A verdict that could not be computed (the scheme is unknown here).
 _UNSUPPORTED = "\0unsupported"
+# A verdict so far: the first N candidates were tried and none matched ("\0partial:N").
+_PARTIAL = "\0partial:"
+# Schemes built to be slow (yescrypt, gost-yescrypt, scrypt, bcrypt): tens of milliseconds and
+# megabytes a candidate. sha512-crypt and older take about a millisecond and are always tried
+# in full.
+SLOW_PREFIXES = ("$y$", "$gy$", "$7$", "$2b$", "$2a$", "$2y$")
+# How many slow candidates an agent's scan tries, over all accounts together, when its state
+# folder lets the next scan go on where this one stopped: ten yescrypt accounts get their ten
+# likeliest candidates each in the first scan (about 2 s of CPU on each of two cores here,
+# docs/PERFORMANCE.md), and every candidate within six scans.
+SLOW_CANDIDATES_PER_SCAN = 100
 
 
 def _verdict(
-    library: CryptLibrary, name: str, stored: str, organisation: Sequence[str]
+    library: CryptLibrary,
+    name: str,
+    stored: str,
+    organisation: Sequence[str],
+    start: int = 0,
+    count: int | None = None,
 ) -> str | None:
-    """The kind of the first candidate the hash accepts, None when none does."""
-    for phrase, kind in candidates_for(name, organisation):
+    """The kind of the first candidate the hash accepts among candidates [start, start+count),
+    None when none does and that was the last; "\0partial:N" when N were tried so far."""
+    listed = candidates_for(name, organisation)
+    end = len(listed) if count is None else min(len(listed), start + count)
+    for phrase, kind in listed[start:end]:
         verified = library.verify(phrase, stored)
         if verified is None:
             return _UNSUPPORTED
         if verified:
             return kind
-    return None
+    return None if end >= len(listed) else f"{_PARTIAL}{end}"
+
+
+def _shares(starts: dict[str, int], totals: dict[str, int], budget: int) -> dict[str, int]:
+    """Split budget over accounts by candidate rank, so each gets its likeliest ones first:
+    round by round, every account not yet done takes its next candidate."""
+    shares = dict.fromkeys(starts, 0)
+    while budget > 0:
+        open_accounts = [a for a in starts if starts[a] + shares[a] < totals[a]]
+        if not open_accounts:
+            break
+        for account in open_accounts[:budget]:
+            shares[account] += 1
+        budget -= min(budget, len(open_accounts))
+    return shares
 
 
 class VerdictCache:
@@ -258,37 +291,59 @@ def find_weak_passwords(
     organisation: Sequence[str] = (),
     cache: VerdictCache | None = None,
     passwd_text: str = "",
+    slow_budget: int | None = None,
 ) -> WeakPasswords:
-    """Test each hashed account; accounts run on every core (libcrypt releases the GIL)."""
+    """Test each hashed account; accounts run on every core (libcrypt releases the GIL).
+
+    With slow_budget, accounts with a slow scheme together try at most that many candidates,
+    each from where the remembered verdict stopped; None tries every candidate now.
+    """
     cache = cache if cache is not None else VerdictCache(None)
     # A hash in /etc/passwd (after pwunconv) is tested like one in shadow.
     entries = _hashed_entries([shadow_text, passwd_text])
     keys = [VerdictCache.key(name, stored, organisation) for name, stored in entries]
+    totals = {name: len(candidates_for(name, organisation)) for name, _ in entries}
     verdicts: dict[str, str | None] = {}
-    todo = []
+    todo: list[tuple[str, str, int]] = []
     for (name, stored), key in zip(entries, keys, strict=True):
         remembered = cache.get(key)
-        if remembered is None:
-            todo.append((name, stored))
-        else:
+        if remembered is not None and not remembered.startswith(_PARTIAL):
             verdicts[name] = remembered or None
+        else:
+            start = int(remembered.removeprefix(_PARTIAL)) if remembered else 0
+            todo.append((name, stored, start))
+    counts: dict[str, int | None] = dict.fromkeys((name for name, _, _ in todo), None)
+    slow = {name: start for name, stored, start in todo if stored.startswith(SLOW_PREFIXES)}
+    if slow_budget is not None and slow:
+        counts.update(_shares(slow, totals, slow_budget))
     if todo:
         workers = max(1, min(len(todo), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            found = pool.map(lambda e: _verdict(library, e[0], e[1], organisation), todo)
-            verdicts.update(zip((name for name, _ in todo), found, strict=True))
+            found = pool.map(
+                lambda e: _verdict(library, e[0], e[1], organisation, e[2], counts[e[0]]), todo
+            )
+            verdicts.update(zip((name for name, _, _ in todo), found, strict=True))
     for (name, _stored), key in zip(entries, keys, strict=True):
         cache.new[key] = verdicts[name] or ""
     cache.save()
     matches = [
         WeakPassword(name, kind)
         for name, _ in entries
-        if (kind := verdicts[name]) is not None and kind != _UNSUPPORTED
+        if (kind := verdicts[name]) is not None and not kind.startswith("\0")
     ]
     unsupported = [name for name, _ in entries if verdicts[name] == _UNSUPPORTED]
-    count = max((len(candidates_for(name, organisation)) for name, _ in entries), default=0)
+    incomplete = [
+        (name, int(verdict.removeprefix(_PARTIAL)))
+        for name, _ in entries
+        if (verdict := verdicts[name]) is not None and verdict.startswith(_PARTIAL)
+    ]
+    count = max(totals.values(), default=0)
     return WeakPasswords(
-        tuple(matches), tuple(name for name, _ in entries), count, tuple(unsupported)
+        tuple(matches),
+        tuple(name for name, _ in entries),
+        count,
+        tuple(unsupported),
+        tuple(incomplete),
     )
 
 
@@ -306,4 +361,6 @@ def collect_weak_passwords(host: HostContext, organisation_key_: str = "") -> We
         organisation_candidates(words, year),
         VerdictCache(host.cache),
         passwd,
+        # Only an agent, whose state folder keeps where this scan stopped, spreads the work.
+        slow_budget=SLOW_CANDIDATES_PER_SCAN if host.cache is not None else None,
     )
