@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from agent import report
 from agent.backoff import Backoff
 from agent.messages import (
+    Command,
     MessageError,
     Policy,
     parse_heartbeat_answer,
@@ -55,6 +56,7 @@ from agent.state import (
 from agent.transport import Refused, Transport, TransportError
 from xunjian.core.contract import (
     COMMAND_SCAN_NOW,
+    ISOLATION_COMMANDS,
     KIND_FILE_EVENTS,
     KIND_SCAN,
     PATH_HEARTBEAT,
@@ -65,6 +67,7 @@ from xunjian.core.contract import (
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
+    from agent.isolation.controller import IsolationController
     from agent.watch.watcher import FileWatcher
     from checks.runner import CommandRunner
 
@@ -98,8 +101,11 @@ class AgentService:
         spool: Spool,
         scanner: Scanner,
         rng: random.Random | None = None,
+        isolation: IsolationController | None = None,
     ) -> None:
         self.state = state
+        # Host isolation (agent/isolation); None where the service was built without it.
+        self.isolation = isolation
         self.config = config
         self.transport = transport
         self.spool = spool
@@ -406,26 +412,54 @@ class AgentService:
             "policy_version": self.policy_version,
             "acked_commands": acks,
         }
+        if self.isolation is not None:
+            # Sent with every heartbeat while there is a record: read from the file, so a
+            # break-glass release by root is reported when the link returns.
+            isolation = self.isolation.report()
+            if isolation is not None:
+                body["isolation"] = isolation
+                if isolation["state"] != "isolated":
+                    self.transport.pin_address(None)
         try:
             answer = parse_heartbeat_answer(self.transport.post_json(PATH_HEARTBEAT, body))
         except TransportError as exc:
             self._note_error(f"heartbeat failed: {exc}")
             return
+        if answer.command_key and not self.config.server_command_key:
+            self._pin_command_key(answer.command_key)
         with self._commands_lock:
             self._pending_acks = [c for c in self._pending_acks if c not in set(acks)]
         self._safely(self.state.update_status, last_heartbeat_at=utc_now_text())
         if answer.policy_version is not None and answer.policy_version != self.policy_version:
             self._run_soon(self.refresh_policy, "policy_now")
         for command in answer.commands:
-            self._handle_command(command.id, command.type)
+            self._handle_command(command)
 
-    def _handle_command(self, command_id: str, command_type: str) -> None:
+    def _pin_command_key(self, key: str) -> None:
+        """An agent enrolled before command keys existed takes the key once, from its enrolled
+        server over the CA-pinned connection, and never replaces it after."""
+        try:
+            raw = read_json_object(self.state.config_path)
+            raw["server_command_key"] = key
+            AgentConfig.from_dict(raw)  # refuse a key agent.json could not load
+            write_json(self.state.config_path, raw)
+        except (OSError, StateError, TypeError) as exc:
+            self._note_error(f"could not pin the server's command key: {exc}")
+            return
+        self.config.server_command_key = key
+        log.info("pinned the server's command key")
+
+    def _handle_command(self, command: Command) -> None:
+        command_id, command_type = command.id, command.type
         with self._commands_lock:
             if command_id not in self._pending_acks:
                 self._pending_acks.append(command_id)
             if command_id in self._seen_commands:
                 return  # delivered again before our ack arrived: acknowledge, do not rerun
             self._seen_commands.append(command_id)
+        if command_type in ISOLATION_COMMANDS:
+            self._isolation_command(command)
+            return
         if command_type not in self.config.allowed_commands:
             log.warning(
                 "refused command %s (%s): not in this agent's allowed_commands %s",
@@ -441,6 +475,22 @@ class AgentService:
             return
         log.info("running command %s (%s)", command_id, command_type)
         self._run_soon(self.scan_cycle, "scan_now")
+
+    def _isolation_command(self, command: Command) -> None:
+        """Isolate or release: the controller checks the allow list, the signature and the
+        generation itself; the next heartbeat, at once, tells the server the outcome."""
+        if self.isolation is None:
+            log.warning("refused command %s (%s): no isolation here", command.id, command.type)
+            return
+        log.info("isolation command %s (%s)", command.id, command.type)
+
+        def server_answers() -> None:
+            self.transport.get_json(PATH_POLICY)
+
+        self.isolation.run_command(
+            command.id, command.type, command.generation, command.signature, server_answers
+        )
+        self._run_soon(self.heartbeat, "heartbeat_now")
 
     @property
     def pending_acks(self) -> list[str]:

@@ -72,6 +72,8 @@ def build_service(
 ) -> RunningAgent:
     """Everything ``agent run`` needs, from the state folder. ``scanner`` replaces the check
     library (tests); by default each scan runs ``checks.api`` in a child process."""
+    from agent.isolation.controller import IsolationController
+
     config = state.load_config()
     key = state.load_key()
     ca_pem = state.load_ca_pem()
@@ -85,6 +87,10 @@ def build_service(
         Identity(config.agent_id, key),
         timeout=config.request_timeout_seconds,
     )
+    # An isolated host stays isolated across restarts and reboots: its rules go back on first,
+    # before the spool, the scheduler or any request (docs/incidents.md).
+    isolation = IsolationController(state, config, on_link=transport.pin_address)
+    isolation.restore()
     # A spool re-created after loss must start above every epoch this agent used before.
     last_epoch = state.load_status().get("last_epoch")
     min_epoch = last_epoch + 1 if isinstance(last_epoch, int) else 0
@@ -104,5 +110,5 @@ def build_service(
             scanner = in_process_scanner(root, cache)
         else:
             scanner = subprocess_scanner(root, config.scan_timeout_seconds, cache)
-    service = AgentService(state, config, transport, spool, scanner)
+    service = AgentService(state, config, transport, spool, scanner, isolation=isolation)
     return RunningAgent(service, transport, spool)
