@@ -92,6 +92,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         devices,
         files,
         fleet,
+        isolation,
         jobs,
         monitors,
         oplog,
@@ -103,6 +104,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
     return (
         console.install,  # login, password, languages (server/console)
         fleet.install,  # dashboard, hosts, host, checks
+        isolation.install,  # /api/v1/hosts/<id>/isolation, the isolate and release form
         alerts.install,  # /api/v1/alerts, the Alerts pages
         policy_settings.install,  # /settings/groups, channels, roster
         settings.install,  # /settings: accounts, tokens, retention (admin)

@@ -46,6 +46,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     from server.devices import cli as devices
     from server.files import cli as files
     from server.fleet import cli as fleet
+    from server.isolation import cli as isolation
     from server.monitors import cli as monitors
     from server.oplog import cli as oplog
     from server.reports import cli as reports
@@ -82,7 +83,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(handler=run_command)
 
-    for feature in (settings, fleet, oplog, devices, reports, monitors, files):
+    for feature in (settings, fleet, isolation, oplog, devices, reports, monitors, files):
         feature.add_parser(subparsers)
 
 

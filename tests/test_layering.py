@@ -87,6 +87,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "devices": ("server.devices",),
     "monitors": ("server.monitors",),
     "fleet": ("server.fleet",),
+    # Host isolation (POLICY.md I1): requests, the agents' reports, the command key.
+    "isolation": ("server.isolation",),
     "jobs": ("server.jobs",),
     # Report intake (agents' reports, and devices' checks stored as reports).
     "intake": ("server.intake",),
@@ -103,16 +105,17 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "notify": (),
     "oplog": (),
     "settings": ("oplog",),
-    "alerts": ("notify",),
+    "alerts": ("notify", "isolation"),
     "policy_settings": ("alerts", "notify", "oplog"),
     "files": ("alerts", "oplog"),
     "reports": ("oplog",),
     "devices": ("alerts", "intake", "oplog"),
     "monitors": ("alerts", "devices", "notify", "oplog", "policy_settings"),
-    "fleet": ("alerts", "devices", "oplog"),
+    "isolation": ("oplog",),
+    "fleet": ("alerts", "devices", "isolation", "oplog"),
     "jobs": ("oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
-    "agent_api": ("intake", "alerts", "monitors"),
+    "agent_api": ("intake", "alerts", "isolation", "monitors"),
 }
 
 _SERVER_TOOLS = ("core", "checks", "store")

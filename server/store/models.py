@@ -205,6 +205,9 @@ class Command(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     delivered_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     acked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # What the command carries besides its type: an isolation command's generation and the
+    # server's signature over it (server/isolation/store.py), sent as they are.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
 class Gap(Base):
