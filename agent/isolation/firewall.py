@@ -159,17 +159,21 @@ def _failure(words: list[str], done: subprocess.CompletedProcess[str]) -> Firewa
 
 
 class LinuxFirewall:
-    """nftables in its own table; iptables/ip6tables as the fallback."""
+    """nftables in its own table; iptables/ip6tables as the fallback. ``use_nftables=False``
+    goes straight to the fallback (hosts whose nftables is broken; the tests of the fallback)."""
+
+    def __init__(self, use_nftables: bool = True) -> None:
+        self.use_nftables = use_nftables
 
     def apply(self, link: ServerLink) -> AppliedRules:
-        nft = _tool("nft")
+        nft = _tool("nft") if self.use_nftables else None
         problems: list[str] = []
         if nft is not None:
             try:
                 return self._apply_nft(nft, link)
             except FirewallError as exc:
                 problems.append(f"nftables: {exc}")
-        else:
+        elif self.use_nftables:
             problems.append("nftables: nft is not installed")
         try:
             return self._apply_iptables(link)
