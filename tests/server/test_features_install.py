@@ -20,6 +20,7 @@ FEATURES = (
     "devices",
     "files",
     "fleet",
+    "isolation",
     "jobs",
     "monitors",
     "oplog",
@@ -38,7 +39,17 @@ def test_every_rest_view_is_nested_in_the_api_blueprint(server: Server) -> None:
     outside = [rule.rule for rule in rest if not rule.endpoint.startswith("api.")]
     assert outside == []
     nested = {rule.endpoint.split(".")[1] for rule in rest}
-    assert nested == {"meta", "hosts", "alerts", "devices", "files", "monitors", "oplog", "reports"}
+    assert nested == {
+        "meta",
+        "hosts",
+        "isolation",
+        "alerts",
+        "devices",
+        "files",
+        "monitors",
+        "oplog",
+        "reports",
+    }
 
 
 def test_install_adds_the_navigation_and_the_threads(server: Server) -> None:
