@@ -29,6 +29,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent import isolation
@@ -158,7 +159,7 @@ class IsolationController:
         self.on_link = on_link or (lambda _address: None)
 
     @property
-    def record_path(self) -> Any:
+    def record_path(self) -> Path:
         return self.state.directory / RECORD_NAME
 
     # -- the record -------------------------------------------------------------------------
@@ -224,9 +225,9 @@ class IsolationController:
                 log.error("%s", record.error)
                 return
             self.on_link(link.addresses[0])
-            if applied.rules != record.rules or record.error:
-                record.rules, record.backend, record.error = applied.rules, applied.backend, ""
-                self._save(record, "restored")
+            # Every re-application goes into the trail: when the host came back isolated.
+            record.rules, record.backend, record.error = applied.rules, applied.backend, ""
+            self._save(record, "restored")
             log.warning(
                 "this host is ISOLATED (generation %d, since %s): rules re-applied (%s)",
                 record.generation,
