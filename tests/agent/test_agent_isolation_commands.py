@@ -19,7 +19,8 @@ from agent.isolation.controller import RECORD_NAME
 from agent.isolation.firewall import AppliedRules, ServerLink
 from agent.service import RunningAgent, build_service
 from agent.state import AgentConfig, AgentState, StateError
-from tests.agent.agent_testkit import ScriptedApi
+from agent.transport import ServerUrl, Transport, Unreachable, Untrusted, pinned_context
+from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, make_ca
 from tests.agent.test_agent_runner import FakeScan
 from xunjian.core.wire import public_key_to_text, sign_command
 
@@ -141,3 +142,29 @@ def test_allowed_commands_are_checked_locally(tmp_path: Path) -> None:
         AgentConfig.from_dict({**identity, "allowed_commands": ["isolate"]})
     with pytest.raises(StateError, match="unknown"):
         AgentConfig.from_dict({**identity, "allowed_commands": ["isolate_host"]})
+
+
+def test_a_pinned_address_needs_no_dns_and_still_checks_the_name(tmp_path: Path) -> None:
+    # ".invalid" never resolves (RFC 6761): only the pinned address can reach this server.
+    named = make_ca(server_names=("xunjian-server.invalid",))
+    running = LoopbackServer(named, tmp_path, route=ScriptedApi(named.cert_pem)).start()
+    try:
+        transport = Transport(
+            ServerUrl("xunjian-server.invalid", running.port, ""), pinned_context(named.cert_pem)
+        )
+        with pytest.raises(Unreachable):
+            transport.request("GET", "/api/v1/agent/ca", signed=False)
+        transport.pin_address("127.0.0.1")
+        assert transport.request("GET", "/api/v1/agent/ca", signed=False).status == 200
+        # The name is still what the certificate must show: another name on the same address
+        # is refused.
+        other = Transport(
+            ServerUrl("other.invalid", running.port, ""), pinned_context(named.cert_pem)
+        )
+        other.pin_address("127.0.0.1")
+        with pytest.raises(Untrusted):
+            other.request("GET", "/api/v1/agent/ca", signed=False)
+        transport.close()
+        other.close()
+    finally:
+        running.stop()
