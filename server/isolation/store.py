@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.isolation.models import HostIsolation
@@ -236,7 +237,14 @@ def request(
     row.requested_by = requested_by[:100]
     row.requested_at = now
     row.command_id = command_id
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Two first requests for one host at the same moment: the other one's row won.
+        session.rollback()
+        raise IsolationRefused(
+            409, "another request for this host came at the same moment"
+        ) from None
     return Queued(command_id, action, generation, reason, int(cancelled or 0))
 
 
