@@ -106,6 +106,7 @@ class AgentService:
         self.state = state
         # Host isolation (agent/isolation); None where the service was built without it.
         self.isolation = isolation
+        self._isolation_sent: dict[str, Any] | None = None  # the last report a heartbeat took
         self.config = config
         self.transport = transport
         self.spool = spool
@@ -412,19 +413,21 @@ class AgentService:
             "policy_version": self.policy_version,
             "acked_commands": acks,
         }
-        if self.isolation is not None:
-            # Sent with every heartbeat while there is a record: read from the file, so a
-            # break-glass release by root is reported when the link returns.
-            isolation = self.isolation.report()
-            if isolation is not None:
+        isolation = self.isolation.report() if self.isolation is not None else None
+        if isolation is not None:
+            # Read from the file, so a break-glass release by root is reported when the link
+            # returns. Sent with every heartbeat while isolated (the server sees it hold), and
+            # otherwise until a heartbeat carried the latest change.
+            if isolation["state"] == "isolated" or isolation != self._isolation_sent:
                 body["isolation"] = isolation
-                if isolation["state"] != "isolated":
-                    self.transport.pin_address(None)
+            if isolation["state"] != "isolated":
+                self.transport.pin_address(None)
         try:
             answer = parse_heartbeat_answer(self.transport.post_json(PATH_HEARTBEAT, body))
         except TransportError as exc:
             self._note_error(f"heartbeat failed: {exc}")
             return
+        self._isolation_sent = isolation
         if answer.command_key and not self.config.server_command_key:
             self._pin_command_key(answer.command_key)
         with self._commands_lock:
