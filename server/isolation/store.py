@@ -108,6 +108,8 @@ def _status(row: HostIsolation) -> str:
     if row.wanted == "isolated":
         if not current:
             return "isolating"
+        if reported == "isolated" and row.error:
+            return "failed"  # meant to be isolated, but the rules did not go back on at a start
         return {"isolated": "isolated", "failed": "failed"}.get(reported or "", "isolating")
     if current:
         # A release the agent could not carry out leaves the host isolated: "failed".

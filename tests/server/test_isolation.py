@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from server.isolation.models import HostIsolation
+from server.isolation.store import view
 from server.oplog.models import OplogEntry
 from server.store.models import Command
 from tests.data_folder import run_xunjian
@@ -215,3 +218,34 @@ def test_command_line(server: Server, agent: SignedAgent) -> None:
     assert status == 1 and "no such host" in err
     [entry] = [e for e in entries(server, "cli.host.isolate")]
     assert entry.actor.startswith("cli:") and json.loads(entry.details)["reason"] == "ransomware"
+
+
+@pytest.mark.parametrize(
+    ("wanted", "reported", "reported_generation", "error", "status"),
+    [
+        ("isolated", None, None, "", "isolating"),
+        ("isolated", "released", 1, "", "isolating"),  # the agent has not seen generation 2
+        ("isolated", "isolated", 2, "", "isolated"),
+        ("isolated", "isolated", 2, "re-applying the rules at start failed", "failed"),
+        ("isolated", "failed", 2, "not in allowed_commands", "failed"),
+        ("released", "isolated", 1, "", "releasing"),
+        ("released", "released", 2, "", "released"),
+        ("released", "isolated", 2, "the rules were not removed", "failed"),
+        ("released", None, None, "", "released"),
+        ("isolated", "released_locally", 2, "", "released_locally"),
+    ],
+)
+def test_the_status_reads_the_request_against_the_report(
+    wanted: str, reported: str | None, reported_generation: int | None, error: str, status: str
+) -> None:
+    row = HostIsolation(
+        agent_id="a",
+        wanted=wanted,
+        generation=2,
+        reason="r",
+        requested_by="ada",
+        reported_state=reported,
+        reported_generation=reported_generation,
+        error=error,
+    )
+    assert view(row).status == status
