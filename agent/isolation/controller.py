@@ -169,8 +169,8 @@ class IsolationController:
         except FileNotFoundError:
             return None
         except (StateError, TypeError) as exc:
-            # A damaged record must not silently read as "not isolated": say so loudly. The
-            # rules (if any) stay as they are; break-glass or a new command settles it.
+            # Read as no record (a new command or break-glass settles it), but never quietly:
+            # the rules, if any, stay as they are until then.
             log.error("the isolation record is damaged: %s", exc)
             return None
 
@@ -200,10 +200,6 @@ class IsolationController:
     def report(self) -> dict[str, Any] | None:
         record = self.load()
         return record.report() if record else None
-
-    def isolated(self) -> bool:
-        record = self.load()
-        return record is not None and record.state == "isolated"
 
     # -- at start ---------------------------------------------------------------------------
     def restore(self) -> None:
