@@ -7,6 +7,7 @@ works again, and the host's own rules were never touched."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -72,7 +73,7 @@ def listeners(network: Lab) -> Iterator[dict[str, object]]:
     outside_port, host_port = free_port(), free_port()
     outside = network.popen(
         network.outside,
-        "python3",
+        sys.executable,
         "-m",
         "http.server",
         "--bind",
@@ -82,7 +83,7 @@ def listeners(network: Lab) -> Iterator[dict[str, object]]:
     )
     inside = network.popen(
         network.host,
-        "python3",
+        sys.executable,
         "-m",
         "http.server",
         "--bind",
@@ -165,7 +166,7 @@ def test_isolation_keeps_only_the_server_link(
     )
     assert reachability(network, listeners) == ISOLATED
     # Loopback stays.
-    assert network.run(network.host, "python3", "-c", LOOPBACK_PROBE).returncode == 0
+    assert network.run(network.host, sys.executable, "-c", LOOPBACK_PROBE).returncode == 0
     # Applying again replaces, never doubles.
     again = network.inside(network.host, lambda: firewall.apply(link))
     assert again.rules.count(network.server_address) == applied.rules.count(network.server_address)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,7 @@ def scene(tmp_path: Path, database_url: str) -> Iterator[Scene]:
             processes.append(
                 network.popen(
                     network.outside,
-                    "python3",
+                    sys.executable,
                     "-m",
                     "http.server",
                     "--bind",
@@ -206,7 +207,7 @@ def scene(tmp_path: Path, database_url: str) -> Iterator[Scene]:
             processes.append(
                 network.popen(
                     network.host,
-                    "python3",
+                    sys.executable,
                     "-m",
                     "http.server",
                     "--bind",
