@@ -184,6 +184,18 @@ def test_isolation_keeps_only_the_server_link(
     )
 
 
+@pytest.mark.parametrize("use_nftables", [True, False], ids=["nftables", "iptables"])
+def test_a_dual_stack_server_link_is_accepted_by_the_kernel(
+    network: Lab, use_nftables: bool
+) -> None:
+    firewall = LinuxFirewall(use_nftables=use_nftables)
+    link = ServerLink(("10.0.0.5", "fd00::5"), 8443)
+    applied = network.inside(network.host, lambda: firewall.apply(link))
+    assert "fd00::5" in applied.rules and "10.0.0.5" in applied.rules
+    network.inside(network.host, firewall.remove)
+    assert not network.inside(network.host, firewall.present)
+
+
 def test_the_ruleset_allows_only_the_link() -> None:
     text = nft_ruleset(ServerLink(("10.0.0.5", "fd00::5"), 8443))
     assert "ip daddr 10.0.0.5 tcp dport 8443 accept" in text
