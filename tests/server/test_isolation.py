@@ -6,6 +6,8 @@ log's entries with the reason."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -13,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from server.alerts.channels import parse_channels
+from server.alerts.delivery import Deliverer, queue_notifications
 from server.isolation.models import HostIsolation
 from server.isolation.store import view
 from server.oplog.models import OplogEntry
@@ -249,3 +253,59 @@ def test_the_status_reads_the_request_against_the_report(
         error=error,
     )
     assert view(row).status == status
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1 that keeps every body it gets."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                hook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        [self.channel] = parse_channels(
+            [
+                {
+                    "name": "hook",
+                    "kind": "webhook",
+                    "settings": {
+                        "url": f"http://127.0.0.1:{self.http.server_address[1]}/hook",
+                        "allow_http": True,
+                    },
+                }
+            ]
+        )
+
+
+def test_the_alerts_of_an_isolated_host_say_so_when_sent(
+    server: Server, agent: SignedAgent
+) -> None:
+    hook = Hook()
+    try:
+        engine = server.state.engine
+        report(agent, ("accounts.uid0_extra", "fail"))
+        assert queue_notifications(engine, (hook.channel,)) == 1
+        assert Deliverer(engine, (hook.channel,)).deliver_due().sent == 1
+        assert isolate(server, api_token(server), agent.agent_id).status_code == 201
+        report(agent, ("accounts.uid0_extra", "fail"), ("password.max_age", "fail"))
+        assert queue_notifications(engine, (hook.channel,)) == 1
+        assert Deliverer(engine, (hook.channel,)).deliver_due().sent == 1
+    finally:
+        hook.http.shutdown()
+        hook.http.server_close()
+    before, after = (body["alert"]["body"] for body in hook.bodies)
+    assert "isolated" not in before["en"] and "隔离" not in before["zh"]
+    assert after["en"].endswith("(the host is isolated from the network)")
+    assert after["zh"].endswith("（该主机已断网隔离）")
