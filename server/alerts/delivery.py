@@ -49,7 +49,6 @@ from sqlalchemy.orm import Session
 from server.alerts.channels import SEVERITY_ORDER, Channel
 from server.alerts.models import Alert, AlertNotification
 from server.config import ServerConfig
-from server.isolation.store import isolation_of
 from server.notify import (
     AlertKind,
     AlertMessage,
@@ -59,6 +58,7 @@ from server.notify import (
     PermanentFailure,
     TemporaryFailure,
 )
+from server.store.isolation import isolation_of
 from server.store.models import Agent, utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")

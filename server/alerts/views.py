@@ -37,9 +37,9 @@ from server.alerts.models import (
 from server.console.auth import console_blueprint, login_required, roles_required
 from server.console.i18n import bilingual
 from server.console.nav import NavItem
-from server.isolation.store import IsolationView, isolation_of
 from server.policy import check_catalog
 from server.state import db_session, log_refusal
+from server.store.isolation import IsolationView, isolation_of
 from server.store.models import Agent
 
 blueprint = console_blueprint("alerts", __name__)

@@ -30,11 +30,11 @@ from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
 from server.fleet.jobs import newest_report_at, refresh_compliance
-from server.isolation.store import count_isolated, isolated_host_ids, isolation_of
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
 from server.store.agents import queue_command
+from server.store.isolation import count_isolated, isolated_host_ids, isolation_of
 from server.store.models import User, utcnow
 from server.store.queries import inventory, latest_results
 from xunjian.core.contract import SEVERITIES

@@ -19,7 +19,6 @@ from server.alerts import models as alerts
 from server.devices import models as devices
 from server.files import models as files
 from server.fleet import models as fleet
-from server.isolation import models as isolation
 from server.jobs import models as jobs
 from server.monitors import models as monitors
 from server.oplog import models as oplog
@@ -35,7 +34,6 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     devices,
     files,
     fleet,
-    isolation,
     jobs,
     monitors,
     oplog,

@@ -210,6 +210,33 @@ class Command(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(Json)
 
 
+# Per host: what people asked of its isolation and what its agent last reported (POLICY.md I1;
+# server/isolation makes the requests and takes the reports, server/store/isolation.py reads
+# them for every page that shows a host). In the store because the host, alert and dashboard
+# pages of other features show it.
+class HostIsolation(Base):
+    __tablename__ = "host_isolation"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    wanted: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    reported_state: Mapped[str | None] = mapped_column(String(20))
+    reported_generation: Mapped[int | None] = mapped_column(Integer)
+    reported_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    changed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    rules: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    released_by: Mapped[str] = mapped_column(String(64), default="")
+    release_reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class Gap(Base):
     """Reports an agent's spool dropped when full: the record says they are missing."""
 

@@ -17,10 +17,9 @@ from werkzeug.test import TestResponse
 
 from server.alerts.channels import parse_channels
 from server.alerts.delivery import Deliverer, queue_notifications
-from server.isolation.models import HostIsolation
-from server.isolation.store import view
 from server.oplog.models import OplogEntry
-from server.store.models import Command
+from server.store.isolation import view
+from server.store.models import Command, HostIsolation
 from tests.data_folder import run_xunjian
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_api import api_token, bearer
