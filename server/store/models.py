@@ -1,7 +1,7 @@
 """The store's tables (users, tokens, groups, agents, reports and results, inventory, commands,
-gaps, sessions, baselines), as SQLAlchemy 2 typed models. The same code runs on SQLite and
-PostgreSQL; Alembic migrations in ``server/migrations`` create and change it. Each feature's
-tables live in its own ``models.py`` on the same ``Base`` (``server/store/base.py``);
+gaps, sessions, baselines, host isolation), as SQLAlchemy 2 typed models. The same code runs on
+SQLite and PostgreSQL; Alembic migrations in ``server/migrations`` create and change it. Each
+feature's tables live in its own ``models.py`` on the same ``Base`` (``server/store/base.py``);
 ``server/migrations/all_models.py`` gathers them all for Alembic.
 
 Times are naive UTC everywhere (``utcnow()``): SQLite has no time zone type, and one convention
