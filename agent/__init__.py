@@ -15,22 +15,23 @@ not the check library either: scans run in a child process):
 ``agent.scanning``        how scans run (child process by default); ``agent.scan_worker``
 ``agent.runner``          the units of work: scan cycle, flush, heartbeat, commands
 ``agent.evidence``        evidence snapshots and their chunked upload; ``agent.evidence_worker``
-``agent.service``         building the service from a state folder; the scheduler loop
-``agent.cli``             the three subcommands
+``agent.service``         building the service from a state folder (an isolation is re-applied
+                          first); the scheduler loop
+``agent.isolation``       host isolation: the firewall seam (nftables, iptables; Windows not
+                          yet), signed and generation-checked commands, ``isolation.json``
+``agent.cli``             enroll, run, status, release-isolation (break-glass)
 ========================  ===================================================================
 
 ``agent.json`` keys (identity first, then tuning with its default):
 
 * ``server_url``, ``agent_id``, ``group``, ``ca_sha256``, ``enrolled_at``: set by enrollment.
-<<<<<<< HEAD
 * ``allowed_commands`` (``["scan_now", "evidence"]``): the only server commands this agent
-  will run (``evidence``: a snapshot of the scene, agent/evidence.py).
-* ``start_delay_max_seconds`` (60): each job's first run is at a random moment in this window.
-=======
-* ``allowed_commands`` (``["scan_now"]``): the only server commands this agent will run.
+  will run (``evidence``: a snapshot of the scene, agent/evidence.py); ``isolate`` and
+  ``release`` (together) allow host isolation (docs/incidents.md).
+* ``server_command_key`` (set by enrollment): the server's key isolation commands are signed
+  with.
 * ``start_delay_max_seconds`` (60): each job's first run is at a random moment in this window
   (except the first scan of an agent that has never scanned, which runs at once).
->>>>>>> suite10
 * ``scan_interval_seconds``, ``heartbeat_interval_seconds`` (null: from the policy, else 3600
   and 60): local overrides.
 * ``job_jitter_seconds`` (null: a tenth of each interval, at most 300).

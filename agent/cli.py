@@ -45,6 +45,15 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     _add_state(p)
     p.set_defaults(handler=run_command)
 
+    p = subparsers.add_parser(
+        "release-isolation",
+        help="break-glass: lift this host's isolation without the server (root; logged and "
+        "reported to the server)",
+    )
+    _add_state(p)
+    p.add_argument("--reason", required=True, help="why (kept and reported to the server)")
+    p.set_defaults(handler=release_isolation_command)
+
     p = subparsers.add_parser("status", help="enrollment, last report and spool depth")
     _add_state(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -127,6 +136,35 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- release-isolation ------------------------------------------------------------------------
+def release_isolation_command(args: argparse.Namespace) -> int:
+    """The break-glass release (docs/incidents.md): for when the server cannot release the host
+    (its link is down, the server is gone). Root only: the rules are root's to change anyway,
+    and the record of who did it is in root's state folder."""
+    _configure_logging()
+    from agent.isolation.controller import CommandRefused, IsolationController
+    from agent.isolation.firewall import FirewallError
+
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return _fail("release-isolation must run as root")
+    reason = " ".join(str(args.reason).split())
+    if not reason:
+        return _fail("--reason must say why")
+    state = AgentState(Path(args.state))
+    try:
+        config = state.load_config()
+        record = IsolationController(state, config).break_glass(reason)
+    except CommandRefused as exc:
+        return _fail(str(exc))
+    except (StateError, FirewallError, OSError) as exc:
+        return _fail(f"the isolation was not released: {exc}")
+    print(
+        f"isolation released locally by {record.released_by} at {record.changed_at}; "
+        "the server is told with the agent's next heartbeat"
+    )
+    return 0
+
+
 # -- status -----------------------------------------------------------------------------------
 def status_document(state: AgentState) -> dict[str, Any]:
     from agent.spool import peek_depth, peek_set_aside, peek_uploads
@@ -172,7 +210,30 @@ def status_document(state: AgentState) -> dict[str, Any]:
     document["last_seq"] = spool[2] if spool else None
     # Reports the server refused for their content: set aside in the spool, sent on as gaps.
     document["reports_set_aside"] = peek_set_aside(state.spool_path)
+    document["isolation"] = _isolation_status(state)
     return document
+
+
+def _isolation_status(state: AgentState) -> dict[str, Any] | None:
+    from agent.isolation.controller import RECORD_NAME
+    from agent.state import read_json_object
+
+    try:
+        record = read_json_object(state.directory / RECORD_NAME)
+    except (OSError, StateError):
+        return None
+    return {
+        key: record.get(key)
+        for key in (
+            "state",
+            "generation",
+            "changed_at",
+            "backend",
+            "error",
+            "released_by",
+            "reason",
+        )
+    }
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -199,6 +260,13 @@ def status_command(args: argparse.Namespace) -> int:
             ("evidence waiting", "evidence_waiting"),
             ("last error", "last_error"),
         ]
+        isolation = document.get("isolation")
+        if isolation:
+            labels.append(("isolation", "isolation_text"))
+            document["isolation_text"] = (
+                f"{str(isolation.get('state')).upper()} since {isolation.get('changed_at')}"
+                + (f" ({isolation['error']})" if isolation.get("error") else "")
+            )
         if document.get("watch_error"):
             # A blind watcher is not a quiet one: say it apart from the last error.
             labels.append(("file watcher", "watch_failing"))

@@ -143,8 +143,9 @@ def request_identity(
     key: Ed25519PrivateKey,
     facts: HostFacts,
     timeout: float,
-) -> tuple[str, str]:
-    """``(agent_id, group)`` from ``POST /api/v1/agent/enroll`` over the pinned connection."""
+) -> tuple[str, str, str | None]:
+    """``(agent_id, group, command_key)`` from ``POST /api/v1/agent/enroll`` over the pinned
+    connection (a server from before command keys sends none)."""
     payload = {
         "token": token,
         "public_key": public_key_to_text(key.public_key()),
@@ -181,7 +182,22 @@ def request_identity(
         raise EnrollmentError(f"the server sent an unusable agent_id: {agent_id!r:.80}")
     if not isinstance(group, str) or not _GROUP.fullmatch(group):
         raise EnrollmentError(f"the server sent an unusable group: {group!r:.80}")
-    return agent_id, group
+    command_key = value.get("command_key")
+    if command_key is not None and not _command_key_ok(command_key):
+        raise EnrollmentError(f"the server sent an unusable command_key: {command_key!r:.80}")
+    return agent_id, group, command_key
+
+
+def _command_key_ok(value: object) -> bool:
+    from xunjian.core.wire import public_key_from_text
+
+    if not isinstance(value, str) or len(value) != 44:
+        return False
+    try:
+        public_key_from_text(value)
+    except ValueError:
+        return False
+    return True
 
 
 def enroll(
@@ -204,7 +220,7 @@ def enroll(
         raise EnrollmentError(_already_enrolled_message(state))
     ca_pem = fetch_ca(server, expected, timeout)
     key = Ed25519PrivateKey.generate()
-    agent_id, group = request_identity(
+    agent_id, group, command_key = request_identity(
         server, ca_pem, token, key, facts or local_host_facts(), timeout
     )
     config = AgentConfig(
@@ -213,6 +229,9 @@ def enroll(
         group=group,
         ca_sha256=expected,
         enrolled_at=utc_now_text(),
+        # Pinned now, from the server the CA pin vouches for: isolation commands must carry
+        # this key's signature (agent/isolation/controller.py).
+        server_command_key=command_key,
     )
     # Checked again: another enroll may have finished while we talked to the server.
     if state.has_identity_files():

@@ -147,12 +147,16 @@ def _parse_watch(raw: Any) -> dict[str, Any]:
 class Command:
     id: str
     type: str
+    # Isolation commands: the host's generation and the command key's signature.
+    generation: int | None = None
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
 class HeartbeatAnswer:
     policy_version: int | None
     commands: tuple[Command, ...]
+    command_key: str | None = None
 
 
 def parse_heartbeat_answer(value: Any) -> HeartbeatAnswer:
@@ -173,8 +177,16 @@ def parse_heartbeat_answer(value: Any) -> HeartbeatAnswer:
             raise MessageError(f"heartbeat.commands[{index}].id must be a lower-case UUID")
         if not isinstance(command_type, str) or not COMMAND_TYPE.fullmatch(command_type):
             raise MessageError(f"heartbeat.commands[{index}].type is malformed")
-        commands.append(Command(command_id, command_type))
-    return HeartbeatAnswer(version, tuple(commands))
+        generation, signature = raw.get("generation"), raw.get("signature")
+        if generation is not None:
+            generation = _int(generation, f"heartbeat.commands[{index}].generation")
+        if signature is not None and (not isinstance(signature, str) or len(signature) > 100):
+            raise MessageError(f"heartbeat.commands[{index}].signature is malformed")
+        commands.append(Command(command_id, command_type, generation, signature))
+    command_key = value.get("command_key")
+    if command_key is not None and (not isinstance(command_key, str) or len(command_key) != 44):
+        raise MessageError("heartbeat.command_key must be a base64 Ed25519 key")
+    return HeartbeatAnswer(version, tuple(commands), command_key)
 
 
 def report_confirmed(value: Any) -> bool:

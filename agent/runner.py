@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from agent import evidence, report
 from agent.backoff import Backoff
 from agent.messages import (
+    Command,
     MessageError,
     Policy,
     parse_heartbeat_answer,
@@ -58,6 +59,7 @@ from agent.transport import Refused, Transport, TransportError
 from xunjian.core.contract import (
     COMMAND_EVIDENCE,
     COMMAND_SCAN_NOW,
+    ISOLATION_COMMANDS,
     KIND_FILE_EVENTS,
     KIND_SCAN,
     PATH_HEARTBEAT,
@@ -68,6 +70,7 @@ from xunjian.core.contract import (
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
+    from agent.isolation.controller import IsolationController
     from agent.watch.watcher import FileWatcher
     from checks.runner import CommandRunner
 
@@ -76,6 +79,8 @@ log = logging.getLogger("xunjian.agent")
 # Commands this agent knows how to carry out; the local allow list picks among them.
 KNOWN_COMMANDS = frozenset({COMMAND_SCAN_NOW, COMMAND_EVIDENCE})
 EVIDENCE_COMMAND_REASON = "requested from the server"
+# The snapshot taken by isolation, before the rules (agent/service.py).
+ISOLATION_EVIDENCE_REASON = "before isolation"
 # Used until a policy names intervals (the contract's own example values).
 DEFAULT_SCAN_INTERVAL = 3600.0
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
@@ -102,8 +107,12 @@ class AgentService:
         spool: Spool,
         scanner: Scanner,
         rng: random.Random | None = None,
+        isolation: IsolationController | None = None,
     ) -> None:
         self.state = state
+        # Host isolation (agent/isolation); None where the service was built without it.
+        self.isolation = isolation
+        self._isolation_sent: dict[str, Any] | None = None  # the last report a heartbeat took
         self.config = config
         self.transport = transport
         self.spool = spool
@@ -399,11 +408,12 @@ class AgentService:
 
     # -- evidence -------------------------------------------------------------------------
     def take_evidence(
-        self, reason: str = "", command_id: str | None = None
+        self, reason: str = "", command_id: str | None = None, send_now: bool = True
     ) -> evidence.Snapshot | None:
-        """Take an evidence snapshot, queue it and start sending it; None when none could be
-        made (the reason is in ``agent status``). Isolation calls this before it changes
-        anything; the server's ``evidence`` command through :meth:`_handle_command`."""
+        """Take an evidence snapshot, queue it and (``send_now``) start sending it; None when
+        none could be made (the reason is in ``agent status``). Isolation calls this before it
+        changes anything (not sending: the upload follows through the rules); the server's
+        ``evidence`` command through :meth:`_handle_command`."""
         folders = [path for path, _ in self.policy.watch_folders] if self.policy else []
         try:
             snapshot = evidence.take_snapshot(
@@ -423,7 +433,8 @@ class AgentService:
             last_evidence_id=snapshot.id,
             last_evidence_missing=sorted(snapshot.errors),
         )
-        self.flush()
+        if send_now:
+            self.flush()
         return snapshot
 
     def _upload_evidence(self) -> None:
@@ -478,26 +489,56 @@ class AgentService:
             "policy_version": self.policy_version,
             "acked_commands": acks,
         }
+        isolation = self.isolation.report() if self.isolation is not None else None
+        if isolation is not None:
+            # Read from the file, so a break-glass release by root is reported when the link
+            # returns. Sent with every heartbeat while isolated (the server sees it hold), and
+            # otherwise until a heartbeat carried the latest change.
+            if isolation["state"] == "isolated" or isolation != self._isolation_sent:
+                body["isolation"] = isolation
+            if isolation["state"] != "isolated":
+                self.transport.pin_address(None)
         try:
             answer = parse_heartbeat_answer(self.transport.post_json(PATH_HEARTBEAT, body))
         except TransportError as exc:
             self._note_error(f"heartbeat failed: {exc}")
             return
+        self._isolation_sent = isolation
+        if answer.command_key and not self.config.server_command_key:
+            self._pin_command_key(answer.command_key)
         with self._commands_lock:
             self._pending_acks = [c for c in self._pending_acks if c not in set(acks)]
         self._safely(self.state.update_status, last_heartbeat_at=utc_now_text())
         if answer.policy_version is not None and answer.policy_version != self.policy_version:
             self._run_soon(self.refresh_policy, "policy_now")
         for command in answer.commands:
-            self._handle_command(command.id, command.type)
+            self._handle_command(command)
 
-    def _handle_command(self, command_id: str, command_type: str) -> None:
+    def _pin_command_key(self, key: str) -> None:
+        """An agent enrolled before command keys existed takes the key once, from its enrolled
+        server over the CA-pinned connection, and never replaces it after."""
+        try:
+            raw = read_json_object(self.state.config_path)
+            raw["server_command_key"] = key
+            AgentConfig.from_dict(raw)  # refuse a key agent.json could not load
+            write_json(self.state.config_path, raw)
+        except (OSError, StateError, TypeError) as exc:
+            self._note_error(f"could not pin the server's command key: {exc}")
+            return
+        self.config.server_command_key = key
+        log.info("pinned the server's command key")
+
+    def _handle_command(self, command: Command) -> None:
+        command_id, command_type = command.id, command.type
         with self._commands_lock:
             if command_id not in self._pending_acks:
                 self._pending_acks.append(command_id)
             if command_id in self._seen_commands:
                 return  # delivered again before our ack arrived: acknowledge, do not rerun
             self._seen_commands.append(command_id)
+        if command_type in ISOLATION_COMMANDS:
+            self._isolation_command(command)
+            return
         if command_type not in self.config.allowed_commands:
             log.warning(
                 "refused command %s (%s): not in this agent's allowed_commands %s",
@@ -519,6 +560,22 @@ class AgentService:
             )
             return
         self._run_soon(self.scan_cycle, "scan_now")
+
+    def _isolation_command(self, command: Command) -> None:
+        """Isolate or release: the controller checks the allow list, the signature and the
+        generation itself; the next heartbeat, at once, tells the server the outcome."""
+        if self.isolation is None:
+            log.warning("refused command %s (%s): no isolation here", command.id, command.type)
+            return
+        log.info("isolation command %s (%s)", command.id, command.type)
+
+        def server_answers() -> None:
+            self.transport.get_json(PATH_POLICY)
+
+        self.isolation.run_command(
+            command.id, command.type, command.generation, command.signature, server_answers
+        )
+        self._run_soon(self.heartbeat, "heartbeat_now")
 
     @property
     def pending_acks(self) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
-from agent.runner import AgentService
+from agent.runner import ISOLATION_EVIDENCE_REASON, AgentService
 from agent.scanning import Scanner, in_process_scanner, subprocess_scanner
 from agent.spool import Spool
 from agent.state import AgentState, StateError
@@ -72,6 +72,8 @@ def build_service(
 ) -> RunningAgent:
     """Everything ``agent run`` needs, from the state folder. ``scanner`` replaces the check
     library (tests); by default each scan runs ``checks.api`` in a child process."""
+    from agent.isolation.controller import IsolationController
+
     config = state.load_config()
     key = state.load_key()
     ca_pem = state.load_ca_pem()
@@ -85,6 +87,10 @@ def build_service(
         Identity(config.agent_id, key),
         timeout=config.request_timeout_seconds,
     )
+    # An isolated host stays isolated across restarts and reboots: its rules go back on first,
+    # before the spool, the scheduler or any request (docs/incidents.md).
+    isolation = IsolationController(state, config, on_link=transport.pin_address)
+    isolation.restore()
     # A spool re-created after loss must start above every epoch this agent used before.
     last_epoch = state.load_status().get("last_epoch")
     min_epoch = last_epoch + 1 if isinstance(last_epoch, int) else 0
@@ -104,5 +110,10 @@ def build_service(
             scanner = in_process_scanner(root, cache)
         else:
             scanner = subprocess_scanner(root, config.scan_timeout_seconds, cache)
-    service = AgentService(state, config, transport, spool, scanner)
+    service = AgentService(state, config, transport, spool, scanner, isolation=isolation)
+    # The scene before the rules (I1): the snapshot is queued, and goes up through the server's
+    # link, which the rules keep open, with the next flush; isolating does not wait for it.
+    isolation.before_isolation = lambda command_id: service.take_evidence(
+        ISOLATION_EVIDENCE_REASON, command_id, send_now=False
+    )
     return RunningAgent(service, transport, spool)

@@ -29,7 +29,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from xunjian.core.contract import COMMAND_EVIDENCE, COMMAND_SCAN_NOW, EVIDENCE_CHUNK_MAX_BYTES
+from xunjian.core.contract import (
+    COMMAND_EVIDENCE,
+    COMMAND_ISOLATE,
+    COMMAND_RELEASE,
+    COMMAND_SCAN_NOW,
+    EVIDENCE_CHUNK_MAX_BYTES,
+)
 
 CONFIG_NAME = "agent.json"
 KEY_NAME = "key.pem"
@@ -45,7 +51,10 @@ MAX_STATE_FILE_BYTES = 4 * 1024 * 1024
 
 # An evidence snapshot only reads the host and sends to the enrolled server (docs/incidents.md,
 # "Evidence"), like a scan; a host that must not send its command lines and logs removes it.
+# Isolation is off unless the host's own configuration turns it on: it cuts the host off its
+# network, so whoever installs the agent decides, not the server.
 DEFAULT_ALLOWED_COMMANDS = (COMMAND_SCAN_NOW, COMMAND_EVIDENCE)
+KNOWN_COMMAND_TYPES = (COMMAND_SCAN_NOW, COMMAND_EVIDENCE, COMMAND_ISOLATE, COMMAND_RELEASE)
 # An Ed25519 key in PKCS#8 DER is this fixed prefix and the 32-byte seed (RFC 8410). Reading it
 # by hand spares the long-running service cryptography's serialization module (~3 MB resident).
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
@@ -167,6 +176,9 @@ class AgentConfig:
     enrolled_at: str
     # Local allow list for server commands: the server can ask, only this list decides.
     allowed_commands: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOWED_COMMANDS))
+    # The enrolled server's command key (base64 raw Ed25519): isolation commands must carry its
+    # signature. Set by enrollment, or by the first heartbeat for an agent enrolled before.
+    server_command_key: str | None = None
     # Random delay before the first jobs, so a room of PCs switched on together does not
     # hit the server in the same second.
     start_delay_max_seconds: float = 60.0
@@ -227,6 +239,22 @@ class AgentConfig:
             isinstance(item, str) for item in self.allowed_commands
         ):
             raise StateError(f"{CONFIG_NAME}: allowed_commands must be a list of strings")
+        unknown = [item for item in self.allowed_commands if item not in KNOWN_COMMAND_TYPES]
+        if unknown:
+            raise StateError(
+                f"{CONFIG_NAME}: allowed_commands: unknown {unknown} "
+                f"(known: {', '.join(KNOWN_COMMAND_TYPES)})"
+            )
+        if COMMAND_ISOLATE in self.allowed_commands and (
+            COMMAND_RELEASE not in self.allowed_commands
+        ):
+            # A host the server may isolate but not release would wait for someone at its
+            # keyboard: refuse the configuration instead.
+            raise StateError(f"{CONFIG_NAME}: allowed_commands with isolate must allow release")
+        if self.server_command_key is not None and (
+            not isinstance(self.server_command_key, str) or len(self.server_command_key) != 44
+        ):
+            raise StateError(f"{CONFIG_NAME}: server_command_key must be a base64 Ed25519 key")
         self.start_delay_max_seconds = _positive_number(
             "start_delay_max_seconds", self.start_delay_max_seconds, 0
         )

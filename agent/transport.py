@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -173,6 +174,20 @@ class Identity:
     key: Ed25519PrivateKey
 
 
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to a fixed address while checking the certificate against the URL's host name:
+    an isolated host keeps its link without DNS (agent/isolation)."""
+
+    def __init__(self, host: str, port: int, address: str, **kwargs: Any) -> None:
+        super().__init__(host, port, **kwargs)
+        self._address = address
+        # http.client keeps the connect function on the instance, made in __init__.
+        self._create_connection = self._connect_pinned
+
+    def _connect_pinned(self, address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        return socket.create_connection((self._address, address[1]), *args, **kwargs)
+
+
 class Transport:
     """One keep-alive HTTPS connection to the server, shared under a lock by the runner's jobs."""
 
@@ -191,6 +206,15 @@ class Transport:
         self._max_response_bytes = max_response_bytes
         self._connection: http.client.HTTPSConnection | None = None
         self._lock = threading.Lock()
+        self._pinned_address: str | None = None
+
+    def pin_address(self, address: str | None) -> None:
+        """Connect to ``address`` instead of resolving the server's host name (None: resolve
+        again). An isolated host has no DNS; the certificate is still checked by name."""
+        with self._lock:
+            if address != self._pinned_address:
+                self._pinned_address = address
+                self._drop_connection()
 
     def close(self) -> None:
         with self._lock:
@@ -275,9 +299,18 @@ class Transport:
                 ).as_dict(),
             }
         if self._connection is None:
-            self._connection = http.client.HTTPSConnection(
-                self.server.host, self.server.port, timeout=self._timeout, context=self._context
-            )
+            if self._pinned_address is not None and self._pinned_address != self.server.host:
+                self._connection = _PinnedHTTPSConnection(
+                    self.server.host,
+                    self.server.port,
+                    self._pinned_address,
+                    timeout=self._timeout,
+                    context=self._context,
+                )
+            else:
+                self._connection = http.client.HTTPSConnection(
+                    self.server.host, self.server.port, timeout=self._timeout, context=self._context
+                )
         connection = self._connection
         try:
             connection.request(method, full_path, body=body, headers=headers)

@@ -28,6 +28,7 @@ from server.apidoc import THROTTLED, documented
 from server.evidence import intake as evidence_intake
 from server.intake.agents import agent_identity, first_use, touch_agent
 from server.intake.report import ingest_report
+from server.isolation.intake import command_key, take_report
 from server.monitors import agent_intake
 from server.policy import agent_policy, group_by_id
 from server.state import (
@@ -292,7 +293,8 @@ def enroll() -> ResponseReturnValue:
         enrolled.group,
         client_address(),
     )
-    return jsonify({"agent_id": enrolled.agent_id, "group": enrolled.group}), 201
+    answer = {"agent_id": enrolled.agent_id, "group": enrolled.group, "command_key": command_key()}
+    return jsonify(answer), 201
 
 
 # What jsonify would write for the two answers, made once.
@@ -356,7 +358,9 @@ def heartbeat_endpoint() -> ResponseReturnValue:
     version, commands = heartbeat(
         current_state().engine, signed.agent.id, msgspec.structs.asdict(beat)
     )
-    return jsonify({"policy_version": version, "commands": commands})
+    if beat.isolation is not None:
+        take_report(signed.agent.id, msgspec.structs.asdict(beat.isolation))
+    return jsonify({"policy_version": version, "commands": commands, "command_key": command_key()})
 
 
 @blueprint.get(_route(contract.PATH_MONITORS))

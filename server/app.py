@@ -94,6 +94,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         files,
         fleet,
         incidents,
+        isolation,
         jobs,
         monitors,
         oplog,
@@ -105,6 +106,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
     return (
         console.install,  # login, password, languages (server/console)
         fleet.install,  # dashboard, hosts, host, checks
+        isolation.install,  # /api/v1/hosts/<id>/isolation, the isolate and release form
         alerts.install,  # /api/v1/alerts, the Alerts pages
         incidents.install,  # /api/v1/incidents, the Incidents pages, escalation
         policy_settings.install,  # /settings/groups, channels, roster

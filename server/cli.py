@@ -48,6 +48,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     from server.files import cli as files
     from server.fleet import cli as fleet
     from server.incidents import cli as incidents
+    from server.isolation import cli as isolation
     from server.monitors import cli as monitors
     from server.oplog import cli as oplog
     from server.reports import cli as reports
@@ -85,7 +86,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run_command)
 
     for feature in (
-        settings, fleet, oplog, devices, reports, monitors, files, incidents, evidence,
+        settings, fleet, isolation, oplog, devices, reports, monitors, files, incidents, evidence,
     ):  # fmt: skip
         feature.add_parser(subparsers)
 

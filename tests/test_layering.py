@@ -90,6 +90,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "monitors": ("server.monitors",),
     "fleet": ("server.fleet",),
     "incidents": ("server.incidents",),
+    # Host isolation (POLICY.md I1): requests, the agents' reports, the command key.
+    "isolation": ("server.isolation",),
     "jobs": ("server.jobs",),
     # Report intake (agents' reports, and devices' checks stored as reports).
     "intake": ("server.intake",),
@@ -112,12 +114,14 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "reports": ("oplog",),
     "devices": ("alerts", "intake", "oplog"),
     "monitors": ("alerts", "devices", "notify", "oplog", "policy_settings"),
+    # Isolation requests and reports go on the timeline of the host's open incidents.
+    "isolation": ("incidents", "oplog"),
     "fleet": ("alerts", "devices", "oplog"),
     # Incidents tie alerts together and escalate through the alert channels in force.
     "incidents": ("alerts", "notify", "oplog", "policy_settings"),
     "jobs": ("oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
-    "agent_api": ("intake", "alerts", "monitors", "evidence"),
+    "agent_api": ("intake", "alerts", "evidence", "isolation", "monitors"),
     # Evidence stored goes on the timeline of the host's open incidents.
     "evidence": ("incidents", "oplog"),
 }

@@ -58,6 +58,7 @@ from server.notify import (
     PermanentFailure,
     TemporaryFailure,
 )
+from server.store.isolation import isolation_of
 from server.store.models import Agent, utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")
@@ -211,18 +212,23 @@ class Deliverer:
             if won != 1:
                 return None
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.execute(
+            notification, alert, hostname = session.execute(
                 select(AlertNotification, Alert, Agent.hostname)
                 .join(Alert, Alert.id == AlertNotification.alert_id)
                 .outerjoin(Agent, Agent.id == Alert.agent_id)
                 .where(AlertNotification.id == notification_id)
             ).one()
+            # The message says when the host is cut off (docs/incidents.md): whoever reads it
+            # knows not to go looking for it on the network.
+            isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
+            return notification, alert, hostname, bool(isolation and isolation.isolated)
 
     def _send(self, claimed: Any, now: datetime.datetime) -> str:
-        notification, alert, hostname = claimed
+        notification, alert, hostname, isolated = claimed
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
         try:
-            delivery = self.notifiers[notification.channel].send(message_for(alert, hostname))
+            message = message_for(alert, hostname, isolated)
+            delivery = self.notifiers[notification.channel].send(message)
         except TemporaryFailure as error:
             if notification.attempts >= MAX_ATTEMPTS:
                 values.update(status="failed", last_error=_reason(error, "gave up"))
@@ -315,7 +321,8 @@ _TITLES = {
 }
 
 
-def message_for(alert: Alert, hostname: str | None) -> AlertMessage:
+def message_for(alert: Alert, hostname: str | None, isolated: bool = False) -> AlertMessage:
+    """``isolated``: the host is isolated (or being isolated), which the body then says."""
     host = hostname or alert.agent_id or ""
     zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
     words = {"check": alert.check_id, "host": host, "resource": alert.resource}
@@ -325,7 +332,11 @@ def message_for(alert: Alert, hostname: str | None) -> AlertMessage:
         kind=alert.kind,  # type: ignore[arg-type]  # coerced to AlertKind
         severity=alert.severity,  # type: ignore[arg-type]
         title=LocalText(zh.format(**words), en.format(**words)),
-        body=LocalText(f"{where}：{alert.message}", f"{where}: {alert.message}"),
+        body=LocalText(
+            f"{where}：{alert.message}" + ("（该主机已断网隔离）" if isolated else ""),
+            f"{where}: {alert.message}"
+            + (" (the host is isolated from the network)" if isolated else ""),
+        ),
         subject=host or alert.resource,
         opened_at=alert.opened_at.replace(tzinfo=datetime.UTC),
     )

@@ -39,6 +39,7 @@ from server.console.i18n import bilingual
 from server.console.nav import NavItem
 from server.policy import check_catalog
 from server.state import db_session, log_refusal
+from server.store.isolation import IsolationView, isolation_of
 from server.store.models import Agent
 
 blueprint = console_blueprint("alerts", __name__)
@@ -126,12 +127,19 @@ def index() -> ResponseReturnValue:
         if before is not None:
             query = query.where(Alert.id < before)
         rows = session.execute(query.order_by(Alert.id.desc()).limit(PER_PAGE + 1)).all()
-    more = len(rows) > PER_PAGE
-    rows = rows[:PER_PAGE]
+        more = len(rows) > PER_PAGE
+        rows = rows[:PER_PAGE]
+        # An isolated host's alerts say so (docs/incidents.md).
+        isolations = isolation_of(
+            session, [alert.agent_id for alert, _h, _p in rows if alert.agent_id]
+        )
     filters = {"status": status, "severity": severity, "kind": kind}
     return render_template(
         "alerts/list.html",
-        alerts=[_row(alert, hostname, platform) for alert, hostname, platform in rows],
+        alerts=[
+            _row(alert, hostname, platform, isolations.get(alert.agent_id or ""))
+            for alert, hostname, platform in rows
+        ],
         total=total or 0,
         filters=filters,
         params={name: value for name, value in filters.items() if value},
@@ -144,9 +152,15 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _row(alert: Alert, hostname: str | None, platform: str | None) -> dict[str, Any]:
+def _row(
+    alert: Alert,
+    hostname: str | None,
+    platform: str | None,
+    isolation: IsolationView | None = None,
+) -> dict[str, Any]:
     return {
         "alert": alert,
+        "isolation": isolation,
         "status": status_of(alert),
         "hostname": hostname,
         # What the host runs (linux, windows; device), shown beside its name.
@@ -183,12 +197,20 @@ def detail(alert_id: int) -> ResponseReturnValue:
                 .order_by(AlertNotification.id)
             )
         )
+        isolation = (
+            isolation_of(session, [alert.agent_id]).get(alert.agent_id) if alert.agent_id else None
+        )
     done = request.args.get("done", "")
     notice = NOTICES.get(done)
     return render_template(
         "alerts/detail.html",
         remediation=_remediation(alert.check_id) if alert.kind == "check_failed" else "",
-        row=_row(alert, hostname, platform),
+        row=_row(alert, hostname, platform, isolation),
+        isolation=isolation,
+        # A host with an agent (not a device) can be isolated from here.
+        can_isolate=g.user.role in ("admin", "operator"),
+        isolatable=bool(alert.agent_id) and platform not in (None, "device"),
+        isolation_done=request.args.get("isolation", ""),
         alert=alert,
         comments=comments,
         notifications=notifications,

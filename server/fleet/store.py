@@ -48,7 +48,7 @@ from server.store.models import Agent, Group, Inventory, LatestResult, Result, u
 from server.store.queries import HostRow
 from xunjian.core.contract import STATUSES
 
-HOST_STATUSES = ("online", "offline", "device", "revoked")
+HOST_STATUSES = ("online", "offline", "device", "revoked", "isolated")
 # The platforms a host can run, as the check registry names them (checks/registry.py): the
 # hosts list's platform filter takes these and nothing else.
 HOST_PLATFORMS = tuple(sorted(PLATFORMS))
@@ -70,10 +70,17 @@ class HostFilter:
     status: str | None = None
     failing_check: str | None = None
     platform: str | None = None
+    # Only these hosts (the isolated ones, server/isolation), when not None.
+    agent_ids: tuple[str, ...] | None = None
 
     def active(self) -> bool:
         return bool(
-            self.search or self.group_id or self.status or self.failing_check or self.platform
+            self.search
+            or self.group_id
+            or self.status
+            or self.failing_check
+            or self.platform
+            or self.agent_ids is not None
         )
 
 
@@ -156,6 +163,8 @@ def _conditions(
         conditions.append(Agent.revoked_at.is_not(None))
     if chosen.platform:
         conditions.append(Agent.platform == chosen.platform)
+    if chosen.agent_ids is not None:
+        conditions.append(Agent.id.in_(chosen.agent_ids))
     if chosen.failing_check:
         conditions += [
             Agent.revoked_at.is_(None),

@@ -34,6 +34,7 @@ from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
 from server.store.agents import queue_command
+from server.store.isolation import count_isolated, isolated_host_ids, isolation_of
 from server.store.models import User, utcnow
 from server.store.queries import inventory, latest_results
 from xunjian.core.contract import SEVERITIES
@@ -132,6 +133,7 @@ def dashboard() -> ResponseReturnValue:
         device_outcomes = outcome_counts(db) if counts.devices else []
         weeks = store.weekly_compliance(db, CHART_WEEKS, now.date())
         platforms = store.platform_counts(db)
+        isolated = count_isolated(db)
     scores = compliance.groups
     judged = [score for score in scores if score.passed + score.failed]
     overall = store.GroupScore(
@@ -158,6 +160,7 @@ def dashboard() -> ResponseReturnValue:
         chart=compliance_chart(weeks, scores),
         platforms=platforms,
         host_platforms=store.HOST_PLATFORMS,
+        isolated=isolated,
     )
 
 
@@ -184,7 +187,7 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
     if status and status not in store.HOST_STATUSES:
         _refuse(
             f"console: bad host status {status[:20]!r}",
-            _("The status must be online, offline, device or revoked."),
+            _("The status must be online, offline, device, revoked or isolated."),
         )
     if failing and not store.CHECK_ID_PATTERN.fullmatch(failing):
         _refuse(f"console: bad check id {failing[:40]!r}", _("That is not a check id."))
@@ -203,9 +206,11 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
     chosen = store.HostFilter(
         search=search,
         group_id=group_id,
-        status=status or None,
+        # Isolation is the isolation feature's to judge (request against the agent's report).
+        status=status if status and status != "isolated" else None,
         failing_check=failing or None,
         platform=platform or None,
+        agent_ids=tuple(isolated_host_ids(db)) if status == "isolated" else None,
     )
     return chosen, {name: value for name, value in kept.items() if value}
 
@@ -227,12 +232,14 @@ def hosts() -> ResponseReturnValue:
             db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
         )
         devices = device_states(db, [row.id for row in rows if row.platform == DEVICE_PLATFORM])
+        isolations = isolation_of(db, [row.id for row in rows])
         groups = store.groups(db)
     titles = _titles()
     return render_template(
         "fleet/hosts.html",
         hosts=rows,
         devices=devices,
+        isolations=isolations,
         total=total,
         page=page,
         pages=pages,
@@ -311,6 +318,7 @@ def host(host_id: str) -> ResponseReturnValue:
         oplog_count = (
             store.host_oplog_count(db, host_id, device_id) if user.role in OPLOG_ROLES else 0
         )
+        isolation = isolation_of(db, [host_id]).get(host_id)
     elsewhere = _checks_for_other_platforms(row.platform)
     return render_template(
         "fleet/host.html",
@@ -332,6 +340,8 @@ def host(host_id: str) -> ResponseReturnValue:
         more_history=more_history,
         history_days=store.HISTORY_DAYS,
         notice=_notice(),
+        isolation=isolation,
+        isolation_done=request.args.get("isolation", ""),
     )
 
 

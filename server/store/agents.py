@@ -185,7 +185,7 @@ def record_heartbeat(
             .values(acked_at=now)
         )
     pending = connection.execute(
-        select(Command.id, Command.type)
+        select(Command.id, Command.type, Command.payload)
         .where(Command.agent_id == agent_id, Command.acked_at.is_(None))
         .order_by(Command.created_at)
         .limit(100)
@@ -201,7 +201,9 @@ def record_heartbeat(
         .join(Agent, Agent.group_id == Group.id)
         .where(Agent.id == agent_id)
     ).scalar_one()
-    return int(version), [{"id": row.id, "type": row.type} for row in pending]
+    return int(version), [
+        {**(row.payload or {}), "id": row.id, "type": row.type} for row in pending
+    ]
 
 
 def queue_command(

@@ -1,7 +1,7 @@
 """The store's tables (users, tokens, groups, agents, reports and results, inventory, commands,
-gaps, sessions, baselines), as SQLAlchemy 2 typed models. The same code runs on SQLite and
-PostgreSQL; Alembic migrations in ``server/migrations`` create and change it. Each feature's
-tables live in its own ``models.py`` on the same ``Base`` (``server/store/base.py``);
+gaps, sessions, baselines, host isolation), as SQLAlchemy 2 typed models. The same code runs on
+SQLite and PostgreSQL; Alembic migrations in ``server/migrations`` create and change it. Each
+feature's tables live in its own ``models.py`` on the same ``Base`` (``server/store/base.py``);
 ``server/migrations/all_models.py`` gathers them all for Alembic.
 
 Times are naive UTC everywhere (``utcnow()``): SQLite has no time zone type, and one convention
@@ -205,6 +205,36 @@ class Command(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     delivered_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     acked_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # What the command carries besides its type: an isolation command's generation and the
+    # server's signature over it (server/isolation/store.py), sent as they are.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+# Per host: what people asked of its isolation and what its agent last reported (POLICY.md I1;
+# server/isolation makes the requests and takes the reports, server/store/isolation.py reads
+# them for every page that shows a host). In the store because the host, alert and dashboard
+# pages of other features show it.
+class HostIsolation(Base):
+    __tablename__ = "host_isolation"
+
+    agent_id: Mapped[str] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    wanted: Mapped[str] = mapped_column(String(16))
+    generation: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    reported_state: Mapped[str | None] = mapped_column(String(20))
+    reported_generation: Mapped[int | None] = mapped_column(Integer)
+    reported_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    changed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    backend: Mapped[str] = mapped_column(String(32), default="")
+    rules: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    released_by: Mapped[str] = mapped_column(String(64), default="")
+    release_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Gap(Base):

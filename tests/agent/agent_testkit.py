@@ -233,10 +233,12 @@ class ScriptedApi:
     report_status: int | None = None  # None: the normal 200; else answer this status
     stored: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
     duplicates: int = 0
-    commands: list[dict[str, str]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
     acked: list[str] = field(default_factory=list)
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     signature_failures: list[str] = field(default_factory=list)
+    # The server's command key the heartbeat answer carries (None: a server without one).
+    command_key: str | None = None
 
     def __call__(self, request: Received) -> Reply:
         path = request.path
@@ -269,7 +271,10 @@ class ScriptedApi:
             self.heartbeats.append(beat)
             self.acked += beat.get("acked_commands", [])
             pending = [c for c in self.commands if c["id"] not in self.acked]
-            return Reply.json(200, {"policy_version": self.policy["version"], "commands": pending})
+            answer: dict[str, Any] = {"policy_version": self.policy["version"], "commands": pending}
+            if self.command_key is not None:
+                answer["command_key"] = self.command_key
+            return Reply.json(200, answer)
         return Reply.json(404, {"error": f"no route {request.method} {path}"})
 
     def _signature_problem(self, request: Received) -> str | None:

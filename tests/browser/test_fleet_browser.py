@@ -179,7 +179,7 @@ def test_dashboard_and_host_filters(
     # A bad value in the address bar: a 400 page that says what is wrong.
     assert console.open("/hosts?status=asleep") == 400
     expect(page.locator("main")).to_contain_text(
-        t("The status must be online, offline, device or revoked.")
+        t("The status must be online, offline, device, revoked or isolated.")
     )
 
     # A host's page: its history shows the firewall check turning to fail.

@@ -104,6 +104,9 @@ def test_relative_key_is_beside_the_inventory(tmp_path: Path, key_file: Path) ->
         ("[host.agent]\nscan_every = 5\n", "agent.scan_every is not an agent setting"),
         ('[host.agent]\nagent_id = "x"\n', "agent.agent_id is not an agent setting"),
         ("[host.agent]\nstart_delay_max_seconds = -1\n", "start_delay_max_seconds must be"),
+        # Host isolation: only with release too, and only commands the agent knows.
+        ('[host.agent]\nallowed_commands = ["isolate"]\n', "with isolate must allow release"),
+        ('[host.agent]\nallowed_commands = ["isolate_host"]\n', "allowed_commands: unknown"),
     ],
 )
 def test_host_errors_name_the_entry(
@@ -160,3 +163,41 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes(b"# \xe9\n")
     with pytest.raises(InventoryError, match="not UTF-8"):
         load_inventory(tmp_path / "latin1.toml")
+
+
+def test_configure_keeps_the_pinned_command_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``xunjian deploy ssh`` rewrites agent.json from the inventory's settings; the server's
+    command key that enrollment pinned is identity, not a setting: it stays, and the inventory
+    cannot set it."""
+    import io
+    import json
+    import sys
+
+    from xunjian.deploy.host import main
+
+    key = "A" * 43 + "="
+    identity = {
+        "server_url": "https://10.0.0.5:8443",
+        "agent_id": "a",
+        "group": "lab",
+        "ca_sha256": "0" * 64,
+        "enrolled_at": "2026-12-07T08:00:00Z",
+        "server_command_key": key,
+    }
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "agent.json").write_text(json.dumps(identity))
+
+    def configure(settings: dict[str, object]) -> int:
+        stdin = io.TextIOWrapper(io.BytesIO(json.dumps(settings).encode()))
+        monkeypatch.setattr(sys, "stdin", stdin)
+        return main(["configure", "--state", str(state)])
+
+    assert configure({"allowed_commands": ["scan_now", "isolate", "release"]}) == 0
+    written = json.loads((state / "agent.json").read_text())
+    assert written["server_command_key"] == key
+    assert written["allowed_commands"] == ["scan_now", "isolate", "release"]
+    assert configure({"server_command_key": "B" * 43 + "="}) == 1
+    assert json.loads((state / "agent.json").read_text())["server_command_key"] == key

@@ -21,6 +21,7 @@ FEATURES = (
     "files",
     "fleet",
     "incidents",
+    "isolation",
     "jobs",
     "monitors",
     "oplog",
@@ -42,6 +43,7 @@ def test_every_rest_view_is_nested_in_the_api_blueprint(server: Server) -> None:
     assert nested == {
         "meta",
         "hosts",
+        "isolation",
         "alerts",
         "devices",
         "evidence",

@@ -168,6 +168,7 @@ def test_dashboard_counts(
         "online": "2",
         "offline": "1",
         "revoked": "1",
+        "isolated": "0",
         "devices": "0",
         "total": "4",
         # Pairs: office-a 1 pass 1 fail, office-b 2 pass, lab-1 1 fail (error counts neither),

@@ -186,7 +186,9 @@ def test_devices_are_listed_and_counted_as_devices(
     assert "按最近检查结果统计的设备" in page(admin, "/", **ZH)
 
     # The bad-status page names the new value.
-    assert "online, offline, device or revoked" in page(admin, "/hosts?status=devices", 400)
+    assert "online, offline, device, revoked or isolated" in page(
+        admin, "/hosts?status=devices", 400
+    )
 
 
 def test_a_device_without_devices_shows_no_device_parts(admin: FlaskClient) -> None:

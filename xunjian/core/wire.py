@@ -108,6 +108,48 @@ def verify_request(
         raise SignatureError("signature does not verify") from exc
 
 
+COMMAND_PROTOCOL = "xunjian-command-v1"
+
+
+def canonical_command(agent_id: str, command_id: str, command_type: str, generation: int) -> bytes:
+    """The bytes the server signs for a command that changes the host (isolation): bound to
+    one agent, one command and the host's generation, which only grows, so a command replayed
+    later, or meant for another agent, does not verify or is older than what the agent keeps."""
+    return "\n".join(
+        [COMMAND_PROTOCOL, agent_id, command_id, command_type, str(generation)]
+    ).encode()
+
+
+def sign_command(
+    key: Ed25519PrivateKey, agent_id: str, command_id: str, command_type: str, generation: int
+) -> str:
+    signature = key.sign(canonical_command(agent_id, command_id, command_type, generation))
+    return base64.b64encode(signature).decode("ascii")
+
+
+def verify_command(
+    public_key: Ed25519PublicKey,
+    agent_id: str,
+    command_id: str,
+    command_type: str,
+    generation: int,
+    signature_b64: str | None,
+) -> None:
+    """Raise :class:`SignatureError` unless the command key signed exactly this command."""
+    if not signature_b64 or len(signature_b64) > 200:
+        raise SignatureError("the command carries no signature")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except ValueError as exc:
+        raise SignatureError("the command's signature is not valid base64") from exc
+    try:
+        public_key.verify(
+            signature, canonical_command(agent_id, command_id, command_type, generation)
+        )
+    except InvalidSignature as exc:
+        raise SignatureError("the command's signature does not verify") from exc
+
+
 def public_key_to_text(key: Ed25519PublicKey) -> str:
     """Raw 32-byte public key as base64: the form sent at enrollment and stored by the server."""
     from cryptography.hazmat.primitives import serialization

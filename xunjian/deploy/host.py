@@ -19,6 +19,9 @@ from pathlib import Path
 
 MAX_INPUT_BYTES = 64 * 1024
 IDENTITY = ("server_url", "agent_id", "group", "ca_sha256", "enrolled_at")
+# Also set by enrollment (the server's key for isolation commands), but missing from an agent
+# enrolled before command keys existed, which pins it at its first heartbeat instead.
+PINNED = ("server_command_key",)
 
 
 def _read_input() -> str:
@@ -48,10 +51,11 @@ def configure(args: argparse.Namespace) -> int:
     state = AgentState(Path(args.state))
     try:
         settings = json.loads(_read_input())
-        if not isinstance(settings, dict) or any(key in IDENTITY for key in settings):
+        if not isinstance(settings, dict) or any(key in (*IDENTITY, *PINNED) for key in settings):
             raise ValueError("settings must be a JSON object without identity keys")
         current = read_json_object(state.config_path)
         identity = {key: current[key] for key in IDENTITY}
+        identity.update({key: current[key] for key in PINNED if current.get(key)})
         wanted = AgentConfig.from_dict({**identity, **settings}).to_dict()
     except (OSError, KeyError, ValueError, TypeError, StateError) as exc:
         print(f"cannot configure the agent in {state.directory}: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@
 
     [agent]                    # optional: agent.json tuning for every host
     start_delay_max_seconds = 120
+    allowed_commands = ["scan_now", "isolate", "release"]   # host isolation (off by default)
 
     [[host]]
     address = "10.20.1.21"
@@ -57,7 +58,9 @@ HOST_KEYS = frozenset(
 DEFAULT_KEYS = HOST_KEYS - {"address", "name", "agent"}
 TOP_KEYS = frozenset({"defaults", "agent", "host"})
 # agent.json keys the server's enrollment sets; the inventory may not override them.
-IDENTITY_KEYS = frozenset({"server_url", "agent_id", "group", "ca_sha256", "enrolled_at"})
+IDENTITY_KEYS = frozenset(
+    {"server_url", "agent_id", "group", "ca_sha256", "enrolled_at", "server_command_key"}
+)
 MAX_HOSTS = 10_000
 MAX_INVENTORY_BYTES = 4 * 1024 * 1024
 _HOSTNAME = re.compile(

@@ -77,7 +77,24 @@ COMMAND_SCAN_NOW = "scan_now"
 # Take an evidence snapshot now (docs/incidents.md, "Evidence"); allowed only where the host's
 # own agent.json lists it in allowed_commands.
 COMMAND_EVIDENCE = "evidence"
+# What POST /api/v1/hosts/<id>/commands queues; isolation has its own route (it needs a reason).
 COMMAND_TYPES = (COMMAND_SCAN_NOW, COMMAND_EVIDENCE)
+# Host isolation (POLICY.md I1; docs/incidents.md): commands signed by the server's command key
+# (xunjian.core.wire.sign_command) with a per-host generation, which the agent keeps so that a
+# replayed or older command changes nothing.
+COMMAND_ISOLATE = "isolate"
+COMMAND_RELEASE = "release"
+ISOLATION_COMMANDS = (COMMAND_ISOLATE, COMMAND_RELEASE)
+# What the agent reports in each heartbeat while it has an isolation record:
+# isolated (rules set and verified), released (by the server's command), released_locally
+# (the root break-glass `xunjian agent release-isolation`), failed (rules not set, or taken
+# back because the server did not answer through them; ``error`` says why).
+IsolationState = Literal["isolated", "released", "released_locally", "failed"]
+ISOLATION_STATES: tuple[str, ...] = get_args(IsolationState)
+ISOLATION_REASON_MAX = 500
+ISOLATION_RULES_MAX = 16 * 1024
+ISOLATION_ERROR_MAX = 1000
+ISOLATION_GENERATION_MAX = 2**31 - 1
 MAX_COMMANDS = 100
 MAX_ACKED_COMMANDS = 100
 MAX_SPOOL_DEPTH = 10**9

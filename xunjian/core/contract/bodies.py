@@ -32,6 +32,10 @@ from xunjian.core.contract import (
     GROUP_NAME_MAX,
     HTTP_URL_PATTERN,
     INVENTORY_MAX_BYTES,
+    ISOLATION_ERROR_MAX,
+    ISOLATION_GENERATION_MAX,
+    ISOLATION_REASON_MAX,
+    ISOLATION_RULES_MAX,
     JSON_MAX_DEPTH,
     MAX_ACKED_COMMANDS,
     MAX_AGENT_MONITORS,
@@ -72,6 +76,7 @@ from xunjian.core.contract import (
     YEARS,
     FileAction,
     FindingKind,
+    IsolationState,
     Severity,
     Status,
     WatchKind,
@@ -133,9 +138,16 @@ class EnrollRequest(Body):
     agent_version: Annotated[str, Meta(max_length=32)] = ""
 
 
+# The server's command key (raw Ed25519 public key, base64): the agent pins it and runs an
+# isolation command only when that key signed it (xunjian.core.wire.sign_command).
+CommandKey = Annotated[str, Meta(min_length=44, max_length=44)]
+Generation = Annotated[int, Meta(ge=1, le=ISOLATION_GENERATION_MAX)]
+
+
 class EnrollAnswer(Body):
     agent_id: Uuid
     group: str
+    command_key: CommandKey | None = None
 
 
 # -- POST /api/v1/agent/reports ------------------------------------------------------------------
@@ -316,6 +328,25 @@ class PolicyAnswer(Body):
 
 
 # -- POST /api/v1/agent/heartbeat ----------------------------------------------------------------
+class IsolationReport(Body):
+    """Where the host stands on isolation (docs/incidents.md): sent with every heartbeat while
+    the agent keeps an isolation record, so the server learns it again after any loss."""
+
+    state: IsolationState
+    generation: Annotated[int, Meta(ge=0, le=ISOLATION_GENERATION_MAX)]
+    changed_at: Moment
+    command_id: Uuid | None = None
+    backend: Annotated[str, Meta(max_length=32)] = ""
+    rules: Annotated[str, Meta(max_length=ISOLATION_RULES_MAX)] = ""
+    error: Annotated[str, Meta(max_length=ISOLATION_ERROR_MAX)] = ""
+    # The break-glass release: the local user who ran it and why.
+    released_by: Annotated[str, Meta(max_length=64)] = ""
+    reason: Annotated[str, Meta(max_length=ISOLATION_REASON_MAX)] = ""
+
+    def __post_init__(self) -> None:
+        _check_year("changed_at", self.changed_at)
+
+
 class Heartbeat(Body):
     spool_depth: Annotated[int, Meta(ge=0, le=MAX_SPOOL_DEPTH)] | None = None
     last_seq: Count | None = None
@@ -324,11 +355,16 @@ class Heartbeat(Body):
     acked_commands: Annotated[list[Uuid], Meta(max_length=MAX_ACKED_COMMANDS)] = msgspec.field(
         default_factory=list
     )
+    isolation: IsolationReport | None = None
 
 
 class Command(Body):
     id: Uuid
     type: Annotated[str, Meta(pattern=whole(COMMAND_TYPE_PATTERN), max_length=32)]
+    # Isolation commands only: the host's generation and the server's signature over
+    # (agent, id, type, generation) with the command key.
+    generation: Generation | None = None
+    signature: Annotated[str, Meta(max_length=100)] | None = None
 
 
 class HeartbeatAnswer(Body):
@@ -337,6 +373,7 @@ class HeartbeatAnswer(Body):
 
     policy_version: Count | None
     commands: Annotated[list[Command], Meta(max_length=MAX_COMMANDS)]
+    command_key: CommandKey | None = None
 
 
 # -- GET /api/v1/agent/monitors, POST /api/v1/agent/monitor-outcomes -----------------------------
