@@ -47,6 +47,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     from server.files import cli as files
     from server.fleet import cli as fleet
     from server.monitors import cli as monitors
+    from server.sites import cli as sites
     from server.oplog import cli as oplog
     from server.reports import cli as reports
     from server.settings import cli as settings
@@ -82,7 +83,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(handler=run_command)
 
-    for feature in (settings, fleet, oplog, devices, reports, monitors, files):
+    for feature in (settings, fleet, oplog, devices, reports, monitors, sites, files):
         feature.add_parser(subparsers)
 
 
