@@ -47,10 +47,10 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     from server.files import cli as files
     from server.fleet import cli as fleet
     from server.monitors import cli as monitors
-    from server.sites import cli as sites
     from server.oplog import cli as oplog
     from server.reports import cli as reports
     from server.settings import cli as settings
+    from server.sites import cli as sites
 
     subparsers = server.add_subparsers(dest="server_command", required=True, metavar="COMMAND")
     p = subparsers.add_parser("init", help="create the data folder, CA, database and first admin")

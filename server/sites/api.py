@@ -248,7 +248,7 @@ def crawl_now(site_id: int) -> ResponseReturnValue:
     auth="bearer",
     tags=["sites"],
     query=schemas.FindingsQuery,
-    responses={200: schemas.Findings},
+    responses={200: schemas.SiteFindings},
 )
 def findings(site_id: int) -> ResponseReturnValue:
     query = read_query(schemas.FindingsQuery)
@@ -271,7 +271,7 @@ def findings(site_id: int) -> ResponseReturnValue:
             )
             counts = store.kind_counts(session, crawl.id)
         return reply(
-            schemas.Findings,
+            schemas.SiteFindings,
             {
                 "site_id": site_id,
                 "crawl": crawl_json(crawl),
@@ -297,11 +297,13 @@ def findings(site_id: int) -> ResponseReturnValue:
     "The site's last crawls, oldest first (the trend of broken links)",
     auth="bearer",
     tags=["sites"],
-    responses={200: schemas.Trend},
+    responses={200: schemas.SiteTrend},
 )
 def trend(site_id: int) -> ResponseReturnValue:
     with db_session() as session:
         if session.get(Site, site_id) is None:
             return jsonify({"error": "no such site"}), 404
         crawls = store.trend(session, site_id)
-        return reply(schemas.Trend, {"site_id": site_id, "crawls": [crawl_json(c) for c in crawls]})
+        return reply(
+            schemas.SiteTrend, {"site_id": site_id, "crawls": [crawl_json(c) for c in crawls]}
+        )

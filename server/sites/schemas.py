@@ -80,7 +80,7 @@ class FindingsQuery(Paging, kw_only=True):
 
 
 # -- answers ---------------------------------------------------------------------------------
-class Crawl(Body):
+class SiteCrawl(Body):
     id: int
     state: str
     started_at: str | None
@@ -119,7 +119,7 @@ class Site(Body):
     crawling: bool
     created_at: str | None
     created_by: str
-    last_crawl: Crawl | None
+    last_crawl: SiteCrawl | None
     open_broken: int
 
 
@@ -132,7 +132,7 @@ class CrawlRequested(Body):
     crawl_requested: bool
 
 
-class Finding(Body):
+class SiteFinding(Body):
     kind: str
     url: str
     page_url: str
@@ -140,16 +140,16 @@ class Finding(Body):
     text: str
 
 
-class Findings(Body):
+class SiteFindings(Body):
     site_id: int
-    crawl: Crawl | None
+    crawl: SiteCrawl | None
     counts: dict[str, int]
-    findings: list[Finding]
+    findings: list[SiteFinding]
     total: int
     limit: int
     offset: int
 
 
-class Trend(Body):
+class SiteTrend(Body):
     site_id: int
-    crawls: list[Crawl]
+    crawls: list[SiteCrawl]

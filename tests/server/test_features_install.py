@@ -38,7 +38,9 @@ def test_every_rest_view_is_nested_in_the_api_blueprint(server: Server) -> None:
     outside = [rule.rule for rule in rest if not rule.endpoint.startswith("api.")]
     assert outside == []
     nested = {rule.endpoint.split(".")[1] for rule in rest}
-    assert nested == {"meta", "hosts", "alerts", "devices", "files", "monitors", "oplog", "reports"}
+    assert nested == {
+        "meta", "hosts", "alerts", "devices", "files", "monitors", "oplog", "reports", "sites",
+    }  # fmt: skip
 
 
 def test_install_adds_the_navigation_and_the_threads(server: Server) -> None:
@@ -51,6 +53,7 @@ def test_install_adds_the_navigation_and_the_threads(server: Server) -> None:
             "start_device_worker",
             "start_job_runner",
             "start_monitor_scheduler",
+            "start_site_crawler",
             "start_snapshot_worker",
         ]
     )
