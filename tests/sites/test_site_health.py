@@ -193,6 +193,22 @@ def test_console_page_groups_broken_links_by_page_and_exports_csv(
     assert {row["url"] for row in rows if row["kind"] == "broken"} == {
         school.url(path) for path in school.planted.broken
     }
+    # A site may start from a page monitor's URL.
+    watched = server.client().post(
+        "/api/v1/monitors",
+        json={"url": school.url("/about.html"), "ca_file": str(school.ca)},
+        headers=bearer(token),
+    )
+    assert watched.status_code == 201, watched.get_data(as_text=True)
+    from_monitor = server.client().post(
+        "/api/v1/sites", json={"monitor_id": watched.get_json()["id"]}, headers=bearer(token)
+    )
+    assert from_monitor.status_code == 201, from_monitor.get_data(as_text=True)
+    assert from_monitor.get_json()["start_url"] == school.url("/about.html")
+    again = server.client().post(
+        "/api/v1/sites", json={"start_url": school.url("/")}, headers=bearer(token)
+    )
+    assert again.status_code == 409
     # "Crawl now" asks the crawler thread: the site is due at once.
     answer = olga.post(f"/sites/{site_id}/crawl", data={"csrf_token": _csrf(olga, site_id)})
     assert answer.status_code == 303
