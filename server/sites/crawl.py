@@ -47,6 +47,7 @@ GET_CHECK_BYTES = 64 * 1024  # a link checked by GET: its status, not its conten
 MAX_PAGES_PER_LINK = 50  # occurrences kept per link (its pages and texts)
 ROBOTS_BYTES = 512 * 1024
 REDIRECTS_ERROR = "redirects"  # the probe's "more than N redirects"
+STOPPED = "stopped: the server is stopping"
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,10 @@ class Crawler:
 
     # -- requests -------------------------------------------------------------------------
     def _fetch(self, url: str, method: str, max_body: int) -> Fetch:
+        if self.stop.is_set():
+            # The pool still runs what was queued: without this, a stopping server would
+            # fetch the rest of a level at once, past the polite pace.
+            return Fetch(url=url, error=STOPPED)
         self.pace.wait()
         got = fetch(
             url,
@@ -314,8 +319,8 @@ class Crawler:
                         allowed.append(url)
                 following: list[str] = []
                 for record, links in pool.map(self._fetch_page, allowed, [depth] * len(allowed)):
-                    if self.stop.is_set():
-                        break
+                    if record.error == STOPPED:
+                        continue
                     outcome.pages.append(record)
                     page_status[record.url] = record
                     if self.progress is not None:
@@ -351,9 +356,8 @@ class Crawler:
                 if url in page_status or not self.allowed_by_robots(url):
                     to_check.pop(url)
             for record in pool.map(self._check_link, list(to_check)):
-                if self.stop.is_set():
-                    break
-                outcome.links[record.url] = record
+                if record.error != STOPPED:  # not checked: neither broken nor working
+                    outcome.links[record.url] = record
         outcome.stopped = self.stop.is_set()
         for record in outcome.pages:
             outcome.links.setdefault(

@@ -125,11 +125,11 @@ def change_site(
     session: Session, site: Site, values: dict[str, Any], zone: str, now: datetime.datetime
 ) -> None:
     for name, value in values.items():
-        if name == "monitor_id":
-            continue
-        if value is None and name != "name":
-            continue
+        if name == "monitor_id" or value is None:
+            continue  # a site's origin is fixed when it is made
         setattr(site, name, value)
+    if not site.name:
+        site.name = site.start_url
     if "crawl_at" in values:
         site.next_due_at = first_due(site.crawl_at, zone, now)
 

@@ -38,3 +38,21 @@ def test_normalise_keeps_only_checkable_http_urls() -> None:
     assert normalise("ftp://school.example/") is None
     assert normalise("https://school.example:99999/") is None
     assert normalise("https://" + "a" * 3000 + ".example/") is None
+
+
+def test_a_broken_links_reason_reads_the_probes_own_words() -> None:
+    from server.sites.crawl import LinkRecord
+
+    def reason(status: int | None, error: str = "") -> tuple[str | None, str]:
+        record = LinkRecord("https://school.example/", status, 5, error)
+        return record.problem, record.reason
+
+    assert reason(404) == ("broken", "404")
+    assert reason(200) == (None, "200")
+    assert reason(None, "timed out after 10 s") == ("broken", "timeout")
+    assert reason(None, "OSError: cannot resolve a.example: Name or service not known") == (
+        "broken",
+        "dns",
+    )
+    assert reason(None, "more than 5 redirects")[0] == "redirect_loop"
+    assert reason(None, "refused: 10.0.0.1 is a private or reserved address")[0] == "refused"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import threading
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from server.monitors.record import DefacementWords
 from server.reports.collect import collect_week, open_spool_dir
 from server.reports.week import IsoWeek
 from server.sites import store
+from server.sites.crawl import CrawlSettings, crawl
 from server.sites.jobs import run_crawl
 from server.sites.models import Site, SiteIssue
 from server.store.models import utcnow
@@ -303,3 +305,28 @@ def test_daily_schedule_is_in_the_digest_zone() -> None:
     assert store.first_due("02:30", "Asia/Shanghai", early) == datetime.datetime(
         2026, 12, 7, 18, 30
     )
+
+
+def test_a_stopping_crawl_sends_no_burst_of_requests(school: SchoolSite) -> None:
+    """When the server stops, what the crawl's pool still holds is not fetched: a stopping
+    server never fetches the rest of a level at once, past the polite pace."""
+    stop = threading.Event()
+
+    def progress(pages: int) -> None:
+        if pages >= 15:
+            stop.set()
+
+    settings = CrawlSettings(
+        school.url("/"),
+        rate=2000,
+        concurrency=4,
+        timeout=2,
+        ca_file=str(school.ca),
+        addresses=AddressPolicy.allowing(["127.0.0.0/8"]),
+    )
+    outcome = crawl(settings, stop, progress)
+    assert outcome.stopped
+    assert 15 <= len(outcome.pages) < 25
+    # robots.txt, the pages seen, and at most the pool's four requests in flight.
+    assert school.requests <= len(outcome.pages) + 1 + 4
+    assert outcome.links == {p.url: outcome.links[p.url] for p in outcome.pages}
