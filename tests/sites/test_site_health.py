@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from sqlalchemy import select, update
 
 from server.monitors import digest
 from server.monitors.record import DefacementWords
-from server.reports.collect import collect_week, open_spool_dir
+from server.reports.collect import open_spool_dir
+from server.reports.generate import build_files
+from server.reports.verify import verify_file
 from server.reports.week import IsoWeek
 from server.sites import store
 from server.sites.crawl import CrawlSettings, crawl
@@ -166,10 +169,18 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     zone = ZoneInfo("Asia/Shanghai")
     week = IsoWeek.containing(now.replace(tzinfo=datetime.UTC).astimezone(zone).date())
     with open_spool_dir() as folder:
-        data = collect_week(server.state.engine, week, zone, Path(folder), "test")
-    (status,) = data.meta["e13_sites"]
+        built = build_files(
+            server.state.engine, server.data, week, zone, ("json", "csv"), Path(folder), "t"
+        )
+        document = json.loads(built.files["json"].read_bytes())
+        verdict = verify_file(built.files["json"], server.data / "report-signing.pub")
+        sheet = built.files["csv"].read_text(encoding="utf-8-sig")
+    assert verdict.week == str(week)  # the signed layout holds with the sites in it
+    (status,) = document["report"]["e13_sites"]
     assert status["status"] == "pass" and status["start_url"] == school.url("/")
-    assert status["pages"] >= 500
+    assert status["pages"] >= 500 and status["broken_links"] == 0
+    facts = [row for row in csv.reader(io.StringIO(sheet)) if row[:1] == ["e13_site"]]
+    assert len(facts) == 1 and facts[0][1].startswith(f"{school.url('/')}: pass, 0 broken links")
 
 
 def test_console_page_groups_broken_links_by_page_and_exports_csv(
