@@ -121,7 +121,11 @@ def normalise(url: str) -> str | None:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(plain) > URL_LENGTH:
+    # Bounded in bytes, not characters: a URL with raw Chinese in its path is three bytes a
+    # character, and PostgreSQL's index on a site's issues takes at most about 2,700 bytes.
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if len(plain.encode("utf-8", "surrogatepass")) > URL_LENGTH:
         return None
     if not parts.path:
         plain = parts._replace(path="/").geturl()

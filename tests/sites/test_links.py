@@ -38,6 +38,8 @@ def test_normalise_keeps_only_checkable_http_urls() -> None:
     assert normalise("ftp://school.example/") is None
     assert normalise("https://school.example:99999/") is None
     assert normalise("https://" + "a" * 3000 + ".example/") is None
+    assert normalise("https://school.example/" + "通知" * 300) is None  # 1,800 bytes over
+    assert normalise("https://school.example/" + "通知" * 100) is not None
 
 
 def test_a_broken_links_reason_reads_the_probes_own_words() -> None:

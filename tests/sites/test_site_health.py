@@ -206,6 +206,21 @@ def test_console_page_groups_broken_links_by_page_and_exports_csv(
     assert {row["url"] for row in rows if row["kind"] == "broken"} == {
         school.url(path) for path in school.planted.broken
     }
+    # The console's form validates through the same model.
+    refused = olga.post(
+        "/sites", data={"start_url": "file:///etc/passwd", "csrf_token": csrf_from(olga, "/sites")}
+    )
+    assert refused.status_code == 400
+    added = olga.post(
+        "/sites",
+        data={
+            "start_url": school.url("/s1/"),
+            "crawl_at": "01:00",
+            "max_pages": "300",
+            "csrf_token": csrf_from(olga, "/sites"),
+        },
+    )
+    assert added.status_code == 303
     # A site may start from a page monitor's URL.
     watched = server.client().post(
         "/api/v1/monitors",
@@ -272,6 +287,25 @@ def test_api_refuses_bad_settings_and_readers_cannot_write(server: Server) -> No
     assert client.post(f"/api/v1/sites/{site_id}/crawl", headers=bearer(auditor)).status_code == 403
     assert client.post(f"/api/v1/sites/{site_id}/crawl", headers=bearer(admin)).status_code == 202
     assert client.post("/api/v1/sites/999/crawl", headers=bearer(admin)).status_code == 404
+    before = client.get(f"/api/v1/sites/{site_id}", headers=bearer(admin)).get_json()
+    changed = client.patch(
+        f"/api/v1/sites/{site_id}",
+        json={"crawl_at": "23:15", "extra_hosts": ["News.Example.org"], "robots": False},
+        headers=bearer(admin),
+    )
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    after = changed.get_json()
+    assert (after["crawl_at"], after["extra_hosts"], after["robots"]) == (
+        "23:15",
+        ["news.example.org"],
+        False,
+    )
+    assert after["next_due_at"] != before["next_due_at"]
+    assert after["max_pages"] == 2000 and after["rate"] == 2.0  # the polite defaults kept
+    refused = client.patch(
+        f"/api/v1/sites/{site_id}", json={"ca_file": "/etc/passwd"}, headers=bearer(auditor)
+    )
+    assert refused.status_code == 403
     bad = client.get(f"/api/v1/sites/{site_id}/findings?kind=nonsense", headers=bearer(admin))
     assert bad.status_code == 400
     listed = client.get("/api/v1/sites", headers=bearer(auditor)).get_json()["sites"]
