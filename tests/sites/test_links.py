@@ -38,7 +38,9 @@ def test_normalise_keeps_only_checkable_http_urls() -> None:
     assert normalise("ftp://school.example/") is None
     assert normalise("https://school.example:99999/") is None
     assert normalise("https://" + "a" * 3000 + ".example/") is None
-    assert normalise("https://school.example/" + "通知" * 300) is None  # 1,800 bytes over
+    assert (
+        normalise("https://school.example/" + "通知" * 400) is None
+    )  # 800 characters, 2,400 bytes
     assert normalise("https://school.example/" + "通知" * 100) is not None
 
 
