@@ -258,7 +258,9 @@ class Crawler:
             final_url=got.url,
         )
         links: list[Link] = []
-        if is_html and got.status is not None and 200 <= got.status < 300:
+        # A page redirected off the site is checked, not read: its links are another site's.
+        own = self.in_scope(got.url)
+        if is_html and own and got.status is not None and 200 <= got.status < 300:
             text = got.text()
             snap = snapshot(text, got.url)
             record.title = snap.title[:TITLE_LENGTH]

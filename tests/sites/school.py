@@ -6,7 +6,8 @@ second, plain HTTP server for an image that one HTTPS page loads (mixed content)
 What is wrong with it, on purpose (``Planted``): 20 broken links (10 missing pages, 8 missing
 attachments, a page that answers 500, an attachment that answers too slowly), a redirect loop,
 a 30 MB page, a page with defacement words, an http:// image on an https:// page. ``robots.txt``
-forbids ``/private/``, which a link points to and which does not exist. ``fix(n)`` makes the
+forbids ``/private/``, which a link points to and which does not exist. One attachment's server
+refuses HEAD (405) and serves GET: it works. ``fix(n)`` makes the
 first ``n`` missing targets exist.
 """
 
@@ -122,6 +123,7 @@ class SchoolSite:
         self.ca, leaf, key = make_ca_and_leaf(folder)
         self.files: dict[str, tuple[int, bytes, str]] = {}
         self.planted = Planted()
+        self.head_refused: set[str] = set()
         self.lock = threading.Lock()
         self.requests = 0
         self.big_bytes_sent = 0
@@ -184,6 +186,10 @@ class SchoolSite:
         extra.setdefault(5, []).append("<a href='/loop/a'>循环</a>")
         extra.setdefault(6, []).append("<a href='/downloads/archive'>全部资料</a>")
         extra.setdefault(7, []).append("<a href='/private/secret.html'>内部</a>")
+        # A server that refuses HEAD (405) but serves GET: not a broken link.
+        self._put("/uploads/no-head.pdf", b"%PDF-1.4 served by GET only", "application/pdf")
+        self.head_refused.add("/uploads/no-head.pdf")
+        extra.setdefault(10, []).append("<a href='/uploads/no-head.pdf'>只能下载</a>")
         extra.setdefault(8, []).append(f"<img src='{self.plain_url('/banner.png')}' alt='横幅'>")
         defaced = 9
 
@@ -262,6 +268,12 @@ class _Server:
                 with site.lock:
                     site.requests += 1
                 path = self.path.split("?", 1)[0]
+                if not body and path in site.head_refused:
+                    self.send_response(405)
+                    self.send_header("Allow", "GET")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, data, kind = owner.files.get(
                     path, (404, b"<h1>404 Not Found</h1>", "text/html")
                 )
