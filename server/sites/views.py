@@ -20,7 +20,7 @@ from server.console.nav import NavItem
 from server.oplog.views import FORMULA_STARTS
 from server.rest import input_limits
 from server.sites import store
-from server.sites.api import site_json
+from server.sites.api import crawl_json, site_json
 from server.sites.models import Site
 from server.sites.schemas import SiteSettings
 from server.state import current_state, db_session, log_refusal
@@ -113,8 +113,6 @@ def trend_bars(crawls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @blueprint.get("/sites/<int:site_id>")
 @login_required
 def detail(site_id: int) -> ResponseReturnValue:
-    from server.sites.api import crawl_json
-
     with db_session() as session:
         site = session.get(Site, site_id)
         if site is None:
