@@ -32,6 +32,7 @@ def make_blueprint() -> Blueprint:
         ("/sites/<int:site_id>", "site_update", change, ["PATCH"]),
         ("/sites/<int:site_id>/crawl", "site_crawl", crawl_now, ["POST"]),
         ("/sites/<int:site_id>/findings", "site_findings", findings, ["GET"]),
+        ("/sites/<int:site_id>/pages", "site_pages", pages, ["GET"]),
         ("/sites/<int:site_id>/trend", "site_trend", trend, ["GET"]),
     ]
     for rule, endpoint, view, methods in routes:
@@ -256,12 +257,9 @@ def findings(site_id: int) -> ResponseReturnValue:
         site = session.get(Site, site_id)
         if site is None:
             return jsonify({"error": "no such site"}), 404
-        if query.crawl_id is not None:
-            crawl = session.get(SiteCrawl, query.crawl_id)
-            if crawl is None or crawl.site_id != site_id:
-                return jsonify({"error": "no such crawl of this site"}), 404
-        else:
-            crawl = store.last_crawl(session, site_id)
+        crawl = _crawl_of(session, site_id, query.crawl_id)
+        if crawl is None and query.crawl_id is not None:
+            return jsonify({"error": "no such crawl of this site"}), 404
         rows: list[Any] = []
         total = 0
         counts: dict[str, int] = {}
@@ -283,6 +281,59 @@ def findings(site_id: int) -> ResponseReturnValue:
                         "page_url": row.page_url,
                         "detail": row.detail,
                         "text": row.text,
+                    }
+                    for row in rows
+                ],
+                "total": total,
+                "limit": query.limit,
+                "offset": query.offset,
+            },
+        )
+
+
+def _crawl_of(session: Session, site_id: int, crawl_id: int | None) -> SiteCrawl | None:
+    """The crawl asked for, if it is this site's, or the site's last finished one."""
+    if crawl_id is None:
+        return store.last_crawl(session, site_id)
+    crawl = session.get(SiteCrawl, crawl_id)
+    return crawl if crawl is not None and crawl.site_id == site_id else None
+
+
+@documented(
+    "A crawl's pages (default: the last crawl): status, time, size, title, depth",
+    auth="bearer",
+    tags=["sites"],
+    query=schemas.PagesQuery,
+    responses={200: schemas.SitePages},
+)
+def pages(site_id: int) -> ResponseReturnValue:
+    query = read_query(schemas.PagesQuery)
+    with db_session() as session:
+        if session.get(Site, site_id) is None:
+            return jsonify({"error": "no such site"}), 404
+        crawl = _crawl_of(session, site_id, query.crawl_id)
+        if crawl is None and query.crawl_id is not None:
+            return jsonify({"error": "no such crawl of this site"}), 404
+        rows, total = (
+            ([], 0)
+            if crawl is None
+            else store.pages_of(session, crawl.id, query.limit, query.offset)
+        )
+        return reply(
+            schemas.SitePages,
+            {
+                "site_id": site_id,
+                "crawl": crawl_json(crawl),
+                "pages": [
+                    {
+                        "url": row.url,
+                        "depth": row.depth,
+                        "status": row.status,
+                        "ms": row.ms,
+                        "size": row.size,
+                        "title": row.title,
+                        "error": row.error,
+                        "html": row.html,
                     }
                     for row in rows
                 ],

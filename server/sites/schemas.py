@@ -150,6 +150,30 @@ class SiteFindings(Body):
     offset: int
 
 
+class PagesQuery(Paging, kw_only=True):
+    crawl_id: Annotated[int, Meta(ge=1, le=2**31 - 1)] | None = None
+
+
+class SitePage(Body):
+    url: str
+    depth: int
+    status: int | None
+    ms: int
+    size: int
+    title: str
+    error: str
+    html: bool
+
+
+class SitePages(Body):
+    site_id: int
+    crawl: SiteCrawl | None
+    pages: list[SitePage]
+    total: int
+    limit: int
+    offset: int
+
+
 class SiteTrend(Body):
     site_id: int
     crawls: list[SiteCrawl]

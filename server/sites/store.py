@@ -469,6 +469,24 @@ def findings_of(
     return rows, int(session.scalar(counting) or 0)
 
 
+def pages_of(
+    session: Session, crawl_id: int, limit: int, offset: int
+) -> tuple[list[SitePage], int]:
+    rows = list(
+        session.scalars(
+            select(SitePage)
+            .where(SitePage.crawl_id == crawl_id)
+            .order_by(SitePage.depth, SitePage.url, SitePage.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    total = session.scalar(
+        select(func.count()).select_from(SitePage).where(SitePage.crawl_id == crawl_id)
+    )
+    return rows, int(total or 0)
+
+
 def kind_counts(session: Session, crawl_id: int) -> dict[str, int]:
     """Findings of the crawl by kind; broken links counted once each, not per page."""
     counts = {

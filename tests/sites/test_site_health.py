@@ -127,6 +127,31 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     # The 30 MB page was read no further than the page limit (the server's socket buffers
     # hold a few MB more than the crawler read).
     assert school.big_bytes_sent < BIG_BYTES // 2
+    listed = (
+        server.client()
+        .get(f"/api/v1/sites/{site_id}/pages?limit=500", headers=bearer(token))
+        .get_json()
+    )
+    assert listed["total"] == found["crawl"]["pages"] > 500  # paged
+    rest = server.client().get(
+        f"/api/v1/sites/{site_id}/pages?limit=500&offset=500", headers=bearer(token)
+    )
+    listed["pages"] += rest.get_json()["pages"]
+    assert len(listed["pages"]) == listed["total"]
+    home = next(p for p in listed["pages"] if p["url"] == school.url("/"))
+    assert (home["status"], home["depth"], home["title"], home["html"]) == (
+        200,
+        0,
+        "示范学校 Example School",
+        True,
+    )
+    assert home["size"] > 0 and home["ms"] >= 0
+    missing = school.url("/news/2019/old-0.html")
+    assert [p["status"] for p in listed["pages"] if p["url"] == missing] == [404]
+    other = server.client().get(
+        f"/api/v1/sites/{site_id}/pages?crawl_id=99999", headers=bearer(token)
+    )
+    assert other.status_code == 404
     opened = _alerts(server, token)
     assert len(opened) == 1 and opened[0]["status"] == "open"
     assert "20 new broken links" in opened[0]["message"]
@@ -318,7 +343,7 @@ def test_command_line_adds_crawls_and_lists_findings(server: Server, school: Sch
     data = str(server.data)
     status, out, err = run_xunjian(
         "server", "site", "add", school.url("/"), "--data", data, "--ca-file", str(school.ca),
-        "--timeout", "2", "--concurrency", "4", "--rate", "50",
+        "--timeout", "2", "--concurrency", "4", "--rate", "50", "--ignore-robots",
     )  # fmt: skip
     assert status == 0, err
     site_id = int(out.split()[1])
@@ -327,13 +352,14 @@ def test_command_line_adds_crawls_and_lists_findings(server: Server, school: Sch
         session.commit()
     status, out, err = run_xunjian("server", "site", "crawl", str(site_id), "--data", data)
     assert status == 0, err
-    assert "broken 20" in out and "mixed_content 1" in out
+    # robots.txt turned off (an admin's own site): the link into /private/ is checked too.
+    assert "broken 21" in out and "mixed_content 1" in out
     status, out, err = run_xunjian(
         "server", "site", "findings", str(site_id), "--kind", "broken", "--data", data
     )
     assert status == 0, err
     assert {line.split()[2] for line in out.splitlines()[1:]} == {
-        school.url(path) for path in school.planted.broken
+        school.url(path) for path in [*school.planted.broken, "/private/secret.html"]
     }
     status, out, err = run_xunjian("server", "site", "list", "--data", data)
     assert status == 0 and school.url("/") in out
