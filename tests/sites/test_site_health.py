@@ -27,7 +27,7 @@ from server.reports.verify import verify_file
 from server.reports.week import IsoWeek
 from server.sites import store
 from server.sites.crawl import CrawlSettings, crawl
-from server.sites.jobs import run_crawl
+from server.sites.jobs import SiteCrawler, run_crawl
 from server.sites.models import Site, SiteIssue
 from server.store.models import utcnow
 from tests.data_folder import run_xunjian
@@ -265,8 +265,17 @@ def test_console_page_groups_broken_links_by_page_and_exports_csv(
     # "Crawl now" asks the crawler thread: the site is due at once.
     answer = olga.post(f"/sites/{site_id}/crawl", data={"csrf_token": _csrf(olga, site_id)})
     assert answer.status_code == 303
+    # The thread's own tick claims it and crawls it; then nothing is due until tomorrow.
+    SiteCrawler(server.state, threading.Event()).tick()
+    crawls = server.client().get(f"/api/v1/sites/{site_id}/trend", headers=bearer(token))
+    assert [c["broken"] for c in crawls.get_json()["crawls"]] == [20, 20]
+    shown = server.client().get(f"/api/v1/sites/{site_id}", headers=bearer(token)).get_json()
+    assert not shown["crawl_requested"] and not shown["crawling"]
+    assert store.claim_due(server.state.engine, "test", "Asia/Shanghai") is None
+    # Of two processes that see it due, one claims it.
+    olga.post(f"/sites/{site_id}/crawl", data={"csrf_token": _csrf(olga, site_id)})
     assert store.claim_due(server.state.engine, "test", "Asia/Shanghai") == site_id
-    assert store.claim_due(server.state.engine, "other", "Asia/Shanghai") is None  # claimed
+    assert store.claim_due(server.state.engine, "other", "Asia/Shanghai") is None
 
 
 def _csrf(client: Any, site_id: int) -> str:
