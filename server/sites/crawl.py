@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.robotparser
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -140,9 +140,6 @@ class CrawlOutcome:
     limits: list[str] = field(default_factory=list)  # the bounds the crawl met
     skipped_by_robots: int = 0
     stopped: bool = False
-
-    def broken_urls(self) -> set[str]:
-        return {finding.url for finding in self.findings if finding.kind == "broken"}
 
     def html_pages(self) -> set[str]:
         return {
@@ -396,7 +393,3 @@ def crawl(
 ) -> CrawlOutcome:
     """Crawl the site; never raises for what the site does (every failure is a record)."""
     return Crawler(settings, stop, progress).run()
-
-
-def page_urls(pages: Iterable[PageRecord]) -> set[str]:
-    return {page.url for page in pages}
