@@ -193,6 +193,8 @@ class SchoolSite:
         extra.setdefault(8, []).append(f"<img src='{self.plain_url('/banner.png')}' alt='横幅'>")
         defaced = 9
 
+        self.carriers = set(extra)  # the articles that carry a planted fault
+        self.article_paths: dict[int, str] = {}
         home_links = "".join(f"<li><a href='/s{s}/'>栏目 {s}</a></li>" for s in range(SECTIONS))
         self._put("/", _page("示范学校 Example School", f"<ul>{home_links}</ul>"))
         for section in range(SECTIONS):
@@ -209,6 +211,7 @@ class SchoolSite:
             self._put(f"/s{section}/l{n}/", _page(f"列表 {section}-{n}", f"<ul>{items}</ul>"))
             for number in numbers:
                 path = f"/s{section}/l{n}/a{number}.html"
+                self.article_paths[number] = path
                 if number == 8:
                     planted.mixed_page = path
                 attachment = f"/uploads/a{number}.pdf"
@@ -227,6 +230,18 @@ class SchoolSite:
             for path, (status, _body, kind) in self.files.items()
             if status == 200 and kind.startswith("text/html")
         }
+
+    def unpublish(self) -> str:
+        """Take an article off the site (the page and its line in its list); its path."""
+        number = next(n for n in range(100, PAGES) if n not in self.carriers)
+        path = self.article_paths[number]
+        del self.files[path]
+        listing = path.rsplit("/", 1)[0] + "/"
+        status, body, kind = self.files[listing]
+        line = f"<li><a href='{path}'>文章 {number}</a></li>".encode()
+        assert line in body
+        self.files[listing] = (status, body.replace(line, b""), kind)
+        return path
 
     def fix(self, count: int) -> list[str]:
         """Make the first ``count`` planted broken links work; the paths fixed."""

@@ -179,9 +179,14 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     assert {url for url, i in issues.items() if i.resolved_at is None} == broken - fixed
     assert [a["status"] for a in _alerts(server, token)] == ["open"]  # fifteen remain
 
-    school.fix(20)
+    restored = {school.url(path) for path in school.fix(20) if path.endswith(".html")}
+    gone = school.url(school.unpublish())
     fourth = _crawl(server, site_id)
     assert fourth.broken == set() and fourth.fixed == broken - fixed
+    kinds = _by_kind(_findings(server, token, site_id))
+    assert kinds.pop("new_page") == restored - fixed
+    assert kinds.pop("gone_page") == {gone}
+    assert kinds == expected_others
     assert [a["status"] for a in _alerts(server, token)] == ["resolved"]
 
     trend = server.client().get(f"/api/v1/sites/{site_id}/trend", headers=bearer(token))
