@@ -101,6 +101,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         policy_settings,
         reports,
         settings,
+        sites,
     )
 
     return (
@@ -113,6 +114,7 @@ def _features() -> tuple[Callable[[Flask], None], ...]:
         settings.install,  # /settings: accounts, tokens, retention (admin)
         files.install,  # /api/v1/file-events, /api/v1/groups/<name>/watch, File changes pages
         monitors.install,  # /api/v1/monitors, the Monitors pages
+        sites.install,  # /api/v1/sites, the Site health pages, the nightly crawls (E13)
         reports.install,  # /api/v1/reports/weekly, the Weekly reports page
         devices.install,  # /api/v1/devices, the Devices page
         evidence.install,  # /api/v1/evidence, a host's Evidence page (docs/incidents.md)

@@ -53,6 +53,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     from server.oplog import cli as oplog
     from server.reports import cli as reports
     from server.settings import cli as settings
+    from server.sites import cli as sites
 
     subparsers = server.add_subparsers(dest="server_command", required=True, metavar="COMMAND")
     p = subparsers.add_parser("init", help="create the data folder, CA, database and first admin")
@@ -86,7 +87,8 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run_command)
 
     for feature in (
-        settings, fleet, isolation, oplog, devices, reports, monitors, files, incidents, evidence,
+        settings, fleet, isolation, oplog, devices, reports, monitors, sites, files, incidents,
+        evidence,
     ):  # fmt: skip
         feature.add_parser(subparsers)
 

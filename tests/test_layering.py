@@ -88,6 +88,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     # Evidence snapshots: their intake (behind the agent API), store, API, pages, commands.
     "evidence": ("server.evidence",),
     "monitors": ("server.monitors",),
+    "sites": ("server.sites",),
     "fleet": ("server.fleet",),
     "incidents": ("server.incidents",),
     # Host isolation (POLICY.md I1): requests, the agents' reports, the command key.
@@ -111,11 +112,12 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "alerts": ("notify",),
     "policy_settings": ("alerts", "notify", "oplog"),
     "files": ("alerts", "oplog"),
-    "reports": ("oplog",),
+    "reports": ("oplog", "sites"),
     "devices": ("alerts", "intake", "oplog"),
     "monitors": ("alerts", "devices", "notify", "oplog", "policy_settings"),
     # Isolation requests and reports go on the timeline of the host's open incidents.
     "isolation": ("incidents", "oplog"),
+    "sites": ("alerts", "monitors", "oplog"),
     "fleet": ("alerts", "devices", "oplog"),
     # Incidents tie alerts together and escalate through the alert channels in force.
     "incidents": ("alerts", "notify", "oplog", "policy_settings"),

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.store.base import Base, BigId
 
 # Every kind of alert, by source. Page monitors (issue 4): down, tamper, cert, slow; the file
-# watcher: webshell, sensitive_file, watch_failed; device checks (issue 5): default_credential.
+# watcher: webshell, sensitive_file, watch_failed; device checks (issue 5): default_credential;
+# site health (issue 18, server/sites): broken_links.
 KINDS = (
     "check_failed",
     "agent_silent",
@@ -31,6 +32,7 @@ KINDS = (
     "sensitive_file",
     "default_credential",
     "watch_failed",
+    "broken_links",
 )
 STATUSES = ("open", "acknowledged", "resolved")
 OPEN_KEY_LENGTH = 400

@@ -70,6 +70,7 @@ KIND_LABELS = {
     "sensitive_file": _l("sensitive file"),
     "default_credential": _l("default credential"),
     "watch_failed": _l("file watcher failing"),
+    "broken_links": _l("broken links"),
 }
 
 

@@ -27,6 +27,7 @@ from server.oplog import models as oplog
 from server.policy_settings import models as policy_settings
 from server.reports import models as reports
 from server.settings import models as settings
+from server.sites import models as sites
 from server.store import models as store
 from server.store.base import Base
 
@@ -44,6 +45,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     policy_settings,
     reports,
     settings,
+    sites,
 )
 
 metadata = Base.metadata

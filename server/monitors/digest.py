@@ -6,13 +6,17 @@ configured notifiers. Sent once per day whatever number of server processes run:
 
 When no roster is configured, every channel that is told at once gets it. It travels as the
 notifiers' notice kind ``digest`` (not an alert kind: no alert row stands behind it).
+
+Other features add their lines with :func:`add_section` from their ``install(app)`` (site
+health, server/sites/digest.py): the digest knows none of them, so no feature above it is
+imported here.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -31,6 +35,16 @@ logger = logging.getLogger("xunjian.server.monitors")
 MAX_LISTED = 200
 DEFAULT_TIME = DEFAULT_DIGEST_TIME
 DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE
+
+# A section's lines for the day: (Chinese lines, English lines), from the store at ``now``.
+Section = Callable[[Engine, datetime.datetime], tuple[list[str], list[str]]]
+_SECTIONS: dict[str, Section] = {}
+
+
+def add_section(name: str, section: Section) -> None:
+    """Have the digest carry ``section``'s lines after the pages' (once per name: each app
+    made in a process installs its features again)."""
+    _SECTIONS[name] = section
 
 
 def due_day(
@@ -121,6 +135,14 @@ def compose(
     if len(lines) > len(listed):
         zh.append(f"……另有 {len(lines) - len(listed)} 个页面正常，未列出。")
         en.append(f"... and {len(lines) - len(listed)} more pages, all up.")
+    for name, section in sorted(_SECTIONS.items()):
+        try:
+            more_zh, more_en = section(engine, now)
+        except Exception:  # one feature's failure must not cost the whole digest
+            logger.exception("monitors: the digest's %s section failed", name)
+            continue
+        zh += more_zh
+        en += more_en
     return AlertMessage(
         alert_id=f"digest-{day:%Y-%m-%d}",
         # A notice, not an alert: the channels title it "[日报] ..." and show no severity.

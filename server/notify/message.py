@@ -38,6 +38,7 @@ class AlertKind(StrEnum):
     WEBSHELL = "webshell"
     SENSITIVE_FILE = "sensitive_file"
     WATCH_FAILED = "watch_failed"
+    BROKEN_LINKS = "broken_links"
 
 
 class NoticeKind(StrEnum):

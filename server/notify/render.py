@@ -41,6 +41,7 @@ KIND_LABELS: dict[MessageKind, dict[str, str]] = {
     AlertKind.WEBSHELL: {"zh": "发现网页后门", "en": "web shell found"},
     AlertKind.SENSITIVE_FILE: {"zh": "上传文件含敏感词", "en": "sensitive words in upload"},
     AlertKind.WATCH_FAILED: {"zh": "文件监控失效", "en": "file watcher failing"},
+    AlertKind.BROKEN_LINKS: {"zh": "网站出现失效链接", "en": "broken links on a site"},
     NoticeKind.DIGEST: {"zh": "每日页面巡检", "en": "daily page digest"},
     NoticeKind.TEST: {"zh": "测试消息", "en": "test message"},
     IncidentKind.INCIDENT: {"zh": "安全事件", "en": "incident"},

@@ -41,6 +41,7 @@ import orjson
 from sqlalchemy import DateTime, Engine, bindparam, text
 
 from server.reports.week import IsoWeek, utc_offset_text
+from server.sites.store import statuses
 from server.store.models import utcnow
 
 REPORT_FORMAT = "xunjian-weekly-report"
@@ -406,8 +407,29 @@ def collect_week(
         "complete": end <= moment,
         "generated_at": iso_time(moment),
         "generated_by": generated_by,
+        # POLICY.md E13: each site's newest crawl in the week (server/sites). The key sorts
+        # before "rows", so the signed JSON's layout (verify.py) is unchanged.
+        "e13_sites": e13_sites(engine, start, end),
     }
     return WeekData(week=week, meta=meta, hosts=hosts, row_count=count, spool=spool)
+
+
+def e13_sites(
+    engine: Engine, start: datetime.datetime, end: datetime.datetime
+) -> list[dict[str, Any]]:
+    """Each site's E13 status from its newest crawl finished in the week: ``pass`` without
+    broken links, ``fail`` with, ``not_crawled`` when none finished in the week."""
+    return [
+        {
+            "site": site.name,
+            "start_url": site.start_url,
+            "status": site.status,
+            "crawled_at": iso_time(site.crawled_at),
+            "pages": site.pages,
+            "broken_links": site.broken,
+        }
+        for site in statuses(engine, start, end)
+    ]
 
 
 def open_spool_dir(parent: Path | None = None) -> contextlib.AbstractContextManager[str]:

@@ -104,6 +104,13 @@ def _facts(data: WeekData) -> list[tuple[str, Any]]:
         ("hosts_reporting", summary["hosts_reporting"]),
         ("hosts_silent", summary["hosts_silent"]),
         ("compliance_percent", summary["compliance_percent"]),
+    ] + [
+        (
+            "e13_site",
+            f"{site['start_url']}: {site['status']}, {site['broken_links']} broken links in "
+            f"{site['pages']} pages (crawled {site['crawled_at'] or 'not in this week'})",
+        )
+        for site in meta.get("e13_sites", [])
     ]
 
 

@@ -4,9 +4,10 @@ routes, no answer is a 5xx and every answer (status, content type, body) is one 
 describes. Bounded: a few examples per operation, derandomized so a run can be repeated, no
 shrinking (the first failing example of each operation is reported as found).
 
-Generated bodies never reach beyond loopback: a monitor's url and a device's address are
-pointed at a closed local port before the request is sent (the server fetches a new monitor's
-page at once, and checks devices over SSH)."""
+Generated bodies never reach beyond loopback: a monitor's url, a site's start_url and a
+device's address are pointed at a closed local port before the request is sent (the server
+fetches a new monitor's page at once, crawls a site asked for at once, and checks devices over
+SSH)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ def _keep_local(case: Any, closed_port: int) -> None:
     if isinstance(case.body, dict):
         if isinstance(case.body.get("url"), str):
             case.body["url"] = f"http://127.0.0.1:{closed_port}/"
+        if isinstance(case.body.get("start_url"), str):  # a site the crawler thread may crawl
+            case.body["start_url"] = f"http://127.0.0.1:{closed_port}/"
         if isinstance(case.body.get("address"), str):
             case.body["address"] = "127.0.0.1"
         if isinstance(case.body.get("port"), int) and "address" in case.body:

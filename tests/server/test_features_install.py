@@ -52,6 +52,7 @@ def test_every_rest_view_is_nested_in_the_api_blueprint(server: Server) -> None:
         "monitors",
         "oplog",
         "reports",
+        "sites",
     }
 
 
@@ -66,6 +67,7 @@ def test_install_adds_the_navigation_and_the_threads(server: Server) -> None:
             "start_incident_worker",
             "start_job_runner",
             "start_monitor_scheduler",
+            "start_site_crawler",
             "start_snapshot_worker",
         ]
     )

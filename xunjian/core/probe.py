@@ -192,6 +192,7 @@ class Fetch:
     cert: CertInfo | None = None
     redirects: list[str] = field(default_factory=list)
     content_type: str = ""
+    content_length: int | None = None  # as the server announced it (a HEAD's only size)
 
     def text(self) -> str:
         return self.body.decode(self.charset(), errors="replace")
@@ -253,6 +254,7 @@ def _one_request(
     verify: bool,
     max_body: int,
     addresses: AddressPolicy,
+    method: str = "GET",
 ) -> tuple[int, dict[str, str], bytes, bool, CertInfo | None]:
     check_url(url)  # a redirect's target too: schemes, odd IPv4 spellings
     parts = urlsplit(url)
@@ -279,7 +281,7 @@ def _one_request(
             cert = CertInfo(not_after=_peer_expiry(connection.sock), verified=verify)
         connection.sock.settimeout(deadline.left())
         connection.request(
-            "GET",
+            method,
             path,
             headers={
                 "User-Agent": USER_AGENT,
@@ -317,9 +319,13 @@ def fetch(
     ca_file: str = "",
     max_body: int = MAX_BODY_BYTES,
     addresses: AddressPolicy | None = None,
+    method: str = "GET",
 ) -> Fetch:
     """GET ``url`` within ``timeout`` seconds in all (redirects included), from the addresses
-    ``addresses`` allows (default: global ones only)."""
+    ``addresses`` allows (default: global ones only). ``method="HEAD"``: the site crawl's
+    link checks (server/sites), which want the status without the body."""
+    if method not in ("GET", "HEAD"):
+        raise ValueError(f"method must be GET or HEAD, not {method!r}")
     policy = addresses or AddressPolicy()
     started = time.monotonic()
     deadline = _Deadline(timeout)
@@ -331,7 +337,7 @@ def fetch(
         while True:
             try:
                 status, headers, body, truncated, cert = _one_request(
-                    current, deadline, ca_file, verify, max_body, policy
+                    current, deadline, ca_file, verify, max_body, policy, method
                 )
             except ssl.SSLCertVerificationError as error:
                 if not verify:
@@ -346,6 +352,8 @@ def fetch(
             result.cert = cert or result.cert
             result.status, result.body, result.truncated = status, body, truncated
             result.content_type = headers.get("content-type", "")
+            length = headers.get("content-length", "")
+            result.content_length = int(length) if length.isdigit() and len(length) < 19 else None
             result.url = current
             location = headers.get("location")
             if follow_redirects and status in (301, 302, 303, 307, 308) and location:
