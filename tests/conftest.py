@@ -84,11 +84,12 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 # Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
-# /etc/passwd makes a second useradd at the same moment fail) and the agent installed into
-# /opt/xunjian by the deployment tests. One such module runs at a time on this machine, across
+# /etc/passwd makes a second useradd at the same moment fail), the agent installed into
+# /opt/xunjian by the deployment tests, and filesystems (and PostgreSQL tablespaces) mounted by
+# a test (tests/small_disk.py). One such module runs at a time on this machine, across
 # pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
 # (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
-MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd"})
+MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd", "tests.small_disk"})
 MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
 
 
