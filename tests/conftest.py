@@ -38,6 +38,23 @@ def _with_search_path(url: str, schema: str) -> str:
     return f"{url}{joiner}options=-csearch_path%3D{schema}"
 
 
+# For a test that only means something on PostgreSQL (several server instances on one
+# database): like every PostgreSQL variant it runs when XUNJIAN_TEST_DATABASE_URL is set and
+# not under a plain ``./dev test`` (SQLite only), where it is reported as skipped with the reason.
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url",
+    [
+        pytest.param(
+            "postgresql",
+            marks=[]
+            if os.environ.get(PG_ENV)
+            else [pytest.mark.skip(reason=f"PostgreSQL only: set {PG_ENV} to run it")],
+        )
+    ],
+    indirect=True,
+)
+
+
 @pytest.fixture
 def server_settings() -> dict[str, object]:
     """config.json settings the ``server`` fixture's data folder runs with (tests/server/
