@@ -334,5 +334,10 @@ def test_two_instances_behind_nginx_lose_and_double_nothing_when_one_dies(
         f"{delivery.duplicates} answered as duplicates, "
         f"{checks} monitor checks for {site.hits} fetches"
     )
+    # The operation log both instances extended is one intact chain, checked against each
+    # instance's anchor file (each appends the checkpoints it signed).
+    for server in cluster.servers:
+        verified = run_cli("server", "oplog", "verify", "--data", str(server.data), check=False)
+        assert "operation log intact" in verified.stdout, (verified.stdout, verified.stderr)
     # The surviving instance still answers through nginx alone.
     assert proxy.request("GET", "/api/v1/agent/ca").status == 200
