@@ -5,8 +5,9 @@ product CA's certificate, HTTPS again to each instance).
 
 Signing clients and a real agent report through nginx while one instance is killed (SIGKILL) in
 mid-load: every report is confirmed, stored once, and both instances took reports (of the same
-agent). Scheduled work runs once: a daily purge made due before the start is done by one
-instance, and a page monitor's site sees one fetch per recorded check.
+agent). Scheduled work runs once: a daily purge and last week's report, due at the start, are
+each done by one instance (and the kept report is served intact by both: their reports/ folder
+is shared), and a page monitor's site sees one fetch per recorded check.
 
 PostgreSQL only (SQLite is one machine's file): skipped with the reason under a plain
 ``./dev test``, run when XUNJIAN_TEST_DATABASE_URL is set.
@@ -15,6 +16,8 @@ PostgreSQL only (SQLite is one machine's file): skipped with the reason under a 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import http.client
 import json
 import re
 import shutil
@@ -28,8 +31,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.jobs.runner import FIRST_TICK_SECONDS
+from server.monitors.jobs import CLAIM_SLACK_SECONDS
 from tests.conftest import POSTGRESQL_ONLY
 from tests.harness import (
     AgentUnderTest,
@@ -48,7 +53,8 @@ from tests.integration.test_spine import _small_host_tree
 from tests.monitors.conftest import LOOPBACK_ALLOWED
 from tests.monitors.site import Site, home
 from tests.nginx import SAMPLES, main_config, sample_with, start_nginx
-from xunjian.core.contract import PATH_REPORTS
+from xunjian.core.contract import PATH_ENROLL, PATH_REPORTS
+from xunjian.core.wire import public_key_to_text
 
 pytestmark = POSTGRESQL_ONLY
 
@@ -60,6 +66,9 @@ RESULTS_EACH = 40
 KILL_AFTER = SIGNING_CLIENTS * REPORTS_EACH // 3
 # How long one report may take to be confirmed, retries included, before a client gives up.
 DELIVERY_DEADLINE_SECONDS = 120
+# The longest a monitor stays claimed by an instance killed in mid-probe (default timeout 10 s,
+# 5 redirects: server/monitors/jobs.py claim_due).
+MONITOR_CLAIM_SECONDS = 10 * (5 + 1) * 2 + CLAIM_SLACK_SECONDS
 # The upstream addresses nginx logs, and the agent each request was signed by.
 LOG_FORMAT = "log_format upstreams '$http_x_xunjian_agent $upstream_addr $status $request';"
 
@@ -90,6 +99,43 @@ def _make_due(database_url: str, jobs: tuple[str, ...]) -> None:
                     ),
                     {"name": name, "made": made},
                 )
+    finally:
+        engine.dispose()
+
+
+def _enrolled_last_month(server: ServerUnderTest) -> None:
+    """An agent enrolled (through the API, in this process, before the instances start) a
+    month ago: last week's report is due at both instances' first tick."""
+    from server.app import create_app
+
+    assert server.database_url is not None
+    token = option_value(server.create_token(), "--token")
+    app = create_app(server.data)
+    try:
+        answer = app.test_client().post(
+            PATH_ENROLL,
+            json={
+                "token": token,
+                "public_key": public_key_to_text(Ed25519PrivateKey.generate().public_key()),
+                "hostname": "enrolled-last-month",
+                "platform": "linux",
+                "os": "Debian GNU/Linux 12",
+                "agent_version": "0.1.0",
+            },
+        )
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+    finally:
+        app.extensions["xunjian"].engine.dispose()
+    engine = sqlalchemy.create_engine(server.database_url)
+    month_ago = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(
+        days=30
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sqlalchemy.text("UPDATE agents SET enrolled_at = :at WHERE id = :id"),
+                {"at": month_ago, "id": answer.get_json()["agent_id"]},
+            )
     finally:
         engine.dispose()
 
@@ -126,6 +172,7 @@ def cluster(
     shutil.copytree(first.data, tmp_path / "server-b", symlinks=True)
     second = ServerUnderTest(tmp_path / "server-b", database_url=database_url, log_dir=tmp_path)
     _make_due(database_url, ("oplog_purge", "reports_purge"))
+    _enrolled_last_month(first)
     servers = [first, second]
     work = tmp_path / "nginx"
     work.mkdir()
@@ -209,7 +256,9 @@ def _deliver(proxy: ServerUnderTest, agent: SimulatedAgent, delivery: Delivery) 
                 headers = agent.signed("POST", PATH_REPORTS, body)
                 answer = proxy.request("POST", PATH_REPORTS, body, headers)
                 status, answered = answer.status, answer.json() if answer.status == 200 else None
-            except (OSError, ValueError) as exc:
+            # The connection refused or cut, or an answer cut after its head (nginx had begun
+            # to relay the killed instance's answer): the agent's transport retries them all.
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 status, answered = 0, repr(exc)
             if status == 200 and answered in (
                 {"stored": True},
@@ -241,6 +290,27 @@ def _purges(database_url: str) -> int:
     return _count(database_url, "SELECT count(*) FROM oplog_entries WHERE action = 'oplog.purge'")
 
 
+def _scheduled_reports(database_url: str) -> int:
+    return _count(
+        database_url, "SELECT count(*) FROM weekly_reports WHERE scheduled_week IS NOT NULL"
+    )
+
+
+def _kept_reports(database_url: str) -> list[tuple[str, str]]:
+    """(week, SHA-256 of the kept JSON file) of each scheduled weekly report."""
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sqlalchemy.text(
+                    "SELECT week, files FROM weekly_reports WHERE scheduled_week IS NOT NULL"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(week), str(files["json"]["sha256"])) for week, files in rows]
+
+
 def _monitor_checks(database_url: str) -> int:
     return _count(database_url, "SELECT count(*) FROM monitor_results")
 
@@ -261,7 +331,16 @@ def test_two_instances_behind_nginx_lose_and_double_nothing_when_one_dies(
     # Both instances have had their first tick of the scheduled jobs (a random moment in their
     # first FIRST_TICK_SECONDS) before either stops: each tried the due purge, one ran it.
     wait_for("the due purge", lambda: _purges(database_url) >= 1)
+    wait_for("last week's report to be kept", lambda: _scheduled_reports(database_url) >= 1)
     time.sleep(max(0.0, cluster.started + FIRST_TICK_SECONDS[1] + 1 - time.monotonic()))
+    # Whichever instance kept it, each serves the kept file (reports/ is shared), intact.
+    [(week, sha256)] = _kept_reports(database_url)
+    api_token = first.api_token()
+    for server in cluster.servers:
+        answer = server.api(api_token, "GET", f"/api/v1/reports/weekly?week={week}&format=json")
+        assert answer.status == 200, (server.port, answer.status, answer.body[:300])
+        assert answer.headers["X-Report-SHA256"] == sha256
+        assert hashlib.sha256(answer.body).hexdigest() == sha256
     delivery = Delivery()
     senders = [
         threading.Thread(target=_deliver, args=(proxy, client, delivery), daemon=True)
@@ -284,7 +363,13 @@ def test_two_instances_behind_nginx_lose_and_double_nothing_when_one_dies(
         assert not any(sender.is_alive() for sender in senders)
         assert delivery.failures == [], delivery.failures[:5]
         wait_for("the agent's spool to drain", lambda: agent.status().get("spool_depth") == 0)
-        wait_for("three checks of the monitor", lambda: _monitor_checks(database_url) >= 3)
+        # A probe the killed instance had claimed holds the monitor until its claim expires
+        # (server/monitors/jobs.py: 150 s with the default timeout and redirects).
+        wait_for(
+            "three checks of the monitor",
+            lambda: _monitor_checks(database_url) >= 3,
+            timeout=MONITOR_CLAIM_SECONDS + 60,
+        )
     finally:
         agent.stop()
 
@@ -319,6 +404,9 @@ def test_two_instances_behind_nginx_lose_and_double_nothing_when_one_dies(
 
     # Scheduled work ran once: the purge made due before the start, by one instance of two.
     assert _purges(database_url) == 1
+    assert _scheduled_reports(database_url) == 1
+    generated = "SELECT count(*) FROM oplog_entries WHERE action = 'report.generate'"
+    assert _count(database_url, generated) == 1
     # One fetch per recorded check: the baseline taken by `monitor add`, plus at most one check
     # in flight now and one the killed instance made but never recorded.
     checks = _monitor_checks(database_url)
