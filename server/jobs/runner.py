@@ -249,8 +249,9 @@ def start_anchor_file(context: JobContext) -> None:
     Each instance appends the checkpoints it signs to its own data folder's anchor file, and
     the signing jobs run in one instance at a time (the lease): a second instance of a
     scaled-out server (docs/operations.md) might never sign, and ``oplog verify`` with its data
-    folder would find checkpoints but no anchor file. Starting the file at start-up makes every
-    instance's file a witness from then on. A log without entries has nothing to sign."""
+    folder would find checkpoints but no anchor file. Starting the file at start-up (or at the
+    first tick that can) makes every instance's file a witness from then on. A log without
+    entries has nothing to sign."""
     if (context.data_dir / ANCHORS_NAME).exists():
         return
     try:
@@ -275,8 +276,9 @@ class JobRunner(threading.Thread):
     def run(self) -> None:
         if self.stop.wait(random.uniform(*FIRST_TICK_SECONDS)):
             return
-        start_anchor_file(self.context)
         while True:
+            # At every tick until it exists: a start on a full disk must not leave it unstarted.
+            start_anchor_file(self.context)
             self.tick()
             if self.stop.wait(TICK_SECONDS):
                 return

@@ -10,8 +10,10 @@ is tests/integration/test_disk_full.py.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy import event
 
+from server.serve import StorageFullLines
 from server.store.faults import storage_full
 from tests.server.conftest import Server, SignedAgent
 from tests.small_disk import SmallDisk
@@ -168,3 +171,34 @@ def test_errors_that_are_not_about_space_are_not_taken_for_a_full_disk(tmp_path:
             assert storage_full(missing.value) is None
     finally:
         engine.dispose()
+
+
+def test_a_background_failure_on_a_full_disk_is_one_line_with_the_reason(tmp_path: Path) -> None:
+    """What the server's log handler makes of a sweep that failed on a full SQLite database."""
+    database = sqlite3.connect(tmp_path / "full.sqlite3")
+    try:
+        database.execute("CREATE TABLE t (x BLOB)")
+        pages = database.execute("PRAGMA page_count").fetchone()[0]
+        database.execute(f"PRAGMA max_page_count = {int(pages)}")
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            database.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    finally:
+        database.close()
+    record = logging.LogRecord(
+        "xunjian.test",
+        logging.ERROR,
+        __file__,
+        1,
+        "alerts: %s failed",
+        ("the sweep",),
+        (type(raised.value), raised.value, raised.tb),
+    )
+    assert StorageFullLines().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == (
+        "alerts: the sweep failed: the storage is full (SQLite: database or disk is full)"
+    )
+    other = logging.LogRecord(
+        "xunjian.test", logging.ERROR, __file__, 1, "boom", (), (ValueError, ValueError(), None)
+    )
+    assert StorageFullLines().filter(other) and other.exc_info is not None
