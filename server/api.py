@@ -14,13 +14,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from server.apidoc import MAX_PATH_ID, documented, openapi_document
 from server.state import db_session, log_refusal, refuse
 from server.store.accounts import TokenOwner, authenticate_api_token
+from server.store.faults import storage_full
 from xunjian.core.schema import BodyError
 
 API_PREFIX = "/api/v1"
@@ -79,6 +80,31 @@ def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 def _bad_body(error: BodyError) -> ResponseReturnValue:
     """A body or query string that does not match its model: 400 with the place."""
     return refuse(400, str(error))
+
+
+# How long a client is asked to wait when the storage is full: an agent's own backoff decides
+# in the end, a person's script may read it.
+STORAGE_FULL_RETRY_AFTER_SECONDS = 60
+STORAGE_FULL = "the server's storage is full; nothing was stored, try again later"
+
+
+@blueprint.app_errorhandler(Exception)
+def _storage_full(error: Exception) -> ResponseReturnValue:
+    """A full disk (SQLite, PostgreSQL or a file in the data folder) is 503 with Retry-After on
+    every route, never a 500: nothing of the request was confirmed, an agent keeps the report
+    in its spool and sends it again, and the log says why (server/store/faults.py). Every
+    other error goes on to Flask's 500 with its traceback."""
+    reason = storage_full(error)
+    if reason is None:
+        raise error
+    log_refusal(503, f"{STORAGE_FULL} ({reason})")
+    if request.path.startswith(_API_PATHS):
+        response = jsonify({"error": STORAGE_FULL})
+    else:
+        response = Response(STORAGE_FULL + "\n", mimetype="text/plain")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(STORAGE_FULL_RETRY_AFTER_SECONDS)
+    return response
 
 
 @blueprint.app_errorhandler(NotFound)

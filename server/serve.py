@@ -26,6 +26,7 @@ from server.config import DataPaths, ServerConfig
 from server.peer import resolve_peer
 from server.security import warn_if_cheap_hashing
 from server.state import EXTENSION_KEY
+from server.store.faults import storage_full
 
 THREADS = 16
 access = logging.getLogger("xunjian.server.access")
@@ -78,12 +79,32 @@ tls_log = logging.getLogger("xunjian.server.tls")
 CHATTY_LOGGERS = ("alembic", "xunjian.server.tls")
 
 
+class StorageFullLines(logging.Filter):
+    """A failure because the disk is full is logged as one line with the reason, not a
+    traceback: while it lasts, every background sweep (alerts, monitors, jobs) fails the same
+    way at each turn, and the tracebacks would bury the one fact an operator needs (requests
+    are answered 503 the same way, server/api.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        reason = storage_full(error) if error is not None else None
+        if reason is not None:
+            record.msg = f"{record.getMessage()}: the storage is full ({reason})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, StorageFullLines) for f in handler.filters):
+            handler.addFilter(StorageFullLines())
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
     warn_if_cheap_hashing()  # at every start (and in every worker) when the tests' switch is on

@@ -38,6 +38,23 @@ def _with_search_path(url: str, schema: str) -> str:
     return f"{url}{joiner}options=-csearch_path%3D{schema}"
 
 
+# For a test that only means something on PostgreSQL (several server instances on one
+# database): like every PostgreSQL variant it runs when XUNJIAN_TEST_DATABASE_URL is set and
+# not under a plain ``./dev test`` (SQLite only), where it is reported as skipped with the reason.
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "database_url",
+    [
+        pytest.param(
+            "postgresql",
+            marks=[]
+            if os.environ.get(PG_ENV)
+            else [pytest.mark.skip(reason=f"PostgreSQL only: set {PG_ENV} to run it")],
+        )
+    ],
+    indirect=True,
+)
+
+
 @pytest.fixture
 def server_settings() -> dict[str, object]:
     """config.json settings the ``server`` fixture's data folder runs with (tests/server/
@@ -84,12 +101,15 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 # Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
-# /etc/passwd makes a second useradd at the same moment fail) and the agent installed into
-# /opt/xunjian by the deployment tests, and the isolation tests' veth link in the root network
-# namespace (tests/isolation/netns.py). One such module runs at a time on this machine, across
+# /etc/passwd makes a second useradd at the same moment fail), the agent installed into
+# /opt/xunjian by the deployment tests, the isolation tests' veth link in the root network
+# namespace (tests/isolation/netns.py), and filesystems (and PostgreSQL tablespaces) mounted by
+# a test (tests/small_disk.py). One such module runs at a time on this machine, across
 # pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
 # (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
-MACHINE_WIDE = frozenset({"tests.deploy.sshd", "tests.devices.sshd", "tests.isolation.netns"})
+MACHINE_WIDE = frozenset(
+    {"tests.deploy.sshd", "tests.devices.sshd", "tests.isolation.netns", "tests.small_disk"}
+)
 MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
 
 

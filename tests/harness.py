@@ -148,6 +148,9 @@ class ServerUnderTest:
     log_path: Path | None = None
     ca_pem: bytes = b""
     init_output: str = ""
+    # Where the server's output goes (default: beside the data folder). Apart from it when the
+    # data folder's disk is made to fill up: a real server logs to the journal, not its data.
+    log_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -179,7 +182,7 @@ class ServerUnderTest:
         return self.init_output
 
     def start(self, timeout: float = 60) -> None:
-        self.log_path = self.data.parent / f"server-{self.port}.log"
+        self.log_path = (self.log_dir or self.data.parent) / f"server-{self.port}.log"
         self.process = start_command(
             ["server", "run", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}"],
             self.log_path,

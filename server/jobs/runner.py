@@ -53,6 +53,7 @@ from server.jobs.lease import (
 )
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
+from server.oplog.signing import ANCHORS_NAME
 from server.oplog.store import OperationLog
 from server.reports.generate import KEEP_WEEKS, keep_week, purge_expired, scheduled_exists
 from server.reports.week import IsoWeek, last_complete_week, zone_of
@@ -242,6 +243,26 @@ def run_once(
             logger.warning("jobs: the lease of %s expired while it ran", job.name)
 
 
+def start_anchor_file(context: JobContext) -> None:
+    """Sign the log's head into this data folder's anchor file when it has none yet.
+
+    Each instance appends the checkpoints it signs to its own data folder's anchor file, and
+    the signing jobs run in one instance at a time (the lease): a second instance of a
+    scaled-out server (docs/operations.md) might never sign, and ``oplog verify`` with its data
+    folder would find checkpoints but no anchor file. Starting the file at start-up (or at the
+    first tick that can) makes every instance's file a witness from then on. A log without
+    entries has nothing to sign."""
+    if (context.data_dir / ANCHORS_NAME).exists():
+        return
+    try:
+        signed = context.oplog().checkpoint("start")
+    except Exception:
+        logger.exception("jobs: could not start the operation log's anchor file")
+        return
+    if signed is not None:
+        logger.info("jobs: the operation log's anchor file starts at entry %s", signed.seq)
+
+
 class JobRunner(threading.Thread):
     def __init__(
         self, context: JobContext, stop: threading.Event, jobs: tuple[Job, ...] = JOBS
@@ -256,6 +277,8 @@ class JobRunner(threading.Thread):
         if self.stop.wait(random.uniform(*FIRST_TICK_SECONDS)):
             return
         while True:
+            # At every tick until it exists: a start on a full disk must not leave it unstarted.
+            start_anchor_file(self.context)
             self.tick()
             if self.stop.wait(TICK_SECONDS):
                 return

@@ -33,6 +33,7 @@ from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import Appended, OperationLog
 from server.state import current_state, db_session, request_peer
+from server.store.faults import storage_full
 from server.store.models import User
 from server.throttle import Closed, RepeatCounter
 
@@ -156,10 +157,14 @@ def record(
             _write_repeats(closed)
         if first:
             written = operation_log().append(fields)
-    except Exception:
+    except Exception as error:
         # Broad on purpose: whatever failed (database, key), the request's own work is done;
         # the error log line says an entry is missing.
-        logger.exception("operation log: could not record %s (%s)", action, outcome)
+        full = storage_full(error)
+        if full is not None:  # one line, not a traceback per request while the disk is full
+            logger.error("operation log: could not record %s (%s): %s", action, outcome, full)
+        else:
+            logger.exception("operation log: could not record %s (%s)", action, outcome)
     return written
 
 

@@ -14,13 +14,14 @@ week, format, report id and the served file's SHA-256.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Response
+from flask import Response, jsonify
 
 from server.oplog.hook import record
 from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
@@ -34,7 +35,7 @@ from server.reports.week import (
     last_complete_week,
     zone_of,
 )
-from server.state import current_state, db_session
+from server.state import current_state, db_session, events
 from server.store.models import utcnow
 
 EXPORT_ACTION = "report.export"
@@ -81,10 +82,25 @@ def _headers(week: IsoWeek, form: str, size: int | None, extra: dict[str, str]) 
     return headers
 
 
-def _kept_chunks(data_dir: Path, row: WeeklyReport, form: str) -> Iterator[bytes]:
-    with open_kept(data_dir, row, form) as handle:
-        while piece := handle.read(CHUNK):
-            yield piece
+MISSING_KEPT_FILE = (
+    "the kept file of this report is missing from the data folder's reports/ (several server "
+    "instances must share that folder: docs/operations.md)"
+)
+
+
+def kept_chunks(data_dir: Path, row: WeeklyReport, form: str) -> Iterator[bytes]:
+    """The kept file's bytes, the file opened now: a missing one (FileNotFoundError, e.g. an
+    instance that does not share reports/ with the one that kept it) is known before an answer
+    starts, instead of a 200 whose body is cut off after its head."""
+    stack = contextlib.ExitStack()
+    handle = stack.enter_context(open_kept(data_dir, row, form))
+
+    def chunks() -> Iterator[bytes]:
+        with stack:
+            while piece := handle.read(CHUNK):
+                yield piece
+
+    return chunks()
 
 
 def _temporary_chunks(folder: Path, path: Path) -> Iterator[bytes]:
@@ -110,6 +126,13 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
         source = "generated and kept"
     if row is not None:
         entry = row.files[form]
+        try:
+            chunks = kept_chunks(data_dir, row, form)
+        except FileNotFoundError as exc:
+            events.error("weekly report %s: %s (%s)", row.id, MISSING_KEPT_FILE, exc)
+            missing = jsonify({"error": MISSING_KEPT_FILE})
+            missing.status_code = 500
+            return missing
         record(
             EXPORT_ACTION,
             target=f"week:{week}",
@@ -123,7 +146,7 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
         )
         extra = {"X-Report-Id": str(row.id), "X-Report-SHA256": str(entry["sha256"])}
         return Response(
-            _kept_chunks(data_dir, row, form),
+            chunks,
             headers=_headers(week, form, int(entry["bytes"]), extra),
         )
     # The week is still running: a snapshot, not kept.

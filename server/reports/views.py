@@ -19,9 +19,9 @@ from server.console.auth import console_blueprint, roles_required
 from server.console.nav import NavItem
 from server.oplog.hook import record
 from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
-from server.reports.generate import KEEP_WEEKS, keep_week, list_kept, open_kept
+from server.reports.generate import KEEP_WEEKS, keep_week, list_kept
 from server.reports.models import WeeklyReport
-from server.reports.serving import EXPORT_ACTION
+from server.reports.serving import EXPORT_ACTION, MISSING_KEPT_FILE, kept_chunks
 from server.reports.signing import PUBLIC_KEY_NAME, ensure_report_key
 from server.reports.verify import fingerprint
 from server.reports.week import (
@@ -32,7 +32,7 @@ from server.reports.week import (
     this_week,
     zone_of,
 )
-from server.state import current_state, db_session, log_refusal
+from server.state import current_state, db_session, events, log_refusal
 from server.store.models import utcnow
 
 BLUEPRINT_NAME = "reports"
@@ -41,7 +41,6 @@ PER_PAGE = 50
 MAX_PAGE = 10_000
 GENERATE_ACTION = "report.generate"
 PUBLIC_KEY_ACTION = "report.public_key"
-CHUNK = 256 * 1024
 
 blueprint = console_blueprint(BLUEPRINT_NAME, __name__, url_prefix="/reports")
 NAV = (NavItem(f"{BLUEPRINT_NAME}.index", _l("Weekly reports"), 70, READER_ROLES),)
@@ -156,6 +155,11 @@ def download(report_id: int, form: str) -> ResponseReturnValue:
     if row is None or form not in row.files:
         abort(404)
     entry = row.files[form]
+    try:
+        chunks = kept_chunks(state.paths.root, row, form)
+    except FileNotFoundError as exc:
+        events.error("weekly report %s: %s (%s)", row.id, MISSING_KEPT_FILE, exc)
+        abort(500, description=MISSING_KEPT_FILE)
     record(
         EXPORT_ACTION,
         target=f"week:{row.week}",
@@ -168,13 +172,8 @@ def download(report_id: int, form: str) -> ResponseReturnValue:
         },
     )
 
-    def chunks() -> Any:
-        with open_kept(state.paths.root, row, form) as handle:
-            while piece := handle.read(CHUNK):
-                yield piece
-
     return Response(
-        chunks(),
+        chunks,
         headers={
             "Content-Type": CONTENT_TYPES[form],
             "Content-Disposition": f'attachment; filename="{file_name(row.week, form)}"',

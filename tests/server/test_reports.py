@@ -490,6 +490,28 @@ def test_api_serves_each_format_to_auditors_keeps_the_week_and_logs_it(
     assert all(item.stat().st_mode & 0o777 == 0o600 for item in stored)
 
 
+def test_a_kept_file_missing_from_reports_is_an_error_not_a_cut_off_download(
+    server: Server, fleet: dict[str, SignedAgent]
+) -> None:
+    """An instance whose reports/ is not the one the report was kept in (several instances that
+    do not share it, docs/operations.md) used to answer 200 and then cut the body off."""
+    week, _start = last_week()
+    auditor = {"Authorization": f"Bearer {_token(server, 'audrey', 'auditor')}"}
+    path = f"/api/v1/reports/weekly?week={week}&format=json"
+    client = server.client()
+    assert client.get(path, headers=auditor).status_code == 200  # kept now
+    for kept in (server.data / "reports").iterdir():
+        kept.unlink()
+    answer = client.get(path, headers=auditor)
+    assert answer.status_code == 500
+    assert "missing from the data folder's reports/" in answer.get_json()["error"]
+    with server.state.sessions() as session:
+        exports = session.scalars(
+            select(OplogEntry).where(OplogEntry.action == "report.export")
+        ).all()
+    assert len(exports) == 1  # the failed download is not recorded as an export
+
+
 @pytest.mark.parametrize(
     ("query", "reason"),
     [

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +25,11 @@ from server.oplog.models import OplogEntry
 from server.peer import Peer, parse_trusted_proxies, resolve_peer
 from server.serve import access_log
 from tests.harness import ServerUnderTest, free_port, run_cli, stop_process, wait_for
+from tests.nginx import SAMPLES, main_config, nginx_binary, sample_with, start_nginx
 from tests.server.conftest import Server
 from tests.server.test_api import api_token, bearer
 
-REPO = Path(__file__).resolve().parents[2]
-NGINX_SAMPLE = REPO / "deploy" / "nginx" / "xunjian.conf"
+NGINX_SAMPLE = SAMPLES / "xunjian.conf"
 PROXY = "10.0.0.5"
 PROXY_PEER = {"REMOTE_ADDR": PROXY, "REMOTE_PORT": "40001"}
 SPOOF = {"X-Forwarded-For": "203.0.113.66", "X-Real-Port": "1"}
@@ -277,43 +275,29 @@ def test_forged_headers_do_not_escape_a_lockout(server: Server, proxied: Flask) 
 # -- a real nginx in front of a real server --------------------------------------------------
 
 
-def nginx_config(sample: str, work: Path, server: ServerUnderTest, port: int) -> str:
+def nginx_config(work: Path, server: ServerUnderTest, port: int) -> str:
     """deploy/nginx/xunjian.conf with this machine's paths and ports; the proxy connects to
     the server from 127.0.0.2, so a client on 127.0.0.1 is not the trusted proxy."""
-    block = sample[sample.index("server {") :]
-    replacements = {
-        "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
-        "/etc/ssl/xunjian/console.pem": str(server.data / "tls" / "server.pem"),
-        "/etc/ssl/xunjian/console.key": str(server.data / "tls" / "server.key"),
-        "https://127.0.0.1:8443": server.url,
-        "/var/lib/xunjian/server/ca/ca.pem": str(server.data / "ca" / "ca.pem"),
-        "location / {": "location / {\n        proxy_bind 127.0.0.2;",
-    }
-    for old, new in replacements.items():
-        assert old in block, f"{NGINX_SAMPLE} no longer contains {old!r}"
-        block = block.replace(old, new)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(
-        f"    {name}_temp_path {work / name};"
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    block = sample_with(
+        NGINX_SAMPLE,
+        "server {",
+        {
+            "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
+            "/etc/ssl/xunjian/console.pem": str(server.data / "tls" / "server.pem"),
+            "/etc/ssl/xunjian/console.key": str(server.data / "tls" / "server.key"),
+            "https://127.0.0.1:8443": server.url,
+            "/var/lib/xunjian/server/ca/ca.pem": str(server.data / "ca" / "ca.pem"),
+            "location / {": "location / {\n        proxy_bind 127.0.0.2;",
+        },
     )
-    return (
-        f"{user}worker_processes 1;\npid {work / 'nginx.pid'};\n"
-        f"error_log {work / 'error.log'} info;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n    access_log {work / 'access.log'};\n{temp}\n{block}\n}}\n"
-    )
+    return main_config(work, block)
 
 
 @pytest.fixture
 def nginx_front(
     database_url: str, tmp_path: Path, data_folder_templates: object
 ) -> Iterator[tuple[ServerUnderTest, int, Path]]:
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
-    )
-    if nginx is None:
-        pytest.fail("this test puts Debian's nginx in front of the server: apt-get install nginx")
+    nginx_binary()
     server = ServerUnderTest(tmp_path / "server", database_url=database_url)
     server.init_copy(data_folder_templates)
     server.set_config(trusted_proxies=["127.0.0.2"], workers=1)
@@ -321,13 +305,7 @@ def nginx_front(
     work = tmp_path / "nginx"
     work.mkdir()
     port = free_port()
-    conf = work / "nginx.conf"
-    conf.write_text(nginx_config(NGINX_SAMPLE.read_text(), work, server, port))
-    process = subprocess.Popen(
-        [nginx, "-p", str(work), "-c", str(conf), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_nginx(work, nginx_config(work, server, port))
     try:
         wait_for("nginx to listen", lambda: _answers(server, port, process, work))
         yield server, port, work
