@@ -30,7 +30,9 @@ STATUS_WORDS = {
     "no_privilege": "no privilege",
 }
 LOGIN_FAILED = "Login failed. Check the name and password; after repeated failures, wait a while."
-NO_HOSTS = "No hosts yet. Create an enrollment token with: xunjian server token create"
+NO_HOSTS = (
+    "No hosts yet. Create an enrollment token (Settings, Enrollment tokens), or on the server with:"
+)
 PASSWORD_RULE = "At least 8 characters, with three of: lower case, upper case, digits, symbols."
 CSRF_REFUSED = "Missing or wrong CSRF token: nothing was changed. Reload the page and try again."
 
@@ -179,6 +181,10 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     expect(page.locator("header")).to_contain_text("admin")
     console.open("/hosts")
     expect(page.locator("main")).to_contain_text(t(NO_HOSTS))
+    # The command as it runs on the server: with this server's data folder (issue 13 item 9).
+    expect(page.locator("main code")).to_have_text(
+        f"xunjian server token create --data {console_server.data.resolve()}"
+    )
 
     console.log_out()
     assert console.path() == "/login"
