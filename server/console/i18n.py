@@ -29,7 +29,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -222,7 +221,7 @@ def bilingual(text: Any) -> str:
 
 def localtime(moment: datetime.datetime | str | None, with_seconds: bool = False) -> str:
     """A stored time (naive UTC, or its ISO text) in the console's time zone, as
-    2026-11-23 18:05."""
+    2026-11-23 18:05 (the footer of every page names the zone)."""
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
@@ -230,13 +229,18 @@ def localtime(moment: datetime.datetime | str | None, with_seconds: bool = False
             moment = datetime.datetime.fromisoformat(moment)
         except ValueError:
             return moment
+    from server.config import local_time
     from server.state import current_state
 
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    zone = ZoneInfo(current_state().config.console_timezone)
-    shown = moment.astimezone(zone)
-    return shown.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    return local_time(moment, current_state().config.console_timezone, seconds=with_seconds)
+
+
+def console_zone_label() -> str:
+    """``Asia/Shanghai (UTC+08:00)``: the zone every time on the page is in."""
+    from server.config import zone_label
+    from server.state import current_state
+
+    return zone_label(current_state().config.console_timezone)
 
 
 def init_i18n(app: Any, default_language: str) -> None:
@@ -248,6 +252,7 @@ def init_i18n(app: Any, default_language: str) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(bilingual, "bilingual")
     app.add_template_global(current_language, "current_language")
+    app.add_template_global(console_zone_label, "console_zone_label")
 
 
 # --- command line -------------------------------------------------------------------------

@@ -439,8 +439,9 @@ def week_start(day: datetime.date) -> datetime.date:
 def weekly_compliance(
     session: Session, weeks: int, today: datetime.date | None = None
 ) -> list[WeekPoint]:
-    """The last ``weeks`` weeks (Monday to Sunday, UTC), oldest first; each week shows its
-    newest daily snapshot. Weeks without one have ``day=None``: no data, not zero."""
+    """The last ``weeks`` weeks (Monday to Sunday, days in ``console_timezone``), oldest first;
+    each week shows its newest daily snapshot. Weeks without one have ``day=None``: no data,
+    not zero."""
     today = today or utcnow().date()
     first = week_start(today) - datetime.timedelta(weeks=weeks - 1)
     rows = session.execute(

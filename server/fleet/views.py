@@ -29,7 +29,7 @@ from server.devices.models import DEVICE_PLATFORM
 from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
-from server.fleet.jobs import newest_report_at, refresh_compliance
+from server.fleet.jobs import local_day, newest_report_at, refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
@@ -116,21 +116,27 @@ def dashboard() -> ResponseReturnValue:
     with db_session() as db:
         compliance = store.compliance_by_group(db)
     newest = newest_report_at(state.engine)
-    stale = compliance.day != now.date() or (
+    today = local_day(now, state.config.console_timezone)
+    stale = compliance.day != today or (
         newest is not None and compliance.counted_at is not None and compliance.counted_at < newest
     )
     if stale:
         # No count today yet (a new server, or its thread has not run yet), or a report came
         # after the count: count now if due. The lease keeps this to one process, as for the
         # thread (server/fleet/jobs.py), and to one count per FRESH_SECONDS.
-        stale = refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
+        stale = refresh_compliance(
+            state.engine,
+            now,
+            interval=state.config.fleet_recount_seconds,
+            zone=state.config.console_timezone,
+        )
     with db_session() as db:
         if stale:
             compliance = store.compliance_by_group(db)
         counts = store.host_counts(db, state.config.offline_after_seconds)
         alerts = store.open_alerts_by_severity(db)
         device_outcomes = outcome_counts(db) if counts.devices else []
-        weeks = store.weekly_compliance(db, CHART_WEEKS, now.date())
+        weeks = store.weekly_compliance(db, CHART_WEEKS, today)
         platforms = store.platform_counts(db)
     scores = compliance.groups
     judged = [score for score in scores if score.passed + score.failed]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.commands import add_data_option, cli_actor
-from server.config import ConfigError, load_config
+from server.config import ConfigError, load_config, local_time
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.signing import ANCHORS_NAME, SigningKeyError, verification_key
@@ -113,7 +113,8 @@ def purge_command(args: argparse.Namespace) -> int:
         engine.dispose()
     print(
         f"purged {result.purged} operation log entries older than "
-        f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({settings.retention_days} days); "
+        f"{local_time(result.cutoff, config.console_timezone, named=True)} "
+        f"({settings.retention_days} days); "
         f"the log now starts after entry {result.through_seq}, "
         f"and the purge is entry {result.entry.seq}"
     )

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from server.alerts.models import Alert
-from server.fleet.jobs import FRESH_SECONDS, REFRESH_SECONDS, refresh_compliance
+from server.fleet.jobs import FRESH_SECONDS, REFRESH_SECONDS, local_day, refresh_compliance
 from server.fleet.models import ComplianceDaily, SnapshotDay
 from server.oplog.models import OplogEntry
 from server.store.accounts import create_user
@@ -93,7 +93,7 @@ def recount(server: Server) -> None:
     now = utcnow()
     if taken is not None:
         now = max(now, taken + datetime.timedelta(seconds=REFRESH_SECONDS + 1))
-    assert refresh_compliance(server.state.engine, now)
+    assert refresh_compliance(server.state.engine, now, zone=server.state.config.console_timezone)
 
 
 @pytest.fixture
@@ -284,7 +284,7 @@ def test_one_count_per_lease_across_processes(
 def test_chart_draws_one_point_per_week_with_a_count(
     server: Server, admin: FlaskClient, fleet: dict[str, SignedAgent]
 ) -> None:
-    today = utcnow().date()
+    today = local_day(utcnow(), server.state.config.console_timezone)  # the chart's days
     with server.state.sessions() as session:
         office = get_or_create_group(session, "office").id
         # Two counts in one week four weeks ago (the later one is the week's), one two weeks
