@@ -131,6 +131,9 @@ def index() -> ResponseReturnValue:
     filters = {"status": status, "severity": severity, "kind": kind}
     return render_template(
         "alerts/list.html",
+        can_change=may_change_alerts(g.user.role),
+        comment_length=COMMENT_LENGTH,
+        bulk_notice=_bulk_notice(),
         alerts=[_row(alert, hostname, platform) for alert, hostname, platform in rows],
         total=total or 0,
         filters=filters,
@@ -141,6 +144,78 @@ def index() -> ResponseReturnValue:
         kind_label=kind_label,
         before=before,
         next_before=rows[-1][0].id if more and rows else None,
+    )
+
+
+def _bulk_notice() -> str | None:
+    """What a bulk change did, after its redirect (numbers only in the query string)."""
+    done = request.args.get("done", "")
+    changed, skipped = request.args.get("changed", ""), request.args.get("skipped", "0")
+    if done not in ("ack", "resolve") or not changed.isdigit() or not skipped.isdigit():
+        return None
+    count, left = int(changed[:6]), int(skipped[:6])
+    text = (
+        _("%(n)d alert(s) acknowledged.", n=count)
+        if done == "ack"
+        else _("%(n)d alert(s) resolved.", n=count)
+    )
+    if left:
+        text += " " + _("%(n)d were resolved already and were left as they are.", n=left)
+    return text
+
+
+@blueprint.post("/alerts/bulk")
+@roles_required(*WRITER_ROLES)
+def bulk() -> ResponseReturnValue:
+    """Acknowledge or resolve the ticked alerts of a list page with one comment. Each alert is
+    changed as on its own page (server/alerts/actions.py) and is an operation log entry of its
+    own (``console.alert.ack`` / ``resolve``, target ``alert:ID``, details ``bulk``), so a
+    search of the log by alert finds it."""
+    from server.oplog.hook import record
+
+    action = request.form.get("action", "")
+    if action not in ("ack", "resolve"):
+        _refuse(400, "action must be ack or resolve", _("Choose acknowledge or resolve."))
+    raw = request.form.getlist("alert")
+    if not raw or len(raw) > PER_PAGE or not all(v.isdigit() and len(v) <= 19 for v in raw):
+        _refuse(
+            400,
+            f"bulk {action}: 1..{PER_PAGE} alert ids expected",
+            _("Tick at least one alert (at most %(n)d).", n=PER_PAGE),
+        )
+    ids = sorted({int(value) for value in raw})
+    comment = _form_comment("comment", required=False)
+    changed: list[int] = []
+    skipped: list[int] = []
+    with db_session() as session:
+        for alert_id in ids:
+            try:
+                change_alert(session, alert_id, action, g.user.name, comment)
+            except AlertActionError as exc:
+                session.rollback()
+                skipped.append(alert_id)
+                record(
+                    f"console.alert.{action}",
+                    outcome="refused",
+                    reason=f"{exc.status} {exc}"[:200],
+                    target=f"alert:{alert_id}",
+                    details={"bulk": len(ids)},
+                )
+            else:
+                changed.append(alert_id)
+                record(
+                    f"console.alert.{action}",
+                    target=f"alert:{alert_id}",
+                    details={"bulk": len(ids), "comment": comment is not None},
+                )
+    kept = {
+        name: request.form.get(f"filter_{name}", "")
+        for name in ("status", "severity", "kind")
+        if request.form.get(f"filter_{name}", "")
+    }
+    return redirect(
+        url_for("alerts.index", done=action, changed=len(changed), skipped=len(skipped), **kept),
+        code=303,
     )
 
 

@@ -133,7 +133,9 @@ def _template_helpers() -> dict[str, Any]:
 def load_user_and_check_csrf() -> ResponseReturnValue | None:
     """Before every console request: resume the session (or forget it) and, on POST, require
     the form's CSRF token to equal the session's."""
-    if request.endpoint is not None and request.endpoint.endswith(".static"):
+    if request.endpoint is not None and (
+        request.endpoint.endswith(".static") or request.endpoint == "console.favicon"
+    ):
         return None
     session.permanent = True  # the cookie expires with the idle limit, too
     g.user = None

@@ -47,6 +47,10 @@ NAV = (
 )
 
 HOSTS_PER_PAGE = 50
+# An inventory list longer than this (installed packages) is folded, and its box shows at most
+# INVENTORY_SHOWN entries: a host page must stay a page, not 23,000 px of packages.
+INVENTORY_INLINE = 20
+INVENTORY_SHOWN = 500
 HISTORY_PER_PAGE = 50
 OPLOG_PER_PAGE = 50
 FAILING_PER_PAGE = 50
@@ -199,12 +203,19 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
             f"console: bad platform {platform[:20]!r}",
             _("The platform must be one of %(names)s.", names=", ".join(store.HOST_PLATFORMS)),
         )
+    sort = request.args.get("sort", "")
+    if sort and sort.removeprefix("-") not in store.HOST_SORTS:
+        _refuse(
+            f"console: bad host sort {sort[:20]!r}",
+            _("The list sorts by one of %(names)s.", names=", ".join(store.HOST_SORTS)),
+        )
     kept = {
         "q": search,
         "group": group_name,
         "status": status,
         "failing": failing,
         "platform": platform,
+        "sort": sort,
     }
     chosen = store.HostFilter(
         search=search,
@@ -229,16 +240,26 @@ def hosts() -> ResponseReturnValue:
             abort(
                 404, _("There is no page %(page)d: the list has %(pages)d.", page=page, pages=pages)
             )
+        sort = kept.get("sort", "name")
         rows = store.page_hosts(
-            db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
+            db,
+            chosen,
+            offline_after,
+            HOSTS_PER_PAGE,
+            (page - 1) * HOSTS_PER_PAGE,
+            sort=sort.removeprefix("-"),
+            descending=sort.startswith("-"),
         )
         devices = device_states(db, [row.id for row in rows if row.platform == DEVICE_PLATFORM])
+        addresses = store.first_addresses(db, [row.id for row in rows])
         groups = store.groups(db)
     titles = _titles()
     return render_template(
         "fleet/hosts.html",
         hosts=rows,
         devices=devices,
+        addresses=addresses,
+        sort=kept.get("sort", "name"),
         total=total,
         page=page,
         pages=pages,
@@ -328,6 +349,8 @@ def host(host_id: str) -> ResponseReturnValue:
             {r["check_id"] for r in results if r["status"] == "not_applicable"} & elsewhere
         ),
         inventory=inventory_row,
+        inventory_inline=INVENTORY_INLINE,
+        inventory_shown=INVENTORY_SHOWN,
         titles=_titles(),
         remediations=_remediations(),
         can_command=user.role in COMMAND_ROLES,

@@ -365,10 +365,44 @@ def test_hosts_list_shows_failing_counts_and_keeps_filters_in_links(
 ) -> None:
     body = page(admin, "/hosts?group=office")
     row = re.search(rf'<tr data-host="{fleet["office-a"].agent_id}">(.*?)</tr>', body, re.S)
-    assert row is not None and '<td class="fail">1</td>' in row.group(1)
+    assert row is not None and '<td class="num fail">1</td>' in row.group(1)
     assert '<option value="office" selected>' in body
     assert "Clear the filters" in body
     assert "No host matches these filters." in page(admin, "/hosts?group=default")
+
+
+def test_hosts_list_sorts_by_a_column_and_shows_address_and_short_id(
+    server: Server, admin: FlaskClient, fleet: dict[str, SignedAgent]
+) -> None:
+    """Issue 13 item 8: a column's header sorts the list (again: the other way); each row shows
+    the host's address from its inventory and the start of its id."""
+
+    def order(query: str) -> list[str]:
+        body = page(admin, f"/hosts{query}")
+        return [
+            name
+            for agent_id in re.findall(r'<tr data-host="([^"]+)"', body)
+            for name, agent in fleet.items()
+            if agent.agent_id == agent_id
+        ]
+
+    assert order("") == ["gone-1", "lab-1", "office-a", "office-b"]
+    assert order("?sort=-name") == ["office-b", "office-a", "lab-1", "gone-1"]
+    # lab-1 has not been seen for two days; the others reported just now.
+    assert order("?sort=seen")[0] == "lab-1"
+    assert order("?sort=-seen")[-1] == "lab-1"
+    assert order("?sort=-group") == ["office-a", "office-b", "gone-1", "lab-1"]
+    failing_first = order("?sort=-failing&group=office")
+    assert failing_first == ["office-a", "office-b"]  # 1 failing check, then 0
+    assert order("?sort=failing&group=office") == ["office-b", "office-a"]
+    body = page(admin, "/hosts?sort=-failing&group=office")
+    assert 'aria-sort="descending"' in body and "sort=failing" in body  # the next click
+    lab = fleet["lab-1"].agent_id
+    row = re.search(rf'<tr data-host="{lab}">(.*?)</tr>', page(admin, "/hosts"), re.S)
+    assert row is not None
+    assert '<td class="col-address"><code>10.9.8.7</code></td>' in row.group(1)
+    assert f'<small class="host-id" title="{lab}">{lab[:8]}</small>' in row.group(1)
+    page(admin, "/hosts?sort=address", status=400)
 
 
 def test_failing_checks_count_checks_not_resources(server: Server, admin: FlaskClient) -> None:
@@ -381,7 +415,7 @@ def test_failing_checks_count_checks_not_resources(server: Server, admin: FlaskC
     assert answer.status_code == 200
     body = page(admin, "/hosts")
     row = re.search(rf'<tr data-host="{host.agent_id}">(.*?)</tr>', body, re.S)
-    assert row is not None and '<td class="fail">1</td>' in row.group(1)
+    assert row is not None and '<td class="num fail">1</td>' in row.group(1)
 
 
 def add_hosts(server: Server, count: int, group: str = "default") -> list[str]:
