@@ -235,6 +235,20 @@ def localtime(moment: datetime.datetime | str | None, with_seconds: bool = False
     return local_time(moment, current_state().config.console_timezone, seconds=with_seconds)
 
 
+def result_sentence(result: Any) -> str:
+    """A result's sentence in the page's language when the agent sent its id and parameters
+    (checks/messages.py), else the agent's English ``message``."""
+    from checks.messages import render
+
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    params = result.get("params") if isinstance(result, dict) else None
+    if isinstance(message_id, str) and message_id:
+        said = render(message_id, params if isinstance(params, dict) else {}, current_language())
+        if said is not None:
+            return said
+    return str(result.get("message", "")) if isinstance(result, dict) else ""
+
+
 def console_zone_label() -> str:
     """``Asia/Shanghai (UTC+08:00)``: the zone every time on the page is in."""
     from server.config import zone_label
@@ -253,6 +267,7 @@ def init_i18n(app: Any, default_language: str) -> None:
     app.add_template_global(bilingual, "bilingual")
     app.add_template_global(current_language, "current_language")
     app.add_template_global(console_zone_label, "console_zone_label")
+    app.add_template_global(result_sentence, "result_sentence")
 
 
 # --- command line -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from server.store.accounts import create_user
 from server.store.agents import get_or_create_group, revoke_agent
 from server.store.models import Agent, Inventory, LatestResult, utcnow
 from tests.server.conftest import Server, SignedAgent
+from tests.server.test_api import api_token
 from tests.server.test_console import NEW_PASSWORD, change_password, csrf_from, log_in
 
 ZH = {"Accept-Language": "zh-CN"}
@@ -710,3 +711,52 @@ def test_check_page_pages_failing_hosts(server: Server, admin: FlaskClient) -> N
     assert re.search(r'<td class="num">2</td>', first)  # two failing resources each
     assert host_ids(page(admin, "/checks/password.max_age?page=2")) == ids[50:]
     page(admin, "/checks/password.max_age?page=3", 404)
+
+
+def test_a_result_sent_as_a_message_id_reads_in_the_persons_language(
+    server: Server, admin: FlaskClient
+) -> None:
+    """Issue 13 item 5: the agent sends the sentence's id and parameters (and its English);
+    the host page says it in the page's language, the API passes the id on, and a sentence
+    this server does not know stays the agent's English."""
+    host = server.enroll("pc-words")
+    said = results(("firewall.host_firewall", "fail"), ("future.check", "fail"))
+    said[0].update(
+        message="the host firewall (nftables) accepts inbound traffic by default; set the "
+        "input policy to drop",
+        message_id="firewall.accepts_inbound",
+        params={"backends": "nftables"},
+    )
+    said[1].update(message="something new", message_id="future.sentence", params={"x": "1"})
+    answer = host.send_report(host.report(results=said))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    def sentences(language: dict[str, str]) -> dict[str, str]:
+        body = page(admin, f"/hosts/{host.agent_id}", **language)
+        found = re.findall(
+            r'<a href="/checks/([a-z0-9_.-]+)">.*?<td class="wrap result-message">([^<]*)',
+            body,
+            re.S,
+        )
+        return dict(found)
+
+    chinese = sentences(ZH)
+    assert chinese["firewall.host_firewall"] == (
+        "主机防火墙（nftables）默认接受入站流量；请将入站策略设为 drop"
+    )
+    assert chinese["future.check"] == "something new"
+    assert sentences(EN)["firewall.host_firewall"] == said[0]["message"]
+
+    token = api_token(server)
+    listed = server.client().get(
+        f"/api/v1/hosts/{host.agent_id}/results", headers={"Authorization": f"Bearer {token}"}
+    )
+    by_check = {r["check_id"]: r for r in listed.get_json()["results"]}
+    assert by_check["firewall.host_firewall"]["message_id"] == "firewall.accepts_inbound"
+    assert by_check["firewall.host_firewall"]["params"] == {"backends": "nftables"}
+
+    bad = results(("firewall.host_firewall", "fail"))
+    bad[0].update(message_id="Not An Id", params={})
+    refused = host.send_report(host.report(results=bad))
+    assert refused.status_code == 400
+    assert "results[0].message_id" in refused.get_data(as_text=True)
