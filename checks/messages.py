@@ -20,6 +20,28 @@ from checks.model import Finding, Severity, Status
 
 # id: (English, Chinese). Placeholders are str.format names, the same in both.
 MESSAGES: dict[str, tuple[str, str]] = {
+    "accounts.uid0_only_root": (
+        "no account other than root has UID 0",
+        "除 root 外没有 UID 为 0 的账户",
+    ),
+    "accounts.uid0_extra": (
+        "account {user} has UID 0, so it holds every power root holds",
+        "账户 {user} 的 UID 为 0，拥有与 root 相同的全部权限",
+    ),
+    "accounts.empty_password_passwd": (
+        "account {user} has an empty password field in /etc/passwd: anyone may log in as it "
+        "without a password",
+        "账户 {user} 在 /etc/passwd 中的密码字段为空：任何人无需密码即可以该账户登录",
+    ),
+    "accounts.empty_password_shadow": (
+        "account {user} has an empty password in /etc/shadow: anyone may log in as it without "
+        "a password",
+        "账户 {user} 在 /etc/shadow 中的密码为空：任何人无需密码即可以该账户登录",
+    ),
+    "accounts.no_empty_password": (
+        "no account has an empty password",
+        "没有密码为空的账户",
+    ),
     "firewall.active": (
         "the host firewall ({backends}) is active and {policy}s inbound traffic that no rule "
         "allows",
