@@ -42,6 +42,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no account has an empty password",
         "没有密码为空的账户",
     ),
+    "ssh.root_login_allowed": (
+        "the SSH server lets root log in with a password (PermitRootLogin yes)",
+        "SSH 服务允许 root 用密码登录（PermitRootLogin yes）",
+    ),
+    "ssh.root_login_refused": (
+        "the SSH server does not let root log in with a password (PermitRootLogin {value})",
+        "SSH 服务不允许 root 用密码登录（PermitRootLogin {value}）",
+    ),
+    "ssh.empty_passwords_allowed": (
+        "the SSH server accepts accounts with empty passwords (PermitEmptyPasswords yes)",
+        "SSH 服务接受空密码的账户（PermitEmptyPasswords yes）",
+    ),
+    "ssh.empty_passwords_refused": (
+        "the SSH server refuses empty passwords",
+        "SSH 服务拒绝空密码",
+    ),
     "firewall.active": (
         "the host firewall ({backends}) is active and {policy}s inbound traffic that no rule "
         "allows",
