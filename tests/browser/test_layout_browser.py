@@ -153,6 +153,7 @@ def test_at_1366_px_in_english(
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 5000, height  # opened, it scrolls inside its own box
     expect(packages).to_contain_text("The first 500 of 3000 are shown")
+    expect(packages.locator("pre")).to_contain_text("package-00499 1.0-1\n")
     screenshot(page, "layout-02-host-1366")
 
     # The favicon a browser asks for on its own.
