@@ -35,11 +35,11 @@ from server.alerts.models import (
     status_of,
 )
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.i18n import bilingual
+from server.console.i18n import bilingual, result_sentence
 from server.console.nav import NavItem
 from server.policy import check_catalog
 from server.state import db_session, log_refusal
-from server.store.models import Agent
+from server.store.models import Agent, LatestResult
 
 blueprint = console_blueprint("alerts", __name__)
 
@@ -126,8 +126,9 @@ def index() -> ResponseReturnValue:
         if before is not None:
             query = query.where(Alert.id < before)
         rows = session.execute(query.order_by(Alert.id.desc()).limit(PER_PAGE + 1)).all()
-    more = len(rows) > PER_PAGE
-    rows = rows[:PER_PAGE]
+        more = len(rows) > PER_PAGE
+        rows = rows[:PER_PAGE]
+        sentences = _sentences(session, [row[0] for row in rows])
     filters = {"status": status, "severity": severity, "kind": kind}
     return render_template(
         "alerts/list.html",
@@ -135,6 +136,7 @@ def index() -> ResponseReturnValue:
         comment_length=COMMENT_LENGTH,
         bulk_notice=_bulk_notice(),
         alerts=[_row(alert, hostname, platform) for alert, hostname, platform in rows],
+        sentences=sentences,
         total=total or 0,
         filters=filters,
         params={name: value for name, value in filters.items() if value},
@@ -219,6 +221,42 @@ def bulk() -> ResponseReturnValue:
     )
 
 
+def _sentences(session: Session, alerts: list[Alert]) -> dict[int, str]:
+    """The message of each failed-check alert in the page's language, where the host's latest
+    result for that check and resource still says the same sentence and the agent sent it as a
+    message id (checks/messages.py); other alerts keep their stored English."""
+    wanted = [a for a in alerts if a.kind == "check_failed" and a.agent_id and a.check_id]
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            LatestResult.agent_id,
+            LatestResult.check_id,
+            LatestResult.resource,
+            LatestResult.message,
+            LatestResult.said,
+        ).where(
+            LatestResult.agent_id.in_({a.agent_id for a in wanted}),
+            LatestResult.check_id.in_({a.check_id for a in wanted}),
+            LatestResult.said.is_not(None),
+        )
+    ).all()
+    said = {(r.agent_id, r.check_id, r.resource): (r.message, r.said) for r in rows}
+    sentences: dict[int, str] = {}
+    for alert in wanted:
+        found = said.get((alert.agent_id, alert.check_id, alert.resource))
+        if found is None or found[0] != alert.message or not isinstance(found[1], dict):
+            continue
+        sentences[alert.id] = result_sentence(
+            {
+                "message": alert.message,
+                "message_id": found[1].get("id"),
+                "params": found[1].get("params"),
+            }
+        )
+    return sentences
+
+
 def _row(alert: Alert, hostname: str | None, platform: str | None) -> dict[str, Any]:
     return {
         "alert": alert,
@@ -258,10 +296,12 @@ def detail(alert_id: int) -> ResponseReturnValue:
                 .order_by(AlertNotification.id)
             )
         )
+        sentence = _sentences(session, [alert]).get(alert.id, alert.message)
     done = request.args.get("done", "")
     notice = NOTICES.get(done)
     return render_template(
         "alerts/detail.html",
+        sentence=sentence,
         remediation=_remediation(alert.check_id) if alert.kind == "check_failed" else "",
         row=_row(alert, hostname, platform),
         alert=alert,

@@ -352,3 +352,35 @@ def test_bulk_acknowledge_and_resolve_with_one_comment(server: Server, agent: Si
     audrey = person(server, "audrey", "auditor")
     assert bulk(audrey, action="ack", alert=[str(ids[1])]).status_code == 403
     assert 'name="alert"' not in page(audrey, "/alerts")
+
+
+def test_an_alert_says_its_sentence_in_the_persons_language(
+    server: Server, agent: SignedAgent
+) -> None:
+    """Issue 13 item 5: a failed check's alert whose result came as a message id reads in the
+    page's language on the list and on its page; one without stays the agent's English."""
+    said = result("accounts.uid0_extra", "fail", "user:toor", severity="critical")
+    said.update(
+        message="account toor has UID 0, so it holds every power root holds",
+        message_id="accounts.uid0_extra",
+        params={"user": "toor"},
+    )
+    plain = result("firewall.host_firewall", "fail")
+    send(agent, [said, plain])
+    with server.state.sessions() as session:
+        ids = {a.check_id: a.id for a in session.scalars(select(Alert))}
+    olga = person(server, "olga", "operator")
+
+    def text(path: str, language: str) -> str:
+        answer = olga.get(path, headers={"Accept-Language": language})
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    chinese = "账户 toor 的 UID 为 0，拥有与 root 相同的全部权限"
+    page_zh = text(f"/alerts/{ids['accounts.uid0_extra']}", "zh-CN")
+    assert f'<pre class="alert-message">{chinese}</pre>' in page_zh
+    assert chinese in text("/alerts", "zh-CN")
+    assert "account toor has UID 0" in text(f"/alerts/{ids['accounts.uid0_extra']}", "en")
+    assert "firewall.host_firewall fail" in text(
+        f"/alerts/{ids['firewall.host_firewall']}", "zh-CN"
+    )
