@@ -98,8 +98,9 @@ def write_json(data: WeekData, out: IO[bytes], key: Ed25519PrivateKey) -> str:
     ).encode
     first = True
     buffer: list[bytes] = []
+    width = len(COLUMNS)  # a row may carry more for the readable forms (the sentence's id)
     for row in data.rows():
-        piece = encode(list(row)).encode("utf-8")
+        piece = encode(list(row[:width])).encode("utf-8")
         buffer.append(piece if first else b"," + piece)
         first = False
         if len(buffer) >= 1000:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from checks.messages import render
 from server.config import local_time
 from server.reports.collect import COLUMNS, NO_REPORT, HostEntry, WeekData
 from server.reports.xlsx import Workbook
@@ -288,6 +290,21 @@ class Readable:
             self.w("times_failed"),
         ]
 
+    def sentence(self, row: tuple[Any, ...]) -> str:
+        """The result's sentence in the language when the agent sent its id (checks/messages.py),
+        else its English."""
+        message = str(row[_INDEX["message"]])
+        if len(row) <= len(COLUMNS) or not row[len(COLUMNS)]:
+            return message
+        try:
+            said = json.loads(row[len(COLUMNS)])
+        except (TypeError, ValueError):
+            return message
+        if not isinstance(said, dict) or not isinstance(said.get("params", {}), dict):
+            return message
+        rendered = render(str(said.get("id", "")), said.get("params") or {}, self.language)
+        return message if rendered is None else rendered
+
     def _results(self) -> Iterator[list[Any]]:
         at = _INDEX
         for row in self.data.rows():
@@ -302,7 +319,7 @@ class Readable:
                 check_id,
                 row[at["rules"]],
                 row[at["resource"]],
-                row[at["message"]],
+                self.sentence(row),
                 self.text_of(check_id, "remediation") if status == "fail" else "",
                 row[at["evidence"]],
                 self.time(row[at["first_seen"]]),

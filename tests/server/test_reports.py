@@ -603,3 +603,23 @@ def test_running_week_is_served_but_not_kept(server: Server, agent: SignedAgent)
         assert session.scalars(select(WeeklyReport)).all() == []
     leftovers = [item for item in (server.data / "reports").iterdir()]
     assert leftovers == []
+
+
+def test_a_sentence_sent_by_id_reads_in_the_reports_language(
+    server: Server, tmp_path: Path
+) -> None:
+    """Issue 13 items 5 and 14: the Results table says a result sent as a message id in the
+    reader's language; the signed JSON keeps its columns (and the English message)."""
+    week, start = last_week()
+    host = server.enroll("pc-fw")
+    said = _result("firewall.host_firewall", "fail", "english sentence", {})
+    said.update(message_id="firewall.no_kernel_filter", params={})
+    send(host, start + datetime.timedelta(days=1), [said])
+    data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
+    chinese = [row[9] for row in Readable(data, "zh", "Asia/Shanghai", CHECKS)._results()]
+    assert "主机防火墙未启用：内核没有入站过滤规则" in chinese
+    english = [row[9] for row in Readable(data, "en", "Asia/Shanghai", CHECKS)._results()]
+    assert "no host firewall is active: the kernel has no input filter" in english
+    report = _json_report(server, week, tmp_path)
+    assert all(len(row) == len(report["columns"]) for row in report["rows"])
+    assert "english sentence" in {row[report["columns"].index("message")] for row in report["rows"]}
