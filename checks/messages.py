@@ -58,6 +58,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the SSH server refuses empty passwords",
         "SSH 服务拒绝空密码",
     ),
+    "ports.all_approved": (
+        "every listening TCP port is approved ({count} reachable)",
+        "所有监听的 TCP 端口都已批准（{count} 个可访问）",
+    ),
+    "ports.unapproved": (
+        "TCP port {port} is listening but not on the approved list",
+        "TCP 端口 {port} 正在监听，但不在批准列表中",
+    ),
+    "ports.cleartext_unapproved": (
+        "TCP port {port} is listening but not on the approved list; it is usually {service}, "
+        "which sends passwords in clear text",
+        "TCP 端口 {port} 正在监听，但不在批准列表中；它通常是 {service}，会以明文传送密码",
+    ),
     "firewall.active": (
         "the host firewall ({backends}) is active and {policy}s inbound traffic that no rule "
         "allows",
