@@ -27,7 +27,7 @@ from server.monitors.api import UPTIME_WINDOWS, runners
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.page import readable_diff
 from server.monitors.record import in_maintenance
-from server.monitors.schemas import BaselineNote, MonitorSettings
+from server.monitors.schemas import MAX_WORDS, WORD_LENGTH, BaselineNote, MonitorSettings
 from server.rest import input_limits
 from server.state import current_state, db_session, log_refusal
 from server.store.models import Agent, utcnow
@@ -246,7 +246,8 @@ def _index_page(refused: FormRefused | None = None) -> ResponseReturnValue:
         limits=FORM_LIMITS,
         kind_label=kind_label,
         rows=rows,
-        words=words,
+        # After a refused word list, the list as typed, to correct rather than retype.
+        words=_form_lines("words") if refused and "words" in refused.errors else words,
         agent_choices=choices,
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
@@ -573,6 +574,13 @@ def words() -> ResponseReturnValue:
         try:
             store.replace_words(session, _form_lines("words"), g.user.name)
         except store.FieldError as error:
-            abort(400, _("Not saved: %(reason)s", reason=str(error)))
+            session.rollback()
+            log_refusal(400, f"defacement words refused: {error}")
+            reason = (
+                _("Each word or phrase is at most %(n)d characters.", n=WORD_LENGTH)
+                if str(error).startswith("each word")
+                else _("At most %(n)d words or phrases.", n=MAX_WORDS)
+            )
+            return _index_page(FormRefused({"words": reason}))
         session.commit()
     return redirect(url_for("monitors.index", words_saved=1), code=303)

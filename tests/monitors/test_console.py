@@ -180,3 +180,14 @@ def test_a_refused_form_comes_back_with_the_typed_values_and_the_reason_beside_t
     assert answer.status_code == 400
     assert field_error(answer.get_data(as_text=True), "timeout_seconds") == "At least 1."
     assert monitor(server, int(path.rsplit("/", 1)[1]))["name"] == "Lab"
+
+
+def test_a_refused_word_list_comes_back_as_typed_with_the_reason(server: Server) -> None:
+    adam = person(server, "adam", "admin")
+    long_word = "很" * 101
+    answer = form(adam, "/monitors/words", "/monitors", "zh", words=f"博彩\n{long_word}")
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert field_error(html, "words") == "每个词语最多 100 个字符。"
+    assert long_word in html and 'aria-describedby="error-words"' in html
+    assert long_word not in page(adam, "/monitors")  # nothing was saved
