@@ -71,6 +71,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "which sends passwords in clear text",
         "TCP 端口 {port} 正在监听，但不在批准列表中；它通常是 {service}，会以明文传送密码",
     ),
+    "patch.no_security_pending": (
+        "no security update is waiting ({others} other updates are); as fresh as the last "
+        "apt-get update",
+        "没有待安装的安全更新（另有 {others} 个其他更新）；以最近一次 apt-get update 为准",
+    ),
+    "patch.security_pending": (
+        "{count} security updates are waiting: {names}",
+        "有 {count} 个安全更新待安装：{names}",
+    ),
+    "patch.security_pending_more": (
+        "{count} security updates are waiting: {names} and {more} more",
+        "有 {count} 个安全更新待安装：{names} 等（另有 {more} 个）",
+    ),
     "firewall.active": (
         "the host firewall ({backends}) is active and {policy}s inbound traffic that no rule "
         "allows",
