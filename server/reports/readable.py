@@ -76,6 +76,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "times_seen": ("发现次数", "Times seen"),
     "times_failed": ("未通过次数", "Times failed"),
     "rule": ("条款 %s", "Rule %s"),
+    "sites": ("网站健康（E13）", "Sites (E13)"),
+    "site": ("网站", "Site"),
+    "start_url": ("起始地址", "Start address"),
+    "site_status": ("状态", "State"),
+    "broken_links": ("失效链接", "Broken links"),
+    "pages": ("页面数", "Pages"),
+    "crawled_at": ("巡查时间", "Crawled at"),
+    "not_crawled": ("本周未巡查", "not crawled this week"),
     "complies": ("是否符合", "Complies"),
     "failing_checks": ("未通过的检查项", "Failing checks"),
     "yes": ("是", "yes"),
@@ -187,6 +195,9 @@ class Readable:
             Table("hosts", self.w("hosts"), self._host_header(), self._hosts),
             Table("results", self.w("results"), self._result_header(), self._results),
         ]
+        if self.data.meta.get("e13_sites"):
+            # The site health crawls (server/site_health, where present): E13's web sites.
+            tables.append(Table("sites", self.w("sites"), self._site_header(), self._sites))
         for rule in self.rules():
             tables.append(
                 Table(
@@ -326,6 +337,28 @@ class Readable:
                 self.time(row[at["last_seen"]]),
                 row[at["times_seen"]],
                 row[at["times_failed"]],
+            ]
+
+    def _site_header(self) -> list[str]:
+        return [
+            self.w("site"),
+            self.w("start_url"),
+            self.w("site_status"),
+            self.w("broken_links"),
+            self.w("pages"),
+            self.timed("crawled_at"),
+        ]
+
+    def _sites(self) -> Iterator[list[Any]]:
+        for site in self.data.meta.get("e13_sites") or []:
+            status = str(site.get("status", ""))
+            yield [
+                site.get("site", ""),
+                site.get("start_url", ""),
+                self.w(status),
+                site.get("broken_links", ""),
+                site.get("pages", ""),
+                self.time(site.get("crawled_at")),
             ]
 
     def _rule_rows(self, rule: str) -> Iterator[list[Any]]:

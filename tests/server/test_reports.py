@@ -623,3 +623,28 @@ def test_a_sentence_sent_by_id_reads_in_the_reports_language(
     report = _json_report(server, week, tmp_path)
     assert all(len(row) == len(report["columns"]) for row in report["rows"])
     assert "english sentence" in {row[report["columns"].index("message")] for row in report["rows"]}
+
+
+def test_the_weeks_site_crawls_are_a_table_of_their_own(
+    server: Server, fleet: dict[str, SignedAgent], tmp_path: Path
+) -> None:
+    """Where the report carries E13's site crawls (``e13_sites``, from site health), the
+    readable forms give them a table in the language."""
+    week, _start = last_week()
+    data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
+    data.meta["e13_sites"] = [
+        {
+            "site": "school",
+            "start_url": "https://www.school.edu.cn/",
+            "status": "fail",
+            "crawled_at": "2026-11-20T02:00:00Z",
+            "pages": 120,
+            "broken_links": 3,
+        }
+    ]
+    tables = {table.key: table for table in Readable(data, "zh", "Asia/Shanghai", CHECKS).tables()}
+    sites = tables["sites"]
+    assert sites.title == "网站健康（E13）"
+    assert list(sites.rows()) == [
+        ["school", "https://www.school.edu.cn/", "未通过", 3, 120, "2026-11-20 10:00"]
+    ]
