@@ -59,6 +59,8 @@ ACTION_WORDS: dict[str, Any] = {
     "api.alert_ack": _ALERT_ACK,
     "api.alert_resolve": _ALERT_RESOLVE,
     "api.alert_comment": _ALERT_COMMENT,
+    # a bulk change refused as a whole (each changed alert is an entry of its own)
+    "alerts.bulk": _l("alerts changed together"),
     "console.device.check": _DEVICE_CHECK,
     # agents
     "agent.enroll": _l("agent enrolled"),
