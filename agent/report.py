@@ -21,7 +21,12 @@ from xunjian.core.contract import (
     INVENTORY_MAX_BYTES,
     MAX_RESULTS,
     MAX_RULES,
+    MESSAGE_ID_MAX,
+    MESSAGE_ID_PATTERN,
     MESSAGE_MAX,
+    MESSAGE_PARAM_MAX,
+    MESSAGE_PARAM_NAME_PATTERN,
+    MESSAGE_PARAMS_MAX,
     OS_BUILD_MAX,
     OS_NAME_MAX,
     OS_VERSION_MAX,
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 
 _CHECK_ID = re.compile(CHECK_ID_PATTERN)
 _RULE_TAG = re.compile(RULE_TAG_PATTERN)
+_MESSAGE_ID = re.compile(MESSAGE_ID_PATTERN)
+_PARAM_NAME = re.compile(MESSAGE_PARAM_NAME_PATTERN)
 _PLATFORM = re.compile(PLATFORM_PATTERN)
 # When a scan has more results than a report may carry, the ones that need attention go first.
 _KEEP_FIRST = {"fail": 0, "error": 1, "no_privilege": 2, "not_applicable": 3, "pass": 4}
@@ -107,6 +114,26 @@ def fit_result(raw: Any) -> dict[str, Any] | None:
         "severity": severity,
         "evidence": evidence,
         "rules": rules[:MAX_RULES],
+        **_fit_said(raw),
+    }
+
+
+def _fit_said(raw: dict[str, Any]) -> dict[str, Any]:
+    """The message id and its parameters when they fit the contract; else neither, and the
+    English ``message`` alone stands (a report is never refused for them)."""
+    message_id, params = raw.get("message_id"), raw.get("params", {})
+    if (
+        not isinstance(message_id, str)
+        or len(message_id) > MESSAGE_ID_MAX
+        or not _MESSAGE_ID.fullmatch(message_id)
+        or not isinstance(params, dict)
+        or len(params) > MESSAGE_PARAMS_MAX
+        or not all(isinstance(name, str) and _PARAM_NAME.fullmatch(name) for name in params)
+    ):
+        return {}
+    return {
+        "message_id": message_id,
+        "params": {name: str(value)[:MESSAGE_PARAM_MAX] for name, value in params.items()},
     }
 
 

@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
+from server.config import load_config
 from server.fleet.jobs import refresh_compliance
 from server.fleet.views import HOSTS_PER_PAGE
 from server.intake.report import LATEST_COLUMNS, RESULT_COLUMNS
@@ -554,7 +555,8 @@ def main() -> None:
         # Today's compliance count, as the server's thread takes it every fleet_recount_seconds
         # (measured here on its own; during the page requests no recount is due).
         started, cpu = time.perf_counter(), time.process_time()
-        refresh_compliance(engine, interval=RECOUNT_SECONDS)
+        zone = load_config(server.data).console_timezone  # the day the dashboard counts in
+        refresh_compliance(engine, interval=RECOUNT_SECONDS, zone=zone)
         count_seconds = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
         server.set_config(fleet_recount_seconds=RECOUNT_SECONDS)

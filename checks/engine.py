@@ -35,6 +35,8 @@ def _stamp(spec: CheckSpec, finding: Finding) -> Result:
         evidence=dict(finding.evidence),
         rules=list(spec.rules),
         severity=Severity(finding.severity or spec.severity),
+        message_id=finding.message_id,
+        params=dict(finding.params),
     )
 
 

@@ -15,6 +15,8 @@ from typing import Any
 MAX_RESOURCE_CHARS = 200
 MAX_MESSAGE_CHARS = 1000
 MAX_EVIDENCE_BYTES = 16 * 1024
+MAX_MESSAGE_PARAMS = 16
+MAX_MESSAGE_PARAM_CHARS = 300
 TRUNCATION_MARKER = "…[truncated]"
 
 
@@ -47,6 +49,10 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     severity: Severity | None = None
+    # The sentence's id in checks/messages.py and its parameters, so a reader gets it in their
+    # language; ``message`` is its English (checks.messages.say makes all three).
+    message_id: str = ""
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,22 @@ class Result:
     evidence: dict[str, Any]
     rules: list[str]
     severity: Severity
+    message_id: str = ""
+    params: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form; over-long fields are cut with a marker instead of failing the report."""
+        said: dict[str, Any] = {}
+        if self.message_id:
+            said = {
+                "message_id": self.message_id,
+                "params": {
+                    str(name): truncate_text(str(value), MAX_MESSAGE_PARAM_CHARS)
+                    for name, value in list(self.params.items())[:MAX_MESSAGE_PARAMS]
+                },
+            }
         return {
+            **said,
             "check_id": self.check_id,
             "status": Status(self.status).value,
             "resource": truncate_text(self.resource, MAX_RESOURCE_CHARS),

@@ -36,6 +36,7 @@ from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.engine import make_engine, make_sessionmaker
 from server.store.migrate import upgrade_database
 from server.store.models import User
+from xunjian.core.paths import remember_server_data
 from xunjian.core.wire import certificate_sha256
 
 FIRST_ADMIN = "admin"
@@ -58,6 +59,7 @@ def add_arguments(server: argparse.ArgumentParser) -> None:
     subparsers = server.add_subparsers(dest="server_command", required=True, metavar="COMMAND")
     p = subparsers.add_parser("init", help="create the data folder, CA, database and first admin")
     add_data_option(p)
+    p.set_defaults(data_from_pointer=False)
     p.add_argument(
         "--database-url",
         default=None,
@@ -177,6 +179,7 @@ def init_command(args: argparse.Namespace) -> int:
     write_private(paths.initial_password, password.encode() + b"\n")
     # Written last: a config.json means the folder is complete.
     write_private(paths.config, config.to_json().encode())
+    remember_server_data(root)  # the other commands find this folder without --data
 
     ca_hash = certificate_sha256(paths.ca_cert.read_bytes())
     print(
@@ -208,4 +211,5 @@ def run_command(args: argparse.Namespace) -> int:
         return fail(f"cannot open the database {_safe_url(config.database_url)}: {exc}")
     finally:
         engine.dispose()
+    remember_server_data(args.data)  # the other commands then work on this folder
     return serve(args.data, host, port, config.workers, args.verbose)

@@ -24,7 +24,7 @@ from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.store import OperationLog, OplogError
 from server.store.engine import make_engine, make_sessionmaker
-from xunjian.core.paths import default_server_data
+from xunjian.core.paths import fixed_server_data
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,10 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         default=None,
-        help=f"server data folder (default: $XUNJIAN_DATA or {default_server_data()})",
+        help=(
+            "server data folder (default: $XUNJIAN_DATA, else the folder 'xunjian server run' "
+            f"last used, else {fixed_server_data()})"
+        ),
     )
 
 

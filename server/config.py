@@ -15,6 +15,7 @@ Layout of a data folder (made by ``xunjian server init``)::
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from dataclasses import asdict, dataclass, fields
@@ -162,6 +163,37 @@ class ServerConfig:
     def monitor_addresses(self) -> AddressPolicy:
         """Where the server's page monitors may fetch from."""
         return AddressPolicy.allowing(self.monitor_allowed_networks)
+
+
+def utc_offset_text(moment: datetime.datetime) -> str:
+    """``+08:00`` for an aware time (``+00:00`` for UTC)."""
+    offset = moment.utcoffset() or datetime.timedelta(0)
+    sign = "-" if offset < datetime.timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def zone_label(zone: str, at: datetime.datetime | None = None) -> str:
+    """``Asia/Shanghai (UTC+08:00)``: the zone people read times in, with its offset at ``at``
+    (now by default), so a time is never shown without saying which clock it is."""
+    moment = (at or datetime.datetime.now(datetime.UTC)).replace(tzinfo=datetime.UTC)
+    return f"{zone} (UTC{utc_offset_text(moment.astimezone(ZoneInfo(zone)))})"
+
+
+def local_time(
+    moment: datetime.datetime | None, zone: str, *, seconds: bool = False, named: bool = False
+) -> str:
+    """A stored time (naive UTC, or aware) in ``zone`` as ``2026-11-23 18:05``; ``named`` adds
+    the zone (``2026-11-23 18:05 Asia/Shanghai``) for output that stands alone (a command's
+    line, a CSV cell). The one formatting of times for people: console, commands, reports,
+    notifications (issue 13 item 6)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    shown = moment.astimezone(ZoneInfo(zone))
+    text = shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} {zone}" if named else text
 
 
 def _zone_problem(name: str) -> str | None:

@@ -27,6 +27,13 @@ PG_ENV = "XUNJIAN_TEST_DATABASE_URL"
 # server/security.py CHEAP_HASHING_FOR_TESTS, spelt out: this file must not import the server
 # (the agent's tests run without its extra).
 os.environ["XUNJIAN_TESTS_ONLY_CHEAP_PASSWORD_HASHING"] = "1"
+# The pointer that 'xunjian server init/run' leave for the other commands (xunjian/core/
+# paths.py POINTER_ENV): in a folder of this test process, never the person's own home, where
+# it would send their commands to a test's deleted data folder. Servers the tests start
+# inherit it.
+os.environ["XUNJIAN_SERVER_POINTER"] = str(
+    Path(tempfile.mkdtemp(prefix="xunjian-pointer-")) / "server-data"
+)
 
 
 def _database_params() -> list[str]:

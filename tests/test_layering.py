@@ -109,7 +109,7 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "notify": (),
     "oplog": (),
     "settings": ("oplog",),
-    "alerts": ("notify",),
+    "alerts": ("notify", "oplog"),  # a bulk change records one entry per alert
     "policy_settings": ("alerts", "notify", "oplog"),
     "files": ("alerts", "oplog"),
     "reports": ("oplog", "sites"),

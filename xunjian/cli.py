@@ -15,12 +15,18 @@ Exit status: 0 success, 1 a failure the command reports (a failed check, a refus
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xunjian import __version__
-from xunjian.core.paths import default_agent_state, default_server_data
+from xunjian.core.paths import (
+    POINTER_ENV,
+    default_agent_state,
+    default_server_data,
+    server_pointer,
+)
 
 # Top-level packages only the server's install has (pyproject's "server" extra).
 SERVER_ONLY = frozenset({"flask", "sqlalchemy", "alembic", "argon2", "cheroot", "psycopg"})
@@ -110,13 +116,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def data_source() -> str:
+    """Why the data folder was taken without --data: said on stderr, so nobody works on
+    another folder than they think."""
+    if os.environ.get("XUNJIAN_DATA"):
+        return "from $XUNJIAN_DATA"
+    return (
+        f"the one 'xunjian server run' last used, named in {server_pointer()}"
+        f"{' ($' + POINTER_ENV + ')' if os.environ.get(POINTER_ENV) else ''}; --data to choose"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     # The first word names the command (the top's only options, --help and --version, exit).
     chosen = words[0] if words and not words[0].startswith("-") else ""
     args = build_parser(chosen).parse_args(words)
     if getattr(args, "data", "missing") is None:
-        args.data = default_server_data()
+        # ``server init`` makes a folder: it must not land on the one a server already uses.
+        args.data = default_server_data(follow_pointer=getattr(args, "data_from_pointer", True))
+        if args.data != default_server_data(follow_pointer=False):
+            print(f"xunjian: data folder {args.data} ({data_source()})", file=sys.stderr)
     if getattr(args, "state", "missing") is None:
         args.state = default_agent_state()
     try:

@@ -155,6 +155,8 @@ def demo_command(args: argparse.Namespace) -> int:
             f"            {server_dir / 'ca' / 'ca.pem'}; your browser will ask you to trust it)\n"
             f"  log in:   admin, password in {password_file} (until you change it at first login)\n"
             f"  agent:    {agent_dir}  (xunjian agent status --state {agent_dir})\n"
+            f"  commands: xunjian server ... --data {server_dir}  (or without --data: the server\n"
+            f"            commands now use this folder)\n"
             f"Press Ctrl-C to stop.",
             flush=True,
         )

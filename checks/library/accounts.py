@@ -9,6 +9,7 @@ from typing import Any
 from checks.errors import NoPrivilege, NotApplicable, ParameterError
 from checks.facts import PasswordState
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 DEFAULT_UID_MIN = 1000
@@ -19,13 +20,14 @@ def uid0_extra(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     allowed = set(params["allowed"])
     extras = [u for u in facts.users if u.uid == 0 and u.name != "root" and u.name not in allowed]
     if not extras:
-        return [Finding(Status.PASS, "host", "no account other than root has UID 0")]
+        return [say(Status.PASS, "host", "accounts.uid0_only_root")]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{user.name}",
-            f"account {user.name} has UID 0, so it holds every power root holds",
+            "accounts.uid0_extra",
             {"uid": user.uid, "gid": user.gid, "home": user.home, "shell": user.shell},
+            user=user.name,
         )
         for user in extras
     ]
@@ -33,12 +35,12 @@ def uid0_extra(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     findings = [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{user.name}",
-            f"account {user.name} has an empty password field in /etc/passwd: "
-            "anyone may log in as it without a password",
+            "accounts.empty_password_passwd",
             {"file": "/etc/passwd", "uid": user.uid, "shell": user.shell},
+            user=user.name,
         )
         for user in facts.users
         if user.password_state is PasswordState.EMPTY
@@ -52,12 +54,12 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     except NotApplicable:
         shadow = ()
     findings += [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{entry.name}",
-            f"account {entry.name} has an empty password in /etc/shadow: "
-            "anyone may log in as it without a password",
+            "accounts.empty_password_shadow",
             {"file": "/etc/shadow"},
+            user=entry.name,
         )
         for entry in shadow
         if entry.password_state is PasswordState.EMPTY and entry.name not in reported
@@ -65,10 +67,10 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            "no account has an empty password",
+            "accounts.no_empty_password",
             {"accounts_checked": len(facts.users), "shadow_entries_checked": len(shadow)},
         )
     ]

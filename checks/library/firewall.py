@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 
@@ -16,30 +17,24 @@ def host_firewall(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         "read_from": firewall.source,
         "details": dict(firewall.details),
     }
+    backends = ", ".join(firewall.backends)
     if firewall.default_inbound in {"drop", "reject"}:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"the host firewall ({', '.join(firewall.backends)}) is active and "
-                f"{firewall.default_inbound}s inbound traffic that no rule allows",
+                "firewall.active",
                 evidence,
+                backends=backends,
+                policy=firewall.default_inbound,
             )
         ]
     if firewall.default_inbound is None:
         if firewall.details.get("tools"):
-            where = "no firewall tool (nftables or iptables) is installed"
+            why = "firewall.no_tool"
         elif firewall.source == "kernel":
-            where = "the kernel has no input filter"
+            why = "firewall.no_kernel_filter"
         else:
-            where = "no firewall (nftables, iptables, ufw, firewalld) is enabled at boot"
-        return [Finding(Status.FAIL, "host", f"no host firewall is active: {where}", evidence)]
-    return [
-        Finding(
-            Status.FAIL,
-            "host",
-            f"the host firewall ({', '.join(firewall.backends)}) accepts inbound traffic by "
-            "default; set the input policy to drop",
-            evidence,
-        )
-    ]
+            why = "firewall.not_enabled"
+        return [say(Status.FAIL, "host", why, evidence)]
+    return [say(Status.FAIL, "host", "firewall.accepts_inbound", evidence, backends=backends)]

@@ -8,6 +8,7 @@ from typing import Any
 from checks.errors import CollectError
 from checks.facts import ListeningSocket
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Severity, Status
 
 # Services that send passwords in clear text: worse than an unapproved port in general.
@@ -96,33 +97,26 @@ def _judge_listening(
         }
         if system:
             evidence["system"] = sorted(set(exposed) & system)
-        return [
-            Finding(
-                Status.PASS,
-                "host",
-                f"every listening TCP port is approved ({len(exposed)} reachable)",
-                evidence,
-            )
-        ]
+        return [say(Status.PASS, "host", "ports.all_approved", evidence, count=len(exposed))]
     findings = []
     programs = _programs_by_port(facts)
     for port, socks in sorted(unapproved.items()):
         service = CLEARTEXT_TCP_PORTS.get(port)
-        message = f"TCP port {port} is listening but not on the approved list"
-        if service:
-            message += f"; it is usually {service}, which sends passwords in clear text"
+        evidence = {
+            "addresses": sorted({s.address for s in socks}),
+            "uids": sorted({s.uid for s in socks}),
+            "approved": sorted(approved),
+            "programs": programs.get(f"tcp/{port}", []),
+        }
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"port:tcp/{port}",
-                message,
-                {
-                    "addresses": sorted({s.address for s in socks}),
-                    "uids": sorted({s.uid for s in socks}),
-                    "approved": sorted(approved),
-                    "programs": programs.get(f"tcp/{port}", []),
-                },
-                severity=Severity.HIGH if service else None,
+                "ports.cleartext_unapproved" if service else "ports.unapproved",
+                evidence,
+                Severity.HIGH if service else None,
+                port=port,
+                **({"service": service} if service else {}),
             )
         )
     return findings

@@ -9,6 +9,7 @@ from checks.collectors.linux.packages import kernel_sort_key
 from checks.errors import CollectError
 from checks.facts import OsRelease
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 _LISTED_UPDATES = 200
@@ -156,21 +157,21 @@ def _security_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         ]
     if not security:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"no security update is waiting ({others} other updates are); as fresh as the "
-                "last apt-get update",
+                "patch.no_security_pending",
                 {"other_pending": others},
+                others=others,
             )
         ]
     names = ", ".join(u.package for u in security[:10])
-    more = f" and {len(security) - 10} more" if len(security) > 10 else ""
+    more = len(security) - 10
     return [
-        Finding(
+        say(
             Status.FAIL,
             "host",
-            f"{len(security)} security updates are waiting: {names}{more}",
+            "patch.security_pending_more" if more > 0 else "patch.security_pending",
             {
                 "count": len(security),
                 "other_pending": others,
@@ -184,6 +185,9 @@ def _security_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                     for u in security[:_LISTED_UPDATES]
                 ],
             },
+            count=len(security),
+            names=names,
+            **({"more": more} if more > 0 else {}),
         )
     ]
 

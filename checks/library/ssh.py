@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 # OpenSSH's own defaults since 7.0, used when the configuration does not say.
@@ -17,22 +18,8 @@ def root_login(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     value = config.get("PermitRootLogin", _DEFAULT_PERMIT_ROOT_LOGIN).lower()
     evidence = {"PermitRootLogin": value, "files": list(config.files_read)}
     if value == "yes":
-        return [
-            Finding(
-                Status.FAIL,
-                "service:sshd",
-                "the SSH server lets root log in with a password (PermitRootLogin yes)",
-                evidence,
-            )
-        ]
-    return [
-        Finding(
-            Status.PASS,
-            "service:sshd",
-            f"the SSH server does not let root log in with a password (PermitRootLogin {value})",
-            evidence,
-        )
-    ]
+        return [say(Status.FAIL, "service:sshd", "ssh.root_login_allowed", evidence)]
+    return [say(Status.PASS, "service:sshd", "ssh.root_login_refused", evidence, value=value)]
 
 
 def empty_passwords(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -40,22 +27,8 @@ def empty_passwords(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     value = config.get("PermitEmptyPasswords", _DEFAULT_PERMIT_EMPTY_PASSWORDS).lower()
     evidence = {"PermitEmptyPasswords": value, "files": list(config.files_read)}
     if value == "yes":
-        return [
-            Finding(
-                Status.FAIL,
-                "service:sshd",
-                "the SSH server accepts accounts with empty passwords (PermitEmptyPasswords yes)",
-                evidence,
-            )
-        ]
-    return [
-        Finding(
-            Status.PASS,
-            "service:sshd",
-            "the SSH server refuses empty passwords",
-            evidence,
-        )
-    ]
+        return [say(Status.FAIL, "service:sshd", "ssh.empty_passwords_allowed", evidence)]
+    return [say(Status.PASS, "service:sshd", "ssh.empty_passwords_refused", evidence)]
 
 
 # OpenSSH's default MaxAuthTries; CIS Debian 12 (5.2.x) asks for 4 or fewer.

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
@@ -150,8 +151,10 @@ class Deliverer:
         channels: tuple[Channel, ...],
         name: str | None = None,
         notifiers: Mapping[str, Notifier[Any]] | None = None,
+        zone: str = "UTC",
     ) -> None:
         self.engine = engine
+        self.zone = zone  # the console's time zone: messages give times as the console does
         self.name = name or worker_name()
         self.channels = {channel.name: channel for channel in channels}
         self.notifiers = dict(notifiers or {})
@@ -227,7 +230,7 @@ class Deliverer:
         notification, alert, hostname, isolated = claimed
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
         try:
-            message = message_for(alert, hostname, isolated)
+            message = message_for(alert, hostname, isolated, self.zone)
             delivery = self.notifiers[notification.channel].send(message)
         except TemporaryFailure as error:
             if notification.attempts >= MAX_ATTEMPTS:
@@ -283,13 +286,14 @@ class ChannelDelivery:
         self.engine = engine
         self.name = name or worker_name()
         self.source = AlertingSource(engine, config, data=data)
+        self.zone = config.console_timezone
         self._deliverer: Deliverer | None = None
         self._channels: tuple[Channel, ...] | None = None
 
     def tick(self, now: datetime.datetime | None = None) -> DeliveryOutcome:
         channels = self.source.current().channels
         if self._deliverer is None or channels != self._channels:
-            self._deliverer = Deliverer(self.engine, channels, name=self.name)
+            self._deliverer = Deliverer(self.engine, channels, name=self.name, zone=self.zone)
             self._channels = channels
         if not channels:
             return DeliveryOutcome()
@@ -321,8 +325,11 @@ _TITLES = {
 }
 
 
-def message_for(alert: Alert, hostname: str | None, isolated: bool = False) -> AlertMessage:
-    """``isolated``: the host is isolated (or being isolated), which the body then says."""
+def message_for(
+    alert: Alert, hostname: str | None, isolated: bool = False, zone: str = "UTC"
+) -> AlertMessage:
+    """The alert as a message; its time in ``zone`` (the console's), which the message names.
+    ``isolated``: the host is isolated (or being isolated), which the body then says."""
     host = hostname or alert.agent_id or ""
     zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
     words = {"check": alert.check_id, "host": host, "resource": alert.resource}
@@ -338,5 +345,5 @@ def message_for(alert: Alert, hostname: str | None, isolated: bool = False) -> A
             + (" (the host is isolated from the network)" if isolated else ""),
         ),
         subject=host or alert.resource,
-        opened_at=alert.opened_at.replace(tzinfo=datetime.UTC),
+        opened_at=alert.opened_at.replace(tzinfo=datetime.UTC).astimezone(ZoneInfo(zone)),
     )

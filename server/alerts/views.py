@@ -35,12 +35,12 @@ from server.alerts.models import (
     status_of,
 )
 from server.console.auth import console_blueprint, login_required, roles_required
-from server.console.i18n import bilingual
+from server.console.i18n import bilingual, result_sentence
 from server.console.nav import NavItem
 from server.policy import check_catalog
 from server.state import db_session, log_refusal
 from server.store.isolation import IsolationView, isolation_of
-from server.store.models import Agent
+from server.store.models import Agent, LatestResult
 
 blueprint = console_blueprint("alerts", __name__)
 
@@ -134,13 +134,18 @@ def index() -> ResponseReturnValue:
         isolations = isolation_of(
             session, [alert.agent_id for alert, _h, _p in rows if alert.agent_id]
         )
+        sentences = _sentences(session, [row[0] for row in rows])
     filters = {"status": status, "severity": severity, "kind": kind}
     return render_template(
         "alerts/list.html",
+        can_change=may_change_alerts(g.user.role),
+        comment_length=COMMENT_LENGTH,
+        bulk_notice=_bulk_notice(),
         alerts=[
             _row(alert, hostname, platform, isolations.get(alert.agent_id or ""))
             for alert, hostname, platform in rows
         ],
+        sentences=sentences,
         total=total or 0,
         filters=filters,
         params={name: value for name, value in filters.items() if value},
@@ -151,6 +156,114 @@ def index() -> ResponseReturnValue:
         before=before,
         next_before=rows[-1][0].id if more and rows else None,
     )
+
+
+def _bulk_notice() -> str | None:
+    """What a bulk change did, after its redirect (numbers only in the query string)."""
+    done = request.args.get("done", "")
+    changed, skipped = request.args.get("changed", ""), request.args.get("skipped", "0")
+    if done not in ("ack", "resolve") or not changed.isdigit() or not skipped.isdigit():
+        return None
+    count, left = int(changed[:6]), int(skipped[:6])
+    text = (
+        _("%(n)d alert(s) acknowledged.", n=count)
+        if done == "ack"
+        else _("%(n)d alert(s) resolved.", n=count)
+    )
+    if left:
+        text += " " + _("%(n)d were resolved already and were left as they are.", n=left)
+    return text
+
+
+@blueprint.post("/alerts/bulk")
+@roles_required(*WRITER_ROLES)
+def bulk() -> ResponseReturnValue:
+    """Acknowledge or resolve the ticked alerts of a list page with one comment. Each alert is
+    changed as on its own page (server/alerts/actions.py) and is an operation log entry of its
+    own (``console.alert.ack`` / ``resolve``, target ``alert:ID``, details ``bulk``), so a
+    search of the log by alert finds it."""
+    from server.oplog.hook import record
+
+    action = request.form.get("action", "")
+    if action not in ("ack", "resolve"):
+        _refuse(400, "action must be ack or resolve", _("Choose acknowledge or resolve."))
+    raw = request.form.getlist("alert")
+    if not raw or len(raw) > PER_PAGE or not all(v.isdigit() and len(v) <= 19 for v in raw):
+        _refuse(
+            400,
+            f"bulk {action}: 1..{PER_PAGE} alert ids expected",
+            _("Tick at least one alert (at most %(n)d).", n=PER_PAGE),
+        )
+    ids = sorted({int(value) for value in raw})
+    comment = _form_comment("comment", required=False)
+    changed: list[int] = []
+    skipped: list[int] = []
+    with db_session() as session:
+        for alert_id in ids:
+            try:
+                change_alert(session, alert_id, action, g.user.name, comment)
+            except AlertActionError as exc:
+                session.rollback()
+                skipped.append(alert_id)
+                record(
+                    f"console.alert.{action}",
+                    outcome="refused",
+                    reason=f"{exc.status} {exc}"[:200],
+                    target=f"alert:{alert_id}",
+                    details={"bulk": len(ids)},
+                )
+            else:
+                changed.append(alert_id)
+                record(
+                    f"console.alert.{action}",
+                    target=f"alert:{alert_id}",
+                    details={"bulk": len(ids), "comment": comment is not None},
+                )
+    kept = {
+        name: request.form.get(f"filter_{name}", "")
+        for name in ("status", "severity", "kind")
+        if request.form.get(f"filter_{name}", "")
+    }
+    return redirect(
+        url_for("alerts.index", done=action, changed=len(changed), skipped=len(skipped), **kept),
+        code=303,
+    )
+
+
+def _sentences(session: Session, alerts: list[Alert]) -> dict[int, str]:
+    """The message of each failed-check alert in the page's language, where the host's latest
+    result for that check and resource still says the same sentence and the agent sent it as a
+    message id (checks/messages.py); other alerts keep their stored English."""
+    wanted = [a for a in alerts if a.kind == "check_failed" and a.agent_id and a.check_id]
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            LatestResult.agent_id,
+            LatestResult.check_id,
+            LatestResult.resource,
+            LatestResult.message,
+            LatestResult.said,
+        ).where(
+            LatestResult.agent_id.in_({a.agent_id for a in wanted}),
+            LatestResult.check_id.in_({a.check_id for a in wanted}),
+            LatestResult.said.is_not(None),
+        )
+    ).all()
+    said = {(r.agent_id, r.check_id, r.resource): (r.message, r.said) for r in rows}
+    sentences: dict[int, str] = {}
+    for alert in wanted:
+        found = said.get((alert.agent_id, alert.check_id, alert.resource))
+        if found is None or found[0] != alert.message or not isinstance(found[1], dict):
+            continue
+        sentences[alert.id] = result_sentence(
+            {
+                "message": alert.message,
+                "message_id": found[1].get("id"),
+                "params": found[1].get("params"),
+            }
+        )
+    return sentences
 
 
 def _row(
@@ -201,10 +314,12 @@ def detail(alert_id: int) -> ResponseReturnValue:
         isolation = (
             isolation_of(session, [alert.agent_id]).get(alert.agent_id) if alert.agent_id else None
         )
+        sentence = _sentences(session, [alert]).get(alert.id, alert.message)
     done = request.args.get("done", "")
     notice = NOTICES.get(done)
     return render_template(
         "alerts/detail.html",
+        sentence=sentence,
         remediation=_remediation(alert.check_id) if alert.kind == "check_failed" else "",
         row=_row(alert, hostname, platform, isolation),
         isolation=isolation,

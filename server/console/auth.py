@@ -12,6 +12,7 @@ import datetime
 import hmac
 import json
 import secrets
+import shlex
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -108,9 +109,17 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def server_command(*words: str) -> str:
+    """``xunjian server WORDS --data DIR`` for this server's data folder, as a page prints it
+    for a person to paste on the server: exact, whatever folder the server runs with."""
+    data = current_state().paths.root.resolve()
+    return shlex.join(["xunjian", "server", *words, "--data", str(data)])
+
+
 def _template_helpers() -> dict[str, Any]:
     user: User | None = g.get("user")
     return {
+        "server_command": server_command,
         "tv": value_label,
         "csrf_token": csrf_token,
         "current_user": user,
@@ -124,7 +133,9 @@ def _template_helpers() -> dict[str, Any]:
 def load_user_and_check_csrf() -> ResponseReturnValue | None:
     """Before every console request: resume the session (or forget it) and, on POST, require
     the form's CSRF token to equal the session's."""
-    if request.endpoint is not None and request.endpoint.endswith(".static"):
+    if request.endpoint is not None and (
+        request.endpoint.endswith(".static") or request.endpoint == "console.favicon"
+    ):
         return None
     session.permanent = True  # the cookie expires with the idle limit, too
     g.user = None

@@ -29,7 +29,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -222,7 +221,7 @@ def bilingual(text: Any) -> str:
 
 def localtime(moment: datetime.datetime | str | None, with_seconds: bool = False) -> str:
     """A stored time (naive UTC, or its ISO text) in the console's time zone, as
-    2026-11-23 18:05."""
+    2026-11-23 18:05 (the footer of every page names the zone)."""
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
@@ -230,13 +229,32 @@ def localtime(moment: datetime.datetime | str | None, with_seconds: bool = False
             moment = datetime.datetime.fromisoformat(moment)
         except ValueError:
             return moment
+    from server.config import local_time
     from server.state import current_state
 
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    zone = ZoneInfo(current_state().config.console_timezone)
-    shown = moment.astimezone(zone)
-    return shown.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    return local_time(moment, current_state().config.console_timezone, seconds=with_seconds)
+
+
+def result_sentence(result: Any) -> str:
+    """A result's sentence in the page's language when the agent sent its id and parameters
+    (checks/messages.py), else the agent's English ``message``."""
+    from checks.messages import render
+
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    params = result.get("params") if isinstance(result, dict) else None
+    if isinstance(message_id, str) and message_id:
+        said = render(message_id, params if isinstance(params, dict) else {}, current_language())
+        if said is not None:
+            return said
+    return str(result.get("message", "")) if isinstance(result, dict) else ""
+
+
+def console_zone_label() -> str:
+    """``Asia/Shanghai (UTC+08:00)``: the zone every time on the page is in."""
+    from server.config import zone_label
+    from server.state import current_state
+
+    return zone_label(current_state().config.console_timezone)
 
 
 def init_i18n(app: Any, default_language: str) -> None:
@@ -248,6 +266,8 @@ def init_i18n(app: Any, default_language: str) -> None:
     app.add_template_filter(localtime, "localtime")
     app.add_template_global(bilingual, "bilingual")
     app.add_template_global(current_language, "current_language")
+    app.add_template_global(console_zone_label, "console_zone_label")
+    app.add_template_global(result_sentence, "result_sentence")
 
 
 # --- command line -------------------------------------------------------------------------

@@ -39,6 +39,14 @@ blueprint = console_blueprint(
     "console", __name__, static_folder="static", static_url_path="/static/console"
 )
 
+
+@blueprint.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Browsers ask for /favicon.ico on every site, whatever the page links: answer it rather
+    than fill the log with 404s (the pages link the same file)."""
+    return blueprint.send_static_file("favicon.ico")
+
+
 # After login and after a password change: the dashboard (server/fleet, which also serves the
 # hosts, host and checks pages).
 LANDING = "fleet.dashboard"

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from server.commands import add_data_option, fail, open_data, record_command, store_session
-from server.config import ConfigError
+from server.config import ConfigError, local_time
 from server.rest import MAX_PAGE
 from server.store.agents import revoke_agent
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline
@@ -45,12 +45,13 @@ def agent_list_command(args: argparse.Namespace) -> int:
         return fail(str(exc))
     with store_session(config) as session:
         rows, total = list_hosts(session, config.offline_after_seconds, MAX_PAGE, 0)
-    print(f"{'agent id':36}  {'hostname':24}  {'group':12}  {'state':8}  last seen")
+    zone = config.console_timezone
+    print(f"{'agent id':36}  {'hostname':24}  {'group':12}  {'state':8}  last seen ({zone})")
     for row in rows:
         state = "revoked" if row.revoked else ("online" if row.online else "offline")
         if not row.revoked and row.platform == DEVICE_PLATFORM:
             state = "device"
-        last_seen = row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen else "never"
+        last_seen = local_time(row.last_seen, zone) if row.last_seen else "never"
         print(f"{row.id:36}  {row.hostname[:24]:24}  {row.group[:12]:12}  {state:8}  {last_seen}")
     if total > len(rows):
         print(f"... {total - len(rows)} more; the console and GET /api/v1/hosts page through all")

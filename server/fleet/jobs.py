@@ -2,12 +2,12 @@
 
 Counting compliance reads every latest result (400,000 rows at 10,000 hosts x 40 checks):
 too slow for each dashboard view. So the counts are taken in the background and stored in
-``fleet_compliance_daily``, one row per UTC day and group. During the day the day's rows are
-recounted every ``fleet_recount_seconds`` (config.json, default 300), and sooner when a report
-arrived after the last count: FRESH_SECONDS after it, so the figures are current within a
-minute of a report (CHECK_SECONDS + FRESH_SECONDS) without counting at every view of a busy
-fleet. The dashboard's table (today's rows) says when it was counted; each past day keeps its
-last counts, for the chart.
+``fleet_compliance_daily``, one row per day (in ``console_timezone``) and group. During the
+day the day's rows are recounted every ``fleet_recount_seconds`` (config.json, default 300),
+and sooner when a report arrived after the last count: FRESH_SECONDS after it, so the
+figures are current within a minute of a report (CHECK_SECONDS + FRESH_SECONDS) without
+counting at every view of a busy fleet. The dashboard's table (today's rows) says when it was
+counted; each past day keeps its last counts, for the chart.
 
 Every server process runs the thread. ``fleet_snapshot_days`` holds one row per day: the
 lease. A process takes it by INSERT ... ON CONFLICT (day) DO NOTHING (the first count of the
@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import Engine, and_, or_, select, update
@@ -90,17 +91,23 @@ def _claim(
         return connection.execute(again).rowcount == 1
 
 
+def local_day(moment: datetime.datetime, zone: str) -> datetime.date:
+    """The date in ``zone`` of a stored (naive UTC) time."""
+    return moment.replace(tzinfo=datetime.UTC).astimezone(ZoneInfo(zone)).date()
+
+
 def refresh_compliance(
     engine: Engine,
     now: datetime.datetime | None = None,
     who: str | None = None,
     interval: int = REFRESH_SECONDS,
+    zone: str = "UTC",
 ) -> bool:
-    """Count today's (UTC) compliance per group if no process did in the last ``interval``
-    seconds, or in the last FRESH_SECONDS when a report arrived since. True if this call
-    counted."""
+    """Count today's compliance per group (today in ``zone``, the console's: the chart's days
+    and weeks are the ones people live in) if no process did in the last ``interval`` seconds,
+    or in the last FRESH_SECONDS when a report arrived since. True if this call counted."""
     now = now or utcnow()
-    day = now.date()
+    day = local_day(now, zone)
     who = (who or f"{socket.gethostname()}:{os.getpid()}")[:64]
     if not _claim(engine, day, now, who, interval):
         return False
@@ -149,7 +156,8 @@ class SnapshotWorker(threading.Thread):
     def tick(self) -> None:
         interval = self.state.config.fleet_recount_seconds
         try:
-            if refresh_compliance(self.state.engine, interval=interval):
+            zone = self.state.config.console_timezone
+            if refresh_compliance(self.state.engine, interval=interval, zone=zone):
                 logger.info("fleet: compliance counted")
         except Exception:
             logger.exception("fleet: counting compliance failed; trying again later")

@@ -3,8 +3,9 @@
 They share the ``Base`` of ``server/store/base.py`` (migration 0006_fleet; migrations are
 compared against the models in tests).
 
-``fleet_compliance_daily`` keeps one row per UTC day and group: the compliance counts of that
-day, so the dashboard can draw weeks of history without reading the ``results`` history.
+``fleet_compliance_daily`` keeps one row per day (in ``console_timezone``) and group: the
+compliance counts of that day, so the dashboard can draw weeks of history without reading
+the ``results`` history.
 ``fleet_snapshot_days`` is the claim: the process whose INSERT of the day's row wins takes the
 day's snapshot, in the same transaction, so two server processes never take it twice and a
 crash leaves no half-written day.

@@ -51,6 +51,10 @@ class HostResult(Body):
     severity: Severity
     rules: list[str] | None
     observed_at: str | None
+    # The sentence as an id and its parameters when the agent sent one (checks/messages.py);
+    # ``message`` is its English.
+    message_id: str | None = None
+    params: dict[str, str] | None = None
 
 
 class Inventory(Body):

@@ -240,16 +240,87 @@ def _host_columns() -> Select[Any]:
     ).join(Group, Group.id == Agent.group_id)
 
 
+# The hosts list's sortable columns (``?sort=KEY``, ``-KEY`` for descending). Each ends with
+# the id, so equal values page stably.
+HOST_SORTS = ("name", "seen", "group", "os", "failing")
+
+
+def _failing_column() -> ColumnElement[Any]:
+    """A host's failing checks, per row: read only for the page's ordering, through the
+    latest results' index on agent_id."""
+    return (
+        select(func.count(func.distinct(LatestResult.check_id)))
+        .where(LatestResult.agent_id == Agent.id, LatestResult.status == "fail")
+        .scalar_subquery()
+    )
+
+
+def _sort_keys(sort: str, descending: bool) -> list[Any]:
+    def way(column: Any) -> Any:
+        return column.desc() if descending else column.asc()
+
+    if sort == "seen":
+        # Never seen sorts as the oldest contact, on either database.
+        seen = (
+            Agent.last_seen.desc().nulls_last()
+            if descending
+            else Agent.last_seen.asc().nulls_first()
+        )
+        return [seen, Agent.hostname, Agent.id]
+    if sort == "group":
+        return [way(Group.name), Agent.hostname, Agent.id]
+    if sort == "os":
+        return [way(Agent.platform), way(Agent.os), way(Agent.os_version), Agent.hostname, Agent.id]
+    if sort == "failing":
+        return [way(_failing_column()), Agent.hostname, Agent.id]
+    return [way(Agent.hostname), way(Agent.id)]
+
+
 def page_hosts(
-    session: Session, chosen: HostFilter, offline_after_seconds: int, limit: int, offset: int
+    session: Session,
+    chosen: HostFilter,
+    offline_after_seconds: int,
+    limit: int,
+    offset: int,
+    sort: str = "name",
+    descending: bool = False,
 ) -> list[HostRow]:
-    """One page of the hosts list, by host name (then id, so equal names page stably)."""
+    """One page of the hosts list, by host name (then id, so equal names page stably), or by
+    another of HOST_SORTS."""
     query = _host_columns()
     conditions = _conditions(session, chosen, offline_after_seconds)
     if conditions:
         query = query.where(*conditions)
-    query = query.order_by(Agent.hostname, Agent.id).limit(limit).offset(offset)
+    query = query.order_by(*_sort_keys(sort, descending)).limit(limit).offset(offset)
     return _rows(session, query, offline_after_seconds)
+
+
+def first_addresses(session: Session, agent_ids: Sequence[str]) -> dict[str, str]:
+    """Each host's first IPv4 address (else IPv6) outside loopback, from its newest inventory,
+    without the prefix length: what tells two PCs of one name apart in a list."""
+    if not agent_ids:
+        return {}
+    found: dict[str, str] = {}
+    rows = session.execute(
+        select(Inventory.agent_id, Inventory.data).where(Inventory.agent_id.in_(agent_ids))
+    ).all()
+    for agent_id, data in rows:
+        interfaces = data.get("addresses") if isinstance(data, dict) else None
+        candidates: list[str] = []
+        for family in ("ipv4", "ipv6"):
+            for interface in interfaces if isinstance(interfaces, list) else []:
+                values = interface.get(family) if isinstance(interface, dict) else None
+                candidates += [str(v) for v in values or [] if isinstance(v, str)]
+        for candidate in candidates:
+            address = candidate.split("/", 1)[0]
+            try:
+                parsed = ipaddress.ip_address(address.split("%", 1)[0])
+            except ValueError:
+                continue
+            if not (parsed.is_loopback or parsed.is_link_local):
+                found[agent_id] = address
+                break
+    return found
 
 
 def host_row(session: Session, agent_id: str, offline_after_seconds: int) -> HostRow | None:
@@ -448,8 +519,9 @@ def week_start(day: datetime.date) -> datetime.date:
 def weekly_compliance(
     session: Session, weeks: int, today: datetime.date | None = None
 ) -> list[WeekPoint]:
-    """The last ``weeks`` weeks (Monday to Sunday, UTC), oldest first; each week shows its
-    newest daily snapshot. Weeks without one have ``day=None``: no data, not zero."""
+    """The last ``weeks`` weeks (Monday to Sunday, days in ``console_timezone``), oldest first;
+    each week shows its newest daily snapshot. Weeks without one have ``day=None``: no data,
+    not zero."""
     today = today or utcnow().date()
     first = week_start(today) - datetime.timedelta(weeks=weeks - 1)
     rows = session.execute(

@@ -29,7 +29,7 @@ from server.devices.models import DEVICE_PLATFORM
 from server.fleet import store
 from server.fleet.chart import compliance_chart
 from server.fleet.devices import DeviceState, device_states, outcome_counts
-from server.fleet.jobs import newest_report_at, refresh_compliance
+from server.fleet.jobs import local_day, newest_report_at, refresh_compliance
 from server.oplog.hook import record
 from server.policy import check_catalog
 from server.state import current_state, db_session, events, log_refusal
@@ -48,6 +48,10 @@ NAV = (
 )
 
 HOSTS_PER_PAGE = 50
+# An inventory list longer than this (installed packages) is folded, and its box shows at most
+# INVENTORY_SHOWN entries: a host page must stay a page, not 23,000 px of packages.
+INVENTORY_INLINE = 20
+INVENTORY_SHOWN = 500
 HISTORY_PER_PAGE = 50
 OPLOG_PER_PAGE = 50
 FAILING_PER_PAGE = 50
@@ -117,21 +121,27 @@ def dashboard() -> ResponseReturnValue:
     with db_session() as db:
         compliance = store.compliance_by_group(db)
     newest = newest_report_at(state.engine)
-    stale = compliance.day != now.date() or (
+    today = local_day(now, state.config.console_timezone)
+    stale = compliance.day != today or (
         newest is not None and compliance.counted_at is not None and compliance.counted_at < newest
     )
     if stale:
         # No count today yet (a new server, or its thread has not run yet), or a report came
         # after the count: count now if due. The lease keeps this to one process, as for the
         # thread (server/fleet/jobs.py), and to one count per FRESH_SECONDS.
-        stale = refresh_compliance(state.engine, now, interval=state.config.fleet_recount_seconds)
+        stale = refresh_compliance(
+            state.engine,
+            now,
+            interval=state.config.fleet_recount_seconds,
+            zone=state.config.console_timezone,
+        )
     with db_session() as db:
         if stale:
             compliance = store.compliance_by_group(db)
         counts = store.host_counts(db, state.config.offline_after_seconds)
         alerts = store.open_alerts_by_severity(db)
         device_outcomes = outcome_counts(db) if counts.devices else []
-        weeks = store.weekly_compliance(db, CHART_WEEKS, now.date())
+        weeks = store.weekly_compliance(db, CHART_WEEKS, today)
         platforms = store.platform_counts(db)
         isolated = count_isolated(db)
     scores = compliance.groups
@@ -196,12 +206,19 @@ def _host_filter(db: Any) -> tuple[store.HostFilter, dict[str, str]]:
             f"console: bad platform {platform[:20]!r}",
             _("The platform must be one of %(names)s.", names=", ".join(store.HOST_PLATFORMS)),
         )
+    sort = request.args.get("sort", "")
+    if sort and sort.removeprefix("-") not in store.HOST_SORTS:
+        _refuse(
+            f"console: bad host sort {sort[:20]!r}",
+            _("The list sorts by one of %(names)s.", names=", ".join(store.HOST_SORTS)),
+        )
     kept = {
         "q": search,
         "group": group_name,
         "status": status,
         "failing": failing,
         "platform": platform,
+        "sort": sort,
     }
     chosen = store.HostFilter(
         search=search,
@@ -228,11 +245,19 @@ def hosts() -> ResponseReturnValue:
             abort(
                 404, _("There is no page %(page)d: the list has %(pages)d.", page=page, pages=pages)
             )
+        sort = kept.get("sort", "name")
         rows = store.page_hosts(
-            db, chosen, offline_after, HOSTS_PER_PAGE, (page - 1) * HOSTS_PER_PAGE
+            db,
+            chosen,
+            offline_after,
+            HOSTS_PER_PAGE,
+            (page - 1) * HOSTS_PER_PAGE,
+            sort=sort.removeprefix("-"),
+            descending=sort.startswith("-"),
         )
         devices = device_states(db, [row.id for row in rows if row.platform == DEVICE_PLATFORM])
         isolations = isolation_of(db, [row.id for row in rows])
+        addresses = store.first_addresses(db, [row.id for row in rows])
         groups = store.groups(db)
     titles = _titles()
     return render_template(
@@ -240,6 +265,8 @@ def hosts() -> ResponseReturnValue:
         hosts=rows,
         devices=devices,
         isolations=isolations,
+        addresses=addresses,
+        sort=kept.get("sort", "name"),
         total=total,
         page=page,
         pages=pages,
@@ -330,6 +357,8 @@ def host(host_id: str) -> ResponseReturnValue:
             {r["check_id"] for r in results if r["status"] == "not_applicable"} & elsewhere
         ),
         inventory=inventory_row,
+        inventory_inline=INVENTORY_INLINE,
+        inventory_shown=INVENTORY_SHOWN,
         titles=_titles(),
         remediations=_remediations(),
         can_command=user.role in COMMAND_ROLES,

@@ -76,6 +76,7 @@ RESULT_COLUMNS = (
     "evidence",
     "severity",
     "rules",
+    "said",
     "observed_at",
 )
 LATEST_COLUMNS = (
@@ -87,6 +88,7 @@ LATEST_COLUMNS = (
     "evidence",
     "severity",
     "rules",
+    "said",
     "report_id",
     "observed_at",
     "received_at",
@@ -129,6 +131,11 @@ def _history_and_latest(
         rules = _encode(result.rules).decode()
         check_id, status, resource = result.check_id, result.status, result.resource
         message, severity = result.message, result.severity
+        said = (
+            None
+            if result.message_id is None
+            else _encode({"id": result.message_id, "params": result.params}).decode()
+        )
         history.append(
             (
                 report_id,
@@ -140,6 +147,7 @@ def _history_and_latest(
                 evidence,
                 severity,
                 rules,
+                said,
                 observed,
             )
         )
@@ -152,6 +160,7 @@ def _history_and_latest(
             evidence,
             severity,
             rules,
+            said,
             report_id,
             observed,
             received,
@@ -222,16 +231,16 @@ def _platform_sql(mark: str) -> str:
 # everything else in the request.
 _PG_RESULTS_SQL = (
     f"INSERT INTO {RESULTS.name} ({', '.join(RESULT_COLUMNS)}) "
-    "SELECT %s::bigint, %s::text, c, s, r, m, e::jsonb, v, u::jsonb, %s::timestamp "
+    "SELECT %s::bigint, %s::text, c, s, r, m, e::jsonb, v, u::jsonb, w::jsonb, %s::timestamp "
     "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[]) AS t(c, s, r, m, e, v, u)"
+    "%b::text[], %b::text[]) AS t(c, s, r, m, e, v, u, w)"
 )
 _PG_LATEST_SQL = (
     f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
-    "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, %s::bigint, %s::timestamp, "
-    "%s::timestamp "
+    "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, w::jsonb, %s::bigint, "
+    "%s::timestamp, %s::timestamp "
     "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[]) AS t(c, r, s, m, e, v, u) "
+    "%b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w) "
     f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in LATEST_COLUMNS if name not in LATEST_KEY)
     + f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
@@ -241,15 +250,15 @@ _PG_LATEST_SQL = (
 def _write_results_postgresql(
     cursor: Any, history: list[tuple[Any, ...]], latest: list[tuple[Any, ...]]
 ) -> None:
-    report_id, agent_id, observed = history[0][0], history[0][1], history[0][9]
+    report_id, agent_id, observed = history[0][0], history[0][1], history[0][10]
     # history rows: report_id, agent_id, check_id, status, resource, message, evidence,
-    # severity, rules, observed_at
-    columns = list(zip(*(row[2:9] for row in history), strict=True))
+    # severity, rules, said, observed_at
+    columns = list(zip(*(row[2:10] for row in history), strict=True))
     cursor.execute(_PG_RESULTS_SQL, (report_id, agent_id, observed, *map(list, columns)))
     # latest rows: agent_id, check_id, resource, status, message, evidence, severity, rules,
-    # report_id, observed_at, received_at
-    received = latest[0][10]
-    columns = list(zip(*(row[1:8] for row in latest), strict=True))
+    # said, report_id, observed_at, received_at
+    received = latest[0][11]
+    columns = list(zip(*(row[1:9] for row in latest), strict=True))
     cursor.execute(_PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns)))
 
 

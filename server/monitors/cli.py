@@ -11,7 +11,7 @@ import sys
 from sqlalchemy import select
 
 from server.commands import add_data_option, cli_actor, store_session
-from server.config import ConfigError, load_config
+from server.config import ConfigError, load_config, local_time
 from server.monitors import store
 from server.monitors.models import Monitor, MonitorBaseline
 from server.monitors.schemas import MAX_INTERVAL, MIN_INTERVAL
@@ -169,13 +169,14 @@ def list_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     with store_session(config) as session:
         monitors = list(session.scalars(select(Monitor).order_by(Monitor.id)))
+    print(f"times in {config.console_timezone}")
     print(
         f"{'id':>5}  {'state':8}  {'every':>6}  {'last check':16}  {'alerts':14}  "
         f"{'run by':36}  url"
     )
     for monitor in monitors:
         checked = (
-            monitor.last_checked_at.strftime("%Y-%m-%d %H:%M")
+            local_time(monitor.last_checked_at, config.console_timezone)
             if monitor.last_checked_at
             else "never"
         )

@@ -34,7 +34,9 @@ from server.store.models import utcnow
 logger = logging.getLogger("xunjian.server.monitors")
 MAX_LISTED = 200
 DEFAULT_TIME = DEFAULT_DIGEST_TIME
-DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE
+# The zone when a caller names none (the server's jobs pass console_timezone's when
+# monitor_digest_timezone is left empty): the samples' and console_timezone's default.
+DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE or "Asia/Shanghai"
 
 # A section's lines for the day: (Chinese lines, English lines), from the store at ``now``.
 Section = Callable[[Engine, datetime.datetime], tuple[list[str], list[str]]]

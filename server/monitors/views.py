@@ -7,6 +7,7 @@ it)."""
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from server.monitors.api import UPTIME_WINDOWS, runners
 from server.monitors.models import Monitor, MonitorBaseline, MonitorProposal
 from server.monitors.page import readable_diff
 from server.monitors.record import in_maintenance
-from server.monitors.schemas import BaselineNote, MonitorSettings
+from server.monitors.schemas import MAX_WORDS, WORD_LENGTH, BaselineNote, MonitorSettings
 from server.rest import input_limits
 from server.state import current_state, db_session, log_refusal
 from server.store.models import Agent, utcnow
@@ -107,9 +108,118 @@ def _percent(value: history.Uptime) -> str:
     return "–" if value.percent is None else f"{value.percent:.2f}%"
 
 
+# The settings form's fields, as the form sends them; a refused form is shown again with them.
+FORM_TEXT_FIELDS = (
+    "url",
+    "name",
+    "keyword",
+    "absent_keyword",
+    "accepted_statuses",
+    "ca_file",
+    "interval_seconds",
+    "timeout_seconds",
+    "fail_threshold",
+    "success_threshold",
+    "reminder_seconds",
+    "similarity_percent",
+    "max_ms",
+    "volatile_selectors",
+    "volatile_patterns",
+    "agent_id",
+)
+FORM_BOXES = ("enabled", "follow_redirects", "tamper_enabled")
+ADD_DEFAULTS = {"interval_seconds": "300", "follow_redirects": True}
+
+
+class FormRefused(Exception):
+    """A monitor form with bad fields: ``errors`` maps a field (or "" for the form) to the
+    sentence shown beside it; ``corrected`` holds values offered in place of the typed ones."""
+
+    def __init__(self, errors: dict[str, str], corrected: dict[str, str] | None = None) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+        self.corrected = corrected or {}
+
+
+# What store.validate and the settings model say (English, for the API and the log), turned
+# into the person's language beside the field it names.
+_URL_REASONS = {
+    "url must start with http:// or https://": _l(
+        "The address must start with http:// or https://."
+    ),
+    "url has no host": _l("The address names no host."),
+    "url must not contain spaces or control characters": _l(
+        "The address must not contain spaces or control characters."
+    ),
+    "url must not carry credentials (user:password@)": _l(
+        "The address must not carry a user name or password (user:password@)."
+    ),
+    "url port must be 1..65535": _l("The port must be 1..65535."),
+}
+_EXPECTED = re.compile(
+    r"^(?P<field>[a-z_]+): expected `(?P<type>int(?: \| null)?|str)`"
+    r"(?:(?P<whole>, got `\w+`)"
+    r"| of length (?P<lop>[<>]=) (?P<len>\d+)"
+    r"| (?P<op>[<>]=) (?P<n>-?\d+))$"
+)
+
+
+def form_error(message: str) -> tuple[str, str]:
+    """(field, sentence in the page's language) for a refusal's English text."""
+    if message in _URL_REASONS:
+        return "url", str(_URL_REASONS[message])
+    if message.startswith("url "):
+        return "url", _("The address is not valid: %(reason)s", reason=message.split(": ", 1)[-1])
+    if message.startswith("volatile pattern"):
+        return "volatile_patterns", message
+    if message.startswith("volatile selector"):
+        return "volatile_selectors", message
+    match = _EXPECTED.match(message)
+    if match:
+        field = match["field"]
+        if match["whole"]:
+            return field, _("Write a whole number.")
+        if match["op"] == ">=":
+            return field, _("At least %(number)s.", number=match["n"])
+        if match["op"] == "<=":
+            return field, _("At most %(number)s.", number=match["n"])
+        if match["lop"] == ">=":
+            return field, _("Required.")
+        return field, _("At most %(number)s characters.", number=match["len"])
+    field, _sep, reason = message.partition(": ")
+    if field in FORM_TEXT_FIELDS and reason:
+        return field, reason
+    return "", message
+
+
+def _form_values(monitor: Monitor | None, refused: FormRefused | None) -> dict[str, Any]:
+    """The values the settings form shows: the monitor's (or the defaults for a new one), and
+    after a refusal what the person typed, with any offered correction."""
+    values: dict[str, Any]
+    if monitor is None:
+        values = dict(ADD_DEFAULTS)
+    else:
+        values = {name: getattr(monitor, name) for name in FORM_TEXT_FIELDS + FORM_BOXES}
+        for name in ("volatile_selectors", "volatile_patterns"):
+            values[name] = "\n".join(values[name] or [])
+        values["max_ms"] = values["max_ms"] or ""
+    if refused is not None:
+        values.update(
+            {name: request.form[name] for name in FORM_TEXT_FIELDS if name in request.form}
+        )
+        if monitor is not None:
+            values.update({name: request.form.get(name) == "on" for name in FORM_BOXES})
+        values.update(refused.corrected)
+    return values
+
+
 @blueprint.get("/monitors")
 @login_required
 def index() -> ResponseReturnValue:
+    return _index_page()
+
+
+def _index_page(refused: FormRefused | None = None) -> ResponseReturnValue:
     engine = current_state().engine
     with db_session() as session:
         monitors = list(session.scalars(select(Monitor).order_by(Monitor.id).limit(PER_PAGE)))
@@ -136,12 +246,15 @@ def index() -> ResponseReturnValue:
         limits=FORM_LIMITS,
         kind_label=kind_label,
         rows=rows,
-        words=words,
+        # After a refused word list, the list as typed, to correct rather than retype.
+        words=_form_lines("words") if refused and "words" in refused.errors else words,
         agent_choices=choices,
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
         windows=[label for label, _window in UPTIME_WINDOWS],
-    )
+        form=_form_values(None, refused),
+        errors=refused.errors if refused else {},
+    ), (400 if refused else 200)
 
 
 def _form_int(name: str) -> int | None:
@@ -196,31 +309,54 @@ def _payload(creating: bool) -> dict[str, Any]:
     return payload
 
 
+def _refused(error: Exception) -> FormRefused:
+    log_refusal(400, f"monitor form refused: {error}")
+    field, sentence = form_error(str(error))
+    return FormRefused({field: sentence})
+
+
 def _validated(creating: bool, current_ca_file: str = "") -> dict[str, Any]:
     payload = _payload(creating)
     if g.user.role != "admin" and payload.get("ca_file", current_ca_file) != current_ca_file:
         # Only admins name a file on the server (an operator could probe for files otherwise).
         log_refusal(403, f"{g.user.name} may not set ca_file")
         abort(403)
+    url = payload.get("url", "").strip()
+    if url and "://" not in url and not any(char.isspace() for char in url):
+        # "www.school.edu.cn" as people write it: offer https:// in front rather than guess
+        # silently, since the page may answer only on http.
+        log_refusal(400, "monitor form refused: url without a scheme")
+        raise FormRefused(
+            {
+                "url": _(
+                    "An address starts with http:// or https://. It now reads %(url)s: "
+                    "check it and save again.",
+                    url=f"https://{url}",
+                )
+            },
+            {"url": f"https://{url}"},
+        )
     try:
         return store.validate(payload, creating=creating, from_text=True)
     except store.FieldError as error:
-        log_refusal(400, f"monitor form refused: {error}")
-        abort(400, _("Not saved: %(reason)s", reason=str(error)))
+        raise _refused(error) from None
 
 
 @blueprint.post("/monitors")
 @roles_required("admin", "operator")
 def add() -> ResponseReturnValue:
-    values = _validated(creating=True)
+    try:
+        values = _validated(creating=True)
+    except FormRefused as refused:
+        return _index_page(refused)
     with db_session() as session:
         try:
             monitor = store.create_monitor(
                 session, values, g.user.name, current_state().config.monitor_addresses
             )
         except store.FieldError as error:
-            log_refusal(400, f"monitor form refused: {error}")
-            abort(400, _("Not saved: %(reason)s", reason=str(error)))
+            session.rollback()
+            return _index_page(_refused(error))
         except store.ConflictError as error:
             abort(409, str(error))
         session.commit()
@@ -259,6 +395,10 @@ def _load(monitor_id: int) -> Loaded:
 @blueprint.get("/monitors/<int:monitor_id>")
 @login_required
 def detail(monitor_id: int) -> ResponseReturnValue:
+    return _detail_page(monitor_id)
+
+
+def _detail_page(monitor_id: int, refused: FormRefused | None = None) -> ResponseReturnValue:
     loaded = _load(monitor_id)
     monitor, baseline, proposals = loaded.monitor, loaded.baseline, loaded.proposals
     engine = current_state().engine
@@ -299,7 +439,9 @@ def detail(monitor_id: int) -> ResponseReturnValue:
         result_age=None
         if monitor.last_checked_at is None
         else format_timedelta(max(now - monitor.last_checked_at, datetime.timedelta(0))),
-    )
+        form=_form_values(monitor, refused),
+        errors=refused.errors if refused else {},
+    ), (400 if refused else 200)
 
 
 @blueprint.post("/monitors/<int:monitor_id>")
@@ -309,14 +451,19 @@ def edit(monitor_id: int) -> ResponseReturnValue:
         monitor = session.get(Monitor, monitor_id)
         if monitor is None:
             abort(404)
-        values = _validated(creating=False, current_ca_file=monitor.ca_file)
         try:
+            values = _validated(creating=False, current_ca_file=monitor.ca_file)
             store.update_monitor(session, monitor, values, current_state().config.monitor_addresses)
         except store.FieldError as error:
             session.rollback()
-            log_refusal(400, f"monitor form refused: {error}")
-            abort(400, _("Not saved: %(reason)s", reason=str(error)))
-        session.commit()
+            refused = _refused(error)
+        except FormRefused as error:
+            refused = error
+        else:
+            session.commit()
+            refused = None
+    if refused is not None:
+        return _detail_page(monitor_id, refused)
     return redirect(url_for("monitors.detail", monitor_id=monitor_id, saved=1), code=303)
 
 
@@ -427,6 +574,13 @@ def words() -> ResponseReturnValue:
         try:
             store.replace_words(session, _form_lines("words"), g.user.name)
         except store.FieldError as error:
-            abort(400, _("Not saved: %(reason)s", reason=str(error)))
+            session.rollback()
+            log_refusal(400, f"defacement words refused: {error}")
+            reason = (
+                _("Each word or phrase is at most %(n)d characters.", n=WORD_LENGTH)
+                if str(error).startswith("each word")
+                else _("At most %(n)d words or phrases.", n=MAX_WORDS)
+            )
+            return _index_page(FormRefused({"words": reason}))
         session.commit()
     return redirect(url_for("monitors.index", words_saved=1), code=303)

@@ -10,6 +10,7 @@ by what it is (``[日报] ...``), and shows no severity: it is not an alert of a
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from server.notify.message import (
@@ -101,6 +102,19 @@ class Field:
     value: str
 
 
+def time_text(moment: datetime.datetime) -> str:
+    """``2026-11-23 18:05:09 Asia/Shanghai (UTC+08:00)``: the time in the zone the message was
+    made in (the console's), named, since a reader cannot tell which clock a bare time is."""
+    offset = moment.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    zone = getattr(moment.tzinfo, "key", None)  # an IANA name; a bare offset has none
+    return (
+        f"{moment:%Y-%m-%d %H:%M:%S} {zone} ({offset})"
+        if zone
+        else (f"{moment:%Y-%m-%d %H:%M:%S} {offset}")
+    )
+
+
 def fields(message: AlertMessage, language: str) -> list[Field]:
     """The facts every channel shows, labelled in the chosen language(s)."""
     langs = languages(language)
@@ -109,7 +123,7 @@ def fields(message: AlertMessage, language: str) -> list[Field]:
         return " / ".join(FIELD_LABELS[key][lang] for lang in langs)
 
     kind = " / ".join(KIND_LABELS[message.kind][lang] for lang in langs)
-    when = message.opened_at.isoformat(sep=" ", timespec="seconds")
+    when = time_text(message.opened_at)
     if message.is_notice:
         rows = [
             Field(label("kind"), kind),

@@ -31,8 +31,13 @@ def install(app: Flask) -> None:
     from server.oplog import api as oplog_api
     from server.oplog import views
     from server.oplog.hook import install_hook
+    from server.oplog.words import action_word, actor_word, role_word
 
     api.nest(app, oplog_api.blueprint)
+    # For every page that lists entries (this feature's and a host's, server/fleet).
+    app.add_template_global(action_word, "oplog_action")
+    app.add_template_global(actor_word, "oplog_actor")
+    app.add_template_global(role_word, "oplog_role")
     app.register_blueprint(views.blueprint)
     add_nav_items(app, views.NAV)
     install_hook(app)

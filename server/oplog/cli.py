@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.commands import add_data_option, cli_actor
-from server.config import ConfigError, load_config
+from server.config import ConfigError, load_config, local_time
 from server.oplog.chain import EntryFields
 from server.oplog.settings import OplogSettings
 from server.oplog.signing import ANCHORS_NAME, SigningKeyError, verification_key
@@ -82,7 +83,8 @@ def verify_command(args: argparse.Namespace) -> int:
     else:
         print(
             f"last checkpoint: entry {checkpoint.seq}, {checkpoint.kind}, signed "
-            f"{checkpoint.at} UTC by key {checkpoint.key_id[:16]}"
+            f"{_checkpoint_time(checkpoint.at, config.console_timezone)} "
+            f"by key {checkpoint.key_id[:16]}"
         )
         unsigned = verdict.last_seq - checkpoint.seq
         if unsigned > 0:
@@ -90,6 +92,14 @@ def verify_command(args: argparse.Namespace) -> int:
     if verdict.anchor_seq:
         print(f"entries up to {verdict.anchor_seq} were purged (signed anchor)")
     return 0
+
+
+def _checkpoint_time(stored: str, zone: str) -> str:
+    """The checkpoint's time (ISO, naive UTC) in the console's zone, named (issue 13 item 6)."""
+    try:
+        return local_time(datetime.datetime.fromisoformat(stored), zone, seconds=True, named=True)
+    except ValueError:
+        return f"{stored} UTC"
 
 
 def purge_command(args: argparse.Namespace) -> int:
@@ -113,7 +123,8 @@ def purge_command(args: argparse.Namespace) -> int:
         engine.dispose()
     print(
         f"purged {result.purged} operation log entries older than "
-        f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({settings.retention_days} days); "
+        f"{local_time(result.cutoff, config.console_timezone, named=True)} "
+        f"({settings.retention_days} days); "
         f"the log now starts after entry {result.through_seq}, "
         f"and the purge is entry {result.entry.seq}"
     )

@@ -22,8 +22,10 @@ next request comes. A flood costs an entry a minute per source and reason, not o
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import select
@@ -234,11 +236,33 @@ def _form_value(name: str) -> str:
         return ""
 
 
-def _target() -> str:
+# A created thing's page, where a console form sends the person after adding it
+# ("/monitors/5?saved=1" -> "monitor:5").
+_CREATED_PAGE = re.compile(r"^/(?P<kind>[a-z][a-z-]*?)s?/(?P<id>[0-9]+|[0-9a-f-]{36})(?:[/?]|$)")
+
+
+def _target(response: Response) -> str:
+    """What the request acted on: the login's name, the URL's ids, the thing a request created
+    (the page a form is sent to, or the id an API answer gives), the person for their own
+    sign-out or password; else the path itself, so no entry's target is blank."""
     if request.endpoint == "console.login":
         return f"user:{_form_value('name')[:64]}"
     args = request.view_args or {}
-    return ",".join(f"{name.removesuffix('_id')}:{value}" for name, value in args.items())
+    if args:
+        return ",".join(f"{name.removesuffix('_id')}:{value}" for name, value in args.items())
+    if request.endpoint in {"console.logout", "console.change_password"}:
+        actor, _role = current_actor()
+        return f"user:{actor}"
+    if response.status_code in (201, 301, 302, 303) and response.location:
+        created = _CREATED_PAGE.match(urlsplit(response.location).path or "")
+        if created:
+            return f"{created['kind']}:{created['id']}"
+    if response.status_code == 201 and response.is_json:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("id"), int | str):
+            kind = request.path.rstrip("/").rsplit("/", 1)[-1].removesuffix("s")
+            return f"{kind}:{body['id']}"
+    return f"path:{request.path[:200]}"
 
 
 def _wanted() -> bool:
@@ -275,7 +299,7 @@ def _record_request(response: Response) -> None:
     if blueprint == AGENT_BLUEPRINT and endpoint != "agent_api.enroll" and outcome == "ok":
         return  # reports, heartbeats, policy: too many, and stored elsewhere
     actor, role = current_actor()
-    target = _target()
+    target = _target(response)
     details: dict[str, Any] = {
         "method": request.method,
         "path": request.path[:200],

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -610,7 +611,7 @@ class TrialOutcome:
     detail: str
 
 
-def trial_message(sender: str) -> AlertMessage:
+def trial_message(sender: str, zone: str = "UTC") -> AlertMessage:
     return AlertMessage(
         alert_id=f"test-{secrets.token_hex(6)}",
         kind=NoticeKind.TEST,
@@ -621,14 +622,16 @@ def trial_message(sender: str) -> AlertMessage:
             f"A test message sent by {sender} from the console; not an alert.",
         ),
         subject="xunjian",
-        opened_at=datetime.datetime.now(datetime.UTC),
+        opened_at=datetime.datetime.now(ZoneInfo(zone)),
     )
 
 
-def send_trial(kind: str, settings: Mapping[str, Any], sender: str) -> TrialOutcome:
+def send_trial(
+    kind: str, settings: Mapping[str, Any], sender: str, zone: str = "UTC"
+) -> TrialOutcome:
     """Send a test message through the real notifier. Notifier errors carry no secrets."""
     try:
-        delivery = NOTIFIERS[kind].from_mapping(settings).send(trial_message(sender))
+        delivery = NOTIFIERS[kind].from_mapping(settings).send(trial_message(sender, zone))
     except NotifierError as error:
         return TrialOutcome(False, f"{type(error).__name__}: {error}"[:500])
     except Exception as error:  # a notifier bug must show as a failed test, not a 500

@@ -590,7 +590,7 @@ def delete_channel(name: str) -> ResponseReturnValue:
 @roles_required(ADMIN)
 def test_channel(name: str) -> ResponseReturnValue:
     kind, stored, view = _stored(name)
-    outcome = alerting.send_trial(kind, stored, _actor())
+    outcome = alerting.send_trial(kind, stored, _actor(), current_state().config.console_timezone)
     record(
         "settings.channel.test",
         target=f"channel:{name}",

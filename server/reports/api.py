@@ -62,7 +62,7 @@ def weekly_report() -> ResponseReturnValue:
         return _refused(403, f"role {owner.role} may not export reports ({owner.user_name})")
     try:
         query = read_query(ReportQuery)
-        wanted = parse_request(query.week, query.format)
+        wanted = parse_request(query.week, query.format, query.lang)
     except (BodyError, BadRequest) as exc:
         return _refused(400, str(exc))
     return report_response(wanted, "api", owner.user_name)

@@ -59,6 +59,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", choices=REPORT_FORMATS, required=True, help="file format")
     p.add_argument("--out", type=Path, required=True, help="file to write (created 0600)")
+    p.add_argument(
+        "--language",
+        choices=("zh", "en"),
+        default=None,
+        help="CSV and XLSX in this language (default: console_language in config.json)",
+    )
     p.set_defaults(handler=weekly_command)
 
 
@@ -118,7 +124,8 @@ def weekly_command(args: argparse.Namespace) -> int:
     actor = cli_actor()
     engine = make_engine(config.database_url)
     try:
-        built = export_to(engine, data, week, zone, args.format, out, actor)
+        language = args.language or config.console_language
+        built = export_to(engine, data, week, zone, args.format, out, actor, language)
         try:
             OperationLog(engine, data, settings).append(
                 EntryFields.make(

@@ -111,7 +111,7 @@ _ROWS_SQL = text(
     )
     SELECT w.agent_id, r.check_id, r.resource, r.status, r.severity, CAST(r.rules AS TEXT),
            r.message, CAST(r.evidence AS TEXT), w.first_seen, w.last_seen, w.times_seen,
-           w.times_failed
+           w.times_failed, CAST(r.said AS TEXT)
     FROM week w
     JOIN results r ON r.id = (
         SELECT MAX(x.id) FROM results x
@@ -388,6 +388,9 @@ def collect_week(
                         iso_time(row[9]),
                         int(row[10]),
                         int(row[11] or 0),
+                        # Past COLUMNS: the sentence's id and parameters (JSON text or None),
+                        # for the readable forms only; the signed JSON leaves it out.
+                        row[12],
                     ),
                     out,
                 )

@@ -1,10 +1,9 @@
 """The three forms of a weekly report, each written in one pass over the spooled rows.
 
-* CSV: UTF-8 with a byte order mark (so Excel opens Chinese text correctly), CRLF line ends.
-  Three blocks separated by an empty line: the report's facts (key, value), the summary per
-  group (with an ``(all)`` line), then the results table. Scripts should read the JSON.
-* XLSX: streamed by ``server/reports/xlsx.py`` (rows go straight into the zip): sheets
-  ``Summary``, ``Hosts`` and ``Results``.
+* CSV and XLSX: for people, in the reader's language (``server/reports/readable.py``): a zip
+  of CSV files, one table each, or one XLSX sheet per table (streamed by
+  ``server/reports/xlsx.py``). A kept report has both in Chinese and in English: its files are
+  keyed ``csv-zh``, ``xlsx-en``, ... (``file_key``). Scripts should read the JSON.
 * JSON: canonical (sorted keys, no whitespace) and signed with Ed25519; see
   ``server/reports/verify.py`` for the exact form and ``xunjian report verify``.
 
@@ -15,9 +14,7 @@ a spreadsheet. The JSON carries every value unchanged.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Callable, Iterable
 from typing import IO, Any
@@ -27,142 +24,35 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from server.reports.collect import COLUMNS, WeekData
 from server.reports.signing import signature_block
 from server.reports.verify import canonical
-from server.reports.xlsx import Workbook
 
 FORMATS = ("csv", "xlsx", "json")
 CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "application/zip",  # one CSV file per table
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-SUMMARY_COLUMNS = (
-    "group",
-    "hosts",
-    "hosts_reporting",
-    "hosts_silent",
-    "results",
-    "passed",
-    "failed",
-    "errors",
-    "no_privilege",
-    "not_applicable",
-    "checks_passed",
-    "checks_failed",
-    "compliance_percent",
-)
-HOST_COLUMNS = (
-    "group",
-    "hostname",
-    "id",
-    "platform",
-    "os",
-    "os_version",
-    "os_build",
-    "reported",
-    "reports",
-    "first_report",
-    "last_report",
-    "last_contact",
-    "enrolled_at",
-    "revoked_at",
-    "results",
-    "passed",
-    "failed",
-    "errors",
-    "no_privilege",
-    "not_applicable",
-    "checks_passed",
-    "checks_failed",
-    "compliance_percent",
-)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def file_name(week: str, form: str) -> str:
-    return f"xunjian-weekly-{week}.{form}"
+def file_name(week: str, form: str, language: str = "") -> str:
+    """``xunjian-weekly-2026-W47.json``; a readable form names its language
+    (``xunjian-weekly-2026-W47-zh.xlsx``, ``...-en-csv.zip``)."""
+    if form == "json" or not language:
+        return f"xunjian-weekly-{week}.{form}"
+    if form == "csv":
+        return f"xunjian-weekly-{week}-{language}-csv.zip"
+    return f"xunjian-weekly-{week}-{language}.{form}"
+
+
+def file_key(form: str, language: str) -> str:
+    """The key of a kept report's file: ``json``, or a readable form in one language."""
+    return form if form == "json" else f"{form}-{language}"
 
 
 def spreadsheet_text(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
-
-
-def _facts(data: WeekData) -> list[tuple[str, Any]]:
-    meta = data.meta
-    summary = data.summary
-    return [
-        ("report", "xunjian weekly scan report (POLICY.md A4)"),
-        ("week", meta["week"]),
-        ("period_start_utc", meta["period"]["start"]),
-        ("period_end_utc", meta["period"]["end"]),
-        ("timezone", f"{meta['period']['timezone']} (UTC{meta['period']['utc_offset']})"),
-        ("complete", meta["complete"]),
-        ("generated_at", meta["generated_at"]),
-        ("generated_by", meta["generated_by"]),
-        ("hosts", summary["hosts"]),
-        ("hosts_reporting", summary["hosts_reporting"]),
-        ("hosts_silent", summary["hosts_silent"]),
-        ("compliance_percent", summary["compliance_percent"]),
-    ] + [
-        (
-            "e13_site",
-            f"{site['start_url']}: {site['status']}, {site['broken_links']} broken links in "
-            f"{site['pages']} pages (crawled {site['crawled_at'] or 'not in this week'})",
-        )
-        for site in meta.get("e13_sites", [])
-    ]
-
-
-def _summary_lines(data: WeekData) -> list[list[Any]]:
-    lines = [[group[name] for name in SUMMARY_COLUMNS] for group in data.groups()]
-    total = {"group": "(all)", **data.summary}
-    lines.append([total[name] for name in SUMMARY_COLUMNS])
-    return lines
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return spreadsheet_text(value)
-
-
-def write_csv(data: WeekData, out: IO[bytes]) -> None:
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    try:
-        writer = csv.writer(text)
-        writer.writerows([[key, _cell(value)] for key, value in _facts(data)])
-        writer.writerow([])
-        writer.writerow(SUMMARY_COLUMNS)
-        writer.writerows([[_cell(value) for value in line] for line in _summary_lines(data)])
-        writer.writerow([])
-        writer.writerow(COLUMNS)
-        for row in data.rows():
-            writer.writerow([_cell(value) for value in row])
-        text.flush()
-    finally:
-        text.detach()  # the caller owns ``out``
-
-
-def write_xlsx(data: WeekData, out: IO[bytes]) -> None:
-    """Sheets Summary (the report's facts and the group table), Hosts and Results."""
-
-    def cells(values: Iterable[Any]) -> list[Any]:
-        return [spreadsheet_text(value) for value in values]
-
-    with Workbook(out, ["Summary", "Hosts", "Results"]) as book:
-        summary = [cells(pair) for pair in _facts(data)]
-        summary.append([])
-        summary.append(list(SUMMARY_COLUMNS))
-        summary.extend(cells(line) for line in _summary_lines(data))
-        book.write_rows(["item", "value"], summary)
-        book.write_rows(
-            HOST_COLUMNS,
-            (cells(host.as_json()[name] for name in HOST_COLUMNS) for host in data.ordered_hosts()),
-        )
-        book.write_rows(COLUMNS, (cells(row) for row in data.rows()))
 
 
 class _HashingWriter:
@@ -208,8 +98,9 @@ def write_json(data: WeekData, out: IO[bytes], key: Ed25519PrivateKey) -> str:
     ).encode
     first = True
     buffer: list[bytes] = []
+    width = len(COLUMNS)  # a row may carry more for the readable forms (the sentence's id)
     for row in data.rows():
-        piece = encode(list(row)).encode("utf-8")
+        piece = encode(list(row[:width])).encode("utf-8")
         buffer.append(piece if first else b"," + piece)
         first = False
         if len(buffer) >= 1000:
@@ -225,11 +116,17 @@ def write_json(data: WeekData, out: IO[bytes], key: Ed25519PrivateKey) -> str:
 Writer = Callable[[WeekData, IO[bytes]], Any]
 
 
-def writer_for(form: str, key: Ed25519PrivateKey) -> Writer:
-    if form == "csv":
-        return write_csv
-    if form == "xlsx":
-        return write_xlsx
+def writer_for(
+    form: str, key: Ed25519PrivateKey, language: str = "en", zone: str = "UTC"
+) -> Writer:
+    """The writer of ``form``; the readable forms in ``language``, times in ``zone``."""
+    from server.policy import check_catalog
+    from server.reports.readable import Readable, check_texts, write_csv_zip, write_xlsx
+
+    if form in ("csv", "xlsx"):
+        write = write_csv_zip if form == "csv" else write_xlsx
+        texts = check_texts(check_catalog())
+        return lambda data, out: write(Readable(data, language, zone, texts), out)
     if form == "json":
         return lambda data, out: write_json(data, out, key)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}; got {form[:20]!r}")

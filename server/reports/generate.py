@@ -27,8 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.reports.collect import WeekData, collect_week, open_spool_dir
-from server.reports.formats import FORMATS, file_name, writer_for
+from server.reports.formats import FORMATS, file_key, file_name, writer_for
 from server.reports.models import WeeklyReport
+from server.reports.readable import LANGUAGES
 from server.reports.signing import ensure_report_key
 from server.reports.verify import fingerprint
 from server.reports.week import IsoWeek
@@ -60,20 +61,24 @@ def build_files(
     folder: Path,
     generated_by: str,
     now: datetime.datetime | None = None,
+    languages: tuple[str, ...] = LANGUAGES,
 ) -> BuiltFiles:
-    """Write ``forms`` of ``week`` into ``folder``; nothing is kept."""
+    """Write ``forms`` of ``week`` into ``folder``, the readable ones in each of ``languages``;
+    nothing is kept. ``files`` is keyed by ``file_key``."""
     key = ensure_report_key(data_dir)
     data: WeekData = collect_week(engine, week, zone, folder, generated_by, now)
     files: dict[str, Path] = {}
     digest = ""
+    zone_name = str(getattr(zone, "key", None) or zone)
     try:
         for form in forms:
-            path = folder / file_name(str(week), form)
-            with path.open("wb") as out:
-                written = writer_for(form, key)(data, out)
-            if form == "json":
-                digest = str(written)
-            files[form] = path
+            for language in ("",) if form == "json" else languages:
+                path = folder / file_name(str(week), form, language)
+                with path.open("wb") as out:
+                    written = writer_for(form, key, language, zone_name)(data, out)
+                if form == "json":
+                    digest = str(written)
+                files[file_key(form, language)] = path
     finally:
         data.spool.unlink(missing_ok=True)
     return BuiltFiles(
@@ -101,11 +106,18 @@ def export_to(
     form: str,
     target: Path,
     generated_by: str,
+    language: str = "en",
 ) -> BuiltFiles:
-    """Build one format and copy it to ``target`` (0600), for the command line."""
+    """Build one format (a readable one in ``language``) and copy it to ``target`` (0600), for
+    the command line."""
     with open_spool_dir(str(target.parent) if target.parent.is_dir() else None) as folder:
-        built = build_files(engine, data_dir, week, zone, (form,), Path(folder), generated_by)
-        with built.files[form].open("rb") as source, write_private_file(target) as out:
+        built = build_files(
+            engine, data_dir, week, zone, (form,), Path(folder), generated_by, None, (language,)
+        )
+        with (
+            built.files[file_key(form, language)].open("rb") as source,
+            write_private_file(target) as out,
+        ):
             shutil.copyfileobj(source, out, 1024 * 1024)
     return built
 
@@ -159,9 +171,9 @@ def keep_week(
                 engine, data_dir, week, zone, FORMATS, Path(scratch), generated_by, now
             )
             files = {}
-            for form, path in built.files.items():
-                files[form] = _store(path, folder, stem, form)
-                stored.append(folder / files[form]["name"])
+            for name, path in built.files.items():
+                files[name] = _store(path, folder, stem, name)
+                stored.append(folder / files[name]["name"])
         start, end = week.bounds(zone)
         row = WeeklyReport(
             week=str(week),

@@ -18,11 +18,13 @@ class ReportQuery(Body):
 
     week: Annotated[str, Meta(pattern=WEEK_PATTERN, description="YYYY-Www")] | None = None
     format: Literal[FORMATS] = "json"  # type: ignore[valid-type]
+    # CSV and XLSX come in this language (default: console_language in config.json).
+    lang: Literal["zh", "en"] | None = None
 
 
 # The answer in each format: the JSON report, or a file (CSV, XLSX).
 REPORT_ANSWERS: dict[str, Any] = {
     CONTENT_TYPES["json"]: dict[str, Any],
-    CONTENT_TYPES["csv"].split(";")[0]: None,
+    CONTENT_TYPES["csv"]: None,
     CONTENT_TYPES["xlsx"]: None,
 }

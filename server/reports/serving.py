@@ -24,9 +24,10 @@ from pathlib import Path
 from flask import Response, jsonify
 
 from server.oplog.hook import record
-from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
+from server.reports.formats import CONTENT_TYPES, FORMATS, file_key, file_name
 from server.reports.generate import build_files, keep_week, latest_kept, open_kept, reports_dir
 from server.reports.models import WeeklyReport
+from server.reports.readable import LANGUAGES
 from server.reports.week import (
     IsoWeek,
     WeekError,
@@ -50,9 +51,25 @@ class BadRequest(ValueError):
 class Wanted:
     week: IsoWeek
     form: str
+    language: str = "en"  # of a readable form (CSV, XLSX)
+
+    @property
+    def key(self) -> str:
+        return file_key(self.form, self.language)
 
 
-def parse_request(week_text: str | None, form_text: str | None) -> Wanted:
+def kept_key(row: WeeklyReport, form: str, language: str) -> str | None:
+    """The kept file for ``form`` in ``language``; a report kept before the readable forms
+    has one CSV and one XLSX (English, UTC), served as they are."""
+    for key in (file_key(form, language), form):
+        if key in row.files:
+            return key
+    return None
+
+
+def parse_request(
+    week_text: str | None, form_text: str | None, language: str | None = None
+) -> Wanted:
     now = utcnow()
     zone = zone_of(current_state().config)
     if week_text is None or week_text == "":
@@ -67,13 +84,16 @@ def parse_request(week_text: str | None, form_text: str | None) -> Wanted:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}; got {form[:20]!r}")
     if not has_started(week, now, zone):
         raise BadRequest(f"week {week} has not begun yet")
-    return Wanted(week, form)
+    chosen = language or current_state().config.console_language
+    return Wanted(week, form, chosen if chosen in LANGUAGES else "en")
 
 
-def _headers(week: IsoWeek, form: str, size: int | None, extra: dict[str, str]) -> dict:
+def _headers(
+    week: IsoWeek, form: str, size: int | None, extra: dict[str, str], language: str = ""
+) -> dict:
     headers = {
         "Content-Type": CONTENT_TYPES[form],
-        "Content-Disposition": f'attachment; filename="{file_name(str(week), form)}"',
+        "Content-Disposition": f'attachment; filename="{file_name(str(week), form, language)}"',
         "Cache-Control": "no-store",
         **extra,
     }
@@ -124,10 +144,11 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
     if row is None and is_complete(week, utcnow(), zone):
         row = keep_week(state.engine, data_dir, week, zone, trigger, user_name)
         source = "generated and kept"
-    if row is not None:
-        entry = row.files[form]
+    key = kept_key(row, form, wanted.language) if row is not None else None
+    if row is not None and key is not None:
+        entry = row.files[key]
         try:
-            chunks = kept_chunks(data_dir, row, form)
+            chunks = kept_chunks(data_dir, row, key)
         except FileNotFoundError as exc:
             events.error("weekly report %s: %s (%s)", row.id, MISSING_KEPT_FILE, exc)
             missing = jsonify({"error": MISSING_KEPT_FILE})
@@ -138,6 +159,7 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
             target=f"week:{week}",
             details={
                 "format": form,
+                "language": wanted.language if form != "json" else None,
                 "via": trigger,
                 "report_id": row.id,
                 "source": source,
@@ -147,16 +169,20 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
         extra = {"X-Report-Id": str(row.id), "X-Report-SHA256": str(entry["sha256"])}
         return Response(
             chunks,
-            headers=_headers(week, form, int(entry["bytes"]), extra),
+            headers=_headers(
+                week, form, int(entry["bytes"]), extra, "" if key == form else wanted.language
+            ),
         )
     # The week is still running: a snapshot, not kept.
     folder = Path(tempfile.mkdtemp(prefix="xunjian-report-", dir=reports_dir(data_dir)))
     try:
-        built = build_files(state.engine, data_dir, week, zone, (form,), folder, user_name)
+        built = build_files(
+            state.engine, data_dir, week, zone, (form,), folder, user_name, None, (wanted.language,)
+        )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    path = built.files[form]
+    path = built.files[wanted.key]
     record(
         EXPORT_ACTION,
         target=f"week:{week}",
@@ -164,5 +190,11 @@ def report_response(wanted: Wanted, trigger: str, user_name: str) -> Response:
     )
     return Response(
         _temporary_chunks(folder, path),
-        headers=_headers(week, form, path.stat().st_size, {"X-Report-Complete": "false"}),
+        headers=_headers(
+            week,
+            form,
+            path.stat().st_size,
+            {"X-Report-Complete": "false"},
+            "" if form == "json" else wanted.language,
+        ),
     )

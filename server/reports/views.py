@@ -16,12 +16,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from server.console.auth import console_blueprint, roles_required
+from server.console.i18n import current_language
 from server.console.nav import NavItem
 from server.oplog.hook import record
 from server.reports.formats import CONTENT_TYPES, FORMATS, file_name
 from server.reports.generate import KEEP_WEEKS, keep_week, list_kept
 from server.reports.models import WeeklyReport
-from server.reports.serving import EXPORT_ACTION, MISSING_KEPT_FILE, kept_chunks
+from server.reports.serving import EXPORT_ACTION, MISSING_KEPT_FILE, kept_chunks, kept_key
 from server.reports.signing import PUBLIC_KEY_NAME, ensure_report_key
 from server.reports.verify import fingerprint
 from server.reports.week import (
@@ -152,11 +153,14 @@ def download(report_id: int, form: str) -> ResponseReturnValue:
     state = current_state()
     with db_session() as session:
         row = session.get(WeeklyReport, report_id)
-    if row is None or form not in row.files:
+    # CSV and XLSX in the page's language (a report kept before that has one of each).
+    language = current_language()
+    key = kept_key(row, form, language) if row is not None else None
+    if row is None or key is None:
         abort(404)
-    entry = row.files[form]
+    entry = row.files[key]
     try:
-        chunks = kept_chunks(state.paths.root, row, form)
+        chunks = kept_chunks(state.paths.root, row, key)
     except FileNotFoundError as exc:
         events.error("weekly report %s: %s (%s)", row.id, MISSING_KEPT_FILE, exc)
         abort(500, description=MISSING_KEPT_FILE)
@@ -165,6 +169,7 @@ def download(report_id: int, form: str) -> ResponseReturnValue:
         target=f"week:{row.week}",
         details={
             "format": form,
+            "language": None if form == "json" else language,
             "via": "console",
             "report_id": row.id,
             "source": "kept",
@@ -172,11 +177,13 @@ def download(report_id: int, form: str) -> ResponseReturnValue:
         },
     )
 
+    name = file_name(row.week, form, "" if key == form else language)
+
     return Response(
         chunks,
         headers={
             "Content-Type": CONTENT_TYPES[form],
-            "Content-Disposition": f'attachment; filename="{file_name(row.week, form)}"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Content-Length": str(entry["bytes"]),
             "X-Report-SHA256": str(entry["sha256"]),
         },

@@ -10,7 +10,7 @@ import datetime
 import re
 
 from server.commands import add_data_option, fail, open_data, record_command, store_session
-from server.config import ConfigError
+from server.config import ConfigError, local_time
 from server.security import new_password, token_prefix
 from server.settings.tokens import enroll_line, parse_lifetime
 from server.store.accounts import AccountError, create_api_token, create_user, user_by_name
@@ -76,7 +76,9 @@ def token_create_command(args: argparse.Namespace) -> int:
     status = record_command(
         config, args, "cli.enrollment_token.create", f"group:{args.group}", details
     )
-    expires = (datetime.datetime.now(datetime.UTC) + lifetime).strftime("%Y-%m-%d %H:%M UTC")
+    expires = local_time(
+        datetime.datetime.now(datetime.UTC) + lifetime, config.console_timezone, named=True
+    )
     print(
         f"Enrollment token for group {args.group}: {args.uses} use(s), expires {expires}.\n"
         f"Run this on each host to enroll it:\n"

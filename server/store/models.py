@@ -155,6 +155,9 @@ class Result(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(Json)
     severity: Mapped[str] = mapped_column(String(16))
     rules: Mapped[list[str]] = mapped_column(Json)
+    # The sentence as {"id", "params"} when the agent sent a message id (rendered in the
+    # reader's language; checks/messages.py), else NULL.
+    said: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     # The report's created_at, copied so a week's results per host need no join (A4 export).
     observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
 
@@ -175,6 +178,7 @@ class LatestResult(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(Json)
     severity: Mapped[str] = mapped_column(String(16))
     rules: Mapped[list[str]] = mapped_column(Json)
+    said: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)  # as Result.said
     report_id: Mapped[int] = mapped_column(BigInteger)
     observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     received_at: Mapped[datetime.datetime] = mapped_column(DateTime)

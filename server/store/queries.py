@@ -137,6 +137,8 @@ def latest_results(session: Session, agent_id: str) -> list[dict[str, Any]]:
             "severity": row.severity,
             "rules": row.rules,
             "observed_at": iso(row.observed_at),
+            "message_id": (row.said or {}).get("id"),
+            "params": (row.said or {}).get("params"),
         }
         for row in rows
     ]

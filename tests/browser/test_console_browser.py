@@ -30,7 +30,9 @@ STATUS_WORDS = {
     "no_privilege": "no privilege",
 }
 LOGIN_FAILED = "Login failed. Check the name and password; after repeated failures, wait a while."
-NO_HOSTS = "No hosts yet. Create an enrollment token with: xunjian server token create"
+NO_HOSTS = (
+    "No hosts yet. Create an enrollment token (Settings, Enrollment tokens), or on the server with:"
+)
 PASSWORD_RULE = "At least 8 characters, with three of: lower case, upper case, digits, symbols."
 CSRF_REFUSED = "Missing or wrong CSRF token: nothing was changed. Reload the page and try again."
 
@@ -179,6 +181,10 @@ def test_first_login_forces_a_password_change_and_the_new_password_works(
     expect(page.locator("header")).to_contain_text("admin")
     console.open("/hosts")
     expect(page.locator("main")).to_contain_text(t(NO_HOSTS))
+    # The command as it runs on the server: with this server's data folder (issue 13 item 9).
+    expect(page.locator("main code")).to_have_text(
+        f"xunjian server token create --data {console_server.data.resolve()}"
+    )
 
     console.log_out()
     assert console.path() == "/login"
@@ -248,10 +254,9 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
             row = _row_for(page, hostname)
             if row.count() != 1:
                 return False
-            cells = row.locator("td")
-            return cells.nth(1).inner_text() == t("online") and cells.nth(2).inner_text() != t(
-                "never"
-            )
+            state = row.locator("td.col-state").inner_text()
+            last_seen = row.locator("td.col-optional").first.inner_text()
+            return state == t("online") and last_seen != t("never")
 
         wait_for("the host online on the hosts page", online_with_results, timeout=120)
         # Wait for the first scan, then read the page that shows it.
@@ -262,10 +267,10 @@ def test_hosts_and_host_pages_show_a_live_scan_of_this_machine(
         console.open("/hosts")
         expect(page.locator("main h1")).to_have_text(f"{t('Hosts')} (1)")
         row = _row_for(page, hostname)
-        failing_cell = row.locator("td").nth(5)
+        failing_cell = row.locator("td.num")
         failing = int(failing_cell.inner_text())
         if failing:
-            expect(failing_cell).to_have_class("fail")
+            expect(failing_cell).to_have_class(re.compile(r"\bfail\b"))
         assert_styled(page)
         screenshot(page, "05-hosts")
 

@@ -250,3 +250,43 @@ def test_a_defaced_page_that_lost_its_required_keyword_shows_both_failures(
     expect(page.locator("pre.mon-diff").first).to_contain_text("+Hacked by Anonymous")
     screenshot(page, "monitors-keyword-and-tamper")
     page.context.close()
+
+
+@pytest.mark.server_config(monitor_allowed_networks=["127.0.0.0/8"])
+def test_an_address_without_a_scheme_comes_back_on_the_form_offered_with_https(
+    browser: Any, console_server: ServerUnderTest, site: Site
+) -> None:
+    """Issue 13 item 7: a person types the address as people write it; the form comes back
+    (not a bare error page) with the reason beside the field in Chinese, what they typed kept,
+    and the address offered with https://. Correcting it to the test site's http:// address
+    saves the monitor."""
+    page = first_admin_page(browser, console_server, ADMIN_PASSWORD)
+    page.goto(console_server.url + "/monitors")
+    form = page.locator("form#add-monitor")
+    form.locator("input[name=url]").fill("www.school.edu.cn")
+    form.locator("input[name=name]").fill(PAGE_NAME)
+    form.locator("input[name=keyword]").fill("欢迎")
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    form = page.locator("form#add-monitor")
+    url_field = form.locator("input[name=url]")
+    expect(url_field).to_have_value("https://www.school.edu.cn")
+    expect(url_field).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("#error-url")).to_have_text(
+        t(
+            "An address starts with http:// or https://. It now reads %(url)s: "
+            "check it and save again."
+        )
+        % {"url": "https://www.school.edu.cn"}
+    )
+    expect(form.locator("#error-url")).to_be_visible()
+    expect(form.locator("input[name=name]")).to_have_value(PAGE_NAME)
+    expect(form.locator("input[name=keyword]")).to_have_value("欢迎")
+    expect(page.locator("header nav")).to_be_visible()
+
+    url_field.fill(site.url())
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    assert re.search(r"/monitors/\d+\?saved=1$", page.url), page.url
+    expect(page.locator("main h1")).to_have_text(PAGE_NAME)
+    page.context.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -58,4 +59,18 @@ def test_this_week_so_far_and_the_public_key(
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+    # The auditor's tables in the page's language (issue 13 item 14): a zip of CSV files, one
+    # table each, with Chinese headers and a table per POLICY.md rule.
+    with page.expect_download() as downloading:
+        row.locator('a[data-format="csv"]').click()
+    assert downloading.value.suggested_filename == f"xunjian-weekly-{week}-zh-csv.zip"
+    tables = tmp_path / "report.zip"
+    downloading.value.save_as(tables)
+    with zipfile.ZipFile(tables) as archive:
+        names = archive.namelist()
+        assert names[:4] == ["01-facts.csv", "02-groups.csv", "03-hosts.csv", "04-results.csv"]
+        assert any(name.startswith("05-rule-E") for name in names)
+        header = archive.read("04-results.csv").decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("结果,严重性,分组,主机名,主机编号,检查项,检查项编号,制度条款")
     page.context.close()

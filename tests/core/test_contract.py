@@ -258,3 +258,5 @@ def test_the_check_librarys_copy_of_the_result_values_is_the_contracts() -> None
     assert model.MAX_RESOURCE_CHARS == contract.RESOURCE_MAX
     assert model.MAX_MESSAGE_CHARS == contract.MESSAGE_MAX
     assert model.MAX_EVIDENCE_BYTES == contract.EVIDENCE_MAX_BYTES
+    assert model.MAX_MESSAGE_PARAMS == contract.MESSAGE_PARAMS_MAX
+    assert model.MAX_MESSAGE_PARAM_CHARS == contract.MESSAGE_PARAM_MAX

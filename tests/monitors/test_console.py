@@ -26,8 +26,12 @@ def person(server: Server, name: str, role: str) -> FlaskClient:
     return client
 
 
-def form(client: FlaskClient, path: str, page: str, **fields: str):
-    return client.post(path, data={**fields, "csrf_token": csrf_from(client, page)})
+def form(client: FlaskClient, path: str, page: str, language: str = "en", **fields: str):
+    return client.post(
+        path,
+        data={**fields, "csrf_token": csrf_from(client, page)},
+        headers={"Accept-Language": language},
+    )
 
 
 def page(client: FlaskClient, path: str, language: str = "en") -> str:
@@ -115,7 +119,75 @@ def test_the_forms_bounds_come_from_the_settings_model(server: Server) -> None:
     assert re.search(r'name="url" maxlength="2000"', html)
     answer = form(olga, "/monitors", "/monitors", url="http://127.0.0.1:9/", interval_seconds="4")
     assert answer.status_code == 400
-    assert "interval_seconds: expected `int` &gt;= 5" in answer.get_data(as_text=True)
+    assert field_error(answer.get_data(as_text=True), "interval_seconds") == "At least 5."
     answer = form(olga, "/monitors", "/monitors", url="http://127.0.0.1:9/", max_ms="x")
     assert answer.status_code == 400
-    assert "max_ms: expected `int | null`" in answer.get_data(as_text=True)
+    assert field_error(answer.get_data(as_text=True), "max_ms") == "Write a whole number."
+
+
+def field_error(html: str, field: str) -> str | None:
+    """The sentence shown beside a form field (monitors/field.html), or None."""
+    found = re.search(
+        rf'<p class="field-error error" id="error-{field}" role="alert">([^<]*)</p>', html
+    )
+    return None if found is None else found.group(1)
+
+
+def test_a_refused_form_comes_back_with_the_typed_values_and_the_reason_beside_the_field(
+    server: Server,
+) -> None:
+    """Issue 13 item 7: no bare 400 page; the values stay, the reason is in the person's
+    language beside its field, and an address without a scheme is offered with https://."""
+    olga = person(server, "olga", "operator")
+    answer = form(
+        olga,
+        "/monitors",
+        "/monitors",
+        url="www.school.edu.cn",
+        name="School home",
+        keyword="欢迎",
+        interval_seconds="60",
+    )
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert 'id="add-monitor"' in html and "<h1>Monitors</h1>" in html
+    assert field_error(html, "url") == (
+        "An address starts with http:// or https://. It now reads https://www.school.edu.cn: "
+        "check it and save again."
+    )
+    assert 'name="url" maxlength="2000" required value="https://www.school.edu.cn"' in html
+    assert 'aria-invalid="true" aria-describedby="error-url"' in html
+    assert 'value="School home"' in html and 'value="欢迎"' in html and 'value="60"' in html
+    assert "School home" not in page(olga, "/monitors")
+
+    chinese = form(olga, "/monitors", "/monitors", "zh", url="https://u:p@www.school.edu.cn/")
+    assert chinese.status_code == 400
+    assert field_error(chinese.get_data(as_text=True), "url") == (
+        "地址中不能带用户名或密码（user:password@）。"
+    )
+
+    # The same on a monitor's settings form: its other values kept as typed.
+    added = form(olga, "/monitors", "/monitors", url="http://127.0.0.1:9/", name="Lab")
+    assert added.status_code == 303
+    path = added.headers["Location"].split("?")[0]
+    answer = form(
+        olga, path, path, url="intranet.school.local/", name="Lab renamed", timeout_seconds="0"
+    )
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert 'value="https://intranet.school.local/"' in html and 'value="Lab renamed"' in html
+    answer = form(olga, path, path, url="http://127.0.0.1:9/", name="Lab", timeout_seconds="0")
+    assert answer.status_code == 400
+    assert field_error(answer.get_data(as_text=True), "timeout_seconds") == "At least 1."
+    assert monitor(server, int(path.rsplit("/", 1)[1]))["name"] == "Lab"
+
+
+def test_a_refused_word_list_comes_back_as_typed_with_the_reason(server: Server) -> None:
+    adam = person(server, "adam", "admin")
+    long_word = "很" * 101
+    answer = form(adam, "/monitors/words", "/monitors", "zh", words=f"博彩\n{long_word}")
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert field_error(html, "words") == "每个词语最多 100 个字符。"
+    assert long_word in html and 'aria-describedby="error-words"' in html
+    assert long_word not in page(adam, "/monitors")  # nothing was saved

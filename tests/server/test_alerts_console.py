@@ -301,3 +301,86 @@ def test_a_failing_checks_alert_says_what_to_do_in_the_persons_language(
     chinese = client.get(f"/alerts/{failing}", headers={"Accept-Language": "zh-CN"})
     text = chinese.get_data(as_text=True)
     assert "整改建议" in text and entry["remediation"]["zh"] in text
+
+
+def test_bulk_acknowledge_and_resolve_with_one_comment(server: Server, agent: SignedAgent) -> None:
+    """Issue 13 item 8: the ticked alerts of a list page changed at once, each as on its own
+    page (and an operation log entry of its own); one resolved already is left and counted."""
+    send(
+        agent,
+        [
+            result("accounts.uid0_extra", "fail", "user:toor", severity="critical"),
+            result("accounts.uid0_extra", "fail", "user:evil", severity="critical"),
+            result("firewall.enabled", "fail", "host"),
+        ],
+    )
+    with server.state.sessions() as session:
+        ids = sorted(session.scalars(select(Alert.id)))
+    assert len(ids) == 3
+    olga = person(server, "olga", "operator")
+    assert post(olga, f"/alerts/{ids[2]}/resolve", ids[2]).status_code in (302, 303)
+
+    def bulk(client: FlaskClient, **fields: object):
+        return client.post(
+            "/alerts/bulk",
+            data={**fields, "csrf_token": csrf(client, "/alerts")},
+            headers=EN,
+        )
+
+    answer = bulk(olga, action="ack", alert=[str(i) for i in ids], comment="known, fixing")
+    assert answer.status_code == 303
+    assert "done=ack" in answer.headers["Location"] and "changed=2" in answer.headers["Location"]
+    listing = page(olga, answer.headers["Location"])
+    assert "2 alert(s) acknowledged. 1 were resolved already and were left as they are." in listing
+    with server.state.sessions() as session:
+        alerts = {a.id: a for a in session.scalars(select(Alert))}
+    assert [alerts[i].acknowledged_by for i in ids[:2]] == ["olga", "olga"]
+    assert alerts[ids[2]].acknowledged_by is None
+    bulk_entries = [e for e in oplog(server) if '"bulk"' in (e.details or "")]
+    assert sorted((e.target, e.outcome) for e in bulk_entries) == [
+        (f"alert:{ids[0]}", "ok"),
+        (f"alert:{ids[1]}", "ok"),
+        (f"alert:{ids[2]}", "refused"),
+    ]
+    for alert_id in ids[:2]:
+        assert "known, fixing" in page(olga, f"/alerts/{alert_id}")
+
+    assert bulk(olga, action="resolve", alert=[str(ids[0])]).status_code == 303
+    assert bulk(olga, action="delete", alert=[str(ids[0])]).status_code == 400
+    assert bulk(olga, action="ack").status_code == 400
+    assert bulk(olga, action="ack", alert=["x"]).status_code == 400
+    audrey = person(server, "audrey", "auditor")
+    assert bulk(audrey, action="ack", alert=[str(ids[1])]).status_code == 403
+    assert 'name="alert"' not in page(audrey, "/alerts")
+
+
+def test_an_alert_says_its_sentence_in_the_persons_language(
+    server: Server, agent: SignedAgent
+) -> None:
+    """Issue 13 item 5: a failed check's alert whose result came as a message id reads in the
+    page's language on the list and on its page; one without stays the agent's English."""
+    said = result("accounts.uid0_extra", "fail", "user:toor", severity="critical")
+    said.update(
+        message="account toor has UID 0, so it holds every power root holds",
+        message_id="accounts.uid0_extra",
+        params={"user": "toor"},
+    )
+    plain = result("firewall.host_firewall", "fail")
+    send(agent, [said, plain])
+    with server.state.sessions() as session:
+        ids = {a.check_id: a.id for a in session.scalars(select(Alert))}
+    olga = person(server, "olga", "operator")
+
+    def text(path: str, language: str) -> str:
+        answer = olga.get(path, headers={"Accept-Language": language})
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    chinese = "账户 toor 的 UID 为 0，拥有与 root 相同的全部权限"
+    page_zh = text(f"/alerts/{ids['accounts.uid0_extra']}", "zh-CN")
+    assert f'<pre class="alert-message">{chinese}</pre>' in page_zh
+    assert chinese in text("/alerts", "zh-CN")
+    assert "account toor has UID 0" in text(f"/alerts/{ids['accounts.uid0_extra']}", "en")
+    assert "firewall.host_firewall fail" in text(
+        f"/alerts/{ids['firewall.host_firewall']}", "zh-CN"
+    )

@@ -16,13 +16,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
 from server.alerts.models import Alert
-from server.fleet.jobs import FRESH_SECONDS, REFRESH_SECONDS, refresh_compliance
+from server.fleet.jobs import FRESH_SECONDS, REFRESH_SECONDS, local_day, refresh_compliance
 from server.fleet.models import ComplianceDaily, SnapshotDay
 from server.oplog.models import OplogEntry
 from server.store.accounts import create_user
 from server.store.agents import get_or_create_group, revoke_agent
 from server.store.models import Agent, Inventory, LatestResult, utcnow
 from tests.server.conftest import Server, SignedAgent
+from tests.server.test_api import api_token
 from tests.server.test_console import NEW_PASSWORD, change_password, csrf_from, log_in
 
 ZH = {"Accept-Language": "zh-CN"}
@@ -93,7 +94,7 @@ def recount(server: Server) -> None:
     now = utcnow()
     if taken is not None:
         now = max(now, taken + datetime.timedelta(seconds=REFRESH_SECONDS + 1))
-    assert refresh_compliance(server.state.engine, now)
+    assert refresh_compliance(server.state.engine, now, zone=server.state.config.console_timezone)
 
 
 @pytest.fixture
@@ -285,7 +286,7 @@ def test_one_count_per_lease_across_processes(
 def test_chart_draws_one_point_per_week_with_a_count(
     server: Server, admin: FlaskClient, fleet: dict[str, SignedAgent]
 ) -> None:
-    today = utcnow().date()
+    today = local_day(utcnow(), server.state.config.console_timezone)  # the chart's days
     with server.state.sessions() as session:
         office = get_or_create_group(session, "office").id
         # Two counts in one week four weeks ago (the later one is the week's), one two weeks
@@ -366,10 +367,44 @@ def test_hosts_list_shows_failing_counts_and_keeps_filters_in_links(
 ) -> None:
     body = page(admin, "/hosts?group=office")
     row = re.search(rf'<tr data-host="{fleet["office-a"].agent_id}">(.*?)</tr>', body, re.S)
-    assert row is not None and '<td class="fail">1</td>' in row.group(1)
+    assert row is not None and '<td class="num fail">1</td>' in row.group(1)
     assert '<option value="office" selected>' in body
     assert "Clear the filters" in body
     assert "No host matches these filters." in page(admin, "/hosts?group=default")
+
+
+def test_hosts_list_sorts_by_a_column_and_shows_address_and_short_id(
+    server: Server, admin: FlaskClient, fleet: dict[str, SignedAgent]
+) -> None:
+    """Issue 13 item 8: a column's header sorts the list (again: the other way); each row shows
+    the host's address from its inventory and the start of its id."""
+
+    def order(query: str) -> list[str]:
+        body = page(admin, f"/hosts{query}")
+        return [
+            name
+            for agent_id in re.findall(r'<tr data-host="([^"]+)"', body)
+            for name, agent in fleet.items()
+            if agent.agent_id == agent_id
+        ]
+
+    assert order("") == ["gone-1", "lab-1", "office-a", "office-b"]
+    assert order("?sort=-name") == ["office-b", "office-a", "lab-1", "gone-1"]
+    # lab-1 has not been seen for two days; the others reported just now.
+    assert order("?sort=seen")[0] == "lab-1"
+    assert order("?sort=-seen")[-1] == "lab-1"
+    assert order("?sort=-group") == ["office-a", "office-b", "gone-1", "lab-1"]
+    failing_first = order("?sort=-failing&group=office")
+    assert failing_first == ["office-a", "office-b"]  # 1 failing check, then 0
+    assert order("?sort=failing&group=office") == ["office-b", "office-a"]
+    body = page(admin, "/hosts?sort=-failing&group=office")
+    assert 'aria-sort="descending"' in body and "sort=failing" in body  # the next click
+    lab = fleet["lab-1"].agent_id
+    row = re.search(rf'<tr data-host="{lab}">(.*?)</tr>', page(admin, "/hosts"), re.S)
+    assert row is not None
+    assert '<td class="col-address"><code>10.9.8.7</code></td>' in row.group(1)
+    assert f'<small class="host-id" title="{lab}">{lab[:8]}</small>' in row.group(1)
+    page(admin, "/hosts?sort=address", status=400)
 
 
 def test_failing_checks_count_checks_not_resources(server: Server, admin: FlaskClient) -> None:
@@ -382,7 +417,7 @@ def test_failing_checks_count_checks_not_resources(server: Server, admin: FlaskC
     assert answer.status_code == 200
     body = page(admin, "/hosts")
     row = re.search(rf'<tr data-host="{host.agent_id}">(.*?)</tr>', body, re.S)
-    assert row is not None and '<td class="fail">1</td>' in row.group(1)
+    assert row is not None and '<td class="num fail">1</td>' in row.group(1)
 
 
 def add_hosts(server: Server, count: int, group: str = "default") -> list[str]:
@@ -677,3 +712,52 @@ def test_check_page_pages_failing_hosts(server: Server, admin: FlaskClient) -> N
     assert re.search(r'<td class="num">2</td>', first)  # two failing resources each
     assert host_ids(page(admin, "/checks/password.max_age?page=2")) == ids[50:]
     page(admin, "/checks/password.max_age?page=3", 404)
+
+
+def test_a_result_sent_as_a_message_id_reads_in_the_persons_language(
+    server: Server, admin: FlaskClient
+) -> None:
+    """Issue 13 item 5: the agent sends the sentence's id and parameters (and its English);
+    the host page says it in the page's language, the API passes the id on, and a sentence
+    this server does not know stays the agent's English."""
+    host = server.enroll("pc-words")
+    said = results(("firewall.host_firewall", "fail"), ("future.check", "fail"))
+    said[0].update(
+        message="the host firewall (nftables) accepts inbound traffic by default; set the "
+        "input policy to drop",
+        message_id="firewall.accepts_inbound",
+        params={"backends": "nftables"},
+    )
+    said[1].update(message="something new", message_id="future.sentence", params={"x": "1"})
+    answer = host.send_report(host.report(results=said))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    def sentences(language: dict[str, str]) -> dict[str, str]:
+        body = page(admin, f"/hosts/{host.agent_id}", **language)
+        found = re.findall(
+            r'<a href="/checks/([a-z0-9_.-]+)">.*?<td class="wrap result-message">([^<]*)',
+            body,
+            re.S,
+        )
+        return dict(found)
+
+    chinese = sentences(ZH)
+    assert chinese["firewall.host_firewall"] == (
+        "主机防火墙（nftables）默认接受入站流量；请将入站策略设为 drop"
+    )
+    assert chinese["future.check"] == "something new"
+    assert sentences(EN)["firewall.host_firewall"] == said[0]["message"]
+
+    token = api_token(server)
+    listed = server.client().get(
+        f"/api/v1/hosts/{host.agent_id}/results", headers={"Authorization": f"Bearer {token}"}
+    )
+    by_check = {r["check_id"]: r for r in listed.get_json()["results"]}
+    assert by_check["firewall.host_firewall"]["message_id"] == "firewall.accepts_inbound"
+    assert by_check["firewall.host_firewall"]["params"] == {"backends": "nftables"}
+
+    bad = results(("firewall.host_firewall", "fail"))
+    bad[0].update(message_id="Not An Id", params={})
+    refused = host.send_report(host.report(results=bad))
+    assert refused.status_code == 400
+    assert "results[0].message_id" in refused.get_data(as_text=True)

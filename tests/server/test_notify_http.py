@@ -139,7 +139,7 @@ def test_webhook_carries_the_digest_as_its_own_kind(receiver: StartReceiver) -> 
     text = payload["text"]
     assert text.startswith("[日报 / daily digest] 页面巡检 2026-11-23 / Page checks 2026-11-23\n")
     assert "类型 / Kind: 每日页面巡检 / daily page digest" in text
-    assert "生成时间 / Sent: 2026-11-23 08:30:00+08:00" in text
+    assert "生成时间 / Sent: 2026-11-23 08:30:00 UTC+08:00" in text
     assert "消息编号 / Reference: digest-2026-11-23" in text
     # Not an alert of any level, and not numbered as one.
     assert "级别" not in text and "Severity" not in text and "告警编号" not in text
@@ -399,7 +399,7 @@ def test_wecom_digest_is_titled_as_a_daily_report(receiver: StartReceiver) -> No
         '### <font color="info">[daily digest] Page checks 2026-11-23</font>\n'
     )
     assert '> Kind: <font color="comment">daily page digest</font>' in content
-    assert '> Sent: <font color="comment">2026-11-23 08:30:00+08:00</font>' in content
+    assert '> Sent: <font color="comment">2026-11-23 08:30:00 UTC+08:00</font>' in content
     assert "Severity" not in content and "> Alert:" not in content
 
 
@@ -512,7 +512,7 @@ def test_feishu_digest_is_titled_as_a_daily_report(receiver: StartReceiver) -> N
     assert zh[:4] == [
         "类型: 每日页面巡检",
         "对象: 页面监控 / page monitors",
-        "生成时间: 2026-11-23 08:30:00+08:00",
+        "生成时间: 2026-11-23 08:30:00 UTC+08:00",
         "消息编号: digest-2026-11-23",
     ]
     en = [e["text"] for p in post["en_us"]["content"] for e in p]

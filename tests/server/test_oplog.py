@@ -7,6 +7,7 @@ import argparse
 import datetime
 import itertools
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -451,6 +452,8 @@ def test_verify_command_reports_count_and_checkpoint(
     assert verify_command(argparse.Namespace(data=server.data, public_key=None)) == 0
     out = capsys.readouterr().out
     assert "intact: 6 entries" in out and "last checkpoint: entry 5, periodic" in out
+    # Its time in the console's zone, named (issue 13 item 6).
+    assert re.search(r"signed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d Asia/Shanghai by key", out), out
     assert "1 newer entries are chained but not yet signed" in out
 
     sql(server, "UPDATE oplog_entries SET outcome = 'ok', reason = 'edited' WHERE seq = 2")

@@ -8,8 +8,10 @@ import csv
 import datetime
 import io
 import json
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,9 +23,9 @@ from sqlalchemy import select, update
 
 from server.oplog.models import OplogEntry
 from server.reports.collect import NO_REPORT, collect_week
-from server.reports.formats import write_csv, write_xlsx
 from server.reports.generate import build_files
 from server.reports.models import WeeklyReport
+from server.reports.readable import CheckText, Readable, write_csv_zip, write_xlsx
 from server.reports.signing import ensure_report_key
 from server.reports.verify import (
     ReportInvalid,
@@ -326,49 +328,96 @@ def test_report_verify_command_runs_without_flask_or_sqlalchemy(
     assert status == 1 and "content was changed" in out
 
 
-def test_csv_has_a_bom_chinese_text_and_no_formulas(
-    server: Server, fleet: dict[str, SignedAgent], tmp_path: Path
-) -> None:
+# The registry's words for the fleet's made-up checks: titles, remediations and the rules.
+CHECKS = {
+    "c.zero": CheckText(
+        {"zh": "零号检查", "en": "Check zero"}, {"zh": "修好它", "en": "Fix it"}, ("E4",)
+    ),
+    "c.one": CheckText(
+        {"zh": "一号检查", "en": "Check one"}, {"zh": "改", "en": "Change"}, ("E4", "E8")
+    ),
+}
+
+
+def readable(server: Server, tmp_path: Path, language: str) -> Readable:
     week, _start = last_week()
     data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
+    return Readable(data, language, "Asia/Shanghai", CHECKS)
+
+
+def test_csv_is_a_zip_of_one_table_a_file_in_the_readers_language(
+    server: Server, fleet: dict[str, SignedAgent], tmp_path: Path
+) -> None:
+    """Issue 13 item 14: facts, groups, hosts, results and one file per rule, each a table of
+    its own, in Chinese here: words for statuses, check titles, remediation on failures, rule
+    ids, times in the zone the headers name; no formulas."""
     out = io.BytesIO()
-    write_csv(data, out)
-    raw = out.getvalue()
-    assert raw.startswith(b"\xef\xbb\xbf")
-    text = raw.decode("utf-8-sig")
-    assert "教室-b" in text and "张三" in text
-    blocks = text.split("\r\n\r\n")
-    assert len(blocks) == 3
-    summary = list(csv.DictReader(io.StringIO(blocks[1])))
-    assert [line["group"] for line in summary] == ["default", "lab", "(all)"]
-    results = list(csv.DictReader(io.StringIO(blocks[2])))
-    assert results[0]["status"] == "fail"
-    assert len(results) == data.row_count == 6
-    injected = next(
-        line for line in results if line["hostname"] == "教室-b" and line["check_id"] == "c.zero"
+    write_csv_zip(readable(server, tmp_path, "zh"), out)
+    archive = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    assert archive.namelist() == [
+        "01-facts.csv",
+        "02-groups.csv",
+        "03-hosts.csv",
+        "04-results.csv",
+        "05-rule-E4.csv",
+        "06-rule-E8.csv",
+    ]
+
+    def table(name: str) -> list[dict[str, str]]:
+        raw = archive.read(name)
+        assert raw.startswith(b"\xef\xbb\xbf")
+        return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+    assert [line["分组"] for line in table("02-groups.csv")] == ["default", "lab"]
+    results = table("04-results.csv")
+    assert len(results) == 6
+    first = results[0]
+    assert (first["结果"], first["检查项编号"], first["检查项"], first["制度条款"]) == (
+        "未通过",
+        "c.one",
+        "一号检查",
+        "E8",  # the rules the agent's result named
     )
-    assert injected["message"].startswith("'=cmd")
+    assert first["严重性"] == "严重" and first["整改建议"] == "改"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", first["本周首次发现 (Asia/Shanghai)"])
+    passing = next(line for line in results if line["结果"] == "通过")
+    assert passing["整改建议"] == ""  # remediation only where something is to be done
+    assert passing["说明"].startswith("'=cmd")
+    assert any(line["结果"] == "无报告" and line["主机名"] == "pc-silent" for line in results)
+    e4 = {
+        line["主机名"]: (line["是否符合"], line["未通过的检查项"])
+        for line in table("05-rule-E4.csv")
+    }
+    assert e4 == {
+        "pc-a": ("不符合", "c.one, c.zero"),
+        "教室-b": ("符合", ""),
+        "pc-silent": ("本周无报告", ""),
+    }
+    e8 = {line["主机名"]: line["是否符合"] for line in table("06-rule-E8.csv")}
+    assert e8 == {"pc-a": "不符合", "教室-b": "未判定", "pc-silent": "本周无报告"}
+    facts = {line["项目"]: line["内容"] for line in table("01-facts.csv")}
+    assert facts["时区"].startswith("Asia/Shanghai (UTC+08:00)")
 
 
-def test_xlsx_has_summary_hosts_and_results_sheets(
+def test_xlsx_has_a_sheet_per_table_in_english(
     server: Server, fleet: dict[str, SignedAgent], tmp_path: Path
 ) -> None:
     from openpyxl import load_workbook
 
-    week, _start = last_week()
-    data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
     path = tmp_path / "week.xlsx"
     with path.open("wb") as out:
-        write_xlsx(data, out)
+        write_xlsx(readable(server, tmp_path, "en"), out)
     book = load_workbook(path, read_only=True)
-    assert book.sheetnames == ["Summary", "Hosts", "Results"]
+    assert book.sheetnames == ["Report", "Groups", "Hosts", "Results", "Rule E4", "Rule E8"]
     results = list(book["Results"].iter_rows(values_only=True))
-    assert results[0][0] == "status" and len(results) == 1 + data.row_count
-    assert results[1][0] == "fail"
+    assert results[0][:3] == ("Result", "Severity", "Group") and len(results) == 7
+    assert results[1][0] == "fail" and results[1][5] == "Check one"
+    assert results[1][10] == "Change"
     cells = [value for row in results for value in row if isinstance(value, str)]
     assert any(value.startswith("'=cmd") for value in cells)
-    hosts = list(book["Hosts"].iter_rows(values_only=True))
-    assert len(hosts) == 4
+    rule = list(book["Rule E4"].iter_rows(values_only=True))
+    assert rule[0] == ("Group", "Host name", "Host id", "Complies", "Failing checks")
+    assert rule[1][:2] == ("default", "pc-a") and rule[1][3] == "does not comply"
     book.close()
 
 
@@ -463,13 +512,18 @@ def test_api_serves_each_format_to_auditors_keeps_the_week_and_logs_it(
     assert verify_file(signed, server.data / "report-signing.pub").hosts == 3
     report_id = answer.headers["X-Report-Id"]
 
-    answer = client.get(f"{path}?week={week}&format=csv", headers=auditor)
+    answer = client.get(f"{path}?week={week}&format=csv&lang=zh", headers=auditor)
     assert answer.status_code == 200
-    assert answer.headers["Content-Type"].startswith("text/csv")
-    assert answer.get_data().startswith(b"\xef\xbb\xbf")
+    assert answer.headers["Content-Type"] == "application/zip"
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="xunjian-weekly-{week}-zh-csv.zip"'
+    )
+    members = zipfile.ZipFile(io.BytesIO(answer.get_data())).namelist()
+    assert "04-results.csv" in members
     assert answer.headers["X-Report-Id"] == report_id  # the kept report, not a new one
-    answer = client.get(f"{path}?week={week}&format=xlsx", headers=auditor)
+    answer = client.get(f"{path}?week={week}&format=xlsx&lang=en", headers=auditor)
     assert answer.status_code == 200 and answer.get_data()[:2] == b"PK"
+    assert "-en.xlsx" in answer.headers["Content-Disposition"]
 
     # The same signed file again: kept, identical.
     again = client.get(f"{path}?week={week}&format=json", headers=auditor)
@@ -486,7 +540,13 @@ def test_api_serves_each_format_to_auditors_keeps_the_week_and_logs_it(
     assert {entry.actor for entry in exports} == {"audrey"}
     assert all(entry.outcome == "ok" for entry in exports)
     stored = list((server.data / "reports").iterdir())
-    assert {item.name.split(".", 1)[1] for item in stored} == {"csv.gz", "json.gz", "xlsx"}
+    assert {item.name.split(".", 1)[1] for item in stored} == {
+        "csv-zh",
+        "csv-en",
+        "xlsx-zh",
+        "xlsx-en",
+        "json.gz",
+    }
     assert all(item.stat().st_mode & 0o777 == 0o600 for item in stored)
 
 
@@ -565,3 +625,48 @@ def test_running_week_is_served_but_not_kept(server: Server, agent: SignedAgent)
         assert session.scalars(select(WeeklyReport)).all() == []
     leftovers = [item for item in (server.data / "reports").iterdir()]
     assert leftovers == []
+
+
+def test_a_sentence_sent_by_id_reads_in_the_reports_language(
+    server: Server, tmp_path: Path
+) -> None:
+    """Issue 13 items 5 and 14: the Results table says a result sent as a message id in the
+    reader's language; the signed JSON keeps its columns (and the English message)."""
+    week, start = last_week()
+    host = server.enroll("pc-fw")
+    said = _result("firewall.host_firewall", "fail", "english sentence", {})
+    said.update(message_id="firewall.no_kernel_filter", params={})
+    send(host, start + datetime.timedelta(days=1), [said])
+    data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
+    chinese = [row[9] for row in Readable(data, "zh", "Asia/Shanghai", CHECKS)._results()]
+    assert "主机防火墙未启用：内核没有入站过滤规则" in chinese
+    english = [row[9] for row in Readable(data, "en", "Asia/Shanghai", CHECKS)._results()]
+    assert "no host firewall is active: the kernel has no input filter" in english
+    report = _json_report(server, week, tmp_path)
+    assert all(len(row) == len(report["columns"]) for row in report["rows"])
+    assert "english sentence" in {row[report["columns"].index("message")] for row in report["rows"]}
+
+
+def test_the_weeks_site_crawls_are_a_table_of_their_own(
+    server: Server, fleet: dict[str, SignedAgent], tmp_path: Path
+) -> None:
+    """Where the report carries E13's site crawls (``e13_sites``, from site health), the
+    readable forms give them a table in the language."""
+    week, _start = last_week()
+    data = collect_week(server.state.engine, week, ZONE, tmp_path, "tests")
+    data.meta["e13_sites"] = [
+        {
+            "site": "school",
+            "start_url": "https://www.school.edu.cn/",
+            "status": "fail",
+            "crawled_at": "2026-11-20T02:00:00Z",
+            "pages": 120,
+            "broken_links": 3,
+        }
+    ]
+    tables = {table.key: table for table in Readable(data, "zh", "Asia/Shanghai", CHECKS).tables()}
+    sites = tables["sites"]
+    assert sites.title == "网站健康（E13）"
+    assert list(sites.rows()) == [
+        ["school", "https://www.school.edu.cn/", "未通过", 3, 120, "2026-11-20 10:00"]
+    ]

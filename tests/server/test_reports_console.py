@@ -4,8 +4,10 @@ in the operation log); operators are refused; bad weeks are refused and logged."
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
@@ -77,8 +79,13 @@ def test_auditor_generates_lists_and_downloads(server: Server, agent: SignedAgen
         f'attachment; filename="xunjian-weekly-{week}.json"'
     )
     verify_document(json.loads(answer.get_data()))
-    answer = client.get(f"/reports/{row.id}/csv")
-    assert answer.get_data().startswith(b"\xef\xbb\xbf")
+    # CSV in the page's language: a zip of tables with Chinese headers.
+    answer = client.get(f"/reports/{row.id}/csv", headers={"Accept-Language": "zh-CN"})
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="xunjian-weekly-{week}-zh-csv.zip"'
+    )
+    results = zipfile.ZipFile(io.BytesIO(answer.get_data())).read("04-results.csv")
+    assert results.decode("utf-8-sig").startswith("结果,严重性,分组,主机名")
     assert client.get(f"/reports/{row.id}/pdf").status_code == 404
     assert client.get("/reports/999999/csv").status_code == 404
 

@@ -6,8 +6,10 @@ report once and purge the operation log once."""
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -110,9 +112,12 @@ def test_auditor_downloads_verifies_and_jobs_run_once(
         refused = run_cli("report", "verify", str(tampered), check=False)
         assert refused.returncode == 1 and "changed" in refused.stdout
 
-        answer = server.api(auditor, "GET", f"/api/v1/reports/weekly?week={week}&format=csv")
-        assert answer.status == 200 and answer.body.startswith(b"\xef\xbb\xbf")
-        assert "lab-pc-01" in answer.body.decode("utf-8-sig")
+        answer = server.api(
+            auditor, "GET", f"/api/v1/reports/weekly?week={week}&format=csv&lang=en"
+        )
+        assert answer.status == 200 and answer.body.startswith(b"PK")  # a zip of tables
+        hosts = zipfile.ZipFile(io.BytesIO(answer.body)).read("03-hosts.csv")
+        assert hosts.startswith(b"\xef\xbb\xbf") and "lab-pc-01" in hosts.decode("utf-8-sig")
         assert server.api(operator, "GET", path).status == 403
         assert server.api(auditor, "GET", "/api/v1/reports/weekly?week=2026-47").status == 400
 

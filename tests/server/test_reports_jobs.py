@@ -207,7 +207,8 @@ def test_the_scheduled_report_of_a_week_is_unique(server: Server, agent: SignedA
     assert keep_week(engine, data, week, ZONE, "console", "c") is not None
     with server.state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WeeklyReport)) == 2
-    assert len(list((data / "reports").iterdir())) == 6  # two reports, three files each
+    # two reports, five files each: JSON, and CSV and XLSX in Chinese and in English
+    assert len(list((data / "reports").iterdir())) == 10
 
 
 def test_nothing_to_report_on_a_new_server(server: Server) -> None:

@@ -35,6 +35,11 @@ def whole(pattern: str) -> str:
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CHECK_ID_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,127}"
 RULE_TAG_PATTERN = r"[A-Za-z0-9_.:-]+"  # POLICY.md tags such as E4
+# A result's sentence as an id and its parameters (checks/messages.py holds the sentences in
+# Chinese and English): the server renders it in the reader's language; ``message`` keeps the
+# agent's English for logs, ``xunjian scan`` and a server that does not know the id.
+MESSAGE_ID_PATTERN = r"[a-z0-9][a-z0-9_.-]{0,127}"
+MESSAGE_PARAM_NAME_PATTERN = r"[a-z_][a-z0-9_]{0,31}"
 REPORT_KIND_PATTERN = r"[a-z][a-z0-9_]*"
 PLATFORM_PATTERN = r"[a-z0-9_-]+"
 COMMAND_TYPE_PATTERN = r"[a-z][a-z0-9_]{0,31}"
@@ -47,6 +52,9 @@ MAX_RESULTS = 2000
 CHECK_ID_MAX = 128
 RESOURCE_MAX = 200
 MESSAGE_MAX = 1000
+MESSAGE_ID_MAX = 128
+MESSAGE_PARAMS_MAX = 16  # parameters of one message
+MESSAGE_PARAM_MAX = 300  # characters of one parameter's text
 EVIDENCE_MAX_BYTES = 16 * 1024  # encoded: compact UTF-8
 INVENTORY_MAX_BYTES = 1024 * 1024
 JSON_MAX_DEPTH = 16  # evidence and inventory

@@ -49,7 +49,12 @@ from xunjian.core.contract import (
     MAX_SENSITIVE_WORDS,
     MAX_SPOOL_DEPTH,
     MAX_WATCH_FOLDERS,
+    MESSAGE_ID_MAX,
+    MESSAGE_ID_PATTERN,
     MESSAGE_MAX,
+    MESSAGE_PARAM_MAX,
+    MESSAGE_PARAM_NAME_PATTERN,
+    MESSAGE_PARAMS_MAX,
     MONITOR_ID_MAX,
     MONITOR_INTERVAL_BOUNDS,
     MONITOR_REDIRECT_BOUNDS,
@@ -90,6 +95,14 @@ Uuid = Annotated[str, Meta(pattern=whole(UUID_PATTERN), max_length=36)]
 CheckId = Annotated[str, Meta(pattern=whole(CHECK_ID_PATTERN), max_length=CHECK_ID_MAX)]
 RuleTag = Annotated[
     str, Meta(pattern=whole(RULE_TAG_PATTERN), min_length=1, max_length=RULE_TAG_MAX)
+]
+MessageId = Annotated[str, Meta(pattern=whole(MESSAGE_ID_PATTERN), max_length=MESSAGE_ID_MAX)]
+MessageParams = Annotated[
+    dict[
+        Annotated[str, Meta(pattern=whole(MESSAGE_PARAM_NAME_PATTERN))],
+        Annotated[str, Meta(max_length=MESSAGE_PARAM_MAX)],
+    ],
+    Meta(max_length=MESSAGE_PARAMS_MAX),
 ]
 # A time with a zone (``2026-11-23T10:00:00Z``); the server keeps it as naive UTC (utc_naive).
 Moment = Annotated[datetime.datetime, Meta(tz=True)]
@@ -170,6 +183,10 @@ class Result(Body, dict=True):
     rules: Annotated[list[RuleTag], Meta(max_length=MAX_RULES)] = msgspec.field(
         default_factory=list
     )
+    # The sentence as an id and its parameters (text), for the server to render in the
+    # reader's language; ``message`` is its English.
+    message_id: MessageId | None = None
+    params: MessageParams = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The evidence's compact encoding, made once while its size is checked; intake writes it
