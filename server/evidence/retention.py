@@ -92,8 +92,9 @@ def _held(
         select(Incident.id, Incident.agent_id).where(still_holding, Incident.agent_id.in_(hosts))
     ):
         of_host.setdefault(agent_id, []).append(incident_id)
-    # The timeline's evidence events of every incident that may still hold an archive: few
-    # rows (incidents open or closed within the retention), so matched here, not in JSON SQL.
+    # The timeline of every incident that may still hold an archive (any event whose details
+    # carry a hash counts, as Record.evidence() lists them): few rows, incidents open or
+    # closed within the retention, so matched here rather than in dialect-specific JSON SQL.
     on_timeline: dict[str, set[int]] = {}
     for incident_id, details in session.execute(
         select(IncidentEvent.incident_id, IncidentEvent.details)
