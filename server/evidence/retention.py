@@ -137,14 +137,19 @@ def _purge_rows(
         # The row goes first (conditional, so two purges never log one archive twice), then
         # the file: a crash between leaves a file without a row, which the orphan sweep
         # removes and logs at its next run; never a row whose archive is silently gone.
+        if reason == ABANDONED:
+            still = EvidenceSnapshot.completed_at.is_(None)
+        else:
+            # Re-checked in the DELETE itself: a case opened for the host since the holds were
+            # read keeps its scene.
+            still = EvidenceSnapshot.completed_at.is_not(None) & ~(
+                select(Incident.id)
+                .where(Incident.agent_id == row.agent_id, Incident.closed_at.is_(None))
+                .exists()
+            )
         with Session(engine) as session:
             removed = session.execute(
-                delete(EvidenceSnapshot).where(
-                    EvidenceSnapshot.id == row.id,
-                    EvidenceSnapshot.completed_at.is_(None)
-                    if reason == ABANDONED
-                    else EvidenceSnapshot.completed_at.is_not(None),
-                )
+                delete(EvidenceSnapshot).where(EvidenceSnapshot.id == row.id, still)
             ).rowcount
             session.commit()
         if removed != 1:

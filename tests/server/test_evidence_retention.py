@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from server.config import ConfigError, load_config
-from server.evidence import storage
+from server.evidence import retention, storage
 from server.evidence.models import EvidenceSnapshot
 from server.incidents.models import Incident
 from server.incidents.store import close, open_incident, record_event
@@ -235,3 +235,28 @@ def test_files_left_by_a_deleted_agent_and_stray_files_are_removed(
     logged = purges(server)
     assert logged[f"evidence_file:{agent.agent_id}/{gone}.tar"]["reason"] == "orphaned_file"
     assert logged[f"evidence_file:{kept_agent.agent_id}/{stray.name}"]["file_bytes_removed"] == 15
+
+
+def test_a_case_opened_after_the_holds_were_read_still_keeps_its_scene(
+    server: Server, agent: SignedAgent
+) -> None:
+    """The DELETE re-checks the host's open cases: no window between reading holds and
+    removing an archive in which a new case loses its scene."""
+    snapshot, _ = upload(server, agent)
+    with server.state.sessions() as session:
+        row = session.get(EvidenceSnapshot, snapshot)
+        assert row is not None
+        session.expunge(row)
+        open_incident(session, "olga", host_id=agent.agent_id)
+    logged: list[str] = []
+    removed = retention._purge_rows(
+        server.state.engine,
+        server.data,
+        [row],
+        retention.RETENTION,
+        lambda _row: {},
+        lambda _action, target, _details: logged.append(target),
+        retention.PurgeResult(),
+    )
+    assert removed == 0 and logged == []
+    assert rows(server) == {snapshot} and files(server) == {f"{snapshot}.tar"}
