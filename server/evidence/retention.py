@@ -9,7 +9,8 @@ with one operation log entry through the ``log`` the caller passes:
   that arrived more than ``evidence_retention_days`` ago, the row and the file, except those
   *held* by an incident (below);
 * **abandoned uploads** (reason ``abandoned_upload``): uploads an agent started more than
-  ``ABANDONED_UPLOAD_AFTER`` ago and never finished, with their ``.tar.part``; an agent that
+  ``ABANDONED_UPLOAD_AFTER`` ago and never finished, and that received no chunk within that
+  time either, with their ``.tar.part``; an agent that
   comes back later starts the archive again from its first byte (its copy is kept until the
   server holds it);
 * **orphaned files** (reason ``orphaned_file``): files in ``DATA/evidence/`` that no row
@@ -112,6 +113,18 @@ def _held(
         if found:
             holding[row.id] = sorted(found)
     return holding
+
+
+def _written_since(data_dir: Path, row: EvidenceSnapshot, moment: datetime.datetime) -> bool:
+    """Whether a chunk of this upload landed within ``ABANDONED_UPLOAD_AFTER``: an upload
+    spread over many days on a slow link is slow, not abandoned (its ``.part`` file's
+    modification time is its last chunk's)."""
+    part = storage.root(data_dir) / row.agent_id / f"{row.id}.tar.part"
+    try:
+        written = datetime.datetime.fromtimestamp(part.stat().st_mtime, datetime.UTC)
+    except OSError:
+        return False
+    return written.replace(tzinfo=None) >= moment - ABANDONED_UPLOAD_AFTER
 
 
 def _remove_file(path: Path) -> int:
@@ -250,6 +263,7 @@ def purge(
         )
         holding = _held(session, expired, cutoff)
         session.expunge_all()
+    abandoned = [row for row in abandoned if not _written_since(data_dir, row, moment)]
     result.held = len(holding)
     for snapshot_id, incidents in holding.items():
         logger.info(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import uuid
 from typing import Any
 
@@ -203,13 +204,18 @@ def test_the_hash_on_another_hosts_open_incident_holds_an_archive(
 def test_an_upload_never_finished_goes_after_a_week(server: Server, agent: SignedAgent) -> None:
     stale, _ = upload(server, agent, complete=False)
     fresh, _ = upload(server, agent, complete=False)
-    backdate(server, stale, 8)
-    backdate(server, fresh, 6)
-    assert files(server) == {f"{stale}.tar.part", f"{fresh}.tar.part"}
+    slow, _ = upload(server, agent, complete=False)  # started long ago, a chunk today
+    for snapshot, days in ((stale, 8), (fresh, 6), (slow, 30)):
+        backdate(server, snapshot, days)
+    folder = storage.root(server.data) / agent.agent_id
+    for snapshot in (stale, fresh):
+        last_chunk = (utcnow() - 8 * DAY).replace(tzinfo=datetime.UTC).timestamp()
+        os.utime(folder / f"{snapshot}.tar.part", (last_chunk, last_chunk))
+    assert files(server) == {f"{stale}.tar.part", f"{fresh}.tar.part", f"{slow}.tar.part"}
 
     run_purge(server)
-    assert rows(server) == {fresh}
-    assert files(server) == {f"{fresh}.tar.part"}
+    assert rows(server) == {fresh, slow}
+    assert files(server) == {f"{fresh}.tar.part", f"{slow}.tar.part"}
     entry = purges(server)[f"evidence:{stale}"]
     assert entry["reason"] == "abandoned_upload" and entry["completed_at"] is None
     assert 0 < entry["file_bytes_removed"] == entry["received"]
