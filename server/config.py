@@ -47,6 +47,13 @@ CONFIG_NAME = "config.json"
 SECRET_KEY_NAME = "secret-key"
 INITIAL_PASSWORD_NAME = "initial-admin-password"
 DEFAULT_SERVER_URL = "https://127.0.0.1:8443"
+# Evidence archives (POLICY.md A3, docs/incidents.md "Retention"): kept this many days after
+# they arrived, then purged by the scheduled job, logged; an archive of a case still open is
+# kept whatever its age. The floor leaves a month to notice an incident and open its case; the
+# default matches the operation log's six months, so the log still names every archive kept.
+DEFAULT_EVIDENCE_RETENTION_DAYS = 180
+MIN_EVIDENCE_RETENTION_DAYS = 30
+MAX_EVIDENCE_RETENTION_DAYS = 100 * 365
 
 
 class ConfigError(Exception):
@@ -74,6 +81,8 @@ class ServerConfig:
     # and its chain head signed every this many entries.
     oplog_retention_days: int = DEFAULT_RETENTION_DAYS
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    # Evidence archives are purged this many days after they arrived (see above).
+    evidence_retention_days: int = DEFAULT_EVIDENCE_RETENTION_DAYS
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30
     # The dashboard's compliance counts (server/fleet/jobs.py) are at most this old.
@@ -137,6 +146,9 @@ class ServerConfig:
         problem = retention_problem(
             values.get("oplog_retention_days", DEFAULT_RETENTION_DAYS)
         ) or checkpoint_problem(values.get("oplog_checkpoint_every", DEFAULT_CHECKPOINT_EVERY))
+        problem = problem or evidence_retention_problem(
+            values.get("evidence_retention_days", DEFAULT_EVIDENCE_RETENTION_DAYS)
+        )
         problem = problem or monitor_settings_problem(values)
         if problem:
             raise ConfigError(f"{problem} (in {CONFIG_NAME})")
@@ -194,6 +206,20 @@ def local_time(
     shown = moment.astimezone(ZoneInfo(zone))
     text = shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     return f"{text} {zone}" if named else text
+
+
+def evidence_retention_problem(days: object) -> str | None:
+    """Why ``evidence_retention_days`` is unacceptable, or None."""
+    if not isinstance(days, int) or isinstance(days, bool):
+        return "evidence_retention_days must be a whole number of days"
+    if days < MIN_EVIDENCE_RETENTION_DAYS:
+        return (
+            f"evidence_retention_days is {days}; evidence is kept at least "
+            f"{MIN_EVIDENCE_RETENTION_DAYS} days"
+        )
+    if days > MAX_EVIDENCE_RETENTION_DAYS:
+        return f"evidence_retention_days may be at most {MAX_EVIDENCE_RETENTION_DAYS}"
+    return None
 
 
 def _zone_problem(name: str) -> str | None:

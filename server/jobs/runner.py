@@ -16,6 +16,9 @@ Jobs (docs/reports.md, docs/operations.md):
   behind ``xunjian server oplog purge``), which logs itself as ``oplog.purge``.
 * ``reports_purge``: every 24 hours, delete kept weekly reports older than
   ``KEEP_WEEKS`` weeks; logged as ``report.purge`` when it deleted any.
+* ``evidence_purge``: every 24 hours, the evidence retention (``server.evidence.retention``):
+  archives past ``evidence_retention_days`` not held by an incident, uploads abandoned for a
+  week, files no row describes; one ``evidence.purge`` entry each.
 * ``oplog_sign``: every tick, sign the operation log's head when entries after its newest
   checkpoint wait unsigned (``OperationLog.sign_tail``), so even an idle log's unsigned tail
   is about a minute old at most (appends sign by count and by age themselves).
@@ -43,6 +46,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from server.config import ServerConfig
+from server.evidence import retention as evidence_retention
 from server.jobs.lease import (
     LeaseState,
     ensure_row,
@@ -185,6 +189,18 @@ def run_reports_purge(context: JobContext, now: datetime.datetime) -> str:
     return f"weekly reports purge: {purged} report(s) older than {KEEP_WEEKS} weeks removed"
 
 
+def run_evidence_purge(context: JobContext, now: datetime.datetime) -> str:
+    with Session(context.engine) as session:
+        days = int(effective_settings(session, context.config).evidence_retention_days)
+    result = evidence_retention.purge(
+        context.engine, context.data_dir, days, context.log_event, now
+    )
+    if result.problems:
+        # Recorded on the lease row as the run's error; what could be removed was, and logged.
+        raise RuntimeError(result.summary(days))
+    return result.summary(days)
+
+
 def every_tick(_context: JobContext, _state: LeaseState, _now: datetime.datetime) -> bool:
     return True
 
@@ -198,6 +214,7 @@ JOBS: tuple[Job, ...] = (
     Job("weekly_report", datetime.timedelta(hours=2), weekly_report_due, run_weekly_report),
     Job("oplog_purge", datetime.timedelta(minutes=30), daily_due, run_oplog_purge),
     Job("reports_purge", datetime.timedelta(minutes=30), daily_due, run_reports_purge),
+    Job("evidence_purge", datetime.timedelta(minutes=30), daily_due, run_evidence_purge),
     Job("oplog_sign", datetime.timedelta(minutes=5), every_tick, run_oplog_sign),
 )
 

@@ -193,6 +193,7 @@ ACTION_WORDS: dict[str, Any] = {
     "evidence.read": _EVIDENCE_READ,
     "evidence.manifest": _EVIDENCE_READ,
     "evidence.download": _l("evidence downloaded"),
+    "evidence.purge": _l("old evidence removed"),
     # incidents
     "incidents.open": _INCIDENT_OPEN,
     "incident.open": _INCIDENT_OPEN,

@@ -19,6 +19,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from server.config import (
+    MAX_EVIDENCE_RETENTION_DAYS,
+    MIN_EVIDENCE_RETENTION_DAYS,
+    evidence_retention_problem,
+)
 from server.oplog.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, retention_problem
 from server.settings.models import RuntimeSetting
 from server.store.models import utcnow
@@ -55,6 +60,12 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec(
             "oplog_retention_days", retention_problem, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS
         ),
+        SettingSpec(
+            "evidence_retention_days",
+            evidence_retention_problem,
+            MIN_EVIDENCE_RETENTION_DAYS,
+            MAX_EVIDENCE_RETENTION_DAYS,
+        ),
         SettingSpec("session_idle_seconds", _session_idle_problem, 1, MAX_SESSION_IDLE_SECONDS),
     )
 }
@@ -65,6 +76,7 @@ class EffectiveSettings:
     """The values in force now, and which of them come from the database."""
 
     oplog_retention_days: int
+    evidence_retention_days: int
     session_idle_seconds: int
     # name -> (value, updated_at, updated_by) for the settings changed at run time
     overrides: dict[str, tuple[Any, Any, str]]

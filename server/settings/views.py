@@ -71,6 +71,7 @@ NAV = (NavItem("settings.index", _l("Settings"), 90, (ADMIN,)),)
 # The run-time settings as the retention page shows them: form field -> (setting, unit seconds)
 RETENTION_FIELDS = {
     "oplog_retention_days": ("oplog_retention_days", 1),
+    "evidence_retention_days": ("evidence_retention_days", 1),
     "session_idle_minutes": ("session_idle_seconds", 60),
 }
 
@@ -147,7 +148,10 @@ for _section in (
     SettingsSection(
         "settings.retention",
         _l("Retention and sessions"),
-        _l("How long the operation log is kept; when idle console sessions end."),
+        _l(
+            "How long the operation log and evidence archives are kept; when idle console "
+            "sessions end."
+        ),
         80,
     ),
 ):
@@ -589,6 +593,15 @@ def _retention_problem(field: str, value: int | None) -> Any:
         if value is None or value > high:
             return _l(
                 "Operation log retention is a whole number of days from %(low)d to %(high)d. "
+                "Nothing was changed.",
+                low=low,
+                high=high,
+            )
+        return None
+    if field == "evidence_retention_days":
+        if value is None or not low <= value <= high:
+            return _l(
+                "Evidence retention is a whole number of days from %(low)d to %(high)d. "
                 "Nothing was changed.",
                 low=low,
                 high=high,

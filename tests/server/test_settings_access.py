@@ -584,14 +584,28 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
     server: Server, admin: FlaskClient
 ) -> None:
     page = "/settings/retention"
-    answer = post(admin, page, page, oplog_retention_days="90", session_idle_minutes="30")
+    answer = post(
+        admin,
+        page,
+        page,
+        oplog_retention_days="90",
+        evidence_retention_days="180",
+        session_idle_minutes="30",
+    )
     assert answer.status_code == 200
     with server.state.sessions() as session:
         effective = effective_settings(session, server.state.config)
     assert effective.oplog_retention_days == 90
     assert effective.overrides.keys() == {"oplog_retention_days"}  # idle unchanged: not stored
     assert 'value="90"' in admin.get(page).get_data(as_text=True)
-    answer = post(admin, page, page, oplog_retention_days="59", session_idle_minutes="30")
+    answer = post(
+        admin,
+        page,
+        page,
+        oplog_retention_days="59",
+        evidence_retention_days="180",
+        session_idle_minutes="30",
+    )
     assert answer.status_code == 400
     message = text(
         "The operation log must be kept at least %(days)d days (POLICY.md E12). "
@@ -603,8 +617,15 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
         {"session_idle_minutes": "0"},
         {"session_idle_minutes": "1441"},
         {"oplog_retention_days": "99999999999"},
+        {"evidence_retention_days": "29"},
+        {"evidence_retention_days": ""},
     ):
-        fields = {"oplog_retention_days": "90", "session_idle_minutes": "30", **bad}
+        fields = {
+            "oplog_retention_days": "90",
+            "evidence_retention_days": "180",
+            "session_idle_minutes": "30",
+            **bad,
+        }
         assert post(admin, page, page, **fields).status_code == 400, bad
     with server.state.sessions() as session:
         assert effective_settings(session, server.state.config).oplog_retention_days == 90
@@ -626,9 +647,43 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
         assert effective_settings(session, server.state.config).oplog_retention_days == 180
 
 
+def test_evidence_retention_is_saved_logged_and_reset(server: Server, admin: FlaskClient) -> None:
+    page = "/settings/retention"
+    fields = {"oplog_retention_days": "180", "session_idle_minutes": "30"}
+    answer = post(admin, page, page, evidence_retention_days="365", **fields)
+    assert answer.status_code == 200
+    with server.state.sessions() as session:
+        effective = effective_settings(session, server.state.config)
+    assert effective.evidence_retention_days == 365
+    assert effective.overrides.keys() == {"evidence_retention_days"}
+    assert 'name="evidence_retention_days" type="number" min="30"' in admin.get(page).get_data(
+        as_text=True
+    )
+    answer = post(admin, page, page, evidence_retention_days="10", **fields)
+    assert answer.status_code == 400
+    message = text(
+        "Evidence retention is a whole number of days from %(low)d to %(high)d. "
+        "Nothing was changed."
+    ) % {"low": 30, "high": 36500}
+    assert message in answer.get_data(as_text=True)
+    entries = settings_entries(server)
+    assert json.loads(entries[0].details) == {"evidence_retention_days": {"from": 180, "to": 365}}
+    assert entries[1].outcome == "refused"
+    assert post(admin, f"{page}/evidence_retention_days/reset", page).status_code == 200
+    with server.state.sessions() as session:
+        assert effective_settings(session, server.state.config).evidence_retention_days == 180
+
+
 def test_the_session_idle_limit_applies_at_run_time(server: Server, admin: FlaskClient) -> None:
     page = "/settings/retention"
-    answer = post(admin, page, page, oplog_retention_days="180", session_idle_minutes="2")
+    answer = post(
+        admin,
+        page,
+        page,
+        oplog_retention_days="180",
+        evidence_retention_days="180",
+        session_idle_minutes="2",
+    )
     assert answer.status_code == 200
     # Three minutes idle: longer than the new limit, shorter than config.json's 30 minutes.
     with server.state.sessions() as session:

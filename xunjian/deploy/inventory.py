@@ -10,7 +10,7 @@
 
     [agent]                    # optional: agent.json tuning for every host
     start_delay_max_seconds = 120
-    allowed_commands = ["scan_now", "isolate", "release"]   # host isolation (off by default)
+    allowed_commands = ["scan_now", "evidence", "isolate", "release"]  # isolation: off by default
 
     [[host]]
     address = "10.20.1.21"
