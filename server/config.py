@@ -176,6 +176,12 @@ class ServerConfig:
         """Where the server's page monitors may fetch from."""
         return AddressPolicy.allowing(self.monitor_allowed_networks)
 
+    @property
+    def digest_timezone(self) -> str:
+        """The zone of the daily digest and the nightly site crawls: ``monitor_digest_timezone``
+        when set, else the console's (one time zone everywhere unless asked otherwise)."""
+        return self.monitor_digest_timezone or self.console_timezone
+
 
 def utc_offset_text(moment: datetime.datetime) -> str:
     """``+08:00`` for an aware time (``+00:00`` for UTC)."""

@@ -107,7 +107,7 @@ def add_command(args: argparse.Namespace) -> int:
     with store_session(config) as session:
         try:
             site = store.create_site(
-                session, values, cli_actor(), config.monitor_digest_timezone, utcnow()
+                session, values, cli_actor(), config.digest_timezone, utcnow()
             )
         except (store.FieldError, store.ConflictError) as exc:
             return fail(str(exc), COMMAND)

@@ -49,7 +49,7 @@ class SiteSettings(Body):
             str,
             Meta(
                 pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-                description="daily, HH:MM in monitor_digest_timezone",
+                description="daily, HH:MM in monitor_digest_timezone (default: console_timezone)",
             ),
         ]
         | UnsetType

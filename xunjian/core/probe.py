@@ -192,7 +192,10 @@ class Fetch:
     cert: CertInfo | None = None
     redirects: list[str] = field(default_factory=list)
     content_type: str = ""
-    content_length: int | None = None  # as the server announced it (a HEAD's only size)
+    # As the server announced it (a HEAD's only size): for the site crawl's link checks. Not
+    # part of a page check's outcome, so an agent's outcome (which does not carry it) still
+    # equals what it fetched.
+    content_length: int | None = field(default=None, compare=False)
 
     def text(self) -> str:
         return self.body.decode(self.charset(), errors="replace")
