@@ -214,9 +214,7 @@ def change(site_id: int) -> ResponseReturnValue:
         site = session.get(Site, site_id)
         if site is None:
             return jsonify({"error": "no such site"}), 404
-        store.change_site(
-            session, site, values, current_state().config.digest_timezone, now
-        )
+        store.change_site(session, site, values, current_state().config.digest_timezone, now)
         session.commit()
         return reply(schemas.Site, site_json(session, site, now))
 
