@@ -126,7 +126,12 @@ class AgentService:
         self._flush_lock = threading.Lock()
         self._commands_lock = threading.Lock()
         self._pending_acks: list[str] = []
-        self._seen_commands: deque[str] = deque(maxlen=REMEMBERED_COMMANDS)
+        # Kept in the state folder: an agent restarted after running a command but before its
+        # acknowledgement reached the server gets it again and must not run it twice (a second
+        # evidence snapshot, a second scan).
+        self._seen_commands: deque[str] = deque(
+            state.load_commands_seen(), maxlen=REMEMBERED_COMMANDS
+        )
         self.watcher: FileWatcher | None = None
         self._watch_key: tuple[Any, ...] = ()
         self._watch_lock = threading.Lock()
@@ -536,6 +541,7 @@ class AgentService:
             if command_id in self._seen_commands:
                 return  # delivered again before our ack arrived: acknowledge, do not rerun
             self._seen_commands.append(command_id)
+            self._safely(self.state.save_commands_seen, list(self._seen_commands))
         if command_type in ISOLATION_COMMANDS:
             self._isolation_command(command)
             return

@@ -341,6 +341,23 @@ class AgentState:
         return self.directory / SPOOL_NAME
 
     @property
+    def commands_seen_path(self) -> Path:
+        """The ids of the server's commands this agent has taken (agent/runner.py): a command
+        delivered again after a restart, before its acknowledgement reached the server, is
+        acknowledged and not run twice."""
+        return self.directory / "commands-seen.json"
+
+    def load_commands_seen(self) -> list[str]:
+        try:
+            seen = read_json_object(self.commands_seen_path).get("seen")
+        except (FileNotFoundError, StateError):
+            return []
+        return [item for item in seen if isinstance(item, str)] if isinstance(seen, list) else []
+
+    def save_commands_seen(self, seen: list[str]) -> None:
+        write_json(self.commands_seen_path, {"seen": seen})
+
+    @property
     def watch_snapshot_path(self) -> Path:
         """What the file watcher last saw of each watched file (agent/watch/watcher.py)."""
         return self.directory / "watch.db"

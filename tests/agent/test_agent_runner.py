@@ -254,6 +254,26 @@ def test_a_command_delivered_twice_runs_once(
     assert service.pending_acks == [command]
 
 
+def test_a_command_delivered_again_after_a_restart_runs_once(
+    state: AgentState, agent: RunningAgent, api: ScriptedApi, scan: FakeScan
+) -> None:
+    command = str(uuid.uuid4())
+    api.commands = [{"id": command, "type": "scan_now"}]
+    agent.service.heartbeat()
+    assert len(scan.calls) == 1
+    # Killed before the next heartbeat carried the acknowledgement: the server delivers the
+    # command again to the restarted agent, which acknowledges it and does not run it again.
+    agent.close()
+    again = build_service(state, scanner=scan)
+    try:
+        again.service.heartbeat()
+        assert len(scan.calls) == 1
+        assert again.service.pending_acks == [command]
+    finally:
+        again.close()
+    assert (state.commands_seen_path.stat().st_mode & 0o777) == 0o600
+
+
 def test_scan_now_is_refused_when_the_local_configuration_does_not_allow_it(
     state: AgentState, scan: FakeScan, api: ScriptedApi
 ) -> None:

@@ -26,6 +26,7 @@ import sqlalchemy
 
 from tests.devices.sshd import ResettingProxy, Sshd
 from tests.harness import ServerUnderTest, run_cli, wait_for
+from tests.report_files import csv_text
 
 VENDOR_DEFAULT = "Admin@huawei"  # server/devices/credentials/router.txt
 STRONG = "k7#Rq-strong-2026-device!"
@@ -236,7 +237,7 @@ def test_device_checks_end_to_end(
         "server", "report", "weekly", "--data", str(server.data),
         "--week", f"{year}-W{week:02d}", "--format", "csv", "--out", str(report),
     )  # fmt: skip
-    text = report.read_text(encoding="utf-8-sig")
+    text = csv_text(report.read_bytes())
     assert "device.default_credential" in text
     assert "router 127.0.0.1" in text
     assert VENDOR_DEFAULT not in text

@@ -36,6 +36,7 @@ from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.models import User, utcnow
 from tests.devices.sshd import Sshd
 from tests.harness import wait_for
+from tests.report_files import csv_text as report_csv_text
 from tests.server.conftest import Server, init_data_folder
 from tests.server.test_console import csrf_from
 from tests.server.test_fleet import ZH, host_ids, page, person
@@ -268,7 +269,7 @@ def test_device_results_in_console_alerts_and_report(device_server: Server, sshd
     assert hosts[linux["host_id"]]["failed"] >= 1
     csv_answer = client.get(f"/api/v1/reports/weekly?week={week}&format=csv", headers=admin_api)
     assert csv_answer.status_code == 200
-    csv_text = csv_answer.get_data(as_text=True)
+    csv_text = report_csv_text(csv_answer.get_data())
     assert "device.default_credential" in csv_text and f"user:{linux_user}" in csv_text
 
     # The password is shown to nobody on these pages, in no alert and in no report.
