@@ -27,7 +27,7 @@ from enum import StrEnum
 from flask import Flask
 from sqlalchemy import update
 
-from server.alerts.delivery import worker_name
+from server.alerts.outbox import worker_name
 from server.devices.check import run_claimed
 from server.devices.models import Device
 from server.devices.store import claim, due_ids
