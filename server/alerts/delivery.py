@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Engine, case, exists, literal, select
+from sqlalchemy import DateTime, Engine, exists, literal, select
 from sqlalchemy.orm import Session
 
-from server.alerts.channels import SEVERITY_ORDER, Channel
+from server.alerts.channels import Channel
 from server.alerts.models import Alert, AlertNotification
-from server.alerts.outbox import ChannelWorker, ClaimedOutbox, queue_rows
+from server.alerts.outbox import ChannelWorker, ClaimedOutbox, channel_hears, queue_rows
 from server.config import ServerConfig
 from server.notify import AlertKind, AlertMessage, LocalText, Notifier
 from server.store.isolation import isolation_of
@@ -38,12 +38,6 @@ from server.store.models import Agent, utcnow
 logger = logging.getLogger("xunjian.server.alerts")
 
 NOTIFIABLE_KINDS = tuple(kind.value for kind in AlertKind)
-
-
-def _severity_rank() -> Any:
-    return case(
-        {name: rank for rank, name in enumerate(SEVERITY_ORDER)}, value=Alert.severity, else_=-1
-    )
 
 
 def _due_for(channel: Channel, now: datetime.datetime) -> Any:
@@ -65,9 +59,7 @@ def _due_for(channel: Channel, now: datetime.datetime) -> Any:
         Alert.resolved_at.is_(None),
         Alert.acknowledged_at.is_(None),
         Alert.kind.in_(NOTIFIABLE_KINDS),
-        _severity_rank() >= SEVERITY_ORDER.index(channel.min_severity),
-        # On-call escalation: a later tier hears of it only if nobody acknowledged it.
-        Alert.opened_at <= now - datetime.timedelta(seconds=channel.delay_seconds),
+        *channel_hears(channel, Alert.severity, Alert.opened_at, now),
         ~already,
     )
 

@@ -36,11 +36,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Engine, Select, or_, select, update
+from sqlalchemy import Engine, Select, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from server.alerts.channels import Channel
+from server.alerts.channels import SEVERITY_ORDER, Channel
 from server.notify import (
     AlertMessage,
     Notifier,
@@ -74,6 +74,23 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> datetime.tim
 def reason(error: Exception, what: str) -> str:
     """``last_error`` of a row: what became of it, then the error, cut to the column."""
     return f"{what}: {type(error).__name__}: {error}"[:ERROR_LENGTH]
+
+
+def channel_hears(
+    channel: Channel,
+    severity: Any,
+    opened_at: Any,
+    now: datetime.datetime,
+) -> tuple[Any, Any]:
+    """The conditions under which ``channel`` is told of a subject (an alert, an incident) with
+    these ``severity`` and ``opened_at`` columns by ``now``: at or above the channel's
+    ``min_severity``, and open for at least its on-call tier's delay (a later tier hears of it
+    only if nobody acknowledged it by then; the caller keeps the acknowledged out)."""
+    rank = case({name: rank for rank, name in enumerate(SEVERITY_ORDER)}, value=severity, else_=-1)
+    return (
+        rank >= SEVERITY_ORDER.index(channel.min_severity),
+        opened_at <= now - datetime.timedelta(seconds=channel.delay_seconds),
+    )
 
 
 def queue_rows(

@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, case, exists, literal, select
+from sqlalchemy import DateTime, Engine, exists, literal, select
 from sqlalchemy.orm import Session
 
-from server.alerts.channels import SEVERITY_ORDER, Channel
-from server.alerts.outbox import ChannelWorker, ClaimedOutbox, queue_rows
+from server.alerts.channels import Channel
+from server.alerts.outbox import ChannelWorker, ClaimedOutbox, channel_hears, queue_rows
 from server.config import ServerConfig
 from server.incidents.models import Incident, IncidentEvent, IncidentNotification
 from server.incidents.store import ESCALATED
@@ -62,14 +62,6 @@ def tier_title(tier: int | None, language: str = "zh") -> str:
     return f"第{tier}级" if language == "zh" else f"tier {tier}"
 
 
-def _severity_rank() -> Any:
-    return case(
-        {name: rank for rank, name in enumerate(SEVERITY_ORDER)},
-        value=Incident.severity,
-        else_=-1,
-    )
-
-
 def _due_for(channel: Channel, now: datetime.datetime) -> Any:
     """The rows to queue for ``channel``: incidents it should hear of by ``now`` and has not."""
     already = exists().where(
@@ -87,8 +79,7 @@ def _due_for(channel: Channel, now: datetime.datetime) -> Any:
     ).where(
         Incident.closed_at.is_(None),
         Incident.acknowledged_at.is_(None),
-        _severity_rank() >= SEVERITY_ORDER.index(channel.min_severity),
-        Incident.opened_at <= now - datetime.timedelta(seconds=channel.delay_seconds),
+        *channel_hears(channel, Incident.severity, Incident.opened_at, now),
         ~already,
     )
 
