@@ -4,7 +4,8 @@ sweep, the fleet's compliance counts, the leased jobs).
 A feature's ``install(app)`` adds the function that starts its thread (``add_thread``);
 ``xunjian server run`` starts them all once its HTTP server runs and joins them when it stops
 (server/serve.py, ``start_threads``). ``create_app`` starts nothing, so tests and a WSGI import
-run no thread.
+run no thread. A thread that only ticks on an interval is a ``PeriodicWorker``, started with
+``start_worker``.
 """
 
 from __future__ import annotations

@@ -77,7 +77,12 @@ def queue_notifications(
     )
 
 
-class Deliverer(ClaimedOutbox[tuple[Alert, "str | None", bool]]):
+# What an alert's message is made of: the alert, its host's name (None: not a host's) and
+# whether that host is isolated.
+AlertSubject = tuple[Alert, str | None, bool]
+
+
+class Deliverer(ClaimedOutbox[AlertSubject]):
     """Sends due alert notifications through the configured channels. One per worker thread."""
 
     table = AlertNotification
@@ -95,9 +100,7 @@ class Deliverer(ClaimedOutbox[tuple[Alert, "str | None", bool]]):
         super().__init__(engine, channels, name, notifiers)
         self.zone = zone  # the console's time zone: messages give times as the console does
 
-    def load(
-        self, session: Session, row_id: int
-    ) -> tuple[AlertNotification, tuple[Alert, str | None, bool]]:
+    def load(self, session: Session, row_id: int) -> tuple[AlertNotification, AlertSubject]:
         notification, alert, hostname = session.execute(
             select(AlertNotification, Alert, Agent.hostname)
             .join(Alert, Alert.id == AlertNotification.alert_id)
@@ -109,12 +112,10 @@ class Deliverer(ClaimedOutbox[tuple[Alert, "str | None", bool]]):
         isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
         return notification, (alert, hostname, bool(isolation and isolation.isolated))
 
-    def message(
-        self, row: AlertNotification, subject: tuple[Alert, str | None, bool]
-    ) -> AlertMessage:
+    def message(self, row: AlertNotification, subject: AlertSubject) -> AlertMessage:
         return message_for(*subject, self.zone)
 
-    def subject_id(self, subject: tuple[Alert, str | None, bool]) -> object:
+    def subject_id(self, subject: AlertSubject) -> object:
         return subject[0].id
 
 
