@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine, Select, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.alerts.channels import SEVERITY_ORDER, Channel
@@ -48,6 +47,7 @@ from server.notify import (
     PermanentFailure,
     TemporaryFailure,
 )
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 CLAIM_SECONDS = 300
@@ -103,7 +103,7 @@ def queue_rows(
     """Insert the rows each of ``selects`` yields (their columns in the order of ``columns``)
     into the outbox ``table`` in one transaction, skipping those whose ``unique`` columns are
     queued already. Returns how many were queued."""
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(engine)
     queued = 0
     with engine.begin() as connection:
         for due in selects:

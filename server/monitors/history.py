@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.monitors.models import MonitorAggregate, MonitorJob, MonitorResult
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 HOUR = datetime.timedelta(hours=1)
@@ -32,7 +32,7 @@ def floor_hour(moment: datetime.datetime) -> datetime.datetime:
 
 
 def _claim(connection: Connection, name: str, now: datetime.datetime, outcome: str = "") -> bool:
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(connection)
     claimed = connection.execute(
         insert(MonitorJob)
         .values(name=name, done_at=now, outcome=outcome[:500])
@@ -96,7 +96,7 @@ def roll_up(engine: Engine, now: datetime.datetime | None = None) -> int:
 
 
 def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime) -> bool:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(engine)
     with engine.begin() as connection:
         if not _claim(connection, _hour_name(start), now):
             return False
@@ -133,7 +133,7 @@ def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime)
 
 
 def _roll_day(engine: Engine, day: datetime.date, now: datetime.datetime) -> bool:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(engine)
     midnight = datetime.datetime.combine(day, datetime.time())
     with engine.begin() as connection:
         if not _claim(connection, _day_name(day), now):
