@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, select, update
+from sqlalchemy import Connection, Engine, Row, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.monitors.models import MonitorAggregate, MonitorJob, MonitorResult
@@ -95,8 +96,33 @@ def roll_up(engine: Engine, now: datetime.datetime | None = None) -> int:
     return did
 
 
+def _store_rollup(
+    connection: Connection, period: str, start: datetime.datetime, rows: Sequence[Row[Any]]
+) -> None:
+    """Keep one period's figures per monitor, ``rows`` of (monitor, probes, ups, ms total,
+    ms max); a period rolled up already by another process is left as it is."""
+    if not rows:
+        return
+    connection.execute(
+        conflict_insert(connection)(MonitorAggregate).on_conflict_do_nothing(
+            index_elements=["monitor_id", "period", "start"]
+        ),
+        [
+            {
+                "monitor_id": monitor_id,
+                "period": period,
+                "start": start,
+                "probes": int(probes),
+                "ups": int(ups or 0),
+                "ms_total": int(total),
+                "ms_max": int(top),
+            }
+            for monitor_id, probes, ups, total, top in rows
+        ],
+    )
+
+
 def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime) -> bool:
-    insert = conflict_insert(engine)
     with engine.begin() as connection:
         if not _claim(connection, _hour_name(start), now):
             return False
@@ -111,29 +137,11 @@ def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime)
             .where(MonitorResult.at >= start, MonitorResult.at < start + HOUR)
             .group_by(MonitorResult.monitor_id)
         ).all()
-        if rows:
-            connection.execute(
-                insert(MonitorAggregate).on_conflict_do_nothing(
-                    index_elements=["monitor_id", "period", "start"]
-                ),
-                [
-                    {
-                        "monitor_id": monitor_id,
-                        "period": "hour",
-                        "start": start,
-                        "probes": int(probes),
-                        "ups": int(ups or 0),
-                        "ms_total": int(total),
-                        "ms_max": int(top),
-                    }
-                    for monitor_id, probes, ups, total, top in rows
-                ],
-            )
+        _store_rollup(connection, "hour", start, rows)
     return True
 
 
 def _roll_day(engine: Engine, day: datetime.date, now: datetime.datetime) -> bool:
-    insert = conflict_insert(engine)
     midnight = datetime.datetime.combine(day, datetime.time())
     with engine.begin() as connection:
         if not _claim(connection, _day_name(day), now):
@@ -153,24 +161,7 @@ def _roll_day(engine: Engine, day: datetime.date, now: datetime.datetime) -> boo
             )
             .group_by(MonitorAggregate.monitor_id)
         ).all()
-        if rows:
-            connection.execute(
-                insert(MonitorAggregate).on_conflict_do_nothing(
-                    index_elements=["monitor_id", "period", "start"]
-                ),
-                [
-                    {
-                        "monitor_id": monitor_id,
-                        "period": "day",
-                        "start": midnight,
-                        "probes": int(probes),
-                        "ups": int(ups),
-                        "ms_total": int(total),
-                        "ms_max": int(top),
-                    }
-                    for monitor_id, probes, ups, total, top in rows
-                ],
-            )
+        _store_rollup(connection, "day", midnight, rows)
     return True
 
 
