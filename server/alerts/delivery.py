@@ -30,6 +30,10 @@ from sqlalchemy.orm import Session
 from server.alerts.channels import Channel
 from server.alerts.models import Alert, AlertNotification
 from server.alerts.outbox import ChannelWorker, ClaimedOutbox, channel_hears, queue_rows
+
+# Kept importable from here: server/sites/jobs.py (on main since the site-health merge, being
+# changed by its owner) claims its crawls with it.
+from server.alerts.outbox import worker_name as worker_name
 from server.config import ServerConfig
 from server.notify import AlertKind, AlertMessage, LocalText, Notifier
 from server.store.isolation import isolation_of
