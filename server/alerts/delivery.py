@@ -1,4 +1,5 @@
-"""Sending alerts: queue one notification per (alert, channel), then claim and send them.
+"""Sending alerts: queue one notification per (alert, channel), then claim and send them,
+through the claimed outbox the incidents use too (server/alerts/outbox.py).
 
 Each tick of the alert worker (server/alerts/jobs.py), in every server process:
 
@@ -7,80 +8,63 @@ Each tick of the alert worker (server/alerts/jobs.py), in every server process:
    for a channel on a later on-call tier, has gone unacknowledged for that tier's delay
    (``Channel.delay_seconds``, from ``oncall_tiers``; POLICY.md I2).
    ON CONFLICT DO NOTHING on the unique (alert, channel, event): processes racing queue once.
-2. ``deliver_due``: picks due rows and claims each with a conditional UPDATE that only
-   succeeds while nobody else holds it (``claimed_until`` in the past). The winner sends,
-   then records the outcome with an UPDATE that still names it as the claimant. A loser
-   moves on. So a notification is sent once even with several processes, as long as a send
-   ends within the claim (``CLAIM_SECONDS``, far above any notifier's timeout); a process
-   killed in mid-send leaves the claim to expire and the row is sent again (at least once).
+2. ``Deliverer.deliver_due``: claims each due row with a conditional UPDATE, sends it once,
+   and records the outcome; retries with backoff (``server.alerts.outbox``).
 
-``TemporaryFailure`` is retried with exponential backoff (or the receiver's Retry-After) up to
-``MAX_ATTEMPTS``; ``PermanentFailure`` and running out of attempts mark the row failed with
-the reason, which the operator sees. Alerts of a kind the notifiers do not know yet
-(``server.notify.AlertKind``) are not queued.
+Alerts of a kind the notifiers do not know yet (``server.notify.AlertKind``) are not queued.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
-import os
-import socket
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    and_,
-    case,
-    exists,
-    literal,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Engine, exists, literal, select
 from sqlalchemy.orm import Session
 
-from server.alerts.channels import SEVERITY_ORDER, Channel
+from server.alerts.channels import Channel
 from server.alerts.models import Alert, AlertNotification
+from server.alerts.outbox import ChannelWorker, ClaimedOutbox, channel_hears, queue_rows
+
+# Kept importable from here: server/sites/jobs.py (on main since the site-health merge, being
+# changed by its owner) claims its crawls with it.
+from server.alerts.outbox import worker_name as worker_name
 from server.config import ServerConfig
-from server.notify import (
-    AlertKind,
-    AlertMessage,
-    LocalText,
-    Notifier,
-    NotifierError,
-    PermanentFailure,
-    TemporaryFailure,
-)
+from server.notify import AlertKind, AlertMessage, LocalText, Notifier
 from server.store.isolation import isolation_of
 from server.store.models import Agent, utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")
 
-CLAIM_SECONDS = 300
-MAX_ATTEMPTS = 8
-FIRST_RETRY_SECONDS = 30
-MAX_RETRY_SECONDS = 3600
-BATCH = 20
-ERROR_LENGTH = 500
 NOTIFIABLE_KINDS = tuple(kind.value for kind in AlertKind)
 
 
-def worker_name() -> str:
-    """Who claims: host, process and thread, so a claim is traceable to one sender."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 10**8}"[:64]
-
-
-def _severity_rank() -> Any:
-    return case(
-        {name: rank for rank, name in enumerate(SEVERITY_ORDER)}, value=Alert.severity, else_=-1
+def _due_for(channel: Channel, now: datetime.datetime) -> Any:
+    """The rows to queue for ``channel``: alerts it should hear of by ``now`` and has not."""
+    already = exists().where(
+        AlertNotification.alert_id == Alert.id,
+        AlertNotification.channel == channel.name,
+        AlertNotification.event == "opened",
+    )
+    return select(
+        Alert.id,
+        literal(channel.name),
+        literal("opened"),
+        literal("pending"),
+        literal(0),
+        literal(now, DateTime),
+        literal(now, DateTime),
+    ).where(
+        Alert.resolved_at.is_(None),
+        Alert.acknowledged_at.is_(None),
+        Alert.kind.in_(NOTIFIABLE_KINDS),
+        *channel_hears(channel, Alert.severity, Alert.opened_at, now),
+        ~already,
     )
 
 
@@ -88,62 +72,26 @@ def queue_notifications(
     engine: Engine, channels: tuple[Channel, ...], now: datetime.datetime | None = None
 ) -> int:
     now = now or utcnow()
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    queued = 0
-    with engine.begin() as connection:
-        for channel in channels:
-            already = exists().where(
-                AlertNotification.alert_id == Alert.id,
-                AlertNotification.channel == channel.name,
-                AlertNotification.event == "opened",
-            )
-            due = select(
-                Alert.id,
-                literal(channel.name),
-                literal("opened"),
-                literal("pending"),
-                literal(0),
-                literal(now, DateTime),
-                literal(now, DateTime),
-            ).where(
-                Alert.resolved_at.is_(None),
-                Alert.acknowledged_at.is_(None),
-                Alert.kind.in_(NOTIFIABLE_KINDS),
-                _severity_rank() >= SEVERITY_ORDER.index(channel.min_severity),
-                # On-call escalation: a later tier hears of it only if nobody acknowledged it.
-                Alert.opened_at <= now - datetime.timedelta(seconds=channel.delay_seconds),
-                ~already,
-            )
-            statement = (
-                insert(AlertNotification)
-                .from_select(
-                    [
-                        "alert_id",
-                        "channel",
-                        "event",
-                        "status",
-                        "attempts",
-                        "created_at",
-                        "next_attempt_at",
-                    ],
-                    due,
-                )
-                .on_conflict_do_nothing(index_elements=["alert_id", "channel", "event"])
-                .execution_options(preserve_rowcount=True)  # else -1 on psycopg
-            )
-            queued += max(connection.execute(statement).rowcount, 0)
-    return queued
+    return queue_rows(
+        engine,
+        AlertNotification,
+        ("alert_id", "channel", "event", "status", "attempts", "created_at", "next_attempt_at"),
+        ("alert_id", "channel", "event"),
+        [_due_for(channel, now) for channel in channels],
+    )
 
 
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
+# What an alert's message is made of: the alert, its host's name (None: not a host's) and
+# whether that host is isolated.
+AlertSubject = tuple[Alert, str | None, bool]
 
 
-class Deliverer:
-    """Sends due notifications through the configured channels. One per worker thread."""
+class Deliverer(ClaimedOutbox[AlertSubject]):
+    """Sends due alert notifications through the configured channels. One per worker thread."""
+
+    table = AlertNotification
+    logger = logger
+    noun = "alert"
 
     def __init__(
         self,
@@ -153,163 +101,46 @@ class Deliverer:
         notifiers: Mapping[str, Notifier[Any]] | None = None,
         zone: str = "UTC",
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, channels, name, notifiers)
         self.zone = zone  # the console's time zone: messages give times as the console does
-        self.name = name or worker_name()
-        self.channels = {channel.name: channel for channel in channels}
-        self.notifiers = dict(notifiers or {})
-        for channel in channels:
-            self.notifiers.setdefault(channel.name, channel.notifier())
 
-    def deliver_due(self, now: datetime.datetime | None = None) -> DeliveryOutcome:
-        now = now or utcnow()
-        sent = retrying = failed = 0
-        for notification_id in self._due(now):
-            claimed = self._claim(notification_id, now)
-            if claimed is None:
-                continue  # another process took it
-            outcome = self._send(claimed, now)
-            sent += outcome == "sent"
-            retrying += outcome == "pending"
-            failed += outcome == "failed"
-        return DeliveryOutcome(sent, retrying, failed)
+    def load(self, session: Session, row_id: int) -> tuple[AlertNotification, AlertSubject]:
+        notification, alert, hostname = session.execute(
+            select(AlertNotification, Alert, Agent.hostname)
+            .join(Alert, Alert.id == AlertNotification.alert_id)
+            .outerjoin(Agent, Agent.id == Alert.agent_id)
+            .where(AlertNotification.id == row_id)
+        ).one()
+        # The message says when the host is cut off (docs/incidents.md): whoever reads it
+        # knows not to go looking for it on the network.
+        isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
+        return notification, (alert, hostname, bool(isolation and isolation.isolated))
 
-    def _due(self, now: datetime.datetime) -> list[int]:
-        with self.engine.connect() as connection:
-            return list(
-                connection.scalars(
-                    select(AlertNotification.id)
-                    .where(
-                        AlertNotification.status == "pending",
-                        AlertNotification.next_attempt_at <= now,
-                        AlertNotification.channel.in_(list(self.channels)),
-                        or_(
-                            AlertNotification.claimed_until.is_(None),
-                            AlertNotification.claimed_until < now,
-                        ),
-                    )
-                    .order_by(AlertNotification.id)
-                    .limit(BATCH)
-                )
-            )
+    def message(self, row: AlertNotification, subject: AlertSubject) -> AlertMessage:
+        return message_for(*subject, self.zone)
 
-    def _claim(self, notification_id: int, now: datetime.datetime) -> Any:
-        until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
-        with self.engine.begin() as connection:
-            won = connection.execute(
-                update(AlertNotification)
-                .where(
-                    AlertNotification.id == notification_id,
-                    AlertNotification.status == "pending",
-                    or_(
-                        AlertNotification.claimed_until.is_(None),
-                        AlertNotification.claimed_until < now,
-                    ),
-                )
-                .values(
-                    claimed_by=self.name,
-                    claimed_until=until,
-                    attempts=AlertNotification.attempts + 1,
-                )
-            ).rowcount
-            if won != 1:
-                return None
-        with Session(self.engine, expire_on_commit=False) as session:
-            notification, alert, hostname = session.execute(
-                select(AlertNotification, Alert, Agent.hostname)
-                .join(Alert, Alert.id == AlertNotification.alert_id)
-                .outerjoin(Agent, Agent.id == Alert.agent_id)
-                .where(AlertNotification.id == notification_id)
-            ).one()
-            # The message says when the host is cut off (docs/incidents.md): whoever reads it
-            # knows not to go looking for it on the network.
-            isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
-            return notification, alert, hostname, bool(isolation and isolation.isolated)
-
-    def _send(self, claimed: Any, now: datetime.datetime) -> str:
-        notification, alert, hostname, isolated = claimed
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
-        try:
-            message = message_for(alert, hostname, isolated, self.zone)
-            delivery = self.notifiers[notification.channel].send(message)
-        except TemporaryFailure as error:
-            if notification.attempts >= MAX_ATTEMPTS:
-                values.update(status="failed", last_error=_reason(error, "gave up"))
-            else:
-                values.update(
-                    status="pending",
-                    last_error=_reason(error, "will retry"),
-                    next_attempt_at=now + retry_delay(notification.attempts, error.retry_after),
-                )
-        except (PermanentFailure, NotifierError) as error:
-            values.update(status="failed", last_error=_reason(error, "permanent"))
-        except Exception as error:  # a bug in a notifier must not stop the other alerts
-            logger.exception("alerts: notifier %s crashed", notification.channel)
-            values.update(status="failed", last_error=_reason(error, "crashed"))
-        else:
-            values.update(status="sent", sent_at=utcnow(), target=delivery.target[:200])
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(AlertNotification)
-                .where(
-                    and_(
-                        AlertNotification.id == notification.id,
-                        AlertNotification.claimed_by == self.name,
-                    )
-                )
-                .values(**values)
-            )
-        if values["status"] != "sent":
-            logger.warning(
-                "alerts: notification %s (alert %s) via %s: %s",
-                notification.id,
-                alert.id,
-                notification.channel,
-                values.get("last_error"),
-            )
-        return str(values["status"])
+    def subject_id(self, subject: AlertSubject) -> object:
+        return subject[0].id
 
 
-class ChannelDelivery:
-    """One worker thread's queueing and sending for the channels in force *now*: config.json's,
-    or the database's once an administrator edited them in the console
-    (server/policy_settings/alerting.py). Each tick asks the database for the settings version
-    (one SELECT) and rebuilds its channels and notifiers when it changed, so an edit made
-    through one server process is used by every process from its next tick. ``data`` is the
-    data folder: its secret-key opens the channel secrets sealed in the database."""
+class ChannelDelivery(ChannelWorker):
+    """The alert worker's tick over the channels in force: config.json's, or the database's
+    once an administrator edited them in the console (server/policy_settings/alerting.py).
+    ``data`` is the data folder: its secret-key opens the channel secrets sealed in the
+    database."""
 
     def __init__(
         self, engine: Engine, config: ServerConfig, data: Path, name: str | None = None
     ) -> None:
         from server.policy_settings.alerting import AlertingSource
 
-        self.engine = engine
-        self.name = name or worker_name()
-        self.source = AlertingSource(engine, config, data=data)
-        self.zone = config.console_timezone
-        self._deliverer: Deliverer | None = None
-        self._channels: tuple[Channel, ...] | None = None
-
-    def tick(self, now: datetime.datetime | None = None) -> DeliveryOutcome:
-        channels = self.source.current().channels
-        if self._deliverer is None or channels != self._channels:
-            self._deliverer = Deliverer(self.engine, channels, name=self.name, zone=self.zone)
-            self._channels = channels
-        if not channels:
-            return DeliveryOutcome()
-        queue_notifications(self.engine, channels, now)
-        return self._deliverer.deliver_due(now)
-
-
-def retry_delay(attempts: int, retry_after: float | None = None) -> datetime.timedelta:
-    backoff = min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS)
-    if retry_after is not None:
-        backoff = min(max(backoff, retry_after), MAX_RETRY_SECONDS)
-    return datetime.timedelta(seconds=backoff)
-
-
-def _reason(error: Exception, what: str) -> str:
-    return f"{what}: {type(error).__name__}: {error}"[:ERROR_LENGTH]
+        super().__init__(
+            engine,
+            AlertingSource(engine, config, data=data),
+            queue_notifications,
+            functools.partial(Deliverer, zone=config.console_timezone),
+            name=name,
+        )
 
 
 _TITLES = {

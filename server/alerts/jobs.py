@@ -15,24 +15,25 @@ from flask import Flask
 
 from server.alerts.delivery import ChannelDelivery
 from server.alerts.silent import sweep_silent_agents
-from server.state import EXTENSION_KEY, ServerState
+from server.state import ServerState
+from server.threads import PeriodicWorker, start_worker
 
 logger = logging.getLogger("xunjian.server.alerts")
 
 
-class AlertWorker(threading.Thread):
+class AlertWorker(PeriodicWorker):
+    thread_name = "xunjian-alerts"
+    logger = logger
+    failure = "alerts: the worker's tick failed; trying again later"
+
     def __init__(self, state: ServerState, stop: threading.Event) -> None:
-        super().__init__(name="xunjian-alerts", daemon=True)
-        self.state = state
-        self.stop = stop
+        super().__init__(state, stop)
         self.started_at = time.monotonic()
         # The channels in force: config.json's, or the console's (re-read on every change).
         self.delivery = ChannelDelivery(state.engine, state.config, state.paths.root)
 
-    def run(self) -> None:
-        config = self.state.config
-        while not self.stop.wait(config.alert_sweep_seconds):
-            self.tick()
+    def interval(self) -> float:
+        return self.state.config.alert_sweep_seconds
 
     def tick(self) -> None:
         config = self.state.config
@@ -57,6 +58,4 @@ class AlertWorker(threading.Thread):
 
 
 def start_alert_worker(app: Flask, stop: threading.Event) -> AlertWorker:
-    worker = AlertWorker(app.extensions[EXTENSION_KEY], stop)
-    worker.start()
-    return worker
+    return start_worker(AlertWorker, app, stop)

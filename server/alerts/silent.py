@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from server.alerts.models import Alert, open_key
 from server.store.agents import record_heartbeat
+from server.store.engine import conflict_insert
 from server.store.models import Agent, utcnow
 
 SILENT_SEVERITY = "medium"
@@ -32,7 +32,7 @@ def sweep_silent_agents(
 ) -> SweepOutcome:
     now = now or utcnow()
     cutoff = now - datetime.timedelta(seconds=offline_after_seconds)
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(engine)
     silent = select(
         literal("agent_silent"),
         literal(SILENT_SEVERITY),

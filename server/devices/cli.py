@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.alerts.delivery import worker_name
+from server.alerts.outbox import worker_name
 from server.commands import add_data_option, cli_actor
 from server.config import ConfigError, ServerConfig, load_config
 from server.devices.check import CheckSummary, check_now

@@ -27,28 +27,24 @@ from enum import StrEnum
 from flask import Flask
 from sqlalchemy import update
 
-from server.alerts.delivery import worker_name
+from server.alerts.outbox import worker_name
 from server.devices.check import run_claimed
 from server.devices.models import Device
 from server.devices.store import claim, due_ids
-from server.state import EXTENSION_KEY, ServerState
+from server.state import ServerState
 from server.store.models import utcnow
+from server.threads import PeriodicWorker, start_worker
 
 logger = logging.getLogger("xunjian.server.devices")
 
 
-class DeviceWorker(threading.Thread):
-    def __init__(self, state: ServerState, stop: threading.Event) -> None:
-        super().__init__(name="xunjian-devices", daemon=True)
-        self.state = state
-        self.stop = stop
+class DeviceWorker(PeriodicWorker):
+    thread_name = "xunjian-devices"
+    logger = logger
+    failure = "devices: the scheduled check failed; trying again later"
 
-    def run(self) -> None:
-        while not self.stop.wait(self.state.config.device_sweep_seconds):
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("devices: the scheduled check failed; trying again later")
+    def interval(self) -> float:
+        return self.state.config.device_sweep_seconds
 
     def tick(self) -> int:
         """Check every device due now that no other process holds; returns how many."""
@@ -66,9 +62,7 @@ class DeviceWorker(threading.Thread):
 
 
 def start_device_worker(app: Flask, stop: threading.Event) -> DeviceWorker:
-    worker = DeviceWorker(app.extensions[EXTENSION_KEY], stop)
-    worker.start()
-    return worker
+    return start_worker(DeviceWorker, app, stop)
 
 
 MAX_RUNNING = 4

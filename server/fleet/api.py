@@ -10,10 +10,11 @@ from flask.typing import ResponseReturnValue
 from server.api import WRITER_ROLES, owner, token_required
 from server.apidoc import documented
 from server.fleet.schemas import CommandRequest, HostPage, HostResults, HostsQuery, QueuedCommand
+from server.fleet.store import get_host, list_hosts
 from server.rest import read_body, read_query, reply
 from server.state import current_state, db_session, events, log_refusal, refuse
 from server.store.agents import queue_command
-from server.store.queries import get_host, inventory, latest_results, list_hosts
+from server.store.queries import inventory, latest_results
 
 blueprint = Blueprint("hosts", __name__)
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from server.commands import add_data_option, fail, open_data, record_command, store_session
 from server.config import ConfigError, local_time
+from server.fleet.store import list_hosts
 from server.rest import MAX_PAGE
 from server.store.agents import revoke_agent
 from server.store.models import DEVICE_PLATFORM, Agent, HostBaseline
-from server.store.queries import list_hosts
 from xunjian.core.contract import UUID_PATTERN
 
 

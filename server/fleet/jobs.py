@@ -25,16 +25,15 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import Engine, and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from server.fleet.models import ComplianceDaily, SnapshotDay
 from server.fleet.store import compliance_select
 from server.state import EXTENSION_KEY, ServerState
+from server.store.engine import conflict_insert
 from server.store.models import Report, utcnow
 
 # The dashboard's compliance is at most this old (config fleet_recount_seconds, its default).
@@ -45,10 +44,6 @@ CHECK_SECONDS = 20
 # (every PC scanning at 09:00) makes one recount, not one per report.
 FRESH_SECONDS = 30
 logger = logging.getLogger("xunjian.server.fleet")
-
-
-def _insert(engine: Engine) -> Any:
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def newest_report_at(engine: Engine) -> datetime.datetime | None:
@@ -73,7 +68,7 @@ def _claim(
             ),
         )
     first = (
-        _insert(engine)(SnapshotDay)
+        conflict_insert(engine)(SnapshotDay)
         .values(day=day, taken_at=now, taken_by=who)
         .on_conflict_do_nothing(index_elements=["day"])
         # psycopg reports an INSERT's rowcount only when SQLAlchemy is asked to keep it.
@@ -125,7 +120,7 @@ def refresh_compliance(
         ]
     if not rows:
         return True
-    statement = _insert(engine)(ComplianceDaily)
+    statement = conflict_insert(engine)(ComplianceDaily)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "group_id"],
         set_={

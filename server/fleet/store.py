@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -45,7 +45,7 @@ from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
 from server.store.agents import hosts_per_group
 from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
-from server.store.queries import HostRow
+from server.store.queries import iso
 from xunjian.core.contract import STATUSES
 
 HOST_STATUSES = ("online", "offline", "device", "revoked", "isolated")
@@ -185,24 +185,69 @@ def count_hosts(session: Session, chosen: HostFilter, offline_after_seconds: int
     return int(session.scalar(query) or 0)
 
 
-def _failing_counts(session: Session, agent_ids: Sequence[str]) -> dict[str, int]:
+@dataclass(frozen=True)
+class HostRow:
+    """A host as the hosts list, a host's page, the REST API and ``agent list`` show it."""
+
+    id: str
+    hostname: str
+    group: str
+    os: str
+    platform: str
+    last_seen: datetime.datetime | None
+    revoked: bool
+    online: bool
+    failing: int
+    # The OS's release and build as the host's newest scan said ("22H2", "19045.2130").
+    os_version: str = ""
+    os_build: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hostname": self.hostname,
+            "group": self.group,
+            "os": self.os,
+            "os_version": self.os_version,
+            "os_build": self.os_build,
+            "platform": self.platform,
+            "online": self.online,
+            "last_seen": iso(self.last_seen),
+            "revoked": self.revoked,
+            "failing": self.failing,
+        }
+
+
+# What a host's ``failing`` counts: its failing checks (the console's figure, docs/console.md)
+# or its failing latest results, one per resource (the REST API's, server/fleet/schemas.py).
+Failing = Literal["checks", "results"]
+
+
+def _failing_counts(
+    session: Session, agent_ids: Sequence[str], failing: Failing = "checks"
+) -> dict[str, int]:
     if not agent_ids:
         return {}
+    # The console counts failing checks, not failing results: a check failing for three
+    # accounts is one failed (host, check) pair, as compliance counts it (docs/console.md).
+    counted = func.count()
+    if failing == "checks":
+        counted = func.count(func.distinct(LatestResult.check_id))
     rows = session.execute(
-        # Failing checks, not failing results: a check failing for three accounts is one
-        # failed (host, check) pair, as compliance counts it (docs/console.md).
-        select(LatestResult.agent_id, func.count(func.distinct(LatestResult.check_id)))
+        select(LatestResult.agent_id, counted)
         .where(LatestResult.agent_id.in_(agent_ids), LatestResult.status == "fail")
         .group_by(LatestResult.agent_id)
     ).all()
     return {agent_id: int(count) for agent_id, count in rows}
 
 
-def _rows(session: Session, query: Select[Any], offline_after_seconds: int) -> list[HostRow]:
+def _rows(
+    session: Session, query: Select[Any], offline_after_seconds: int, failing: Failing = "checks"
+) -> list[HostRow]:
     """Hosts of a page; their failing counts in one more query over those hosts only (a join
     with an aggregate over every host would cost the whole table on each page)."""
     rows = session.execute(query).all()
-    failing = _failing_counts(session, [row.id for row in rows])
+    counts = _failing_counts(session, [row.id for row in rows], failing)
     cutoff = _cutoff(offline_after_seconds)
     return [
         HostRow(
@@ -220,7 +265,7 @@ def _rows(session: Session, query: Select[Any], offline_after_seconds: int) -> l
             and row.platform != DEVICE_PLATFORM
             and row.last_seen is not None
             and row.last_seen >= cutoff,
-            failing=failing.get(row.id, 0),
+            failing=counts.get(row.id, 0),
         )
         for row in rows
     ]
@@ -284,6 +329,7 @@ def page_hosts(
     offset: int,
     sort: str = "name",
     descending: bool = False,
+    failing: Failing = "checks",
 ) -> list[HostRow]:
     """One page of the hosts list, by host name (then id, so equal names page stably), or by
     another of HOST_SORTS."""
@@ -292,7 +338,7 @@ def page_hosts(
     if conditions:
         query = query.where(*conditions)
     query = query.order_by(*_sort_keys(sort, descending)).limit(limit).offset(offset)
-    return _rows(session, query, offline_after_seconds)
+    return _rows(session, query, offline_after_seconds, failing)
 
 
 def first_addresses(session: Session, agent_ids: Sequence[str]) -> dict[str, str]:
@@ -323,9 +369,27 @@ def first_addresses(session: Session, agent_ids: Sequence[str]) -> dict[str, str
     return found
 
 
-def host_row(session: Session, agent_id: str, offline_after_seconds: int) -> HostRow | None:
-    rows = _rows(session, _host_columns().where(Agent.id == agent_id), offline_after_seconds)
+def host_row(
+    session: Session, agent_id: str, offline_after_seconds: int, failing: Failing = "checks"
+) -> HostRow | None:
+    query = _host_columns().where(Agent.id == agent_id)
+    rows = _rows(session, query, offline_after_seconds, failing)
     return rows[0] if rows else None
+
+
+def list_hosts(
+    session: Session, offline_after_seconds: int, limit: int, offset: int
+) -> tuple[list[HostRow], int]:
+    """Every host, a page of them and their number, for the REST API and ``agent list``:
+    ``failing`` counts failing results there."""
+    everyone = HostFilter()
+    rows = page_hosts(session, everyone, offline_after_seconds, limit, offset, failing="results")
+    return rows, count_hosts(session, everyone, offline_after_seconds)
+
+
+def get_host(session: Session, agent_id: str, offline_after_seconds: int) -> HostRow | None:
+    """One host as the REST API shows it (``failing``: failing results)."""
+    return host_row(session, agent_id, offline_after_seconds, "results")
 
 
 # --- the dashboard ------------------------------------------------------------------------

@@ -6,13 +6,15 @@ and the commands. Each change is recorded in the operation log as ``incident.ope
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
 from server.commands import add_data_option, cli_actor, fail, record_command, store_session
-from server.config import ConfigError, load_config
+from server.config import ConfigError, ServerConfig, load_config
 from server.incidents.models import STATUSES, TEXT_LENGTH, TITLE_LENGTH, Incident, status_of
 from server.incidents.report import build_report
 from server.incidents.store import (
@@ -28,6 +30,23 @@ from server.incidents.store import (
 from xunjian.core.contract import SEVERITIES
 
 COMMAND = "xunjian server incident"
+
+
+def _with_config(
+    command: Callable[[argparse.Namespace, ServerConfig], int],
+) -> Callable[[argparse.Namespace], int]:
+    """The command, given the server's config.json; every one of them needs it, and fails with
+    the reason (exit status 1) when it is missing or bad."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            config = load_config(args.data)
+        except ConfigError as exc:
+            return fail(str(exc), COMMAND)
+        return command(args, config)
+
+    return run
 
 
 def _positive_id(text: str) -> int:
@@ -104,11 +123,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=report_command)
 
 
-def open_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def open_command(args: argparse.Namespace, config: ServerConfig) -> int:
     with store_session(config) as session:
         source = f"alert:{args.alert}" if args.alert is not None else f"agent:{args.host}"
         try:
@@ -130,11 +146,8 @@ def open_command(args: argparse.Namespace) -> int:
     )
 
 
-def list_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def list_command(args: argparse.Namespace, config: ServerConfig) -> int:
     with store_session(config) as session:
         incidents = list(
             session.scalars(
@@ -151,11 +164,8 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def show_command(args: argparse.Namespace, config: ServerConfig) -> int:
     with store_session(config) as session:
         try:
             record = load_record(session, args.id)
@@ -171,11 +181,8 @@ def show_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def note_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def note_command(args: argparse.Namespace, config: ServerConfig) -> int:
     with store_session(config) as session:
         try:
             add_note(session, args.id, cli_actor(), args.text)
@@ -187,11 +194,8 @@ def note_command(args: argparse.Namespace) -> int:
     return record_command(config, args, "incident.note", f"incident:{args.id}")
 
 
-def change_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def change_command(args: argparse.Namespace, config: ServerConfig) -> int:
     action = f"incident.{args.action}"
     with store_session(config) as session:
         try:
@@ -205,11 +209,8 @@ def change_command(args: argparse.Namespace) -> int:
     return record_command(config, args, action, f"incident:{args.id}")
 
 
-def report_command(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.data)
-    except ConfigError as exc:
-        return fail(str(exc), COMMAND)
+@_with_config
+def report_command(args: argparse.Namespace, config: ServerConfig) -> int:
     with store_session(config) as session:
         try:
             record = load_record(session, args.id)

@@ -11,27 +11,25 @@ import threading
 from flask import Flask
 
 from server.incidents.escalation import IncidentEscalation
-from server.state import EXTENSION_KEY, ServerState
+from server.state import ServerState
+from server.threads import PeriodicWorker, start_worker
 
-logger = logging.getLogger("xunjian.server.incidents")
 
+class IncidentWorker(PeriodicWorker):
+    thread_name = "xunjian-incidents"
+    logger = logging.getLogger("xunjian.server.incidents")
+    failure = "incidents: escalation failed; trying again later"
 
-class IncidentWorker(threading.Thread):
     def __init__(self, state: ServerState, stop: threading.Event) -> None:
-        super().__init__(name="xunjian-incidents", daemon=True)
-        self.state = state
-        self.stop = stop
+        super().__init__(state, stop)
         self.escalation = IncidentEscalation(state.engine, state.config, state.paths.root)
 
-    def run(self) -> None:
-        while not self.stop.wait(self.state.config.alert_sweep_seconds):
-            try:
-                self.escalation.tick()
-            except Exception:
-                logger.exception("incidents: escalation failed; trying again later")
+    def interval(self) -> float:
+        return self.state.config.alert_sweep_seconds
+
+    def tick(self) -> object:
+        return self.escalation.tick()
 
 
 def start_incident_worker(app: Flask, stop: threading.Event) -> IncidentWorker:
-    worker = IncidentWorker(app.extensions[EXTENSION_KEY], stop)
-    worker.start()
-    return worker
+    return start_worker(IncidentWorker, app, stop)

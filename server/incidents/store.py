@@ -177,12 +177,7 @@ def open_incident(
         raise IncidentError(400, f"a title is 1..{TITLE_LENGTH} characters")
     alert: Alert | None = None
     if alert_id is not None:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
-            raise IncidentError(404, f"no alert {alert_id}")
-        taken = incident_of_alert(session, alert_id)
-        if taken is not None:
-            raise IncidentError(409, f"alert {alert_id} belongs to incident {taken} already")
+        alert = _free_alert(session, alert_id)
         host_id = alert.agent_id
     hostname = ""
     if host_id is not None:
@@ -242,6 +237,18 @@ def open_incident(
     return Opened(incident, linked)
 
 
+def _free_alert(session: Session, alert_id: int) -> Alert:
+    """The alert, if it exists (else 404) and belongs to no incident yet (else 409): an alert
+    is part of one incident at most."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise IncidentError(404, f"no alert {alert_id}")
+    taken = incident_of_alert(session, alert_id)
+    if taken is not None:
+        raise IncidentError(409, f"alert {alert_id} belongs to incident {taken} already")
+    return alert
+
+
 def attach_alert(session: Session, incident_id: int, alert_id: int, actor: str) -> IncidentEvent:
     """Tie one more alert to an incident (a second symptom of the same event) and commit.
     404 for an unknown incident or alert; 409 when the alert belongs to an incident already
@@ -249,12 +256,7 @@ def attach_alert(session: Session, incident_id: int, alert_id: int, actor: str) 
     incident = get_incident(session, incident_id)
     if incident.closed_at is not None:
         raise IncidentError(409, f"incident {incident_id} is closed")
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise IncidentError(404, f"no alert {alert_id}")
-    taken = incident_of_alert(session, alert_id)
-    if taken is not None:
-        raise IncidentError(409, f"alert {alert_id} belongs to incident {taken} already")
+    alert = _free_alert(session, alert_id)
     session.add(IncidentAlert(incident_id=incident_id, alert_id=alert_id))
     try:
         session.flush()

@@ -17,10 +17,9 @@ import datetime
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from server.jobs.models import HOLDER_LENGTH, JobLease
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 MAX_ERROR_TEXT = 2000
@@ -40,7 +39,7 @@ class LeaseState:
 
 
 def ensure_row(engine: Engine, name: str, now: datetime.datetime | None = None) -> None:
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    insert = conflict_insert(engine)
     statement = (
         insert(JobLease)
         .values(name=name, created_at=now or utcnow())

@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Row, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.monitors.models import MonitorAggregate, MonitorJob, MonitorResult
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 HOUR = datetime.timedelta(hours=1)
@@ -32,7 +33,7 @@ def floor_hour(moment: datetime.datetime) -> datetime.datetime:
 
 
 def _claim(connection: Connection, name: str, now: datetime.datetime, outcome: str = "") -> bool:
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = conflict_insert(connection)
     claimed = connection.execute(
         insert(MonitorJob)
         .values(name=name, done_at=now, outcome=outcome[:500])
@@ -95,8 +96,33 @@ def roll_up(engine: Engine, now: datetime.datetime | None = None) -> int:
     return did
 
 
+def _store_rollup(
+    connection: Connection, period: str, start: datetime.datetime, rows: Sequence[Row[Any]]
+) -> None:
+    """Keep one period's figures per monitor, ``rows`` of (monitor, probes, ups, ms total,
+    ms max); a period rolled up already by another process is left as it is."""
+    if not rows:
+        return
+    connection.execute(
+        conflict_insert(connection)(MonitorAggregate).on_conflict_do_nothing(
+            index_elements=["monitor_id", "period", "start"]
+        ),
+        [
+            {
+                "monitor_id": monitor_id,
+                "period": period,
+                "start": start,
+                "probes": int(probes),
+                "ups": int(ups or 0),
+                "ms_total": int(total),
+                "ms_max": int(top),
+            }
+            for monitor_id, probes, ups, total, top in rows
+        ],
+    )
+
+
 def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime) -> bool:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     with engine.begin() as connection:
         if not _claim(connection, _hour_name(start), now):
             return False
@@ -111,29 +137,11 @@ def _roll_hour(engine: Engine, start: datetime.datetime, now: datetime.datetime)
             .where(MonitorResult.at >= start, MonitorResult.at < start + HOUR)
             .group_by(MonitorResult.monitor_id)
         ).all()
-        if rows:
-            connection.execute(
-                insert(MonitorAggregate).on_conflict_do_nothing(
-                    index_elements=["monitor_id", "period", "start"]
-                ),
-                [
-                    {
-                        "monitor_id": monitor_id,
-                        "period": "hour",
-                        "start": start,
-                        "probes": int(probes),
-                        "ups": int(ups or 0),
-                        "ms_total": int(total),
-                        "ms_max": int(top),
-                    }
-                    for monitor_id, probes, ups, total, top in rows
-                ],
-            )
+        _store_rollup(connection, "hour", start, rows)
     return True
 
 
 def _roll_day(engine: Engine, day: datetime.date, now: datetime.datetime) -> bool:
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     midnight = datetime.datetime.combine(day, datetime.time())
     with engine.begin() as connection:
         if not _claim(connection, _day_name(day), now):
@@ -153,24 +161,7 @@ def _roll_day(engine: Engine, day: datetime.date, now: datetime.datetime) -> boo
             )
             .group_by(MonitorAggregate.monitor_id)
         ).all()
-        if rows:
-            connection.execute(
-                insert(MonitorAggregate).on_conflict_do_nothing(
-                    index_elements=["monitor_id", "period", "start"]
-                ),
-                [
-                    {
-                        "monitor_id": monitor_id,
-                        "period": "day",
-                        "start": midnight,
-                        "probes": int(probes),
-                        "ups": int(ups),
-                        "ms_total": int(total),
-                        "ms_max": int(top),
-                    }
-                    for monitor_id, probes, ups, total, top in rows
-                ],
-            )
+        _store_rollup(connection, "day", midnight, rows)
     return True
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.alerts.channels import Channel
-from server.alerts.delivery import worker_name
+from server.alerts.outbox import worker_name
 from server.monitors import digest, history
 from server.monitors.models import Monitor
 from server.monitors.record import DefacementWords, probe_monitor

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
 from server.alerts.channels import Channel
@@ -35,6 +34,7 @@ from server.monitors.models import (
     MonitorBaseline,
     MonitorResult,
 )
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 from xunjian.core.probe import AddressPolicy, Fetch, fetch
 
@@ -171,10 +171,6 @@ def judge_fetch(
         return result
 
 
-def _insert(engine: Engine):  # type: ignore[no-untyped-def]
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-
-
 def record(
     engine: Engine,
     monitor_id: int,
@@ -289,7 +285,7 @@ def _record(
 
     muted = in_maintenance(monitor, now)
     engine = session.get_bind()
-    insert = _insert(engine)  # type: ignore[arg-type]
+    insert = conflict_insert(engine)
     open_now = set(_kinds(monitor))
     for kind in list(open_now):
         if kind not in wanted:
@@ -389,7 +385,7 @@ def _remind(
     if alert is None or alert.acknowledged_at is not None:
         return
     count = int((now - alert.opened_at).total_seconds() // monitor.reminder_seconds)
-    insert = _insert(session.get_bind())  # type: ignore[arg-type]
+    insert = conflict_insert(session)
     for channel in channels:
         if channel.delay_seconds or not channel.wants(alert.severity):
             continue  # reminders go to the first tier; escalation handles the later ones

@@ -34,7 +34,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.alerts.channels import (
@@ -70,6 +69,7 @@ from server.policy_settings.sealed import (
     secret_fields,
     unseal_settings,
 )
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")
@@ -342,8 +342,7 @@ def _take_over(
     (or after a return to config.json), their secrets sealed. Locks the state row for the
     transaction."""
     now = utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = conflict_insert(session)
     # ON CONFLICT DO NOTHING: two processes saving their first change at once make one row.
     # (No savepoint: pysqlite's SAVEPOINT would commit the outer transaction.)
     session.execute(

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from server.config import (
@@ -26,6 +24,7 @@ from server.config import (
 )
 from server.oplog.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, retention_problem
 from server.settings.models import RuntimeSetting
+from server.store.engine import conflict_insert
 from server.store.models import utcnow
 
 MAX_SESSION_IDLE_SECONDS = 24 * 60 * 60  # a console session idle for a day is forgotten
@@ -127,8 +126,7 @@ def set_setting(session: Session, name: str, value: int, actor: str) -> None:
         raise SettingError(problem)
     row = {"name": name, "value": value, "updated_at": utcnow(), "updated_by": actor[:64]}
     # An upsert, so two administrators saving at once both succeed (the later one wins).
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = conflict_insert(session)
     statement = insert(RuntimeSetting).values(**row)
     session.execute(
         statement.on_conflict_do_update(

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agent.state import AgentState
+
 
 @dataclass(frozen=True)
 class ThrowawayCA:
@@ -303,3 +305,12 @@ class ScriptedApi:
     @property
     def reports(self) -> list[dict[str, Any]]:
         return [self.stored[key] for key in sorted(self.stored)]
+
+
+def act_at_once(state: AgentState, **settings: Any) -> None:
+    """The documented test tuning of an enrolled agent's agent.json: its jobs act at once, not
+    after a random start delay, and flush often; ``settings`` adds or overrides more."""
+    config = json.loads(state.config_path.read_text())
+    tuning = {"start_delay_max_seconds": 0, "flush_interval_seconds": 0.5, "job_jitter_seconds": 0}
+    config.update({**tuning, **settings})
+    state.config_path.write_text(json.dumps(config))

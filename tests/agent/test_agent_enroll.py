@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,6 @@ from agent.state import AgentState
 from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
 from xunjian.cli import main
 from xunjian.core.wire import certificate_sha256, public_key_to_text
-
-
-@pytest.fixture(scope="module")
-def ca() -> ThrowawayCA:
-    return make_ca()
-
-
-@pytest.fixture
-def api(ca: ThrowawayCA) -> ScriptedApi:
-    return ScriptedApi(ca.cert_pem)
-
-
-@pytest.fixture
-def server(ca: ThrowawayCA, api: ScriptedApi, tmp_path: Path) -> Iterator[LoopbackServer]:
-    running = LoopbackServer(ca, tmp_path, route=api).start()
-    yield running
-    running.stop()
 
 
 def _enroll(state: Path, url: str, token: str, pin: str) -> int:

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agent.enroll import enroll
 from agent.state import AgentState
-from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
+from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, act_at_once
 from xunjian.core.wire import certificate_sha256
 
 XUNJIAN = [sys.executable, "-m", "xunjian.cli"]
@@ -42,27 +42,17 @@ def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Pope
 
 
 @pytest.fixture
-def enrolled(tmp_path: Path) -> Iterator[tuple[LoopbackServer, ScriptedApi, AgentState]]:
-    ca: ThrowawayCA = make_ca()
-    api = ScriptedApi(ca.cert_pem)
-    server = LoopbackServer(ca, tmp_path, route=api).start()
+def enrolled(
+    server: LoopbackServer, api: ScriptedApi, ca: ThrowawayCA, tmp_path: Path
+) -> tuple[LoopbackServer, ScriptedApi, AgentState]:
     state_dir = tmp_path / "state"
     enroll(state_dir, server.url, "tok-123", certificate_sha256(ca.cert_pem))
     host_tree = tmp_path / "host"
     host_tree.mkdir()
     state = AgentState(state_dir)
-    config = json.loads(state.config_path.read_text())
     # The documented way to make `agent run` act at once in tests.
-    config.update(
-        start_delay_max_seconds=0,
-        heartbeat_interval_seconds=0.5,
-        flush_interval_seconds=0.5,
-        job_jitter_seconds=0,
-        scan_root=str(host_tree),
-    )
-    state.config_path.write_text(json.dumps(config))
-    yield server, api, state
-    server.stop()
+    act_at_once(state, heartbeat_interval_seconds=0.5, scan_root=str(host_tree))
+    return server, api, state
 
 
 def _status(state: AgentState) -> tuple[int, dict]:

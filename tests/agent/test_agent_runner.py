@@ -18,7 +18,7 @@ from agent.service import RunningAgent, build_service
 from agent.spool import Gap
 from agent.state import AgentState
 from agent.transport import ServerUrl, Transport, pinned_context
-from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
+from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA
 from xunjian.core.wire import certificate_sha256
 
 RESULT = {
@@ -46,23 +46,6 @@ class FakeScan:
     def __call__(self, policy_checks: Mapping[str, Mapping[str, Any]] | None) -> ScanOutcome:
         self.calls.append(policy_checks)
         return [dict(RESULT)], dict(INVENTORY)
-
-
-@pytest.fixture(scope="module")
-def ca() -> ThrowawayCA:
-    return make_ca()
-
-
-@pytest.fixture
-def api(ca: ThrowawayCA) -> ScriptedApi:
-    return ScriptedApi(ca.cert_pem)
-
-
-@pytest.fixture
-def server(ca: ThrowawayCA, api: ScriptedApi, tmp_path: Path) -> Iterator[LoopbackServer]:
-    running = LoopbackServer(ca, tmp_path, route=api).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -35,13 +35,9 @@ from xunjian.core.wire import (
 AGENT_ID = "5a0f8e0e-6c1b-4c1e-9f55-1d2b3c4d5e6f"
 
 
-@pytest.fixture(scope="module")
-def ca() -> ThrowawayCA:
-    return make_ca()
-
-
 @pytest.fixture
 def server(ca: ThrowawayCA, tmp_path: Path) -> Iterator[LoopbackServer]:
+    # No scripted API: each test here routes the requests itself.
     running = LoopbackServer(ca, tmp_path).start()
     yield running
     running.stop()

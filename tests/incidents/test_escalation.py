@@ -12,7 +12,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from server.incidents.escalation import IncidentDeliverer, IncidentEscalation, message_for
+from server.incidents.escalation import (
+    IncidentDeliverer,
+    IncidentEscalation,
+    message_for,
+    queue_incident_notifications,
+)
 from server.incidents.models import IncidentEvent, IncidentNotification
 from server.incidents.store import acknowledge, close, open_incident
 from server.notify.render import plain_text
@@ -144,8 +149,6 @@ def test_a_tier_queued_before_the_acknowledgement_is_not_sent_after_it(
     escalation = IncidentEscalation(server.state.engine, server.state.config, server.data)
     escalation.tick(opened + datetime.timedelta(seconds=1))
     # Tier 2 is queued (its delay passed) but a second process has not sent it yet...
-    from server.incidents.escalation import queue_incident_notifications
-
     channels = escalation.source.current().channels
     at = opened + datetime.timedelta(seconds=FIRST_DELAY + 1)
     assert queue_incident_notifications(server.state.engine, channels, at) == 1
@@ -155,6 +158,37 @@ def test_a_tier_queued_before_the_acknowledgement_is_not_sent_after_it(
     outcome = IncidentDeliverer(server.state.engine, channels).deliver_due(at)
     assert (outcome.sent, outcome.stopped) == (0, 1)
     assert told(receivers, incident_id) == [1, 0, 0, 0]
+
+
+def test_a_crashing_notifier_fails_the_tier_without_its_text_and_no_event(
+    server: Server, agent: SignedAgent, receivers: list[Receiver]
+) -> None:
+    from tests.server.test_alerts_delivery import CrashingNotifier
+
+    roster(server, receivers)
+    incident_id, opened = open_one(server, agent)
+    channels = (
+        IncidentEscalation(server.state.engine, server.state.config, server.data)
+        .source.current()
+        .channels
+    )
+    at = opened + datetime.timedelta(seconds=1)
+    assert queue_incident_notifications(server.state.engine, channels, at) == 1
+    deliverer = IncidentDeliverer(
+        server.state.engine,
+        channels,
+        notifiers={"tier1": CrashingNotifier()},  # type: ignore[dict-item]
+    )
+    outcome = deliverer.deliver_due(at)
+    assert (outcome.sent, outcome.failed) == (0, 1)
+    with server.state.sessions() as session:
+        [row] = session.scalars(select(IncidentNotification))
+        kinds = session.scalars(
+            select(IncidentEvent.kind).where(IncidentEvent.incident_id == incident_id)
+        ).all()
+    assert (row.status, row.last_error, row.claimed_by) == ("failed", "crashed: RuntimeError", None)
+    assert "escalated" not in kinds
+    assert told(receivers, incident_id) == [0, 0, 0, 0]
 
 
 def test_the_message_names_the_tier_host_and_incident(server: Server, agent: SignedAgent) -> None:

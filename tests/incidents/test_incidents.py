@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -307,3 +308,24 @@ def test_two_openings_from_one_alert_racing_make_one_incident(
             open_incident(session, "bob", alert_id=alert_id)
         assert refused.value.status == 409
         assert [row.id for row in session.scalars(select(Incident))] == [first]
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["open", "--alert", "1"],
+        ["list"],
+        ["show", "1"],
+        ["note", "1", "text"],
+        ["ack", "1"],
+        ["close", "1"],
+        ["report", "1", "--out", "report.docx"],
+    ],
+)
+def test_every_command_without_a_data_folder_fails_with_the_reason(
+    tmp_path: Path, words: list[str]
+) -> None:
+    missing = str(tmp_path / "no-data")
+    status, out, err = run_xunjian("server", "incident", words[0], "--data", missing, *words[1:])
+    assert (status, out) == (1, "")
+    assert "xunjian server incident" in err and "config.json" in err

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# The agent tests' scripted HTTPS server, for the service's enrollment and stop tests
+# (test_windows_service.py); test_msi_wine.py's ``server`` is a real one of its own.
+from tests.agent.conftest import api, ca, server  # noqa: F401  (fixtures)
 from xunjian.msi.tools import PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]

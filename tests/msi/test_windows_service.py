@@ -5,14 +5,13 @@ pywin32's modules (the one thing that cannot exist here)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import sys
 import threading
 import time
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ from agent.windows.acl import (
     protect_state_folder,
 )
 from agent.windows.body import ServiceBody
-from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, make_ca
+from tests.agent.agent_testkit import LoopbackServer, ScriptedApi, ThrowawayCA, act_at_once
+from tests.harness import wait_for
 from xunjian.core.wire import certificate_sha256
 
 RESULT = {"check_id": "accounts.uid0_extra", "status": "pass", "severity": "high",
@@ -78,29 +78,10 @@ def scan(_policy: Mapping[str, Mapping[str, Any]] | None) -> ScanOutcome:
     return [dict(RESULT)], {}
 
 
-@pytest.fixture(scope="module")
-def ca() -> ThrowawayCA:
-    return make_ca()
-
-
-@pytest.fixture
-def api(ca: ThrowawayCA) -> ScriptedApi:
-    return ScriptedApi(ca.cert_pem)
-
-
-@pytest.fixture
-def server(ca: ThrowawayCA, api: ScriptedApi, tmp_path: Path) -> Iterator[LoopbackServer]:
-    running = LoopbackServer(ca, tmp_path, route=api).start()
-    yield running
-    running.stop()
-
-
 def build_at_once(state: AgentState, scanner: Any = None) -> Any:
     """build_service with the documented test tuning: jobs act at once, not after a random
-    start delay (as tests/agent/test_agent_process.py does)."""
-    config = json.loads(state.config_path.read_text())
-    config.update(start_delay_max_seconds=0, flush_interval_seconds=0.5, job_jitter_seconds=0)
-    state.config_path.write_text(json.dumps(config))
+    start delay."""
+    act_at_once(state)
     return build_service(state, scanner=scanner or scan)
 
 
@@ -111,12 +92,9 @@ def _run_in_thread(body: ServiceBody) -> tuple[threading.Thread, list[int]]:
     return thread, status
 
 
-def _wait(condition: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+def _wait(condition: Any) -> None:
+    # Polled often: the stop tests stop the service while the event they waited for lasts.
+    wait_for("the service", condition, timeout=20, interval=0.05)
 
 
 # -- the state folder's ACL -------------------------------------------------------------------

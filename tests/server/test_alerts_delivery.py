@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from server.alerts.channels import Channel, parse_channels
-from server.alerts.delivery import MAX_ATTEMPTS, Deliverer, queue_notifications
+from server.alerts.delivery import Deliverer, queue_notifications
 from server.alerts.models import AlertNotification
+from server.alerts.outbox import MAX_ATTEMPTS
 from server.config import ConfigError, ServerConfig
 from server.notify import AlertKind
 from server.store.engine import make_engine
@@ -181,6 +182,35 @@ def test_temporary_failures_give_up_after_max_attempts(
     assert "gave up" in (row.last_error or "")
 
 
+class CrashingNotifier:
+    """A notifier with a bug: it raises what no notifier may (the real ones cannot be made
+    to)."""
+
+    def send(self, message: object) -> object:
+        raise RuntimeError("bug in the notifier")
+
+
+def test_a_crashing_notifier_fails_its_row_and_the_other_channels_still_send(
+    server: Server, agent: SignedAgent, receiver: Receiver
+) -> None:
+    send(agent, [result("a.b", "fail")])
+    channels = (receiver.channel("crashy"), receiver.channel("hook"))
+    assert queue_notifications(server.state.engine, channels) == 2
+    deliverer = Deliverer(
+        server.state.engine,
+        channels,
+        notifiers={"crashy": CrashingNotifier()},  # type: ignore[dict-item]
+    )
+    outcome = deliverer.deliver_due()
+    assert (outcome.sent, outcome.failed, outcome.retrying) == (1, 1, 0)
+    by_channel = {row.channel: row for row in notifications(server)}
+    assert by_channel["crashy"].status == "failed"
+    assert by_channel["crashy"].last_error == "crashed: RuntimeError: bug in the notifier"
+    assert by_channel["crashy"].claimed_by is None
+    assert by_channel["hook"].status == "sent"
+    assert sum(receiver.deliveries.values()) == 1
+
+
 def test_a_claim_held_by_another_worker_is_left_alone(
     server: Server, agent: SignedAgent, receiver: Receiver
 ) -> None:
@@ -189,7 +219,7 @@ def test_a_claim_held_by_another_worker_is_left_alone(
     queue_notifications(server.state.engine, channels)
     first = Deliverer(server.state.engine, channels, name="first")
     [due] = first._due(utcnow())
-    assert first._claim(due, utcnow()) is not None
+    assert first._claim(due, utcnow())
     second = Deliverer(server.state.engine, channels, name="second")
     assert second.deliver_due().sent == 0
     assert receiver.deliveries == Counter()

@@ -7,6 +7,7 @@ import datetime
 import pytest
 from sqlalchemy import update
 
+from server.fleet.store import HostFilter, host_row, page_hosts
 from server.store.accounts import create_api_token, create_user, revoke_api_token, user_by_name
 from server.store.agents import revoke_agent
 from server.store.models import Agent, Command
@@ -75,6 +76,29 @@ def test_hosts_list_online_state_and_failing_count(server: Server, agent: Signed
     assert hosts["pc-silent"]["online"] is False
     assert hosts["pc-silent"]["failing"] == 0
     assert hosts["pc-silent"]["last_seen"].endswith("Z")
+
+
+def test_the_api_counts_failing_results_where_the_console_counts_failing_checks(
+    server: Server, agent: SignedAgent
+) -> None:
+    def failing(check_id: str, resource: str) -> dict[str, object]:
+        return {"check_id": check_id, "status": "fail", "resource": resource,
+                "message": "m", "severity": "high"}  # fmt: skip
+
+    # One check failing for two accounts, another for the host: three results, two checks.
+    results = [failing("a.users", "user:a"), failing("a.users", "user:b"), failing("b.x", "host")]
+    assert agent.send_report(agent.report(results=results)).status_code == 200
+    token = api_token(server)
+    [listed] = server.client().get("/api/v1/hosts", headers=bearer(token)).get_json()["hosts"]
+    one = server.client().get(f"/api/v1/hosts/{agent.agent_id}/results", headers=bearer(token))
+    assert listed["failing"] == one.get_json()["host"]["failing"] == 3
+    with server.state.sessions() as session:
+        console_row = host_row(session, agent.agent_id, server.state.config.offline_after_seconds)
+        [console_page] = page_hosts(
+            session, HostFilter(), server.state.config.offline_after_seconds, 50, 0
+        )
+    assert console_row is not None and console_row.failing == console_page.failing == 2
+    assert console_row.as_json() == {**listed, "failing": 2}
 
 
 def test_hosts_paging(server: Server) -> None:
