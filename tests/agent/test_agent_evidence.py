@@ -23,10 +23,10 @@ from agent.spool import Spool
 from agent.state import AgentState
 from agent.transport import ServerUrl, Transport, pinned_context
 from tests.agent.agent_testkit import ScriptedApi, ThrowawayCA
-from tests.agent.test_agent_runner import FakeScan, api, ca, scan, server, state
+from tests.agent.test_agent_runner import FakeScan, scan, state
 from xunjian.core.evidence import verify_file
 
-__all__ = ["api", "ca", "scan", "server", "state"]  # the runner tests' fixtures, shared
+__all__ = ["scan", "state"]  # the runner tests' fixtures (ca, api, server: tests/agent/conftest.py)
 
 
 @pytest.fixture
