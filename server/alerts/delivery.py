@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from checks.messages import render
 from server.alerts.channels import SEVERITY_ORDER, Channel
 from server.alerts.models import Alert, AlertNotification
 from server.config import ServerConfig
@@ -60,7 +61,7 @@ from server.notify import (
     TemporaryFailure,
 )
 from server.store.isolation import isolation_of
-from server.store.models import Agent, utcnow
+from server.store.models import Agent, LatestResult, utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")
 
@@ -224,13 +225,14 @@ class Deliverer:
             # The message says when the host is cut off (docs/incidents.md): whoever reads it
             # knows not to go looking for it on the network.
             isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
-            return notification, alert, hostname, bool(isolation and isolation.isolated)
+            said = _said_of(session, alert)
+            return notification, alert, hostname, bool(isolation and isolation.isolated), said
 
     def _send(self, claimed: Any, now: datetime.datetime) -> str:
-        notification, alert, hostname, isolated = claimed
+        notification, alert, hostname, isolated, said = claimed
         values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
         try:
-            message = message_for(alert, hostname, isolated, self.zone)
+            message = message_for(alert, hostname, isolated, self.zone, said)
             delivery = self.notifiers[notification.channel].send(message)
         except TemporaryFailure as error:
             if notification.attempts >= MAX_ATTEMPTS:
@@ -325,23 +327,62 @@ _TITLES = {
 }
 
 
+def _said_of(session: Session, alert: Alert) -> dict[str, Any] | None:
+    """The message id and parameters of a failed check's alert: its host's newest result for
+    that check and resource, when that result still says the alert's sentence (the same
+    matching as the console's alert list, server/alerts/views.py)."""
+    if alert.kind != "check_failed" or not alert.agent_id or not alert.check_id:
+        return None
+    row = session.execute(
+        select(LatestResult.message, LatestResult.said).where(
+            LatestResult.agent_id == alert.agent_id,
+            LatestResult.check_id == alert.check_id,
+            LatestResult.resource == alert.resource,
+        )
+    ).first()
+    if row is None or row.message != alert.message or not isinstance(row.said, dict):
+        return None
+    return row.said
+
+
+def said_text(said: Mapping[str, Any] | None, english: str) -> tuple[str, str]:
+    """A result's sentence as (Chinese, English) from its message id (checks/messages.py); the
+    agent's English in both when there is no id, or this server does not know it or its
+    parameters do not fill it (a newer agent)."""
+    if not said or not isinstance(said.get("params") or {}, dict):
+        return english, english
+    message_id = str(said.get("id") or "")
+    params = {str(k): str(v) for k, v in (said.get("params") or {}).items()}
+    chinese = render(message_id, params, "zh")
+    if chinese is None:
+        return english, english
+    return chinese, render(message_id, params, "en") or english
+
+
 def message_for(
-    alert: Alert, hostname: str | None, isolated: bool = False, zone: str = "UTC"
+    alert: Alert,
+    hostname: str | None,
+    isolated: bool = False,
+    zone: str = "UTC",
+    said: Mapping[str, Any] | None = None,
 ) -> AlertMessage:
     """The alert as a message; its time in ``zone`` (the console's), which the message names.
-    ``isolated``: the host is isolated (or being isolated), which the body then says."""
+    ``isolated``: the host is isolated (or being isolated), which the body then says. ``said``:
+    the failed result's message id and parameters (``LatestResult.said``), so the body says the
+    sentence in Chinese and English (issue 13 item 5); without it both carry the stored text."""
     host = hostname or alert.agent_id or ""
     zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
     words = {"check": alert.check_id, "host": host, "resource": alert.resource}
     where = " / ".join(part for part in (host, alert.resource) if part)
+    chinese, english = said_text(said, alert.message)
     return AlertMessage(
         alert_id=str(alert.id),
         kind=alert.kind,  # type: ignore[arg-type]  # coerced to AlertKind
         severity=alert.severity,  # type: ignore[arg-type]
         title=LocalText(zh.format(**words), en.format(**words)),
         body=LocalText(
-            f"{where}：{alert.message}" + ("（该主机已断网隔离）" if isolated else ""),
-            f"{where}: {alert.message}"
+            f"{where}：{chinese}" + ("（该主机已断网隔离）" if isolated else ""),
+            f"{where}: {english}"
             + (" (the host is isolated from the network)" if isolated else ""),
         ),
         subject=host or alert.resource,
