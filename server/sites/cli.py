@@ -106,9 +106,7 @@ def add_command(args: argparse.Namespace) -> int:
         return fail(str(exc), COMMAND)
     with store_session(config) as session:
         try:
-            site = store.create_site(
-                session, values, cli_actor(), config.monitor_digest_timezone, utcnow()
-            )
+            site = store.create_site(session, values, cli_actor(), config.daily_timezone, utcnow())
         except (store.FieldError, store.ConflictError) as exc:
             return fail(str(exc), COMMAND)
         session.commit()

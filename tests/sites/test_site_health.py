@@ -196,7 +196,7 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     now = utcnow()
     message = digest.compose(server.state.engine, now, now.date())
     assert "示范学校" in message.body.zh and "0 broken links (0 new, 15 fixed" in message.body.en
-    zone = ZoneInfo("Asia/Shanghai")
+    zone = ZoneInfo(server.state.config.console_timezone)  # the week the server reports
     week = IsoWeek.containing(now.replace(tzinfo=datetime.UTC).astimezone(zone).date())
     with open_spool_dir() as folder:
         built = build_files(
