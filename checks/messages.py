@@ -107,11 +107,172 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "policy to drop",
         "主机防火墙（{backends}）默认接受入站流量；请将入站策略设为 drop",
     ),
+    "accounts.hash_schemes_accepted": (
+        "every password hash ({count}) uses an accepted scheme",
+        "所有密码哈希（{count} 个）都使用认可的算法",
+    ),
+    "accounts.hash_scheme_weak": (
+        "the password of {user} is stored with the weak scheme {scheme}",
+        "{user} 的密码以弱算法 {scheme} 保存",
+    ),
+    "accounts.password_age_unknown": (
+        "account {user} has a password but no recorded date of its last change, so its age "
+        "cannot be held to the policy",
+        "账户 {user} 设有密码，但没有记录上次修改日期，无法按策略检查密码期限",
+    ),
+    "accounts.password_too_old": (
+        "the password of {user} was last changed {age} days ago (the policy allows {max_days})",
+        "{user} 的密码已 {age} 天未修改（策略允许 {max_days} 天）",
+    ),
+    "accounts.password_age_ok": (
+        "no password ({count} checked) is older than {max_days} days",
+        "没有超过 {max_days} 天未修改的密码（已检查 {count} 个）",
+    ),
+    "accounts.no_approved_list": (
+        "the policy lists no approved accounts, so no account can be called unexpected; set the "
+        "parameter approved to the accounts an administrator added",
+        "策略中没有批准的账户名单，无法判断哪些账户不该存在；请将参数 approved 设为管理员添加的账"
+        "户",
+    ),
+    "accounts.all_approved": (
+        "all {count} login accounts are on the approved list",
+        "全部 {count} 个可登录账户都在批准名单中",
+    ),
+    "accounts.unapproved": (
+        "login account {user} (UID {uid}) is not on the approved list",
+        "可登录账户 {user}（UID {uid}）不在批准名单中",
+    ),
+    "accounts.uids_unique": (
+        "every account has a UID of its own",
+        "每个账户都有独立的 UID",
+    ),
+    "accounts.uid_shared": (
+        "accounts {users} share UID {uid}, so their actions cannot be told apart",
+        "账户 {users} 共用 UID {uid}，无法区分各自的操作",
+    ),
+    "accounts.weak_password_vendor_default": (
+        "account {account} still accepts a vendor's factory default password",
+        "账户 {account} 仍可使用厂商出厂默认密码登录",
+    ),
+    "accounts.weak_password_common": (
+        "account {account} accepts one of the most common weak passwords in published leaks",
+        "账户 {account} 使用了泄露数据中最常见的弱密码之一",
+    ),
+    "accounts.weak_password_own_name": (
+        "account {account} accepts a password made from its own name",
+        "账户 {account} 的密码由账户名构成",
+    ),
+    "accounts.weak_password_organisation_word": (
+        "account {account} accepts a password made from the organisation's own words",
+        "账户 {account} 的密码由本单位名称等常用词构成",
+    ),
+    "accounts.weak_password_untestable": (
+        "the password hash of {user} uses a scheme this host's crypt library cannot compute, so "
+        "it could not be tested",
+        "{user} 的密码哈希使用了本机 crypt 库无法计算的算法，无法测试",
+    ),
+    "accounts.no_guessable_password": (
+        "no account has a password that could be guessed",
+        "没有可被猜出的账户密码",
+    ),
+    "accounts.weak_password_none_so_far": (
+        "none of {count} passwords is a known default or weak password so far: {slow} with a "
+        "slow hash were tried against their {tried} or more likeliest of {candidates} "
+        "candidates; the agent's next scans try the rest",
+        "目前 {count} 个密码都不是已知的默认或弱密码：其中 {slow} 个使用慢速哈希，已用 "
+        "{candidates} 个候选中最可能的至少 {tried} 个测试；代理后续扫描会继续测试其余候选",
+    ),
+    "accounts.weak_password_none": (
+        "none of {count} passwords is a known default or weak password ({candidates} candidates "
+        "each)",
+        "{count} 个密码都不是已知的默认或弱密码（每个测试了 {candidates} 个候选）",
+    ),
+    "accounts.handover_no_date": (
+        "the policy gives neither go_live_date nor handover_date, so there is no date the "
+        "passwords must postdate; set one of them (YYYY-MM-DD)",
+        "策略未设置 go_live_date 或 handover_date，没有密码必须晚于的日期；请设置其中之一（"
+        "YYYY-MM-DD）",
+    ),
+    "accounts.password_before_handover": (
+        "the password of {user} was last changed {when}, before the {date_name} {date}: the "
+        "set-up or previous administrator may still know it",
+        "{user} 的密码上次修改于 {when}，早于{date_name} {date}：安装人员或前任管理员可能仍知道该"
+        "密码",
+    ),
+    "accounts.password_after_handover": (
+        "every password ({count}) was changed on or after the {date_name} {date}",
+        "所有密码（{count} 个）都在{date_name} {date} 当天或之后修改过",
+    ),
+    "accounts.no_approved_admins": (
+        "the policy lists no approved administrators; set approved_admins to the accounts that "
+        "may use sudo",
+        "策略中没有批准的管理员名单；请将 approved_admins 设为可以使用 sudo 的账户",
+    ),
+    "accounts.admins_approved": (
+        "every member of {groups} is an approved administrator",
+        "{groups} 的所有成员都是已批准的管理员",
+    ),
+    "accounts.admin_unapproved": (
+        "account {user} is in the administrator group {groups} without approval",
+        "账户 {user} 未经批准加入了管理员组 {groups}",
+    ),
+    "accounts.no_login_records": (
+        "this host keeps no login records (wtmp, lastlog or lastlog2)",
+        "本机没有登录记录（wtmp、lastlog 或 lastlog2）",
+    ),
+    "accounts.unused": (
+        "account {user} last logged in {idle} days ago (allowed: {max_days}); disable it if its "
+        "owner left",
+        "账户 {user} 已 {idle} 天未登录（允许 {max_days} 天）；如使用人已离开，请停用该账户",
+    ),
+    "accounts.never_logged_in": (
+        "account {user} has never logged in according to {sources}",
+        "根据 {sources}，账户 {user} 从未登录过",
+    ),
+    "accounts.all_used": (
+        "every login account ({count}) was used in the last {max_days} days",
+        "所有可登录账户（{count} 个）在最近 {max_days} 天内都登录过",
+    ),
+    "accounts.no_baseline": (
+        "the server holds no account baseline for this host yet; set the parameter baseline to "
+        "the account names recorded when the host was accepted",
+        "服务器还没有本机的账户基线；请将参数 baseline 设为主机验收时记录的账户名",
+    ),
+    "accounts.none_added": (
+        "no account was added since the baseline ({count} accounts)",
+        "基线之后没有新增账户（共 {count} 个账户）",
+    ),
+    "accounts.added": (
+        "account {user} (UID {uid}) was added after the baseline was taken",
+        "账户 {user}（UID {uid}）是在建立基线之后新增的",
+    ),
+    "accounts.sudo_all_commands": (
+        "{file} gives {user} every command through sudo ({principal}), and the account is not an "
+        "approved administrator",
+        "{file} 通过 sudo（{principal}）允许 {user} 执行所有命令，而该账户不是已批准的管理员",
+    ),
+    "accounts.sudo_no_password": (
+        "{file} gives {user} no password through sudo ({principal}), and the account is not an "
+        "approved administrator",
+        "{file} 允许 {user} 通过 sudo（{principal}）免密码执行命令，而该账户不是已批准的管理员",
+    ),
+    "accounts.sudo_all_commands_no_password": (
+        "{file} gives {user} every command and no password through sudo ({principal}), and the "
+        "account is not an approved administrator",
+        "{file} 允许 {user} 通过 sudo（{principal}）免密码执行所有命令，而该账户不是已批准的管理员",
+    ),
+    "accounts.sudo_rules_approved": (
+        "no sudo rule gives every command or password-less sudo to an unapproved account",
+        "没有 sudo 规则把所有命令或免密码 sudo 授予未批准的账户",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
     "drop": ("drop", "丢弃"),
     "reject": ("reject", "拒绝"),
+    "go live date": ("go live date", "上线日期"),
+    "handover date": ("handover date", "交接日期"),
+    "never recorded": ("never recorded", "从未记录"),
 }
 
 
