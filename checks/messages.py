@@ -265,6 +265,132 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no sudo rule gives every command or password-less sudo to an unapproved account",
         "没有 sudo 规则把所有命令或免密码 sudo 授予未批准的账户",
     ),
+    "ssh.passwords_accepted": (
+        "the SSH server accepts passwords (PasswordAuthentication yes), and the policy allows "
+        "keys only",
+        "SSH 服务接受密码登录（PasswordAuthentication yes），而策略只允许密钥登录",
+    ),
+    "ssh.password_authentication_allowed": (
+        "PasswordAuthentication {value} is what the policy allows",
+        "PasswordAuthentication {value} 符合策略",
+    ),
+    "ssh.max_auth_tries_high": (
+        "the SSH server allows {tries} authentication attempts per connection (allowed: "
+        "{limit}), which helps password guessing",
+        "SSH 服务每个连接允许 {tries} 次认证尝试（允许 {limit} 次），便于猜测密码",
+    ),
+    "ssh.max_auth_tries_ok": (
+        "the SSH server allows {tries} attempts per connection (allowed: {limit})",
+        "SSH 服务每个连接允许 {tries} 次尝试（允许 {limit} 次）",
+    ),
+    "ssh.no_admin_keys": (
+        "no administrator account has an SSH key",
+        "没有管理员账户配置 SSH 密钥",
+    ),
+    "ssh.no_approved_keys": (
+        "{count} SSH keys open administrator accounts, and the policy lists no approved keys; "
+        "set approved_keys to their SHA256 fingerprints",
+        "有 {count} 个 SSH 密钥可登录管理员账户，而策略中没有批准的密钥名单；请将 approved_keys "
+        "设为这些密钥的 SHA256 指纹",
+    ),
+    "ssh.admin_keys_approved": (
+        "every SSH key of an administrator account ({count}) is approved",
+        "管理员账户的所有 SSH 密钥（{count} 个）都已批准",
+    ),
+    "ssh.key_unapproved": (
+        "{file} lets the holder of an unapproved key ({key}) log in as {user}; after an "
+        "administrator hands over, the old keys must go",
+        "{file} 允许未批准密钥（{key}）的持有者以 {user} 身份登录；管理员交接后，旧密钥必须删除",
+    ),
+    "password.min_length_ok": (
+        "passwords must have at least {length} characters (policy: {required})",
+        "密码至少需要 {length} 个字符（策略要求 {required} 个）",
+    ),
+    "password.min_length_unset": (
+        "no minimum password length is configured",
+        "未配置密码最小长度",
+    ),
+    "password.min_length_unset_pwquality_unused": (
+        "no minimum password length is configured; pwquality.conf sets minlen, but no PAM "
+        "password stack uses pam_pwquality",
+        "未配置密码最小长度；pwquality.conf 设置了 minlen，但没有 PAM 密码栈使用 pam_pwquality",
+    ),
+    "password.min_length_short": (
+        "the minimum password length is {length}, below the policy's {required}",
+        "密码最小长度为 {length}，低于策略要求的 {required}",
+    ),
+    "password.min_length_short_pwquality_unused": (
+        "the minimum password length is {length}, below the policy's {required}; pwquality.conf "
+        "sets minlen, but no PAM password stack uses pam_pwquality",
+        "密码最小长度为 {length}，低于策略要求的 {required}；pwquality.conf 设置了 minlen，但没有"
+        " PAM 密码栈使用 pam_pwquality",
+    ),
+    "password.classes_ok": (
+        "passwords must mix at least {classes} character classes (policy: {required})",
+        "密码至少需要混合 {classes} 类字符（策略要求 {required} 类）",
+    ),
+    "password.no_quality_module": (
+        "no password quality module (pam_pwquality) is in effect, so passwords need not mix "
+        "letters, digits and symbols (policy: {required} classes)",
+        "没有生效的密码质量模块（pam_pwquality），密码无需混合字母、数字和符号（策略要求 "
+        "{required} 类）",
+    ),
+    "password.classes_few": (
+        "passwords must mix only {classes} character classes (policy: {required}); set minclass "
+        "or negative credits",
+        "密码只需混合 {classes} 类字符（策略要求 {required} 类）；请设置 minclass 或负的 credit 值",
+    ),
+    "password.max_age_ok": (
+        "new passwords expire after {days} days (policy: at most {max_days})",
+        "新密码在 {days} 天后过期（策略要求不超过 {max_days} 天）",
+    ),
+    "password.never_expire": (
+        "passwords never expire (PASS_MAX_DAYS unset or {value})",
+        "密码永不过期（PASS_MAX_DAYS 未设置或为 {value}）",
+    ),
+    "password.max_age_long": (
+        "passwords expire after {days} days, later than the policy's {max_days}",
+        "密码在 {days} 天后才过期，超过策略要求的 {max_days} 天",
+    ),
+    "password.no_pam_stack": (
+        "no PAM {stack} stack was found (common-{stack}, system-auth, password-auth)",
+        "未找到 PAM {stack} 栈（common-{stack}、system-auth、password-auth）",
+    ),
+    "password.no_lockout": (
+        "no lockout module (pam_faillock) is in the PAM auth stack ({files}): password guessing "
+        "is unlimited",
+        "PAM 认证栈（{files}）中没有账户锁定模块（pam_faillock）：猜测密码的次数不受限制",
+    ),
+    "password.lockout_never": (
+        "{module} is in the auth stack with deny=0: it never locks an account",
+        "{module} 在认证栈中但 deny=0：永远不会锁定账户",
+    ),
+    "password.lockout_late": (
+        "accounts lock only after {deny} wrong passwords (policy: at most {allowed})",
+        "输错 {deny} 次密码后账户才会锁定（策略要求不超过 {allowed} 次）",
+    ),
+    "password.lockout_until_unlocked": (
+        "accounts lock until an administrator unlocks them after {deny} wrong passwords ({module})",
+        "输错 {deny} 次密码后账户被锁定，直到管理员解锁（{module}）",
+    ),
+    "password.lockout_for": (
+        "accounts lock for {seconds} s after {deny} wrong passwords ({module})",
+        "输错 {deny} 次密码后账户被锁定 {seconds} 秒（{module}）",
+    ),
+    "password.history_ok": (
+        "a new password may not repeat the last {remember} ({module})",
+        "新密码不得与最近 {remember} 个旧密码相同（{module}）",
+    ),
+    "password.no_history": (
+        "no password history is kept (no pam_pwhistory, no pam_unix remember= in {files}): an "
+        "old password may be set again",
+        "未保留密码历史（{files} 中没有 pam_pwhistory，也没有 pam_unix 的 remember=）：可以重新设"
+        "置旧密码",
+    ),
+    "password.history_short": (
+        "{module} remembers only {remember} old passwords (policy: {required})",
+        "{module} 只记住 {remember} 个旧密码（策略要求 {required} 个）",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
