@@ -391,6 +391,103 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{module} remembers only {remember} old passwords (policy: {required})",
         "{module} 只记住 {remember} 个旧密码（策略要求 {required} 个）",
     ),
+    "patch.kernel_not_running": (
+        "kernel {newest} is installed but {running} is running: the host has not restarted since "
+        "the kernel was updated",
+        "已安装内核 {newest}，但正在运行的是 {running}：内核更新后主机尚未重启",
+    ),
+    "patch.reboot_pending": (
+        "updates are installed but not in use until the host restarts ({packages})",
+        "更新已安装，但需重启主机后才生效（{packages}）",
+    ),
+    "patch.no_reboot_flag": (
+        "{release} keeps no reboot-required flag and no installed kernel was found to compare "
+        "with the running one",
+        "{release} 没有“需要重启”标记，也未找到可与正在运行内核比较的已安装内核",
+    ),
+    "patch.no_reboot_pending": (
+        "no installed update is waiting for a reboot",
+        "没有等待重启才能生效的已安装更新",
+    ),
+    "patch.no_security_source": (
+        "no configured package source carries security updates (no security suite such as "
+        "bookworm-security among {suites}), so security fixes never arrive; add the "
+        "distribution's security source",
+        "已配置的软件源都不提供安全更新（{suites} 中没有 bookworm-security 这类安全源），安全修复"
+        "永远不会到达；请添加发行版的安全更新源",
+    ),
+    "patch.lists_never_refreshed": (
+        "no security update is listed, but the package lists are never refreshed (allowed: "
+        "{allowed}), so newer security updates cannot be seen; run apt-get update",
+        "没有列出安全更新，但软件包列表从未刷新（允许 {allowed} 天），看不到新的安全更新；请运行 "
+        "apt-get update",
+    ),
+    "patch.lists_stale_no_security": (
+        "no security update is listed, but the package lists are {days} days old (allowed: "
+        "{allowed}), so newer security updates cannot be seen; run apt-get update",
+        "没有列出安全更新，但软件包列表已有 {days} 天未刷新（允许 {allowed} 天），看不到新的安全"
+        "更新；请运行 apt-get update",
+    ),
+    "patch.updates_within_limit": (
+        "{count} updates are waiting (allowed: {allowed})",
+        "有 {count} 个更新待安装（允许 {allowed} 个）",
+    ),
+    "patch.updates_too_many": (
+        "{count} updates are waiting (allowed: {allowed}): {names}",
+        "有 {count} 个更新待安装（允许 {allowed} 个）：{names}",
+    ),
+    "patch.updates_too_many_more": (
+        "{count} updates are waiting (allowed: {allowed}): {names} and {more} more",
+        "有 {count} 个更新待安装（允许 {allowed} 个）：{names} 等（另有 {more} 个）",
+    ),
+    "patch.lists_never_downloaded": (
+        "the {manager} package lists have never been downloaded, so no update can be seen",
+        "{manager} 软件包列表从未下载过，看不到任何更新",
+    ),
+    "patch.lists_fresh": (
+        "the package lists were refreshed {days} days ago (allowed: {max_days})",
+        "软件包列表于 {days} 天前刷新（允许 {max_days} 天）",
+    ),
+    "patch.lists_stale": (
+        'the package lists were last refreshed {days} days ago (allowed: {max_days}); "no '
+        'updates" from such lists means nothing',
+        "软件包列表已有 {days} 天未刷新（允许 {max_days} 天）；据此得出的“没有更新”并不可信",
+    ),
+    "patch.no_install_log": (
+        "{manager} keeps no log of installs on this host",
+        "本机的 {manager} 没有安装日志",
+    ),
+    "patch.no_install_recorded": (
+        "no package install or upgrade is recorded in {sources}",
+        "{sources} 中没有软件包安装或升级记录",
+    ),
+    "patch.last_install_recent": (
+        "the last package install was {days} days ago (allowed: {max_days})",
+        "最近一次安装软件包是在 {days} 天前（允许 {max_days} 天）",
+    ),
+    "patch.last_install_old": (
+        "no package has been installed or upgraded for {days} days (allowed: {max_days}): "
+        "patches are not being applied",
+        "已有 {days} 天没有安装或升级任何软件包（允许 {max_days} 天）：补丁没有在安装",
+    ),
+    "patch.eol_unknown": (
+        "the end of support of {release} is not known to this agent; add it to extra_eol_dates "
+        "as ID:VERSION=YYYY-MM-DD",
+        "本代理不知道 {release} 的支持结束日期；请以 ID:VERSION=YYYY-MM-DD 的格式加入 "
+        "extra_eol_dates",
+    ),
+    "patch.eol_invalid": (
+        "the end-of-life date {date} is invalid",
+        "支持结束日期 {date} 无效",
+    ),
+    "patch.release_supported": (
+        "{release} gets security updates until {date}",
+        "{release} 在 {date} 之前都有安全更新",
+    ),
+    "patch.release_unsupported": (
+        "{release} stopped getting security updates on {date}; upgrade to a supported release",
+        "{release} 已于 {date} 停止提供安全更新；请升级到仍受支持的版本",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
