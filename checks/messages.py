@@ -488,11 +488,208 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{release} stopped getting security updates on {date}; upgrade to a supported release",
         "{release} 已于 {date} 停止提供安全更新；请升级到仍受支持的版本",
     ),
+    "files.account_file_world": (
+        "{path} can be read or written by every account",
+        "{path} 所有账户都可读写",
+    ),
+    "files.account_file_group": (
+        "{path} is open to group {group}",
+        "{path} 对组 {group} 开放",
+    ),
+    "files.account_file_groupwrite": (
+        "{path} can be written by its group",
+        "{path} 所属组可写",
+    ),
+    "files.account_file_world_group": (
+        "{path} can be read or written by every account; is open to group {group}",
+        "{path} 所有账户都可读写；对组 {group} 开放",
+    ),
+    "files.account_file_world_groupwrite": (
+        "{path} can be read or written by every account; can be written by its group",
+        "{path} 所有账户都可读写；所属组可写",
+    ),
+    "files.account_file_group_groupwrite": (
+        "{path} is open to group {group}; can be written by its group",
+        "{path} 对组 {group} 开放；所属组可写",
+    ),
+    "files.account_file_world_group_groupwrite": (
+        "{path} can be read or written by every account; is open to group {group}; can be "
+        "written by its group",
+        "{path} 所有账户都可读写；对组 {group} 开放；所属组可写",
+    ),
+    "files.account_file_owner": (
+        "{path} is owned by {owner}, not root",
+        "{path} 的属主是 {owner}，而不是 root",
+    ),
+    "files.account_file_owner_world": (
+        "{path} is owned by {owner}, not root; can be read or written by every account",
+        "{path} 的属主是 {owner}，而不是 root；所有账户都可读写",
+    ),
+    "files.account_file_owner_group": (
+        "{path} is owned by {owner}, not root; is open to group {group}",
+        "{path} 的属主是 {owner}，而不是 root；对组 {group} 开放",
+    ),
+    "files.account_file_owner_groupwrite": (
+        "{path} is owned by {owner}, not root; can be written by its group",
+        "{path} 的属主是 {owner}，而不是 root；所属组可写",
+    ),
+    "files.account_file_owner_world_group": (
+        "{path} is owned by {owner}, not root; can be read or written by every account; is open "
+        "to group {group}",
+        "{path} 的属主是 {owner}，而不是 root；所有账户都可读写；对组 {group} 开放",
+    ),
+    "files.account_file_owner_world_groupwrite": (
+        "{path} is owned by {owner}, not root; can be read or written by every account; can be "
+        "written by its group",
+        "{path} 的属主是 {owner}，而不是 root；所有账户都可读写；所属组可写",
+    ),
+    "files.account_file_owner_group_groupwrite": (
+        "{path} is owned by {owner}, not root; is open to group {group}; can be written by its "
+        "group",
+        "{path} 的属主是 {owner}，而不是 root；对组 {group} 开放；所属组可写",
+    ),
+    "files.account_file_owner_world_group_groupwrite": (
+        "{path} is owned by {owner}, not root; can be read or written by every account; is open "
+        "to group {group}; can be written by its group",
+        "{path} 的属主是 {owner}，而不是 root；所有账户都可读写；对组 {group} 开放；所属组可写",
+    ),
+    "files.account_file_otherwrite": (
+        "{path} can be written by accounts other than root",
+        "{path} root 以外的账户可写",
+    ),
+    "files.account_file_owner_otherwrite": (
+        "{path} is owned by {owner}, not root; can be written by accounts other than root",
+        "{path} 的属主是 {owner}，而不是 root；root 以外的账户可写",
+    ),
+    "files.hashes_in_passwd": (
+        "/etc/passwd holds the password hashes of {users} and every account can read it, so "
+        "anyone on this host can try to crack them offline; run pwconv to move them into "
+        "/etc/shadow",
+        "/etc/passwd 中保存了 {users} 的密码哈希，且所有账户都可读取，本机任何人都可离线破解；请"
+        "运行 pwconv 把它们移到 /etc/shadow",
+    ),
+    "files.account_files_safe": (
+        "the account and password files have safe owners and permissions",
+        "账户和密码文件的属主和权限都是安全的",
+    ),
+    "files.world_writable_packaged": (
+        "every account can change the {kind} {path} (mode {mode}; shipped by package {package})",
+        "所有账户都可修改{kind} {path}（权限 {mode}；来自软件包 {package}）",
+    ),
+    "files.world_writable": (
+        "every account can change the {kind} {path} (mode {mode}; no package ships it)",
+        "所有账户都可修改{kind} {path}（权限 {mode}；不属于任何软件包）",
+    ),
+    "files.none_world_writable": (
+        "no file or folder in the system folders can be changed by every account",
+        "系统目录中没有所有账户都可修改的文件或目录",
+    ),
+    "files.setid_unpackaged_distribution_name": (
+        "{path} is {bits} (owner uid {uid}, mode {mode}) and has the name of a distribution's "
+        "program, but no installed package ships it",
+        "{path} 设置了 {bits}（属主 uid {uid}，权限 {mode}），名称与发行版自带程序相同，但不属于"
+        "任何已安装的软件包",
+    ),
+    "files.setid_not_distribution": (
+        "{path} is {bits} (owner uid {uid}, mode {mode}) and is from package {package}, but is "
+        "not among the set-id programs the distributions ship (was its mode changed?)",
+        "{path} 设置了 {bits}（属主 uid {uid}，权限 {mode}），来自软件包 {package}，但不在发行版"
+        "自带的 set-id 程序之列（权限是否被改过？）",
+    ),
+    "files.setid_unpackaged": (
+        "{path} is {bits} (owner uid {uid}, mode {mode}) and no installed package ships it",
+        "{path} 设置了 {bits}（属主 uid {uid}，权限 {mode}），且不属于任何已安装的软件包",
+    ),
+    "files.setid_all_distribution": (
+        "the {count} set-user-id and set-group-id programs are the distribution's own",
+        "{count} 个 set-user-id 和 set-group-id 程序都是发行版自带的",
+    ),
+    "logs.syslog_on_disk": (
+        "{daemons} starts at boot and writes logs to disk",
+        "{daemons} 开机启动，并把日志写入磁盘",
+    ),
+    "logs.journal_on_disk": (
+        "journald keeps the journal in /var/log/journal (Storage={storage})",
+        "journald 把日志保存在 /var/log/journal（Storage={storage}）",
+    ),
+    "logs.lost_no_logger": (
+        "the system's logs are lost at every restart: there is neither journald nor a syslog "
+        "daemon (rsyslog, syslog-ng), and no syslog daemon runs",
+        "系统日志每次重启都会丢失：既没有 journald，也没有 syslog 服务（rsyslog、syslog-ng）在运行",
+    ),
+    "logs.lost_journal_in_memory": (
+        "the system's logs are lost at every restart: journald's Storage=auto keeps the journal "
+        "in memory, as /var/log/journal is missing, and no syslog daemon runs",
+        "系统日志每次重启都会丢失：由于缺少 /var/log/journal，journald 的 Storage=auto 只把日志保"
+        "存在内存中，且没有 syslog 服务在运行",
+    ),
+    "logs.lost_journal_storage": (
+        "the system's logs are lost at every restart: journald's Storage={storage} keeps no "
+        "journal on disk, and no syslog daemon runs",
+        "系统日志每次重启都会丢失：journald 的 Storage={storage} 不在磁盘上保存日志，且没有 "
+        "syslog 服务在运行",
+    ),
+    "logs.none_on_disk": (
+        "no logs are kept on disk, so none are kept long (logs.persistent reports it)",
+        "磁盘上没有保存日志，因此谈不上保存期限（由 logs.persistent 报告）",
+    ),
+    "logs.journal_short": (
+        "journald deletes entries after {days} days (MaxRetentionSec; policy: {required})",
+        "journald 在 {days} 天后删除日志（MaxRetentionSec；策略要求 {required} 天）",
+    ),
+    "logs.journal_no_age": (
+        "journald sets no age limit (MaxRetentionSec unset); its size limit (SystemMaxUse) "
+        "decides how long entries stay",
+        "journald 未设置保存期限（MaxRetentionSec 未设置）；日志保存多久由容量上限（"
+        "SystemMaxUse）决定",
+    ),
+    "logs.journal_kept": (
+        "journald keeps entries {days} days (policy: {required})",
+        "journald 保存日志 {days} 天（策略要求 {required} 天）",
+    ),
+    "logs.rotated_by_size": (
+        "{config} rotates {files} by size, so how long a line is kept is not known; rotate by "
+        "time (weekly, rotate 26)",
+        "{config} 按大小轮转 {files}，无法确定日志保存多久；请改为按时间轮转（weekly、rotate 26）",
+    ),
+    "logs.rotation_short": (
+        "{config} keeps {files} for {days} days ({copies} old copies; policy: {required})",
+        "{config} 只保存 {files} {days} 天（{copies} 份旧文件；策略要求 {required} 天）",
+    ),
+    "logs.rotation_kept": (
+        "{config} keeps {files} for {days} days",
+        "{config} 保存 {files} {days} 天",
+    ),
+    "logs.not_rotated": (
+        "no logrotate rule rotates {files}: they are kept until removed by hand",
+        "没有 logrotate 规则轮转 {files}：它们会一直保留到手动删除",
+    ),
+    "logs.world_writable": (
+        "every account can change or empty the log {kind} {path} (mode {mode}), so a record can "
+        "be forged or erased",
+        "所有账户都可修改或清空日志{kind} {path}（权限 {mode}），记录可能被伪造或抹除",
+    ),
+    "logs.no_var_log": (
+        "this host has no /var/log",
+        "本机没有 /var/log",
+    ),
+    "logs.none_world_writable": (
+        "no log file or folder can be changed by every account",
+        "没有所有账户都可修改的日志文件或目录",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
     "drop": ("drop", "丢弃"),
     "reject": ("reject", "拒绝"),
+    "folder": ("folder", "目录"),
+    "file": ("file", "文件"),
+    "set-user-id": ("set-user-id", "set-user-id 位"),
+    "set-group-id": ("set-group-id", "set-group-id 位"),
+    "set-user-id and set-group-id": (
+        "set-user-id and set-group-id",
+        "set-user-id 和 set-group-id 位",
+    ),
     "go live date": ("go live date", "上线日期"),
     "handover date": ("handover date", "交接日期"),
     "never recorded": ("never recorded", "从未记录"),
