@@ -677,11 +677,137 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no log file or folder can be changed by every account",
         "没有所有账户都可修改的日志文件或目录",
     ),
+    "network.no_dhcp_server": (
+        "no DHCP server is listening on UDP port 67",
+        "UDP 67 端口上没有 DHCP 服务在监听",
+    ),
+    "network.dhcp_server_approved": (
+        "a DHCP server is listening, and this host is approved to run one",
+        "有 DHCP 服务在监听，且本机已获准运行 DHCP 服务",
+    ),
+    "network.dhcp_server": (
+        "a DHCP server is listening on UDP port 67; a private DHCP server can hand out "
+        "unregistered addresses",
+        "UDP 67 端口上有 DHCP 服务在监听；私设的 DHCP 服务可能分发未登记的地址",
+    ),
+    "network.addresses_reported": (
+        "addresses reported for the server's asset registry; set registered_ipv4 and "
+        "registered_macs to have the host compare them itself",
+        "已将地址报告给服务器的资产登记；设置 registered_ipv4 和 registered_macs 后，主机会自行比"
+        "对",
+    ),
+    "network.ipv4_differs": (
+        "the host's IPv4 addresses {found} differ from the registered {registered}",
+        "主机的 IPv4 地址 {found} 与登记的 {registered} 不一致",
+    ),
+    "network.macs_differ": (
+        "the host's MAC addresses {found} differ from the registered {registered}",
+        "主机的 MAC 地址 {found} 与登记的 {registered} 不一致",
+    ),
+    "network.addresses_match": (
+        "the host's addresses match the registered ones",
+        "主机地址与登记的一致",
+    ),
+    "network.time_synced": (
+        "time is synchronised at boot by {services}",
+        "开机时由 {services} 同步时间",
+    ),
+    "network.no_time_sync": (
+        "no time synchronisation service starts at boot, so log times drift and cannot be "
+        "matched with other hosts' logs",
+        "没有开机启动的时间同步服务，日志时间会漂移，无法与其他主机的日志对应",
+    ),
+    "software.more_not_allowed": (
+        "{count} more packages are installed but not on the allow list",
+        "另有 {count} 个已安装的软件包不在允许清单中",
+    ),
+    "software.more_denied": (
+        "{count} more packages are on the deny list",
+        "另有 {count} 个软件包在禁止清单中",
+    ),
+    "software.more_added": (
+        "{count} more packages were installed after the baseline was taken",
+        "另有 {count} 个软件包是在建立基线之后安装的",
+    ),
+    "software.no_allow_list": (
+        "the policy has no software allow list; set the parameter allowed to the package names "
+        "(patterns such as lib* allowed) this group may have",
+        "策略中没有软件允许清单；请将参数 allowed 设为本组可以安装的软件包名（可用 lib* 这样的通"
+        "配）",
+    ),
+    "software.all_allowed": (
+        "all {count} installed packages are on the allow list",
+        "全部 {count} 个已安装的软件包都在允许清单中",
+    ),
+    "software.not_allowed": (
+        "package {package} is installed but not on the allow list",
+        "已安装的软件包 {package} 不在允许清单中",
+    ),
+    "software.denied_by_name": (
+        "package {package} is on the deny list ({category}; matched by its name)",
+        "软件包 {package} 在禁止清单中（{category}；按名称匹配）",
+    ),
+    "software.denied_by_section": (
+        "package {package} is on the deny list ({category}; matched by its section)",
+        "软件包 {package} 在禁止清单中（{category}；按分类匹配）",
+    ),
+    "software.denied_by_description": (
+        "package {package} is on the deny list ({category}; matched by its description)",
+        "软件包 {package} 在禁止清单中（{category}；按描述匹配）",
+    ),
+    "software.none_denied": (
+        "none of the {count} installed packages is on the deny list",
+        "{count} 个已安装的软件包都不在禁止清单中",
+    ),
+    "software.no_baseline": (
+        "the server holds no software baseline for this host yet; set the parameter baseline to "
+        "the package names recorded when the host was accepted",
+        "服务器还没有本机的软件基线；请将参数 baseline 设为主机验收时记录的软件包名",
+    ),
+    "software.none_added": (
+        "no package was installed since the baseline ({count} installed)",
+        "基线之后没有安装新的软件包（已安装 {count} 个）",
+    ),
+    "software.added": (
+        "package {package} was installed after the baseline was taken",
+        "软件包 {package} 是在建立基线之后安装的",
+    ),
+    "software.added_with_dependencies": (
+        "package {package} was installed after the baseline was taken, with {count} dependencies",
+        "软件包 {package} 是在建立基线之后安装的，连同 {count} 个依赖包",
+    ),
+    "software.only_xunjian_listens": (
+        "the only listening programs ({count}) are xunjian's own",
+        "正在监听的程序（{count} 个）只有巡检自身",
+    ),
+    "software.listeners_owner_unknown": (
+        "no package database could say which package owns the listening programs",
+        "没有软件包数据库能说明正在监听的程序属于哪个软件包",
+    ),
+    "software.listeners_packaged": (
+        "every listening program ({count}) comes from an installed package",
+        "所有正在监听的程序（{count} 个）都来自已安装的软件包",
+    ),
+    "software.listeners_packaged_and_xunjian": (
+        "every listening program ({count}) comes from an installed package, besides xunjian's "
+        "own ({own})",
+        "除巡检自身（{own} 个）外，所有正在监听的程序（{count} 个）都来自已安装的软件包",
+    ),
+    "software.unpackaged_listener": (
+        "{listener} listens on {ports}, and its program {program} belongs to no installed "
+        "package: a program of unknown purpose",
+        "{listener} 在 {ports} 上监听，其程序 {program} 不属于任何已安装的软件包：用途不明的程序",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
     "drop": ("drop", "丢弃"),
     "reject": ("reject", "拒绝"),
+    "games": ("games", "游戏"),
+    "remote control": ("remote control", "远程控制"),
+    "p2p": ("p2p", "P2P 下载"),
+    "policy": ("policy", "策略"),
+    "none": ("none", "无"),
     "folder": ("folder", "目录"),
     "file": ("file", "文件"),
     "set-user-id": ("set-user-id", "set-user-id 位"),
