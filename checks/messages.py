@@ -798,6 +798,99 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "package: a program of unknown purpose",
         "{listener} 在 {ports} 上监听，其程序 {program} 不属于任何已安装的软件包：用途不明的程序",
     ),
+    "antivirus.none": (
+        "no antivirus software is installed or running on this host",
+        "本机没有安装或运行防病毒软件",
+    ),
+    "antivirus.none_so_no_signature_database": (
+        "no antivirus software is installed, so there is no signature database to judge "
+        "(antivirus.installed reports it)",
+        "未安装防病毒软件，没有病毒库可检查（由 antivirus.installed 报告）",
+    ),
+    "antivirus.none_so_no_scan_log": (
+        "no antivirus software is installed, so there is no scan log to judge "
+        "(antivirus.installed reports it)",
+        "未安装防病毒软件，没有扫描日志可检查（由 antivirus.installed 报告）",
+    ),
+    "antivirus.processes_unreadable": (
+        "{products} is installed, but the process table cannot be read here to tell whether it "
+        "runs",
+        "已安装 {products}，但这里无法读取进程表，无法判断它是否在运行",
+    ),
+    "antivirus.running": (
+        "{product} is installed and running ({processes})",
+        "{product} 已安装并在运行（{processes}）",
+    ),
+    "antivirus.not_running": (
+        "{product} is installed but none of its services ({processes}) is running",
+        "{product} 已安装，但它的服务（{processes}）都没有运行",
+    ),
+    "antivirus.clamav_no_signatures": (
+        "ClamAV is installed but has no signature database (run freshclam)",
+        "已安装 ClamAV，但没有病毒库（请运行 freshclam）",
+    ),
+    "antivirus.signature_date_unreadable": (
+        "{products} keeps its signature date where the agent cannot read it",
+        "{products} 的病毒库日期保存在代理无法读取的位置",
+    ),
+    "antivirus.signatures_fresh": (
+        "the ClamAV signatures are {days} days old (allowed: {max_days})",
+        "ClamAV 病毒库已有 {days} 天（允许 {max_days} 天）",
+    ),
+    "antivirus.signatures_old": (
+        "the ClamAV signatures are {days} days old, older than the {max_days} days allowed; "
+        "freshclam is not updating them",
+        "ClamAV 病毒库已有 {days} 天，超过允许的 {max_days} 天；freshclam 没有在更新病毒库",
+    ),
+    "antivirus.no_scan_log": (
+        "no scan log was found, so the last full scan is not on record; run the weekly full scan "
+        "with `clamscan -r --log=FILE /` and set scan_log_paths to FILE",
+        "未找到扫描日志，没有最近一次全盘扫描的记录；请用 `clamscan -r --log=FILE /` 每周全盘扫描"
+        "，并将 scan_log_paths 设为 FILE",
+    ),
+    "antivirus.no_finished_scan": (
+        "the scan logs record no finished scan",
+        "扫描日志中没有已完成的扫描",
+    ),
+    "antivirus.scan_recent": (
+        "the last full scan ended {days} days ago (allowed: {max_days})",
+        "最近一次全盘扫描在 {days} 天前完成（允许 {max_days} 天）",
+    ),
+    "antivirus.scan_old": (
+        "the last full scan ended {days} days ago; the policy asks for one every {max_days} days",
+        "最近一次全盘扫描在 {days} 天前完成；策略要求每 {max_days} 天扫描一次",
+    ),
+    "backup.no_locations": (
+        "the policy names no backup location for this host; set local_locations and "
+        "offsite_locations (paths, off-site ones as mounted here)",
+        "策略没有为本机指定备份位置；请设置 local_locations 和 offsite_locations（路径；异地备份"
+        "用其在本机的挂载路径）",
+    ),
+    "backup.no_local_location": (
+        "the policy names no local backup location; E11 asks for both local and off-site backups",
+        "策略没有指定本地备份位置；E11 要求同时有本地和异地备份",
+    ),
+    "backup.no_offsite_location": (
+        "the policy names no off-site backup location; E11 asks for both local and off-site "
+        "backups",
+        "策略没有指定异地备份位置；E11 要求同时有本地和异地备份",
+    ),
+    "backup.missing": (
+        "{path} does not exist",
+        "{path} 不存在",
+    ),
+    "backup.empty": (
+        "{path} holds no backup file",
+        "{path} 中没有备份文件",
+    ),
+    "backup.fresh": (
+        "the newest backup in {path} is {days} days old, within the {max_days} days allowed",
+        "{path} 中最新的备份已有 {days} 天，在允许的 {max_days} 天之内",
+    ),
+    "backup.old": (
+        "the newest backup in {path} is {days} days old, older than the {max_days} days allowed",
+        "{path} 中最新的备份已有 {days} 天，超过允许的 {max_days} 天",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
