@@ -891,6 +891,97 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the newest backup in {path} is {days} days old, older than the {max_days} days allowed",
         "{path} 中最新的备份已有 {days} 天，超过允许的 {max_days} 天",
     ),
+    "jobs.runs_from_temporary_folder": (
+        "a job in {source} running as {account} runs {program} from a temporary folder every "
+        "account can write to; whoever writes it runs commands as {account}",
+        "{source} 中以 {account} 身份运行的任务从所有账户都可写的临时目录运行 {program}；能写入它"
+        "的人就能以 {account} 身份执行命令",
+    ),
+    "jobs.runs_world_writable": (
+        "a job in {source} running as {account} runs {program}, which every account can change "
+        "(mode {mode}); whoever writes it runs commands as {account}",
+        "{source} 中以 {account} 身份运行的任务运行 {program}，所有账户都可修改该文件（权限 "
+        "{mode}）；能写入它的人就能以 {account} 身份执行命令",
+    ),
+    "jobs.runs_group_writable": (
+        "a job in {source} running as {account} runs {program}, which group {group} can change; "
+        "whoever writes it runs commands as {account}",
+        "{source} 中以 {account} 身份运行的任务运行 {program}，组 {group} 可修改该文件；能写入它"
+        "的人就能以 {account} 身份执行命令",
+    ),
+    "jobs.runs_other_owner": (
+        "a job in {source} running as {account} runs {program}, owned and changeable by UID "
+        "{uid}; whoever writes it runs commands as {account}",
+        "{source} 中以 {account} 身份运行的任务运行 {program}，该文件属于 UID {uid} 且可被其修改"
+        "；能写入它的人就能以 {account} 身份执行命令",
+    ),
+    "jobs.none_unsafe": (
+        "none of {count} scheduled jobs runs a file others can change",
+        "{count} 个计划任务都没有运行可被他人修改的文件",
+    ),
+    "mac.selinux_enforcing": (
+        "SELinux is enforcing",
+        "SELinux 处于强制模式",
+    ),
+    "mac.apparmor_at_boot": (
+        "AppArmor starts at boot",
+        "AppArmor 开机启动",
+    ),
+    "mac.apparmor_kernel_off": (
+        "no mandatory access control: the AppArmor service is enabled, but the running kernel "
+        "has AppArmor off",
+        "没有强制访问控制：AppArmor 服务已启用，但正在运行的内核关闭了 AppArmor",
+    ),
+    "mac.selinux_permissive": (
+        "no mandatory access control: SELinux is permissive and AppArmor does not start at boot",
+        "没有强制访问控制：SELinux 处于宽容模式，且 AppArmor 不会开机启动",
+    ),
+    "mac.selinux_disabled": (
+        "no mandatory access control: SELinux is disabled and AppArmor does not start at boot",
+        "没有强制访问控制：SELinux 已禁用，且 AppArmor 不会开机启动",
+    ),
+    "mac.none": (
+        "no mandatory access control: neither AppArmor nor SELinux is enabled (install apparmor "
+        "on Debian)",
+        "没有强制访问控制：AppArmor 和 SELinux 都未启用（Debian 上请安装 apparmor）",
+    ),
+    "desktop.lock_disabled": (
+        "the screen saver does not lock the screen (lock-enabled is false)",
+        "屏幕保护不会锁定屏幕（lock-enabled 为 false）",
+    ),
+    "desktop.never_idle": (
+        "the session never goes idle (idle-delay 0), so the screen never locks",
+        "会话永远不会进入空闲（idle-delay 0），屏幕永远不会锁定",
+    ),
+    "desktop.lock_late": (
+        "the screen locks after {seconds} s without input (idle-delay {idle}, lock-delay "
+        "{delay}; policy: at most {allowed})",
+        "无操作 {seconds} 秒后才锁屏（idle-delay {idle}，lock-delay {delay}；策略要求不超过 "
+        "{allowed} 秒）",
+    ),
+    "desktop.locks": (
+        "the screen locks after {seconds} s without input",
+        "无操作 {seconds} 秒后锁屏",
+    ),
+    "desktop.locks_unlocked": (
+        "the screen locks after {seconds} s without input; each user may still change {unlocked} "
+        "(no dconf lock)",
+        "无操作 {seconds} 秒后锁屏；但每个用户仍可修改 {unlocked}（没有 dconf 锁定）",
+    ),
+    "desktop.automount": (
+        "removable media are mounted and opened as soon as they are plugged in ({keys} is true; "
+        "GNOME's default)",
+        "移动存储一插入就会被自动挂载并打开（{keys} 为 true；GNOME 的默认设置）",
+    ),
+    "desktop.no_automount": (
+        "removable media are not mounted automatically",
+        "移动存储不会被自动挂载",
+    ),
+    "desktop.no_automount_unlocked": (
+        "removable media are not mounted automatically; each user may still change {unlocked} "
+        "(no dconf lock)",
+        "移动存储不会被自动挂载；但每个用户仍可修改 {unlocked}（没有 dconf 锁定）",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
