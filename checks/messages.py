@@ -982,6 +982,291 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "(no dconf lock)",
         "移动存储不会被自动挂载；但每个用户仍可修改 {unlocked}（没有 dconf 锁定）",
     ),
+    "windows.build_unknown": (
+        "build {build} ({edition}) is not in this agent's lifecycle table; upgrade the agent",
+        "版本号 {build}（{edition}）不在本代理的生命周期表中；请升级代理",
+    ),
+    "windows.esu_covered": (
+        "{product} {version} left mainstream support on {end}; it is covered by Extended "
+        "Security Updates until {esu_end}",
+        "{product} {version} 已于 {end} 结束支持；扩展安全更新（ESU）覆盖到 {esu_end}",
+    ),
+    "windows.unsupported": (
+        "{product} {version} (build {build}) gets no security updates since {end}",
+        "{product} {version}（版本号 {build}）自 {end} 起不再有安全更新",
+    ),
+    "windows.supported": (
+        "{product} {version} gets security updates until {end}",
+        "{product} {version} 在 {end} 之前都有安全更新",
+    ),
+    "windows.no_cumulative_update": (
+        "no installed cumulative update is recorded (Component Based Servicing)",
+        "没有已安装累积更新的记录（Component Based Servicing）",
+    ),
+    "windows.update_old": (
+        "the last cumulative update ({update}) was installed {days} days ago, more than {max_days}",
+        "最近一次累积更新（{update}）安装于 {days} 天前，超过 {max_days} 天",
+    ),
+    "windows.update_recent": (
+        "the last cumulative update ({update}) was installed {days} days ago",
+        "最近一次累积更新（{update}）安装于 {days} 天前",
+    ),
+    "windows.update_off_by_service": (
+        "the Windows Update service (wuauserv) is disabled",
+        "Windows 更新服务（wuauserv）已禁用",
+    ),
+    "windows.update_off_by_policy": (
+        "group policy turns automatic updates off (NoAutoUpdate=1)",
+        "组策略关闭了自动更新（NoAutoUpdate=1）",
+    ),
+    "windows.update_off_by_service_and_policy": (
+        "the Windows Update service (wuauserv) is disabled; group policy turns automatic updates "
+        "off (NoAutoUpdate=1)",
+        "Windows 更新服务（wuauserv）已禁用；组策略关闭了自动更新（NoAutoUpdate=1）",
+    ),
+    "windows.update_may_run": (
+        "Windows Update may run",
+        "Windows 更新可以运行",
+    ),
+    "windows.defender_signatures_undated": (
+        "Defender's signatures record no update time",
+        "Defender 病毒库没有记录更新时间",
+    ),
+    "windows.defender_signatures_old": (
+        "Defender's signatures ({version}) are {days} days old, more than {max_days}",
+        "Defender 病毒库（{version}）已有 {days} 天，超过 {max_days} 天",
+    ),
+    "windows.defender_on": (
+        "Defender is on with real-time protection; signatures {days} days old",
+        "Defender 已启用实时保护；病毒库已有 {days} 天",
+    ),
+    "windows.third_party_current": (
+        "{product} is on and Security Center reports its signatures up to date",
+        "{product} 已启用，安全中心报告其病毒库为最新",
+    ),
+    "windows.third_party_outdated": (
+        "{product} is on, but Security Center reports its signatures out of date",
+        "{product} 已启用，但安全中心报告其病毒库已过期",
+    ),
+    "windows.antivirus_off": (
+        "no working antivirus: {products}",
+        "没有正常工作的防病毒软件：{products}",
+    ),
+    "windows.third_party_state_unknown": (
+        "Microsoft Defender is off and {product} is installed; its state is not known here "
+        "({reason})",
+        "Microsoft Defender 已关闭，已安装 {product}；这里无法得知它的状态（{reason}）",
+    ),
+    "windows.realtime_off": (
+        "no working antivirus: real-time protection is off",
+        "没有正常工作的防病毒软件：实时保护已关闭",
+    ),
+    "windows.defender_off_by_policy": (
+        "no working antivirus: Microsoft Defender is turned off by policy",
+        "没有正常工作的防病毒软件：Microsoft Defender 被策略关闭",
+    ),
+    "windows.defender_not_running": (
+        "no working antivirus: Microsoft Defender's engine is not running",
+        "没有正常工作的防病毒软件：Microsoft Defender 引擎没有运行",
+    ),
+    "windows.defender_not_installed": (
+        "no working antivirus: Microsoft Defender is not installed",
+        "没有正常工作的防病毒软件：未安装 Microsoft Defender",
+    ),
+    "windows.defender_never_scanned": (
+        "Defender has never finished a scan",
+        "Defender 从未完成过扫描",
+    ),
+    "windows.defender_scan_old": (
+        "Defender's last scan finished {days} days ago, more than {max_days}",
+        "Defender 最近一次扫描在 {days} 天前完成，超过 {max_days} 天",
+    ),
+    "windows.firewall_off": (
+        "Windows Firewall is off in the {profile} profile",
+        "Windows 防火墙在 {profile} 配置文件中已关闭",
+    ),
+    "windows.firewall_unknown": (
+        "no firewall profile setting was found",
+        "未找到防火墙配置文件的设置",
+    ),
+    "windows.firewall_on": (
+        "Windows Firewall is on in every profile",
+        "Windows 防火墙在所有配置文件中都已启用",
+    ),
+    "windows.rdp_off": (
+        "Remote Desktop is off",
+        "远程桌面已关闭",
+    ),
+    "windows.rdp_without_nla": (
+        "Remote Desktop is on without Network Level Authentication: anyone who reaches the port "
+        "gets a logon screen",
+        "远程桌面已开启，但未要求网络级别身份验证（NLA）：任何能连到该端口的人都能看到登录界面",
+    ),
+    "windows.rdp_not_allowed": (
+        "Remote Desktop is on, and this group's policy does not allow it",
+        "远程桌面已开启，而本组策略不允许",
+    ),
+    "windows.rdp_with_nla": (
+        "Remote Desktop is on and requires NLA",
+        "远程桌面已开启，并要求网络级别身份验证（NLA）",
+    ),
+    "windows.smb1_server": (
+        "the SMB server accepts SMBv1",
+        "SMB 服务端接受 SMBv1",
+    ),
+    "windows.smb1_client": (
+        "the SMBv1 client driver (mrxsmb10) is installed and enabled",
+        "SMBv1 客户端驱动（mrxsmb10）已安装并启用",
+    ),
+    "windows.smb1_off": (
+        "SMBv1 is off",
+        "SMBv1 已关闭",
+    ),
+    "windows.remote_registry_starts": (
+        "the Remote Registry service starts {start}: the registry can be read and changed over "
+        "the network",
+        "远程注册表服务的启动方式为 {start}：注册表可通过网络读取和修改",
+    ),
+    "windows.remote_registry_absent": (
+        "Remote Registry is not installed",
+        "未安装远程注册表服务",
+    ),
+    "windows.remote_registry": (
+        "Remote Registry is {start}",
+        "远程注册表服务为 {start}",
+    ),
+    "windows.no_guest": (
+        "there is no Guest account (RID 501)",
+        "没有 Guest 账户（RID 501）",
+    ),
+    "windows.guest_disabled": (
+        "the Guest account is disabled",
+        "Guest 账户已禁用",
+    ),
+    "windows.guest_enabled": (
+        "the Guest account ({user}) is enabled: anyone may log on",
+        "Guest 账户（{user}）已启用：任何人都能登录",
+    ),
+    "windows.admin_unapproved": (
+        "{user} is a member of Administrators and not on the approved list",
+        "{user} 是 Administrators 组成员，但不在批准名单中",
+    ),
+    "windows.admins_approved": (
+        "Administrators holds only approved members ({count})",
+        "Administrators 组只有已批准的成员（{count} 个）",
+    ),
+    "windows.min_length": (
+        "the minimum password length is {length} (policy: {required})",
+        "密码最小长度为 {length}（策略要求 {required}）",
+    ),
+    "windows.complexity_unknown": (
+        "password complexity is not known: the SAM could not be read and the Net API does not tell",
+        "无法得知密码复杂度要求：SAM 无法读取，Net API 也不提供",
+    ),
+    "windows.complexity_required": (
+        "passwords must meet complexity requirements (three of upper, lower, digit, symbol)",
+        "密码必须符合复杂度要求（大写、小写、数字、符号中至少三类）",
+    ),
+    "windows.complexity_off": (
+        "password complexity is not required",
+        "不要求密码复杂度",
+    ),
+    "windows.never_expire": (
+        "passwords never expire (policy: at most {max_days})",
+        "密码永不过期（策略要求不超过 {max_days} 天）",
+    ),
+    "windows.max_age_long": (
+        "passwords expire after {days} days (policy: at most {max_days})",
+        "密码在 {days} 天后过期（策略要求不超过 {max_days} 天）",
+    ),
+    "windows.max_age_ok": (
+        "passwords expire after {days} days (policy: at most {max_days})",
+        "密码在 {days} 天后过期（策略要求不超过 {max_days} 天）",
+    ),
+    "windows.lockout": (
+        "accounts lock after {threshold} wrong passwords (policy: 1..{allowed})",
+        "输错 {threshold} 次密码后账户锁定（策略要求 1 到 {allowed} 次）",
+    ),
+    "windows.no_lockout": (
+        "accounts never lock after wrong passwords: guessing is unlimited",
+        "输错密码永远不会锁定账户：猜测密码的次数不受限制",
+    ),
+    "windows.account_unused": (
+        "account {user} last logged on {idle} days ago (allowed: {max_days}); disable it if its "
+        "owner left",
+        "账户 {user} 已 {idle} 天未登录（允许 {max_days} 天）；如使用人已离开，请停用该账户",
+    ),
+    "windows.account_never_used": (
+        "account {user} is enabled and has never logged on",
+        "账户 {user} 已启用但从未登录过",
+    ),
+    "windows.accounts_used": (
+        "every enabled account logged on within {max_days} days",
+        "所有已启用的账户在 {max_days} 天内都登录过",
+    ),
+    "windows.autorun_not_set": (
+        "AutoRun is not turned off by policy (NoDriveTypeAutoRun is not set)",
+        "自动运行（AutoRun）没有被策略关闭（未设置 NoDriveTypeAutoRun）",
+    ),
+    "windows.autorun_on": (
+        "AutoRun stays on for removable or CD drives (NoDriveTypeAutoRun={value})",
+        "移动存储或光驱的自动运行（AutoRun）仍然开启（NoDriveTypeAutoRun={value}）",
+    ),
+    "windows.autorun_off": (
+        "AutoRun is off (NoDriveTypeAutoRun={value})",
+        "自动运行（AutoRun）已关闭（NoDriveTypeAutoRun={value}）",
+    ),
+    "windows.machine_locks": (
+        "the PC locks itself after {seconds} s without input (machine policy)",
+        "无操作 {seconds} 秒后电脑自动锁定（计算机策略）",
+    ),
+    "windows.no_profiles": (
+        "no user profile (Users\\*\\NTUSER.DAT) and no machine inactivity limit to judge",
+        "没有用户配置文件（Users\\*\\NTUSER.DAT），也没有计算机无操作时限可检查",
+    ),
+    "windows.user_locks": (
+        "the screen locks after {seconds} s for {profile}",
+        "{profile} 无操作 {seconds} 秒后锁屏",
+    ),
+    "windows.saver_off": (
+        "{profile}: the screen saver is off",
+        "{profile}：屏幕保护已关闭",
+    ),
+    "windows.saver_no_password": (
+        "{profile}: the screen saver asks no password on resume",
+        "{profile}：屏幕保护恢复时不要求密码",
+    ),
+    "windows.saver_late": (
+        "{profile}: the screen saver starts after {seconds} s, more than {allowed}",
+        "{profile}：屏幕保护在 {seconds} 秒后才启动，超过 {allowed} 秒",
+    ),
+    "windows.no_account_baseline": (
+        "the server holds no account baseline for this host yet; set the parameter baseline to "
+        "the account SIDs recorded when the host was accepted",
+        "服务器还没有本机的账户基线；请将参数 baseline 设为主机验收时记录的账户 SID",
+    ),
+    "windows.machine_sid_changed": (
+        "the machine SID {sid} is not the baseline's: Windows was reinstalled or the disk is "
+        "another PC's; check the accounts and take a new baseline",
+        "计算机 SID {sid} 与基线不符：Windows 被重装过，或这块硬盘来自另一台电脑；请检查账户并重"
+        "新建立基线",
+    ),
+    "windows.account_added": (
+        "account {user} (RID {rid}) was added after the baseline was taken (its highest RID was "
+        "{highest})",
+        "账户 {user}（RID {rid}）是在建立基线之后新增的（基线中最大的 RID 为 {highest}）",
+    ),
+    "windows.account_below_baseline": (
+        "account {user} (RID {rid}) is not in the baseline although its RID is below the "
+        "baseline's highest ({highest}): RIDs are never reused, so the SAM was changed outside "
+        "Windows or the baseline is incomplete",
+        "账户 {user}（RID {rid}）不在基线中，但其 RID 小于基线中最大的 RID（{highest}）：RID 不会"
+        "重复使用，说明 SAM 在 Windows 之外被修改过，或基线不完整",
+    ),
+    "windows.no_account_added": (
+        "no account was added since the baseline ({count} accounts, highest RID {highest})",
+        "基线之后没有新增账户（共 {count} 个账户，最大 RID 为 {highest}）",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
