@@ -51,7 +51,8 @@ def _findings_without_a_known_id() -> list[str]:
     for check_id, cases in CASES.items():
         spec = REGISTRY[check_id]
         for case in cases:
-            results = run_check(spec, FactSource.from_values(case.facts), spec.platforms[0], case.params)
+            source = FactSource.from_values(case.facts)
+            results = run_check(spec, source, spec.platforms[0], case.params)
             for result in results:
                 if result.status not in {Status.PASS, Status.FAIL}:
                     continue  # the engine's own sentences (not applicable, no privilege, error)
@@ -60,7 +61,8 @@ def _findings_without_a_known_id() -> list[str]:
                     missing.append(f"{where} has no known message id ({result.message_id!r})")
                     continue
                 params = dict(result.params or {})
-                zh, en = render(result.message_id, params, "zh"), render(result.message_id, params, "en")
+                zh = render(result.message_id, params, "zh")
+                en = render(result.message_id, params, "en")
                 if zh is None or en is None:
                     missing.append(f"{where}: parameters {params} do not fill both languages")
                 elif en != result.message:
