@@ -14,9 +14,12 @@ The standard library only, like the rest of the check library.
 from __future__ import annotations
 
 import string
-from typing import Any
+from typing import Any, TypeVar
 
+from checks.errors import CollectError
 from checks.model import Finding, Severity, Status
+
+CollectErrorT = TypeVar("CollectErrorT", bound=CollectError)
 
 # id: (English, Chinese). Placeholders are str.format names, the same in both.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -1267,11 +1270,110 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no account was added since the baseline ({count} accounts, highest RID {highest})",
         "基线之后没有新增账户（共 {count} 个账户，最大 RID 为 {highest}）",
     ),
+    "engine.other_platform": (
+        "this check runs on {platforms}; this host runs {platform}",
+        "此检查适用于 {platforms}；本机运行的是 {platform}",
+    ),
+    "engine.no_result": (
+        "the check judged nothing and returned no result",
+        "检查没有作出判断，也没有返回结果",
+    ),
+    "engine.unknown_check": (
+        "the policy names a check this agent does not know; upgrade the agent",
+        "策略中有本代理不认识的检查；请升级代理",
+    ),
+    "facts.unreadable": (
+        "{path} is not readable by this account",
+        "当前账户无法读取 {path}",
+    ),
+    "facts.commands_not_run": (
+        "{why} needs the command {program}, and commands are not run when scanning {mode}",
+        "{why}需要运行命令 {program}，而扫描{mode}时不运行命令",
+    ),
+    "facts.command_missing": (
+        "{why} needs {program}, which is not installed",
+        "{why}需要 {program}，但它没有安装",
+    ),
+    "facts.file_missing": (
+        "{path} does not exist on this host",
+        "本机不存在 {path}",
+    ),
+    "facts.no_sudo": (
+        "sudo is not installed (no {path})",
+        "未安装 sudo（没有 {path}）",
+    ),
+    "facts.no_os_release": (
+        "there is no /etc/os-release naming the operating system",
+        "没有说明操作系统的 /etc/os-release",
+    ),
+    "facts.no_package_manager": (
+        "pending updates are read with apt or dnf; this host runs {system}",
+        "待安装的更新要通过 apt 或 dnf 读取；本机运行的是 {system}",
+    ),
+    "facts.no_sshd": (
+        "the OpenSSH server is not installed (no {path})",
+        "未安装 OpenSSH 服务端（没有 {path}）",
+    ),
+    "facts.no_process_table": (
+        "there is no process table under /proc to read",
+        "/proc 下没有可读取的进程表",
+    ),
+    "facts.no_scheduler": (
+        "no cron and no systemd on this host",
+        "本机既没有 cron 也没有 systemd",
+    ),
+    "facts.no_interfaces": (
+        "no network interface could be read on this host",
+        "无法读取本机的任何网络接口",
+    ),
+    "facts.no_password_hashes": (
+        "/etc/shadow does not exist and /etc/passwd holds no hash",
+        "/etc/shadow 不存在，/etc/passwd 中也没有密码哈希",
+    ),
+    "facts.no_rpm_database": (
+        "no rpm database was found on this host",
+        "本机没有找到 rpm 数据库",
+    ),
+    "facts.no_dnf_metadata": (
+        "dnf's cache holds no repository metadata readable here (none cached, or only "
+        "zstd/zchunk-compressed): run dnf makecache on the host, or scan it live",
+        "dnf 缓存中没有这里可读的软件源元数据（没有缓存，或只有 zstd/zchunk 压缩的）：请在主机上"
+        "运行 dnf makecache，或在线扫描该主机",
+    ),
+    "facts.no_apt_lists": (
+        "apt has downloaded no package lists ({path}/*_Packages) to compare the installed "
+        "versions with, and commands are not run on this host (apt-get update fetches the lists)",
+        "apt 没有下载可用于比较已安装版本的软件包列表（{path}/*_Packages），且本机不运行命令（"
+        "apt-get update 会下载这些列表）",
+    ),
+    "desktop.none": (
+        "no desktop is installed (a server): nothing to lock or automount",
+        "未安装桌面（服务器）：没有需要锁屏或自动挂载的内容",
+    ),
+    "desktop.not_gnome": (
+        "the desktop ({desktops}) does not use GNOME's settings, the only ones read",
+        "桌面（{desktops}）不使用 GNOME 的设置，而只有 GNOME 的设置会被读取",
+    ),
+    "windows.no_logon_times": (
+        "this Windows's NetUserEnum gives no logon times (only level 20), and the SAM could not "
+        "be read",
+        "此 Windows 的 NetUserEnum 不提供登录时间（只有 level 20），且无法读取 SAM",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
     "drop": ("drop", "丢弃"),
     "reject": ("reject", "拒绝"),
+    "listing pending updates": ("listing pending updates", "列出待安装的更新"),
+    "reading the firewall rules": ("reading the firewall rules", "读取防火墙规则"),
+    "finding a binary's package": ("finding a binary's package", "查找程序所属的软件包"),
+    "listing installed rpm packages": ("listing installed rpm packages", "列出已安装的 rpm 软件包"),
+    "the search for pending Windows updates": (
+        "the search for pending Windows updates",
+        "查找待安装的 Windows 更新",
+    ),
+    "a host tree (--root)": ("a host tree (--root)", "主机目录树（--root）"),
+    "this scan": ("this scan", "本次扫描"),
     "games": ("games", "游戏"),
     "remote control": ("remote control", "远程控制"),
     "p2p": ("p2p", "P2P 下载"),
@@ -1332,3 +1434,10 @@ def say(
         message_id=message_id,
         params=texts,
     )
+
+
+def said(error: type[CollectErrorT], message_id: str, **params: Any) -> CollectErrorT:
+    """A collector's error (``NotApplicable``, ``NoPrivilege``) whose sentence is
+    ``message_id``: its text is the English, and the engine's result carries the id."""
+    texts = {name: str(value) for name, value in params.items()}
+    return error(MESSAGES[message_id][0].format_map(texts), message_id=message_id, params=texts)

@@ -50,7 +50,14 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         shadow = facts.shadow
     except NoPrivilege as exc:
         # What /etc/passwd showed still counts; the shadow half is reported as unknown.
-        return [*findings, Finding(Status.NO_PRIVILEGE, "file:/etc/shadow", str(exc))]
+        unread = Finding(
+            Status.NO_PRIVILEGE,
+            "file:/etc/shadow",
+            str(exc),
+            message_id=exc.message_id,
+            params=exc.params,
+        )
+        return [*findings, unread]
     except NotApplicable:
         shadow = ()
     findings += [

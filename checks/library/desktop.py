@@ -7,7 +7,7 @@ from typing import Any
 from checks.errors import NotApplicable
 from checks.facts import DesktopSettings
 from checks.factset import Facts
-from checks.messages import say
+from checks.messages import said, say
 from checks.model import Finding, Status
 
 IDLE = "org.gnome.desktop.session idle-delay"
@@ -19,12 +19,9 @@ AUTOMOUNT_OPEN = "org.gnome.desktop.media-handling automount-open"
 
 def _gnome(settings: DesktopSettings) -> None:
     if not settings.desktops:
-        raise NotApplicable("no desktop is installed (a server): nothing to lock or automount")
+        raise said(NotApplicable, "desktop.none")
     if not settings.gnome_settings:
-        raise NotApplicable(
-            f"the desktop ({', '.join(settings.desktops)}) does not use GNOME's settings, the "
-            "only ones read"
-        )
+        raise said(NotApplicable, "desktop.not_gnome", desktops=", ".join(settings.desktops))
 
 
 def _evidence(settings: DesktopSettings, *keys: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from checks.errors import NotApplicable
 from checks.facts_windows import DefenderState, SecurityCenter, SecurityCenterProduct
 from checks.factset import Facts
-from checks.messages import say
+from checks.messages import said, say
 from checks.model import Finding, Severity, Status
 
 # (build, edition family) -> the last day of security updates. Families: "consumer" (Home,
@@ -557,10 +557,7 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 def unused_accounts(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     if not facts.windows_accounts.logon_times_known:
-        raise NotApplicable(
-            "this Windows's NetUserEnum gives no logon times (only level 20), and the SAM "
-            "could not be read"
-        )
+        raise said(NotApplicable, "windows.no_logon_times")
     accounts = facts.windows_accounts.accounts
     now = facts.clock.now
     max_days = params["max_unused_days"]

@@ -54,8 +54,10 @@ def _findings_without_a_known_id() -> list[str]:
             source = FactSource.from_values(case.facts)
             results = run_check(spec, source, spec.platforms[0], case.params)
             for result in results:
-                if result.status not in {Status.PASS, Status.FAIL}:
-                    continue  # the engine's own sentences (not applicable, no privilege, error)
+                if result.status not in {Status.PASS, Status.FAIL} and not result.message_id:
+                    # An error's text from outside the library (an exception) has no id; one
+                    # said by id is held to the table like a judgement.
+                    continue
                 where = f"{check_id}:{case.name}: {result.message!r}"
                 if result.message_id not in MESSAGES:
                     missing.append(f"{where} has no known message id ({result.message_id!r})")
@@ -74,3 +76,36 @@ def test_every_check_says_its_results_by_a_known_message_id() -> None:
     """Issue 13 item 5: a new sentence written as plain text (no id) fails here, so every result
     reaches the reader in their language."""
     assert _findings_without_a_known_id() == []
+
+
+def test_the_engine_and_collectors_say_their_own_sentences_by_id() -> None:
+    """A check for another platform, and a fact that does not exist here, reach the reader in
+    their language too: the engine's result and a collector's NotApplicable carry the id."""
+    from checks.engine import run_check
+    from checks.errors import NotApplicable
+    from checks.facts import FactName
+    from checks.factset import FactSource
+    from checks.messages import said
+    from checks.registry import REGISTRY
+
+    [elsewhere] = run_check(
+        REGISTRY["services.windows_smb1"], FactSource.from_values({}), "linux", {}
+    )
+    assert (elsewhere.status, elsewhere.message_id) == (
+        Status.NOT_APPLICABLE,
+        "engine.other_platform",
+    )
+    assert (
+        render(elsewhere.message_id, elsewhere.params, "zh")
+        == "此检查适用于 windows；本机运行的是 linux"
+    )
+
+    missing = said(NotApplicable, "facts.no_sshd", path="/etc/ssh/sshd_config")
+    assert str(missing) == "the OpenSSH server is not installed (no /etc/ssh/sshd_config)"
+    source = FactSource.from_values({FactName.SSHD_CONFIG: missing})
+    [result] = run_check(REGISTRY["ssh.root_login"], source, "linux", {})
+    assert (result.status, result.message) == (Status.NOT_APPLICABLE, str(missing))
+    assert (
+        render(result.message_id, result.params, "zh")
+        == "未安装 OpenSSH 服务端（没有 /etc/ssh/sshd_config）"
+    )
