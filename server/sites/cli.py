@@ -194,7 +194,8 @@ def findings_command(args: argparse.Namespace) -> int:
             print(f"site {args.site_id}: not crawled yet")
             return 0
         rows, total = store.findings_of(session, crawl.id, args.kind, limit=store.MAX_FINDINGS)
-        print(f"crawl {crawl.id} ({crawl.finished_at:%Y-%m-%d %H:%M} UTC): {total} findings")
+        finished = local_time(crawl.finished_at, config.console_timezone, named=True)
+        print(f"crawl {crawl.id} ({finished}): {total} findings")
         for row in rows:
             where = f"  on {row.page_url}" if row.page_url and row.page_url != row.url else ""
             text = f"  “{row.text}”" if row.text else ""

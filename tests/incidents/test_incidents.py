@@ -289,6 +289,8 @@ def test_the_command_line_opens_one_for_a_host(server: Server, agent: SignedAgen
     assert status == 2 and "--alert" in err  # one of --alert and --host is required
     status, out, _err = run_xunjian("server", "incident", "list", "--data", data)
     assert "medium" in out and "pc-101" in out and "可疑外联" in out
+    # Opened times in the console's zone, which the list names (issue 13 item 6).
+    assert out.splitlines()[0] == f"times in {server.state.config.console_timezone}"
 
 
 def test_two_openings_from_one_alert_racing_make_one_incident(
