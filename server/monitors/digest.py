@@ -39,8 +39,9 @@ DEFAULT_TIME = DEFAULT_DIGEST_TIME
 # monitor_digest_timezone is left empty): console_timezone's default, the machine's own zone.
 DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE or system_timezone()
 
-# A section's lines for the day: (Chinese lines, English lines), from the store at ``now``.
-Section = Callable[[Engine, datetime.datetime], tuple[list[str], list[str]]]
+# A section's lines for the day: (Chinese lines, English lines), from the store at ``now``,
+# times in the digest's zone (the third argument), which the digest names.
+Section = Callable[[Engine, datetime.datetime, str], tuple[list[str], list[str]]]
 _SECTIONS: dict[str, Section] = {}
 
 
@@ -140,7 +141,7 @@ def compose(
         en.append(f"... and {len(lines) - len(listed)} more pages, all up.")
     for name, section in sorted(_SECTIONS.items()):
         try:
-            more_zh, more_en = section(engine, now)
+            more_zh, more_en = section(engine, now, zone)
         except Exception:  # one feature's failure must not cost the whole digest
             logger.exception("monitors: the digest's %s section failed", name)
             continue

@@ -13,6 +13,7 @@ import datetime
 import io
 import json
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -198,6 +199,9 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     now = utcnow()
     message = digest.compose(server.state.engine, now, now.date())
     assert "示范学校" in message.body.zh and "0 broken links (0 new, 15 fixed" in message.body.en
+    # The crawl's time in the digest's zone, named (issue 13 item 6).
+    tokyo = digest.compose(server.state.engine, now, now.date(), "Asia/Tokyo")
+    assert " Asia/Tokyo)" in tokyo.body.en and " Asia/Tokyo）" in tokyo.body.zh
     zone = ZoneInfo(server.state.config.console_timezone)  # the week the server reports
     week = IsoWeek.containing(now.replace(tzinfo=datetime.UTC).astimezone(zone).date())
     with open_spool_dir() as folder:
@@ -206,13 +210,16 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
         )
         document = json.loads(built.files["json"].read_bytes())
         verdict = verify_file(built.files["json"], server.data / "report-signing.pub")
-        sheet = built.files["csv"].read_text(encoding="utf-8-sig")
+        # The readable CSV is a zip of tables, one per language (docs/reports.md).
+        with zipfile.ZipFile(built.files["csv-en"]) as archive:
+            [name] = [n for n in archive.namelist() if n.endswith("-sites.csv")]
+            sheet = archive.read(name).decode("utf-8-sig")
     assert verdict.week == str(week)  # the signed layout holds with the sites in it
     (status,) = document["report"]["e13_sites"]
     assert status["status"] == "pass" and status["start_url"] == school.url("/")
     assert status["pages"] >= 500 and status["broken_links"] == 0
-    facts = [row for row in csv.reader(io.StringIO(sheet)) if row[:1] == ["e13_site"]]
-    assert len(facts) == 1 and facts[0][1].startswith(f"{school.url('/')}: pass, 0 broken links")
+    [_header, row] = list(csv.reader(io.StringIO(sheet)))
+    assert row[1:5] == [school.url("/"), "pass", "0", str(status["pages"])]
 
 
 def test_console_page_groups_broken_links_by_page_and_exports_csv(
