@@ -170,8 +170,10 @@ def show_command(args: argparse.Namespace) -> int:
         host = incident.hostname or "-"
         print(f"state {status_of(incident)}, severity {incident.severity}, host {host}")
         print(f"alerts: {', '.join(str(alert.id) for alert in record.alerts) or '-'}")
+        print(f"timeline (times in {config.console_timezone}):")
         for event in record.timeline:
-            print(f"  {event.at:%Y-%m-%d %H:%M:%S}  {event.kind:12}  {event.actor}: {event.text}")
+            at = local_time(event.at, config.console_timezone, seconds=True)
+            print(f"  {at}  {event.kind:12}  {event.actor}: {event.text}")
     return 0
 
 

@@ -183,6 +183,7 @@ def test_the_command_line_opens_from_an_alert_and_writes_the_report(
     assert f"#{number}" in text
     status, out, _err = run_xunjian("server", "incident", "show", "--data", data, str(number))
     assert "acknowledged" in out and "seen" in out
+    assert f"timeline (times in {server.state.config.console_timezone}):" in out
     actions = oplog_actions(server)
     assert ("incident.open", f"incident:{number}", "ok") in actions
     assert ("incident.open", f"alert:{alert_id}", "refused") in actions
