@@ -1128,7 +1128,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "windows.remote_registry_starts": (
         "the Remote Registry service starts {start}: the registry can be read and changed over "
         "the network",
-        "远程注册表服务的启动方式为 {start}：注册表可通过网络读取和修改",
+        "远程注册表服务的启动类型为“{start}”：注册表可通过网络读取和修改",
     ),
     "windows.remote_registry_absent": (
         "Remote Registry is not installed",
@@ -1136,7 +1136,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "windows.remote_registry": (
         "Remote Registry is {start}",
-        "远程注册表服务为 {start}",
+        "远程注册表服务的启动类型为“{start}”",
     ),
     "windows.no_guest": (
         "there is no Guest account (RID 501)",
@@ -1359,11 +1359,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "be read",
         "此 Windows 的 NetUserEnum 不提供登录时间（只有 level 20），且无法读取 SAM",
     ),
+    "accounts.password_unrecorded_handover": (
+        "the password of {user} was last changed never recorded, before the {date_name} {date}: "
+        "the set-up or previous administrator may still know it",
+        "{user} 的密码没有修改日期记录，无法证明是在{date_name} {date} 之后修改的：安装人员或前任"
+        "管理员可能仍知道该密码",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
     "drop": ("drop", "丢弃"),
     "reject": ("reject", "拒绝"),
+    # Windows service start types (checks/collectors/windows/exposure.py START_NAMES).
+    "automatic": ("automatic", "自动"),
+    "manual": ("manual", "手动"),
+    "disabled": ("disabled", "禁用"),
     "listing pending updates": ("listing pending updates", "列出待安装的更新"),
     "reading the firewall rules": ("reading the firewall rules", "读取防火墙规则"),
     "finding a binary's package": ("finding a binary's package", "查找程序所属的软件包"),
@@ -1389,7 +1399,6 @@ WORDS: dict[str, tuple[str, str]] = {
     ),
     "go live date": ("go live date", "上线日期"),
     "handover date": ("handover date", "交接日期"),
-    "never recorded": ("never recorded", "从未记录"),
 }
 
 

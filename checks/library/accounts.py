@@ -372,10 +372,12 @@ def password_changed_since_handover(facts: Facts, params: dict[str, Any]) -> lis
                 say(
                     Status.FAIL,
                     f"user:{entry.name}",
-                    "accounts.password_before_handover",
+                    "accounts.password_before_handover"
+                    if changed is not None
+                    else "accounts.password_unrecorded_handover",
                     {"last_changed": when, name: text},
                     user=entry.name,
-                    when=when,
+                    **({"when": when} if changed is not None else {}),
                     date_name=name.replace("_", " "),
                     date=text,
                 )
