@@ -1365,6 +1365,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{user} 的密码没有修改日期记录，无法证明是在{date_name} {date} 之后修改的：安装人员或前任"
         "管理员可能仍知道该密码",
     ),
+    "windows.sam_needs_backup_privilege": (
+        "saving the SAM needs SeBackupPrivilege: run the agent as LocalSystem",
+        "保存 SAM 需要 SeBackupPrivilege 权限：请以 LocalSystem 身份运行代理",
+    ),
+    "windows.ports_live_only": (
+        "listening ports are read on the running PC only",
+        "监听端口只能在运行中的电脑上读取",
+    ),
+    "windows.port_programs_live_only": (
+        "the programs behind listening ports are read on the running PC only",
+        "监听端口背后的程序只能在运行中的电脑上读取",
+    ),
+    "windows.no_hive": (
+        "this Windows volume has no {hive} hive (Windows/System32/config)",
+        "此 Windows 卷中没有 {hive} 注册表配置单元（Windows/System32/config）",
+    ),
+    "windows.updates_live_only": (
+        "pending updates are searched for on the running PC only",
+        "待安装的更新只能在运行中的电脑上查找",
+    ),
+    "windows.updates_agent_only": (
+        "pending Windows updates are searched for by the agent's scheduled job; this scan runs "
+        "outside the agent",
+        "待安装的 Windows 更新由代理的计划任务查找；本次扫描不是由代理运行的",
+    ),
+    "windows.updates_not_searched_yet": (
+        "the agent has not finished a search for pending Windows updates yet",
+        "代理尚未完成对待安装 Windows 更新的查找",
+    ),
 }
 # Words a parameter may hold that are themselves said in the reader's language.
 WORDS: dict[str, tuple[str, str]] = {
