@@ -7,6 +7,7 @@ from typing import Any
 
 from checks.errors import CollectError, NoPrivilege, NotApplicable, ParameterError
 from checks.factset import Facts, FactSource
+from checks.messages import MESSAGES, say
 from checks.model import Finding, Result, Severity, Status, truncate_text
 from checks.params import resolve_params
 from checks.registry import REGISTRY, CheckSpec
@@ -14,7 +15,14 @@ from checks.registry import REGISTRY, CheckSpec
 PolicyChecks = Mapping[str, Mapping[str, Any]]
 
 
-def _result(spec: CheckSpec, status: Status, message: str, resource: str = "host") -> Result:
+def _result(
+    spec: CheckSpec,
+    status: Status,
+    message: str,
+    resource: str = "host",
+    message_id: str = "",
+    params: dict[str, str] | None = None,
+) -> Result:
     return Result(
         check_id=spec.id,
         status=status,
@@ -23,7 +31,20 @@ def _result(spec: CheckSpec, status: Status, message: str, resource: str = "host
         evidence={},
         rules=list(spec.rules),
         severity=spec.severity,
+        message_id=message_id,
+        params=dict(params or {}),
     )
+
+
+def _said_result(spec: CheckSpec, status: Status, message_id: str, **params: Any) -> Result:
+    """A result of the engine's own, said by ``message_id`` (checks/messages.py)."""
+    finding = say(status, "host", message_id, **params)
+    return _result(spec, status, finding.message, "host", message_id, finding.params)
+
+
+def _error_result(spec: CheckSpec, status: Status, error: CollectError) -> Result:
+    """A collector's error as a result, by its message id when it was raised with one."""
+    return _result(spec, status, str(error), "host", error.message_id, error.params)
 
 
 def _stamp(spec: CheckSpec, finding: Finding) -> Result:
@@ -61,10 +82,12 @@ def run_check(
     """One check's results; whatever goes wrong becomes a result, never an exception."""
     if platform not in spec.platforms:
         return [
-            _result(
+            _said_result(
                 spec,
                 Status.NOT_APPLICABLE,
-                f"this check runs on {', '.join(spec.platforms)}; this host runs {platform}",
+                "engine.other_platform",
+                platforms=", ".join(spec.platforms),
+                platform=platform,
             )
         ]
     try:
@@ -75,15 +98,15 @@ def run_check(
     try:
         findings = spec.function(facts, params)
     except NoPrivilege as exc:
-        return [_result(spec, Status.NO_PRIVILEGE, str(exc))]
+        return [_error_result(spec, Status.NO_PRIVILEGE, exc)]
     except NotApplicable as exc:
-        return [_result(spec, Status.NOT_APPLICABLE, str(exc))]
+        return [_error_result(spec, Status.NOT_APPLICABLE, exc)]
     except CollectError as exc:
         return [_result(spec, Status.ERROR, f"facts could not be collected: {exc}")]
     except Exception as exc:
         return [_result(spec, Status.ERROR, f"the check failed: {type(exc).__name__}: {exc}")]
     if not findings:
-        return [_result(spec, Status.ERROR, "the check judged nothing and returned no result")]
+        return [_said_result(spec, Status.ERROR, "engine.no_result")]
     return [_stamp(spec, finding) for finding in findings]
 
 
@@ -92,10 +115,11 @@ def _unknown_check(check_id: str) -> Result:
         check_id=truncate_text(str(check_id), 100),
         status=Status.ERROR,
         resource="host",
-        message="the policy names a check this agent does not know; upgrade the agent",
+        message=MESSAGES["engine.unknown_check"][0],
         evidence={},
         rules=[],
         severity=Severity.INFO,
+        message_id="engine.unknown_check",
     )
 
 

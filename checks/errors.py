@@ -15,9 +15,22 @@ as "nothing found". The engine maps each to a result status:
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CollectError(Exception):
-    """A fact could not be collected."""
+    """A fact could not be collected.
+
+    ``message_id`` and ``params`` (checks/messages.py) say the sentence in the reader's
+    language when the engine turns the error into a result; ``checks.messages.said`` makes an
+    error with its English from the id. Without them the result is the English alone."""
+
+    def __init__(
+        self, *args: Any, message_id: str = "", params: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.message_id = message_id
+        self.params = dict(params or {})
 
 
 class NoPrivilege(CollectError):

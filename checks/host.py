@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from checks.errors import CommandUnavailable, NoPrivilege, NotApplicable
+from checks.messages import said
 from checks.runner import CommandResult, CommandRunner
 
 
@@ -69,7 +70,7 @@ class HostContext:
         try:
             return self.path(host_path).read_text(encoding="utf-8", errors="replace")
         except PermissionError as exc:
-            raise NoPrivilege(f"{host_path} is not readable by this account") from exc
+            raise said(NoPrivilege, "facts.unreadable", path=host_path) from exc
 
     def read_optional(self, host_path: str) -> str | None:
         try:
@@ -80,9 +81,7 @@ class HostContext:
     def require_commands(self, program: str, why: str) -> CommandRunner:
         if self.runner is None:
             mode = "a host tree (--root)" if self.is_tree else "this scan"
-            raise NotApplicable(
-                f"{why} needs the command {program}, and commands are not run when scanning {mode}"
-            )
+            raise said(NotApplicable, "facts.commands_not_run", why=why, program=program, mode=mode)
         return self.runner
 
     def run(self, argv: list[str], why: str) -> CommandResult:
@@ -91,4 +90,4 @@ class HostContext:
         try:
             return runner.run(argv)
         except CommandUnavailable as exc:
-            raise NotApplicable(f"{why} needs {argv[0]}, which is not installed") from exc
+            raise said(NotApplicable, "facts.command_missing", why=why, program=argv[0]) from exc

@@ -15,10 +15,11 @@ Layout of a data folder (made by ``xunjian server init``)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,8 +74,9 @@ class ServerConfig:
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
     console_language: str = "zh"
-    # Times in the console are shown in this zone (stored times are UTC).
-    console_timezone: str = "Asia/Shanghai"
+    # Times in the console, commands, reports and messages are shown in this zone (stored
+    # times are UTC). Left out, the server's own zone: the clock its people already read.
+    console_timezone: str = field(default_factory=lambda: system_timezone())
     # Processes serving HTTPS (one Python process uses one core at a time); 1 = one process.
     workers: int = 2
     # The operation log (server/oplog): kept this many days (POLICY.md E12: never below 60),
@@ -112,6 +114,12 @@ class ServerConfig:
     trusted_proxies: tuple[str, ...] = ()
 
     @property
+    def daily_timezone(self) -> str:
+        """The zone of the daily digest and site crawl times: monitor_digest_timezone when set
+        apart, else console_timezone ("" means the one zone of the product, issue 13 item 6)."""
+        return self.monitor_digest_timezone or self.console_timezone
+
+    @property
     def offline_after_seconds(self) -> int:
         """An agent is offline after three missed heartbeats (docs/architecture.md)."""
         return 3 * self.heartbeat_interval_seconds
@@ -121,7 +129,7 @@ class ServerConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> ServerConfig:
-        known = {field.name: field for field in fields(cls)}
+        known = {item.name: item for item in fields(cls)}
         values = dict(values)
         channels = values.pop("notify_channels", [])
         roster = values.pop("oncall_tiers", None)
@@ -176,12 +184,6 @@ class ServerConfig:
         """Where the server's page monitors may fetch from."""
         return AddressPolicy.allowing(self.monitor_allowed_networks)
 
-    @property
-    def digest_timezone(self) -> str:
-        """The zone of the daily digest and the nightly site crawls: ``monitor_digest_timezone``
-        when set, else the console's (one time zone everywhere unless asked otherwise)."""
-        return self.monitor_digest_timezone or self.console_timezone
-
 
 def utc_offset_text(moment: datetime.datetime) -> str:
     """``+08:00`` for an aware time (``+00:00`` for UTC)."""
@@ -226,6 +228,33 @@ def evidence_retention_problem(days: object) -> str | None:
     if days > MAX_EVIDENCE_RETENTION_DAYS:
         return f"evidence_retention_days may be at most {MAX_EVIDENCE_RETENTION_DAYS}"
     return None
+
+
+# Where Debian and most Linux systems name their zone; /etc/localtime is usually a link into
+# the zoneinfo tree, whose path below "zoneinfo/" is the zone's IANA name.
+ETC_TIMEZONE = Path("/etc/timezone")
+ETC_LOCALTIME = Path("/etc/localtime")
+
+
+def system_timezone(timezone_file: Path = ETC_TIMEZONE, localtime: Path = ETC_LOCALTIME) -> str:
+    """The machine's own zone as an IANA name (issue 13 item 6): /etc/timezone's name, else the
+    zone /etc/localtime links to, else UTC. Only a name zoneinfo knows is taken, so the default
+    always works; a copied (not linked) /etc/localtime has no name and gives UTC."""
+    candidates: list[str] = []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    try:
+        target = str(localtime.resolve(strict=True)) if localtime.is_symlink() else ""
+    except OSError:
+        target = ""
+    if "zoneinfo/" in target:
+        candidates.append(target.split("zoneinfo/", 1)[1])
+    for name in candidates:
+        # "posix/Asia/Shanghai" and "right/..." are the same zone under another tree.
+        name = name.removeprefix("posix/").removeprefix("right/")
+        if name and _zone_problem(name) is None:
+            return name
+    return "UTC"
 
 
 def _zone_problem(name: str) -> str | None:

@@ -50,7 +50,14 @@ def empty_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         shadow = facts.shadow
     except NoPrivilege as exc:
         # What /etc/passwd showed still counts; the shadow half is reported as unknown.
-        return [*findings, Finding(Status.NO_PRIVILEGE, "file:/etc/shadow", str(exc))]
+        unread = Finding(
+            Status.NO_PRIVILEGE,
+            "file:/etc/shadow",
+            str(exc),
+            message_id=exc.message_id,
+            params=exc.params,
+        )
+        return [*findings, unread]
     except NotApplicable:
         shadow = ()
     findings += [
@@ -82,19 +89,22 @@ def weak_password_hash(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     weak = [e for e in hashed if e.hash_scheme not in allowed]
     if not weak:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"every password hash ({len(hashed)}) uses an accepted scheme",
+                "accounts.hash_schemes_accepted",
                 {"schemes": sorted({str(e.hash_scheme) for e in hashed})},
+                count=len(hashed),
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{entry.name}",
-            f"the password of {entry.name} is stored with the weak scheme {entry.hash_scheme}",
+            "accounts.hash_scheme_weak",
             {"scheme": entry.hash_scheme, "accepted": sorted(allowed)},
+            user=entry.name,
+            scheme=entry.hash_scheme,
         )
         for entry in weak
     ]
@@ -111,34 +121,38 @@ def password_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         checked += 1
         if entry.last_change_days is None:
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"user:{entry.name}",
-                    f"account {entry.name} has a password but no recorded date of its last "
-                    "change, so its age cannot be held to the policy",
+                    "accounts.password_age_unknown",
                     {"max_days": max_days},
+                    user=entry.name,
                 )
             )
         elif entry.last_change_days != 0 and today - entry.last_change_days > max_days:
             # 0 means the password must be changed at the next login: already taken care of.
             age = today - entry.last_change_days
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"user:{entry.name}",
-                    f"the password of {entry.name} was last changed {age} days ago "
-                    f"(the policy allows {max_days})",
+                    "accounts.password_too_old",
                     {"age_days": age, "max_days": max_days},
+                    user=entry.name,
+                    age=age,
+                    max_days=max_days,
                 )
             )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"no password ({checked} checked) is older than {max_days} days",
+            "accounts.password_age_ok",
             {"accounts_checked": checked, "max_days": max_days},
+            count=checked,
+            max_days=max_days,
         )
     ]
 
@@ -156,30 +170,32 @@ def unapproved(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     names = sorted(u.name for u in people)
     if not approved:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                "the policy lists no approved accounts, so no account can be called unexpected; "
-                "set the parameter approved to the accounts an administrator added",
+                "accounts.no_approved_list",
                 {"login_accounts": names},
             )
         ]
     strangers = [u for u in people if u.name not in approved]
     if not strangers:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"all {len(people)} login accounts are on the approved list",
+                "accounts.all_approved",
                 {"login_accounts": names},
+                count=len(people),
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{user.name}",
-            f"login account {user.name} (UID {user.uid}) is not on the approved list",
+            "accounts.unapproved",
             {"uid": user.uid, "home": user.home, "shell": user.shell},
+            user=user.name,
+            uid=user.uid,
         )
         for user in strangers
     ]
@@ -193,13 +209,15 @@ def duplicate_uid(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     # two cannot be told apart in logs and file ownership (issue 12).
     shared = {uid: names for uid, names in names_by_uid.items() if len(names) > 1}
     if not shared:
-        return [Finding(Status.PASS, "host", "every account has a UID of its own")]
+        return [say(Status.PASS, "host", "accounts.uids_unique")]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"uid:{uid}",
-            f"accounts {', '.join(names)} share UID {uid}, so their actions cannot be told apart",
+            "accounts.uid_shared",
             {"uid": uid, "accounts": names},
+            users=", ".join(names),
+            uid=uid,
         )
         for uid, names in sorted(shared.items())
     ]
@@ -227,6 +245,21 @@ WEAK_PASSWORD_SENTENCES: dict[str, tuple[str, str]] = {
 }
 
 
+# The message id of each source's sentence (checks/messages.py holds the same words).
+WEAK_PASSWORD_IDS: dict[str, str] = {
+    "vendor default": "accounts.weak_password_vendor_default",
+    "common weak": "accounts.weak_password_common",
+    "same as the account name": "accounts.weak_password_own_name",
+    "organisation word": "accounts.weak_password_organisation_word",
+}
+# A sudo rule's grant, (every command, no password), as its sentence's id.
+_SUDO_GRANTS: dict[tuple[bool, bool], str] = {
+    (True, False): "accounts.sudo_all_commands",
+    (False, True): "accounts.sudo_no_password",
+    (True, True): "accounts.sudo_all_commands_no_password",
+}
+
+
 def weak_password_sentence(kind: str, account: str) -> tuple[str, str]:
     """The English and Chinese sentence for a weak password of this kind."""
     english, chinese = WEAK_PASSWORD_SENTENCES.get(
@@ -245,7 +278,16 @@ def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     for match in weak.matches:
         english, chinese = weak_password_sentence(match.kind, match.account)
         findings.append(
-            Finding(
+            say(
+                Status.FAIL,
+                f"user:{match.account}",
+                WEAK_PASSWORD_IDS[match.kind],
+                {"kind": match.kind, "message_zh": chinese, "candidates_tried": weak.candidates},
+                account=match.account,
+            )
+            if match.kind in WEAK_PASSWORD_IDS
+            # A source this library does not name (a newer collector): its own words.
+            else Finding(
                 Status.FAIL,
                 f"user:{match.account}",
                 english,
@@ -253,18 +295,13 @@ def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             )
         )
     findings += [
-        Finding(
-            Status.ERROR,
-            f"user:{name}",
-            f"the password hash of {name} uses a scheme this host's crypt library cannot "
-            "compute, so it could not be tested",
-        )
+        say(Status.ERROR, f"user:{name}", "accounts.weak_password_untestable", user=name)
         for name in weak.unsupported
     ]
     if findings:
         return findings
     if not weak.accounts_tested:
-        return [Finding(Status.PASS, "host", "no account has a password that could be guessed")]
+        return [say(Status.PASS, "host", "accounts.no_guessable_password")]
     evidence: dict[str, Any] = {
         "accounts_tested": len(weak.accounts_tested),
         "candidates": weak.candidates,
@@ -274,23 +311,25 @@ def weak_password(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         evidence["incomplete"] = dict(weak.incomplete)
         tried = min(n for _, n in weak.incomplete)
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"none of {len(weak.accounts_tested)} passwords is a known default or weak "
-                f"password so far: {len(weak.incomplete)} with a slow hash were tried against "
-                f"their {tried} or more likeliest of {weak.candidates} candidates; the agent's "
-                "next scans try the rest",
+                "accounts.weak_password_none_so_far",
                 evidence,
+                count=len(weak.accounts_tested),
+                slow=len(weak.incomplete),
+                tried=tried,
+                candidates=weak.candidates,
             )
         ]
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"none of {len(weak.accounts_tested)} passwords is a known default or weak password "
-            f"({weak.candidates} candidates each)",
+            "accounts.weak_password_none",
             evidence,
+            count=len(weak.accounts_tested),
+            candidates=weak.candidates,
         )
     ]
 
@@ -309,14 +348,7 @@ def password_changed_since_handover(facts: Facts, params: dict[str, Any]) -> lis
         (name, params[name]) for name in ("go_live_date", "handover_date") if params[name]
     ]
     if not dates:
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "the policy gives neither go_live_date nor handover_date, so there is no date "
-                "the passwords must postdate; set one of them (YYYY-MM-DD)",
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "accounts.handover_no_date")]
     try:
         cutoffs = [(name, text, _date_days(text, name)) for name, text in dates]
     except ParameterError as exc:
@@ -337,24 +369,30 @@ def password_changed_since_handover(facts: Facts, params: dict[str, Any]) -> lis
         if changed is None or changed < cutoff:
             when = "never recorded" if changed is None else _days_to_date(changed)
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"user:{entry.name}",
-                    f"the password of {entry.name} was last changed {when}, before the "
-                    f"{name.replace('_', ' ')} {text}: the set-up or previous administrator "
-                    "may still know it",
+                    "accounts.password_before_handover"
+                    if changed is not None
+                    else "accounts.password_unrecorded_handover",
                     {"last_changed": when, name: text},
+                    user=entry.name,
+                    **({"when": when} if changed is not None else {}),
+                    date_name=name.replace("_", " "),
+                    date=text,
                 )
             )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"every password ({checked}) was changed on or after the {name.replace('_', ' ')} "
-            f"{text}",
+            "accounts.password_after_handover",
             {name: text, "accounts_checked": checked},
+            count=checked,
+            date_name=name.replace("_", " "),
+            date=text,
         )
     ]
 
@@ -379,30 +417,27 @@ def admin_members(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     listed = {name: sorted(found) for name, found in sorted(members.items())}
     if not approved:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "the policy lists no approved administrators; set approved_admins to the "
-                "accounts that may use sudo",
-                {"members": listed},
-            )
+            say(Status.NOT_APPLICABLE, "host", "accounts.no_approved_admins", {"members": listed})
         ]
     strangers = {name: found for name, found in listed.items() if name not in approved}
     if not strangers:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"every member of {', '.join(sorted(admin_groups))} is an approved administrator",
+                "accounts.admins_approved",
                 {"members": listed},
+                groups=", ".join(sorted(admin_groups)),
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{name}",
-            f"account {name} is in the administrator group {', '.join(found)} without approval",
+            "accounts.admin_unapproved",
             {"groups": found, "approved_admins": sorted(approved)},
+            user=name,
+            groups=", ".join(found),
         )
         for name, found in strangers.items()
     ]
@@ -414,13 +449,7 @@ def unused(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     users = facts.users
     logins = facts.last_logins
     if not logins.sources:
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "this host keeps no login records (wtmp, lastlog or lastlog2)",
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "accounts.no_login_records")]
     uid_min = facts.login_defs.uid_min or DEFAULT_UID_MIN
     try:
         changed = {e.name: e.last_change_days for e in facts.shadow}
@@ -440,12 +469,14 @@ def unused(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             idle = (now - last).days
             if idle > max_days:
                 findings.append(
-                    Finding(
+                    say(
                         Status.FAIL,
                         f"user:{user.name}",
-                        f"account {user.name} last logged in {idle} days ago "
-                        f"(allowed: {max_days}); disable it if its owner left",
+                        "accounts.unused",
                         {"last_login": last.isoformat(), "idle_days": idle},
+                        user=user.name,
+                        idle=idle,
+                        max_days=max_days,
                     )
                 )
             continue
@@ -454,25 +485,28 @@ def unused(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         since = changed.get(user.name)
         if since is None or since == 0 or today - since > max_days:
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"user:{user.name}",
-                    f"account {user.name} has never logged in according to "
-                    f"{', '.join(logins.sources)}",
+                    "accounts.never_logged_in",
                     {
                         "last_login": None,
                         "password_changed_days_ago": None if since is None else today - since,
                     },
+                    user=user.name,
+                    sources=", ".join(logins.sources),
                 )
             )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"every login account ({len(people)}) was used in the last {max_days} days",
+            "accounts.all_used",
             {"sources": list(logins.sources)},
+            count=len(people),
+            max_days=max_days,
         )
     ]
 
@@ -482,29 +516,19 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     users = facts.users
     if not known:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "the server holds no account baseline for this host yet; set the parameter "
-                "baseline to the account names recorded when the host was accepted",
-                {"accounts": len(users)},
-            )
+            say(Status.NOT_APPLICABLE, "host", "accounts.no_baseline", {"accounts": len(users)})
         ]
     added = [u for u in users if u.name not in known]
     if not added:
-        return [
-            Finding(
-                Status.PASS,
-                "host",
-                f"no account was added since the baseline ({len(users)} accounts)",
-            )
-        ]
+        return [say(Status.PASS, "host", "accounts.none_added", count=len(users))]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"user:{u.name}",
-            f"account {u.name} (UID {u.uid}) was added after the baseline was taken",
+            "accounts.added",
             {"uid": u.uid, "home": u.home, "shell": u.shell},
+            user=u.name,
+            uid=u.uid,
         )
         for u in added
     ]
@@ -534,35 +558,26 @@ def sudo_rules(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             accounts = sorted(members.get(group, set()))
         else:
             accounts = [rule.principal]
-        grants = " and ".join(
-            g
-            for g, on in (("every command", rule.all_commands), ("no password", rule.nopasswd))
-            if on
-        )
+        grants = _SUDO_GRANTS[(rule.all_commands, rule.nopasswd)]
         for account in accounts:
             if account in approved:
                 continue
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"sudo:{account}",
-                    f"{rule.source} gives {account} {grants} through sudo ({rule.principal}), "
-                    "and the account is not an approved administrator",
+                    grants,
                     {
                         "file": rule.source,
                         "principal": rule.principal,
                         "all_commands": rule.all_commands,
                         "nopasswd": rule.nopasswd,
                     },
+                    file=rule.source,
+                    user=account,
+                    principal=rule.principal,
                 )
             )
     if findings:
         return findings
-    return [
-        Finding(
-            Status.PASS,
-            "host",
-            "no sudo rule gives every command or password-less sudo to an unapproved account",
-            {"rules": len(rules)},
-        )
-    ]
+    return [say(Status.PASS, "host", "accounts.sudo_rules_approved", {"rules": len(rules)})]

@@ -12,26 +12,22 @@ from typing import Any
 from checks.errors import NotApplicable
 from checks.facts import AntivirusProduct, ProcessInfo
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 
 def _no_antivirus() -> Finding:
-    return Finding(
+    return say(
         Status.FAIL,
         "host",
-        "no antivirus software is installed or running on this host",
+        "antivirus.none",
         {"known_products_looked_for": "ClamAV and common commercial agents"},
     )
 
 
 def _nothing_to_judge(what: str) -> Finding:
     # One cause, one failure: antivirus.installed reports the missing antivirus (issue 12).
-    return Finding(
-        Status.NOT_APPLICABLE,
-        "host",
-        f"no antivirus software is installed, so there is no {what} to judge "
-        "(antivirus.installed reports it)",
-    )
+    return say(Status.NOT_APPLICABLE, "host", f"antivirus.none_so_no_{what.replace(' ', '_')}")
 
 
 def _running(product_names: tuple[str, ...], processes: tuple[ProcessInfo, ...]) -> list[str]:
@@ -54,12 +50,12 @@ def installed(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         return [_no_antivirus()]
     if processes is None:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                f"{', '.join(p.name for p in products)} is installed, but the process table "
-                "cannot be read here to tell whether it runs",
+                "antivirus.processes_unreadable",
                 {"products": [p.name for p in products]},
+                products=", ".join(p.name for p in products),
             )
         ]
     findings = []
@@ -68,22 +64,25 @@ def installed(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         evidence = {"found_at": list(product.found_at), "running": running}
         if running:
             findings.append(
-                Finding(
+                say(
                     Status.PASS,
                     f"antivirus:{product.name}",
-                    f"{product.name} is installed and running ({', '.join(running)})",
+                    "antivirus.running",
                     evidence,
+                    product=product.name,
+                    processes=", ".join(running),
                 )
             )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"antivirus:{product.name}",
-            f"{product.name} is installed but none of its services "
-            f"({', '.join(product.process_names)}) is running",
+            "antivirus.not_running",
             {"found_at": list(product.found_at)},
+            product=product.name,
+            processes=", ".join(product.process_names),
         )
         for product in products
     ]
@@ -104,18 +103,16 @@ def signatures(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         names = ", ".join(p.name for p in antivirus.products)
         if any(p.name == "ClamAV" for p in antivirus.products):
             return [
-                Finding(
+                say(
                     Status.FAIL,
                     "antivirus:ClamAV",
-                    "ClamAV is installed but has no signature database (run freshclam)",
+                    "antivirus.clamav_no_signatures",
                     {"looked_in": ["/var/lib/clamav", "/usr/local/share/clamav"]},
                 )
             ]
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                f"{names} keeps its signature date where the agent cannot read it",
+            say(
+                Status.NOT_APPLICABLE, "host", "antivirus.signature_date_unreadable", products=names
             )
         ]
     # The daily database carries the newest signatures; main changes only a few times a year.
@@ -131,20 +128,23 @@ def signatures(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     }
     if age <= max_days:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "antivirus:ClamAV",
-                f"the ClamAV signatures are {age:.1f} days old (allowed: {max_days})",
+                "antivirus.signatures_fresh",
                 evidence,
+                days=f"{age:.1f}",
+                max_days=max_days,
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             "antivirus:ClamAV",
-            f"the ClamAV signatures are {age:.0f} days old, older than the {max_days} days "
-            "allowed; freshclam is not updating them",
+            "antivirus.signatures_old",
             evidence,
+            days=f"{age:.0f}",
+            max_days=max_days,
         )
     ]
 
@@ -158,21 +158,20 @@ def last_scan(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     kept = [log for log in logs if log.exists]
     if not kept:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                "no scan log was found, so the last full scan is not on record; run the weekly "
-                "full scan with `clamscan -r --log=FILE /` and set scan_log_paths to FILE",
+                "antivirus.no_scan_log",
                 {"looked_at": list(params["scan_log_paths"])},
             )
         ]
     ends = [(when, log.path) for log in kept for when in log.scans_ended]
     if not ends:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                "the scan logs record no finished scan",
+                "antivirus.no_finished_scan",
                 {"logs": [log.path for log in kept]},
             )
         ]
@@ -181,19 +180,22 @@ def last_scan(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"log": path, "ended_at": when.isoformat(), "age_days": round(age, 1)}
     if age <= max_days:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"the last full scan ended {age:.1f} days ago (allowed: {max_days})",
+                "antivirus.scan_recent",
                 evidence,
+                days=f"{age:.1f}",
+                max_days=max_days,
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             "host",
-            f"the last full scan ended {age:.0f} days ago; the policy asks for one every "
-            f"{max_days} days",
+            "antivirus.scan_old",
             evidence,
+            days=f"{age:.0f}",
+            max_days=max_days,
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 
@@ -12,37 +13,21 @@ def freshness(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     max_days = params["max_age_days"]
     kinds = (("local", params["local_locations"]), ("offsite", params["offsite_locations"]))
     if not any(locations for _kind, locations in kinds):
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "the policy names no backup location for this host; set local_locations and "
-                "offsite_locations (paths, off-site ones as mounted here)",
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "backup.no_locations")]
     now = facts.clock.now
     findings = []
     for kind, locations in kinds:
         if not locations:
-            findings.append(
-                Finding(
-                    Status.FAIL,
-                    f"backup:{kind}",
-                    f"the policy names no {kind.replace('offsite', 'off-site')} backup location; "
-                    "E11 asks for both local and off-site backups",
-                )
-            )
+            findings.append(say(Status.FAIL, f"backup:{kind}", f"backup.no_{kind}_location"))
         for path in locations:
             found = facts.backup_location(path)
             resource = f"backup:{kind}:{path}"
             evidence: dict[str, Any] = {"files_seen": found.files_seen, "max_age_days": max_days}
             if not found.exists:
-                findings.append(Finding(Status.FAIL, resource, f"{path} does not exist", evidence))
+                findings.append(say(Status.FAIL, resource, "backup.missing", evidence, path=path))
                 continue
             if found.newest_at is None:
-                findings.append(
-                    Finding(Status.FAIL, resource, f"{path} holds no backup file", evidence)
-                )
+                findings.append(say(Status.FAIL, resource, "backup.empty", evidence, path=path))
                 continue
             age = (now - found.newest_at).total_seconds() / 86400
             evidence.update(
@@ -51,14 +36,15 @@ def freshness(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 age_days=round(age, 1),
             )
             status = Status.PASS if age <= max_days else Status.FAIL
-            verdict = "within" if status is Status.PASS else "older than"
             findings.append(
-                Finding(
+                say(
                     status,
                     resource,
-                    f"the newest backup in {path} is {age:.1f} days old, {verdict} the "
-                    f"{max_days} days allowed",
+                    "backup.fresh" if status is Status.PASS else "backup.old",
                     evidence,
+                    path=path,
+                    days=f"{age:.1f}",
+                    max_days=max_days,
                 )
             )
     return findings

@@ -7,6 +7,7 @@ from typing import Any
 from checks.errors import NotApplicable
 from checks.facts import DesktopSettings
 from checks.factset import Facts
+from checks.messages import said, say
 from checks.model import Finding, Status
 
 IDLE = "org.gnome.desktop.session idle-delay"
@@ -18,12 +19,9 @@ AUTOMOUNT_OPEN = "org.gnome.desktop.media-handling automount-open"
 
 def _gnome(settings: DesktopSettings) -> None:
     if not settings.desktops:
-        raise NotApplicable("no desktop is installed (a server): nothing to lock or automount")
+        raise said(NotApplicable, "desktop.none")
     if not settings.gnome_settings:
-        raise NotApplicable(
-            f"the desktop ({', '.join(settings.desktops)}) does not use GNOME's settings, the "
-            "only ones read"
-        )
+        raise said(NotApplicable, "desktop.not_gnome", desktops=", ".join(settings.desktops))
 
 
 def _evidence(settings: DesktopSettings, *keys: str) -> dict[str, Any]:
@@ -35,11 +33,9 @@ def _evidence(settings: DesktopSettings, *keys: str) -> dict[str, Any]:
     }
 
 
-def _note_unlocked(settings: DesktopSettings, keys: tuple[str, ...]) -> str:
-    unlocked = [k.split()[1] for k in keys if k not in settings.locked]
-    if not unlocked:
-        return ""
-    return f"; each user may still change {', '.join(unlocked)} (no dconf lock)"
+def _unlocked(settings: DesktopSettings, keys: tuple[str, ...]) -> str:
+    """The settings each user may still change (no dconf lock), "" when all are locked."""
+    return ", ".join(k.split()[1] for k in keys if k not in settings.locked)
 
 
 def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -50,21 +46,37 @@ def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     most = params["max_seconds"]
     idle = int(settings.values.get(IDLE, "0") or 0)
     delay = int(settings.values.get(LOCK_DELAY, "0") or 0)
+    resource = "desktop:screen_lock"
     if settings.values.get(LOCK) != "true":
-        message = "the screen saver does not lock the screen (lock-enabled is false)"
-    elif idle == 0:
-        message = "the session never goes idle (idle-delay 0), so the screen never locks"
-    elif idle + delay > most:
-        message = (
-            f"the screen locks after {idle + delay} s without input (idle-delay {idle}, "
-            f"lock-delay {delay}; policy: at most {most})"
-        )
-    else:
-        message = f"the screen locks after {idle + delay} s without input" + _note_unlocked(
-            settings, keys
-        )
-        return [Finding(Status.PASS, "desktop:screen_lock", message, evidence)]
-    return [Finding(Status.FAIL, "desktop:screen_lock", message, evidence)]
+        return [say(Status.FAIL, resource, "desktop.lock_disabled", evidence)]
+    if idle == 0:
+        return [say(Status.FAIL, resource, "desktop.never_idle", evidence)]
+    if idle + delay > most:
+        return [
+            say(
+                Status.FAIL,
+                resource,
+                "desktop.lock_late",
+                evidence,
+                seconds=idle + delay,
+                idle=idle,
+                delay=delay,
+                allowed=most,
+            )
+        ]
+    unlocked = _unlocked(settings, keys)
+    if unlocked:
+        return [
+            say(
+                Status.PASS,
+                resource,
+                "desktop.locks_unlocked",
+                evidence,
+                seconds=idle + delay,
+                unlocked=unlocked,
+            )
+        ]
+    return [say(Status.PASS, resource, "desktop.locks", evidence, seconds=idle + delay)]
 
 
 def media_automount(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -73,11 +85,12 @@ def media_automount(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     keys = (AUTOMOUNT, AUTOMOUNT_OPEN)
     evidence = _evidence(settings, *keys)
     on = [k.split()[1] for k in keys if settings.values.get(k) == "true"]
+    resource = "desktop:automount"
     if on:
-        message = (
-            f"removable media are mounted and opened as soon as they are plugged in "
-            f"({', '.join(on)} is true; GNOME's default)"
-        )
-        return [Finding(Status.FAIL, "desktop:automount", message, evidence)]
-    message = "removable media are not mounted automatically" + _note_unlocked(settings, keys)
-    return [Finding(Status.PASS, "desktop:automount", message, evidence)]
+        return [say(Status.FAIL, resource, "desktop.automount", evidence, keys=", ".join(on))]
+    unlocked = _unlocked(settings, keys)
+    if unlocked:
+        return [
+            say(Status.PASS, resource, "desktop.no_automount_unlocked", evidence, unlocked=unlocked)
+        ]
+    return [say(Status.PASS, resource, "desktop.no_automount", evidence)]

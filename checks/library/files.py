@@ -6,6 +6,7 @@ from typing import Any
 
 from checks.facts import FileStat, PasswordState
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Severity, Status
 
 _SECRET_FILES = {"/etc/shadow", "/etc/gshadow"}
@@ -13,19 +14,21 @@ _SECRET_GROUPS = {"root", "shadow"}
 
 
 def _problems(file: FileStat) -> list[str]:
+    """The file's problems as the parts of its sentence's id (files.account_file_PARTS in
+    checks/messages.py, one sentence per combination), in the order the sentence names them."""
     assert file.mode is not None
     problems = []
     if file.uid != 0:
-        problems.append(f"is owned by {file.owner or file.uid}, not root")
+        problems.append("owner")
     if file.path in _SECRET_FILES:
         if file.mode & 0o007:
-            problems.append("can be read or written by every account")
+            problems.append("world")
         if file.mode & 0o070 and file.gid != 0 and file.group not in _SECRET_GROUPS:
-            problems.append(f"is open to group {file.group or file.gid}")
+            problems.append("group")
         if file.mode & 0o020:
-            problems.append("can be written by its group")
+            problems.append("groupwrite")
     elif file.mode & 0o022:
-        problems.append("can be written by accounts other than root")
+        problems.append("otherwrite")
     return problems
 
 
@@ -35,14 +38,13 @@ def _hashes_in_passwd(facts: Facts) -> Finding | None:
     passwd = next((f for f in facts.sensitive_files if f.path == "/etc/passwd"), None)
     if not hashed or passwd is None or passwd.mode is None or not passwd.mode & 0o004:
         return None
-    return Finding(
+    return say(
         Status.FAIL,
         "file:/etc/passwd",
-        f"/etc/passwd holds the password hashes of {', '.join(hashed)} and every account can "
-        "read it, so anyone on this host can try to crack them offline; run pwconv to move "
-        "them into /etc/shadow",
+        "files.hashes_in_passwd",
         {"mode": f"{passwd.mode:04o}", "accounts": hashed},
         severity=Severity.CRITICAL,
+        users=", ".join(hashed),
     )
 
 
@@ -59,27 +61,23 @@ def account_file_permissions(facts: Facts, params: dict[str, Any]) -> list[Findi
         problems = _problems(file)
         if problems:
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"file:{file.path}",
-                    f"{file.path} {'; '.join(problems)}",
+                    f"files.account_file_{'_'.join(problems)}",
                     {
                         "mode": f"{file.mode:04o}",
                         "owner": file.owner or file.uid,
                         "group": file.group or file.gid,
                     },
+                    path=file.path,
+                    **({"owner": file.owner or file.uid} if "owner" in problems else {}),
+                    **({"group": file.group or file.gid} if "group" in problems else {}),
                 )
             )
     if findings:
         return findings
-    return [
-        Finding(
-            Status.PASS,
-            "host",
-            "the account and password files have safe owners and permissions",
-            {"files": checked},
-        )
-    ]
+    return [say(Status.PASS, "host", "files.account_files_safe", {"files": checked})]
 
 
 # Set-user-id and set-group-id programs that Debian/Ubuntu and the Red Hat family ship, by the
@@ -184,26 +182,21 @@ def world_writable(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         if file.path.startswith(_SCRATCH) or file.path in allowed:
             continue
         kind = "folder" if file.is_dir else "file"
-        shipped = f"shipped by package {file.package}" if file.package else "no package ships it"
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"file:{file.path}",
-                f"every account can change the {kind} {file.path} (mode {file.mode:04o}; "
-                f"{shipped})",
+                "files.world_writable_packaged" if file.package else "files.world_writable",
                 {"mode": f"{file.mode:04o}", "uid": file.uid, "package": file.package},
+                kind=kind,
+                path=file.path,
+                mode=f"{file.mode:04o}",
+                **({"package": file.package} if file.package else {}),
             )
         )
     if findings:
         return findings
-    return [
-        Finding(
-            Status.PASS,
-            "host",
-            "no file or folder in the system folders can be changed by every account",
-            {"walked": list(special.walked)},
-        )
-    ]
+    return [say(Status.PASS, "host", "files.none_world_writable", {"walked": list(special.walked)})]
 
 
 def setid_programs(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -223,30 +216,32 @@ def setid_programs(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             if file.mode & bit
         )
         if known:
-            why = "has the name of a distribution's program, but no installed package ships it"
+            why = "files.setid_unpackaged_distribution_name"
         elif file.package:
-            why = (
-                f"is from package {file.package}, but is not among the set-id programs the "
-                "distributions ship (was its mode changed?)"
-            )
+            why = "files.setid_not_distribution"
         else:
-            why = "no installed package ships it"
+            why = "files.setid_unpackaged"
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"file:{file.path}",
-                f"{file.path} is {bits} (owner uid {file.uid}, mode {file.mode:04o}) and {why}",
+                why,
                 {"mode": f"{file.mode:04o}", "uid": file.uid, "package": file.package},
+                path=file.path,
+                bits=bits,
+                uid=file.uid,
+                mode=f"{file.mode:04o}",
+                **({"package": file.package} if file.package and not known else {}),
             )
         )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"the {len(special.setid)} set-user-id and set-group-id programs are the "
-            "distribution's own",
+            "files.setid_all_distribution",
             {"programs": [f.path for f in special.setid]},
+            count=len(special.setid),
         )
     ]

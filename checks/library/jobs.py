@@ -6,23 +6,27 @@ from typing import Any
 
 from checks.facts import JobProgram, ScheduledJob, UserAccount
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 TEMPORARY_FOLDERS = ("/tmp/", "/var/tmp/", "/dev/shm/")
 
 
-def _problem(program: JobProgram, job: ScheduledJob, uids: dict[str, int]) -> str | None:
+def _problem(
+    program: JobProgram, job: ScheduledJob, uids: dict[str, int]
+) -> tuple[str, dict[str, Any]] | None:
+    """The problem's sentence id (checks/messages.py) and its parameters beside the program."""
     if program.path.startswith(TEMPORARY_FOLDERS):
-        return f"runs {program.path} from a temporary folder every account can write to"
+        return "jobs.runs_from_temporary_folder", {}
     if not program.exists or program.mode is None:
         return None
     if program.mode & 0o002:
-        return f"runs {program.path}, which every account can change (mode {program.mode:04o})"
+        return "jobs.runs_world_writable", {"mode": f"{program.mode:04o}"}
     if program.mode & 0o020 and program.gid not in (0, None):
-        return f"runs {program.path}, which group {program.gid} can change"
+        return "jobs.runs_group_writable", {"group": program.gid}
     runner = uids.get(job.account)
     if program.uid not in (0, runner) and program.mode & 0o200:
-        return f"runs {program.path}, owned and changeable by UID {program.uid}"
+        return "jobs.runs_other_owner", {"uid": program.uid}
     return None
 
 
@@ -36,12 +40,12 @@ def unsafe(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             problem = _problem(program, job, uids)
             if problem is None:
                 continue
+            message_id, named = problem
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"job:{job.source}:{program.path}",
-                    f"a job in {job.source} running as {job.account} {problem}; whoever "
-                    f"writes it runs commands as {job.account}",
+                    message_id,
                     {
                         "source": job.source,
                         "account": job.account,
@@ -50,15 +54,12 @@ def unsafe(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                         "mode": None if program.mode is None else f"{program.mode:04o}",
                         "owner_uid": program.uid,
                     },
+                    source=job.source,
+                    account=job.account,
+                    program=program.path,
+                    **named,
                 )
             )
     if findings:
         return findings
-    return [
-        Finding(
-            Status.PASS,
-            "host",
-            f"none of {len(jobs)} scheduled jobs runs a file others can change",
-            {"jobs": len(jobs)},
-        )
-    ]
+    return [say(Status.PASS, "host", "jobs.none_unsafe", {"jobs": len(jobs)}, count=len(jobs))]

@@ -7,6 +7,7 @@ from typing import Any
 
 from checks.facts import LogRotation, LogSetup
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 # Where a syslog daemon's configuration could not be read, the files it writes by default.
@@ -26,21 +27,17 @@ def persistent(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     setup = facts.log_setup
     evidence = _evidence(setup)
     if setup.syslog_daemons:
-        message = f"{', '.join(setup.syslog_daemons)} starts at boot and writes logs to disk"
-        return [Finding(Status.PASS, "host", message, evidence)]
+        daemons = ", ".join(setup.syslog_daemons)
+        return [say(Status.PASS, "host", "logs.syslog_on_disk", evidence, daemons=daemons)]
     if setup.journal_on_disk:
-        message = (
-            f"journald keeps the journal in /var/log/journal (Storage={setup.journald_storage})"
-        )
-        return [Finding(Status.PASS, "host", message, evidence)]
+        storage = setup.journald_storage
+        return [say(Status.PASS, "host", "logs.journal_on_disk", evidence, storage=storage)]
     if not setup.journald_installed:
-        why = "there is neither journald nor a syslog daemon (rsyslog, syslog-ng)"
-    elif setup.journald_storage == "auto":
-        why = "journald's Storage=auto keeps the journal in memory, as /var/log/journal is missing"
-    else:
-        why = f"journald's Storage={setup.journald_storage} keeps no journal on disk"
-    message = f"the system's logs are lost at every restart: {why}, and no syslog daemon runs"
-    return [Finding(Status.FAIL, "host", message, evidence)]
+        return [say(Status.FAIL, "host", "logs.lost_no_logger", evidence)]
+    if setup.journald_storage == "auto":
+        return [say(Status.FAIL, "host", "logs.lost_journal_in_memory", evidence)]
+    storage = setup.journald_storage
+    return [say(Status.FAIL, "host", "logs.lost_journal_storage", evidence, storage=storage)]
 
 
 def _covers(rotation: LogRotation, files: tuple[str, ...]) -> list[str]:
@@ -52,32 +49,36 @@ def retention(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     least = params["min_days"]
     findings: list[Finding] = []
     if not setup.syslog_daemons and not setup.journal_on_disk:
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "no logs are kept on disk, so none are kept long (logs.persistent reports it)",
-                _evidence(setup),
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "logs.none_on_disk", _evidence(setup))]
     # With a syslog daemon, its files are the record (it receives what journald does); the
     # journal is judged only where it is the one store on disk.
     if setup.journal_on_disk and not setup.syslog_daemons:
         days = setup.journald_max_retention_days
         evidence = {"MaxRetentionSec_days": days, "required_days": least}
         if days is not None and days < least:
-            message = (
-                f"journald deletes entries after {days:g} days (MaxRetentionSec; policy: {least})"
+            findings.append(
+                say(
+                    Status.FAIL,
+                    "journal:journald",
+                    "logs.journal_short",
+                    evidence,
+                    days=f"{days:g}",
+                    required=least,
+                )
             )
-            findings.append(Finding(Status.FAIL, "journal:journald", message, evidence))
+        elif days is None:
+            findings.append(say(Status.PASS, "journal:journald", "logs.journal_no_age", evidence))
         else:
-            message = (
-                "journald sets no age limit (MaxRetentionSec unset); its size limit "
-                "(SystemMaxUse) decides how long entries stay"
-                if days is None
-                else f"journald keeps entries {days:g} days (policy: {least})"
+            findings.append(
+                say(
+                    Status.PASS,
+                    "journal:journald",
+                    "logs.journal_kept",
+                    evidence,
+                    days=f"{days:g}",
+                    required=least,
+                )
             )
-            findings.append(Finding(Status.PASS, "journal:journald", message, evidence))
     if setup.syslog_daemons:
         files = setup.syslog_files or _DEFAULT_SYSLOG_FILES
         judged = False
@@ -96,26 +97,45 @@ def retention(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 "required_days": least,
             }
             resource = f"logrotate:{rotation.config}"
+            named = {"config": rotation.config, "files": ", ".join(covered)}
             if kept is None:
-                message = (
-                    f"{rotation.config} rotates {', '.join(covered)} by size, so how long a "
-                    "line is kept is not known; rotate by time (weekly, rotate 26)"
+                findings.append(
+                    say(Status.FAIL, resource, "logs.rotated_by_size", evidence, **named)
                 )
-                findings.append(Finding(Status.FAIL, resource, message, evidence))
             elif kept < least:
-                message = (
-                    f"{rotation.config} keeps {', '.join(covered)} for {kept:g} days "
-                    f"({rotation.rotate} old copies; policy: {least})"
+                findings.append(
+                    say(
+                        Status.FAIL,
+                        resource,
+                        "logs.rotation_short",
+                        evidence,
+                        **named,
+                        days=f"{kept:g}",
+                        copies=rotation.rotate,
+                        required=least,
+                    )
                 )
-                findings.append(Finding(Status.FAIL, resource, message, evidence))
             else:
-                message = f"{rotation.config} keeps {', '.join(covered)} for {kept:g} days"
-                findings.append(Finding(Status.PASS, resource, message, evidence))
+                findings.append(
+                    say(
+                        Status.PASS,
+                        resource,
+                        "logs.rotation_kept",
+                        evidence,
+                        **named,
+                        days=f"{kept:g}",
+                    )
+                )
         if not judged:
-            message = (
-                f"no logrotate rule rotates {', '.join(files)}: they are kept until removed by hand"
+            findings.append(
+                say(
+                    Status.PASS,
+                    "host",
+                    "logs.not_rotated",
+                    {"files": list(files)},
+                    files=", ".join(files),
+                )
             )
-            findings.append(Finding(Status.PASS, "host", message, {"files": list(files)}))
     return findings
 
 
@@ -127,16 +147,18 @@ def file_permissions(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             continue
         kind = "folder" if file.is_dir else "file"
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"file:{file.path}",
-                f"every account can change or empty the log {kind} {file.path} "
-                f"(mode {file.mode:04o}), so a record can be forged or erased",
+                "logs.world_writable",
                 {"mode": f"{file.mode:04o}", "uid": file.uid, "package": file.package},
+                kind=kind,
+                path=file.path,
+                mode=f"{file.mode:04o}",
             )
         )
     if findings:
         return findings
     if "/var" not in special.walked:
-        return [Finding(Status.NOT_APPLICABLE, "host", "this host has no /var/log")]
-    return [Finding(Status.PASS, "host", "no log file or folder can be changed by every account")]
+        return [say(Status.NOT_APPLICABLE, "host", "logs.no_var_log")]
+    return [say(Status.PASS, "host", "logs.none_world_writable")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 
@@ -16,13 +17,11 @@ def mandatory_access_control(facts: Facts, params: dict[str, Any]) -> list[Findi
         "selinux_mode": state.selinux_mode,
     }
     if state.selinux_mode == "enforcing":
-        return [Finding(Status.PASS, "host", "SELinux is enforcing", evidence)]
+        return [say(Status.PASS, "host", "mac.selinux_enforcing", evidence)]
     if state.apparmor_at_boot and state.apparmor_in_kernel is not False:
-        return [Finding(Status.PASS, "host", "AppArmor starts at boot", evidence)]
+        return [say(Status.PASS, "host", "mac.apparmor_at_boot", evidence)]
     if state.apparmor_at_boot:
-        why = "the AppArmor service is enabled, but the running kernel has AppArmor off"
-    elif state.selinux_mode in ("permissive", "disabled"):
-        why = f"SELinux is {state.selinux_mode} and AppArmor does not start at boot"
-    else:
-        why = "neither AppArmor nor SELinux is enabled (install apparmor on Debian)"
-    return [Finding(Status.FAIL, "host", f"no mandatory access control: {why}", evidence)]
+        return [say(Status.FAIL, "host", "mac.apparmor_kernel_off", evidence)]
+    if state.selinux_mode in ("permissive", "disabled"):
+        return [say(Status.FAIL, "host", f"mac.selinux_{state.selinux_mode}", evidence)]
+    return [say(Status.FAIL, "host", "mac.none", evidence)]

@@ -126,23 +126,19 @@ def dhcp_server(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     exposed = _exposed(facts.listening_sockets, "udp", include_loopback=False)
     servers = exposed.get(DHCP_SERVER_PORT, [])
     if not servers:
-        return [Finding(Status.PASS, "host", "no DHCP server is listening on UDP port 67")]
+        return [say(Status.PASS, "host", "network.no_dhcp_server")]
     addresses = sorted({s.address for s in servers})
     if params["approved_dhcp_server"]:
         return [
-            Finding(
-                Status.PASS,
-                "port:udp/67",
-                "a DHCP server is listening, and this host is approved to run one",
-                {"addresses": addresses},
+            say(
+                Status.PASS, "port:udp/67", "network.dhcp_server_approved", {"addresses": addresses}
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             "port:udp/67",
-            "a DHCP server is listening on UDP port 67; a private DHCP server can hand out "
-            "unregistered addresses",
+            "network.dhcp_server",
             {"addresses": addresses, "uids": sorted({s.uid for s in servers})},
         )
     ]
@@ -163,41 +159,33 @@ def identity(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     registered_ipv4 = set(params["registered_ipv4"])
     registered_macs = {m.lower() for m in params["registered_macs"]}
     if not registered_ipv4 and not registered_macs:
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "addresses reported for the server's asset registry; set registered_ipv4 and "
-                "registered_macs to have the host compare them itself",
-                evidence,
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "network.addresses_reported", evidence)]
     findings = []
     if registered_ipv4 and set(ipv4) != registered_ipv4:
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 "network:ipv4",
-                f"the host's IPv4 addresses {', '.join(ipv4) or 'none'} differ from the "
-                f"registered {', '.join(sorted(registered_ipv4))}",
+                "network.ipv4_differs",
                 {**evidence, "registered_ipv4": sorted(registered_ipv4)},
+                found=", ".join(ipv4) or "none",
+                registered=", ".join(sorted(registered_ipv4)),
             )
         )
     if registered_macs and set(macs) != registered_macs:
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 "network:mac",
-                f"the host's MAC addresses {', '.join(macs) or 'none'} differ from the "
-                f"registered {', '.join(sorted(registered_macs))}",
+                "network.macs_differ",
                 {**evidence, "registered_macs": sorted(registered_macs)},
+                found=", ".join(macs) or "none",
+                registered=", ".join(sorted(registered_macs)),
             )
         )
     if findings:
         return findings
-    return [
-        Finding(Status.PASS, "host", "the host's addresses match the registered ones", evidence)
-    ]
+    return [say(Status.PASS, "host", "network.addresses_match", evidence)]
 
 
 def time_sync(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -205,19 +193,14 @@ def time_sync(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     found = facts.time_sync
     if found.enabled_services:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"time is synchronised at boot by {', '.join(found.enabled_services)}",
+                "network.time_synced",
                 {"services": list(found.enabled_services)},
+                services=", ".join(found.enabled_services),
             )
         ]
     return [
-        Finding(
-            Status.FAIL,
-            "host",
-            "no time synchronisation service starts at boot, so log times drift and cannot be "
-            "matched with other hosts' logs",
-            {"looked_for": list(found.looked_for)},
-        )
+        say(Status.FAIL, "host", "network.no_time_sync", {"looked_for": list(found.looked_for)})
     ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from checks.facts import PwQuality
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Status
 
 # What each PAM module enforces when its configuration leaves minlen unset.
@@ -38,19 +39,19 @@ def _length_finding(facts: Facts, min_length: int) -> Finding:
     candidates = [n for n in (login_defs.pass_min_len, quality_minlen if in_effect else None) if n]
     best = max(candidates, default=None)
     if best is not None and best >= min_length:
-        return Finding(
+        return say(
             Status.PASS,
             "policy:min_length",
-            f"passwords must have at least {best} characters (policy: {min_length})",
+            "password.min_length_ok",
             evidence,
+            length=best,
+            required=min_length,
         )
-    if best is None:
-        message = "no minimum password length is configured"
-    else:
-        message = f"the minimum password length is {best}, below the policy's {min_length}"
+    message_id = "password.min_length_unset" if best is None else "password.min_length_short"
     if quality.minlen is not None and not in_effect:
-        message += "; pwquality.conf sets minlen, but no PAM password stack uses pam_pwquality"
-    return Finding(Status.FAIL, "policy:min_length", message, evidence)
+        message_id += "_pwquality_unused"
+    params = {} if best is None else {"length": best, "required": min_length}
+    return say(Status.FAIL, "policy:min_length", message_id, evidence, **params)
 
 
 def _classes_finding(facts: Facts, min_classes: int) -> Finding:
@@ -70,40 +71,56 @@ def _classes_finding(facts: Facts, min_classes: int) -> Finding:
         "required": min_classes,
     }
     if classes >= min_classes:
-        return Finding(
+        return say(
             Status.PASS,
             "policy:complexity",
-            f"passwords must mix at least {classes} character classes (policy: {min_classes})",
+            "password.classes_ok",
             evidence,
+            classes=classes,
+            required=min_classes,
         )
     if not in_effect:
-        message = (
-            "no password quality module (pam_pwquality) is in effect, so passwords need not mix "
-            f"letters, digits and symbols (policy: {min_classes} classes)"
+        return say(
+            Status.FAIL,
+            "policy:complexity",
+            "password.no_quality_module",
+            evidence,
+            required=min_classes,
         )
-    else:
-        message = (
-            f"passwords must mix only {classes} character classes (policy: {min_classes}); "
-            "set minclass or negative credits"
-        )
-    return Finding(Status.FAIL, "policy:complexity", message, evidence)
+    return say(
+        Status.FAIL,
+        "policy:complexity",
+        "password.classes_few",
+        evidence,
+        classes=classes,
+        required=min_classes,
+    )
 
 
 def _max_age_finding(facts: Facts, max_days: int) -> Finding:
     configured = facts.login_defs.pass_max_days
     evidence = {"PASS_MAX_DAYS": configured, "allowed": max_days}
     if configured is not None and 0 <= configured <= max_days:
-        return Finding(
+        return say(
             Status.PASS,
             "policy:max_age",
-            f"new passwords expire after {configured} days (policy: at most {max_days})",
+            "password.max_age_ok",
             evidence,
+            days=configured,
+            max_days=max_days,
         )
     if configured is None or configured < 0 or configured >= _NO_EXPIRY:
-        message = f"passwords never expire (PASS_MAX_DAYS unset or {configured})"
-    else:
-        message = f"passwords expire after {configured} days, later than the policy's {max_days}"
-    return Finding(Status.FAIL, "policy:max_age", message, evidence)
+        return say(
+            Status.FAIL, "policy:max_age", "password.never_expire", evidence, value=configured
+        )
+    return say(
+        Status.FAIL,
+        "policy:max_age",
+        "password.max_age_long",
+        evidence,
+        days=configured,
+        max_days=max_days,
+    )
 
 
 def policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -118,11 +135,7 @@ def _no_pam(files: tuple[str, ...], stack: str) -> Finding | None:
     """A tree without any PAM stack cannot be judged: nothing there to configure."""
     if files:
         return None
-    return Finding(
-        Status.NOT_APPLICABLE,
-        "host",
-        f"no PAM {stack} stack was found (common-{stack}, system-auth, password-auth)",
-    )
+    return say(Status.NOT_APPLICABLE, "host", "password.no_pam_stack", stack=stack)
 
 
 def lockout(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -140,28 +153,49 @@ def lockout(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         "allowed": most,
     }
     if state.module is None or state.deny is None:
-        message = (
-            "no lockout module (pam_faillock) is in the PAM auth stack "
-            f"({', '.join(state.pam_files_read)}): password guessing is unlimited"
-        )
-        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
+        files = ", ".join(state.pam_files_read)
+        return [say(Status.FAIL, "policy:lockout", "password.no_lockout", evidence, files=files)]
     if state.deny == 0:
-        message = f"{state.module} is in the auth stack with deny=0: it never locks an account"
-        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
+        return [
+            say(
+                Status.FAIL,
+                "policy:lockout",
+                "password.lockout_never",
+                evidence,
+                module=state.module,
+            )
+        ]
     if state.deny > most:
-        message = f"accounts lock only after {state.deny} wrong passwords (policy: at most {most})"
-        return [Finding(Status.FAIL, "policy:lockout", message, evidence)]
-    unlock = (
-        "until an administrator unlocks them"
-        if state.unlock_time == 0
-        else f"for {state.unlock_time} s"
-    )
+        return [
+            say(
+                Status.FAIL,
+                "policy:lockout",
+                "password.lockout_late",
+                evidence,
+                deny=state.deny,
+                allowed=most,
+            )
+        ]
+    if state.unlock_time == 0:
+        return [
+            say(
+                Status.PASS,
+                "policy:lockout",
+                "password.lockout_until_unlocked",
+                evidence,
+                deny=state.deny,
+                module=state.module,
+            )
+        ]
     return [
-        Finding(
+        say(
             Status.PASS,
             "policy:lockout",
-            f"accounts lock {unlock} after {state.deny} wrong passwords ({state.module})",
+            "password.lockout_for",
             evidence,
+            seconds=state.unlock_time,
+            deny=state.deny,
+            module=state.module,
         )
     ]
 
@@ -181,18 +215,26 @@ def history(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     }
     if state.remember >= least:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "policy:history",
-                f"a new password may not repeat the last {state.remember} ({state.module})",
+                "password.history_ok",
                 evidence,
+                remember=state.remember,
+                module=state.module,
             )
         ]
     if state.module is None:
-        message = (
-            "no password history is kept (no pam_pwhistory, no pam_unix remember= in "
-            f"{', '.join(state.pam_files_read)}): an old password may be set again"
+        files = ", ".join(state.pam_files_read)
+        return [say(Status.FAIL, "policy:history", "password.no_history", evidence, files=files)]
+    return [
+        say(
+            Status.FAIL,
+            "policy:history",
+            "password.history_short",
+            evidence,
+            module=state.module,
+            remember=state.remember,
+            required=least,
         )
-    else:
-        message = f"{state.module} remembers only {state.remember} old passwords (policy: {least})"
-    return [Finding(Status.FAIL, "policy:history", message, evidence)]
+    ]

@@ -52,12 +52,13 @@ def _kernel_finding(facts: Facts) -> Finding | None:
     newest = max(kernels.installed, key=kernel_sort_key)
     if newest == kernels.running:
         return None
-    return Finding(
+    return say(
         Status.FAIL,
         "kernel",
-        f"kernel {newest} is installed but {kernels.running} is running: the host has not "
-        "restarted since the kernel was updated",
+        "patch.kernel_not_running",
         {"running": kernels.running, "newest_installed": newest},
+        newest=newest,
+        running=kernels.running,
     )
 
 
@@ -72,11 +73,12 @@ def reboot_required(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         if flag.required:
             listed = ", ".join(flag.packages[:10]) or "unnamed packages"
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     "host",
-                    f"updates are installed but not in use until the host restarts ({listed})",
+                    "patch.reboot_pending",
                     {"flag": flag.flag_path, "packages": list(flag.packages)},
+                    packages=listed,
                 )
             )
     if findings:
@@ -84,18 +86,13 @@ def reboot_required(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     kernels = facts.kernels
     if not release.is_debian_family and not kernels.installed:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                f"{release.pretty_name} keeps no reboot-required flag and no installed kernel "
-                "was found to compare with the running one",
-            )
+            say(Status.NOT_APPLICABLE, "host", "patch.no_reboot_flag", release=release.pretty_name)
         ]
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            "no installed update is waiting for a reboot",
+            "patch.no_reboot_pending",
             {"running_kernel": kernels.running, "installed_kernels": list(kernels.installed)},
         )
     ]
@@ -118,13 +115,12 @@ def _no_security_source(facts: Facts) -> Finding | None:
         return None
     if activity.manager != "apt" or not activity.package_suites or activity.security_suites:
         return None
-    return Finding(
+    return say(
         Status.FAIL,
         "apt:sources",
-        "no configured package source carries security updates (no security suite such as "
-        f"bookworm-security among {', '.join(activity.package_suites)}), so security fixes "
-        "never arrive; add the distribution's security source",
+        "patch.no_security_source",
         {"suites": list(activity.package_suites)},
+        suites=", ".join(activity.package_suites),
     )
 
 
@@ -145,14 +141,15 @@ def _security_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     max_age = params["max_list_age_days"]
     if not security and lists_age is not None and lists_age > max_age:
         # Nothing pending according to stale lists says nothing about today's advisories.
-        shown = "never refreshed" if lists_age == float("inf") else f"{lists_age:.0f} days old"
+        never = lists_age == float("inf")
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"no security update is listed, but the package lists are {shown} (allowed: "
-                f"{max_age}), so newer security updates cannot be seen; run apt-get update",
-                {"lists_age_days": None if lists_age == float("inf") else round(lists_age, 1)},
+                "patch.lists_never_refreshed" if never else "patch.lists_stale_no_security",
+                {"lists_age_days": None if never else round(lists_age, 1)},
+                allowed=max_age,
+                **({} if never else {"days": f"{lists_age:.0f}"}),
             )
         ]
     if not security:
@@ -199,21 +196,26 @@ def updates_pending(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"count": len(updates), "max_pending": allowed, "packages": names[:_LISTED_UPDATES]}
     if len(updates) <= allowed:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"{len(updates)} updates are waiting (allowed: {allowed})",
+                "patch.updates_within_limit",
                 evidence,
+                count=len(updates),
+                allowed=allowed,
             )
         ]
-    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    more = len(names) - 10
     return [
-        Finding(
+        say(
             Status.FAIL,
             "host",
-            f"{len(updates)} updates are waiting (allowed: {allowed}): "
-            f"{', '.join(names[:10])}{more}",
+            "patch.updates_too_many_more" if more > 0 else "patch.updates_too_many",
             evidence,
+            count=len(updates),
+            allowed=allowed,
+            names=", ".join(names[:10]),
+            **({"more": more} if more > 0 else {}),
         )
     ]
 
@@ -224,31 +226,34 @@ def package_lists_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     refreshed = activity.lists_refreshed_at
     if refreshed is None:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 f"{activity.manager}:lists",
-                f"the {activity.manager} package lists have never been downloaded, so no "
-                "update can be seen",
+                "patch.lists_never_downloaded",
+                manager=activity.manager,
             )
         ]
     age = (facts.clock.now - refreshed).total_seconds() / 86400
     evidence = {"refreshed_at": refreshed.isoformat(), "age_days": round(age, 1)}
     if age <= max_days:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 f"{activity.manager}:lists",
-                f"the package lists were refreshed {age:.1f} days ago (allowed: {max_days})",
+                "patch.lists_fresh",
                 evidence,
+                days=f"{age:.1f}",
+                max_days=max_days,
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"{activity.manager}:lists",
-            f"the package lists were last refreshed {age:.0f} days ago (allowed: {max_days}); "
-            '"no updates" from such lists means nothing',
+            "patch.lists_stale",
             evidence,
+            days=f"{age:.0f}",
+            max_days=max_days,
         )
     ]
 
@@ -258,19 +263,16 @@ def last_install(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     max_days = params["max_days"]
     if not activity.sources:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                f"{activity.manager} keeps no log of installs on this host",
-            )
+            say(Status.NOT_APPLICABLE, "host", "patch.no_install_log", manager=activity.manager)
         ]
     if activity.last_install_at is None:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"no package install or upgrade is recorded in {', '.join(activity.sources)}",
+                "patch.no_install_recorded",
                 {"sources": list(activity.sources)},
+                sources=", ".join(activity.sources),
             )
         ]
     age = (facts.clock.now - activity.last_install_at).total_seconds() / 86400
@@ -282,20 +284,23 @@ def last_install(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     }
     if age <= max_days:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"the last package install was {age:.0f} days ago (allowed: {max_days})",
+                "patch.last_install_recent",
                 evidence,
+                days=f"{age:.0f}",
+                max_days=max_days,
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             "host",
-            f"no package has been installed or upgraded for {age:.0f} days (allowed: "
-            f"{max_days}): patches are not being applied",
+            "patch.last_install_old",
             evidence,
+            days=f"{age:.0f}",
+            max_days=max_days,
         )
     ]
 
@@ -324,33 +329,31 @@ def eol_release(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     date_text = _eol_date(release, _eol_table(list(params["extra_eol_dates"])))
     if date_text is None:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                f"the end of support of {release.pretty_name} is not known to this agent; add "
-                "it to extra_eol_dates as ID:VERSION=YYYY-MM-DD",
-            )
+            say(Status.NOT_APPLICABLE, "host", "patch.eol_unknown", release=release.pretty_name)
         ]
     try:
         end = datetime.strptime(date_text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        return [Finding(Status.ERROR, "host", f"the end-of-life date {date_text!r} is invalid")]
+        return [say(Status.ERROR, "host", "patch.eol_invalid", date=repr(date_text))]
     evidence = {"release": release.pretty_name, "end_of_life": date_text}
     if facts.clock.now < end:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"{release.pretty_name} gets security updates until {date_text}",
+                "patch.release_supported",
                 evidence,
+                release=release.pretty_name,
+                date=date_text,
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             "host",
-            f"{release.pretty_name} stopped getting security updates on {date_text}; upgrade "
-            "to a supported release",
+            "patch.release_unsupported",
             evidence,
+            release=release.pretty_name,
+            date=date_text,
         )
     ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from checks.facts import InstalledPackage, ListeningProgram
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Severity, Status
 
 # At most this many per-package findings; the rest are counted in one more finding.
@@ -132,15 +133,17 @@ def _matches(package: InstalledPackage, pattern: str) -> bool:
     return fnmatchcase(package.name.casefold(), pattern.casefold())
 
 
-def _capped(findings: list[Finding], what: str) -> list[Finding]:
+def _capped(findings: list[Finding], message_id: str) -> list[Finding]:
+    """The first findings, then one summary of the rest, said by ``message_id``."""
     if len(findings) <= MAX_PACKAGE_FINDINGS:
         return findings
     rest = findings[MAX_PACKAGE_FINDINGS:]
-    summary = Finding(
+    summary = say(
         Status.FAIL,
         "packages:more",
-        f"{len(rest)} more packages {what}",
+        message_id,
         {"packages": [f.resource.removeprefix("package:") for f in rest][:1000]},
+        count=len(rest),
     )
     return [*findings[:MAX_PACKAGE_FINDINGS], summary]
 
@@ -160,34 +163,35 @@ def allow_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     packages = facts.packages
     if not allowed:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                "the policy has no software allow list; set the parameter allowed to the "
-                "package names (patterns such as lib* allowed) this group may have",
+                "software.no_allow_list",
                 {"installed": len(packages)},
             )
         ]
     outside = [p for p in packages if not any(_matches(p, pattern) for pattern in allowed)]
     if not outside:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"all {len(packages)} installed packages are on the allow list",
+                "software.all_allowed",
                 {"installed": len(packages)},
+                count=len(packages),
             )
         ]
     findings = [
-        Finding(
+        say(
             Status.FAIL,
             f"package:{p.name}",
-            f"package {p.name} is installed but not on the allow list",
+            "software.not_allowed",
             _package_evidence(p),
+            package=p.name,
         )
         for p in outside
     ]
-    return _capped(findings, "are installed but not on the allow list")
+    return _capped(findings, "software.more_not_allowed")
 
 
 def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -211,11 +215,10 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             category, pattern = hit
             signal = signal_of(pattern)
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"package:{package.name}",
-                    f"package {package.name} is on the deny list ({category.replace('_', ' ')}; "
-                    f"matched by its {signal})",
+                    f"software.denied_by_{signal}",
                     {
                         **_package_evidence(package),
                         "category": category,
@@ -223,16 +226,19 @@ def deny_list(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                         "signal": signal,
                     },
                     severity=Severity.HIGH if category == "remote_control" else None,
+                    package=package.name,
+                    category=category.replace("_", " "),
                 )
             )
     if findings:
-        return _capped(findings, "are on the deny list")
+        return _capped(findings, "software.more_denied")
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"none of the {len(packages)} installed packages is on the deny list",
+            "software.none_denied",
             {"categories": categories, "unknown_categories": unknown},
+            count=len(packages),
         )
     ]
 
@@ -242,36 +248,32 @@ def baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     packages = facts.packages
     if not known:
         return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "the server holds no software baseline for this host yet; set the parameter "
-                "baseline to the package names recorded when the host was accepted",
-                {"installed": len(packages)},
-            )
+            say(Status.NOT_APPLICABLE, "host", "software.no_baseline", {"installed": len(packages)})
         ]
     added = [p for p in packages if p.name not in known]
     if not added:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"no package was installed since the baseline ({len(packages)} installed)",
+                "software.none_added",
                 {"installed": len(packages), "baseline": len(known)},
+                count=len(packages),
             )
         ]
     findings = []
     for package, brought in _fold_dependencies(added):
-        also = f", with {len(brought)} dependencies" if brought else ""
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"package:{package.name}",
-                f"package {package.name} was installed after the baseline was taken{also}",
+                "software.added_with_dependencies" if brought else "software.added",
                 {**_package_evidence(package), "dependencies": brought[:200]},
+                package=package.name,
+                **({"count": len(brought)} if brought else {}),
             )
         )
-    return _capped(findings, "were installed after the baseline was taken")
+    return _capped(findings, "software.more_added")
 
 
 def _fold_dependencies(
@@ -351,20 +353,21 @@ def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     if own and not programs:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"the only listening programs ({len(own)}) are xunjian's own",
+                "software.only_xunjian_listens",
                 {"xunjian": own_evidence},
+                count=len(own),
             )
         ]
     judged = [p for p in programs if p.owner_known]
     if programs and not judged:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                "no package database could say which package owns the listening programs",
+                "software.listeners_owner_unknown",
                 {"programs": sorted({p.name for p in programs})},
             )
         ]
@@ -375,23 +378,23 @@ def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     if not strays:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"every listening program ({len(judged)}) comes from an installed package"
-                + (f", besides xunjian's own ({len(own)})" if own else ""),
+                "software.listeners_packaged_and_xunjian" if own else "software.listeners_packaged",
                 {
                     "programs": sorted({f"{p.name}:{p.package}" for p in judged}),
                     **({"xunjian": own_evidence} if own else {}),
                 },
+                count=len(judged),
+                **({"own": len(own)} if own else {}),
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"program:{p.exe}",
-            f"{_described(p)} listens on {', '.join(p.ports)}, and its program {p.exe} "
-            "belongs to no installed package: a program of unknown purpose",
+            "software.unpackaged_listener",
             {
                 "pid": p.pid,
                 "name": p.name,
@@ -399,6 +402,9 @@ def unpackaged_listeners(facts: Facts, params: dict[str, Any]) -> list[Finding]:
                 "command": shlex.join(p.command)[:1000],
                 "user": p.user,
             },
+            listener=_described(p),
+            ports=", ".join(p.ports),
+            program=p.exe,
         )
         for p in strays
     ]

@@ -45,21 +45,16 @@ def authentication(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"PasswordAuthentication": password, "files": files}
     if password == "yes" and not params["password_authentication_allowed"]:
         findings.append(
-            Finding(
-                Status.FAIL,
-                "ssh:PasswordAuthentication",
-                "the SSH server accepts passwords (PasswordAuthentication yes), and the policy "
-                "allows keys only",
-                evidence,
-            )
+            say(Status.FAIL, "ssh:PasswordAuthentication", "ssh.passwords_accepted", evidence)
         )
     else:
         findings.append(
-            Finding(
+            say(
                 Status.PASS,
                 "ssh:PasswordAuthentication",
-                f"PasswordAuthentication {password} is what the policy allows",
+                "ssh.password_authentication_allowed",
                 evidence,
+                value=password,
             )
         )
     raw = config.get("MaxAuthTries", _DEFAULT_MAX_AUTH_TRIES)
@@ -68,21 +63,24 @@ def authentication(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"MaxAuthTries": raw, "allowed": limit, "files": files}
     if tries is None or tries > limit:
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 "ssh:MaxAuthTries",
-                f"the SSH server allows {raw} authentication attempts per connection "
-                f"(allowed: {limit}), which helps password guessing",
+                "ssh.max_auth_tries_high",
                 evidence,
+                tries=raw,
+                limit=limit,
             )
         )
     else:
         findings.append(
-            Finding(
+            say(
                 Status.PASS,
                 "ssh:MaxAuthTries",
-                f"the SSH server allows {tries} attempts per connection (allowed: {limit})",
+                "ssh.max_auth_tries_ok",
                 evidence,
+                tries=tries,
+                limit=limit,
             )
         )
     return findings
@@ -113,34 +111,36 @@ def authorized_keys(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     ]
     if not approved:
         if not keys:
-            return [Finding(Status.PASS, "host", "no administrator account has an SSH key")]
+            return [say(Status.PASS, "host", "ssh.no_admin_keys")]
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                f"{len(keys)} SSH keys open administrator accounts, and the policy lists no "
-                "approved keys; set approved_keys to their SHA256 fingerprints",
+                "ssh.no_approved_keys",
                 {"keys": listed[:50]},
+                count=len(keys),
             )
         ]
     strangers = [k for k in keys if k.fingerprint not in approved]
     if not strangers:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"every SSH key of an administrator account ({len(keys)}) is approved",
+                "ssh.admin_keys_approved",
                 {"keys": listed[:50]},
+                count=len(keys),
             )
         ]
     return [
-        Finding(
+        say(
             Status.FAIL,
             f"sshkey:{key.account}:{key.fingerprint}",
-            f"{key.path} lets the holder of an unapproved key ({key.key_type} {key.fingerprint}"
-            f"{', ' + key.comment if key.comment else ''}) log in as {key.account}; after an "
-            "administrator hands over, the old keys must go",
+            "ssh.key_unapproved",
             {"account": key.account, "file": key.path, "fingerprint": key.fingerprint},
+            file=key.path,
+            key=f"{key.key_type} {key.fingerprint}{', ' + key.comment if key.comment else ''}",
+            user=key.account,
         )
         for key in strangers
     ]

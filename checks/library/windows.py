@@ -15,6 +15,7 @@ from typing import Any
 from checks.errors import NotApplicable
 from checks.facts_windows import DefenderState, SecurityCenter, SecurityCenterProduct
 from checks.factset import Facts
+from checks.messages import said, say
 from checks.model import Finding, Severity, Status
 
 # (build, edition family) -> the last day of security updates. Families: "consumer" (Home,
@@ -84,12 +85,13 @@ def supported(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         end = datetime.date(2022, 5, 10)  # Windows 10 before 20H2: ended by then at the latest
     if end is None:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                f"build {system.build} ({system.edition}) is not in this agent's lifecycle "
-                "table; upgrade the agent",
+                "windows.build_unknown",
                 evidence,
+                build=system.build,
+                edition=system.edition,
             )
         ]
     evidence["security_updates_until"] = end.isoformat()
@@ -99,30 +101,39 @@ def supported(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         if esu_end >= today:
             evidence["esu_until"] = esu
             return [
-                Finding(
+                say(
                     Status.PASS,
                     "host",
-                    f"{system.name} {system.display_version} left mainstream support on {end}; "
-                    f"it is covered by Extended Security Updates until {esu_end}",
+                    "windows.esu_covered",
                     evidence,
+                    product=system.name,
+                    version=system.display_version,
+                    end=end,
+                    esu_end=esu_end,
                 )
             ]
     if end < today:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"{system.name} {system.display_version} (build {system.build}) gets no "
-                f"security updates since {end}",
+                "windows.unsupported",
                 evidence,
+                product=system.name,
+                version=system.display_version,
+                build=system.build,
+                end=end,
             )
         ]
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"{system.name} {system.display_version} gets security updates until {end}",
+            "windows.supported",
             evidence,
+            product=system.name,
+            version=system.display_version,
+            end=end,
         )
     ]
 
@@ -137,14 +148,7 @@ def update_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     if last is not None:
         evidence |= {"source": last.source, "kb": last.kb}
     if last is None or last.installed_at is None:
-        return [
-            Finding(
-                Status.FAIL,
-                "host",
-                "no installed cumulative update is recorded (Component Based Servicing)",
-                evidence,
-            )
-        ]
+        return [say(Status.FAIL, "host", "windows.no_cumulative_update", evidence)]
     days = (now - last.installed_at).days
     evidence |= {
         "last_update": f"{last.build}.{last.ubr}",
@@ -154,20 +158,24 @@ def update_age(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     }
     if days > params["max_days"]:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"the last cumulative update ({last.build}.{last.ubr}) was installed {days} "
-                f"days ago, more than {params['max_days']}",
+                "windows.update_old",
                 evidence,
+                update=f"{last.build}.{last.ubr}",
+                days=days,
+                max_days=params["max_days"],
             )
         ]
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"the last cumulative update ({last.build}.{last.ubr}) was installed {days} days ago",
+            "windows.update_recent",
             evidence,
+            update=f"{last.build}.{last.ubr}",
+            days=days,
         )
     ]
 
@@ -181,12 +189,13 @@ def update_service(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     }
     problems = []
     if start == "disabled":
-        problems.append("the Windows Update service (wuauserv) is disabled")
+        problems.append("service")
     if exposure.windows_update_disabled_by_policy:
-        problems.append("group policy turns automatic updates off (NoAutoUpdate=1)")
+        problems.append("policy")
     if problems:
-        return [Finding(Status.FAIL, "service:wuauserv", "; ".join(problems), evidence)]
-    return [Finding(Status.PASS, "service:wuauserv", "Windows Update may run", evidence)]
+        message_id = f"windows.update_off_by_{'_and_'.join(problems)}"
+        return [say(Status.FAIL, "service:wuauserv", message_id, evidence)]
+    return [say(Status.PASS, "service:wuauserv", "windows.update_may_run", evidence)]
 
 
 # Antivirus products found in Chinese schools and offices and internationally, by the words
@@ -270,32 +279,25 @@ def antivirus(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         return [_no_working_antivirus(facts, defender, defender_on, center, evidence)]
     updated = defender.signatures_updated_at
     if updated is None:
-        return [
-            Finding(Status.FAIL, "host", "Defender's signatures record no update time", evidence)
-        ]
+        return [say(Status.FAIL, "host", "windows.defender_signatures_undated", evidence)]
     days = (now - updated).days
     evidence |= {"signatures_updated_at": updated.isoformat(), "days": days}
     if days > params["max_signature_days"]:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"Defender's signatures ({defender.signature_version}) are {days} days old, "
-                f"more than {params['max_signature_days']}",
+                "windows.defender_signatures_old",
                 evidence,
+                version=defender.signature_version,
+                days=days,
+                max_days=params["max_signature_days"],
             )
         ]
     scanned = _scan_finding(defender, now, params["max_scan_days"], evidence)
     if scanned is not None:
         return [scanned]
-    return [
-        Finding(
-            Status.PASS,
-            "host",
-            f"Defender is on with real-time protection; signatures {days} days old",
-            evidence,
-        )
-    ]
+    return [say(Status.PASS, "host", "windows.defender_on", evidence, days=days)]
 
 
 def _third_party_finding(running: list[SecurityCenterProduct], evidence: dict[str, Any]) -> Finding:
@@ -304,17 +306,9 @@ def _third_party_finding(running: list[SecurityCenterProduct], evidence: dict[st
         name = current[0].name
         label = known_product(name)
         named = f"{name} ({label})" if label and label != name else name
-        return Finding(
-            Status.PASS,
-            "host",
-            f"{named} is on and Security Center reports its signatures up to date",
-            evidence,
-        )
-    return Finding(
-        Status.FAIL,
-        "host",
-        f"{running[0].name} is on, but Security Center reports its signatures out of date",
-        evidence,
+        return say(Status.PASS, "host", "windows.third_party_current", evidence, product=named)
+    return say(
+        Status.FAIL, "host", "windows.third_party_outdated", evidence, product=running[0].name
     )
 
 
@@ -328,30 +322,32 @@ def _no_working_antivirus(
     if center.readable:
         off = [product for product in center.products if not product.by_microsoft]
         if off:
+            # Each product's state in English: Security Center's own words ("off", "snoozed").
             named = ", ".join(f"{product.name} is {product.state}" for product in off)
-            return Finding(Status.FAIL, "host", f"no working antivirus: {named}", evidence)
+            return say(Status.FAIL, "host", "windows.antivirus_off", evidence, products=named)
     else:
         others = _third_party(facts)
         if others:
             evidence["third_party"] = [product.package for product in others]
-            return Finding(
+            return say(
                 Status.NOT_APPLICABLE,
                 "host",
-                f"Microsoft Defender is off and {others[0].name} is installed; its state is "
-                f"not known here ({center.reason})",
+                "windows.third_party_state_unknown",
                 evidence,
+                product=others[0].name,
+                reason=center.reason,
             )
     why = (
-        "real-time protection is off"
+        "windows.realtime_off"
         if defender_on
-        else "Microsoft Defender is turned off by policy"
+        else "windows.defender_off_by_policy"
         if defender.installed and defender.disabled_by_policy
-        else "Microsoft Defender's engine is not running"
+        else "windows.defender_not_running"
         if defender.installed
-        else "Microsoft Defender is not installed"
+        else "windows.defender_not_installed"
     )
     # One cause, one failure: the signatures and scans of a product that is off are not judged.
-    return Finding(Status.FAIL, "host", f"no working antivirus: {why}", evidence)
+    return say(Status.FAIL, "host", why, evidence)
 
 
 def _scan_finding(
@@ -365,14 +361,16 @@ def _scan_finding(
     last = defender.last_scan_at
     evidence["last_scan_at"] = last.isoformat() if last else None
     if last is None:
-        return Finding(Status.FAIL, "host", "Defender has never finished a scan", evidence)
+        return say(Status.FAIL, "host", "windows.defender_never_scanned", evidence)
     days = (now - last).days
     if days > max_days:
-        return Finding(
+        return say(
             Status.FAIL,
             "host",
-            f"Defender's last scan finished {days} days ago, more than {max_days}",
+            "windows.defender_scan_old",
             evidence,
+            days=days,
+            max_days=max_days,
         )
     return None
 
@@ -384,44 +382,24 @@ def firewall_profiles(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"profiles": profiles}
     if off:
         return [
-            Finding(
-                Status.FAIL,
-                f"firewall:{name}",
-                f"Windows Firewall is off in the {name} profile",
-                evidence,
-            )
+            say(Status.FAIL, f"firewall:{name}", "windows.firewall_off", evidence, profile=name)
             for name in off
         ]
     if unknown and len(unknown) == len(profiles):
-        return [Finding(Status.ERROR, "host", "no firewall profile setting was found", evidence)]
-    return [Finding(Status.PASS, "host", "Windows Firewall is on in every profile", evidence)]
+        return [say(Status.ERROR, "host", "windows.firewall_unknown", evidence)]
+    return [say(Status.PASS, "host", "windows.firewall_on", evidence)]
 
 
 def remote_desktop(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     exposure = facts.windows_exposure
     evidence = {"rdp_enabled": exposure.rdp_enabled, "nla_required": exposure.rdp_requires_nla}
     if not exposure.rdp_enabled:
-        return [Finding(Status.PASS, "service:rdp", "Remote Desktop is off", evidence)]
+        return [say(Status.PASS, "service:rdp", "windows.rdp_off", evidence)]
     if not exposure.rdp_requires_nla:
-        return [
-            Finding(
-                Status.FAIL,
-                "service:rdp",
-                "Remote Desktop is on without Network Level Authentication: anyone who reaches "
-                "the port gets a logon screen",
-                evidence,
-            )
-        ]
+        return [say(Status.FAIL, "service:rdp", "windows.rdp_without_nla", evidence)]
     if not params["allowed"]:
-        return [
-            Finding(
-                Status.FAIL,
-                "service:rdp",
-                "Remote Desktop is on, and this group's policy does not allow it",
-                evidence,
-            )
-        ]
-    return [Finding(Status.PASS, "service:rdp", "Remote Desktop is on and requires NLA", evidence)]
+        return [say(Status.FAIL, "service:rdp", "windows.rdp_not_allowed", evidence)]
+    return [say(Status.PASS, "service:rdp", "windows.rdp_with_nla", evidence)]
 
 
 def smb1(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -429,19 +407,10 @@ def smb1(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"server_smb1": exposure.smb1_server, "client_driver": exposure.smb1_client_driver}
     findings = []
     if exposure.smb1_server:
-        findings.append(
-            Finding(Status.FAIL, "service:smb1-server", "the SMB server accepts SMBv1", evidence)
-        )
+        findings.append(say(Status.FAIL, "service:smb1-server", "windows.smb1_server", evidence))
     if exposure.smb1_client_driver:
-        findings.append(
-            Finding(
-                Status.FAIL,
-                "service:smb1-client",
-                "the SMBv1 client driver (mrxsmb10) is installed and enabled",
-                evidence,
-            )
-        )
-    return findings or [Finding(Status.PASS, "host", "SMBv1 is off", evidence)]
+        findings.append(say(Status.FAIL, "service:smb1-client", "windows.smb1_client", evidence))
+    return findings or [say(Status.PASS, "host", "windows.smb1_off", evidence)]
 
 
 def remote_registry(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -449,21 +418,20 @@ def remote_registry(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     evidence = {"start": start, "allowed": list(params["allowed_start"])}
     if start is not None and start not in params["allowed_start"]:
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "service:RemoteRegistry",
-                f"the Remote Registry service starts {start}: the registry can be read and "
-                "changed over the network",
+                "windows.remote_registry_starts",
                 evidence,
+                start=start,
             )
         ]
+    if start is None:
+        return [
+            say(Status.PASS, "service:RemoteRegistry", "windows.remote_registry_absent", evidence)
+        ]
     return [
-        Finding(
-            Status.PASS,
-            "service:RemoteRegistry",
-            "Remote Registry is not installed" if start is None else f"Remote Registry is {start}",
-            evidence,
-        )
+        say(Status.PASS, "service:RemoteRegistry", "windows.remote_registry", evidence, start=start)
     ]
 
 
@@ -471,19 +439,12 @@ def guest(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     accounts = facts.windows_accounts.accounts
     guest_account = next((account for account in accounts if account.rid == 501), None)
     if guest_account is None:
-        return [Finding(Status.PASS, "host", "there is no Guest account (RID 501)")]
+        return [say(Status.PASS, "host", "windows.no_guest")]
     resource = f"user:{guest_account.name}"
     evidence = {"rid": 501, "has_password": guest_account.has_password}
     if guest_account.disabled:
-        return [Finding(Status.PASS, resource, "the Guest account is disabled", evidence)]
-    return [
-        Finding(
-            Status.FAIL,
-            resource,
-            f"the Guest account ({guest_account.name}) is enabled: anyone may log on",
-            evidence,
-        )
-    ]
+        return [say(Status.PASS, resource, "windows.guest_disabled", evidence)]
+    return [say(Status.FAIL, resource, "windows.guest_enabled", evidence, user=guest_account.name)]
 
 
 def administrators(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -498,22 +459,24 @@ def administrators(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         if name.casefold() in allowed:
             continue
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 f"user:{name}",
-                f"{name} is a member of Administrators and not on the approved list",
+                "windows.admin_unapproved",
                 {"sid": sid, "local": account is not None},
                 severity=Severity.HIGH,
+                user=name,
             )
         )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"Administrators holds only approved members ({len(accounts.administrators)})",
+            "windows.admins_approved",
             {"members": list(accounts.administrators)},
+            count=len(accounts.administrators),
         )
     ]
 
@@ -532,69 +495,61 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     findings = []
     wanted_length = params["min_length"]
     findings.append(
-        Finding(
+        say(
             Status.PASS if policy.min_length >= wanted_length else Status.FAIL,
             "policy:min_length",
-            f"the minimum password length is {policy.min_length} (policy: {wanted_length})",
+            "windows.min_length",
             evidence,
+            length=policy.min_length,
+            required=wanted_length,
         )
     )
     if policy.complexity is None:
         # Read live through NetUserModalsGet, which does not carry it: unknown, not passed.
         findings.append(
-            Finding(
-                Status.NOT_APPLICABLE,
-                "policy:complexity",
-                "password complexity is not known: the SAM could not be read and the Net API "
-                "does not tell",
-                evidence,
-            )
+            say(Status.NOT_APPLICABLE, "policy:complexity", "windows.complexity_unknown", evidence)
         )
     else:
         findings.append(
-            Finding(
+            say(
                 Status.PASS if policy.complexity else Status.FAIL,
                 "policy:complexity",
-                "passwords must meet complexity requirements (three of upper, lower, digit, symbol)"
-                if policy.complexity
-                else "password complexity is not required",
+                "windows.complexity_required" if policy.complexity else "windows.complexity_off",
                 evidence,
             )
         )
     max_days = params["max_days"]
     if policy.max_age_days is None or policy.max_age_days > max_days:
-        said = (
-            "never expire"
-            if policy.max_age_days is None
-            else f"expire after {policy.max_age_days} days"
-        )
         findings.append(
-            Finding(
+            say(
                 Status.FAIL,
                 "policy:max_age",
-                f"passwords {said} (policy: at most {max_days})",
+                "windows.never_expire" if policy.max_age_days is None else "windows.max_age_long",
                 evidence,
+                max_days=max_days,
+                **({} if policy.max_age_days is None else {"days": policy.max_age_days}),
             )
         )
     else:
         findings.append(
-            Finding(
+            say(
                 Status.PASS,
                 "policy:max_age",
-                f"passwords expire after {policy.max_age_days} days (policy: at most {max_days})",
+                "windows.max_age_ok",
                 evidence,
+                days=policy.max_age_days,
+                max_days=max_days,
             )
         )
     threshold = policy.lockout_threshold
     most = params["max_lockout_threshold"]
     findings.append(
-        Finding(
+        say(
             Status.PASS if 0 < threshold <= most else Status.FAIL,
             "policy:lockout",
-            f"accounts lock after {threshold} wrong passwords (policy: 1..{most})"
-            if threshold
-            else "accounts never lock after wrong passwords: guessing is unlimited",
+            "windows.lockout" if threshold else "windows.no_lockout",
             evidence,
+            **({"threshold": threshold, "allowed": most} if threshold else {}),
         )
     )
     return findings
@@ -602,10 +557,7 @@ def password_policy(facts: Facts, params: dict[str, Any]) -> list[Finding]:
 
 def unused_accounts(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     if not facts.windows_accounts.logon_times_known:
-        raise NotApplicable(
-            "this Windows's NetUserEnum gives no logon times (only level 20), and the SAM "
-            "could not be read"
-        )
+        raise said(NotApplicable, "windows.no_logon_times")
     accounts = facts.windows_accounts.accounts
     now = facts.clock.now
     max_days = params["max_unused_days"]
@@ -619,33 +571,37 @@ def unused_accounts(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             idle = (now - last).days
             if idle > max_days:
                 findings.append(
-                    Finding(
+                    say(
                         Status.FAIL,
                         f"user:{account.name}",
-                        f"account {account.name} last logged on {idle} days ago (allowed: "
-                        f"{max_days}); disable it if its owner left",
+                        "windows.account_unused",
                         {"last_logon": last.isoformat(), "idle_days": idle, "rid": account.rid},
+                        user=account.name,
+                        idle=idle,
+                        max_days=max_days,
                     )
                 )
             continue
         made = account.password_last_set
         if made is None or (now - made).days > max_days:
             findings.append(
-                Finding(
+                say(
                     Status.FAIL,
                     f"user:{account.name}",
-                    f"account {account.name} is enabled and has never logged on",
+                    "windows.account_never_used",
                     {"password_last_set": made.isoformat() if made else None, "rid": account.rid},
+                    user=account.name,
                 )
             )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"every enabled account logged on within {max_days} days",
+            "windows.accounts_used",
             {"accounts": len(accounts)},
+            max_days=max_days,
         )
     ]
 
@@ -659,26 +615,10 @@ def autorun(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     value = facts.windows_exposure.autorun_disabled_drive_types
     evidence = {"NoDriveTypeAutoRun": value}
     if value is None:
-        return [
-            Finding(
-                Status.FAIL,
-                "host",
-                "AutoRun is not turned off by policy (NoDriveTypeAutoRun is not set)",
-                evidence,
-            )
-        ]
+        return [say(Status.FAIL, "host", "windows.autorun_not_set", evidence)]
     if value & _AUTORUN_REQUIRED != _AUTORUN_REQUIRED:
-        return [
-            Finding(
-                Status.FAIL,
-                "host",
-                f"AutoRun stays on for removable or CD drives (NoDriveTypeAutoRun={value:#x})",
-                evidence,
-            )
-        ]
-    return [
-        Finding(Status.PASS, "host", f"AutoRun is off (NoDriveTypeAutoRun={value:#x})", evidence)
-    ]
+        return [say(Status.FAIL, "host", "windows.autorun_on", evidence, value=f"{value:#x}")]
+    return [say(Status.PASS, "host", "windows.autorun_off", evidence, value=f"{value:#x}")]
 
 
 def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
@@ -687,21 +627,16 @@ def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     machine = desktop.machine_inactivity_seconds
     if machine is not None and 0 < machine <= most:
         return [
-            Finding(
+            say(
                 Status.PASS,
                 "host",
-                f"the PC locks itself after {machine} s without input (machine policy)",
+                "windows.machine_locks",
                 {"machine_inactivity_seconds": machine},
+                seconds=machine,
             )
         ]
     if not desktop.users:
-        return [
-            Finding(
-                Status.NOT_APPLICABLE,
-                "host",
-                "no user profile (Users\\*\\NTUSER.DAT) and no machine inactivity limit to judge",
-            )
-        ]
+        return [say(Status.NOT_APPLICABLE, "host", "windows.no_profiles")]
     findings = []
     for user in desktop.users:
         evidence = {
@@ -718,22 +653,41 @@ def screen_lock(facts: Facts, params: dict[str, Any]) -> list[Finding]:
         )
         if locks:
             findings.append(
-                Finding(
+                say(
                     Status.PASS,
                     f"user:{user.profile}",
-                    f"the screen locks after {user.timeout_seconds} s for {user.profile}",
+                    "windows.user_locks",
                     evidence,
+                    seconds=user.timeout_seconds,
+                    profile=user.profile,
                 )
             )
             continue
-        why = (
-            "the screen saver is off"
-            if not user.active
-            else "the screen saver asks no password on resume"
-            if not user.secure
-            else f"the screen saver starts after {user.timeout_seconds} s, more than {most}"
-        )
-        findings.append(
-            Finding(Status.FAIL, f"user:{user.profile}", f"{user.profile}: {why}", evidence)
-        )
+        resource = f"user:{user.profile}"
+        if not user.active:
+            findings.append(
+                say(Status.FAIL, resource, "windows.saver_off", evidence, profile=user.profile)
+            )
+        elif not user.secure:
+            findings.append(
+                say(
+                    Status.FAIL,
+                    resource,
+                    "windows.saver_no_password",
+                    evidence,
+                    profile=user.profile,
+                )
+            )
+        else:
+            findings.append(
+                say(
+                    Status.FAIL,
+                    resource,
+                    "windows.saver_late",
+                    evidence,
+                    profile=user.profile,
+                    seconds=user.timeout_seconds,
+                    allowed=most,
+                )
+            )
     return findings

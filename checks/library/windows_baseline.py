@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from checks.factset import Facts
+from checks.messages import say
 from checks.model import Finding, Severity, Status
 
 
@@ -31,11 +32,10 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     accounts = facts.windows_accounts
     if not baseline:
         return [
-            Finding(
+            say(
                 Status.NOT_APPLICABLE,
                 "host",
-                "the server holds no account baseline for this host yet; set the parameter "
-                "baseline to the account SIDs recorded when the host was accepted",
+                "windows.no_account_baseline",
                 {"accounts": len(accounts.accounts)},
             )
         ]
@@ -43,13 +43,12 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
     if known is None:
         # One cause, one failure: every account would otherwise be reported as new.
         return [
-            Finding(
+            say(
                 Status.FAIL,
                 "host",
-                f"the machine SID {accounts.machine_sid} is not the baseline's: Windows was "
-                "reinstalled or the disk is another PC's; check the accounts and take a new "
-                "baseline",
+                "windows.machine_sid_changed",
                 {"machine_sid": accounts.machine_sid, "baseline_sids": baseline[:20]},
+                sid=accounts.machine_sid,
             )
         ]
     highest = max(known)
@@ -66,27 +65,32 @@ def added_since_baseline(facts: Facts, params: dict[str, Any]) -> list[Finding]:
             "highest_baseline_rid": highest,
         }
         if account.rid > highest:
-            message = (
-                f"account {account.name} (RID {account.rid}) was added after the baseline "
-                f"was taken (its highest RID was {highest})"
-            )
+            message_id = "windows.account_added"
             severity = None
         else:
-            message = (
-                f"account {account.name} (RID {account.rid}) is not in the baseline although "
-                f"its RID is below the baseline's highest ({highest}): RIDs are never reused, "
-                "so the SAM was changed outside Windows or the baseline is incomplete"
-            )
+            message_id = "windows.account_below_baseline"
             severity = Severity.CRITICAL
-        findings.append(Finding(Status.FAIL, f"sid:{sid}", message, evidence, severity=severity))
+        findings.append(
+            say(
+                Status.FAIL,
+                f"sid:{sid}",
+                message_id,
+                evidence,
+                severity,
+                user=account.name,
+                rid=account.rid,
+                highest=highest,
+            )
+        )
     if findings:
         return findings
     return [
-        Finding(
+        say(
             Status.PASS,
             "host",
-            f"no account was added since the baseline ({len(accounts.accounts)} accounts, "
-            f"highest RID {highest})",
+            "windows.no_account_added",
             {"highest_baseline_rid": highest},
+            count=len(accounts.accounts),
+            highest=highest,
         )
     ]

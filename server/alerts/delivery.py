@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import DateTime, Engine, exists, literal, select
 from sqlalchemy.orm import Session
 
+from checks.messages import render
 from server.alerts.channels import Channel
 from server.alerts.models import Alert, AlertNotification
 from server.alerts.outbox import ChannelWorker, ClaimedOutbox, channel_hears, queue_rows
@@ -37,7 +38,7 @@ from server.alerts.outbox import worker_name as worker_name
 from server.config import ServerConfig
 from server.notify import AlertKind, AlertMessage, LocalText, Notifier
 from server.store.isolation import isolation_of
-from server.store.models import Agent, utcnow
+from server.store.models import Agent, LatestResult, utcnow
 
 logger = logging.getLogger("xunjian.server.alerts")
 
@@ -81,9 +82,10 @@ def queue_notifications(
     )
 
 
-# What an alert's message is made of: the alert, its host's name (None: not a host's) and
-# whether that host is isolated.
-AlertSubject = tuple[Alert, str | None, bool]
+# What an alert's message is made of: the alert, its host's name (None: not a host's),
+# whether that host is isolated, and the failed result's message id and parameters (None: the
+# stored English only).
+AlertSubject = tuple[Alert, str | None, bool, dict[str, Any] | None]
 
 
 class Deliverer(ClaimedOutbox[AlertSubject]):
@@ -114,10 +116,12 @@ class Deliverer(ClaimedOutbox[AlertSubject]):
         # The message says when the host is cut off (docs/incidents.md): whoever reads it
         # knows not to go looking for it on the network.
         isolation = isolation_of(session, [alert.agent_id]).get(alert.agent_id or "")
-        return notification, (alert, hostname, bool(isolation and isolation.isolated))
+        isolated = bool(isolation and isolation.isolated)
+        return notification, (alert, hostname, isolated, _said_of(session, alert))
 
     def message(self, row: AlertNotification, subject: AlertSubject) -> AlertMessage:
-        return message_for(*subject, self.zone)
+        alert, hostname, isolated, said = subject
+        return message_for(alert, hostname, isolated, self.zone, said)
 
     def subject_id(self, subject: AlertSubject) -> object:
         return subject[0].id
@@ -156,23 +160,62 @@ _TITLES = {
 }
 
 
+def _said_of(session: Session, alert: Alert) -> dict[str, Any] | None:
+    """The message id and parameters of a failed check's alert: its host's newest result for
+    that check and resource, when that result still says the alert's sentence (the same
+    matching as the console's alert list, server/alerts/views.py)."""
+    if alert.kind != "check_failed" or not alert.agent_id or not alert.check_id:
+        return None
+    row = session.execute(
+        select(LatestResult.message, LatestResult.said).where(
+            LatestResult.agent_id == alert.agent_id,
+            LatestResult.check_id == alert.check_id,
+            LatestResult.resource == alert.resource,
+        )
+    ).first()
+    if row is None or row.message != alert.message or not isinstance(row.said, dict):
+        return None
+    return row.said
+
+
+def said_text(said: Mapping[str, Any] | None, english: str) -> tuple[str, str]:
+    """A result's sentence as (Chinese, English) from its message id (checks/messages.py); the
+    agent's English in both when there is no id, or this server does not know it or its
+    parameters do not fill it (a newer agent)."""
+    if not said or not isinstance(said.get("params") or {}, dict):
+        return english, english
+    message_id = str(said.get("id") or "")
+    params = {str(k): str(v) for k, v in (said.get("params") or {}).items()}
+    chinese = render(message_id, params, "zh")
+    if chinese is None:
+        return english, english
+    return chinese, render(message_id, params, "en") or english
+
+
 def message_for(
-    alert: Alert, hostname: str | None, isolated: bool = False, zone: str = "UTC"
+    alert: Alert,
+    hostname: str | None,
+    isolated: bool = False,
+    zone: str = "UTC",
+    said: Mapping[str, Any] | None = None,
 ) -> AlertMessage:
     """The alert as a message; its time in ``zone`` (the console's), which the message names.
-    ``isolated``: the host is isolated (or being isolated), which the body then says."""
+    ``isolated``: the host is isolated (or being isolated), which the body then says. ``said``:
+    the failed result's message id and parameters (``LatestResult.said``), so the body says the
+    sentence in Chinese and English (issue 13 item 5); without it both carry the stored text."""
     host = hostname or alert.agent_id or ""
     zh, en = _TITLES.get(alert.kind, ("告警：{host}", "Alert: {host}"))
     words = {"check": alert.check_id, "host": host, "resource": alert.resource}
     where = " / ".join(part for part in (host, alert.resource) if part)
+    chinese, english = said_text(said, alert.message)
     return AlertMessage(
         alert_id=str(alert.id),
         kind=alert.kind,  # type: ignore[arg-type]  # coerced to AlertKind
         severity=alert.severity,  # type: ignore[arg-type]
         title=LocalText(zh.format(**words), en.format(**words)),
         body=LocalText(
-            f"{where}：{alert.message}" + ("（该主机已断网隔离）" if isolated else ""),
-            f"{where}: {alert.message}"
+            f"{where}：{chinese}" + ("（该主机已断网隔离）" if isolated else ""),
+            f"{where}: {english}"
             + (" (the host is isolated from the network)" if isolated else ""),
         ),
         subject=host or alert.resource,

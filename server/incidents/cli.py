@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server.commands import add_data_option, cli_actor, fail, record_command, store_session
-from server.config import ConfigError, ServerConfig, load_config
+from server.config import ConfigError, ServerConfig, load_config, local_time
 from server.incidents.models import STATUSES, TEXT_LENGTH, TITLE_LENGTH, Incident, status_of
 from server.incidents.report import build_report
 from server.incidents.store import (
@@ -154,12 +154,16 @@ def list_command(args: argparse.Namespace, config: ServerConfig) -> int:
                 where_status(select(Incident), args.status).order_by(Incident.id.desc())
             )
         )
-    print(f"{'id':>5}  {'state':12}  {'severity':8}  {'opened (UTC)':16}  {'host':20}  title")
+    # Times in the one zone of the product, named above the table (issue 13 item 6).
+    zone = config.console_timezone
+    print(f"times in {zone}")
+    print(f"{'id':>5}  {'state':12}  {'severity':8}  {'opened':16}  {'host':20}  title")
     for incident in incidents:
         state = status_of(incident)
+        opened = local_time(incident.opened_at, zone)
         print(
             f"{incident.id:>5}  {state:12}  {incident.severity:8}  "
-            f"{incident.opened_at:%Y-%m-%d %H:%M}  {incident.hostname[:20]:20}  {incident.title}"
+            f"{opened:16}  {incident.hostname[:20]:20}  {incident.title}"
         )
     return 0
 
@@ -176,8 +180,10 @@ def show_command(args: argparse.Namespace, config: ServerConfig) -> int:
         host = incident.hostname or "-"
         print(f"state {status_of(incident)}, severity {incident.severity}, host {host}")
         print(f"alerts: {', '.join(str(alert.id) for alert in record.alerts) or '-'}")
+        print(f"timeline (times in {config.console_timezone}):")
         for event in record.timeline:
-            print(f"  {event.at:%Y-%m-%d %H:%M:%S}  {event.kind:12}  {event.actor}: {event.text}")
+            at = local_time(event.at, config.console_timezone, seconds=True)
+            print(f"  {at}  {event.kind:12}  {event.actor}: {event.text}")
     return 0
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from server.alerts.channels import Channel
 from server.alerts.models import Alert
+from server.config import system_timezone
 from server.monitors.history import DAY, claim_job, set_outcome, uptimes
 from server.monitors.models import Monitor
 from server.monitors.settings import DEFAULT_DIGEST_TIME, DEFAULT_DIGEST_TIMEZONE
@@ -35,11 +36,12 @@ logger = logging.getLogger("xunjian.server.monitors")
 MAX_LISTED = 200
 DEFAULT_TIME = DEFAULT_DIGEST_TIME
 # The zone when a caller names none (the server's jobs pass console_timezone's when
-# monitor_digest_timezone is left empty): the samples' and console_timezone's default.
-DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE or "Asia/Shanghai"
+# monitor_digest_timezone is left empty): console_timezone's default, the machine's own zone.
+DEFAULT_TIMEZONE = DEFAULT_DIGEST_TIMEZONE or system_timezone()
 
-# A section's lines for the day: (Chinese lines, English lines), from the store at ``now``.
-Section = Callable[[Engine, datetime.datetime], tuple[list[str], list[str]]]
+# A section's lines for the day: (Chinese lines, English lines), from the store at ``now``,
+# times in the digest's zone (the third argument), which the digest names.
+Section = Callable[[Engine, datetime.datetime, str], tuple[list[str], list[str]]]
 _SECTIONS: dict[str, Section] = {}
 
 
@@ -139,7 +141,7 @@ def compose(
         en.append(f"... and {len(lines) - len(listed)} more pages, all up.")
     for name, section in sorted(_SECTIONS.items()):
         try:
-            more_zh, more_en = section(engine, now)
+            more_zh, more_en = section(engine, now, zone)
         except Exception:  # one feature's failure must not cost the whole digest
             logger.exception("monitors: the digest's %s section failed", name)
             continue

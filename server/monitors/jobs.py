@@ -174,7 +174,7 @@ class MonitorScheduler(threading.Thread):
                     engine,
                     self.channels_in_force(),
                     config.monitor_digest_time,
-                    config.digest_timezone,
+                    config.daily_timezone,
                 ),
             ),
         ):

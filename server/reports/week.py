@@ -1,10 +1,10 @@
 """ISO weeks (``2026-W47``) and the moments they span.
 
 A week runs from Monday 00:00 to the next Monday 00:00 in the server's configured time zone,
-``console_timezone`` in config.json (default Asia/Shanghai, the zone the console shows times
-in): a school's week begins at its own midnight, not at UTC's. The store keeps naive UTC, so
-each week is turned into a [start, end) pair of naive UTC datetimes; zoneinfo applies the
-zone's daylight-saving rules where it has any.
+``console_timezone`` in config.json (default the server's own zone, the zone the console
+shows times in): a school's week begins at its own midnight, not at UTC's. The store keeps
+naive UTC, so each week is turned into a [start, end) pair of naive UTC datetimes; zoneinfo
+applies the zone's daylight-saving rules where it has any.
 
 Only the standard library.
 """
@@ -15,6 +15,8 @@ import datetime
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
+
+from server.config import system_timezone
 
 WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 MIN_YEAR = 2000
@@ -27,7 +29,7 @@ class WeekError(ValueError):
 
 def zone_of(config: object) -> ZoneInfo:
     """The configured zone of a ``ServerConfig`` (validated when config.json was loaded)."""
-    return ZoneInfo(str(getattr(config, "console_timezone", "Asia/Shanghai")))
+    return ZoneInfo(str(getattr(config, "console_timezone", "") or system_timezone()))
 
 
 def _naive_utc(moment: datetime.datetime) -> datetime.datetime:

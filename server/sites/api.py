@@ -156,7 +156,7 @@ def create() -> ResponseReturnValue:
         return denied
     who = _owner().user_name
     now = utcnow()
-    zone = current_state().config.digest_timezone
+    zone = current_state().config.daily_timezone
     with db_session() as session:
         try:
             site = store.create_site(session, values, who, zone, now)
@@ -214,7 +214,7 @@ def change(site_id: int) -> ResponseReturnValue:
         site = session.get(Site, site_id)
         if site is None:
             return jsonify({"error": "no such site"}), 404
-        store.change_site(session, site, values, current_state().config.digest_timezone, now)
+        store.change_site(session, site, values, current_state().config.daily_timezone, now)
         session.commit()
         return reply(schemas.Site, site_json(session, site, now))
 

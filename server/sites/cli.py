@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.commands import add_data_option, cli_actor, fail, record_cli_action, store_session
-from server.config import ConfigError, load_config
+from server.config import ConfigError, load_config, local_time
 from server.monitors.record import DefacementWords
 from server.sites import store
 from server.sites.jobs import run_crawl
@@ -106,7 +106,7 @@ def add_command(args: argparse.Namespace) -> int:
         return fail(str(exc), COMMAND)
     with store_session(config) as session:
         try:
-            site = store.create_site(session, values, cli_actor(), config.digest_timezone, utcnow())
+            site = store.create_site(session, values, cli_actor(), config.daily_timezone, utcnow())
         except (store.FieldError, store.ConflictError) as exc:
             return fail(str(exc), COMMAND)
         session.commit()
@@ -114,7 +114,9 @@ def add_command(args: argparse.Namespace) -> int:
     problem = record_cli_action(
         config, args.data, "site.create", target=f"site:{site_id}", details={"url": url}
     )
-    print(f"site {site_id} added for {url}; first crawl at {due:%Y-%m-%d %H:%M} UTC")
+    # In the one zone of the product, named (issue 13 item 6); the crawl's HH:MM is in it too.
+    first = local_time(due, config.console_timezone, named=True)
+    print(f"site {site_id} added for {url}; first crawl at {first}")
     return 0 if problem is None else fail(f"done, but {problem}", COMMAND)
 
 
@@ -122,11 +124,12 @@ def list_command(args: argparse.Namespace) -> int:
     config = _config(args)
     with store_session(config) as session:
         sites = list(session.scalars(select(Site).order_by(Site.id)))
+        print(f"times in {config.console_timezone}")
         print(f"{'id':>4}  {'last crawl':16}  {'pages':>6}  {'broken':>6}  {'new':>4}  url")
         for site in sites:
             crawl = store.last_crawl(session, site.id)
             when = (
-                crawl.finished_at.strftime("%Y-%m-%d %H:%M")
+                local_time(crawl.finished_at, config.console_timezone)
                 if crawl and crawl.finished_at
                 else "never"
             )
@@ -191,7 +194,8 @@ def findings_command(args: argparse.Namespace) -> int:
             print(f"site {args.site_id}: not crawled yet")
             return 0
         rows, total = store.findings_of(session, crawl.id, args.kind, limit=store.MAX_FINDINGS)
-        print(f"crawl {crawl.id} ({crawl.finished_at:%Y-%m-%d %H:%M} UTC): {total} findings")
+        finished = local_time(crawl.finished_at, config.console_timezone, named=True)
+        print(f"crawl {crawl.id} ({finished}): {total} findings")
         for row in rows:
             where = f"  on {row.page_url}" if row.page_url and row.page_url != row.url else ""
             text = f"  “{row.text}”" if row.text else ""

@@ -7,13 +7,15 @@ import datetime
 
 from sqlalchemy import Engine
 
+from server.config import local_time
 from server.sites.store import statuses
 
 MAX_SITES = 50
 
 
-def lines(engine: Engine, now: datetime.datetime) -> tuple[list[str], list[str]]:
-    """(Chinese lines, English lines); nothing when no site is crawled."""
+def lines(engine: Engine, now: datetime.datetime, zone: str) -> tuple[list[str], list[str]]:
+    """(Chinese lines, English lines), crawl times in ``zone`` (the digest's, named);
+    nothing when no site is crawled."""
     found = statuses(engine, end=now)[:MAX_SITES]
     if not found:
         return [], []
@@ -23,7 +25,7 @@ def lines(engine: Engine, now: datetime.datetime) -> tuple[list[str], list[str]]
             zh.append(f"- {site.name} ({site.start_url})：尚未巡检")
             en.append(f"- {site.name} ({site.start_url}): not crawled yet")
             continue
-        at = f"{site.crawled_at:%Y-%m-%d %H:%M} UTC"
+        at = local_time(site.crawled_at, zone, named=True)
         zh.append(
             f"- {site.name} ({site.start_url})：{site.pages} 个页面，失效链接 {site.broken} 个"
             f"（新增 {site.new_broken}，已修复 {site.fixed}；{at}）"

@@ -68,7 +68,7 @@ class SiteCrawler(threading.Thread):
     def tick(self) -> None:
         config = self.state.config
         try:
-            site_id = store.claim_due(self.state.engine, self.name_, config.digest_timezone)
+            site_id = store.claim_due(self.state.engine, self.name_, config.daily_timezone)
         except Exception:
             logger.exception("sites: claiming a due site failed; trying again")
             return

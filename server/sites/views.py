@@ -78,7 +78,7 @@ def add() -> ResponseReturnValue:
     except store.FieldError as error:
         log_refusal(400, f"site form refused: {error}")
         abort(400, _("Not saved: %(reason)s", reason=str(error)))
-    zone = current_state().config.digest_timezone
+    zone = current_state().config.daily_timezone
     with db_session() as session:
         try:
             site = store.create_site(session, values, g.user.name, zone, utcnow())

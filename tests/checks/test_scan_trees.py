@@ -251,3 +251,22 @@ def test_hashes_moved_into_passwd_by_pwunconv_are_judged_and_flagged(tmp_path: P
     # The other password checks read the hashes where they are instead of giving up.
     for check_id in ("accounts.weak_password_hash", "accounts.password_age"):
         assert {r["status"] for r in results if r["check_id"] == check_id} != {"not_applicable"}
+
+
+def test_every_judgement_on_the_trees_is_said_by_a_known_message_id(
+    clean: HostTree, faulty: tuple[HostTree, set[tuple[str, str]]]
+) -> None:
+    """Issue 13 item 5, on real trees: each pass and fail `xunjian scan` prints carries a
+    message id checks/messages.py knows, and its parameters give back the English printed."""
+    from checks.messages import MESSAGES, render
+
+    for root in (clean.root, faulty[0].root):
+        _, results = scan_json(root)
+        judged = [r for r in results if r["status"] in ("pass", "fail")]
+        assert judged
+        for result in judged:
+            where = (result["check_id"], result["resource"], result["message"])
+            assert result.get("message_id") in MESSAGES, where
+            params = result.get("params", {})
+            assert render(result["message_id"], params, "zh") is not None, where
+            assert render(result["message_id"], params, "en") == result["message"], where

@@ -184,6 +184,7 @@ def test_the_command_line_opens_from_an_alert_and_writes_the_report(
     assert f"#{number}" in text
     status, out, _err = run_xunjian("server", "incident", "show", "--data", data, str(number))
     assert "acknowledged" in out and "seen" in out
+    assert f"timeline (times in {server.state.config.console_timezone}):" in out
     actions = oplog_actions(server)
     assert ("incident.open", f"incident:{number}", "ok") in actions
     assert ("incident.open", f"alert:{alert_id}", "refused") in actions
@@ -290,6 +291,8 @@ def test_the_command_line_opens_one_for_a_host(server: Server, agent: SignedAgen
     assert status == 2 and "--alert" in err  # one of --alert and --host is required
     status, out, _err = run_xunjian("server", "incident", "list", "--data", data)
     assert "medium" in out and "pc-101" in out and "可疑外联" in out
+    # Opened times in the console's zone, which the list names (issue 13 item 6).
+    assert out.splitlines()[0] == f"times in {server.state.config.console_timezone}"
 
 
 def test_two_openings_from_one_alert_racing_make_one_incident(

@@ -199,10 +199,11 @@ def receiver() -> Iterator[Receiver]:
 def test_working_days_only() -> None:
     # 2026-11-23 is a Monday. 00:30 UTC is 08:30 in Shanghai.
     monday = datetime.datetime(2026, 11, 23, 0, 30)
-    assert digest.due_day(monday) == datetime.date(2026, 11, 23)
-    assert digest.due_day(monday - datetime.timedelta(minutes=1)) is None
+    shanghai = "Asia/Shanghai"  # named: the default zone is the machine's own
+    assert digest.due_day(monday, zone=shanghai) == datetime.date(2026, 11, 23)
+    assert digest.due_day(monday - datetime.timedelta(minutes=1), zone=shanghai) is None
     saturday = datetime.datetime(2026, 11, 28, 5, 0)
-    assert digest.due_day(saturday) is None
+    assert digest.due_day(saturday, zone=shanghai) is None
     assert digest.due_day(monday, "09:00", "UTC") is None
     assert digest.due_day(monday, "00:15", "UTC") == datetime.date(2026, 11, 23)
 

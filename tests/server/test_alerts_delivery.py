@@ -32,6 +32,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.deliveries: Counter[str] = Counter()
+        self.bodies: list[dict[str, Any]] = []  # each delivered message's JSON
         self.statuses: list[int] = []
         self.lock = threading.Lock()
         receiver = self
@@ -43,6 +44,7 @@ class Receiver:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     if status == 200:
                         receiver.deliveries[body["alert"]["id"]] += 1
+                        receiver.bodies.append(body)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -113,6 +115,28 @@ def test_an_open_alert_is_sent_once(server: Server, agent: SignedAgent, receiver
     assert (row.status, row.attempts, row.claimed_by) == ("sent", 1, None)
     assert row.target is not None and "127.0.0.1" in row.target
     assert list(receiver.deliveries.values()) == [1]
+
+
+def test_a_failure_said_by_message_id_is_notified_in_chinese_and_english(
+    server: Server, agent: SignedAgent, receiver: Receiver
+) -> None:
+    """Issue 13 item 5: the notification says the result's sentence in both languages from its
+    message id; a result without one keeps the agent's English in both."""
+    said = result("accounts.uid0_extra", "fail", "user:toor", severity="critical")
+    said["message"] = "account toor has UID 0, so it holds every power root holds"
+    said["message_id"] = "accounts.uid0_extra"
+    said["params"] = {"user": "toor"}
+    send(agent, [said, result("a.b", "fail", "host")])
+    channels = (receiver.channel(),)
+    queue_notifications(server.state.engine, channels)
+    assert Deliverer(server.state.engine, channels).deliver_due().sent == 2
+    texts = [body["alert"]["body"] for body in receiver.bodies]
+    [toor] = [text for text in texts if "toor" in text["en"]]
+    [other] = [text for text in texts if "toor" not in text["en"]]
+    assert toor["zh"].endswith("user:toor：账户 toor 的 UID 为 0，拥有与 root 相同的全部权限")
+    assert toor["en"].endswith(f"user:toor: {said['message']}")
+    assert other["zh"].endswith("host：a.b fail")
+    assert other["en"].endswith("host: a.b fail")
 
 
 def test_min_severity_and_acknowledged_alerts_are_respected(

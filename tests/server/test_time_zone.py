@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from server.alerts.delivery import message_for
 from server.alerts.models import Alert
-from server.config import load_config, local_time, zone_label
+from server.config import ServerConfig, load_config, local_time, system_timezone, zone_label
 from server.fleet.jobs import refresh_compliance
 from server.fleet.models import ComplianceDaily
 from server.notify.render import fields
@@ -31,6 +32,27 @@ def server_settings() -> dict[str, object]:
 
 # Monday 23 November 2026, 03:30 in Shanghai: still Sunday the 22nd in UTC.
 EARLY_MONDAY_UTC = datetime.datetime(2026, 11, 22, 19, 30)
+
+
+def test_the_default_zone_is_the_machines_own(tmp_path: Path) -> None:
+    """Left out of config.json, console_timezone is the zone the machine names: /etc/timezone,
+    else the zone /etc/localtime links to, else UTC (a copied localtime has no name)."""
+    named = tmp_path / "timezone"
+    named.write_text("Asia/Shanghai\n", encoding="utf-8")
+    zoneinfo = tmp_path / "usr" / "share" / "zoneinfo" / "Europe"
+    zoneinfo.mkdir(parents=True)
+    (zoneinfo / "Berlin").write_bytes(b"TZif")
+    link = tmp_path / "localtime"
+    link.symlink_to(zoneinfo / "Berlin")
+    copied = tmp_path / "copied-localtime"
+    copied.write_bytes(b"TZif")
+    missing = tmp_path / "missing"
+    assert system_timezone(named, link) == "Asia/Shanghai"
+    assert system_timezone(missing, link) == "Europe/Berlin"
+    assert system_timezone(missing, copied) == "UTC"
+    named.write_text("Not/A_Zone\n", encoding="utf-8")
+    assert system_timezone(named, missing) == "UTC"
+    assert ServerConfig(database_url="sqlite://").console_timezone == system_timezone()
 
 
 def test_local_time_and_the_zone_label() -> None:

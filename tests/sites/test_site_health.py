@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
 from server.monitors import digest
@@ -36,6 +37,7 @@ from tests.monitors.test_console import page, person
 from tests.server.conftest import Server
 from tests.server.test_api import api_token, bearer
 from tests.server.test_console import csrf_from
+from tests.sites.conftest import LOOPBACK_ALLOWED
 from tests.sites.school import BIG_BYTES, SchoolSite
 from xunjian.core.probe import AddressPolicy
 
@@ -197,7 +199,10 @@ def test_whole_site_crawl_finds_the_planted_faults_and_follows_their_repair(
     now = utcnow()
     message = digest.compose(server.state.engine, now, now.date())
     assert "示范学校" in message.body.zh and "0 broken links (0 new, 15 fixed" in message.body.en
-    zone = ZoneInfo("Asia/Shanghai")
+    # The crawl's time in the digest's zone, named (issue 13 item 6).
+    tokyo = digest.compose(server.state.engine, now, now.date(), "Asia/Tokyo")
+    assert " Asia/Tokyo)" in tokyo.body.en and " Asia/Tokyo）" in tokyo.body.zh
+    zone = ZoneInfo(server.state.config.console_timezone)  # the week the server reports
     week = IsoWeek.containing(now.replace(tzinfo=datetime.UTC).astimezone(zone).date())
     with open_spool_dir() as folder:
         built = build_files(
@@ -360,6 +365,10 @@ def test_api_refuses_bad_settings_and_readers_cannot_write(server: Server) -> No
     assert "/api/v1/sites/{site_id}/findings" in document["paths"]
 
 
+# A zone that is nobody's default, so a time shown in UTC or the machine's zone fails.
+@pytest.mark.parametrize(
+    "server_settings", [{**LOOPBACK_ALLOWED, "console_timezone": "Asia/Tokyo"}]
+)
 def test_command_line_adds_crawls_and_lists_findings(server: Server, school: SchoolSite) -> None:
     data = str(server.data)
     status, out, err = run_xunjian(
@@ -367,6 +376,8 @@ def test_command_line_adds_crawls_and_lists_findings(server: Server, school: Sch
         "--timeout", "2", "--concurrency", "4", "--rate", "50", "--ignore-robots",
     )  # fmt: skip
     assert status == 0, err
+    # The first crawl's time in the console's zone, named (issue 13 item 6).
+    assert out.rstrip().endswith(" Asia/Tokyo"), out
     site_id = int(out.split()[1])
     with server.state.sessions() as session:  # the loopback site crawled fast, as above
         session.execute(update(Site).where(Site.id == site_id).values(rate=2000.0))
@@ -384,6 +395,7 @@ def test_command_line_adds_crawls_and_lists_findings(server: Server, school: Sch
     }
     status, out, err = run_xunjian("server", "site", "list", "--data", data)
     assert status == 0 and school.url("/") in out
+    assert out.splitlines()[0] == "times in Asia/Tokyo"
     status, _out, err = run_xunjian("server", "site", "crawl", "999", "--data", data)
     assert status == 1 and "no site 999" in err
     status, _out, err = run_xunjian("server", "site", "add", "--data", data)

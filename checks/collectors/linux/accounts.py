@@ -7,6 +7,7 @@ import re
 from checks.errors import CollectError, NotApplicable
 from checks.facts import GroupEntry, PasswordState, ShadowEntry, UserAccount
 from checks.host import HostContext
+from checks.messages import said
 
 # crypt(5) scheme prefixes, by the id between the first two "$".
 _HASH_SCHEMES = {
@@ -154,7 +155,7 @@ def parse_shadow(text: str, path: str = "/etc/shadow") -> tuple[ShadowEntry, ...
 def _required(host: HostContext, path: str) -> str:
     text = host.read_optional(path)
     if text is None:
-        raise NotApplicable(f"{path} does not exist on this host")
+        raise said(NotApplicable, "facts.file_missing", path=path)
     return text
 
 
@@ -192,4 +193,4 @@ def collect_shadow(host: HostContext) -> tuple[ShadowEntry, ...]:
     in_passwd = _entries_in_passwd(host.read_optional("/etc/passwd") or "")
     if in_passwd:
         return in_passwd
-    raise NotApplicable("/etc/shadow does not exist on this host")
+    raise said(NotApplicable, "facts.file_missing", path="/etc/shadow")

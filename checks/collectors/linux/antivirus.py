@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from checks.errors import NoPrivilege
 from checks.facts import Antivirus, AntivirusProduct, ScanLog, SignatureDatabase
 from checks.host import HostContext
+from checks.messages import said
 
 # (product, files that show it is installed, daemon names as /proc/PID/comm shows them).
 # comm is cut at 15 characters, so names here are too.
@@ -69,7 +70,7 @@ def _signatures(host: HostContext) -> list[SignatureDatabase]:
                     with target.open("rb") as handle:
                         header = handle.read(CVD_HEADER_BYTES)
                 except PermissionError as exc:
-                    raise NoPrivilege(f"{path} is not readable by this account") from exc
+                    raise said(NoPrivilege, "facts.unreadable", path=path) from exc
                 version, built = parse_cvd_header(header)
                 found.append(SignatureDatabase(path, name, version, built))
     return found
@@ -116,5 +117,5 @@ def collect_scan_log(host: HostContext, path: str) -> ScanLog:
             handle.seek(max(0, size - _MAX_LOG_BYTES))
             data = handle.read()
     except PermissionError as exc:
-        raise NoPrivilege(f"{path} is not readable by this account") from exc
+        raise said(NoPrivilege, "facts.unreadable", path=path) from exc
     return ScanLog(path, True, parse_scan_log(data.decode("utf-8", errors="replace")))

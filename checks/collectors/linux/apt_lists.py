@@ -21,6 +21,7 @@ from checks.collectors.linux.debversion import compare
 from checks.errors import NotApplicable
 from checks.facts import PendingUpdate
 from checks.host import HostContext
+from checks.messages import said
 
 APT_LISTS = "/var/lib/apt/lists"
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -118,11 +119,7 @@ def pending_from_lists(host: HostContext) -> tuple[tuple[PendingUpdate, ...], li
     best_security: dict[tuple[str, str], str] = {}
     sources = apt_sources(host)
     if not sources:
-        raise NotApplicable(
-            f"apt has downloaded no package lists ({APT_LISTS}/*_Packages) to compare the "
-            "installed versions with, and commands are not run on this host (apt-get update "
-            "fetches the lists)"
-        )
+        raise said(NotApplicable, "facts.no_apt_lists", path=APT_LISTS)
     lists = host.path(APT_LISTS)
     for source in sources:
         for stanza in _read_list(lists / source.list_file).split("\n\n"):

@@ -25,6 +25,7 @@ from checks.collectors.linux.rpmversion import evrcmp
 from checks.errors import NotApplicable
 from checks.facts import PendingUpdate
 from checks.host import HostContext
+from checks.messages import said
 
 DNF_CACHES = ("/var/cache/dnf", "/var/cache/libdnf5")
 _REPO = "{http://linux.duke.edu/metadata/repo}"
@@ -96,7 +97,7 @@ def _repodata_folders(host: HostContext) -> list[tuple[str, Path]]:
 def pending_from_dnf_cache(host: HostContext) -> tuple[PendingUpdate, ...]:
     database = rpm_database(host)
     if database is None:
-        raise NotApplicable("no rpm database was found on this host")
+        raise said(NotApplicable, "facts.no_rpm_database")
     installed: dict[tuple[str, str], Evr] = {}
     for tags in rpm_headers(host, database):
         key = (str(tags[TAGS["name"]]), str(tags.get(TAGS["arch"], "")))
@@ -125,10 +126,7 @@ def pending_from_dnf_cache(host: HostContext) -> tuple[PendingUpdate, ...]:
         for name, arch, evr in _security(updateinfo or b"<updates/>"):
             advisories.setdefault((name, arch), []).append(evr)
     if not readable:
-        raise NotApplicable(
-            "dnf's cache holds no repository metadata readable here (none cached, or only "
-            "zstd/zchunk-compressed): run dnf makecache on the host, or scan it live"
-        )
+        raise said(NotApplicable, "facts.no_dnf_metadata")
     updates = []
     for key, (evr, repo) in sorted(newest.items()):
         current = installed[key]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from checks.errors import NoPrivilege, NotApplicable
 from checks.facts import BackupLocation, NetworkInterface
 from checks.host import HostContext
+from checks.messages import said
 
 # A backup folder can hold millions of files; stop walking after this many.
 MAX_BACKUP_FILES = 200_000
@@ -20,7 +21,7 @@ def collect_network_interfaces(host: HostContext) -> tuple[NetworkInterface, ...
 
     entries = collect_inventory_from(host)["addresses"]
     if not entries:
-        raise NotApplicable("no network interface could be read on this host")
+        raise said(NotApplicable, "facts.no_interfaces")
     return tuple(
         NetworkInterface(e["interface"], e["mac"], tuple(e["ipv4"]), tuple(e["ipv6"]))
         for e in entries

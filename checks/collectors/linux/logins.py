@@ -11,6 +11,7 @@ from checks.collectors.linux.accounts import parse_passwd
 from checks.errors import CollectError, NoPrivilege
 from checks.facts import LastLogins
 from checks.host import HostContext
+from checks.messages import said
 
 WTMP_FILES = ("/var/log/wtmp", "/var/log/wtmp.1")
 LASTLOG = "/var/log/lastlog"
@@ -47,7 +48,7 @@ def _read_bytes(host: HostContext, path: str) -> bytes | None:
     try:
         return target.read_bytes()
     except PermissionError as exc:
-        raise NoPrivilege(f"{path} is not readable by this account") from exc
+        raise said(NoPrivilege, "facts.unreadable", path=path) from exc
 
 
 def _lastlog(host: HostContext, uids: dict[str, int]) -> dict[str, datetime]:
@@ -64,7 +65,7 @@ def _lastlog(host: HostContext, uids: dict[str, int]) -> dict[str, datetime]:
                     if seconds > 0:
                         found[name] = datetime.fromtimestamp(seconds, UTC)
     except PermissionError as exc:
-        raise NoPrivilege(f"{LASTLOG} is not readable by this account") from exc
+        raise said(NoPrivilege, "facts.unreadable", path=LASTLOG) from exc
     return found
 
 

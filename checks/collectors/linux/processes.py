@@ -10,6 +10,7 @@ from checks.collectors.linux.packages import dpkg_owner_index, rpm_command, rpm_
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import ListeningProgram, ProcessInfo
 from checks.host import HostContext
+from checks.messages import said
 
 _DELETED = " (deleted)"
 
@@ -68,7 +69,7 @@ def _readlink(path: Path) -> str | None:
 def collect_processes(host: HostContext) -> tuple[ProcessInfo, ...]:
     dirs = _process_dirs(host)
     if not dirs:
-        raise NotApplicable("there is no process table under /proc to read")
+        raise said(NotApplicable, "facts.no_process_table")
     processes = []
     for folder in dirs:
         name = (_read(folder / "comm") or "").strip()

@@ -15,6 +15,7 @@ from checks.collectors.linux.accounts import collect_users
 from checks.errors import NoPrivilege, NotApplicable
 from checks.facts import JobProgram, ScheduledJob
 from checks.host import HostContext
+from checks.messages import said
 
 SYSTEM_CRONTABS = ("/etc/crontab",)
 CRON_D = "/etc/cron.d"
@@ -90,7 +91,7 @@ def _listing(host: HostContext, folder: str) -> list[str]:
     except FileNotFoundError:
         return []
     except PermissionError as exc:
-        raise NoPrivilege(f"{folder} is not readable by this account") from exc
+        raise said(NoPrivilege, "facts.unreadable", path=folder) from exc
 
 
 def _timer_jobs(host: HostContext) -> list[ScheduledJob]:
@@ -137,5 +138,5 @@ def collect_scheduled_jobs(host: HostContext) -> tuple[ScheduledJob, ...]:
     jobs += _timer_jobs(host)
     schedulers = (*SYSTEM_CRONTABS, CRON_D, "/etc/systemd")
     if not jobs and not any(host.path(p).exists() for p in schedulers):
-        raise NotApplicable("no cron and no systemd on this host")
+        raise said(NotApplicable, "facts.no_scheduler")
     return tuple(jobs)

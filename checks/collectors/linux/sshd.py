@@ -7,6 +7,7 @@ import glob
 from checks.errors import NotApplicable
 from checks.facts import SshdConfig
 from checks.host import HostContext
+from checks.messages import said
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
 _MAX_INCLUDE_DEPTH = 16
@@ -57,7 +58,7 @@ def _read_into(
 
 def collect_sshd_config(host: HostContext) -> SshdConfig:
     if not host.path(SSHD_CONFIG).exists():
-        raise NotApplicable(f"the OpenSSH server is not installed (no {SSHD_CONFIG})")
+        raise said(NotApplicable, "facts.no_sshd", path=SSHD_CONFIG)
     settings: dict[str, str] = {}
     files_read: list[str] = []
     _read_into(host, SSHD_CONFIG, settings, files_read, depth=0)

@@ -12,6 +12,7 @@ import re
 from checks.errors import NotApplicable
 from checks.facts import SudoRule
 from checks.host import HostContext
+from checks.messages import said
 
 SUDOERS = "/etc/sudoers"
 _INCLUDE = re.compile(r"^[#@]include(dir)?\s+(\S+)")
@@ -64,7 +65,7 @@ def _read(host: HostContext, path: str, depth: int, rules: list[SudoRule]) -> No
 
 def collect_sudo_rules(host: HostContext) -> tuple[SudoRule, ...]:
     if not host.path(SUDOERS).exists():
-        raise NotApplicable(f"sudo is not installed (no {SUDOERS})")
+        raise said(NotApplicable, "facts.no_sudo", path=SUDOERS)
     rules: list[SudoRule] = []
     _read(host, SUDOERS, 0, rules)
     return tuple(rules)

@@ -13,6 +13,7 @@ from checks.collectors.linux.dnf_cache import pending_from_dnf_cache
 from checks.errors import CollectError, NoPrivilege, NotApplicable
 from checks.facts import Clock, FileStat, OsRelease, PendingUpdate, RebootRequired
 from checks.host import HostContext
+from checks.messages import said
 
 OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 # /var/run is a link to /run on current systems; a host tree may hold either.
@@ -50,7 +51,7 @@ def collect_os_release(host: HostContext) -> OsRelease:
                 version_id=values.get("VERSION_ID", ""),
                 pretty_name=values.get("PRETTY_NAME", values.get("NAME", "Linux")),
             )
-    raise NotApplicable("there is no /etc/os-release naming the operating system")
+    raise said(NotApplicable, "facts.no_os_release")
 
 
 def collect_reboot_required(host: HostContext) -> RebootRequired:
@@ -125,9 +126,7 @@ def collect_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
     if not release.is_debian_family:
         if {"rhel", "fedora", "centos"} & {release.id, *release.id_like}:
             return _dnf_pending(host)
-        raise NotApplicable(
-            f"pending updates are read with apt or dnf; this host runs {release.name}"
-        )
+        raise said(NotApplicable, "facts.no_package_manager", system=release.name)
     # -s simulates: apt changes nothing and takes no lock, so a scan never blocks an upgrade.
     result = host.run(["apt-get", "-s", "-q", "dist-upgrade"], why="listing pending updates")
     if result.returncode != 0:

@@ -25,6 +25,7 @@ from checks.collectors.linux.accounts import classify_shadow_password
 from checks.errors import NotApplicable
 from checks.facts import PasswordState, WeakPassword, WeakPasswords
 from checks.host import HostContext
+from checks.messages import said
 
 # Factory passwords of devices, images and appliances found in schools and offices.
 VENDOR_DEFAULTS: tuple[str, ...] = (
@@ -352,7 +353,7 @@ def collect_weak_passwords(host: HostContext, organisation_key_: str = "") -> We
     shadow = host.read_optional("/etc/shadow")
     passwd = host.read_optional("/etc/passwd") or ""
     if shadow is None and not _hashed_entries([passwd]):
-        raise NotApplicable("/etc/shadow does not exist and /etc/passwd holds no hash")
+        raise said(NotApplicable, "facts.no_password_hashes")
     words = organisation_key_.split("\n") if organisation_key_ else []
     year = datetime.datetime.now(datetime.UTC).year
     return find_weak_passwords(

@@ -71,6 +71,7 @@ from checks.facts_windows import (
     WindowsSystem,
 )
 from checks.host import HostContext
+from checks.messages import said
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def _hive(host: HostContext, name: str) -> Iterator[RegistrySource]:
         return
     path = WindowsVolume(host.root).hive(name)
     if path is None:
-        raise NotApplicable(f"this Windows volume has no {name} hive (Windows/System32/config)")
+        raise said(NotApplicable, "windows.no_hive", hive=name)
     with _hive_file(path) as hive:
         yield hive
 
@@ -114,9 +115,7 @@ def _locked_hives(host: HostContext, *names: str) -> Iterator[list[Hive]]:
             for name in names:
                 path = WindowsVolume(host.root).hive(name)
                 if path is None:
-                    raise NotApplicable(
-                        f"this Windows volume has no {name} hive (Windows/System32/config)"
-                    )
+                    raise said(NotApplicable, "windows.no_hive", hive=name)
                 paths.append(path)
         else:
             saved = stack.enter_context(live.saved_hives(live.hive_saver(), *names))
@@ -188,19 +187,14 @@ def collect_windows_defender(host: HostContext) -> DefenderState:
 def collect_windows_pending_updates(host: HostContext) -> tuple[PendingUpdate, ...]:
     """What the agent's last scheduled search found (updates.py); a scan never searches."""
     if host.is_tree:
-        raise NotApplicable("pending updates are searched for on the running PC only")
+        raise said(NotApplicable, "windows.updates_live_only")
     if host.cache is None:
-        raise NotApplicable(
-            "pending Windows updates are searched for by the agent's scheduled job; this scan "
-            "runs outside the agent"
-        )
+        raise said(NotApplicable, "windows.updates_agent_only")
     path = host.cache / PENDING_CACHE
     try:
         cache = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise NotApplicable(
-            "the agent has not finished a search for pending Windows updates yet"
-        ) from None
+        raise said(NotApplicable, "windows.updates_not_searched_yet") from None
     except (OSError, ValueError) as error:
         raise CollectError(f"{path}: {error}") from None
     if not isinstance(cache, dict):

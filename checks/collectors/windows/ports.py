@@ -20,6 +20,7 @@ from typing import Any
 from checks.errors import CollectError, NotApplicable
 from checks.facts import ListeningProgram, ListeningSocket
 from checks.host import HostContext
+from checks.messages import said
 
 NO_UID = -1  # Windows sockets belong to a process, not a uid
 
@@ -58,7 +59,7 @@ def _socket(conn: Any) -> ListeningSocket:
 
 def collect_windows_listening_sockets(host: HostContext) -> tuple[ListeningSocket, ...]:
     if host.is_tree:
-        raise NotApplicable("listening ports are read on the running PC only")
+        raise said(NotApplicable, "windows.ports_live_only")
     return tuple(_socket(conn) for conn in _listening(psutil_api()))
 
 
@@ -86,7 +87,7 @@ def _process(api: Any, pid: int) -> tuple[str, str | None, str] | None:
 
 def collect_windows_listening_programs(host: HostContext) -> tuple[ListeningProgram, ...]:
     if host.is_tree:
-        raise NotApplicable("the programs behind listening ports are read on the running PC only")
+        raise said(NotApplicable, "windows.port_programs_live_only")
     api = psutil_api()
     ports_by_pid: dict[int, set[str]] = {}
     for conn in _listening(api):

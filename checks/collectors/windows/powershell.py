@@ -19,6 +19,7 @@ from typing import Any
 
 from checks.errors import CollectError, CommandUnavailable, NotApplicable
 from checks.host import HostContext
+from checks.messages import said
 
 POWERSHELL = "powershell.exe"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -45,7 +46,7 @@ def run_json(host: HostContext, script: str, why: str, timeout: float | None = N
     try:
         done = runner.run(argv, timeout=timeout or DEFAULT_TIMEOUT_SECONDS)
     except CommandUnavailable as error:
-        raise NotApplicable(f"{why} needs {POWERSHELL}, which is not installed") from error
+        raise said(NotApplicable, "facts.command_missing", why=why, program=POWERSHELL) from error
     if done.returncode != 0:
         message = done.stderr.strip().splitlines()[0] if done.stderr.strip() else "no message"
         if any(word in done.stderr.lower() for word in _ABSENT):

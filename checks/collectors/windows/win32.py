@@ -16,6 +16,7 @@ from typing import Any
 
 from checks.collectors.windows.live import HiveAbsent, NetApiUnavailable, SaveFailed
 from checks.errors import CollectError, NoPrivilege
+from checks.messages import said
 
 _ERROR_NOT_ALL_ASSIGNED = 1300
 _ERROR_FILE_NOT_FOUND = 2
@@ -56,9 +57,7 @@ class Pywin32HiveSaver:
             # AdjustTokenPrivileges "succeeds" without a privilege the token lacks; only the
             # last error tells.
             if win32api.GetLastError() == _ERROR_NOT_ALL_ASSIGNED:
-                raise NoPrivilege(
-                    "saving the SAM needs SeBackupPrivilege: run the agent as LocalSystem"
-                )
+                raise said(NoPrivilege, "windows.sam_needs_backup_privilege")
         finally:
             win32api.CloseHandle(token)
 
