@@ -24,13 +24,13 @@ from server.store.models import (
     Inventory,
     LatestResult,
     Report,
-    Result,
+    ResultState,
 )
 from tests.server.conftest import Server, SignedAgent, sample_results, unknown_agent_id
 from xunjian.core.contract import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
 from xunjian.core.wire import HEADER_SIGNATURE, HEADER_TIME, certificate_sha256
 
-TABLES = (Agent, Report, Result, LatestResult, Inventory, Gap, Command, EnrollmentToken)
+TABLES = (Agent, Report, ResultState, LatestResult, Inventory, Gap, Command, EnrollmentToken)
 
 
 def snapshot(server: Server) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def test_signed_report_is_stored_with_results_latest_and_inventory(
             document["seq"],
             "scan",
         )
-        results = session.scalars(select(Result).order_by(Result.check_id)).all()
+        results = session.scalars(select(ResultState).order_by(ResultState.check_id)).all()
         assert [(r.check_id, r.status, r.resource) for r in results] == [
             ("test.check_0", "fail", "user:toor"),
             ("test.check_1", "pass", "host"),
