@@ -310,14 +310,15 @@ _DUPLICATE = b'{"stored":false,"duplicate":true}\n'
     "the agent it may delete the report from its spool. agent_id must equal the signed header.",
 )
 def reports() -> ResponseReturnValue:
-    # One connection for the whole request: the agent's read and the report's writes share it
-    # (and, on PostgreSQL, one transaction). A refusal closes it, rolling back nothing written.
-    with current_state().engine.connect() as connection:
+    # The agent is read on a connection of its own, given back before the report waits for the
+    # engine's group writer (server/intake/writer.py), which commits it with the others.
+    engine = current_state().engine
+    with engine.connect() as connection:
         signed = authenticate(connection)
-        report = parse(signed.body, bodies.Report)
-        if report.agent_id != signed.agent.id:
-            raise Refused(400, f"agent_id: does not match the signed {wire.HEADER_AGENT} header")
-        outcome = ingest_report(connection, signed.agent.id, report)
+    report = parse(signed.body, bodies.Report)
+    if report.agent_id != signed.agent.id:
+        raise Refused(400, f"agent_id: does not match the signed {wire.HEADER_AGENT} header")
+    outcome = ingest_report(engine, signed.agent.id, report)
     return Response(_DUPLICATE if outcome.duplicate else _STORED, mimetype="application/json")
 
 

@@ -17,10 +17,7 @@ rows apart (server/store/models.py ``ResultState``).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import threading
-import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -149,6 +146,19 @@ def _unchanged_sql(mark: str) -> str:
         f"UPDATE {AGENTS.name} SET last_seen = {mark}, scan_observed_at = {mark} "
         f"WHERE id = {mark} AND scan_digest = {mark} AND scan_observed_at <= {mark}"
     )
+
+
+# PostgreSQL: the report's row and the unchanged test in one statement. The UPDATE runs only
+# when the INSERT stored a row (a retry touches nothing here); (id, 1) for an unchanged scan,
+# (id, 0) for one that changed, (NULL, 0) for a retry.
+_PG_REPORT_UNCHANGED_SQL = (
+    "WITH stored AS ("
+    + _report_sql("%s")
+    + f"), same AS (UPDATE {AGENTS.name} SET last_seen = %s, scan_observed_at = %s "
+    "WHERE id = %s AND scan_digest = %s AND scan_observed_at <= %s "
+    "AND EXISTS (SELECT 1 FROM stored) RETURNING 1) "
+    "SELECT (SELECT id FROM stored), (SELECT COUNT(*) FROM same)"
+)
 
 
 @cache
@@ -321,29 +331,38 @@ class Writer:
         mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
         observed, received = self.time(prepared.observed), self.time(now)
         full_scan = prepared.full_scan
-        cursor.execute(
-            _report_sql(mark),
-            (
-                agent_id,
-                report.epoch,
-                report.seq,
-                report.kind,
-                observed,
-                received,
-                report.policy_version,
-                len(report.results),
-                full_scan,
-            ),
+        columns = (
+            agent_id,
+            report.epoch,
+            report.seq,
+            report.kind,
+            observed,
+            received,
+            report.policy_version,
+            len(report.results),
+            full_scan,
         )
-        row = cursor.fetchone()
+        unchanged = False
+        if self.postgresql and full_scan and not prepared.repeats:
+            # One round trip for what most reports are: stored, and unchanged or not.
+            same = (received, observed, agent_id, prepared.digest, observed)
+            cursor.execute(_PG_REPORT_UNCHANGED_SQL, (*columns, *same))
+            row = cursor.fetchone()
+            if row is not None and row[0] is not None:
+                unchanged = bool(row[1])
+                row = (row[0],)
+            else:
+                row = None
+        else:
+            cursor.execute(_report_sql(mark), columns)
+            row = cursor.fetchone()
         if row is None:
             cursor.execute(_touch_sql(mark), (received, agent_id))
             return None
         report_id = int(row[0])
         if prepared.repeats:  # before the states, so the last value has the highest id
             self._states(cursor, agent_id, prepared.repeats, report_id, observed, True)
-        unchanged = False
-        if full_scan:
+        if full_scan and not self.postgresql:
             cursor.execute(
                 _unchanged_sql(mark), (received, observed, agent_id, prepared.digest, observed)
             )
@@ -493,34 +512,21 @@ class Writer:
             )
 
 
-# SQLite has one writer at a time, and a writer that finds the lock taken polls it with growing
-# sleeps (busy_timeout): with a dozen threads per process that cost CPU and seconds of p99.
-# Threads of one process therefore take turns here, waking as soon as the turn is theirs; only
-# the other processes still meet SQLite's own lock. No thread holds a database lock while it
-# waits here (the authentication read has finished), so this cannot deadlock.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_GUARD = threading.Lock()
-
-
-def _write_turn(connection: Connection) -> contextlib.AbstractContextManager[Any]:
-    if connection.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _SQLITE_WRITERS_GUARD:
-        return _SQLITE_WRITERS.setdefault(connection.engine, threading.Lock())
-
-
 def ingest_report(bind: Engine | Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     """Store a validated report once. A retry of a stored report changes nothing.
 
-    ``bind`` is an engine (a connection of its own) or the request's connection, which may
-    already be in a transaction (the agent's authentication read): the report commits with it.
+    With an engine, the report is prepared here and committed by the engine's group writer
+    (server/intake/writer.py) with the others that wait at the same moment; the call returns
+    once that commit is done. With a connection (which may be in a transaction already), it is
+    written and committed on it alone.
     """
-    if isinstance(bind, Engine):
-        with bind.connect() as connection:
-            return ingest_report(connection, agent_id, report)
     prepared = prepare(agent_id, report)
-    with _write_turn(bind):
-        return _ingest_on(bind, prepared)
+    if isinstance(bind, Engine):
+        # Imported here: the writer module builds on this one's Writer and Prepared.
+        from server.intake.writer import group_writer
+
+        return group_writer(bind).submit(prepared)
+    return _ingest_on(bind, prepared)
 
 
 def _ingest_on(connection: Connection, prepared: Prepared) -> IngestOutcome:
