@@ -497,3 +497,29 @@ def test_heartbeat_schema_violation_is_refused(
         400,
         "acked_commands[0]",
     )
+
+
+def test_a_report_taken_without_flask_is_answered_as_the_view_answers(
+    server: Server, agent: SignedAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid reports skip Flask's request machinery (agent_api.ReportFastPath): same status,
+    body and headers as the view's, and a retry is still a duplicate. The view is broken here
+    to prove the fast path answered; a refused report still reaches it."""
+    from server import agent_api
+
+    def view_must_not_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the Flask view ran")
+
+    monkeypatch.setattr(agent_api, "authenticate", view_must_not_run)
+    document = agent.report()
+    answer = agent.send_report(document)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json() == {"stored": True}
+    assert answer.headers["Content-Type"] == "application/json"
+    for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert name in answer.headers
+    again = agent.send_report(document)
+    assert again.get_json() == {"stored": False, "duplicate": True}
+    document["agent_id"] = unknown_agent_id()
+    with pytest.raises(AssertionError, match="the Flask view ran"):
+        agent.send_report(document)
