@@ -509,5 +509,11 @@ class ReportFastPath:
             return None
         if report.agent_id != agent_id:
             return None
-        outcome = ingest_report(state.engine, agent_id, report)
+        try:
+            outcome = ingest_report(state.engine, agent_id, report)
+        except Exception:
+            # Nothing was committed (the writer rolls a failed batch back): the view tries
+            # once more and, failing too, answers 500 through Flask's error handling and logs.
+            events.exception("report of agent %s: the fast path could not store it", agent_id)
+            return None
         return _DUPLICATE if outcome.duplicate else _STORED
