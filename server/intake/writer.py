@@ -123,6 +123,8 @@ class GroupWriter:
                     connection.close()
                     connection = engine.connect()
                     _fail([pending], single)
+                else:
+                    pending.done.set()
             return connection
         for pending in batch:
             pending.done.set()
