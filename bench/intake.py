@@ -10,7 +10,8 @@ check and JSON parse, no database), ``reference-sqlite`` (the same, one SQLite t
 40 rows per report), ``sqlite`` and ``postgresql`` (xunjian; PostgreSQL from
 $XUNJIAN_TEST_DATABASE_URL or the local server). Each agent sends ``--reports-per-agent``
 reports of 40 results: the first is new to the server, the others equal it (an hourly scan of
-a PC that did not change), and the two phases are measured apart. Load comes from several
+a PC that did not change), then one more in which one result differs; the three phases are
+measured apart. Load comes from several
 client processes with several keep-alive HTTPS connections each; every request is signed
 with its agent's own Ed25519 key. The clients share the machine's cores with the server, so
 the figures are floors; on a shared machine the ratio to the reference is what holds.
@@ -68,6 +69,7 @@ def _load_worker(
     seqs: tuple[int, int],
     threads: int,
     queue: Any,
+    seqs_changed_from: int,
 ) -> None:
     """One client process: threads with a keep-alive connection each, all agents of this slice."""
     import http.client
@@ -76,6 +78,9 @@ def _load_worker(
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     results_json = json.dumps(sample_results(40), separators=(",", ":")).encode()
+    # The "one changed" phase: the first result's message names the report, so one of the
+    # 40 differs from the host's latest (a PC where one thing changed since the last scan).
+    changing = results_json.replace(b"simulated result 0 of a scan", b"result 0 of scan %d")
     simulated = [
         SimulatedAgent(agent_id, Ed25519PrivateKey.from_private_bytes(raw))
         for agent_id, raw in agents
@@ -101,7 +106,7 @@ def _load_worker(
                         b'","epoch":%d,"seq":%d,"kind":"scan","created_at":"' % (epoch, seq),
                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode(),
                         b'","policy_version":1,"results":',
-                        results_json,
+                        changing % seq if seq > seqs_changed_from else results_json,
                         b',"inventory":{"hostname":"bench","os":"Debian GNU/Linux 12"},"gaps":[]}',
                     )
                 )
@@ -224,7 +229,15 @@ def _run_phase(
     processes = [
         multiprocessing.Process(
             target=_load_worker,
-            args=(port, ca_pem, agents[index :: options.processes], seqs, options.threads, queue),
+            args=(
+                port,
+                ca_pem,
+                agents[index :: options.processes],
+                seqs,
+                options.threads,
+                queue,
+                options.reports_per_agent,
+            ),
         )
         for index in range(options.processes)
     ]
@@ -287,10 +300,11 @@ def _enroll(server: ServerUnderTest, token: str, key: Any, hostname: str) -> str
 
 def _measure(
     target: str, scratch: Path, keys: list[Any], options: argparse.Namespace
-) -> tuple[Phase, Phase, float]:
-    """(first reports, unchanged reports, enrollment seconds) for one target."""
+) -> tuple[Phase, Phase, Phase, float]:
+    """(first reports, unchanged reports, one result changed, enrollment seconds)."""
     seqs_first = (1, 1)
     seqs_again = (2, options.reports_per_agent)
+    seqs_changed = (options.reports_per_agent + 1, options.reports_per_agent + 1)
     folder = scratch / target
     url, schema = _database_url("postgresql" if target == "postgresql" else "sqlite")
     server = ServerUnderTest(folder / "server", database_url=url)
@@ -360,7 +374,8 @@ def _measure(
         agents = [(agent_id, _raw(key)) for agent_id, key in zip(ids, keys, strict=True)]
         first = _run_phase(pid, server.port, server.ca_pem, agents, seqs_first, options, size)
         again = _run_phase(pid, server.port, server.ca_pem, agents, seqs_again, options, size)
-        return first, again, enroll_seconds
+        changed = _run_phase(pid, server.port, server.ca_pem, agents, seqs_changed, options, size)
+        return first, again, changed, enroll_seconds
     finally:
         if reference is not None:
             reference.terminate()
@@ -398,29 +413,29 @@ def main() -> None:
         f"{os.cpu_count()} cores; load average at start {_load()}",
         flush=True,
     )
-    rows: list[tuple[str, Phase, Phase, float, str]] = []
+    rows: list[tuple[str, dict[str, Phase], str]] = []
     with tempfile.TemporaryDirectory(prefix="xunjian-bench-") as scratch:
         for target in targets:
-            first, again, enrolled = _measure(target, Path(scratch), keys, options)
-            rows.append((target, first, again, enrolled, _load()))
-            for name, phase in (("first", first), ("unchanged", again)):
+            first, again, changed, _enrolled = _measure(target, Path(scratch), keys, options)
+            phases = {"first report": first, "unchanged": again, "one changed": changed}
+            rows.append((target, phases, _load()))
+            for name, phase in phases.items():
                 print(
-                    f"  {target:17} {name:9} {phase.rate():6.0f} reports/s  "
+                    f"  {target:17} {name:12} {phase.rate():6.0f} reports/s  "
                     f"p50 {phase.percentile(0.5):6.1f} ms  p99 {phase.percentile(0.99):6.1f} ms  "
                     f"server CPU {phase.server_cpu / phase.reports * 1000:.2f} ms/report  "
                     f"errors {len(phase.errors)} {phase.errors[:3]}",
                     flush=True,
                 )
-    reference = {name: again.rate() for name, _first, again, _e, _l in rows}
-    floor = reference.get("reference")
+    floor = next((p["unchanged"].rate() for name, p, _l in rows if name == "reference"), None)
     print()
     print(
         "| target | phase | reports/s | p50 / p99 ms | server CPU ms/report | "
         "client CPU ms/report | DB growth per report | x reference | load avg after |"
     )
     print("|---|---|---:|---|---:|---:|---:|---:|---|")
-    for name, first, again, _enrolled, load in rows:
-        for phase_name, phase in (("first report", first), ("unchanged", again)):
+    for name, phases, load in rows:
+        for phase_name, phase in phases.items():
             grown = (
                 "-"
                 if phase.grown_bytes is None

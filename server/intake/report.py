@@ -11,7 +11,8 @@ host's latest (same digest, server/store/states.py) and is not older than them c
 report's row and one UPDATE of the agent's row (its scan time); the agent's silence alert is
 resolved by its key and the inventory kept as before. A full scan that differs reads the
 host's open result states, ends the ones it changed or left out and opens new ones, and
-rewrites the latest results. A report that is not an in-order full scan keeps its results as
+writes the latest results that changed (all of them when a report of another kind moved them
+since the host's last full scan). A report that is not an in-order full scan keeps its results as
 rows apart (server/store/models.py ``ResultState``).
 """
 
@@ -163,7 +164,7 @@ _PG_REPORT_UNCHANGED_SQL = (
 
 @cache
 def _scan_state_sql(mark: str) -> str:
-    return f"SELECT scan_observed_at FROM {AGENTS.name} WHERE id = {mark}"
+    return f"SELECT scan_observed_at, scan_digest FROM {AGENTS.name} WHERE id = {mark}"
 
 
 @cache
@@ -273,6 +274,14 @@ _PG_LATEST_SQL = (
 
 
 @cache
+def _forget_latest_sql(mark: str) -> str:
+    return (
+        f"DELETE FROM {LATEST.name} WHERE agent_id = {mark} AND check_id = {mark} "
+        f"AND resource = {mark}"
+    )
+
+
+@cache
 def _retire_sql(mark: str) -> str:
     return f"DELETE FROM {LATEST.name} WHERE agent_id = {mark} AND observed_at < {mark}"
 
@@ -373,13 +382,23 @@ class Writer:
             cursor.execute(_scan_state_sql(mark), (agent_id,))
             found = cursor.fetchone()
             newest = None if found is None else found[0]
+            consistent = found is not None and found[1] is not None
             in_order = full_scan and (newest is None or observed >= newest)
             # Before the latest results change: detection compares against the previous ones.
             detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received, newest)
             if in_order:
-                self._advance(cursor, prepared, report_id, observed)
-                self._latest(cursor, prepared, report_id, observed, received)
-                cursor.execute(_retire_sql(mark), (agent_id, observed))
+                changed, gone = self._advance(cursor, prepared, report_id, observed)
+                if consistent:
+                    # The latest rows equal the open states (the host's last write of them was
+                    # a full scan): only what changed is written, and only what went deleted.
+                    self._latest(cursor, prepared, report_id, observed, received, changed)
+                    if gone:
+                        cursor.executemany(
+                            _forget_latest_sql(mark), [(agent_id, *key) for key in gone]
+                        )
+                else:
+                    self._latest(cursor, prepared, report_id, observed, received)
+                    cursor.execute(_retire_sql(mark), (agent_id, observed))
                 cursor.execute(_scanned_sql(mark), (received, prepared.digest, observed, agent_id))
             else:
                 late = newest is not None and observed < newest
@@ -397,24 +416,31 @@ class Writer:
         self._extras(cursor, prepared, report_id, observed, received, now)
         return report_id
 
-    def _advance(self, cursor: Any, prepared: Prepared, report_id: int, observed: Any) -> None:
-        """End the host's open states this scan changed or left out; open the new values."""
+    def _advance(
+        self, cursor: Any, prepared: Prepared, report_id: int, observed: Any
+    ) -> tuple[list[Value], list[tuple[str, str]]]:
+        """End the host's open states this scan changed or left out; open the new values.
+        Returns the values opened and the (check_id, resource) of the states left out."""
         mark, agent_id = self.mark, prepared.agent_id
         cursor.execute(_open_states_sql(mark), (agent_id,))
         current = {(value[0], value[1]): value[7] for value in prepared.values}
         opened: dict[tuple[str, str], str] = {}
         ending: list[tuple[Any, int]] = []
+        ended_keys: list[tuple[str, str]] = []
         for state_id, check_id, resource, digest in cursor.fetchall():
             key = (check_id, resource)
             if current.get(key) == digest and key not in opened:
                 opened[key] = digest
             else:
                 ending.append((observed, state_id))
+                ended_keys.append(key)
         if ending:
             cursor.executemany(_end_states_sql(mark), ending)
         changed = [value for value in prepared.values if (value[0], value[1]) not in opened]
         if changed:
             self._states(cursor, agent_id, changed, report_id, observed, False)
+        gone = [key for key in ended_keys if key not in current]
+        return changed, gone
 
     def _states(
         self,
@@ -442,13 +468,21 @@ class Writer:
         )
 
     def _latest(
-        self, cursor: Any, prepared: Prepared, report_id: int, observed: Any, received: Any
+        self,
+        cursor: Any,
+        prepared: Prepared,
+        report_id: int,
+        observed: Any,
+        received: Any,
+        values: list[Value] | None = None,
     ) -> None:
-        if not prepared.values:
+        """Upsert the latest results: ``values`` (by default all the report's)."""
+        chosen = prepared.values if values is None else values
+        if not chosen:
             return
         agent_id = prepared.agent_id
         if self.postgresql:
-            columns = list(zip(*(value[:7] for value in prepared.values), strict=True))
+            columns = list(zip(*(value[:7] for value in chosen), strict=True))
             cursor.execute(
                 _PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns))
             )
@@ -457,7 +491,7 @@ class Writer:
             _latest_sql(self.mark),
             [
                 (agent_id, c, r, s, m, e, v, u, report_id, observed, received)
-                for c, r, s, m, e, v, u, _d in prepared.values
+                for c, r, s, m, e, v, u, _d in chosen
             ],
         )
 

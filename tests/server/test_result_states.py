@@ -157,3 +157,31 @@ def test_the_migration_folds_old_results_into_states(server: Server, agent: Sign
         # The same digests as intake's: the next unchanged scan writes no state. (PostgreSQL's
         # jsonb gives the evidence back normalised, so there a state may open once more.)
         assert _count(server, ResultState) == 4
+
+
+def test_a_partial_report_makes_the_next_full_scan_rewrite_the_latest_results(
+    server: Server, agent: SignedAgent
+) -> None:
+    _week, start = last_week()
+    send(agent, start + datetime.timedelta(days=1), _scan("fail"))
+    # A report of another kind with one result moves that latest result...
+    partial = agent.report(
+        created_at=(start + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        kind="spot_check",
+        results=[_result("c.one", "pass", "one is pass", {"n": 1})],
+    )
+    assert agent.send_report(partial).status_code == 200
+    with server.state.sessions() as session:
+        latest = session.get(LatestResult, (agent.agent_id, "c.one", "host"))
+        assert latest is not None and latest.status == "pass"
+    # ...so the next full scan, equal to the first, is not taken as unchanged: it puts the
+    # latest result back to what it says.
+    send(agent, start + datetime.timedelta(days=3), _scan("fail"))
+    with server.state.sessions() as session:
+        latest = session.get(LatestResult, (agent.agent_id, "c.one", "host"))
+        apart = session.scalars(select(ResultState).where(ResultState.apart)).all()
+        row = session.get(Agent, agent.agent_id)
+    assert latest is not None and latest.status == "fail"
+    assert [(state.check_id, state.status) for state in apart] == [("c.one", "pass")]
+    assert row is not None and row.scan_digest is not None
+    assert _count(server, ResultState) == 4  # the first scan's three, the partial's one

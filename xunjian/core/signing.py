@@ -35,15 +35,25 @@ def _loaded_libcrypto() -> Any | None:
     maps = Path("/proc/self/maps")
     if not maps.exists():
         return None
-    paths = {
-        line.split()[-1]
-        for line in maps.read_text().splitlines()
-        if "/libcrypto" in line and line.split()[-1].startswith("/")
-    }
-    if len(paths) != 1:
-        return None  # none, or two different copies: which one ssl uses is not known
+    paths = sorted(
+        {
+            line.split()[-1]
+            for line in maps.read_text().splitlines()
+            if "/libcrypto" in line and line.split()[-1].startswith("/")
+        }
+    )
+    # Usually one; a process that also loaded a driver with its own copy (libpq's) has two.
+    # Any OpenSSL from 1.1.1 signs Ed25519 the same way, and each is mapped already.
+    for path in paths:
+        library = _typed(path)
+        if library is not None:
+            return library
+    return None
+
+
+def _typed(path: str) -> Any | None:
     try:
-        library = ctypes.CDLL(paths.pop())
+        library = ctypes.CDLL(path)
         library.EVP_PKEY_new_raw_private_key.restype = ctypes.c_void_p
         library.EVP_PKEY_new_raw_private_key.argtypes = [
             ctypes.c_int,
@@ -68,7 +78,7 @@ def _loaded_libcrypto() -> Any | None:
             ctypes.c_size_t,
         ]
     except (OSError, AttributeError):
-        return None
+        return None  # not OpenSSL 1.1.1 or later
     return library
 
 
