@@ -15,6 +15,7 @@ from server.config import load_config
 from server.jobs.runner import JOBS, JobContext, run_once
 from server.store.migrate import alembic_config
 from server.store.models import Agent, LatestResult, Report, ResultState, utcnow
+from server.store.queries import latest_results
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_reports import _json_report, _result, _rows, last_week, send
 from tests.server.test_reports_jobs import backdate_job, oplog_actions
@@ -47,6 +48,9 @@ def test_unchanged_scans_write_no_result_rows(server: Server, agent: SignedAgent
         assert row is not None
         assert row.scan_observed_at == (start + datetime.timedelta(days=4)).replace(tzinfo=None)
         assert all(state.ended_at is None for state in session.scalars(select(ResultState)))
+        # What the console and the API show: observed at the last scan, not the first.
+        shown = {result["observed_at"] for result in latest_results(session, agent.agent_id)}
+    assert shown == {(start + datetime.timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def test_a_change_ends_its_state_and_the_week_counts_every_scan(
