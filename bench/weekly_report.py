@@ -154,7 +154,7 @@ def fill(database_url: str, hosts: int, checks: int, scans: int) -> tuple[str, i
             report_rows.clear()
             if host % 1000 == 998:  # (hosts 49, 99, ... are the silent ones)
                 raw.commit()
-                print(f"  filled {host + 1} hosts, {result_count} results", flush=True)
+                print(f"  filled {host + 1} hosts, {result_count} states", flush=True)
         raw.commit()
     finally:
         raw.close()
@@ -347,7 +347,7 @@ def main() -> None:
             fill_seconds = time.perf_counter() - started
             print(
                 f"{args.db}: {args.hosts} hosts x {args.checks} checks x {args.scans} scans "
-                f"in week {week} (+1 scan the week before): {results} result rows written "
+                f"in week {week} (+1 scan the week before): {results} result states written "
                 f"in {fill_seconds:.0f} s",
                 flush=True,
             )
