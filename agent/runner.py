@@ -553,6 +553,10 @@ class AgentService:
             return
         log.info("running command %s (%s)", command_id, command_type)
         if command_type == COMMAND_EVIDENCE:
+            if any(upload.command_id == command_id for upload in self.spool.uploads()):
+                # Taken before a restart that lost the ack: the queued archive answers it.
+                log.info("command %s: its evidence archive is queued already", command_id)
+                return
             self._run_soon(
                 lambda: self.take_evidence(EVIDENCE_COMMAND_REASON, command_id),
                 f"evidence-{command_id}",

@@ -31,11 +31,15 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
 from server.intake.report import IngestOutcome, Prepared, Writer
 from server.store.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.pool import Pool
 
 MAX_BATCH = 128
 # A writer thread with nothing to do for this long ends; the next report starts another. So a
@@ -80,6 +84,7 @@ class GroupWriter:
 
     def _run(self) -> None:
         connection: Connection | None = None
+        pool: Pool | None = None
         try:
             while True:
                 with self._wake:
@@ -93,7 +98,13 @@ class GroupWriter:
                 if engine is None:
                     _fail(batch, RuntimeError("the database engine is gone"))
                     continue
+                if connection is not None and pool is not engine.pool:
+                    # The engine was disposed (a fork, a test's new connection settings): its
+                    # new connections are the ones to write with.
+                    connection.close()
+                    connection = None
                 if connection is None:
+                    pool = engine.pool
                     connection = engine.connect()
                 connection = self._commit(engine, connection, batch)
         finally:

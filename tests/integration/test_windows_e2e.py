@@ -172,7 +172,7 @@ def test_a_scanned_windows_pc_is_a_windows_host_in_results_alerts_and_the_weekly
     assert entry["results"] == judged + entry["not_applicable"]
 
     # The spreadsheet's Hosts sheet (the CSV holds the summary and the rows only).
-    answer = server.api(token, "GET", f"/api/v1/reports/weekly?week={week}&format=xlsx")
+    answer = server.api(token, "GET", f"/api/v1/reports/weekly?week={week}&format=xlsx&lang=en")
     assert answer.status == 200
     sheet = load_workbook(io.BytesIO(answer.body), read_only=True)["Hosts"]
     header, *lines = [list(line) for line in sheet.iter_rows(values_only=True)]

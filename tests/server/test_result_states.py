@@ -139,7 +139,7 @@ def test_the_migration_folds_old_results_into_states(server: Server, agent: Sign
     for day, status in ((1, "fail"), (2, "fail"), (3, "pass")):
         send(agent, start + datetime.timedelta(days=day), _scan(status))
     engine = server.state.engine
-    command.downgrade(alembic_config(engine), "0017_seen_signatures")
+    command.downgrade(alembic_config(engine), "0022_console")  # before issue 15
     with engine.connect() as connection:
         # One row per result per report, as before issue 15.
         assert connection.execute(text("SELECT COUNT(*) FROM results")).scalar() == 9
@@ -189,3 +189,47 @@ def test_a_partial_report_makes_the_next_full_scan_rewrite_the_latest_results(
     assert [(state.check_id, state.status) for state in apart] == [("c.one", "pass")]
     assert row is not None and row.scan_digest is not None
     assert _count(server, ResultState) == 4  # the first scan's three, the partial's one
+
+
+def _said(message_id: str, **params: str) -> list[dict]:
+    return [
+        _result(
+            "firewall.host_firewall",
+            "fail",
+            "no firewall",
+            {},
+            message_id=message_id,
+            params=params,
+        )
+    ]
+
+
+def test_what_a_result_said_is_part_of_its_value(server: Server, agent: SignedAgent) -> None:
+    """``said`` (the message id and its parameters, issue 13) is kept on the state and the
+    latest row, and a new message id with the same English message is a change."""
+    _week, start = last_week()
+    send(agent, start + datetime.timedelta(days=1), _said("firewall.accepts_inbound"))
+    send(agent, start + datetime.timedelta(days=2), _said("firewall.accepts_inbound"))
+    assert _count(server, ResultState) == 1
+    send(agent, start + datetime.timedelta(days=3), _said("firewall.no_kernel_filter"))
+    send(agent, start + datetime.timedelta(days=4), _said("firewall.no_kernel_filter", n="2"))
+    with server.state.sessions() as session:
+        states = session.scalars(select(ResultState).order_by(ResultState.id)).all()
+        latest = session.get(LatestResult, (agent.agent_id, "firewall.host_firewall", "host"))
+    assert [state.said for state in states] == [
+        {"id": "firewall.accepts_inbound", "params": {}},
+        {"id": "firewall.no_kernel_filter", "params": {}},
+        {"id": "firewall.no_kernel_filter", "params": {"n": "2"}},
+    ]
+    assert latest is not None
+    assert latest.said == {"id": "firewall.no_kernel_filter", "params": {"n": "2"}}
+    # The migration keeps it: back to per-report rows and folded again.
+    engine = server.state.engine
+    command.downgrade(alembic_config(engine), "0022_console")
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT COUNT(*) FROM results WHERE said IS NOT NULL"))
+        assert kept.scalar() == 4
+    command.upgrade(alembic_config(engine), "heads")
+    with server.state.sessions() as session:
+        again = session.scalars(select(ResultState).order_by(ResultState.id)).all()
+    assert [state.said for state in again] == [state.said for state in states]
