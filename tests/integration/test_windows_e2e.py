@@ -171,15 +171,16 @@ def test_a_scanned_windows_pc_is_a_windows_host_in_results_alerts_and_the_weekly
     judged = entry["passed"] + entry["failed"] + entry["errors"] + entry["no_privilege"]
     assert entry["results"] == judged + entry["not_applicable"]
 
-    # The spreadsheet's Hosts sheet (the CSV holds the summary and the rows only).
+    # The spreadsheet's Hosts sheet, in English (the CSV holds the summary and the rows only).
     answer = server.api(token, "GET", f"/api/v1/reports/weekly?week={week}&format=xlsx&lang=en")
     assert answer.status == 200
     sheet = load_workbook(io.BytesIO(answer.body), read_only=True)["Hosts"]
     header, *lines = [list(line) for line in sheet.iter_rows(values_only=True)]
     [line] = [dict(zip(header, values, strict=True)) for values in lines]
-    assert (line["platform"], line["os_build"], line["failed"]) == (
+    # The readable workbook (server/reports/readable.py): columns named in the reader's language.
+    assert (line["Platform"], line["Operating system"], line["Checks failed"]) == (
         "windows",
-        "19045.2130",
-        entry["failed"],
+        "Windows 10 Pro 22H2 19045.2130",
+        entry["checks_failed"],
     )
     assert server.log().count("Traceback") == 0, server.log()[-3000:]
