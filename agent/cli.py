@@ -90,8 +90,6 @@ def _configure_logging(stream: IO[str] | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("XUNJIAN_LOG_LEVEL", "INFO").upper())
-    # APScheduler logs every job run at INFO; that is noise in a service log.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _acquire_single_instance(state: AgentState) -> Any:

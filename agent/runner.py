@@ -1,6 +1,6 @@
 """The service body of ``xunjian agent run``: scheduled scans, heartbeats and spool flushes.
 
-Jobs (APScheduler 3, every one with jitter; the first run of each after a random start delay):
+Jobs (agent/schedule.py, every one with jitter; the first run of each after a random start delay):
 
 * **scan**: fetch the policy (or fall back to the last one saved) -> run the checks with its
   parameters -> spool a report -> flush the spool;
@@ -68,9 +68,8 @@ from xunjian.core.contract import (
 )
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.base import BaseScheduler
-
     from agent.isolation.controller import IsolationController
+    from agent.schedule import Scheduler
     from agent.watch.watcher import FileWatcher
     from checks.runner import CommandRunner
 
@@ -120,7 +119,7 @@ class AgentService:
         self._rng = rng or random.Random()
         self.backoff = Backoff(config.backoff_base_seconds, config.backoff_cap_seconds, self._rng)
         self.policy: Policy | None = self._cached_policy()
-        self._scheduler: BaseScheduler | None = None
+        self._scheduler: Scheduler | None = None
         self._stopping = threading.Event()
         self._scan_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -560,6 +559,10 @@ class AgentService:
             return
         log.info("running command %s (%s)", command_id, command_type)
         if command_type == COMMAND_EVIDENCE:
+            if any(upload.command_id == command_id for upload in self.spool.uploads()):
+                # Taken before a restart that lost the ack: the queued archive answers it.
+                log.info("command %s: its evidence archive is queued already", command_id)
+                return
             self._run_soon(
                 lambda: self.take_evidence(EVIDENCE_COMMAND_REASON, command_id),
                 f"evidence-{command_id}",
@@ -594,13 +597,7 @@ class AgentService:
         if self._scheduler is None:
             job()
             return
-        self._scheduler.add_job(
-            self._guarded(job),
-            id=job_id,
-            name=job_id,
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
+        self._scheduler.add_job(self._guarded(job), id=job_id, name=job_id, replace_existing=True)
 
     def _guarded(self, job: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
@@ -613,9 +610,9 @@ class AgentService:
         run.__name__ = run.__qualname__ = getattr(job, "__name__", "job")
         return run
 
-    def schedule(self, scheduler: BaseScheduler) -> None:
+    def schedule(self, scheduler: Scheduler) -> None:
         """Add the three jobs, each first run after a random delay, then on jittered intervals."""
-        from apscheduler.triggers.interval import IntervalTrigger
+        from agent.schedule import IntervalTrigger
 
         self._scheduler = scheduler
         self._apply_watch()  # from the saved policy, before the first fetch
@@ -675,7 +672,7 @@ class AgentService:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        from apscheduler.triggers.interval import IntervalTrigger
+        from agent.schedule import IntervalTrigger
 
         for job_id, _, interval in self._jobs():
             job = scheduler.get_job(job_id)

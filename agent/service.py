@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 
 from agent.runner import ISOLATION_EVIDENCE_REASON, AgentService
 from agent.scanning import Scanner, in_process_scanner, subprocess_scanner
+from agent.schedule import Scheduler
 from agent.spool import Spool
 from agent.state import AgentState, StateError
 from agent.transport import Identity, InvalidServerUrl, Transport, parse_server_url, pinned_context
@@ -27,16 +27,9 @@ class RunningAgent:
     def run(self, stop: threading.Event) -> None:
         """Schedule the jobs and block until ``stop`` is set; then stop without waiting for a
         running scan (the spool is crash safe, and a report not yet spooled is just redone)."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=3)},
-            # A PC that slept through a run catches up once, not once per missed interval.
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            # A tzinfo object, not a name: a name needs the tz database, absent on Windows.
-            timezone=UTC,
-        )
+        # Three jobs at a time; a PC that slept through a run catches up once, not once per
+        # missed interval (agent/schedule.py).
+        scheduler = Scheduler(max_workers=3)
         self.service.schedule(scheduler)
         scheduler.start()
         config = self.service.config

@@ -25,9 +25,12 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from xunjian.core.signing import Signer, signing_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from xunjian.core.contract import (
     COMMAND_EVIDENCE,
@@ -147,7 +150,7 @@ def _positive_number(name: str, value: Any, minimum: float) -> float:
     return float(value)
 
 
-def _ed25519_from_pkcs8_pem(pem: bytes) -> Ed25519PrivateKey | None:
+def _ed25519_from_pkcs8_pem(pem: bytes) -> Signer | None:
     """The key from an unencrypted Ed25519 PKCS#8 PEM, or None for any other form."""
     lines = pem.strip().splitlines()
     if len(lines) < 3 or lines[0].strip() != _PEM_BEGIN or lines[-1].strip() != _PEM_END:
@@ -158,7 +161,8 @@ def _ed25519_from_pkcs8_pem(pem: bytes) -> Ed25519PrivateKey | None:
         return None
     if len(der) != 48 or not der.startswith(_ED25519_PKCS8_PREFIX):
         return None
-    return Ed25519PrivateKey.from_private_bytes(der[len(_ED25519_PKCS8_PREFIX) :])
+    # On the system's libcrypto where there is one: cryptography's stays out of memory.
+    return signing_key(der[len(_ED25519_PKCS8_PREFIX) :])
 
 
 @dataclass
@@ -391,7 +395,7 @@ class AgentState:
             )
         return AgentConfig.from_dict(read_json_object(self.config_path))
 
-    def load_key(self) -> Ed25519PrivateKey:
+    def load_key(self) -> Signer:
         try:
             pem = read_bounded(self.key_path)
         except FileNotFoundError as exc:
@@ -400,6 +404,7 @@ class AgentState:
         if key is not None:
             return key
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         try:
             key = serialization.load_pem_private_key(pem, password=None)

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from xunjian import __version__
+from xunjian.core.signing import Signer
 from xunjian.core.wire import sign_request
 
 USER_AGENT = f"xunjian-agent/{__version__}"
@@ -171,7 +170,7 @@ class Response:
 @dataclass(frozen=True)
 class Identity:
     agent_id: str
-    key: Ed25519PrivateKey
+    key: Signer  # xunjian/core/signing.py: the system's libcrypto, or cryptography's key
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):

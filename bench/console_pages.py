@@ -38,7 +38,7 @@ from bench.intake import _database_url, _drop_schema, _process_tree_cpu_seconds
 from server.config import load_config
 from server.fleet.jobs import refresh_compliance
 from server.fleet.views import HOSTS_PER_PAGE
-from server.intake.report import LATEST_COLUMNS, RESULT_COLUMNS
+from server.intake.report import LATEST_COLUMNS, STATE_COLUMNS
 from server.oplog.models import OplogEntry, OplogHead
 from server.store.models import Group
 from tests.harness import ServerUnderTest
@@ -216,6 +216,7 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
     report_rows = []
     result_rows: list[Sequence[Any]] = []
     latest: dict[tuple[str, str], tuple[str, int, datetime.datetime]] = {}
+    open_states: dict[tuple[str, str], tuple[Any, ...]] = {}
     report_id = 0
     for agent_id, *_rest in agents:
         states = [rng.choice(STATUSES) for _ in check_ids]
@@ -223,27 +224,44 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
             report_id += 1
             created = now - datetime.timedelta(days=2 * (reports - number))
             report_rows.append(
-                (report_id, agent_id, 1, number + 1, "scan", created, created, 1, len(check_ids))
+                (
+                    report_id,
+                    agent_id,
+                    1,
+                    number + 1,
+                    "scan",
+                    created,
+                    created,
+                    1,
+                    len(check_ids),
+                    True,
+                )
             )
             for position, check_id in enumerate(check_ids):
                 if number and rng.random() < 0.05:
                     states[position] = rng.choice(STATUSES)
                 status = states[position]
-                result_rows.append(
-                    (
-                        report_id,
+                # History is kept as states (server/store/models.py ResultState): a new row
+                # only when the status changed, ending the one before.
+                before = open_states.get((agent_id, check_id))
+                if before is None or before[3] != status:
+                    if before is not None:
+                        result_rows.append((*before[:11], created, False))
+                    open_states[(agent_id, check_id)] = (
                         agent_id,
                         check_id,
-                        status,
                         "host",
+                        status,
                         f"{check_id} {status}",
                         '{"bench": true}',
                         "medium",
                         '["E8"]',
+                        f"{report_id:032x}",
+                        report_id,
                         created,
                     )
-                )
                 latest[(agent_id, check_id)] = (status, report_id, created)
+    result_rows.extend((*state, None, False) for state in open_states.values())
     loader.load(
         "reports",
         (
@@ -256,14 +274,11 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
             "received_at",
             "policy_version",
             "result_count",
+            "in_states",
         ),
         report_rows,
     )
-    loader.load(
-        "results",
-        RESULT_COLUMNS,
-        result_rows,
-    )
+    loader.load("result_states", STATE_COLUMNS, result_rows)
     loader.load(
         "latest_results",
         LATEST_COLUMNS,
@@ -373,7 +388,8 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
         )
     # Statistics for the planners; on PostgreSQL also the visibility map that index-only scans
     # need, as autovacuum would have set it on a fleet that has been running for a while.
-    tables = ("agents", "groups", "inventory", "latest_results", "results", "reports", "alerts")
+    tables = ("agents", "groups", "inventory", "latest_results", "result_states", "reports")
+    tables += ("alerts",)
     tables += ("oplog_entries", "fleet_compliance_daily")
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -580,7 +596,7 @@ def main() -> None:
     print(f"database:   {options.db}", file=out)
     print(
         f"fleet:      {options.hosts} hosts x {options.checks} checks, "
-        f"{facts['latest']} latest results, {facts['results']} history results "
+        f"{facts['latest']} latest results, {facts['results']} history states "
         f"(filled in {fill_seconds:.0f}s)",
         file=out,
     )

@@ -70,7 +70,7 @@ def _results_for(host: int, checks: int, scan: int) -> list[tuple[str, str, str,
 
 
 def fill(database_url: str, hosts: int, checks: int, scans: int) -> tuple[str, int]:
-    """Groups, agents, reports and results for last week; returns (week, result rows)."""
+    """Groups, agents, reports and result states for last week; returns (week, states)."""
     from server.reports.week import last_complete_week
     from server.store.models import Agent, Group, utcnow
 
@@ -121,23 +121,29 @@ def fill(database_url: str, hosts: int, checks: int, scans: int) -> tuple[str, i
             for scan, moment in enumerate(moments):
                 report_id += 1
                 report_rows.append(
-                    (report_id, agent_id, 1, report_id, "scan", moment, moment, 1, checks)
+                    (report_id, agent_id, 1, report_id, "scan", moment, moment, 1, checks, True)
                 )
+                # Every scan here changes every result (the worst case for the report): each
+                # is a state from this scan to the next (server/store/models.py ResultState).
+                ended = moments[scan + 1] if scan + 1 < len(moments) else None
                 for check_id, status, resource_name, message, evidence in _results_for(
                     host, checks, scan
                 ):
                     batch.append(
                         (
-                            report_id,
                             agent_id,
                             check_id,
-                            status,
                             resource_name,
+                            status,
                             message,
                             evidence,
                             "medium",
                             '["E8"]',
+                            f"{report_id:032x}",
+                            report_id,
                             moment,
+                            ended,
+                            False,
                         )
                     )
             result_count += len(batch)
@@ -148,7 +154,7 @@ def fill(database_url: str, hosts: int, checks: int, scans: int) -> tuple[str, i
             report_rows.clear()
             if host % 1000 == 998:  # (hosts 49, 99, ... are the silent ones)
                 raw.commit()
-                print(f"  filled {host + 1} hosts, {result_count} results", flush=True)
+                print(f"  filled {host + 1} hosts, {result_count} states", flush=True)
         raw.commit()
     finally:
         raw.close()
@@ -156,32 +162,44 @@ def fill(database_url: str, hosts: int, checks: int, scans: int) -> tuple[str, i
     return str(week), result_count
 
 
+STATE_COLUMNS = (
+    "agent_id, check_id, resource, status, message, evidence, severity, rules, digest, "
+    "report_id, observed_at, ended_at, apart"
+)
+
+
 def _insert_sqlite(cursor: object, reports: list, results: list) -> None:
     cursor.executemany(  # type: ignore[attr-defined]
         "INSERT INTO reports (id, agent_id, epoch, seq, kind, created_at, received_at, "
-        "policy_version, result_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "policy_version, result_count, in_states) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (*row[:5], row[5].strftime(SQLITE_TIME), row[6].strftime(SQLITE_TIME), *row[7:])
             for row in reports
         ],
     )
     cursor.executemany(  # type: ignore[attr-defined]
-        "INSERT INTO results (report_id, agent_id, check_id, status, resource, message, "
-        "evidence, severity, rules, observed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*row[:9], row[9].strftime(SQLITE_TIME)) for row in results],
+        f"INSERT INTO result_states ({STATE_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+        [
+            (
+                *row[:10],
+                row[10].strftime(SQLITE_TIME),
+                None if row[11] is None else row[11].strftime(SQLITE_TIME),
+                row[12],
+            )
+            for row in results
+        ],
     )
 
 
 def _copy_pg(cursor: object, reports: list, results: list) -> None:
     with cursor.copy(  # type: ignore[attr-defined]
         "COPY reports (id, agent_id, epoch, seq, kind, created_at, received_at, policy_version, "
-        "result_count) FROM STDIN"
+        "result_count, in_states) FROM STDIN"
     ) as copy:
         for row in reports:
             copy.write_row(row)
     with cursor.copy(  # type: ignore[attr-defined]
-        "COPY results (report_id, agent_id, check_id, status, resource, message, evidence, "
-        "severity, rules, observed_at) FROM STDIN"
+        f"COPY result_states ({STATE_COLUMNS}) FROM STDIN"
     ) as copy:
         for row in results:
             copy.write_row(row)
@@ -329,7 +347,7 @@ def main() -> None:
             fill_seconds = time.perf_counter() - started
             print(
                 f"{args.db}: {args.hosts} hosts x {args.checks} checks x {args.scans} scans "
-                f"in week {week} (+1 scan the week before): {results} result rows written "
+                f"in week {week} (+1 scan the week before): {results} result states written "
                 f"in {fill_seconds:.0f} s",
                 flush=True,
             )

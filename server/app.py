@@ -78,6 +78,16 @@ def create_app(
     for install in _features():
         install(app)
     app.register_blueprint(api_v1)
+    # Reports that pass every check are stored without Flask's request machinery; the rest
+    # reach the view (server/agent_api.py ReportFastPath).
+    headers = [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    secure = [("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY), *headers]
+    app.wsgi_app = agent_api.ReportFastPath(app, app.wsgi_app, headers, secure)  # type: ignore[method-assign]
     return app
 
 

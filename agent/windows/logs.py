@@ -44,6 +44,4 @@ def configure(
         old.close()
     root.handlers[:] = handlers
     root.setLevel(os.environ.get("XUNJIAN_LOG_LEVEL", "INFO").upper())
-    # APScheduler logs every job run at INFO; that is noise in a service log.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return handlers

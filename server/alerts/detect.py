@@ -79,10 +79,17 @@ def detect(
     full_scan: bool,
     observed: Any,
     received: Any,
+    newest_scan: Any = None,
+    unchanged: bool = False,
 ) -> None:
     """Open and resolve the report's alerts. Must run before the report's latest results are
     written: it compares against the previous ones. ``observed`` and ``received`` are in the
-    driver's form (text on SQLite, datetime on PostgreSQL), as the rows come back."""
+    driver's form (text on SQLite, datetime on PostgreSQL), as the rows come back.
+
+    ``newest_scan``: the host's newest full scan's time (``agents.scan_observed_at``), since a
+    latest row keeps the time of the scan that last wrote it, and an unchanged scan writes
+    none. ``unchanged``: a full scan whose results equal the host's latest ones; nothing can
+    open or resolve but the agent's silence and a gap, so the previous statuses are not read."""
     opening: list[tuple[Any, ...]] = []
     resolving: list[tuple[Any, ...]] = []
     if any(gap.reason == GAP_SPOOL_FULL for gap in report.gaps):
@@ -90,7 +97,9 @@ def detect(
         opening.append(
             ("spool_overflow", "low", agent_id, "", "", _gap_message(report), key, received)
         )
-    if report.results or full_scan:
+    if unchanged:
+        resolving.append((received, open_key("agent_silent", agent_id)))
+    elif report.results or full_scan:
         cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
         previous: dict[tuple[str, str], str] = {}
         newest = None
@@ -101,6 +110,8 @@ def detect(
             previous[(check_id, resource)] = status
             if newest is None or seen > newest:
                 newest = seen
+        if newest_scan is not None and (newest is None or newest_scan > newest):
+            newest = newest_scan
         if newest is None or observed >= newest:
             _compare(agent_id, report, full_scan, previous, received, opening, resolving)
     if resolving:

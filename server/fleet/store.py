@@ -44,7 +44,7 @@ from server.devices.models import DEVICE_PLATFORM, Device
 from server.fleet.models import ComplianceDaily
 from server.oplog.models import OplogEntry
 from server.store.agents import hosts_per_group
-from server.store.models import Agent, Group, Inventory, LatestResult, Result, utcnow
+from server.store.models import Agent, Group, Inventory, LatestResult, ResultState, utcnow
 from server.store.queries import iso
 from xunjian.core.contract import STATUSES
 
@@ -774,23 +774,32 @@ def history(
     resource (or that is the first one in the window). Returns (changes, more pages)."""
     since = (now or utcnow()) - datetime.timedelta(days=HISTORY_DAYS)
     previous = (
-        func.lag(Result.status)
+        func.lag(ResultState.status)
         .over(
-            partition_by=(Result.check_id, Result.resource),
-            order_by=(Result.observed_at, Result.id),
+            partition_by=(ResultState.check_id, ResultState.resource),
+            order_by=(ResultState.observed_at, ResultState.id),
         )
         .label("previous")
     )
     ordered = (
         select(
-            Result.observed_at,
-            Result.check_id,
-            Result.resource,
-            Result.status,
-            Result.message,
+            ResultState.observed_at,
+            ResultState.check_id,
+            ResultState.resource,
+            ResultState.status,
+            ResultState.message,
             previous,
         )
-        .where(Result.agent_id == agent_id, Result.observed_at >= since)
+        .where(
+            ResultState.agent_id == agent_id,
+            # A state is a run of reports: one that began before the window and lasted into
+            # it is part of the window's history.
+            or_(
+                ResultState.observed_at >= since,
+                ResultState.ended_at.is_(None),
+                ResultState.ended_at > since,
+            ),
+        )
         .subquery()
     )
     rows = session.execute(

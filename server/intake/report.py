@@ -1,35 +1,34 @@
-"""Report intake: one transaction per report, set-based writes only (docs/architecture.md).
+"""Report intake: a report's rows are built before any lock, then written with set-based
+statements only (docs/architecture.md, "Report intake").
 
 It receives the report as the agent API decoded it (``xunjian.core.bodies.Report``: checked,
 times zoned, evidence and inventory already encoded once while their size was checked) and
 writes it with the alerts it opens or resolves (server/alerts/detect.py) and its file events
 (server/files/ingest.py): intake sits above the store, which calls no feature.
 
-The cost per report is fixed and small whatever its size: one INSERT of the report (its id
-comes back with RETURNING), one read of the agent's previous statuses for alert detection
-(server/alerts/detect.py; writes only when an alert opens or resolves), one write of its
-results, one upsert of the latest results, one upsert of the inventory, one UPDATE of the
-agent, and one more when the report names the host's platform (``Report.platform``: the
-scanned host's system, which the console, alerts and weekly report show). No per-result
-query. The agent API runs them on the connection that authenticated the request, in one transaction.
+What is stored is change, not repetition (issue 15). A full scan whose results equal the
+host's latest (same digest, server/store/states.py) and is not older than them costs the
+report's row and one UPDATE of the agent's row (its scan time); the agent's silence alert is
+resolved by its key and the inventory kept as before. A full scan that differs reads the
+host's open result states, ends the ones it changed or left out and opens new ones, and
+writes the latest results that changed (all of them when a report of another kind moved them
+since the host's last full scan). A report that is not an in-order full scan keeps its results as
+rows apart (server/store/models.py ``ResultState``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import weakref
+import datetime
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
 
 from server.alerts.detect import detect as detect_alerts
 from server.files.ingest import store_file_events
-from server.intake.agents import placeholder, time_param
+from server.intake.agents import SQLITE_DATETIME, placeholder
 from server.store.models import (
     DEVICE_PLATFORM,
     Agent,
@@ -37,9 +36,10 @@ from server.store.models import (
     Inventory,
     LatestResult,
     Report,
-    Result,
+    ResultState,
     utcnow,
 )
+from server.store.states import scan_digest, value_digest
 from xunjian.core.contract import FULL_SCAN_KINDS, bodies, utc_naive
 
 _encode = msgspec.json.Encoder().encode
@@ -55,30 +55,191 @@ class IngestOutcome:
 # Core tables, not ORM entities: intake is hot, and the ORM's bulk path costs more than the
 # database does here.
 REPORTS = Report.__table__
-RESULTS = Result.__table__
+STATES = ResultState.__table__
 LATEST = LatestResult.__table__
 INVENTORY = Inventory.__table__
 GAPS = Gap.__table__
 AGENTS = Agent.__table__
 
+# A result as intake keeps it: check_id, resource, status, message, evidence (JSON text),
+# severity, rules (JSON text), said (JSON text {"id", "params"} when the agent sent a message
+# id, else None), value digest.
+Value = tuple[str, str, str, str, str, str, str, str | None, str]
 
-# The two statements that carry every result are written out by hand and sent straight to the
-# driver: SQLAlchemy's per-parameter processing cost more than the database's work for them.
-# SQLite runs them as executemany (a prepared loop in C); PostgreSQL as one statement over
-# unnested arrays (see _PG_RESULTS_SQL), because psycopg's executemany is a Python loop.
-RESULT_COLUMNS = (
-    "report_id",
+
+@dataclass(frozen=True)
+class Prepared:
+    """A report made ready to write: every row's values and digests, computed by the request's
+    own thread before it waits for the writer (server/intake/writer.py), so the database's
+    lock is held only for the statements."""
+
+    agent_id: str
+    report: bodies.Report
+    observed: datetime.datetime  # the report's created_at, naive UTC
+    full_scan: bool
+    values: list[Value]  # one per (check_id, resource): the last one in the report counts
+    # Earlier results for a (check_id, resource) the report names again: the weekly report
+    # counts each as seen, so they are kept apart (rare: one scan reporting a thing twice).
+    repeats: list[Value]
+    digest: str | None  # the full scan's digest (server/store/states.py); None otherwise
+
+
+def prepare(agent_id: str, report: bodies.Report) -> Prepared:
+    values: dict[tuple[str, str], Value] = {}
+    repeats: list[Value] = []
+    for result in report.results:
+        # Encoded once while decoding (bodies.Result checks its size), used for every table:
+        # encoding it again here cost about 1 µs a result (bench/schema_cost.py's report).
+        evidence = result.evidence_json
+        rules = _encode(result.rules).decode()
+        status, message, severity = result.status, result.message, result.severity
+        said = (
+            None
+            if result.message_id is None
+            else _encode({"id": result.message_id, "params": result.params}).decode()
+        )
+        key = (result.check_id, result.resource)
+        if key in values:
+            repeats.append(values.pop(key))
+        values[key] = (
+            result.check_id,
+            result.resource,
+            status,
+            message,
+            evidence,
+            severity,
+            rules,
+            said,
+            value_digest(status, severity, message, rules, evidence, said),
+        )
+    full_scan = report.kind in FULL_SCAN_KINDS
+    rows = list(values.values())
+    return Prepared(
+        agent_id=agent_id,
+        report=report,
+        observed=utc_naive(report.created_at),
+        full_scan=full_scan,
+        values=rows,
+        repeats=repeats,
+        digest=scan_digest((v[0], v[1], v[8]) for v in rows) if full_scan else None,
+    )
+
+
+@cache
+def _report_sql(mark: str) -> str:
+    columns = (
+        "agent_id",
+        "epoch",
+        "seq",
+        "kind",
+        "created_at",
+        "received_at",
+        "policy_version",
+        "result_count",
+        "in_states",
+    )
+    # A retry of a stored report inserts nothing and returns no row: no exception, so one
+    # duplicate never spoils the other reports committed in the same transaction.
+    return (
+        f"INSERT INTO {REPORTS.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))}) "
+        "ON CONFLICT (agent_id, epoch, seq) DO NOTHING RETURNING id"
+    )
+
+
+@cache
+def _unchanged_sql(mark: str) -> str:
+    # The whole cost of a full scan that changed nothing: the agent's row takes its time.
+    return (
+        f"UPDATE {AGENTS.name} SET last_seen = {mark}, scan_observed_at = {mark} "
+        f"WHERE id = {mark} AND scan_digest = {mark} AND scan_observed_at <= {mark}"
+    )
+
+
+# PostgreSQL: the report's row and the unchanged test in one statement. The UPDATE runs only
+# when the INSERT stored a row (a retry touches nothing here); (id, 1) for an unchanged scan,
+# (id, 0) for one that changed, (NULL, 0) for a retry.
+_PG_REPORT_UNCHANGED_SQL = (
+    "WITH stored AS ("
+    + _report_sql("%s")
+    + f"), same AS (UPDATE {AGENTS.name} SET last_seen = %s, scan_observed_at = %s "
+    "WHERE id = %s AND scan_digest = %s AND scan_observed_at <= %s "
+    "AND EXISTS (SELECT 1 FROM stored) RETURNING 1) "
+    "SELECT (SELECT id FROM stored), (SELECT COUNT(*) FROM same)"
+)
+
+
+@cache
+def _scan_state_sql(mark: str) -> str:
+    return f"SELECT scan_observed_at, scan_digest FROM {AGENTS.name} WHERE id = {mark}"
+
+
+@cache
+def _scanned_sql(mark: str) -> str:
+    return (
+        f"UPDATE {AGENTS.name} SET last_seen = {mark}, scan_digest = {mark}, "
+        f"scan_observed_at = {mark} WHERE id = {mark}"
+    )
+
+
+@cache
+def _touch_sql(mark: str, forget_scan: bool = False) -> str:
+    # A partial report that moved latest results makes the next full scan compare in full.
+    forget = ", scan_digest = NULL" if forget_scan else ""
+    return f"UPDATE {AGENTS.name} SET last_seen = {mark}{forget} WHERE id = {mark}"
+
+
+@cache
+def _open_states_sql(mark: str) -> str:
+    return (
+        f"SELECT id, check_id, resource, digest FROM {STATES.name} "
+        f"WHERE agent_id = {mark} AND ended_at IS NULL"
+    )
+
+
+@cache
+def _end_states_sql(mark: str) -> str:
+    return f"UPDATE {STATES.name} SET ended_at = {mark} WHERE id = {mark}"
+
+
+STATE_COLUMNS = (
     "agent_id",
     "check_id",
-    "status",
     "resource",
+    "status",
     "message",
     "evidence",
     "severity",
     "rules",
     "said",
+    "digest",
+    "report_id",
     "observed_at",
+    "ended_at",
+    "apart",
 )
+
+
+@cache
+def _states_sql(mark: str) -> str:
+    return (
+        f"INSERT INTO {STATES.name} ({', '.join(STATE_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(STATE_COLUMNS))})"
+    )
+
+
+# On PostgreSQL a report's rows go in as one statement per table, the columns passed as arrays
+# and unnested server side: psycopg's executemany sends (and Python-processes) every row as a
+# statement of its own. The columns that are the same for every row are passed once. The
+# arrays go in binary (%b): psycopg's text form escapes each element with a Python regex.
+_PG_STATES_SQL = (
+    f"INSERT INTO {STATES.name} ({', '.join(STATE_COLUMNS)}) "
+    "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, w::jsonb, d, %s::bigint, "
+    "%s::timestamp, %s::timestamp, %s::boolean "
+    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w, d)"
+)
+
 LATEST_COLUMNS = (
     "agent_id",
     "check_id",
@@ -94,95 +255,38 @@ LATEST_COLUMNS = (
     "received_at",
 )
 LATEST_KEY = ("agent_id", "check_id", "resource")
-
-
-@cache
-def _results_sql(mark: str) -> str:
-    return (
-        f"INSERT INTO {RESULTS.name} ({', '.join(RESULT_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(RESULT_COLUMNS))})"
-    )
+_LATEST_UPDATE = ", ".join(
+    f"{name} = excluded.{name}" for name in LATEST_COLUMNS if name not in LATEST_KEY
+)
 
 
 @cache
 def _latest_sql(mark: str) -> str:
-    changing = [name for name in LATEST_COLUMNS if name not in LATEST_KEY]
     return (
         f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
         f"VALUES ({', '.join([mark] * len(LATEST_COLUMNS))}) "
-        f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in changing)
+        f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET {_LATEST_UPDATE}"
         # A report that waited in a spool must not overwrite a newer one that overtook it.
-        + f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
+        f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
     )
 
 
-def _history_and_latest(
-    agent_id: str, report: bodies.Report, report_id: int, observed: Any, received: Any
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    history: list[tuple[Any, ...]] = []
-    # One latest row per (check_id, resource): the last result in a report is the one that
-    # counts, and PostgreSQL would refuse to touch one row twice in a statement anyway.
-    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for result in report.results:
-        # Encoded once while decoding (bodies.Result checks its size), used for both tables:
-        # encoding it again here cost about 1 µs a result (bench/schema_cost.py's report).
-        evidence = result.evidence_json
-        rules = _encode(result.rules).decode()
-        check_id, status, resource = result.check_id, result.status, result.resource
-        message, severity = result.message, result.severity
-        said = (
-            None
-            if result.message_id is None
-            else _encode({"id": result.message_id, "params": result.params}).decode()
-        )
-        history.append(
-            (
-                report_id,
-                agent_id,
-                check_id,
-                status,
-                resource,
-                message,
-                evidence,
-                severity,
-                rules,
-                said,
-                observed,
-            )
-        )
-        latest[(check_id, resource)] = (
-            agent_id,
-            check_id,
-            resource,
-            status,
-            message,
-            evidence,
-            severity,
-            rules,
-            said,
-            report_id,
-            observed,
-            received,
-        )
-    return history, list(latest.values())
+_PG_LATEST_SQL = (
+    f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
+    "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, w::jsonb, %s::bigint, "
+    "%s::timestamp, %s::timestamp "
+    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+    "%b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w) "
+    f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET {_LATEST_UPDATE}"
+    f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
+)
 
 
 @cache
-def _report_sql(mark: str) -> str:
-    columns = (
-        "agent_id",
-        "epoch",
-        "seq",
-        "kind",
-        "created_at",
-        "received_at",
-        "policy_version",
-        "result_count",
-    )
+def _forget_latest_sql(mark: str) -> str:
     return (
-        f"INSERT INTO {REPORTS.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))}) RETURNING id"
+        f"DELETE FROM {LATEST.name} WHERE agent_id = {mark} AND check_id = {mark} "
+        f"AND resource = {mark}"
     )
 
 
@@ -205,11 +309,6 @@ def _inventory_sql(mark: str) -> str:
 
 
 @cache
-def _touch_sql(mark: str) -> str:
-    return f"UPDATE {AGENTS.name} SET last_seen = {mark} WHERE id = {mark}"
-
-
-@cache
 def _platform_sql(mark: str) -> str:
     # A device's row keeps ``device`` (server/devices): its reports describe what was checked
     # over SSH, not what the row is. A report that waited in a spool while a newer one landed
@@ -223,80 +322,198 @@ def _platform_sql(mark: str) -> str:
     )
 
 
-# On PostgreSQL each report's rows go in as one statement per table, the columns passed as
-# arrays and unnested server side: psycopg's executemany sends (and Python-processes) every row
-# as a statement of its own, which profiled at about two thirds of a report's CPU time. The
-# columns that are the same for every row of a report are passed once. The arrays go in binary
-# (%b): psycopg's text form escapes each element with a Python regex, which cost more than
-# everything else in the request.
-_PG_RESULTS_SQL = (
-    f"INSERT INTO {RESULTS.name} ({', '.join(RESULT_COLUMNS)}) "
-    "SELECT %s::bigint, %s::text, c, s, r, m, e::jsonb, v, u::jsonb, w::jsonb, %s::timestamp "
-    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::text[]) AS t(c, s, r, m, e, v, u, w)"
-)
-_PG_LATEST_SQL = (
-    f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
-    "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, w::jsonb, %s::bigint, "
-    "%s::timestamp, %s::timestamp "
-    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w) "
-    f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in LATEST_COLUMNS if name not in LATEST_KEY)
-    + f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
-)
+@cache
+def _gap_sql(mark: str) -> str:
+    columns = ("agent_id", "report_id", "epoch", "from_seq", "to_seq", "reason", "received_at")
+    return (
+        f"INSERT INTO {GAPS.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
 
 
-def _write_results_postgresql(
-    cursor: Any, history: list[tuple[Any, ...]], latest: list[tuple[Any, ...]]
-) -> None:
-    report_id, agent_id, observed = history[0][0], history[0][1], history[0][10]
-    # history rows: report_id, agent_id, check_id, status, resource, message, evidence,
-    # severity, rules, said, observed_at
-    columns = list(zip(*(row[2:10] for row in history), strict=True))
-    cursor.execute(_PG_RESULTS_SQL, (report_id, agent_id, observed, *map(list, columns)))
-    # latest rows: agent_id, check_id, resource, status, message, evidence, severity, rules,
-    # said, report_id, observed_at, received_at
-    received = latest[0][11]
-    columns = list(zip(*(row[1:9] for row in latest), strict=True))
-    cursor.execute(_PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns)))
+class Writer:
+    """The statements of one database, on a driver cursor inside the caller's transaction:
+    per statement, SQLAlchemy's execution machinery cost more than the database's work
+    (measured with py-spy). ``time`` turns a naive UTC time into the driver's form."""
 
+    def __init__(self, connection: Connection) -> None:
+        self.mark = placeholder(connection)
+        self.postgresql = self.mark == "%s"
+        self.sqlite = connection.dialect.name == "sqlite"
 
-def _write(connection: Connection, agent_id: str, report: bodies.Report, now: Any) -> int:
-    """The report's statements, written by hand and run on the driver's own cursor inside the
-    caller's transaction: per statement, SQLAlchemy's execution machinery cost more than the
-    database's work (measured with py-spy). Gaps are rare and go through SQLAlchemy."""
-    mark = placeholder(connection)
-    observed = time_param(connection, utc_naive(report.created_at))
-    received = time_param(connection, now)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(
-            _report_sql(mark),
-            (
-                agent_id,
-                report.epoch,
-                report.seq,
-                report.kind,
-                observed,
-                received,
-                report.policy_version,
-                len(report.results),
-            ),
+    def time(self, moment: datetime.datetime) -> Any:
+        return moment.strftime(SQLITE_DATETIME) if self.sqlite else moment
+
+    def write(self, cursor: Any, prepared: Prepared, now: datetime.datetime) -> int | None:
+        """Write one report; its id, or None when it was stored already (a retry)."""
+        mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
+        observed, received = self.time(prepared.observed), self.time(now)
+        full_scan = prepared.full_scan
+        columns = (
+            agent_id,
+            report.epoch,
+            report.seq,
+            report.kind,
+            observed,
+            received,
+            report.policy_version,
+            len(report.results),
+            full_scan,
         )
-        report_id = int(cursor.fetchone()[0])
-        full_scan = report.kind in FULL_SCAN_KINDS
-        # Before the latest results change: detection compares against the previous ones.
-        detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received)
-        if report.results:
-            history, latest = _history_and_latest(agent_id, report, report_id, observed, received)
-            if mark == "%s":
-                _write_results_postgresql(cursor, history, latest)
+        unchanged = False
+        if self.postgresql and full_scan and not prepared.repeats:
+            # One round trip for what most reports are: stored, and unchanged or not.
+            same = (received, observed, agent_id, prepared.digest, observed)
+            cursor.execute(_PG_REPORT_UNCHANGED_SQL, (*columns, *same))
+            row = cursor.fetchone()
+            if row is not None and row[0] is not None:
+                unchanged = bool(row[1])
+                row = (row[0],)
             else:
-                cursor.executemany(_results_sql(mark), history)
-                cursor.executemany(_latest_sql(mark), latest)
-        if full_scan:
-            cursor.execute(_retire_sql(mark), (agent_id, observed))
+                row = None
+        else:
+            cursor.execute(_report_sql(mark), columns)
+            row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_touch_sql(mark), (received, agent_id))
+            return None
+        report_id = int(row[0])
+        if prepared.repeats:  # before the states, so the last value has the highest id
+            self._states(cursor, agent_id, prepared.repeats, report_id, observed, True)
+        if full_scan and not self.postgresql:
+            cursor.execute(
+                _unchanged_sql(mark), (received, observed, agent_id, prepared.digest, observed)
+            )
+            unchanged = cursor.rowcount == 1
+        if unchanged:
+            detect_alerts(cursor, mark, agent_id, report, True, observed, received, None, True)
+        else:
+            cursor.execute(_scan_state_sql(mark), (agent_id,))
+            found = cursor.fetchone()
+            newest = None if found is None else found[0]
+            consistent = found is not None and found[1] is not None
+            in_order = full_scan and (newest is None or observed >= newest)
+            # Before the latest results change: detection compares against the previous ones.
+            detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received, newest)
+            if in_order:
+                changed, gone = self._advance(cursor, prepared, report_id, observed)
+                if consistent:
+                    # The latest rows equal the open states (the host's last write of them was
+                    # a full scan): only what changed is written, and only what went deleted.
+                    self._latest(cursor, prepared, report_id, observed, received, changed)
+                    if gone:
+                        cursor.executemany(
+                            _forget_latest_sql(mark), [(agent_id, *key) for key in gone]
+                        )
+                else:
+                    self._latest(cursor, prepared, report_id, observed, received)
+                    cursor.execute(_retire_sql(mark), (agent_id, observed))
+                cursor.execute(_scanned_sql(mark), (received, prepared.digest, observed, agent_id))
+            else:
+                late = newest is not None and observed < newest
+                if full_scan:
+                    cursor.execute(
+                        f"UPDATE {REPORTS.name} SET in_states = {mark} WHERE id = {mark}",
+                        (False, report_id),
+                    )
+                if prepared.values:
+                    self._states(cursor, agent_id, prepared.values, report_id, observed, True)
+                moved = bool(prepared.values) and not late
+                if moved:
+                    self._latest(cursor, prepared, report_id, observed, received)
+                cursor.execute(_touch_sql(mark, moved), (received, agent_id))
+        self._extras(cursor, prepared, report_id, observed, received, now)
+        return report_id
+
+    def _advance(
+        self, cursor: Any, prepared: Prepared, report_id: int, observed: Any
+    ) -> tuple[list[Value], list[tuple[str, str]]]:
+        """End the host's open states this scan changed or left out; open the new values.
+        Returns the values opened and the (check_id, resource) of the states left out."""
+        mark, agent_id = self.mark, prepared.agent_id
+        cursor.execute(_open_states_sql(mark), (agent_id,))
+        current = {(value[0], value[1]): value[8] for value in prepared.values}
+        opened: dict[tuple[str, str], str] = {}
+        ending: list[tuple[Any, int]] = []
+        ended_keys: list[tuple[str, str]] = []
+        for state_id, check_id, resource, digest in cursor.fetchall():
+            key = (check_id, resource)
+            if current.get(key) == digest and key not in opened:
+                opened[key] = digest
+            else:
+                ending.append((observed, state_id))
+                ended_keys.append(key)
+        if ending:
+            cursor.executemany(_end_states_sql(mark), ending)
+        changed = [value for value in prepared.values if (value[0], value[1]) not in opened]
+        if changed:
+            self._states(cursor, agent_id, changed, report_id, observed, False)
+        gone = [key for key in ended_keys if key not in current]
+        return changed, gone
+
+    def _states(
+        self,
+        cursor: Any,
+        agent_id: str,
+        values: list[Value],
+        report_id: int,
+        observed: Any,
+        apart: bool,
+    ) -> None:
+        ended = observed if apart else None
+        if self.postgresql:
+            columns = list(zip(*values, strict=True))
+            cursor.execute(
+                _PG_STATES_SQL,
+                (agent_id, report_id, observed, ended, apart, *map(list, columns)),
+            )
+            return
+        cursor.executemany(
+            _states_sql(self.mark),
+            [
+                (agent_id, c, r, s, m, e, v, u, w, d, report_id, observed, ended, apart)
+                for c, r, s, m, e, v, u, w, d in values
+            ],
+        )
+
+    def _latest(
+        self,
+        cursor: Any,
+        prepared: Prepared,
+        report_id: int,
+        observed: Any,
+        received: Any,
+        values: list[Value] | None = None,
+    ) -> None:
+        """Upsert the latest results: ``values`` (by default all the report's)."""
+        chosen = prepared.values if values is None else values
+        if not chosen:
+            return
+        agent_id = prepared.agent_id
+        if self.postgresql:
+            columns = list(zip(*(value[:8] for value in chosen), strict=True))
+            cursor.execute(
+                _PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns))
+            )
+            return
+        cursor.executemany(
+            _latest_sql(self.mark),
+            [
+                (agent_id, c, r, s, m, e, v, u, w, report_id, observed, received)
+                for c, r, s, m, e, v, u, w, _d in chosen
+            ],
+        )
+
+    def _extras(
+        self,
+        cursor: Any,
+        prepared: Prepared,
+        report_id: int,
+        observed: Any,
+        received: Any,
+        now: datetime.datetime,
+    ) -> None:
+        mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
         inventory = report.inventory_json  # encoded once while decoding, like the evidence
         if inventory is not None:
             cursor.execute(
@@ -304,15 +521,8 @@ def _write(connection: Connection, agent_id: str, report: bodies.Report, now: An
             )
         if report.file_events:
             store_file_events(
-                cursor,
-                mark,
-                agent_id,
-                report_id,
-                report.file_events,
-                received,
-                lambda moment: time_param(connection, moment),
+                cursor, mark, agent_id, report_id, report.file_events, received, self.time
             )
-        cursor.execute(_touch_sql(mark), (received, agent_id))
         if report.platform is not None:
             described = report.platform
             cursor.execute(
@@ -327,88 +537,57 @@ def _write(connection: Connection, agent_id: str, report: bodies.Report, now: An
                     observed,
                 ),
             )
-    finally:
-        cursor.close()
-    if report.gaps:
-        connection.execute(
-            GAPS.insert(),
-            [
-                {
-                    "from_seq": gap.from_seq,
-                    "to_seq": gap.to_seq,
-                    "reason": gap.reason,
-                    "agent_id": agent_id,
-                    "report_id": report_id,
-                    "epoch": report.epoch,
-                    "received_at": now,
-                }
-                for gap in report.gaps
-            ],
-        )
-    return report_id
-
-
-def _is_integrity_error(connection: Connection, error: Exception) -> bool:
-    return isinstance(error, (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError))
-
-
-# SQLite has one writer at a time, and a writer that finds the lock taken polls it with growing
-# sleeps (busy_timeout): with a dozen threads per process that cost CPU and seconds of p99.
-# Threads of one process therefore take turns here, waking as soon as the turn is theirs; only
-# the other processes still meet SQLite's own lock. No thread holds a database lock while it
-# waits here (the authentication read has finished), so this cannot deadlock.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_GUARD = threading.Lock()
-
-
-def _write_turn(connection: Connection) -> contextlib.AbstractContextManager[Any]:
-    if connection.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _SQLITE_WRITERS_GUARD:
-        return _SQLITE_WRITERS.setdefault(connection.engine, threading.Lock())
+        if report.gaps:
+            cursor.executemany(
+                _gap_sql(mark),
+                [
+                    (
+                        agent_id,
+                        report_id,
+                        report.epoch,
+                        gap.from_seq,
+                        gap.to_seq,
+                        gap.reason,
+                        received,
+                    )
+                    for gap in report.gaps
+                ],
+            )
 
 
 def ingest_report(bind: Engine | Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
     """Store a validated report once. A retry of a stored report changes nothing.
 
-    ``bind`` is an engine (a connection of its own) or the request's connection, which may
-    already be in a transaction (the agent's authentication read): the report commits with it.
+    With an engine, the report is prepared here and committed by the engine's group writer
+    (server/intake/writer.py) with the others that wait at the same moment; the call returns
+    once that commit is done. With a connection (which may be in a transaction already), it is
+    written and committed on it alone.
     """
+    prepared = prepare(agent_id, report)
     if isinstance(bind, Engine):
-        with bind.connect() as connection:
-            return ingest_report(connection, agent_id, report)
-    with _write_turn(bind):
-        return _ingest_on(bind, agent_id, report)
+        # Imported here: the writer module builds on this one's Writer and Prepared.
+        from server.intake.writer import group_writer
+
+        return group_writer(bind).submit(prepared)
+    return _ingest_on(bind, prepared)
 
 
-def _ingest_on(connection: Connection, agent_id: str, report: bodies.Report) -> IngestOutcome:
+def _ingest_on(connection: Connection, prepared: Prepared) -> IngestOutcome:
     if not connection.in_transaction():
         connection.begin()
-    now = utcnow()
+    writer = Writer(connection)
+    cursor = connection.connection.cursor()
     try:
-        report_id = _write(connection, agent_id, report, now)
+        report_id = writer.write(cursor, prepared, utcnow())
         connection.commit()
-    except Exception as error:
+    except Exception:
         connection.rollback()
-        # Most likely the unique (agent_id, epoch, seq): another attempt of this report won,
-        # perhaps in another process at the same moment. Anything else is a real error.
-        if not _is_integrity_error(connection, error):
-            raise
-        if not _report_exists_on(connection, agent_id, report.epoch, report.seq):
-            raise
-        connection.execute(update(Agent).where(Agent.id == agent_id).values(last_seen=now))
-        connection.commit()
+        raise
+    finally:
+        cursor.close()
+    if report_id is None:
         return IngestOutcome(stored=False, duplicate=True)
     return IngestOutcome(stored=True, duplicate=False, report_id=report_id)
-
-
-def _report_exists_on(connection: Connection, agent_id: str, epoch: int, seq: int) -> bool:
-    found = connection.execute(
-        select(Report.id).where(
-            Report.agent_id == agent_id, Report.epoch == epoch, Report.seq == seq
-        )
-    ).first()
-    return found is not None
 
 
 def report_exists(engine: Engine, agent_id: str, epoch: int, seq: int) -> bool:

@@ -19,6 +19,10 @@ Jobs (docs/reports.md, docs/operations.md):
 * ``evidence_purge``: every 24 hours, the evidence retention (``server.evidence.retention``):
   archives past ``evidence_retention_days`` not held by an incident, uploads abandoned for a
   week, files no row describes; one ``evidence.purge`` entry each.
+* ``results_purge``: every 24 hours, forget result states that ended and reports made more
+  than the retention in force ago (the operation log's, ``oplog_retention_days``: the same
+  six months the law asks of logs), ``server.store.states.purge_history``; logged as
+  ``results.purge`` when it deleted any.
 * ``oplog_sign``: every tick, sign the operation log's head when entries after its newest
   checkpoint wait unsigned (``OperationLog.sign_tail``), so even an idle log's unsigned tail
   is about a minute old at most (appends sign by count and by age themselves).
@@ -63,6 +67,7 @@ from server.reports.generate import KEEP_WEEKS, keep_week, purge_expired, schedu
 from server.reports.week import IsoWeek, last_complete_week, zone_of
 from server.settings.runtime import effective_settings
 from server.store.models import Agent, Report, utcnow
+from server.store.states import purge_history
 
 TICK_SECONDS = 60
 FIRST_TICK_SECONDS = (1.0, 5.0)  # a random start, so two processes rarely tick together
@@ -201,6 +206,21 @@ def run_evidence_purge(context: JobContext, now: datetime.datetime) -> str:
     return result.summary(days)
 
 
+def run_results_purge(context: JobContext, now: datetime.datetime) -> str:
+    retention = _retention_days(context)
+    purged = purge_history(context.engine, now - datetime.timedelta(days=retention))
+    if purged.states or purged.reports:
+        context.log_event(
+            "results.purge",
+            "result_states",
+            {"states": purged.states, "reports": purged.reports, "retention_days": retention},
+        )
+    return (
+        f"results purge: {purged.states} result state(s) and {purged.reports} report(s) "
+        f"older than {retention} days removed"
+    )
+
+
 def every_tick(_context: JobContext, _state: LeaseState, _now: datetime.datetime) -> bool:
     return True
 
@@ -215,6 +235,7 @@ JOBS: tuple[Job, ...] = (
     Job("oplog_purge", datetime.timedelta(minutes=30), daily_due, run_oplog_purge),
     Job("reports_purge", datetime.timedelta(minutes=30), daily_due, run_reports_purge),
     Job("evidence_purge", datetime.timedelta(minutes=30), daily_due, run_evidence_purge),
+    Job("results_purge", datetime.timedelta(minutes=30), daily_due, run_results_purge),
     Job("oplog_sign", datetime.timedelta(minutes=5), every_tick, run_oplog_sign),
 )
 

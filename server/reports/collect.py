@@ -17,13 +17,13 @@ What "its results" means for a week (docs/reports.md):
 * Evidence is the result's evidence as compact JSON with sorted keys, cut to
   ``EVIDENCE_LIMIT`` characters (``evidence_truncated`` says so).
 
-Two queries: the hosts (small), then one that groups the week's results per (host, check,
-resource) (counts, first and last time), joins each group's last result (the highest id among
-those observed at the last time, through the index on (agent_id, check_id, observed_at)), and
-returns them sorted by the database. The week's results are found through
-``reports.created_at`` and ``results.report_id`` (both indexed), so no index is added to the
-hot results table. (Window functions did the same in three times the time on SQLite: one sort
-per window definition, and slow whole-partition frames.)
+Two queries: the hosts (small), then one over the result states (issue 15: one row per value
+a result had, not one per report, server/store/models.py ``ResultState``) that overlap the
+week. How often a state was seen in the week is the number of the host's counted full scans
+in both; the states of one (host, check, resource) are then summed (counts, first and last
+time), and the row shows the state in force at the last time, found through the index on
+(agent_id, check_id, resource, observed_at); the database sorts them. Reports and states
+removed by retention (server/jobs) make the weeks before it unreproducible, and only those.
 """
 
 from __future__ import annotations
@@ -98,25 +98,61 @@ _HOSTS_SQL = text(
     """
 ).bindparams(bindparam("start", type_=DateTime()), bindparam("end", type_=DateTime()))
 
+# A state's reports in the week: the host's counted full scans (``reports.in_states``) in
+# both the week and the state's span [observed_at, ended_at). Most states span the whole week
+# (nothing changed), and then the host's week (counted once per host) answers; only a state
+# that began or ended inside the week counts its own reports.
+_IN_SPAN = (
+    "FROM reports p WHERE p.agent_id = s.agent_id AND p.in_states "
+    "AND p.created_at >= :start AND p.created_at < :end AND p.created_at >= s.observed_at "
+    "AND (s.ended_at IS NULL OR p.created_at < s.ended_at)"
+)
+_WHOLE = "s.observed_at <= h.first_at AND (s.ended_at IS NULL OR s.ended_at > h.last_at)"
+
 _ROWS_SQL = text(
     f"""
-    WITH week AS (
-        SELECT r.agent_id, r.check_id, r.resource, COUNT(*) AS times_seen,
-               SUM(CASE WHEN r.status = 'fail' THEN 1 ELSE 0 END) AS times_failed,
-               MIN(r.observed_at) AS first_seen, MAX(r.observed_at) AS last_seen
-        FROM reports p
-        JOIN results r ON r.report_id = p.id
-        WHERE p.created_at >= :start AND p.created_at < :end
-        GROUP BY r.agent_id, r.check_id, r.resource
+    WITH host_week AS (
+        SELECT agent_id, COUNT(*) AS scans, MIN(created_at) AS first_at,
+               MAX(created_at) AS last_at
+        FROM reports
+        WHERE in_states AND created_at >= :start AND created_at < :end
+        GROUP BY agent_id
+    ),
+    spans AS (
+        SELECT s.id, s.agent_id, s.check_id, s.resource, s.status,
+               CASE WHEN {_WHOLE} THEN h.scans ELSE (SELECT COUNT(*) {_IN_SPAN}) END AS seen,
+               CASE WHEN {_WHOLE} THEN h.first_at
+                    ELSE (SELECT MIN(p.created_at) {_IN_SPAN}) END AS first_seen,
+               CASE WHEN {_WHOLE} THEN h.last_at
+                    ELSE (SELECT MAX(p.created_at) {_IN_SPAN}) END AS last_seen
+        FROM result_states s
+        JOIN host_week h ON h.agent_id = s.agent_id
+        WHERE NOT s.apart AND s.observed_at < :end
+          AND (s.ended_at IS NULL OR s.ended_at > :start)
+        UNION ALL
+        SELECT s.id, s.agent_id, s.check_id, s.resource, s.status, 1, s.observed_at,
+               s.observed_at
+        FROM result_states s
+        WHERE s.apart AND s.observed_at >= :start AND s.observed_at < :end
+    ),
+    week AS (
+        SELECT agent_id, check_id, resource, SUM(seen) AS times_seen,
+               SUM(CASE WHEN status = 'fail' THEN seen ELSE 0 END) AS times_failed,
+               MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen
+        FROM spans
+        WHERE seen > 0
+        GROUP BY agent_id, check_id, resource
     )
     SELECT w.agent_id, r.check_id, r.resource, r.status, r.severity, CAST(r.rules AS TEXT),
            r.message, CAST(r.evidence AS TEXT), w.first_seen, w.last_seen, w.times_seen,
            w.times_failed, CAST(r.said AS TEXT)
     FROM week w
-    JOIN results r ON r.id = (
-        SELECT MAX(x.id) FROM results x
+    JOIN result_states r ON r.id = (
+        SELECT MAX(x.id) FROM result_states x
         WHERE x.agent_id = w.agent_id AND x.check_id = w.check_id
-          AND x.observed_at = w.last_seen AND x.resource = w.resource
+          AND x.resource = w.resource AND x.observed_at <= w.last_seen
+          AND (x.ended_at IS NULL OR x.ended_at > w.last_seen
+               OR (x.apart AND x.observed_at = w.last_seen))
     )
     JOIN agents a ON a.id = w.agent_id
     JOIN groups g ON g.id = a.group_id

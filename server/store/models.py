@@ -122,13 +122,22 @@ class Agent(Base):
     last_epoch: Mapped[int | None] = mapped_column(BigInteger)
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     policy_version: Mapped[int | None] = mapped_column(Integer)
+    # The newest full scan taken into the host's result states (server/intake/report.py): its
+    # digest (server/store/states.py) and observed time. A full scan with the same digest that
+    # is not older changes nothing but these times: no result row is written for it.
+    scan_digest: Mapped[str | None] = mapped_column(String(32))
+    scan_observed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
 
 
 class Report(Base):
     __tablename__ = "reports"
     # The at-least-once spool retries a report until it is confirmed; this constraint is what
     # makes a retry land once, even when two server processes receive it at the same moment.
-    __table_args__ = (UniqueConstraint("agent_id", "epoch", "seq", name="uq_reports_agent_seq"),)
+    __table_args__ = (
+        UniqueConstraint("agent_id", "epoch", "seq", name="uq_reports_agent_seq"),
+        # A host's full scans by time: the weekly report counts how often each state was seen.
+        Index("ix_reports_agent_created", "agent_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
@@ -139,27 +148,48 @@ class Report(Base):
     received_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     policy_version: Mapped[int | None] = mapped_column(Integer)
     result_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An in-order full scan: it counts once for every state of its host open at its time
+    # (ResultState). False for reports without results, other kinds, and late arrivals.
+    in_states: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Result(Base):
-    __tablename__ = "results"
-    __table_args__ = (Index("ix_results_agent_check", "agent_id", "check_id", "observed_at"),)
+class ResultState(Base):
+    """The history of results: one row per value a (host, check, resource) had, not one per
+    report (issue 15). A state opens with the full scan that first reported the value
+    (``observed_at``, that report's ``created_at``) and ends at the first later full scan that
+    reported another value or none (``ended_at``); an open state has ``ended_at`` NULL.
+
+    How often a state was seen is not stored: it is the number of the host's counted reports
+    (``Report.in_states``) in ``[observed_at, ended_at)``, which the weekly report reads. A
+    report that is not an in-order full scan (one that waited in a spool while newer scans
+    landed, or one that carries only some results) keeps its results as rows of their own,
+    ``apart``, each seen once at its ``observed_at`` (``ended_at`` equal to it)."""
+
+    __tablename__ = "result_states"
+    __table_args__ = (
+        Index("ix_result_states_agent_open", "agent_id", "ended_at"),
+        Index("ix_result_states_key", "agent_id", "check_id", "resource", "observed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     check_id: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
     resource: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(Json)
     severity: Mapped[str] = mapped_column(String(16))
     rules: Mapped[list[str]] = mapped_column(Json)
     # The sentence as {"id", "params"} when the agent sent a message id (rendered in the
-    # reader's language; checks/messages.py), else NULL.
+    # reader's language; checks/messages.py), else NULL. Part of the value (``digest``).
     said: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
-    # The report's created_at, copied so a week's results per host need no join (A4 export).
+    digest: Mapped[str] = mapped_column(String(32))  # server/store/states.py value_digest
+    # The report that opened it; no foreign key: the report may be purged while the state
+    # is still open (retention, server/jobs).
+    report_id: Mapped[int] = mapped_column(BigInteger)
     observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    apart: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LatestResult(Base):
@@ -178,7 +208,7 @@ class LatestResult(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(Json)
     severity: Mapped[str] = mapped_column(String(16))
     rules: Mapped[list[str]] = mapped_column(Json)
-    said: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)  # as Result.said
+    said: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)  # as ResultState.said
     report_id: Mapped[int] = mapped_column(BigInteger)
     observed_at: Mapped[datetime.datetime] = mapped_column(DateTime)
     received_at: Mapped[datetime.datetime] = mapped_column(DateTime)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.store.models import Inventory, LatestResult
+from server.store.models import Agent, Inventory, LatestResult
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -27,6 +27,10 @@ def latest_results(session: Session, agent_id: str) -> list[dict[str, Any]]:
         .where(LatestResult.agent_id == agent_id)
         .order_by(LatestResult.check_id, LatestResult.resource)
     ).all()
+    # A full scan that changed nothing writes no latest row, only the agent's scan time
+    # (server/intake/report.py), and every latest row it did not retire was in it: a result
+    # was last observed at the later of the two.
+    scanned = session.scalar(select(Agent.scan_observed_at).where(Agent.id == agent_id))
     results = [
         {
             "check_id": row.check_id,
@@ -36,7 +40,9 @@ def latest_results(session: Session, agent_id: str) -> list[dict[str, Any]]:
             "evidence": row.evidence,
             "severity": row.severity,
             "rules": row.rules,
-            "observed_at": iso(row.observed_at),
+            "observed_at": iso(
+                row.observed_at if scanned is None or row.observed_at >= scanned else scanned
+            ),
             "message_id": (row.said or {}).get("id"),
             "params": (row.said or {}).get("params"),
         }

@@ -108,3 +108,33 @@ def test_a_snapshot_in_process_reads_the_host_tree(state: AgentState, tmp_path: 
     assert errors["logins.json"].startswith("not_applicable:")
     assert "logins.json" not in [part["name"] for part in verdict.parts]
     assert snapshot.errors == errors
+
+
+def test_an_evidence_command_delivered_again_after_a_restart_takes_no_second_snapshot(
+    state: AgentState, scan: FakeScan, api: ScriptedApi, ca: ThrowawayCA
+) -> None:
+    """Killed after the snapshot, before the heartbeat that acknowledges it: the server
+    delivers the command again, and the archive already queued for it answers it."""
+    command = str(uuid.uuid4())
+    first = build_service(state, scanner=scan)
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        identity = first.service.transport.identity
+        assert identity is not None
+        first.service.transport = Transport(
+            ServerUrl("127.0.0.1", port, ""), pinned_context(ca.cert_pem), identity
+        )
+        assert first.service.take_evidence("command", command) is not None
+    finally:
+        first.close()
+    again = build_service(state, scanner=scan)
+    try:
+        api.commands = [{"id": command, "type": "evidence"}]
+        again.service.heartbeat()
+        again.service.heartbeat()
+    finally:
+        again.close()
+    assert len(list((state.directory / "evidence").glob("*.tar"))) == 1
+    assert command in api.heartbeats[-1]["acked_commands"]

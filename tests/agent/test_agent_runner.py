@@ -348,14 +348,13 @@ def test_jobs_are_jittered_and_start_within_the_random_delay(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
+    from agent.schedule import IntervalTrigger, Scheduler
 
     config = json.loads(state.config_path.read_text())
     config.update(start_delay_max_seconds=120, scan_interval_seconds=7200)
     state.config_path.write_text(json.dumps(config))
     running = build_service(state, scanner=scan)
-    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler = Scheduler()
     try:
         before = datetime.now(UTC)
         running.service.schedule(scheduler)
@@ -389,7 +388,7 @@ def test_an_agent_that_has_scanned_before_waits_the_random_delay_for_its_first_s
     import random
     from datetime import UTC, datetime, timedelta
 
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from agent.schedule import Scheduler
 
     config = json.loads(state.config_path.read_text())
     config.update(start_delay_max_seconds=120)
@@ -399,7 +398,7 @@ def test_an_agent_that_has_scanned_before_waits_the_random_delay_for_its_first_s
     # A seeded generator whose first draws are well inside the window.
     running.service._rng = random.Random(7)
     expected = random.Random(7).uniform(0.0, 120)
-    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler = Scheduler()
     try:
         before = datetime.now(UTC)
         running.service.schedule(scheduler)
@@ -464,8 +463,7 @@ def test_the_windows_update_search_is_scheduled_and_cached_for_scans(
     for powershell.exe); a scan's collector reads its answer and runs nothing."""
     from datetime import UTC, datetime, timedelta
 
-    from apscheduler.schedulers.background import BackgroundScheduler
-
+    from agent.schedule import Scheduler
     from checks.collectors.windows.facts import collect_windows_pending_updates
     from checks.collectors.windows.updates import PENDING_CACHE, pending_from_cache
     from checks.errors import CollectError
@@ -474,7 +472,7 @@ def test_the_windows_update_search_is_scheduled_and_cached_for_scans(
 
     service = agent.service
     service.searches_windows_updates = True
-    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler = Scheduler()
     try:
         service.schedule(scheduler)
         scheduler.start(paused=True)

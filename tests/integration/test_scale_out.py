@@ -387,8 +387,14 @@ def test_two_instances_behind_nginx_lose_and_double_nothing_when_one_dies(
     finally:
         engine.dispose()
     ids = ", ".join(f"'{client.agent_id}'" for client in clients)
-    results = _count(database_url, f"SELECT count(*) FROM results WHERE agent_id IN ({ids})")
+    results = _count(
+        database_url, f"SELECT SUM(result_count) FROM reports WHERE agent_id IN ({ids})"
+    )
     assert results == SIGNING_CLIENTS * REPORTS_EACH * RESULTS_EACH
+    # The same scan every time: stored as one state per result (issue 15), never twice, even
+    # with reports of one agent written by both instances.
+    states = _count(database_url, f"SELECT count(*) FROM result_states WHERE agent_id IN ({ids})")
+    assert states == SIGNING_CLIENTS * RESULTS_EACH
 
     # Both instances took reports, and one agent's reports went to both.
     served: dict[str, set[str]] = {}

@@ -30,6 +30,7 @@ from tests.integration.conftest import count_rows, stored_reports
 from xunjian.core.contract import PATH_ENROLL, PATH_REPORTS
 
 STATUSES = {"pass", "fail", "error", "not_applicable", "no_privilege"}
+TABLES = ("reports", "result_states", "agents")  # what a refused request must not change
 
 
 def _hosts(server: ServerUnderTest, token: str) -> list[dict]:
@@ -127,7 +128,7 @@ def test_refused_requests_change_nothing(
     assert answer.status == 200, answer.body
     assert answer.json() == {"stored": False, "duplicate": True}
 
-    before = {table: count_rows(database, table) for table in ("reports", "results", "agents")}
+    before = {table: count_rows(database, table) for table in TABLES}
 
     def refused(expected: int, method: str, path: str, body: bytes, headers: dict) -> None:
         answer = server.request(method, path, body, headers)
@@ -169,7 +170,7 @@ def test_refused_requests_change_nothing(
     wrong_body = json.dumps(wrong).encode()
     refused(400, "POST", PATH_REPORTS, wrong_body, agent.signed("POST", PATH_REPORTS, wrong_body))
 
-    after = {table: count_rows(database, table) for table in ("reports", "results", "agents")}
+    after = {table: count_rows(database, table) for table in TABLES}
     assert after == before
     assert stored_reports(database, agent.agent_id) == [(1, 1)]
     api = server.api_token()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +192,7 @@ def test_an_agent_runs_monitors_only_where_its_host_allows(
 ) -> None:
     """Without ``run_monitors`` in agent.json the agent never asks for its monitors (nor
     fetches a page); with it, it does. The host decides, not the server."""
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from agent.schedule import Scheduler
 
     words = running.create_token()
     state = AgentState(tmp_path / "agent")
@@ -215,7 +214,7 @@ def test_an_agent_runs_monitors_only_where_its_host_allows(
         config["run_monitors"] = run_monitors
         state.config_path.write_text(json.dumps(config))
         agent = build_service(state, scanner=lambda _checks: ([], {}))
-        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler = Scheduler()
         try:
             agent.service.schedule(scheduler)
             scheduler.start(paused=True)  # the jobs are made, none runs

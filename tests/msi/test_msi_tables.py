@@ -57,7 +57,7 @@ def test_the_files_are_the_runtime_the_agent_and_its_windows_dependencies(built_
         assert name in files, name
     site = {path.split("/", 3)[-1] for path in directory_paths(built_msi)
             if path.startswith("python/Lib/site-packages/") and path.count("/") == 3}  # fmt: skip
-    assert {"agent", "checks", "xunjian", "win32", "pywin32_system32", "tzdata"} <= site
+    assert {"agent", "checks", "xunjian", "win32", "pywin32_system32"} <= site
     # The server is not shipped with the agent, nor pywin32's IDE.
     assert "server" not in site and "pythonwin" not in site
     # Every component is 64-bit (msidbComponentAttributes64bit).

@@ -24,13 +24,13 @@ from server.store.models import (
     Inventory,
     LatestResult,
     Report,
-    Result,
+    ResultState,
 )
 from tests.server.conftest import Server, SignedAgent, sample_results, unknown_agent_id
 from xunjian.core.contract import PATH_HEARTBEAT, PATH_POLICY, PATH_REPORTS
 from xunjian.core.wire import HEADER_SIGNATURE, HEADER_TIME, certificate_sha256
 
-TABLES = (Agent, Report, Result, LatestResult, Inventory, Gap, Command, EnrollmentToken)
+TABLES = (Agent, Report, ResultState, LatestResult, Inventory, Gap, Command, EnrollmentToken)
 
 
 def snapshot(server: Server) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def test_signed_report_is_stored_with_results_latest_and_inventory(
             document["seq"],
             "scan",
         )
-        results = session.scalars(select(Result).order_by(Result.check_id)).all()
+        results = session.scalars(select(ResultState).order_by(ResultState.check_id)).all()
         assert [(r.check_id, r.status, r.resource) for r in results] == [
             ("test.check_0", "fail", "user:toor"),
             ("test.check_1", "pass", "host"),
@@ -499,3 +499,29 @@ def test_heartbeat_schema_violation_is_refused(
         400,
         "acked_commands[0]",
     )
+
+
+def test_a_report_taken_without_flask_is_answered_as_the_view_answers(
+    server: Server, agent: SignedAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid reports skip Flask's request machinery (agent_api.ReportFastPath): same status,
+    body and headers as the view's, and a retry is still a duplicate. The view is broken here
+    to prove the fast path answered; a refused report still reaches it."""
+    from server import agent_api
+
+    def view_must_not_run(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the Flask view ran")
+
+    monkeypatch.setattr(agent_api, "authenticate", view_must_not_run)
+    document = agent.report()
+    answer = agent.send_report(document)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json() == {"stored": True}
+    assert answer.headers["Content-Type"] == "application/json"
+    for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert name in answer.headers
+    again = agent.send_report(document)
+    assert again.get_json() == {"stored": False, "duplicate": True}
+    document["agent_id"] = unknown_agent_id()
+    with pytest.raises(AssertionError, match="the Flask view ran"):
+        agent.send_report(document)

@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from server.files.models import FileEvent
-from server.store.models import Agent, EnrollmentToken, Inventory, Report, Result
+from server.store.models import Agent, EnrollmentToken, Inventory, Report, ResultState
 from tests.server.conftest import Server, SignedAgent
 from xunjian.core.contract import PATH_ENROLL, PATH_HEARTBEAT, PATH_REPORTS
 from xunjian.core.wire import public_key_to_text
 
-TABLES = (Agent, Report, Result, Inventory, FileEvent, EnrollmentToken)
+TABLES = (Agent, Report, ResultState, Inventory, FileEvent, EnrollmentToken)
 DEEP = 5000
 HUGE = "1" + "0" * 3000
 
@@ -127,7 +127,7 @@ def test_text_the_contract_allows_is_stored_as_sent(server: Server, agent: Signe
     answer = agent.send_report(document)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     with server.state.sessions() as session:
-        messages = session.scalars(select(Result.message)).all()
+        messages = session.scalars(select(ResultState.message)).all()
         inventory = session.scalars(select(Inventory.data)).one()
     assert document["results"][0]["message"] in messages
     stored = inventory if isinstance(inventory, dict) else json.loads(inventory)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from server.intake.report import ingest_report
 from server.migrations import all_models
-from server.store.models import Report, Result
+from server.store.models import Report, ResultState
 from tests.server.conftest import Server, SignedAgent
 
 
@@ -70,7 +70,7 @@ def test_concurrent_copies_of_one_report_are_stored_once(
     assert all(outcome.duplicate for outcome in outcomes if not outcome.stored)
     with server.state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Report)) == 1
-        assert session.scalar(select(func.count()).select_from(Result)) == 3
+        assert session.scalar(select(func.count()).select_from(ResultState)) == 3
 
 
 def test_the_migrations_have_one_head() -> None:

@@ -289,6 +289,10 @@ def _verify_signature(
         )
     except (binascii.Error, ValueError) as exc:
         raise EvidenceInvalid("the signature's public_key is not a raw Ed25519 key") from exc
+    # Only the canonical text: base64's last character before "=" carries unused bits, so
+    # another text can decode to the same key, and a changed archive must not verify.
+    if base64.b64encode(raw_public_key(embedded)).decode("ascii") != signature["public_key"]:
+        raise EvidenceInvalid("the signature's public_key is not in canonical base64")
     if fingerprint(embedded) != signature["key_id"]:
         raise EvidenceInvalid("the signature's key_id does not match its public_key")
     if public_key is not None and fingerprint(public_key) != signature["key_id"]:

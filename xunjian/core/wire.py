@@ -20,9 +20,14 @@ import base64
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+# cryptography is imported where it is used: the idle agent signs through
+# xunjian/core/signing.py and keeps cryptography's 7.6 MB out of its memory (issue 15).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from xunjian.core.signing import Signer
 
 HEADER_AGENT = "X-Xunjian-Agent"
 HEADER_TIME = "X-Xunjian-Time"
@@ -59,7 +64,7 @@ def canonical_request(method: str, path: str, agent_id: str, sent_at: int, body:
 
 
 def sign_request(
-    key: Ed25519PrivateKey,
+    key: Signer,
     method: str,
     path: str,
     agent_id: str,
@@ -102,6 +107,8 @@ def verify_request(
         signature = base64.b64decode(signature_b64, validate=True)
     except ValueError as exc:
         raise SignatureError("signature is not valid base64") from exc
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public_key.verify(signature, canonical_request(method, path, agent_id, sent_at, body))
     except InvalidSignature as exc:
@@ -121,7 +128,7 @@ def canonical_command(agent_id: str, command_id: str, command_type: str, generat
 
 
 def sign_command(
-    key: Ed25519PrivateKey, agent_id: str, command_id: str, command_type: str, generation: int
+    key: Signer, agent_id: str, command_id: str, command_type: str, generation: int
 ) -> str:
     signature = key.sign(canonical_command(agent_id, command_id, command_type, generation))
     return base64.b64encode(signature).decode("ascii")
@@ -142,6 +149,8 @@ def verify_command(
         signature = base64.b64decode(signature_b64, validate=True)
     except ValueError as exc:
         raise SignatureError("the command's signature is not valid base64") from exc
+    from cryptography.exceptions import InvalidSignature
+
     try:
         public_key.verify(
             signature, canonical_command(agent_id, command_id, command_type, generation)
@@ -165,6 +174,8 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
         raise ValueError("public key is not valid base64") from exc
     if len(raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(raw)
 
 

@@ -1,7 +1,7 @@
 """The agent's packages for Windows: xunjian's own wheel and its dependencies as win_amd64
 wheels, resolved FOR Windows by uv (``--python-platform x86_64-pc-windows-msvc``): pip's
 ``--platform`` evaluates markers for the building host and so drops ``pywin32;
-sys_platform == "win32"`` and tzdata (via tzlocal). uv's cache makes later builds offline."""
+sys_platform == "win32"``. uv's cache makes later builds offline."""
 
 from __future__ import annotations
 

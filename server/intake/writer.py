@@ -1,0 +1,205 @@
+"""Group commit: one writer per database and process commits many reports per transaction.
+
+A request thread decodes, authenticates and prepares its report (``prepare``: every row's
+values and digests) without any lock, hands it to the writer of its engine and waits until the
+transaction holding it has committed: "stored" still means durable (SQLite's
+``synchronous=FULL``, PostgreSQL's commit). The writer takes everything that queued while the
+previous transaction ran, up to ``MAX_BATCH``, and writes it in one transaction: one commit
+(one fsync) for many reports, and on SQLite fewer pages written per report, since reports of
+one batch share the pages of the tables' tails and indexes.
+
+Between processes, SQLite's own lock would make a waiting writer poll with sleeps
+(busy_timeout); instead the writers of all processes queue on an exclusive ``flock`` of a
+file beside the database, which the kernel hands to the next waiter the moment it is let go.
+PostgreSQL needs no such turn (row locks), and there the writer sends a batch in pipeline
+mode, so a report that changed nothing costs about one round trip.
+
+Exactly once: a report's row is inserted with ON CONFLICT DO NOTHING, so a retry, even in the
+same batch, is answered as a duplicate without spoiling the batch. If a batch fails for any
+other reason it is rolled back and its reports are written again one per transaction, so one
+bad report fails only its own request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine
+
+from server.intake.report import IngestOutcome, Prepared, Writer
+from server.store.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.pool import Pool
+
+MAX_BATCH = 128
+# A writer thread with nothing to do for this long ends; the next report starts another. So a
+# process that stops receiving reports (or a test's engine) keeps no thread and connection.
+IDLE_SECONDS = 30.0
+logger = logging.getLogger("xunjian.server.intake")
+
+
+@dataclass
+class _Pending:
+    prepared: Prepared
+    done: threading.Event = field(default_factory=threading.Event)
+    report_id: int | None = None
+    error: BaseException | None = None
+
+
+class GroupWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._engine_ref = weakref.ref(engine)
+        self._queue: deque[_Pending] = deque()
+        self._wake = threading.Condition()
+        self._running = False
+        self._lock_path = _sqlite_lock_path(engine)
+
+    def submit(self, prepared: Prepared) -> IngestOutcome:
+        pending = _Pending(prepared)
+        with self._wake:
+            self._queue.append(pending)
+            if not self._running:
+                self._running = True
+                threading.Thread(
+                    target=self._run, name="xunjian-intake-writer", daemon=True
+                ).start()
+            else:
+                self._wake.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        if pending.report_id is None:
+            return IngestOutcome(stored=False, duplicate=True)
+        return IngestOutcome(stored=True, duplicate=False, report_id=pending.report_id)
+
+    def _run(self) -> None:
+        connection: Connection | None = None
+        pool: Pool | None = None
+        try:
+            while True:
+                with self._wake:
+                    if not self._queue:
+                        self._wake.wait(IDLE_SECONDS)
+                    if not self._queue:
+                        self._running = False
+                        return
+                    batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+                engine = self._engine_ref()
+                if engine is None:
+                    _fail(batch, RuntimeError("the database engine is gone"))
+                    continue
+                if connection is not None and pool is not engine.pool:
+                    # The engine was disposed (a fork, a test's new connection settings): its
+                    # new connections are the ones to write with.
+                    connection.close()
+                    connection = None
+                if connection is None:
+                    pool = engine.pool
+                    connection = engine.connect()
+                connection = self._commit(engine, connection, batch)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _commit(self, engine: Engine, connection: Connection, batch: list[_Pending]) -> Connection:
+        try:
+            with self._turn():
+                _write_batch(connection, batch)
+        except Exception as error:
+            connection.invalidate()
+            connection.close()
+            connection = engine.connect()
+            if len(batch) == 1:
+                _fail(batch, error)
+                return connection
+            logger.warning(
+                "intake: a batch of %d reports failed (%s); one by one", len(batch), error
+            )
+            for pending in batch:
+                try:
+                    with self._turn():
+                        _write_batch(connection, [pending])
+                except Exception as single:
+                    connection.invalidate()
+                    connection.close()
+                    connection = engine.connect()
+                    _fail([pending], single)
+                else:
+                    pending.done.set()
+            return connection
+        for pending in batch:
+            pending.done.set()
+        return connection
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """SQLite: this process's turn to write, among all processes on the database."""
+        if self._lock_path is None:
+            yield
+            return
+        import fcntl  # the server runs on Linux; the agent (Windows too) never imports this
+
+        descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # blocks in the kernel, GIL released
+            yield
+        finally:
+            os.close(descriptor)  # closing lets the lock go
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        pending.error = error
+        pending.done.set()
+
+
+def _write_batch(connection: Connection, batch: list[_Pending]) -> None:
+    writer = Writer(connection)
+    now = utcnow()
+    connection.begin()
+    try:
+        raw = connection.connection.dbapi_connection
+        pipeline = raw.pipeline() if writer.postgresql else contextlib.nullcontext()  # type: ignore[union-attr]
+        with pipeline:
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                ids = [writer.write(cursor, pending.prepared, now) for pending in batch]
+            finally:
+                cursor.close()
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    for pending, report_id in zip(batch, ids, strict=True):
+        pending.report_id = report_id
+
+
+def _sqlite_lock_path(engine: Engine) -> str | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    return str(Path(database).with_name(Path(database).name + "-writer.lock"))
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, GroupWriter] = weakref.WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
+
+
+def group_writer(engine: Engine) -> GroupWriter:
+    with _WRITERS_GUARD:
+        writer = _WRITERS.get(engine)
+        if writer is None:
+            writer = _WRITERS[engine] = GroupWriter(engine)
+        return writer

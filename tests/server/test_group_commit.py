@@ -1,0 +1,114 @@
+"""Group commit (server/intake/writer.py) on SQLite and PostgreSQL: many reports in one
+transaction, each stored once however often it arrives, a report that cannot be stored failing
+alone, and SQLite writers of two processes taking turns on the lock file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from server.intake import writer as writer_module
+from server.intake.report import ingest_report, prepare
+from server.intake.writer import GroupWriter, _Pending, group_writer
+from server.store.engine import make_engine
+from server.store.models import Report, ResultState
+from tests.server.conftest import Server, SignedAgent, unknown_agent_id
+from xunjian.core.contract import bodies
+from xunjian.core.schema import convert
+
+
+def _count(server: Server, model: type) -> int:
+    with server.state.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _document(agent: SignedAgent, seq: int, **changes: Any) -> bodies.Report:
+    return convert(agent.report(seq=seq, **changes), bodies.Report)
+
+
+def test_reports_arriving_together_share_transactions_and_each_lands_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agents = [server.enroll(f"pc-{n}") for n in range(6)]
+    sizes: list[int] = []
+    write_batch = writer_module._write_batch
+
+    def counted(connection: Any, batch: list[_Pending]) -> None:
+        sizes.append(len(batch))
+        write_batch(connection, batch)
+
+    monkeypatch.setattr(writer_module, "_write_batch", counted)
+    # Every agent's reports 1..5, and report 1 of each twice more (retries racing the first).
+    work = [(agent, seq) for agent in agents for seq in range(1, 6)]
+    work += [(agent, 1) for agent in agents] * 2
+    documents = [(agent.agent_id, _document(agent, seq)) for agent, seq in work]
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(len(documents))
+
+    def send(agent_id: str, document: bodies.Report) -> None:
+        barrier.wait()
+        outcomes.append(ingest_report(server.state.engine, agent_id, document))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in documents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(outcome.stored for outcome in outcomes) == 30
+    assert sum(outcome.duplicate for outcome in outcomes) == 12
+    assert _count(server, Report) == 30
+    assert _count(server, ResultState) == 6 * 3  # each agent's first scan; the rest unchanged
+    assert sum(sizes) == len(documents) and max(sizes) > 1, sizes
+
+
+def test_a_report_that_cannot_be_stored_fails_alone(server: Server) -> None:
+    good = [server.enroll(f"pc-{n}") for n in range(2)]
+    stranger = server.enroll("pc-gone")
+    # Its agent row is gone (a foreign key refuses the report), as if deleted mid-request.
+    bad_document = _document(stranger, 1, agent_id=unknown_agent_id())
+    batch = [
+        _Pending(prepare(good[0].agent_id, _document(good[0], 1))),
+        _Pending(prepare(bad_document.agent_id, bad_document)),
+        _Pending(prepare(good[1].agent_id, _document(good[1], 1))),
+    ]
+    engine = server.state.engine
+    writer = GroupWriter(engine)
+    connection = writer._commit(engine, engine.connect(), batch)
+    connection.close()
+    assert all(pending.done.is_set() for pending in batch)
+    assert batch[0].report_id is not None and batch[2].report_id is not None
+    assert batch[1].report_id is None and batch[1].error is not None
+    assert _count(server, Report) == 2
+
+
+def _write_from_another_process(database_url: str, agent_id: str, documents: list[dict]) -> None:
+    engine = make_engine(database_url)
+    try:
+        for document in documents:
+            ingest_report(engine, agent_id, convert(document, bodies.Report))
+    finally:
+        engine.dispose()
+
+
+def test_two_processes_write_one_sqlite_database_in_turns(
+    server: Server, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the lock file is SQLite's; PostgreSQL needs none")
+    first, second = server.enroll("pc-1"), server.enroll("pc-2")
+    context = multiprocessing.get_context("fork")
+    child = context.Process(
+        target=_write_from_another_process,
+        args=(database_url, second.agent_id, [second.report(seq=n) for n in range(1, 41)]),
+    )
+    child.start()
+    for seq in range(1, 41):
+        ingest_report(server.state.engine, first.agent_id, _document(first, seq))
+    child.join(120)
+    assert child.exitcode == 0
+    assert _count(server, Report) == 80
+    assert group_writer(server.state.engine)._lock_path is not None
