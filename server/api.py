@@ -65,6 +65,15 @@ def owner() -> TokenOwner:
     return owner
 
 
+def refused_unless_writer(what: str) -> ResponseReturnValue | None:
+    """A logged 403 when the token's role may not change things (only admin and operator
+    may); None when it may. ``what`` names the change in the refusal: "add sites"."""
+    caller = owner()
+    if caller.role not in WRITER_ROLES:
+        return refuse(403, f"role {caller.role} may not {what} ({caller.user_name})")
+    return None
+
+
 def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An ``<int:...>`` id past what an id column holds is no such item, not a database error
     (PostgreSQL's INTEGER ends at 2**31 - 1); the document says the same bound. Likewise a

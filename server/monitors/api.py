@@ -189,12 +189,9 @@ def _owner() -> Any:
 
 
 def _writer(what: str) -> ResponseReturnValue | None:
-    from server.api import WRITER_ROLES
+    from server.api import refused_unless_writer
 
-    owner = _owner()
-    if owner.role not in WRITER_ROLES:
-        return refuse(403, f"role {owner.role} may not {what} ({owner.user_name})")
-    return None
+    return refused_unless_writer(what)
 
 
 def _baselines(session: Session, ids: list[int]) -> dict[int, MonitorBaseline]:
