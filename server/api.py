@@ -74,6 +74,15 @@ def refused_unless_writer(what: str) -> ResponseReturnValue | None:
     return None
 
 
+def refused_unless_admin_names_a_file(values: dict[str, Any]) -> ResponseReturnValue | None:
+    """A logged 403 when a non-admin token sets ``ca_file``: only admins name a file on the
+    server (an operator could probe for files otherwise). Monitors and sites both take one."""
+    caller = owner()
+    if values.get("ca_file") and caller.role != "admin":
+        return refuse(403, f"only admins set ca_file ({caller.user_name})")
+    return None
+
+
 def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An ``<int:...>`` id past what an id column holds is no such item, not a database error
     (PostgreSQL's INTEGER ends at 2**31 - 1); the document says the same bound. Likewise a

@@ -245,11 +245,9 @@ def list_monitors() -> ResponseReturnValue:
 
 
 def _ca_file_denied(values: dict[str, Any]) -> ResponseReturnValue | None:
-    """Only admins name a file on the server (an operator could probe for files otherwise)."""
-    owner = _owner()
-    if values.get("ca_file") and owner.role != "admin":
-        return refuse(403, f"only admins set ca_file ({owner.user_name})")
-    return None
+    from server.api import refused_unless_admin_names_a_file
+
+    return refused_unless_admin_names_a_file(values)
 
 
 @documented(

@@ -356,6 +356,17 @@ def test_api_refuses_bad_settings_and_readers_cannot_write(server: Server) -> No
         f"/api/v1/sites/{site_id}", json={"ca_file": "/etc/passwd"}, headers=bearer(auditor)
     )
     assert refused.status_code == 403
+    # An operator may change sites but not name a file on the server (it could probe for files).
+    operator = api_token(server, "olga", "operator")
+    by_operator = client.patch(
+        f"/api/v1/sites/{site_id}", json={"ca_file": "/etc/passwd"}, headers=bearer(operator)
+    )
+    assert by_operator.status_code == 403
+    assert "only admins set ca_file" in by_operator.get_json()["error"]
+    assert client.get(f"/api/v1/sites/{site_id}", headers=bearer(admin)).get_json()["ca_file"] in (
+        None,
+        "",
+    )
     bad = client.get(f"/api/v1/sites/{site_id}/findings?kind=nonsense", headers=bearer(admin))
     assert bad.status_code == 400
     listed = client.get("/api/v1/sites", headers=bearer(auditor)).get_json()["sites"]
