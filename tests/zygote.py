@@ -256,6 +256,12 @@ def serve(folder: Path) -> None:
                 connection.close()
                 listener.close()
                 _finish_child(_run_child(request))
+            # pid_max is 32,768 here and a whole run forks tens of thousands of processes:
+            # an earlier child of this zygote may have had the same pid, and its status file
+            # would make the new child look exited at once ("server exited 0" with an empty
+            # log, seen once in a loaded run). This loop alone reaps, so the new child's own
+            # status cannot be written before this.
+            (folder / f"{pid}.status").unlink(missing_ok=True)
             connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     _reap(folder)
 
