@@ -4,9 +4,8 @@ A full scan whose results equal the host's latest ones writes no result rows any
 history keeps one row per value a (host, check, resource) had, from the scan that first
 reported it to the scan that changed it (``result_states``); the agent's row keeps the digest
 and time of its newest full scan; ``reports.in_states`` marks the full scans that count for
-the states open at their time. The old ``results`` rows are folded into states here, as if
-each host's reports were taken in the order they were made (one statement in the database,
-``_STATES_SQL``), and the table is dropped.
+the states open at their time. The old ``results`` rows are folded into states here, host by
+host in the order the scans were made, and the table is dropped.
 
 Revision ID: 0023_result_state
 Revises: 0022_console
@@ -111,157 +110,177 @@ def _moment(value: Any) -> datetime.datetime:
     return value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(value)
 
 
-# The states, worked out by the database in one statement (gaps and islands). A host's full
-# scans are numbered in the order they were made (``n``); a report's last row for each (check,
-# resource) is the one that counts, as a dict keyed by it kept the last. Rows of one (host,
-# check, resource) ordered by ``n`` form islands: a row opens one unless the row before it is
-# from the host's previous scan with the same value. An island is a state: it opens at its
-# first scan and ends at the scan after its last (NULL when there is none, still open). The
-# value is compared as the stored text (jsonb's canonical text on PostgreSQL), which is what
-# the digest is made of. Results of any other kind of report are states apart.
-# ``turn_at, turn_id`` is the report at which the fold host by host appended each state (an
-# apart state at its report, a state at the scan that ended it, open states last): ids are
-# handed out in that order, so the weekly report's "newest id in force" reads as before.
-_STATES_SQL = """
-WITH scans AS (
-    SELECT id, agent_id, created_at,
-           ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY created_at, id) AS n,
-           LEAD(created_at) OVER (PARTITION BY agent_id ORDER BY created_at, id) AS next_at,
-           LEAD(id) OVER (PARTITION BY agent_id ORDER BY created_at, id) AS next_id
-    FROM reports WHERE kind = :scan
-),
-picked AS (
-    SELECT id, report_id, check_id, resource, status, severity, message,
-           CAST(rules AS TEXT) AS rules_text, CAST(evidence AS TEXT) AS evidence_text,
-           CAST(said AS TEXT) AS said_text,
-           ROW_NUMBER() OVER (PARTITION BY report_id, check_id, resource ORDER BY id DESC) AS k
-    FROM results
-),
-seen AS (
-    SELECT s.agent_id, r.check_id, r.resource, s.n, s.id AS report_id, s.created_at,
-           s.next_at, s.next_id, r.id AS result_id,
-           CASE WHEN LAG(s.n) OVER w = s.n - 1
-                 AND LAG(r.status) OVER w = r.status AND LAG(r.severity) OVER w = r.severity
-                 AND LAG(r.message) OVER w = r.message
-                 AND LAG(r.rules_text) OVER w = r.rules_text
-                 AND LAG(r.evidence_text) OVER w = r.evidence_text
-                 AND LAG(r.said_text) OVER w {same} r.said_text
-                THEN 0 ELSE 1 END AS opens
-    FROM picked r JOIN scans s ON s.id = r.report_id
-    WHERE r.k = 1
-    WINDOW w AS (PARTITION BY s.agent_id, r.check_id, r.resource ORDER BY s.n)
-),
-marked AS (
-    SELECT agent_id, check_id, resource, report_id, created_at, next_at, next_id, result_id,
-           opens,
-           SUM(opens) OVER (PARTITION BY agent_id, check_id, resource ORDER BY n
-                            ROWS UNBOUNDED PRECEDING) AS island,
-           CASE WHEN LEAD(opens) OVER (PARTITION BY agent_id, check_id, resource ORDER BY n) = 0
-                THEN 0 ELSE 1 END AS closes
-    FROM seen
-),
-islands AS (
-    SELECT agent_id,
-           MAX(CASE WHEN opens = 1 THEN result_id END) AS result_id,
-           MAX(CASE WHEN opens = 1 THEN report_id END) AS report_id,
-           MAX(CASE WHEN opens = 1 THEN created_at END) AS observed_at,
-           MAX(CASE WHEN closes = 1 THEN next_at END) AS ended_at,
-           MAX(CASE WHEN closes = 1 THEN next_id END) AS ended_id
-    FROM marked
-    GROUP BY agent_id, check_id, resource, island
-),
-states AS (
-    SELECT i.agent_id, i.result_id, i.report_id, i.observed_at, i.ended_at, 0 AS apart,
-           CASE WHEN i.ended_at IS NULL THEN 1 ELSE 0 END AS still_open,
-           i.ended_at AS turn_at, i.ended_id AS turn_id
-    FROM islands i
-    UNION ALL
-    SELECT p.agent_id, r.id, p.id, p.created_at, p.created_at, 1, 0, p.created_at, p.id
-    FROM picked r JOIN reports p ON p.id = r.report_id
-    WHERE r.k = 1 AND p.kind <> :scan
-)
-SELECT st.agent_id, r.check_id, r.resource, r.status, r.severity, r.message, r.rules,
-       r.evidence, r.said, st.report_id, st.observed_at, st.ended_at, st.apart
-FROM states st JOIN results r ON r.id = st.result_id
-ORDER BY st.agent_id, st.still_open, st.turn_at, st.turn_id
+# Every host's reports in the order they were made, each with its rows (a report without
+# results as one row of NULLs), in one query: the index on (agent_id, created_at) made above
+# gives the order, and ix_results_report_id each report's rows in the order they were written.
+# JSON columns as text on both databases: PostgreSQL's jsonb text is canonical, and psycopg
+# would parse every one of them into objects only for most to be compared and thrown away.
+_ROWS_SQL = """
+SELECT p.agent_id, p.id, p.kind, p.created_at, r.check_id, r.resource, r.status, r.severity,
+       r.message, {rules}, {evidence}, {said}
+FROM reports p LEFT JOIN results r ON r.report_id = p.id
+ORDER BY p.agent_id, p.created_at, p.id, r.id
 """
 
-_LAST_SCANS_SQL = """
-SELECT agent_id, created_at FROM (
-    SELECT agent_id, created_at,
-           ROW_NUMBER() OVER (PARTITION BY agent_id ORDER BY created_at DESC, id DESC) AS k
-    FROM reports WHERE kind = :scan
-) newest WHERE k = 1
-"""
+
+class _Value:
+    """A result's value as read (status, severity, message and the JSON columns' text) and,
+    made only when needed, its digest and state row."""
+
+    __slots__ = ("_digest", "_texts", "jsonb", "raw")
+
+    def __init__(self, raw: tuple[Any, ...], jsonb: bool) -> None:
+        self.raw = raw
+        self.jsonb = jsonb
+        self._digest: str | None = None
+        self._texts: tuple[str, str, str | None] | None = None
+
+    def texts(self) -> tuple[str, str, str | None]:
+        """The text the digest is made of, as the fold first written read it: SQLite's stored
+        text as it is; on PostgreSQL the object psycopg made of the jsonb, written compact (a
+        JSON null was None to it, so a ``said`` of null is no sentence there)."""
+        if self._texts is None:
+            rules, evidence, said = self.raw[3:6]
+            if self.jsonb:
+                rules, evidence = _compact(rules), _compact(evidence)
+                said = None if said is None or said == "null" else _compact(said)
+            self._texts = (rules, evidence, said)
+        return self._texts
+
+    def digest(self) -> str:
+        if self._digest is None:
+            rules, evidence, said = self.texts()
+            self._digest = value_digest(*self.raw[:3], rules, evidence, said)
+        return self._digest
+
+    def same_as(self, other: _Value) -> bool:
+        # Equal text is an equal value; unequal text may still be one (jsonb writes 1.10
+        # where Python reads 1.1), and then the digests decide, as they did in the first fold.
+        return self.raw == other.raw or self.digest() == other.digest()
+
+    def state(
+        self, agent_id: str, key: tuple[str, str], report_id: int, at: datetime.datetime
+    ) -> dict[str, Any]:
+        rules, evidence, said = self.texts()
+        return {
+            "agent_id": agent_id,
+            "check_id": key[0],
+            "resource": key[1],
+            "status": self.raw[0],
+            "severity": self.raw[1],
+            "message": self.raw[2],
+            "rules": json.loads(rules),
+            "evidence": json.loads(evidence),
+            "said": None if said is None else json.loads(said),
+            "digest": self.digest(),
+            "report_id": report_id,
+            "observed_at": at,
+            "ended_at": None,
+            "apart": False,
+        }
+
+
+def _compact(text: str) -> str:
+    return json.dumps(json.loads(text), separators=(",", ":"))
+
+
+class _Host:
+    """One host's fold so far: its open states (the value each was opened with, kept to
+    compare, and the row to insert) and its newest full scan's time. (A plain class: Alembic
+    loads a revision outside sys.modules, where a dataclass cannot resolve its annotations.)"""
+
+    __slots__ = ("agent_id", "last_scan", "open")
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.open: dict[tuple[str, str], tuple[_Value, dict[str, Any]]] = {}
+        self.last_scan: datetime.datetime | None = None
 
 
 def _fold_results() -> None:
-    """Fold the old rows into states, as if each host's reports were taken in the order they
-    were made: a full scan opens a state for every value that differs from the open one and
-    ends the states it changed or left out; results of any other kind of report are kept
-    apart (seen once).
+    """Each host's reports in the order they were made: a full scan opens a state for every
+    value that differs from the open one and ends the states it changed or left out; results
+    of any other kind of report are kept apart (seen once).
 
-    The database works the states out in one statement (``_STATES_SQL``); Python only
-    computes each state's digest (server/store/states.py, the one intake computes) and writes
-    the states in batches. It was first written host by host in Python, which read every old
-    row into Python: 901,500 rows took 26 s on SQLite and 76 s on PostgreSQL
-    (docs/PERFORMANCE.md, "Results retention and the 0023 migration").
-    tests/server/test_result_fold.py compares the two on the same rows."""
+    One query reads every row in that order, streamed; a row costs a tuple comparison with
+    the open state's value, and only a value that opens a state is parsed, digested and
+    written (in batches). First written host by host with every row parsed and digested:
+    901,500 rows took 14 s of CPU on SQLite and 27 s on PostgreSQL (docs/PERFORMANCE.md,
+    "Results retention and the 0023 migration"); tests/server/fold_reference.py keeps that
+    fold, and tests/server/test_result_fold.py compares the two on the same rows."""
     bind = op.get_bind()
-    states = _states_table()
-    same = "IS NOT DISTINCT FROM" if bind.dialect.name == "postgresql" else "IS"
-    scan = {"scan": FULL_SCAN_KIND}
-    open_values: dict[str, list[tuple[str, str, str]]] = {}
-    pending: list[dict[str, Any]] = []
-    # Streamed (a server-side cursor on PostgreSQL), for this statement only: the batches are
-    # inserted on the same connection while it is read, which a server-side cursor cannot do.
-    result = bind.execute(
-        sa.text(_STATES_SQL.format(same=same)),
-        scan,
-        execution_options={"stream_results": True, "yield_per": _BATCH},
+    postgres = bind.dialect.name == "postgresql"
+    as_text = "CAST(r.{} AS TEXT)" if postgres else "r.{}"
+    statement = _ROWS_SQL.format(
+        rules=as_text.format("rules"),
+        evidence=as_text.format("evidence"),
+        said=as_text.format("said"),
     )
-    for row in result:
-        (agent_id, check_id, resource, status, severity, message) = row[:6]
-        rules, evidence = _text(row[6]), _text(row[7])
-        said = None if row[8] is None else _text(row[8])
-        digest = value_digest(status, severity, message, rules, evidence, said)
-        ended = None if row[11] is None else _moment(row[11])
-        pending.append(
-            {
-                "agent_id": agent_id,
-                "check_id": check_id,
-                "resource": resource,
-                "status": status,
-                "severity": severity,
-                "message": message,
-                "rules": json.loads(rules),
-                "evidence": json.loads(evidence),
-                "said": None if said is None else json.loads(said),
-                "digest": digest,
-                "report_id": row[9],
-                "observed_at": _moment(row[10]),
-                "ended_at": ended,
-                "apart": bool(row[12]),
-            }
-        )
-        if ended is None:  # open after the host's newest scan: that scan's values
-            open_values.setdefault(agent_id, []).append((check_id, resource, digest))
+    states = _states_table()
+    pending: list[dict[str, Any]] = []
+    newest: list[dict[str, Any]] = []
+
+    def finish(host: _Host) -> None:
+        pending.extend(state for _value, state in host.open.values())
+        if host.last_scan is not None:
+            digest = scan_digest((c, r, v.digest()) for (c, r), (v, _s) in host.open.items())
+            newest.append({"agent": host.agent_id, "digest": digest, "at": host.last_scan})
+
+    def take(
+        host: _Host, report: tuple[int, str, Any], current: dict[tuple[str, str], _Value]
+    ) -> None:
+        report_id, kind, created = report
+        if kind != FULL_SCAN_KIND:
+            for key, value in current.items():
+                state = value.state(host.agent_id, key, report_id, created)
+                pending.append({**state, "ended_at": created, "apart": True})
+            return
+        host.last_scan = created
+        for key, value in current.items():
+            before = host.open.get(key)
+            if before is not None and before[0].same_as(value):
+                continue
+            if before is not None:
+                before[1]["ended_at"] = created
+                pending.append(before[1])
+            host.open[key] = (value, value.state(host.agent_id, key, report_id, created))
+        for key in [key for key in host.open if key not in current]:
+            gone = host.open.pop(key)[1]
+            gone["ended_at"] = created
+            pending.append(gone)
+
+    host: _Host | None = None
+    report: tuple[int, str, Any] | None = None
+    current: dict[tuple[str, str], _Value] = {}
+    # Streamed (a server-side cursor on PostgreSQL) for this statement only: the batches are
+    # inserted on the same connection while it is read.
+    rows = bind.execute(
+        sa.text(statement), execution_options={"stream_results": True, "yield_per": _BATCH}
+    )
+    for row in rows:
+        if report is None or row[1] != report[0]:
+            if host is not None and report is not None:
+                take(host, report, current)
+            current = {}
+            if host is None or row[0] != host.agent_id:
+                if host is not None:
+                    finish(host)
+                host = _Host(row[0])
+            report = (row[1], row[2], _moment(row[3]))
+        if row[4] is not None:  # None: a report without results
+            current[(row[4], row[5])] = _Value(tuple(row[6:12]), postgres)
         if len(pending) >= _BATCH:
             bind.execute(states.insert(), pending)
             pending = []
+    if host is not None and report is not None:
+        take(host, report, current)
+        finish(host)
     if pending:
         bind.execute(states.insert(), pending)
     bind.execute(
-        sa.text("UPDATE reports SET in_states = :yes WHERE kind = :scan"), {"yes": True, **scan}
+        sa.text("UPDATE reports SET in_states = :yes WHERE kind = :scan"),
+        {"yes": True, "scan": FULL_SCAN_KIND},
     )
-    newest = [
-        {
-            "agent": agent_id,
-            "digest": scan_digest(open_values.get(agent_id, ())),
-            "at": _moment(created),
-        }
-        for agent_id, created in bind.execute(sa.text(_LAST_SCANS_SQL), scan)
-    ]
     if newest:
         bind.execute(
             sa.text(
