@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.config import ConfigError, ServerConfig, load_config
+from server.files.models import FileEvent
 from server.jobs.lease import release, try_acquire
 from server.jobs.runner import JOBS, JobContext, run_once
 from server.reports.formats import FORMATS
@@ -236,9 +237,38 @@ def test_a_purge_with_nothing_to_forget_logs_nothing(server: Server, agent: Sign
     now = utcnow()
     _send(agent, now - 10 * DAY, results=_scan(10, 0))
     done = _purge(server, now)
-    assert done is not None and "0 result state(s) and 0 report(s)" in done, done
+    assert done is not None and "0 result state(s), 0 report(s) and 0 file event(s)" in done, done
     assert oplog_actions(server, "results.purge") == []
     with server.state.sessions() as session:
         row = session.get(Agent, agent.agent_id)
         assert row is not None and row.scan_digest is not None
     assert json.dumps(sorted(_state_ids(server)))  # still there
+
+
+def test_file_events_received_before_the_cutoff_go_with_the_history(
+    server: Server, agent: SignedAgent
+) -> None:
+    now = utcnow().replace(microsecond=0)
+    for day in (300, 200, 170, 10):
+        at = now - day * DAY
+        event = {
+            "action": "modified",
+            "path": f"/srv/www/page-{day}.html",
+            "folder": "/srv/www",
+            "folder_kind": "web_root",
+            "observed_at": _when(at),
+        }
+        _send(agent, at, kind="file_events", results=[], inventory=None, file_events=[event])
+    with server.state.engine.begin() as connection:
+        # Received when they were made (intake stamps the arrival; these arrived long ago).
+        for event in connection.execute(select(FileEvent.id, FileEvent.observed_at)).all():
+            connection.execute(
+                update(FileEvent).where(FileEvent.id == event.id).values(received_at=event[1])
+            )
+    done = _purge(server, now)
+    assert done is not None and "2 file event(s)" in done, done
+    with server.state.sessions() as session:
+        paths = sorted(session.scalars(select(FileEvent.path)).all())
+    assert paths == ["/srv/www/page-10.html", "/srv/www/page-170.html"]
+    [entry] = oplog_actions(server, "results.purge")
+    assert json.loads(entry.details or "{}")["file_events"] == 2
