@@ -92,7 +92,7 @@ class ServerConfig:
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     # Evidence archives are purged this many days after they arrived (see above).
     evidence_retention_days: int = DEFAULT_EVIDENCE_RETENTION_DAYS
-    # Reports and result states are purged this many days after they ended (see above).
+    # Reports made and result states ended this many days ago are purged (see above).
     results_retention_days: int = DEFAULT_RESULTS_RETENTION_DAYS
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30

@@ -24,6 +24,7 @@ from server.reports.generate import build_files
 from server.reports.week import IsoWeek, last_complete_week
 from server.settings.runtime import SettingError, set_setting
 from server.store.models import Agent, Gap, LatestResult, Report, ResultState, utcnow
+from server.store.states import purge_history
 from tests.server.conftest import Server, SignedAgent
 from tests.server.test_reports import ZONE, _result, _when, enrolled_long_ago
 from tests.server.test_reports_jobs import backdate_job, oplog_actions
@@ -272,3 +273,26 @@ def test_file_events_received_before_the_cutoff_go_with_the_history(
     assert paths == ["/srv/www/page-10.html", "/srv/www/page-170.html"]
     [entry] = oplog_actions(server, "results.purge")
     assert json.loads(entry.details or "{}")["file_events"] == 2
+
+
+def test_a_purge_in_small_batches_deletes_exactly_the_same(server: Server) -> None:
+    history = _history(server)
+    cutoff = history.now - 200 * DAY
+    with server.state.sessions() as session:
+        gaps_before = {gap.id: gap.report_id for gap in session.scalars(select(Gap))}
+    states_before = _state_ids(server)
+    # Seven rows a transaction: many batches, the last one short.
+    purged = purge_history(server.state.engine, cutoff, batch=7)
+    kept_states = {
+        i: value for i, value in states_before.items() if value[0] is None or value[0] >= cutoff
+    }
+    kept_reports = {i: at for i, at in history.sent.items() if at >= cutoff}
+    assert _state_ids(server) == kept_states
+    with server.state.sessions() as session:
+        reports = {row.id: row.created_at for row in session.scalars(select(Report))}
+        gaps = {gap.id: gap.report_id for gap in session.scalars(select(Gap))}
+    assert reports == kept_reports
+    assert gaps == {i: report for i, report in gaps_before.items() if report in reports}
+    assert purged.states == len(states_before) - len(kept_states) > 7
+    assert purged.reports == len(history.sent) - len(kept_reports) > 7
+    assert purged.gaps == len(gaps_before) - len(gaps) > 0
