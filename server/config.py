@@ -55,6 +55,13 @@ DEFAULT_SERVER_URL = "https://127.0.0.1:8443"
 DEFAULT_EVIDENCE_RETENTION_DAYS = 180
 MIN_EVIDENCE_RETENTION_DAYS = 30
 MAX_EVIDENCE_RETENTION_DAYS = 100 * 365
+# Results and their history (the reports, the result states, a report's gaps): the weekly scan
+# log auditors pull (POLICY.md A4) is made from them, and logs are kept at least six months by
+# national law (POLICY.md E12). The operation log's floor is the site rule's 60 days; this one
+# is the law's, because a week purged from the history can no longer be reported.
+DEFAULT_RESULTS_RETENTION_DAYS = 180
+MIN_RESULTS_RETENTION_DAYS = 180
+MAX_RESULTS_RETENTION_DAYS = 100 * 365
 
 
 class ConfigError(Exception):
@@ -85,6 +92,8 @@ class ServerConfig:
     oplog_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     # Evidence archives are purged this many days after they arrived (see above).
     evidence_retention_days: int = DEFAULT_EVIDENCE_RETENTION_DAYS
+    # Reports made and result states ended this many days ago are purged (see above).
+    results_retention_days: int = DEFAULT_RESULTS_RETENTION_DAYS
     # Alerts (docs/alerts.md): how often each server process sweeps for silent agents.
     alert_sweep_seconds: int = 30
     # The dashboard's compliance counts (server/fleet/jobs.py) are at most this old.
@@ -157,6 +166,9 @@ class ServerConfig:
         problem = problem or evidence_retention_problem(
             values.get("evidence_retention_days", DEFAULT_EVIDENCE_RETENTION_DAYS)
         )
+        problem = problem or results_retention_problem(
+            values.get("results_retention_days", DEFAULT_RESULTS_RETENTION_DAYS)
+        )
         problem = problem or monitor_settings_problem(values)
         if problem:
             raise ConfigError(f"{problem} (in {CONFIG_NAME})")
@@ -227,6 +239,21 @@ def evidence_retention_problem(days: object) -> str | None:
         )
     if days > MAX_EVIDENCE_RETENTION_DAYS:
         return f"evidence_retention_days may be at most {MAX_EVIDENCE_RETENTION_DAYS}"
+    return None
+
+
+def results_retention_problem(days: object) -> str | None:
+    """Why ``results_retention_days`` is unacceptable, or None."""
+    if not isinstance(days, int) or isinstance(days, bool):
+        return "results_retention_days must be a whole number of days"
+    if days < MIN_RESULTS_RETENTION_DAYS:
+        return (
+            f"results_retention_days is {days}; results and their history are the scan log "
+            f"of the weekly reports, and logs must be kept at least six months by national "
+            f"law: at least {MIN_RESULTS_RETENTION_DAYS} days (POLICY.md E12, A4)"
+        )
+    if days > MAX_RESULTS_RETENTION_DAYS:
+        return f"results_retention_days may be at most {MAX_RESULTS_RETENTION_DAYS}"
     return None
 
 

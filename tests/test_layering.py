@@ -121,8 +121,9 @@ FEATURE_USES: dict[str, tuple[str, ...]] = {
     "fleet": ("alerts", "devices", "oplog"),
     # Incidents tie alerts together and escalate through the alert channels in force.
     "incidents": ("alerts", "notify", "oplog", "policy_settings"),
-    # The scheduled purges: the operation log's, the kept reports', the evidence archives'.
-    "jobs": ("evidence", "oplog", "reports", "settings"),
+    # The scheduled purges: the operation log's, the kept reports', the evidence archives',
+    # the file events' (with the results history, under results_retention_days).
+    "jobs": ("evidence", "files", "oplog", "reports", "settings"),
     "intake": ("alerts", "files"),
     "agent_api": ("intake", "alerts", "evidence", "isolation", "monitors"),
     # Evidence stored goes on the timeline of the host's open incidents.

@@ -20,9 +20,10 @@ Jobs (docs/reports.md, docs/operations.md):
   archives past ``evidence_retention_days`` not held by an incident, uploads abandoned for a
   week, files no row describes; one ``evidence.purge`` entry each.
 * ``results_purge``: every 24 hours, forget result states that ended and reports made more
-  than the retention in force ago (the operation log's, ``oplog_retention_days``: the same
-  six months the law asks of logs), ``server.store.states.purge_history``; logged as
-  ``results.purge`` when it deleted any.
+  than ``results_retention_days`` ago (at least the six months the law asks of logs), with
+  the reports' gaps, and the file events received before then (``server.files.retention``);
+  a host's open states stay whatever their age (``server.store.states.purge_history``).
+  Logged as ``results.purge`` when it deleted any.
 * ``oplog_sign``: every tick, sign the operation log's head when entries after its newest
   checkpoint wait unsigned (``OperationLog.sign_tail``), so even an idle log's unsigned tail
   is about a minute old at most (appends sign by count and by age themselves).
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from server.config import ServerConfig
 from server.evidence import retention as evidence_retention
+from server.files.retention import purge_events
 from server.jobs.lease import (
     LeaseState,
     ensure_row,
@@ -166,10 +168,10 @@ def daily_due(_context: JobContext, state: LeaseState, now: datetime.datetime) -
     return now - state.since_success() >= DAY
 
 
-def _retention_days(context: JobContext) -> int:
-    """The retention in force: the console's run-time setting, else config.json's."""
+def _retention_days(context: JobContext, name: str = "oplog_retention_days") -> int:
+    """A retention in force: the console's run-time setting, else config.json's."""
     with Session(context.engine) as session:
-        return int(effective_settings(session, context.config).oplog_retention_days)
+        return int(getattr(effective_settings(session, context.config), name))
 
 
 def run_oplog_purge(context: JobContext, now: datetime.datetime) -> str:
@@ -207,17 +209,25 @@ def run_evidence_purge(context: JobContext, now: datetime.datetime) -> str:
 
 
 def run_results_purge(context: JobContext, now: datetime.datetime) -> str:
-    retention = _retention_days(context)
-    purged = purge_history(context.engine, now - datetime.timedelta(days=retention))
-    if purged.states or purged.reports:
+    retention = _retention_days(context, "results_retention_days")
+    cutoff = now - datetime.timedelta(days=retention)
+    purged = purge_history(context.engine, cutoff)
+    events = purge_events(context.engine, cutoff)
+    if purged.states or purged.reports or events:
         context.log_event(
             "results.purge",
             "result_states",
-            {"states": purged.states, "reports": purged.reports, "retention_days": retention},
+            {
+                "states": purged.states,
+                "reports": purged.reports,
+                "gaps": purged.gaps,
+                "file_events": events,
+                "retention_days": retention,
+            },
         )
     return (
-        f"results purge: {purged.states} result state(s) and {purged.reports} report(s) "
-        f"older than {retention} days removed"
+        f"results purge: {purged.states} result state(s), {purged.reports} report(s) and "
+        f"{events} file event(s) older than {retention} days removed"
     )
 
 

@@ -133,6 +133,9 @@ class SheetWriter:
         self.stream.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode())
 
 
+_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)  # what zipfile.ZipInfo gives when not told
+
+
 class Workbook:
     """``with Workbook(out, ["Summary", "Results"]) as book:`` then ``book.write_rows(...)`` for
     each sheet in that order (a zip member at a time). The package parts go first, so
@@ -150,13 +153,13 @@ class Workbook:
             f'<Override PartName="/xl/worksheets/sheet{index}.xml" ContentType="{_SHEET_TYPE}"/>'
             for index in range(1, count + 1)
         )
-        self.zip.writestr("[Content_Types].xml", f"{_CONTENT_TYPES_HEAD}{overrides}</Types>")
-        self.zip.writestr("_rels/.rels", _ROOT_RELS)
+        self._part("[Content_Types].xml", f"{_CONTENT_TYPES_HEAD}{overrides}</Types>")
+        self._part("_rels/.rels", _ROOT_RELS)
         sheets = "".join(
             f'<sheet name="{escape(name)}" sheetId="{index}" r:id="rId{index}"/>'
             for index, name in enumerate(self.names, 1)
         )
-        self.zip.writestr(
+        self._part(
             "xl/workbook.xml",
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>',
@@ -166,14 +169,22 @@ class Workbook:
             f'Target="worksheets/sheet{index}.xml"/>'
             for index in range(1, count + 1)
         )
-        self.zip.writestr(
+        self._part(
             "xl/_rels/workbook.xml.rels",
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             f'{relations}<Relationship Id="rId{count + 1}" Type="{_REL}/styles" '
             'Target="styles.xml"/></Relationships>',
         )
-        self.zip.writestr("xl/styles.xml", _STYLES)
+        self._part("xl/styles.xml", _STYLES)
+
+    def _part(self, name: str, text: str) -> None:
+        # ZipFile.writestr stamps a member named by a string with the clock's time, so two
+        # builds of one week would differ in those bytes; the sheets (ZipFile.open) get the
+        # zip format's first date already. A report of a kept week is reproducible byte for
+        # byte (docs/reports.md): every member is dated like the sheets.
+        member = zipfile.ZipInfo(name, date_time=_MEMBER_TIME)
+        self.zip.writestr(member, text, compress_type=zipfile.ZIP_DEFLATED, compresslevel=5)
 
     def __enter__(self) -> Workbook:
         return self

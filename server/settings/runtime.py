@@ -19,8 +19,11 @@ from sqlalchemy.orm import Session
 
 from server.config import (
     MAX_EVIDENCE_RETENTION_DAYS,
+    MAX_RESULTS_RETENTION_DAYS,
     MIN_EVIDENCE_RETENTION_DAYS,
+    MIN_RESULTS_RETENTION_DAYS,
     evidence_retention_problem,
+    results_retention_problem,
 )
 from server.oplog.settings import MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, retention_problem
 from server.settings.models import RuntimeSetting
@@ -65,6 +68,12 @@ SPECS: dict[str, SettingSpec] = {
             MIN_EVIDENCE_RETENTION_DAYS,
             MAX_EVIDENCE_RETENTION_DAYS,
         ),
+        SettingSpec(
+            "results_retention_days",
+            results_retention_problem,
+            MIN_RESULTS_RETENTION_DAYS,
+            MAX_RESULTS_RETENTION_DAYS,
+        ),
         SettingSpec("session_idle_seconds", _session_idle_problem, 1, MAX_SESSION_IDLE_SECONDS),
     )
 }
@@ -76,6 +85,7 @@ class EffectiveSettings:
 
     oplog_retention_days: int
     evidence_retention_days: int
+    results_retention_days: int
     session_idle_seconds: int
     # name -> (value, updated_at, updated_by) for the settings changed at run time
     overrides: dict[str, tuple[Any, Any, str]]

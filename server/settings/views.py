@@ -72,6 +72,7 @@ NAV = (NavItem("settings.index", _l("Settings"), 90, (ADMIN,)),)
 RETENTION_FIELDS = {
     "oplog_retention_days": ("oplog_retention_days", 1),
     "evidence_retention_days": ("evidence_retention_days", 1),
+    "results_retention_days": ("results_retention_days", 1),
     "session_idle_minutes": ("session_idle_seconds", 60),
 }
 
@@ -149,8 +150,8 @@ for _section in (
         "settings.retention",
         _l("Retention and sessions"),
         _l(
-            "How long the operation log and evidence archives are kept; when idle console "
-            "sessions end."
+            "How long the operation log, evidence archives and results history are kept; when "
+            "idle console sessions end."
         ),
         80,
     ),
@@ -593,6 +594,22 @@ def _retention_problem(field: str, value: int | None) -> Any:
         if value is None or value > high:
             return _l(
                 "Operation log retention is a whole number of days from %(low)d to %(high)d. "
+                "Nothing was changed.",
+                low=low,
+                high=high,
+            )
+        return None
+    if field == "results_retention_days":
+        if value is not None and value < low:
+            return _l(
+                "Results and their history must be kept at least %(days)d days: the weekly "
+                "reports are made from them, and national law asks that logs be kept six "
+                "months (POLICY.md E12, A4). Nothing was changed.",
+                days=low,
+            )
+        if value is None or value > high:
+            return _l(
+                "Results retention is a whole number of days from %(low)d to %(high)d. "
                 "Nothing was changed.",
                 low=low,
                 high=high,

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
 _SEPARATOR = "\x00"
 
@@ -44,24 +44,57 @@ def scan_digest(values: Iterable[tuple[str, str, str]]) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+# Rows deleted per transaction: a first purge of years of history must not hold SQLite's one
+# write lock for minutes (intake waits at most SQLITE_BUSY_TIMEOUT_MS for it), and each
+# transaction leaves the store whole on its own (a report goes with its gaps).
+PURGE_BATCH = 5000
+
+
 @dataclass(frozen=True)
 class HistoryPurge:
     states: int
     reports: int
+    gaps: int = 0
 
 
-def purge_history(engine: Engine, cutoff: datetime.datetime) -> HistoryPurge:
+def purge_history(
+    engine: Engine, cutoff: datetime.datetime, batch: int = PURGE_BATCH
+) -> HistoryPurge:
     """Forget what ended before ``cutoff``: result states that ended before it (and results
-    kept apart, which end where they start) and the reports made before it (their gaps go
-    with them). A state still open at the cutoff stays, whatever its age: it is the host's
+    kept apart, which end where they start) and the reports made before it, each with its
+    gaps. A state still open at the cutoff stays, whatever its age: it is the host's
     present, and it keeps the weeks after the cutoff reproducible (server/reports/collect.py
-    counts a state's reports inside the week only)."""
-    # Imported here: the migration that imports this module's digests needs no models.
-    from server.store.models import Report, ResultState
+    counts a state's reports inside the week only, and a week's last result is a state in
+    force inside it). What points at a purged report without a foreign key stays: the host's
+    latest results, its inventory and its open states keep the id of the report that last
+    set them, which is where they came from, not a link anything follows.
 
-    with engine.begin() as connection:
-        states = connection.execute(
-            delete(ResultState).where(ResultState.ended_at < cutoff)
-        ).rowcount
-        reports = connection.execute(delete(Report).where(Report.created_at < cutoff)).rowcount
-    return HistoryPurge(states=states, reports=reports)
+    Deleted in batches of ``batch`` rows, a transaction each; gaps are deleted with their
+    report explicitly, not left to ON DELETE CASCADE, which SQLite applies only on
+    connections that turned foreign keys on."""
+    # Imported here: the migration that imports this module's digests needs no models.
+    from server.store.models import Gap, Report, ResultState
+
+    states = reports = gaps = 0
+    while True:
+        with engine.begin() as connection:
+            ids = connection.scalars(
+                select(ResultState.id).where(ResultState.ended_at < cutoff).limit(batch)
+            ).all()
+            if ids:
+                states += connection.execute(
+                    delete(ResultState).where(ResultState.id.in_(ids))
+                ).rowcount
+        if len(ids) < batch:
+            break
+    while True:
+        with engine.begin() as connection:
+            ids = connection.scalars(
+                select(Report.id).where(Report.created_at < cutoff).limit(batch)
+            ).all()
+            if ids:
+                gaps += connection.execute(delete(Gap).where(Gap.report_id.in_(ids))).rowcount
+                reports += connection.execute(delete(Report).where(Report.id.in_(ids))).rowcount
+        if len(ids) < batch:
+            break
+    return HistoryPurge(states=states, reports=reports, gaps=gaps)

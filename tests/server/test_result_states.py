@@ -126,7 +126,7 @@ def test_the_retention_job_forgets_what_ended_before_the_cutoff(
     backdate_job(server, "results_purge", days=2)
     context = JobContext(server.state.engine, server.data, load_config(server.data))
     done = run_once(context, JOB["results_purge"], "purger")
-    assert done is not None and "1 result state(s) and 2 report(s)" in done, done
+    assert done is not None and "1 result state(s), 2 report(s)" in done, done
     # The states still open stay: they are the host's present.
     assert (_count(server, Report), _count(server, ResultState)) == (1, 3)
     [entry] = oplog_actions(server, "results.purge")

@@ -590,6 +590,7 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
         page,
         oplog_retention_days="90",
         evidence_retention_days="180",
+        results_retention_days="180",
         session_idle_minutes="30",
     )
     assert answer.status_code == 200
@@ -604,6 +605,7 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
         page,
         oplog_retention_days="59",
         evidence_retention_days="180",
+        results_retention_days="180",
         session_idle_minutes="30",
     )
     assert answer.status_code == 400
@@ -623,6 +625,7 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
         fields = {
             "oplog_retention_days": "90",
             "evidence_retention_days": "180",
+            "results_retention_days": "180",
             "session_idle_minutes": "30",
             **bad,
         }
@@ -649,7 +652,11 @@ def test_retention_is_saved_and_a_value_below_60_is_refused(
 
 def test_evidence_retention_is_saved_logged_and_reset(server: Server, admin: FlaskClient) -> None:
     page = "/settings/retention"
-    fields = {"oplog_retention_days": "180", "session_idle_minutes": "30"}
+    fields = {
+        "oplog_retention_days": "180",
+        "results_retention_days": "180",
+        "session_idle_minutes": "30",
+    }
     answer = post(admin, page, page, evidence_retention_days="365", **fields)
     assert answer.status_code == 200
     with server.state.sessions() as session:
@@ -674,6 +681,48 @@ def test_evidence_retention_is_saved_logged_and_reset(server: Server, admin: Fla
         assert effective_settings(session, server.state.config).evidence_retention_days == 180
 
 
+def test_results_retention_is_saved_logged_refused_below_six_months_and_reset(
+    server: Server, admin: FlaskClient
+) -> None:
+    page = "/settings/retention"
+    fields = {
+        "oplog_retention_days": "180",
+        "evidence_retention_days": "180",
+        "session_idle_minutes": "30",
+    }
+    answer = post(admin, page, page, results_retention_days="400", **fields)
+    assert answer.status_code == 200
+    with server.state.sessions() as session:
+        effective = effective_settings(session, server.state.config)
+    assert effective.results_retention_days == 400
+    assert effective.oplog_retention_days == 180  # a setting of its own
+    assert effective.overrides.keys() == {"results_retention_days"}
+    shown = admin.get(page).get_data(as_text=True)
+    assert 'name="results_retention_days" type="number" min="180" max="36500" value="400"' in shown
+    for bad in ("179", "60", "36501", "", "x"):
+        answer = post(admin, page, page, results_retention_days=bad, **fields)
+        assert answer.status_code == 400, bad
+    below = post(admin, page, page, results_retention_days="90", **fields)
+    message = text(
+        "Results and their history must be kept at least %(days)d days: the weekly reports "
+        "are made from them, and national law asks that logs be kept six months "
+        "(POLICY.md E12, A4). Nothing was changed."
+    ) % {"days": 180}
+    assert message in below.get_data(as_text=True)
+    with server.state.sessions() as session:
+        assert effective_settings(session, server.state.config).results_retention_days == 400
+    entries = settings_entries(server)
+    assert entries[0].outcome == "ok"
+    assert json.loads(entries[0].details) == {"results_retention_days": {"from": 180, "to": 400}}
+    assert [entry.outcome for entry in entries[1:]] == ["refused"] * 6
+    assert entries[-1].reason.startswith(
+        "results_retention_days='90': Results and their history must be kept at least 180 days"
+    )
+    assert post(admin, f"{page}/results_retention_days/reset", page).status_code == 200
+    with server.state.sessions() as session:
+        assert effective_settings(session, server.state.config).results_retention_days == 180
+
+
 def test_the_session_idle_limit_applies_at_run_time(server: Server, admin: FlaskClient) -> None:
     page = "/settings/retention"
     answer = post(
@@ -682,6 +731,7 @@ def test_the_session_idle_limit_applies_at_run_time(server: Server, admin: Flask
         page,
         oplog_retention_days="180",
         evidence_retention_days="180",
+        results_retention_days="180",
         session_idle_minutes="2",
     )
     assert answer.status_code == 200
