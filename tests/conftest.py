@@ -14,7 +14,6 @@ it).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import tempfile
@@ -107,17 +106,14 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         templates.remove()
 
 
-# Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
-# /etc/passwd makes a second useradd at the same moment fail), the agent installed into
-# /opt/xunjian by the deployment tests, the isolation tests' veth link in the root network
-# namespace (tests/isolation/netns.py), and filesystems (and PostgreSQL tablespaces) mounted by
-# a test (tests/small_disk.py). One such module runs at a time on this machine, across
-# pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
+# Modules that install the agent into this machine's own paths (/opt/xunjian,
+# /var/lib/xunjian/agent, /etc/systemd/system: the deployment tests, which cannot choose them)
+# take turns, one module at a time across pytest-xdist workers and test runs, under an
+# exclusive lock held for the whole module. Everything else the tests change on the machine has
+# a name or path of its own, or a lock held only for the moment it needs (tests/machine.py:
+# accounts, the isolation tests' subnets; small disks are mounted at the test's own path).
 # (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
-MACHINE_WIDE = frozenset(
-    {"tests.deploy.sshd", "tests.devices.sshd", "tests.isolation.netns", "tests.small_disk"}
-)
-MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
+MACHINE_WIDE = frozenset({"tests.deploy.sshd"})
 
 
 def _changes_the_machine(module: object) -> bool:
@@ -131,12 +127,10 @@ def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterato
     if not _changes_the_machine(request.module):
         yield
         return
-    with MACHINE_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    from tests.machine import INSTALL, machine_lock
+
+    with machine_lock(INSTALL):
+        yield
 
 
 # Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.
