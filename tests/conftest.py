@@ -106,31 +106,9 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         templates.remove()
 
 
-# Modules that install the agent into this machine's own paths (/opt/xunjian,
-# /var/lib/xunjian/agent, /etc/systemd/system: the deployment tests, which cannot choose them)
-# take turns, one module at a time across pytest-xdist workers and test runs, under an
-# exclusive lock held for the whole module. Everything else the tests change on the machine has
-# a name or path of its own, or a lock held only for the moment it needs (tests/machine.py:
-# accounts, the isolation tests' subnets; small disks are mounted at the test's own path).
-# (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
-MACHINE_WIDE = frozenset({"tests.deploy.sshd"})
-
-
-def _changes_the_machine(module: object) -> bool:
-    used = {getattr(value, "__module__", None) for value in vars(module).values()}
-    return bool(used & MACHINE_WIDE)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Autouse and module-scoped: set up before the module's own module fixtures (sshd, accounts).
-    if not _changes_the_machine(request.module):
-        yield
-        return
-    from tests.machine import INSTALL, machine_lock
-
-    with machine_lock(INSTALL):
-        yield
+# What the tests change on this machine itself (accounts, the deployed agent's install paths,
+# veth links in the root namespace, mounts) is either the test's own (a unique name, subnet or
+# path) or taken in turns under a lock held only as long as it must be: tests/machine.py.
 
 
 # Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.

@@ -3,16 +3,18 @@ thing needs (docs/PERFORMANCE.md, "Test suite", fourth pass).
 
 Before, every module that made an account, a veth link or a mount took one machine-wide lock for
 its whole run, and a pytest-xdist worker waiting for it did nothing else (44 s seen in one
-setup). Now each shared thing has a lock of its own, and what can be made unique is:
+setup). Now each shared thing has a lock of its own, held no longer than it must be, and what
+can be made unique is:
 
 * **accounts** (``ACCOUNTS``): useradd, userdel and chpasswd lock /etc/passwd and /etc/shadow
   themselves and fail, rather than wait, when another one holds them. The account names are
   unique per test, so only the command itself takes turns: a lock held for the one call.
 * **the installed agent** (``INSTALL``): ``xunjian deploy ssh`` installs into the product's own
   paths (/opt/xunjian, /var/lib/xunjian/agent, /etc/systemd/system), which a test cannot choose,
-  so the deployment modules still take turns for their whole run (tests/conftest.py). The file
-  is the one the single machine-wide lock used, so a run of an older checkout beside this one
-  still takes turns with it.
+  so the tests that install (tests/deploy/conftest.py ``clean_host``) take turns, each for its
+  whole run; their modules' sshd and accounts are set up meanwhile. The file is the one the
+  single machine-wide lock used, so a run of an older checkout beside this one still takes
+  turns with it.
 * **network numbers** (``claim_number``): the isolation tests' veth link in the root namespace
   gets a /24 of its own (tests/isolation/netns.py); a number is held by a lock file of its own
   for as long as the link exists, so two tests (of this run or another) never share one.
