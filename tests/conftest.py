@@ -14,7 +14,6 @@ it).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import tempfile
@@ -107,36 +106,9 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         templates.remove()
 
 
-# Modules whose tests change this machine itself: local accounts made with useradd (whose lock on
-# /etc/passwd makes a second useradd at the same moment fail), the agent installed into
-# /opt/xunjian by the deployment tests, the isolation tests' veth link in the root network
-# namespace (tests/isolation/netns.py), and filesystems (and PostgreSQL tablespaces) mounted by
-# a test (tests/small_disk.py). One such module runs at a time on this machine, across
-# pytest-xdist workers and across test runs: each holds an exclusive lock for its whole module.
-# (A lock, not xdist_group: pytest 9.2 no longer lets pytest-xdist 3.8 name the group.)
-MACHINE_WIDE = frozenset(
-    {"tests.deploy.sshd", "tests.devices.sshd", "tests.isolation.netns", "tests.small_disk"}
-)
-MACHINE_LOCK = Path(tempfile.gettempdir()) / "xunjian-tests-machine.lock"
-
-
-def _changes_the_machine(module: object) -> bool:
-    used = {getattr(value, "__module__", None) for value in vars(module).values()}
-    return bool(used & MACHINE_WIDE)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_machine_wide_module_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Autouse and module-scoped: set up before the module's own module fixtures (sshd, accounts).
-    if not _changes_the_machine(request.module):
-        yield
-        return
-    with MACHINE_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+# What the tests change on this machine itself (accounts, the deployed agent's install paths,
+# veth links in the root namespace, mounts) is either the test's own (a unique name, subnet or
+# path) or taken in turns under a lock held only as long as it must be: tests/machine.py.
 
 
 # Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.

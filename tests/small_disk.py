@@ -2,9 +2,9 @@
 only), filled on demand with a file of zeros and freed again by deleting it.
 
 Nothing is simulated: a process writing to it gets the kernel's ENOSPC, which SQLite reports as
-``database or disk is full`` and Python's file writes as ``OSError(ENOSPC)``. A test module that
-uses ``SmallDisk`` holds the machine-wide lock (tests/conftest.py ``MACHINE_WIDE``): a mount is
-the machine's, not the test's.
+``database or disk is full`` and Python's file writes as ``OSError(ENOSPC)``. Each test mounts
+at a path of its own (its ``tmp_path``, or a random name under /tmp) with a size of its own, and
+filling one tmpfs fills no other: tests with small disks run beside each other without a lock.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """From the alert to isolation to the incident report, with real parts (issue 17, "Proof"):
 Chromium against a real ``xunjian server run``, and a real ``xunjian agent run`` in a network
 namespace of its own with an "outside" web server beside it (tests/isolation/netns.py; real
-nftables; the machine-wide lock of tests/conftest.py, since this module uses the lab).
+nftables).
 
 The agent's agent.json allows ``scan_now``, ``evidence``, ``isolate`` and ``release``, and its
 file watcher watches a web root. A web shell dropped there raises a ``webshell`` alert. An
@@ -26,7 +26,6 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import browser_home, first_admin_page, launch
 from tests.harness import wait_for
-from tests.isolation.netns import Lab, lab  # noqa: F401 (the machine-wide lock: conftest.py)
 from tests.isolation.test_isolation_e2e import ISOLATED, OPEN, Scene, scene  # noqa: F401
 
 SHELL = b"<?php @eval($_POST['pass']);?>\n"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.sshd import Account, Sshd, make_account, remove_tree, require_tools, start_sshd
+from tests.machine import INSTALL, machine_lock
 from xunjian.deploy.bundle import source_files
 from xunjian.deploy.layout import FALLBACK, INSTALLED_PATHS, PIDFILE, STATE_PARENT, source_root
 
@@ -104,16 +105,21 @@ def force_clean() -> None:
 @pytest.fixture
 def clean_host() -> Iterator[None]:
     """Refuses to run over an existing install (it is not the test's to remove); cleans up
-    after itself even when the test failed half-way."""
-    found = installed_paths()
-    if found:
-        raise AssertionError(
-            f"this machine already has {found}: a deployment test would overwrite it. Remove "
-            "them (or run `xunjian deploy ssh --uninstall`) first."
-        )
-    try:
-        yield
-    finally:
-        leftovers = installed_paths()
-        force_clean()
-        assert not leftovers, f"the test left {leftovers} behind (removed now)"
+    after itself even when the test failed half-way.
+
+    The install paths are the product's own, the same for every test: the tests that install
+    (or prove nothing was installed) take turns under a lock held for the test, across
+    pytest-xdist workers and test runs (tests/machine.py ``INSTALL``)."""
+    with machine_lock(INSTALL):
+        found = installed_paths()
+        if found:
+            raise AssertionError(
+                f"this machine already has {found}: a deployment test would overwrite it. "
+                "Remove them (or run `xunjian deploy ssh --uninstall`) first."
+            )
+        try:
+            yield
+        finally:
+            leftovers = installed_paths()
+            force_clean()
+            assert not leftovers, f"the test left {leftovers} behind (removed now)"

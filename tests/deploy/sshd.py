@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness import free_port, stop_process
+from tests.machine import ACCOUNTS, machine_lock
 
 SSHD = "/usr/sbin/sshd"
 PACKAGES = "openssh-server, sudo, systemd (tests/system-packages.txt)"
@@ -54,23 +55,30 @@ class Account:
 
     def remove(self) -> None:
         self.sudoers.unlink(missing_ok=True)
-        subprocess.run(
-            ["userdel", "-r", "-f", self.name], check=False, timeout=60, capture_output=True
-        )
+        with machine_lock(ACCOUNTS):
+            subprocess.run(
+                ["userdel", "-r", "-f", self.name], check=False, timeout=60, capture_output=True
+            )
 
 
 def make_account(folder: Path, nopasswd: bool = False) -> Account:
     name = f"xjdeploy{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(18)
-    subprocess.run(
-        ["useradd", "-m", "-d", f"/home/{name}", "-s", "/bin/sh", name], check=True, timeout=60
-    )
+    # The name is this test's own; the password and group files are the machine's, and
+    # useradd and chpasswd fail rather than wait while another holds them (tests/machine.py).
+    with machine_lock(ACCOUNTS):
+        subprocess.run(
+            ["useradd", "-m", "-d", f"/home/{name}", "-s", "/bin/sh", name],
+            check=True,
+            timeout=60,
+        )
     sudoers = Path(f"/etc/sudoers.d/{name}")
     account = Account(name, password, folder / f"{name}_ed25519", sudoers)
     try:
-        subprocess.run(
-            ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, timeout=60
-        )
+        with machine_lock(ACCOUNTS):
+            subprocess.run(
+                ["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, timeout=60
+            )
         keygen(account.key)
         # sshd reads it as the user: in the account's home, owned by the account.
         home = Path(f"/home/{name}")

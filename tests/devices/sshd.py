@@ -1,7 +1,8 @@
 """A real OpenSSH server (Debian's openssh-server, tests/system-packages.txt) on a free loopback
 port, with its own configuration, host key, log (-E) and test accounts made with useradd and
 chpasswd. Account names are unique per run, so parallel runs never collide, and are removed
-afterwards. Only the test accounts may log in (AllowUsers)."""
+afterwards; the account commands themselves take turns (``change_password``, tests/machine.py).
+Only the test accounts may log in (AllowUsers)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.harness import free_port, stop_process
+from tests.machine import ACCOUNTS, machine_lock
 
 SSHD = "/usr/sbin/sshd"
 
@@ -79,24 +81,23 @@ class Sshd:
         authorized_key: str | None = None,
     ) -> Account:
         name = self.user(role)
-        subprocess.run(
-            [
-                "useradd",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/bin/sh",
-                name,
-            ],
-            check=True,
-            capture_output=True,
-        )
+        with machine_lock(ACCOUNTS):
+            subprocess.run(
+                [
+                    "useradd",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    "/bin/sh",
+                    name,
+                ],
+                check=True,
+                capture_output=True,
+            )
         account = Account(name, password, password_login, authorized_key)
         self.accounts[name] = account
-        subprocess.run(
-            ["chpasswd"], input=f"{name}:{password}\n".encode(), check=True, capture_output=True
-        )
+        change_password(name, password)
         if authorized_key:
             keys = self.folder / "keys"
             keys.mkdir(mode=0o755, exist_ok=True)
@@ -176,9 +177,19 @@ class Sshd:
     def stop(self) -> None:
         stop_process(self.process)
         for name in list(self.accounts):
-            subprocess.run(["userdel", name], capture_output=True, check=False)
+            with machine_lock(ACCOUNTS):
+                subprocess.run(["userdel", name], capture_output=True, check=False)
             self.accounts.pop(name)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def change_password(name: str, password: str) -> None:
+    """chpasswd for a test's own account. The account is the test's, the shadow file the
+    machine's: chpasswd fails rather than waits while another account command holds it."""
+    with machine_lock(ACCOUNTS):
+        subprocess.run(
+            ["chpasswd"], input=f"{name}:{password}\n".encode(), check=True, capture_output=True
+        )
 
 
 class ResettingProxy:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from tests.devices.sshd import ResettingProxy, Sshd
+from tests.devices.sshd import ResettingProxy, Sshd, change_password
 from tests.harness import ServerUnderTest, run_cli, wait_for
 from tests.report_files import csv_text
 
@@ -212,9 +212,7 @@ def test_device_checks_end_to_end(
         assert sshd.password_attempts(sshd.user("strong")) == 2 * MAX_ATTEMPTS + 1
 
         # The owner changes the password: the next check resolves the alert.
-        subprocess.run(
-            ["chpasswd"], input=f"{sshd.user('default')}:{STRONG}\n".encode(), check=True
-        )
+        change_password(sshd.user("default"), STRONG)
         due = _cli(server, "check").stdout  # every device due for the running server
         assert "5 device(s) due" in due
         wait_for(

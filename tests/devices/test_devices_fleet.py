@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from server.reports.week import IsoWeek, zone_of
 from server.store.accounts import create_api_token
 from server.store.agents import DEFAULT_GROUP, get_or_create_group
 from server.store.models import User, utcnow
-from tests.devices.sshd import Sshd
+from tests.devices.sshd import Sshd, change_password
 from tests.harness import wait_for
 from tests.report_files import csv_text as report_csv_text
 from tests.server.conftest import Server, init_data_folder
@@ -279,9 +278,7 @@ def test_device_results_in_console_alerts_and_report(device_server: Server, sshd
     assert VENDOR_DEFAULT not in page(admin, f"/hosts/{router['host_id']}")
 
     # The owner changes the password; Check now again resolves the alert.
-    subprocess.run(
-        ["chpasswd"], input=f"{sshd.user('default')}:{NEW_DEVICE_PASSWORD}\n".encode(), check=True
-    )
+    change_password(sshd.user("default"), NEW_DEVICE_PASSWORD)
     _check_now(server, operator, [router])
     assert _device(server, router["id"]).last_outcome == "no_default"
     resolved = [a for a in _alerts(client, admin_api) if a["kind"] == "default_credential"]

@@ -185,14 +185,16 @@ def test_folder_vanishes_and_comes_back(started: FileWatcher, folders: tuple[Pat
     (uploads / "x.txt").write_text("x")
     drain_until(started, lambda seen: len(seen) >= 2)
     shutil.rmtree(uploads)
-    events = drain_until(started, lambda seen: any(e["action"] == "folder_missing" for e in seen))
-    assert "x.txt" in by_action(events).get("deleted", []) or any(
-        e["action"] == "deleted" for e in started.drain() + events
-    )
+    missing = drain_until(started, lambda seen: any(e["action"] == "folder_missing" for e in seen))
     uploads.mkdir()
     (uploads / "back.php").write_bytes(SHELL)
     events = drain_until(started, lambda seen: any(e["path"].endswith("back.php") for e in seen))
     assert "folder_back" in by_action(events)
+    # The file that went with its folder is reported deleted exactly once: by inotify, usually
+    # before the folder is missed, or, when a busy machine delays inotify's thread past that,
+    # by the rescan when the folder comes back (the snapshot still knows the file). Seen
+    # failing when only the first moment was accepted (load average 15).
+    assert by_action(missing + events).get("deleted") == ["x.txt"], missing + events
     # Watched again: a later file arrives through inotify, without another rescan.
     (uploads / "later.txt").write_text("later")
     events = drain_until(started, lambda seen: bool(seen))

@@ -1,6 +1,8 @@
 """Network namespaces the isolation tests make and always remove (``ip netns``, veth pairs).
 
-The layout (``n`` is chosen per test run, so parallel runs do not meet)::
+The layout (``n`` is held by this test alone while its lab exists: tests/machine.py
+``claim_number``, so parallel tests and runs never share the root namespace's subnet and need
+no machine-wide lock; the namespace and link names are random)::
 
     root namespace (the server)          "host" namespace (the agent)        "outside" namespace
     10.231.n.1 ─────── veth ──────────── 10.231.n.2
@@ -29,6 +31,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
+
+from tests.machine import claim_number
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -112,11 +116,24 @@ def in_namespace(namespace: str, function: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
+def _subnet_in_use(n: int) -> bool:
+    """10.231.n.0/24 already on a link of the root namespace (a run of an older checkout,
+    which picked ``n`` at random under the old machine-wide lock, or a lab left behind)."""
+    shown = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    return f" 10.231.{n}." in shown
+
+
 @contextmanager
 def lab() -> Iterator[Lab]:
     """Make the namespaces and links; remove them whatever happens."""
+    with claim_number("netns", 1, 250, _subnet_in_use) as n:
+        yield from _lab(n)
+
+
+def _lab(n: int) -> Iterator[Lab]:
     tag = secrets.token_hex(3)
-    n = 1 + secrets.randbelow(250)
     host, outside = f"xjiso-h-{tag}", f"xjiso-o-{tag}"
     root_end, host_end = f"xjr{tag}", f"xjh{tag}"
     host_out, outside_end = f"xjx{tag}", f"xjo{tag}"
