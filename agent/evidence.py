@@ -66,7 +66,12 @@ class Snapshot:
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    # A name read from the OS that is not valid UTF-8 (a file name, a link's target) arrives as
+    # lone surrogates (Python's surrogateescape) that UTF-8 cannot encode: the whole snapshot
+    # failed on one such file. backslashreplace writes each as a JSON escape (\udcff), so the
+    # file stays valid JSON and the exact bytes come back with os.fsencode(json.loads(...)).
+    text = json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
+    return text.encode("utf-8", errors="backslashreplace")
 
 
 def _bounded(name: str, data: bytes) -> bytes:
@@ -129,7 +134,12 @@ def collect_parts(
             log.exception("evidence part %s failed", name)
             errors[name] = f"error: {exc!r}"
             continue
-        data = value.encode("utf-8") if isinstance(value, str) else _json(value)
+        # Text parts (a log) keep the bytes they were read with, valid UTF-8 or not.
+        data = (
+            value.encode("utf-8", errors="surrogateescape")
+            if isinstance(value, str)
+            else _json(value)
+        )
         parts.append(Part(name, _bounded(name, data)))
     parts.append(Part("errors.json", _json(errors)))
     return parts, errors

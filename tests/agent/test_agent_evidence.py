@@ -7,6 +7,7 @@ against a real server, is in tests/integration/test_evidence_e2e.py."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 import tarfile
@@ -108,6 +109,27 @@ def test_a_snapshot_in_process_reads_the_host_tree(state: AgentState, tmp_path: 
     assert errors["logins.json"].startswith("not_applicable:")
     assert "logins.json" not in [part["name"] for part in verdict.parts]
     assert snapshot.errors == errors
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_exactly(state: AgentState, tmp_path: Path) -> None:
+    """Linux file names are bytes: one that is not UTF-8 (a webshell dropped by a tool that
+    does not care) once made the whole snapshot fail. It is listed with its exact bytes, and
+    the part is still valid JSON."""
+    tree = tmp_path / "tree"
+    scratch = tree / "tmp"
+    scratch.mkdir(parents=True)
+    name = b"shell-\xff\xfe.php"
+    with open(bytes(scratch) + b"/" + name, "wb") as dropped:
+        dropped.write(b"<?php system($_GET['c']); ?>")
+    config = state.load_config()
+    config.scan_root = str(tree)
+    snapshot = take_snapshot(state, config, None, reason="drill", in_process=True)
+    verify_file(snapshot.path, state.load_key().public_key())
+    with tarfile.open(snapshot.path) as tar:
+        raw = tar.extractfile("recent-files.json").read()  # type: ignore[union-attr]
+    raw.decode("utf-8")  # valid UTF-8 (strict)
+    listed = {os.fsencode(entry["path"]) for entry in json.loads(raw)["files"]}
+    assert b"/tmp/" + name in listed
 
 
 def test_an_evidence_command_delivered_again_after_a_restart_takes_no_second_snapshot(
