@@ -64,6 +64,45 @@ def _encoded_size(value: Any, limit: int) -> int:
     return len(msgspec.json.encode(value))
 
 
+def readable_text(text: str) -> str:
+    """``text`` as valid UTF-8 for people and the wire. A name read from the OS (a file, a link's
+    target) that is not UTF-8 arrives as surrogate escapes (``os.fsdecode``), which no UTF-8
+    encoder takes: a world-writable file named ``shell-\\xff.php`` made the whole report fail.
+    Such bytes become ``\\xff``-style escapes; text that is valid already is returned as is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte (JSON's "\\ud800")
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _readable_json(value: Any) -> Any:
+    """Every string (keys too) of a JSON value made ``readable_text``."""
+    if isinstance(value, str):
+        return readable_text(value)
+    if isinstance(value, list):
+        return [_readable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {readable_text(key): _readable_json(item) for key, item in value.items()}
+    return value
+
+
+def _fitted_json(value: Any, limit: int) -> tuple[Any, int]:
+    """``value`` made plain JSON, and its encoded size; walked for unencodable text only when
+    encoding failed (nearly never: the common path costs nothing more)."""
+    value = _plain_json(value)
+    try:
+        return value, _encoded_size(value, limit)
+    except UnicodeEncodeError:
+        value = _readable_json(value)
+        return value, _encoded_size(value, limit)
+
+
 def _plain_json(value: Any) -> Any:
     """Make ``value`` JSON-clean the way the server reads it: odd types become strings, and a
     NaN or infinity becomes null (they are not JSON; the server refuses a body that has one)."""
@@ -94,8 +133,7 @@ def fit_result(raw: Any) -> dict[str, Any] | None:
     evidence = raw.get("evidence", {})
     if not isinstance(evidence, dict):
         evidence = {"value": evidence}
-    evidence = _plain_json(evidence)
-    size = _encoded_size(evidence, EVIDENCE_MAX_BYTES)
+    evidence, size = _fitted_json(evidence, EVIDENCE_MAX_BYTES)
     if size > EVIDENCE_MAX_BYTES:
         evidence = {"truncated": True, "encoded_bytes": size}
     rules = raw.get("rules", [])
@@ -109,8 +147,8 @@ def fit_result(raw: Any) -> dict[str, Any] | None:
     return {
         "check_id": check_id,
         "status": status,
-        "resource": resource[:RESOURCE_MAX],
-        "message": message[:MESSAGE_MAX],
+        "resource": readable_text(resource)[:RESOURCE_MAX],
+        "message": readable_text(message)[:MESSAGE_MAX],
         "severity": severity,
         "evidence": evidence,
         "rules": rules[:MAX_RULES],
@@ -133,7 +171,9 @@ def _fit_said(raw: dict[str, Any]) -> dict[str, Any]:
         return {}
     return {
         "message_id": message_id,
-        "params": {name: str(value)[:MESSAGE_PARAM_MAX] for name, value in params.items()},
+        "params": {
+            name: readable_text(str(value))[:MESSAGE_PARAM_MAX] for name, value in params.items()
+        },
     }
 
 
@@ -151,8 +191,7 @@ def fit_inventory(raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(raw, dict):
         return {"value": str(raw)[:1000]}
-    inventory = _plain_json(raw)
-    size = _encoded_size(inventory, INVENTORY_MAX_BYTES)
+    inventory, size = _fitted_json(raw, INVENTORY_MAX_BYTES)
     if size > INVENTORY_MAX_BYTES:
         return {"truncated": True, "encoded_bytes": size}
     return inventory  # type: ignore[no-any-return]

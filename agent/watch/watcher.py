@@ -20,7 +20,8 @@ How it works:
   (``folder_missing``), unwatched, and watched again when it is back (``folder_back``).
 * Names are bytes on Linux, and not every name is UTF-8 (``shell\\xff.php``). Python hands
   them over with surrogate escapes; the snapshot keeps such a name as its bytes and an event
-  shows it with backslash escapes (:func:`readable`), so one odd name blinds nothing.
+  shows it with backslash escapes (``agent.report.readable_text``), so one odd name blinds
+  nothing.
 * One path that cannot be examined (an unexpected error, not a vanished file) is counted in
   ``unreadable`` and skipped; the rest of the batch goes on.
 """
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.report import readable_text
 from agent.watch.screening import screen
 from xunjian.core.contract import FILE_EVENT_ERROR_MAX, FILE_PATH_MAX, WATCH_KINDS
 
@@ -76,12 +78,6 @@ class _Known:
 
 def _now_text() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
-
-
-def readable(path: str) -> str:
-    """A path as UTF-8 text for people and the wire: bytes that are not UTF-8 (surrogate
-    escapes from ``os.fsdecode``) become ``\\xff``-style escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _key(path: str) -> str | bytes:
@@ -327,7 +323,7 @@ class FileWatcher:
                 self._examine_one(path, folder, events, puts, deletes)
             except Exception as exc:  # one odd file must not blind the watcher to the rest
                 self.unreadable += 1
-                log.warning("cannot examine %s: %r", readable(path), exc)
+                log.warning("cannot examine %s: %r", readable_text(path), exc)
         self.snapshot.apply(puts, deletes)
         return events
 
@@ -349,7 +345,7 @@ class FileWatcher:
                 events.append(_event("deleted", path, spec, known=known))
             return
         except OSError as exc:
-            log.debug("cannot stat %s: %s", readable(path), exc)
+            log.debug("cannot stat %s: %s", readable_text(path), exc)
             return
         if not stat.S_ISREG(info.st_mode):
             return  # folders, links, sockets: their files are what counts
@@ -361,7 +357,7 @@ class FileWatcher:
         try:
             sha256, head = _digest(path, HASH_MAX_BYTES)
         except OSError as exc:
-            log.debug("cannot read %s: %s", readable(path), exc)
+            log.debug("cannot read %s: %s", readable_text(path), exc)
             return
         if known is not None and sha256 is not None and known.sha256 == sha256:
             puts.append((path, folder, info.st_size, info.st_mtime_ns, sha256, known.owner))
@@ -428,8 +424,8 @@ def _event(
         sha256, size, owner = known.sha256, known.size, known.owner
     return {
         "action": action,
-        "path": readable(path)[:MAX_PATH],
-        "folder": readable(os.path.normpath(spec.path))[:MAX_PATH],
+        "path": readable_text(path)[:MAX_PATH],
+        "folder": readable_text(os.path.normpath(spec.path))[:MAX_PATH],
         "folder_kind": spec.kind,
         "sha256": sha256,
         "size": size,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 from agent.report import fit_inventory, fit_result, fit_results, report_content
@@ -102,3 +104,40 @@ def test_the_reports_platform_comes_from_the_inventory_fitted_to_the_contract() 
     assert decoded.platform is not None and decoded.platform.name == "windows"
     for unusable in ({"platform": "Windows 11"}, {"platform": 7}, {}, None):
         assert "platform" not in report_content([], unusable, 3, "2026-12-07T04:00:00Z")
+
+
+def test_a_file_name_that_is_not_utf8_reaches_the_server_readable(tmp_path: Path) -> None:
+    """Linux names are bytes: a world-writable script whose name is not UTF-8 once made the
+    agent's whole report fail (surrogate escapes cannot be encoded). The real check finds it on
+    a tree, the result goes the agent's way (the scan worker's JSON, fitting, the transport's
+    UTF-8), the server's contract decodes it, and the name reads with a ``\\xff`` escape."""
+    from checks.api import run_scan
+
+    folder = tmp_path / "usr/local/bin"
+    folder.mkdir(parents=True)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\n")
+    name = bytes(folder) + b"/backup-\xff.sh"
+    with open(name, "wb") as script:
+        script.write(b"#!/bin/sh\n")
+    os.chmod(name, 0o777)
+    raw = run_scan(root=tmp_path)
+    handed_over = json.loads(json.dumps(raw, default=str))  # agent/scan_worker.py's stdout
+    content = report_content(handed_over, None, None, "2026-12-07T10:00:00+00:00")
+    sent = json.dumps(content["results"], ensure_ascii=False).encode("utf-8")  # the transport's
+    results = [decode_json(json.dumps(r).encode(), bodies.Result) for r in json.loads(sent)]
+    [writable] = [r for r in results if r.check_id == "files.world_writable"]
+    assert writable.status == "fail"
+    assert "/usr/local/bin/backup-\\xff.sh" in json.dumps(writable.evidence) + writable.resource
+
+
+def test_text_that_is_not_utf8_is_escaped_and_valid_text_is_kept() -> None:
+    from agent.report import readable_text
+
+    assert readable_text("学校/web-\udcff.php") == "学校/web-\\xff.php"
+    assert readable_text("plain 学校") == "plain 学校"
+    assert readable_text("lone \ud800") == "lone \\ud800"  # not an escaped byte
+    odd = fit_result({**RAW, "resource": "file:/tmp/\udcfe", "evidence": {"\udcff": ["\udc80"]}})
+    assert odd is not None
+    checked = convert(odd, bodies.Result)
+    assert checked.resource == "file:/tmp/\\xfe" and checked.evidence == {"\\xff": ["\\x80"]}
