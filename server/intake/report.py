@@ -50,6 +50,14 @@ class IngestOutcome:
     stored: bool
     duplicate: bool
     report_id: int | None = None
+    # The agent is revoked (or gone): nothing was stored. The write itself checks, so a caller
+    # that authenticated with a cached identity (server/agent_api.py ReportFastPath) never
+    # stores a report of an agent revoked since, by any process.
+    refused: bool = False
+
+
+# What ``Writer.write`` returns for a report refused so (ids start at 1 on both databases).
+REFUSED = -1
 
 
 # Core tables, not ORM entities: intake is hot, and the ORM's bulk path costs more than the
@@ -139,10 +147,13 @@ def _report_sql(mark: str) -> str:
         "in_states",
     )
     # A retry of a stored report inserts nothing and returns no row: no exception, so one
-    # duplicate never spoils the other reports committed in the same transaction.
+    # duplicate never spoils the other reports committed in the same transaction. Nor does a
+    # report of a revoked agent: the revocation is read here, in the writing transaction, by
+    # the agent's primary key (the SELECT's WHERE also lets SQLite parse the ON CONFLICT).
     return (
         f"INSERT INTO {REPORTS.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))}) "
+        f"SELECT {', '.join([mark] * len(columns))} "
+        f"WHERE EXISTS (SELECT 1 FROM {AGENTS.name} WHERE id = {mark} AND revoked_at IS NULL) "
         "ON CONFLICT (agent_id, epoch, seq) DO NOTHING RETURNING id"
     )
 
@@ -179,6 +190,16 @@ def _scanned_sql(mark: str) -> str:
     return (
         f"UPDATE {AGENTS.name} SET last_seen = {mark}, scan_digest = {mark}, "
         f"scan_observed_at = {mark} WHERE id = {mark}"
+    )
+
+
+@cache
+def _retry_sql(mark: str) -> str:
+    # A report stored before (a retry) touches its agent, unless the agent is revoked or gone:
+    # no row back then, and the report is refused.
+    return (
+        f"UPDATE {AGENTS.name} SET last_seen = {mark} WHERE id = {mark} "
+        "AND revoked_at IS NULL RETURNING id"
     )
 
 
@@ -345,7 +366,8 @@ class Writer:
         return moment.strftime(SQLITE_DATETIME) if self.sqlite else moment
 
     def write(self, cursor: Any, prepared: Prepared, now: datetime.datetime) -> int | None:
-        """Write one report; its id, or None when it was stored already (a retry)."""
+        """Write one report; its id, None when it was stored already (a retry), or
+        ``REFUSED`` when its agent is revoked or gone (nothing written)."""
         mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
         observed, received = self.time(prepared.observed), self.time(now)
         full_scan = prepared.full_scan
@@ -364,7 +386,7 @@ class Writer:
         if self.postgresql and full_scan and not prepared.repeats:
             # One round trip for what most reports are: stored, and unchanged or not.
             same = (received, observed, agent_id, prepared.digest, observed)
-            cursor.execute(_PG_REPORT_UNCHANGED_SQL, (*columns, *same))
+            cursor.execute(_PG_REPORT_UNCHANGED_SQL, (*columns, agent_id, *same))
             row = cursor.fetchone()
             if row is not None and row[0] is not None:
                 unchanged = bool(row[1])
@@ -372,11 +394,11 @@ class Writer:
             else:
                 row = None
         else:
-            cursor.execute(_report_sql(mark), columns)
+            cursor.execute(_report_sql(mark), (*columns, agent_id))
             row = cursor.fetchone()
         if row is None:
-            cursor.execute(_touch_sql(mark), (received, agent_id))
-            return None
+            cursor.execute(_retry_sql(mark), (received, agent_id))
+            return None if cursor.fetchone() is not None else REFUSED
         report_id = int(row[0])
         if prepared.repeats:  # before the states, so the last value has the highest id
             self._states(cursor, agent_id, prepared.repeats, report_id, observed, True)
@@ -585,6 +607,8 @@ def _ingest_on(connection: Connection, prepared: Prepared) -> IngestOutcome:
         raise
     finally:
         cursor.close()
+    if report_id == REFUSED:
+        return IngestOutcome(stored=False, duplicate=False, refused=True)
     if report_id is None:
         return IngestOutcome(stored=False, duplicate=True)
     return IngestOutcome(stored=True, duplicate=False, report_id=report_id)

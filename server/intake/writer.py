@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
-from server.intake.report import IngestOutcome, Prepared, Writer
+from server.intake.report import REFUSED, IngestOutcome, Prepared, Writer
 from server.store.models import utcnow
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class GroupWriter:
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
+        if pending.report_id == REFUSED:
+            return IngestOutcome(stored=False, duplicate=False, refused=True)
         if pending.report_id is None:
             return IngestOutcome(stored=False, duplicate=True)
         return IngestOutcome(stored=True, duplicate=False, report_id=pending.report_id)
