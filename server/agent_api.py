@@ -553,7 +553,7 @@ class ReportFastPath:
     An agent's public key never changes (a new key is a new enrollment, a new agent id), so the
     path keeps the keys of the agents it has seen and reads none per request: on PostgreSQL the
     read (a pooled connection's checkout, a SELECT, the checkin's rollback) cost 157-165 µs of
-    CPU and 680-770 µs of wall time per request, on SQLite 19 µs and 115 µs (one thread, 800
+    CPU and 680-770 µs of wall time per request, on SQLite 16-19 µs of CPU (one thread, 800
     reads). Revocation is not cached: the writing transaction stores a report only while its
     agent's row exists unrevoked (server/intake/report.py), and a report it refuses goes to the
     view, which reads the agent afresh and answers 401.

@@ -124,7 +124,8 @@ class GroupWriter:
         transaction, so the busier the database, the larger the batches (fewer commits and
         fsyncs, pages shared). Measured (bench/intake.py, first reports on SQLite, load 8-10):
         taken before the turn, batches averaged 3.9 reports while the turn was busy 98 % of
-        the time; taken in it, 7.3, and commit wall time per report fell from 5.2 to 2.6 ms."""
+        the time; taken in it, 7.3, and commit wall time per report fell from 5.2 to 2.6 ms.
+        The bench's rates did not change measurably on the shared machine (docs/PERFORMANCE.md)."""
         taken: list[_Pending] = [] if batch is None else batch
         try:
             with self._turn():
