@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 import logging
+import multiprocessing
 import time
 from typing import Any
 
@@ -325,6 +326,56 @@ def test_revoked_agent_is_refused_everywhere(
         session.commit()
     for send in (lambda: agent.send_report(agent.report()), agent.policy, agent.heartbeat):
         _refused_report(server, caplog, send, 401, "revoked")
+
+
+def _revoke_in_another_process(database_url: str, agent_id: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from server.store.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            assert revoke_agent(session, agent_id)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("where", ["this process", "another process"])
+def test_an_agent_revoked_after_its_key_was_remembered_is_refused_at_once(
+    server: Server,
+    agent: SignedAgent,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    # The fast path remembers an agent's key once a report of it is stored (no read per
+    # request); the revocation must still stop the very next report, whoever revoked it.
+    assert agent.send_report(agent.report(seq=1)).status_code == 200
+    fast_path = server.app.wsgi_app
+    assert agent.agent_id in fast_path._keys  # type: ignore[attr-defined]
+    if where == "this process":
+        with server.state.sessions() as session:
+            assert revoke_agent(session, agent.agent_id)
+            session.commit()
+    else:
+        child = multiprocessing.get_context("fork").Process(
+            target=_revoke_in_another_process, args=(database_url, agent.agent_id)
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+    _refused_report(
+        server, caplog, lambda: agent.send_report(agent.report(seq=2)), 401, "revoked"
+    )
+    # A retry of the report stored before the revocation is refused too, and forgets the key.
+    _refused_report(
+        server, caplog, lambda: agent.send_report(agent.report(seq=1)), 401, "revoked"
+    )
+    assert agent.agent_id not in fast_path._keys  # type: ignore[attr-defined]
+    with server.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
 
 
 def test_oversized_body_is_refused_by_content_length(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.intake import writer as writer_module
-from server.intake.report import ingest_report, prepare
+from server.intake.report import REFUSED, ingest_report, prepare
 from server.intake.writer import GroupWriter, _Pending, group_writer
 from server.store.engine import make_engine
 from server.store.models import Report, ResultState
@@ -65,14 +65,38 @@ def test_reports_arriving_together_share_transactions_and_each_lands_once(
     assert sum(sizes) == len(documents) and max(sizes) > 1, sizes
 
 
+def _refuse_reports_of(server: Server, agent_id: str) -> None:
+    """A trigger that makes the database refuse this agent's reports (a write that fails for
+    a reason of the database's own, like a full disk or a broken constraint)."""
+    with server.state.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON reports "
+                f"WHEN NEW.agent_id = '{agent_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.agent_id = '{agent_id}' THEN RAISE EXCEPTION 'refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON reports "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_one()"
+            )
+
+
 def test_a_report_that_cannot_be_stored_fails_alone(server: Server) -> None:
     good = [server.enroll(f"pc-{n}") for n in range(2)]
+    doomed = server.enroll("pc-doomed")
+    _refuse_reports_of(server, doomed.agent_id)
     stranger = server.enroll("pc-gone")
-    # Its agent row is gone (a foreign key refuses the report), as if deleted mid-request.
-    bad_document = _document(stranger, 1, agent_id=unknown_agent_id())
+    # Its agent row is gone, as if deleted mid-request: refused (not an error) by the write.
+    gone_document = _document(stranger, 1, agent_id=unknown_agent_id())
     batch = [
         _Pending(prepare(good[0].agent_id, _document(good[0], 1))),
-        _Pending(prepare(bad_document.agent_id, bad_document)),
+        _Pending(prepare(doomed.agent_id, _document(doomed, 1))),
+        _Pending(prepare(gone_document.agent_id, gone_document)),
         _Pending(prepare(good[1].agent_id, _document(good[1], 1))),
     ]
     engine = server.state.engine
@@ -80,8 +104,10 @@ def test_a_report_that_cannot_be_stored_fails_alone(server: Server) -> None:
     connection = writer._commit(engine, engine.connect(), batch)
     connection.close()
     assert all(pending.done.is_set() for pending in batch)
-    assert batch[0].report_id is not None and batch[2].report_id is not None
+    assert batch[0].report_id is not None and batch[3].report_id is not None
+    assert batch[0].report_id > 0 and batch[3].report_id > 0
     assert batch[1].report_id is None and batch[1].error is not None
+    assert batch[2].report_id == REFUSED and batch[2].error is None
     assert _count(server, Report) == 2
 
 
