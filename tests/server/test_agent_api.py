@@ -366,13 +366,9 @@ def test_an_agent_revoked_after_its_key_was_remembered_is_refused_at_once(
         child.start()
         child.join(60)
         assert child.exitcode == 0
-    _refused_report(
-        server, caplog, lambda: agent.send_report(agent.report(seq=2)), 401, "revoked"
-    )
+    _refused_report(server, caplog, lambda: agent.send_report(agent.report(seq=2)), 401, "revoked")
     # A retry of the report stored before the revocation is refused too, and forgets the key.
-    _refused_report(
-        server, caplog, lambda: agent.send_report(agent.report(seq=1)), 401, "revoked"
-    )
+    _refused_report(server, caplog, lambda: agent.send_report(agent.report(seq=1)), 401, "revoked")
     assert agent.agent_id not in fast_path._keys  # type: ignore[attr-defined]
     with server.state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Report)) == 1
