@@ -361,6 +361,8 @@ class AgentService:
     # -- flush ----------------------------------------------------------------------------
     def flush(self) -> int:
         """Send spooled reports oldest first until empty or the server fails; returns sent."""
+        if self._stopping.is_set():
+            return 0  # the agent stops: what is spooled goes up after the next start
         if not self._flush_lock.acquire(blocking=False):
             return 0  # another thread is flushing; it will take the new report too
         try:

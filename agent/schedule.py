@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,20 @@ class Scheduler:
         if wait and self._thread is not None:
             self._thread.join()
 
+    def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the jobs that are running to end; True when none
+        runs. The service calls it after ``shutdown`` and before closing what the jobs use (the
+        spool's database): a scan that ends while the agent stops still spools its report and
+        must not find the spool closed under it."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while any(job.running for job in self._jobs.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(left)
+        return True
+
     def _loop(self) -> None:
         while True:
             with self._wake:
@@ -160,4 +175,4 @@ class Scheduler:
                 job.running = False
                 if job.trigger is None and self._jobs.get(job.id) is job:
                     del self._jobs[job.id]
-                self._wake.notify()
+                self._wake.notify_all()  # the loop, and a stopping service's wait_for_jobs

@@ -16,6 +16,9 @@ from agent.state import AgentState, StateError
 from agent.transport import Identity, InvalidServerUrl, Transport, parse_server_url, pinned_context
 
 log = logging.getLogger("xunjian.agent")
+# How long a stopping agent waits for its running jobs before it closes the spool: a flush is
+# bounded by the transport's timeouts, and systemd waits 90 s before it kills a service.
+JOBS_STOP_SECONDS = 30.0
 
 
 @dataclass
@@ -52,6 +55,12 @@ class RunningAgent:
             cancel = getattr(self.service.scanner, "cancel", None)
             if callable(cancel):
                 cancel()
+            # close() follows and closes the spool: a job still finishing (a scan spooling its
+            # report, a flush) would meet a closed database (seen in a test's log as "Cannot
+            # operate on a closed database"). The jobs see the stop and end soon; the bound
+            # keeps a hung network call from holding the stop past systemd's patience.
+            if not scheduler.wait_for_jobs(JOBS_STOP_SECONDS):
+                log.warning("stopping while a job still runs (over %.0f s)", JOBS_STOP_SECONDS)
             log.info("agent stopped")
 
     def close(self) -> None:

@@ -85,3 +85,26 @@ def test_a_paused_scheduler_keeps_its_jobs_and_runs_none() -> None:
     assert job is not None and job.trigger == IntervalTrigger(seconds=30)
     assert not ran.is_set()
     scheduler.shutdown()
+
+
+def test_a_stopping_service_can_wait_for_the_jobs_that_still_run() -> None:
+    """After shutdown a running job goes on (a scan spooling its report); the service waits
+    for it, boundedly, before it closes the spool the job writes to."""
+    scheduler = Scheduler()
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def job() -> None:
+        started.set()
+        release.wait(10)
+        finished.set()
+
+    scheduler.start()
+    scheduler.add_job(job, id="scan")
+    assert started.wait(10)
+    scheduler.shutdown(wait=True)
+    assert scheduler.wait_for_jobs(0.2) is False  # still running: the bound is kept
+    assert not finished.is_set()
+    release.set()
+    assert scheduler.wait_for_jobs(10) is True
+    assert finished.is_set()
+    assert Scheduler().wait_for_jobs(0) is True  # nothing runs: no wait
