@@ -532,8 +532,11 @@ def evidence_chunk(snapshot_id: str) -> ResponseReturnValue:
 
 
 def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
-    """Werkzeug's own limit (MAX_CONTENT_LENGTH) answers like ours does."""
+    """Werkzeug's own limit (MAX_CONTENT_LENGTH) answers like ours does, and drains the body
+    like ours (``_drain``): a 413 sent while the client still sends reached a loaded test's
+    client as a TLS EOF instead of the answer."""
     limit = current_state().config.max_body_bytes
+    _drain(request.content_length or 0, max(8 * limit, DRAIN_MIN_BYTES))
     log_refusal(413, f"body is over the {limit} byte limit")
     return jsonify({"error": f"body is over the {limit} byte limit"}), 413
 
