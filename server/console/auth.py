@@ -29,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -130,12 +131,32 @@ def _template_helpers() -> dict[str, Any]:
     }
 
 
+def is_asset_request() -> bool:
+    """A page's asset (style sheet, script, image, the favicon): it neither reads nor changes
+    the session."""
+    endpoint = request.endpoint
+    return endpoint is not None and (endpoint.endswith(".static") or endpoint == "console.favicon")
+
+
+class ConsoleSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except that an asset's answer carries no cookie.
+
+    A permanent session is sent again with every answer (SESSION_REFRESH_EACH_REQUEST). A
+    page's assets are fetched beside it, each with the cookie of its moment: an asset's answer
+    that left before a language switch (or a log-in) and arrived after it put the older session
+    back, and the next page came in the other language (seen in a browser test with four
+    workers). Assets never change the session, so their answers leave the cookie alone."""
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        if is_asset_request():
+            return False
+        return super().should_set_cookie(app, session)
+
+
 def load_user_and_check_csrf() -> ResponseReturnValue | None:
     """Before every console request: resume the session (or forget it) and, on POST, require
     the form's CSRF token to equal the session's."""
-    if request.endpoint is not None and (
-        request.endpoint.endswith(".static") or request.endpoint == "console.favicon"
-    ):
+    if is_asset_request():
         return None
     session.permanent = True  # the cookie expires with the idle limit, too
     g.user = None
@@ -245,7 +266,8 @@ def choose_language(code: str) -> ResponseReturnValue:
 
 
 def init_console(app: Flask, default_language: str) -> None:
-    """App-wide console set-up: languages, template helpers."""
+    """App-wide console set-up: the session's cookie, languages, template helpers."""
+    app.session_interface = ConsoleSessionInterface()
     init_i18n(app, default_language)
     app.context_processor(_template_helpers)
     app.add_template_filter(pretty_json, "pretty_json")

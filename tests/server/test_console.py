@@ -254,3 +254,18 @@ def test_auditor_sees_no_command_button_and_cannot_post(server: Server, agent: S
         client.post(f"/hosts/{agent.agent_id}/scan-now", data={"csrf_token": token}).status_code
         == 403
     )
+
+
+def test_assets_leave_the_session_cookie_alone(admin: FlaskClient) -> None:
+    """A page's assets are fetched beside it with the cookie of their moment; were their answers
+    to send the (permanent, refreshed) session cookie again, one that left before a language
+    switch would put the older session back. A page's answer still refreshes it."""
+    page = admin.get("/hosts")
+    assert page.status_code == 200
+    assert "xunjian_session=" in page.headers.get("Set-Cookie", "")
+    for path in ("/static/console/style.css", "/favicon.ico"):
+        asset = admin.get(path)
+        assert asset.status_code == 200, path
+        assert "Set-Cookie" not in asset.headers, path
+    switched = admin.get("/language/en?next=/hosts")
+    assert "xunjian_session=" in switched.headers.get("Set-Cookie", "")
