@@ -330,8 +330,13 @@ def test_isolate_restart_release_and_break_glass(scene: Scene) -> None:
     assert scene.reachability() == OPEN
     local = scene.wait_status("released_locally")
     assert local["release_reason"] == "the server is down" and local["released_by"]
-    actions = scene.oplog_actions()
-    assert "agent.isolation.break_glass" in actions
+    # The operation log is written just after the heartbeat's transaction (server/isolation/
+    # intake.py), so the status can be seen a moment before its entry.
+    def logged() -> list[str] | None:
+        found = scene.oplog_actions()
+        return found if "agent.isolation.break_glass" in found else None
+
+    actions = wait_for("the break-glass entry in the operation log", logged, timeout=30)
     assert actions.count("cli.host.isolate") == 2 and "cli.host.release" in actions
     status = run_cli("agent", "status", "--state", str(scene.state), "--json", check=False)
     assert json.loads(status.stdout)["isolation"]["state"] == "released_locally"
