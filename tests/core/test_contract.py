@@ -175,6 +175,11 @@ def test_json_bodies_are_read_exactly_and_only_json() -> None:
     body["results"][0]["evidence"] = {"n": 123456789012345678901234567890}
     with pytest.raises(BodyError, match=r"^results\[0\]\.evidence\.n: integer out of range"):
         decode_json(json.dumps(body).encode(), Report)
+    # At the edges: the first integers past the bounds have 20 and 19 digits.
+    for past in (2**64, -(2**63) - 1):
+        body["results"][0]["evidence"] = {"n": past}
+        with pytest.raises(BodyError, match=r"^results\[0\]\.evidence\.n: integer out of range"):
+            decode_json(json.dumps(body).encode(), Report)
     # NaN, Infinity, UTF-16 and a byte order mark are not JSON (RFC 8259), and PostgreSQL's
     # JSONB could not store NaN anyway.
     text = json.dumps(report())

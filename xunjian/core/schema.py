@@ -32,7 +32,16 @@ MAX_SAFE_INTEGER = 2**53 - 1  # what JavaScript clients can still read exactly
 #   jsonb readers and every other reader of a stored document take back exactly.
 INTEGER_BOUNDS = (-(2**63), 2**64 - 1)
 _NUL_ESCAPE = b"\\u0000"
-_LONG_NUMBER = re.compile(rb"[0-9]{19,}")  # 2**63 has 19 digits: shorter ones are in bounds
+# 2**63 has 19 digits: shorter runs of digits are in bounds. Found by mapping every digit to
+# one byte and everything else to another, then one substring search: 5 us for a 9 KB report,
+# where the regex [0-9]{19,} took 72-80 us (as long as msgspec's whole decode of it).
+_DIGITS = bytes(1 if byte in b"0123456789" else 0 for byte in range(256))
+_LONG_RUN = b"\x01" * 19
+
+
+def _has_long_number(data: bytes) -> bool:
+    return _LONG_RUN in data.translate(_DIGITS)
+
 
 # msgspec ends a validation message with " - at `$.results[3].status`"; the part before the
 # marker is the reason, the part after it the place.
@@ -112,7 +121,7 @@ def decode_json(data: bytes, model: type[T]) -> T:
     # Only a body whose bytes could hold a NUL or a long number is walked (a NUL travels as
     # the escape; a raw control character is already invalid JSON), so a usual report costs
     # two byte searches.
-    if _NUL_ESCAPE in data or _LONG_NUMBER.search(data):
+    if _NUL_ESCAPE in data or _has_long_number(data):
         check_content(to_builtins(body))
     return body
 
