@@ -14,6 +14,7 @@ from server.config import DataPaths, load_config, read_secret_key
 from server.settings.runtime import MAX_SESSION_IDLE_SECONDS
 from server.state import EXTENSION_KEY, ServerState
 from server.store.engine import make_engine, make_sessionmaker
+from server.url_rules import SharedBuilderRule
 from xunjian.core.paths import default_server_data
 
 # The console loads nothing from other origins (no CDN, no inline script).
@@ -44,6 +45,7 @@ def create_app(
     engine = make_engine(config.database_url)
 
     app = Flask(__name__, static_folder=None)
+    app.url_rule_class = SharedBuilderRule
     app.secret_key = read_secret_key(root)
     app.config.update(
         # Werkzeug refuses bigger bodies while reading, for every endpoint (forms included).
