@@ -177,6 +177,8 @@ LAYERS: tuple[Layer, ...] = (
         "top",
         (
             "server.app",
+            # The app factory's URL rules (builders shared between apps of one process).
+            "server.url_rules",
             "server.cli",
             "server.serve",
             "server.wsgi",
