@@ -110,11 +110,21 @@ def configure_logging(verbose: bool = False) -> None:
     warn_if_cheap_hashing()  # at every start (and in every worker) when the tests' switch is on
 
 
+# A client that went away while its answer was being written (an agent stopped in the middle
+# of a request, a closed browser tab): cheroot logs it as "socket.error 8" (SSL's EOF) or
+# another errno, with a traceback, at WARNING. Routine, so one line at INFO (--verbose).
+PEER_GONE = (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError)
+
+
 class _Server(wsgi.Server):  # type: ignore[misc]
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         """cheroot writes every dropped handshake straight to stderr; through a logger its
         routine lines (below WARNING) are shown only with --verbose, and errors keep their
-        traceback."""
+        traceback (cheroot calls this inside its ``except`` block)."""
+        error = sys.exc_info()[1]
+        if traceback and isinstance(error, PEER_GONE):
+            tls_log.info("%s: the client went away while its answer was sent (%r)", msg, error)
+            return
         tls_log.log(level, "%s", msg, exc_info=traceback)
 
 

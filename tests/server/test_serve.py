@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import os
 import signal
 import socket
@@ -228,3 +229,23 @@ def test_an_oversized_body_is_413_before_100_continue_and_logged(server: Server)
         ("refused", "/api/v1/agent/reports", source_port)
     ]
     assert "31457280" in refused[0].reason
+
+
+def test_a_client_gone_mid_answer_is_one_line_and_other_socket_errors_keep_their_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As cheroot calls it from inside its ``except socket.error`` in HTTPConnection.communicate
+    # (seen in a whole run: an agent stopped while its heartbeat's answer was being written).
+    from server.serve import _Server
+
+    caplog.set_level(logging.INFO, logger="xunjian.server.tls")
+    server = _Server(("127.0.0.1", 0), lambda environ, start_response: [])
+    for error in (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), OSError(5, "EIO")):
+        try:
+            raise error
+        except OSError:
+            server.error_log(f"socket.error {error.errno}", level=logging.WARNING, traceback=True)
+    gone, other = [record for record in caplog.records if record.name == "xunjian.server.tls"]
+    assert gone.levelno == logging.INFO and gone.exc_info is None
+    assert "the client went away while its answer was sent" in gone.getMessage()
+    assert other.levelno == logging.WARNING and other.exc_info is not None
