@@ -330,6 +330,7 @@ def test_isolate_restart_release_and_break_glass(scene: Scene) -> None:
     assert scene.reachability() == OPEN
     local = scene.wait_status("released_locally")
     assert local["release_reason"] == "the server is down" and local["released_by"]
+
     # The operation log is written just after the heartbeat's transaction (server/isolation/
     # intake.py), so the status can be seen a moment before its entry.
     def logged() -> list[str] | None:
