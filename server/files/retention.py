@@ -10,24 +10,13 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine
 
 from server.files.models import FileEvent
-
-PURGE_BATCH = 5000  # rows a transaction, as server/store/states.py purge_history
+from server.store.batches import PURGE_BATCH, delete_in_batches
 
 
 def purge_events(engine: Engine, cutoff: datetime.datetime, batch: int = PURGE_BATCH) -> int:
     """Delete the file events received before ``cutoff``; returns how many."""
-    deleted = 0
-    while True:
-        with engine.begin() as connection:
-            ids = connection.scalars(
-                select(FileEvent.id).where(FileEvent.received_at < cutoff).limit(batch)
-            ).all()
-            if ids:
-                deleted += connection.execute(
-                    delete(FileEvent).where(FileEvent.id.in_(ids))
-                ).rowcount
-        if len(ids) < batch:
-            return deleted
+    [deleted] = delete_in_batches(engine, FileEvent.id, FileEvent.received_at < cutoff, batch)
+    return deleted

@@ -21,7 +21,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine
+
+from server.store.batches import PURGE_BATCH, delete_in_batches
 
 _SEPARATOR = "\x00"
 
@@ -42,12 +44,6 @@ def scan_digest(values: Iterable[tuple[str, str, str]]) -> str:
     an agent may list its results in another order without changing anything."""
     text = "\n".join(_SEPARATOR.join(item) for item in sorted(values))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-
-
-# Rows deleted per transaction: a first purge of years of history must not hold SQLite's one
-# write lock for minutes (intake waits at most SQLITE_BUSY_TIMEOUT_MS for it), and each
-# transaction leaves the store whole on its own (a report goes with its gaps).
-PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -75,26 +71,8 @@ def purge_history(
     # Imported here: the migration that imports this module's digests needs no models.
     from server.store.models import Gap, Report, ResultState
 
-    states = reports = gaps = 0
-    while True:
-        with engine.begin() as connection:
-            ids = connection.scalars(
-                select(ResultState.id).where(ResultState.ended_at < cutoff).limit(batch)
-            ).all()
-            if ids:
-                states += connection.execute(
-                    delete(ResultState).where(ResultState.id.in_(ids))
-                ).rowcount
-        if len(ids) < batch:
-            break
-    while True:
-        with engine.begin() as connection:
-            ids = connection.scalars(
-                select(Report.id).where(Report.created_at < cutoff).limit(batch)
-            ).all()
-            if ids:
-                gaps += connection.execute(delete(Gap).where(Gap.report_id.in_(ids))).rowcount
-                reports += connection.execute(delete(Report).where(Report.id.in_(ids))).rowcount
-        if len(ids) < batch:
-            break
+    [states] = delete_in_batches(engine, ResultState.id, ResultState.ended_at < cutoff, batch)
+    reports, gaps = delete_in_batches(
+        engine, Report.id, Report.created_at < cutoff, batch, dependents=[Gap.report_id]
+    )
     return HistoryPurge(states=states, reports=reports, gaps=gaps)
