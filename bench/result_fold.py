@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import secrets
 import tempfile
 import time
 import uuid
@@ -32,6 +31,7 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from bench.postgres import pg_schema_url
 from server.store.engine import make_engine
 from server.store.migrate import alembic_config
 
@@ -186,16 +186,6 @@ def _copy_pg(cursor: Any, reports: list[tuple[Any, ...]], results: list[tuple[An
             copy.write_row(row)
 
 
-def _pg_schema_url(base: str) -> tuple[str, str]:
-    schema = f"bench_{secrets.token_hex(4)}"
-    engine = create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}options=-csearch_path%3D{schema}", schema
-
-
 class BackendCpu:
     """CPU time of the PostgreSQL backends this engine's connections talk to (read from
     /proc: the database runs on this machine, on loopback), so the figures say how much of the
@@ -284,7 +274,7 @@ def main() -> None:
         if args.db == "sqlite":
             database_url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         else:
-            database_url, schema = _pg_schema_url(base)
+            database_url, schema = pg_schema_url(base)
         try:
             measure(database_url, args.hosts, args.reports, args.checks)
         finally:

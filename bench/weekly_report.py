@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
+
+from bench.postgres import pg_schema_url
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ZONE = ZoneInfo("Asia/Shanghai")  # config.json's default console_timezone
@@ -267,16 +268,6 @@ def measure(data: Path, database_url: str, week: str, form: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _pg_schema_url(base: str) -> tuple[str, str]:
-    schema = f"bench_{secrets.token_hex(4)}"
-    engine = create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}options=-csearch_path%3D{schema}", schema
-
-
 def report(data: Path, database_url: str, week: str, formats: str) -> None:
     for form in formats.split(","):
         figures = measure(data, database_url, week, form)
@@ -339,7 +330,7 @@ def main() -> None:
             database_url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         else:
             base = os.environ.get("XUNJIAN_TEST_DATABASE_URL", DEFAULT_PG)
-            database_url, schema = _pg_schema_url(base)
+            database_url, schema = pg_schema_url(base)
         try:
             _init(data, database_url)
             started = time.perf_counter()
