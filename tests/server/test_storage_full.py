@@ -70,9 +70,9 @@ class FullStorage:
 
 
 # The tables a report's transaction grows: moved to the small disk, so the intake meets the
-# full disk at its first statement that needs a new page. Only these, not the whole schema:
-# moving a table back to the real disk copies and fsyncs it, and with every table and index
-# (about 130) that took 55-85 s of teardown while the rest of the suite wrote to the same disk.
+# full disk at its first statement that needs a new page. Only these, not the whole schema's
+# ~130 tables and indexes: each move copies and syncs a file, there and back. (The teardown's
+# 55-85 s under the suite was DROP TABLESPACE waiting for a checkpoint: LaterCleanups.)
 INTAKE_TABLES = ("reports", "result_states", "latest_results")
 
 
