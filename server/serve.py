@@ -21,6 +21,7 @@ from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from server.agent_api import DRAIN_MIN_BYTES
 from server.app import create_app
 from server.config import DataPaths, ServerConfig
 from server.peer import resolve_peer
@@ -154,10 +155,30 @@ class _Request(cheroot_server.HTTPRequest):
             on_too_large = getattr(self.server, "on_too_large", None)
             if on_too_large is not None:
                 on_too_large(self)
+            self._drain_refused_body()
             if _text(self.path).startswith("/api/"):
                 self._json_too_large()
                 return
         super().simple_response(status, msg)
+
+    def _drain_refused_body(self) -> None:
+        """Read and drop the refused body (as the app's refusals do, server/agent_api.py
+        ``_drain``) from a client that sends it without waiting for ``100 Continue``: closing
+        while it still sends made its side see a reset or a TLS EOF, never the 413 (a whole
+        run's test_spine, sending 3 MiB). A client that asked to continue sends nothing more;
+        a body over DRAIN_MIN_BYTES is not read, the connection is closed on it."""
+        if self.inheaders.get(b"Expect", b"").lower() == b"100-continue":
+            return
+        declared = _text(self.inheaders.get(b"Content-Length", b""))
+        if not declared.isdigit() or int(declared) > DRAIN_MIN_BYTES:
+            return
+        left = int(declared)
+        with contextlib.suppress(OSError):
+            while left > 0:
+                chunk = self.conn.rfile.read(min(256 * 1024, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
     def _json_too_large(self) -> None:
         """Under /api/ every answer is JSON (server/api.py), this refusal too; cheroot's own
