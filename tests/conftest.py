@@ -107,8 +107,9 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 # What the tests change on this machine itself (accounts, the deployed agent's install paths,
-# veth links in the root namespace, mounts) is either the test's own (a unique name, subnet or
-# path) or taken in turns under a lock held only as long as it must be: tests/machine.py.
+# mounts) is either the test's own (a unique name or path) or taken in turns under a lock held
+# only as long as it must be: tests/machine.py. Network labs live in namespaces of their own and
+# leave the root namespace untouched (tests/isolation/netns.py).
 
 
 # Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.

@@ -154,6 +154,12 @@ class ServerUnderTest:
 
     @property
     def url(self) -> str:
+        """The URL agents are given (the config's server_url)."""
+        return self.local_url
+
+    @property
+    def local_url(self) -> str:
+        """Where it listens: the tests' own requests and the browser go here."""
         return f"https://127.0.0.1:{self.port}"
 
     def set_config(self, **values: Any) -> None:
@@ -205,7 +211,8 @@ class ServerUnderTest:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        with urllib.request.urlopen(f"{self.url}/api/v1/agent/ca", context=context, timeout=5) as r:
+        ca_url = f"{self.local_url}/api/v1/agent/ca"
+        with urllib.request.urlopen(ca_url, context=context, timeout=5) as r:
             return r.read()
 
     def log(self) -> str:

@@ -15,9 +15,8 @@ can be made unique is:
   whole run; their modules' sshd and accounts are set up meanwhile. The file is the one the
   single machine-wide lock used, so a run of an older checkout beside this one still takes
   turns with it.
-* **network numbers** (``claim_number``): the isolation tests' veth link in the root namespace
-  gets a /24 of its own (tests/isolation/netns.py); a number is held by a lock file of its own
-  for as long as the link exists, so two tests (of this run or another) never share one.
+* The isolation tests' veth links are made between namespaces of their own and need no lock
+  (tests/isolation/netns.py).
 * Small disks (tests/small_disk.py) are mounted at a path of the test's own and need no lock.
 
 The locks are flock(2) locks on files in the temporary folder: across pytest-xdist workers and
@@ -27,12 +26,10 @@ across test runs, released by the kernel when a process dies.
 from __future__ import annotations
 
 import fcntl
-import random
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 LOCK_FOLDER = Path(tempfile.gettempdir())
 ACCOUNTS = "accounts"
@@ -52,33 +49,3 @@ def machine_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@contextmanager
-def claim_number(
-    kind: str, first: int, last: int, in_use: Callable[[int], bool] = lambda _n: False
-) -> Iterator[int]:
-    """A number in ``first..last`` that no other holder of ``kind`` has, held for the block.
-
-    Tried in random order without waiting: a number whose lock is free and that ``in_use``
-    does not report as taken (by something that does not take these locks) is ours until the
-    block ends. Fails when all are taken, which would mean hundreds of tests at once.
-    """
-    numbers = list(range(first, last + 1))
-    random.shuffle(numbers)
-    for number in numbers:
-        lock: IO[str] = lock_path(f"{kind}-{number}").open("a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        try:
-            if in_use(number):
-                continue
-            yield number
-            return
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            lock.close()
-    raise AssertionError(f"every {kind} number {first}..{last} is taken by other tests")

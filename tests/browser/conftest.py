@@ -19,35 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page
 
 from tests.harness import ServerUnderTest
-
-# The isolation tests add and remove a veth link with an address in this machine's own network
-# namespace (tests/isolation/netns.py) while other tests run, and Chromium aborts whatever
-# navigation is in flight at that moment with net::ERR_NETWORK_CHANGED, or commits its error
-# page over it ("interrupted by another navigation to chrome-error://chromewebdata/"); each
-# seen once in a whole run with four workers. That is this machine, not the console: a
-# navigation is tried once more for those errors alone; any other error, or the same one
-# twice, still fails the test (a server that is really down fails with ERR_CONNECTION_REFUSED).
-_first_goto = Page.goto
-_NETWORK_CHANGED = (
-    "net::ERR_NETWORK_CHANGED",
-    'is interrupted by another navigation to "chrome-error://chromewebdata/"',
-)
-
-
-def _goto_again_after_a_network_change(self: Page, url: str, **options: Any) -> Any:
-    try:
-        return _first_goto(self, url, **options)
-    except PlaywrightError as error:
-        if not any(sign in str(error) for sign in _NETWORK_CHANGED):
-            raise
-        return _first_goto(self, url, **options)
-
-
-Page.goto = _goto_again_after_a_network_change  # type: ignore[method-assign]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -218,12 +191,12 @@ def first_login(page: Any, server: ServerUnderTest, name: str, one_time: str, ne
     """Log ``name`` in with a one-time password (the first admin's, or one that
     ``xunjian server user add`` printed) and get past the forced change to ``new``, as a
     person does: the login form, then the password form."""
-    page.goto(server.url + "/login")
+    page.goto(server.local_url + "/login")
     page.locator("input[name=name]").fill(name)
     page.locator("input[name=password]").fill(one_time)
     with page.expect_navigation():
         page.locator("main form button[type=submit]").click()
-    assert page.url == server.url + "/password", page.url
+    assert page.url == server.local_url + "/password", page.url
     for field, value in (
         ("current_password", one_time),
         ("new_password", new),

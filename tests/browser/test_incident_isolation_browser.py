@@ -82,7 +82,7 @@ def test_from_a_webshell_alert_to_isolation_evidence_and_the_report(
     browser = launch(playwright_session, home)
     try:
         page = first_admin_page(browser, server, PASSWORD, accept_downloads=True)
-        page.goto(f"{server.url}/alerts/{alert['id']}")
+        page.goto(f"{server.local_url}/alerts/{alert['id']}")
         opening = page.locator("form.incidents-open")
         opening.locator("input[name=title]").fill("网站目录发现网页木马")
         with page.expect_navigation():
@@ -91,7 +91,7 @@ def test_from_a_webshell_alert_to_isolation_evidence_and_the_report(
         number = int(page.url.split("/incidents/")[1].split("?")[0])
 
         # Isolate from the alert's page, with a reason.
-        page.goto(f"{server.url}/alerts/{alert['id']}")
+        page.goto(f"{server.local_url}/alerts/{alert['id']}")
         panel = page.locator("section#isolation")
         panel.locator("input[name=reason]").fill(REASON)
         with page.expect_navigation():
@@ -110,7 +110,7 @@ def test_from_a_webshell_alert_to_isolation_evidence_and_the_report(
         expect(page.locator("main .isolated").first).to_have_text("已隔离")
         screenshot(page, "incident-isolation-1-alert")
         assert scene.reachability() == ISOLATED
-        page.goto(f"{server.url}/hosts/{scene.agent_id}")
+        page.goto(f"{server.local_url}/hosts/{scene.agent_id}")
         expect(page.locator("p.facts .isolated")).to_be_visible()
         expect(page.locator("section#isolation .isolation-reason")).to_have_text(REASON)
 
@@ -121,7 +121,7 @@ def test_from_a_webshell_alert_to_isolation_evidence_and_the_report(
 
         [snapshot] = wait_for("the evidence snapshot", stored, timeout=120)
         digest = snapshot["sha256"]
-        page.goto(f"{server.url}/incidents/{number}")
+        page.goto(f"{server.local_url}/incidents/{number}")
         expect(page.locator("main .incidents-evidence")).to_contain_text(digest)
         timeline = page.locator("main .incidents-timeline")
         expect(timeline.locator("tr.incidents-event-isolated").first).to_contain_text(REASON)
@@ -134,7 +134,7 @@ def test_from_a_webshell_alert_to_isolation_evidence_and_the_report(
             assert fact in text, fact
 
         # Released from the alert's page: reachable again.
-        page.goto(f"{server.url}/alerts/{alert['id']}")
+        page.goto(f"{server.local_url}/alerts/{alert['id']}")
         panel = page.locator("section#isolation")
         panel.locator("input[name=reason]").fill("木马已清除，恢复联网")
         with page.expect_navigation():

@@ -1,22 +1,31 @@
 """Network namespaces the isolation tests make and always remove (``ip netns``, veth pairs).
 
-The layout (``n`` is held by this test alone while its lab exists: tests/machine.py
-``claim_number``, so parallel tests and runs never share the root namespace's subnet and need
-no machine-wide lock; the namespace and link names are random)::
+The layout, three namespaces of the test's own, none of them the root one::
 
-    root namespace (the server)          "host" namespace (the agent)        "outside" namespace
-    10.231.n.1 ─────── veth ──────────── 10.231.n.2
-                                         10.232.n.1 ─────── veth ─────────── 10.232.n.2
+    "server" namespace               "host" namespace (the agent)       "outside" namespace
+    10.231.0.1 ──────── veth ──────── 10.231.0.2
+                                      10.232.0.1 ──────── veth ──────── 10.232.0.2
 
 The host reaches the server over the first pair and the outside world over the second; nothing
-routes between the server and the outside (no forwarding is turned on anywhere). Deleting a
-namespace deletes its veth ends and its nftables and iptables rules with it, so the teardown
-leaves the machine as it was even when a test failed half way.
+routes between the server and the outside (no forwarding is turned on anywhere). Each veth pair
+is made directly between two of the lab's namespaces (``ip -n A link add ... peer ... netns
+B``), so the root namespace never sees a link or an address come or go. It used to hold the
+server's end: each lab then changed the root namespace's addresses, and Chromium, which the
+browser tests run there at the same time, aborts whatever page it is loading on such a change
+(``net::ERR_NETWORK_CHANGED``, 3 of ~12 whole runs). The addresses are the same in every lab:
+namespaces do not share them, so parallel tests need no numbering either.
+
+The real server keeps running in the root namespace on loopback (where PostgreSQL and the
+browser are): ``Lab.relay`` listens on the server's lab address in the server namespace and
+carries each connection to it byte for byte (the TLS stays end to end), so the agent reaches
+the server only over its veth link, through its own firewall, as on a real network.
+Deleting a namespace deletes its veth ends and its nftables and iptables rules with it, so the
+teardown leaves the machine as it was even when a test failed half way.
 
 Code runs inside a namespace two ways: a command through ``ip netns exec`` (the agent, the
 web servers, the probes), or a function in a thread that entered the namespace with setns(2)
 (the firewall tests: the firewall's own subprocesses are forked from that thread and inherit
-its namespace).
+its namespace; a socket made there stays in that namespace whichever thread uses it later).
 """
 
 from __future__ import annotations
@@ -24,15 +33,14 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TypeVar
-
-from tests.machine import claim_number
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -44,9 +52,10 @@ def ip(*words: str) -> None:
 
 @dataclass(frozen=True)
 class Lab:
+    server: str  # the server's namespace (its address; the server itself runs on loopback)
     host: str  # the agent's namespace
     outside: str  # the outside world's namespace
-    server_address: str  # in the root namespace
+    server_address: str  # in the server namespace
     host_address: str  # on the server link
     host_outside_address: str  # the host's address toward the outside
     outside_address: str
@@ -90,6 +99,65 @@ class Lab:
         """Run ``function`` in a thread that entered ``namespace``'s network namespace."""
         return in_namespace(namespace, function)
 
+    def listen(self, port: int = 0) -> socket.socket:
+        """A listening TCP socket on the server's lab address (``port`` 0: any free one)."""
+        return self.inside(self.server, lambda: socket.create_server((self.server_address, port)))
+
+    def relay(self, port: int) -> Relay:
+        """Carry connections to the server's lab address and ``port`` to the real server on
+        127.0.0.1 and the same port in the root namespace (the caller closes it)."""
+        return Relay(self.listen(port), ("127.0.0.1", port))
+
+
+class Relay:
+    """Accepts on ``listener`` and copies each connection both ways to ``target`` until either
+    side closes: a plain TCP relay, so TLS and the HTTP in it pass through untouched."""
+
+    def __init__(self, listener: socket.socket, target: tuple[str, int]) -> None:
+        self.listener = listener
+        self.target = target
+        threading.Thread(target=self._accept, name="lab-relay", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()  # as a server that is down: the connection is refused or reset
+                continue
+            upstream.settimeout(None)
+            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    """Both directions of one relayed connection; both sockets closed when both have ended."""
+    back = threading.Thread(target=_copy, args=(upstream, client), daemon=True)
+    back.start()
+    _copy(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def _copy(source: socket.socket, sink: socket.socket) -> None:
+    """One direction: its end is passed on as a half close; an error on either side ends
+    both directions."""
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
 
 def in_namespace(namespace: str, function: Callable[[], T]) -> T:
     outcome: dict[str, object] = {}
@@ -116,56 +184,39 @@ def in_namespace(namespace: str, function: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def _subnet_in_use(n: int) -> bool:
-    """10.231.n.0/24 already on a link of the root namespace (a run of an older checkout,
-    which picked ``n`` at random under the old machine-wide lock, or a lab left behind)."""
-    shown = subprocess.run(
-        ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True, timeout=30
-    ).stdout
-    return f" 10.231.{n}." in shown
-
-
 @contextmanager
 def lab() -> Iterator[Lab]:
     """Make the namespaces and links; remove them whatever happens."""
-    with claim_number("netns", 1, 250, _subnet_in_use) as n:
-        yield from _lab(n)
-
-
-def _lab(n: int) -> Iterator[Lab]:
     tag = secrets.token_hex(3)
-    host, outside = f"xjiso-h-{tag}", f"xjiso-o-{tag}"
-    root_end, host_end = f"xjr{tag}", f"xjh{tag}"
-    host_out, outside_end = f"xjx{tag}", f"xjo{tag}"
+    server, host, outside = f"xjiso-s-{tag}", f"xjiso-h-{tag}", f"xjiso-o-{tag}"
     made = Lab(
+        server=server,
         host=host,
         outside=outside,
-        server_address=f"10.231.{n}.1",
-        host_address=f"10.231.{n}.2",
-        host_outside_address=f"10.232.{n}.1",
-        outside_address=f"10.232.{n}.2",
+        server_address="10.231.0.1",
+        host_address="10.231.0.2",
+        host_outside_address="10.232.0.1",
+        outside_address="10.232.0.2",
+    )
+    links = (  # (namespace, device, address) for both ends of both pairs
+        ((server, "xjserver", made.server_address), (host, "xjtoserver", made.host_address)),
+        (
+            (host, "xjtooutside", made.host_outside_address),
+            (outside, "xjoutside", made.outside_address),
+        ),
     )
     try:
-        ip("netns", "add", host)
-        ip("netns", "add", outside)
-        ip("link", "add", root_end, "type", "veth", "peer", "name", host_end)
-        ip("link", "set", host_end, "netns", host)
-        ip("addr", "add", f"{made.server_address}/24", "dev", root_end)
-        ip("link", "set", root_end, "up")
-        ip("link", "add", host_out, "type", "veth", "peer", "name", outside_end)
-        ip("link", "set", host_out, "netns", host)
-        ip("link", "set", outside_end, "netns", outside)
-        for namespace, device, address in (
-            (host, host_end, made.host_address),
-            (host, host_out, made.host_outside_address),
-            (outside, outside_end, made.outside_address),
-        ):
-            ip("-n", namespace, "addr", "add", f"{address}/24", "dev", device)
-            ip("-n", namespace, "link", "set", device, "up")
-        for namespace in (host, outside):
+        for namespace in (server, host, outside):
+            ip("netns", "add", namespace)
             ip("-n", namespace, "link", "set", "lo", "up")
+        for (first, first_end, _), (second, second_end, _) in links:
+            words = f"link add {first_end} type veth peer name {second_end} netns {second}"
+            ip("-n", first, *words.split())
+        for pair in links:
+            for namespace, device, address in pair:
+                ip("-n", namespace, "addr", "add", f"{address}/24", "dev", device)
+                ip("-n", namespace, "link", "set", device, "up")
         yield made
     finally:
-        subprocess.run(["ip", "link", "del", root_end], capture_output=True, check=False)
-        for namespace in (host, outside):
+        for namespace in (server, host, outside):
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)

@@ -33,7 +33,7 @@ def network() -> Iterator[Lab]:
 
 @pytest.fixture
 def server(network: Lab) -> Iterator[Listener]:
-    listener = Listener(network.server_address)
+    listener = Listener(network.listen())
     yield listener
     listener.close()
 

@@ -40,10 +40,10 @@ LOOPBACK_PROBE = (
 
 
 class Listener:
-    """A TCP listener in this (the root) namespace that accepts and closes."""
+    """A TCP listener on the lab's server address (``Lab.listen``) that accepts and closes."""
 
-    def __init__(self, address: str) -> None:
-        self.socket = socket.create_server((address, 0))
+    def __init__(self, listening: socket.socket) -> None:
+        self.socket = listening
         self.port = self.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -68,8 +68,8 @@ def network() -> Iterator[Lab]:
 
 @pytest.fixture
 def listeners(network: Lab) -> Iterator[dict[str, object]]:
-    server = Listener(network.server_address)
-    other = Listener(network.server_address)  # the server's machine, another port
+    server = Listener(network.listen())
+    other = Listener(network.listen())  # the server's machine, another port
     outside_port, host_port = free_port(), free_port()
     outside = network.popen(
         network.outside,

@@ -11,7 +11,6 @@ meanwhile (as on a reboot). ``release`` makes everything reachable again. The br
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from agent.isolation.firewall import NFT_TABLE
 from tests.harness import (
     FAST_AGENT,
     XUNJIAN,
-    Response,
     ServerUnderTest,
     free_port,
     option_value,
@@ -40,7 +38,8 @@ from tests.isolation.netns import Lab, lab
 
 @dataclass
 class LabServer(ServerUnderTest):
-    """The real server, listening on the lab's server address instead of loopback."""
+    """The real server on loopback, given to agents at the lab's server address, where
+    ``Lab.relay`` carries their connections to it."""
 
     host: str = "127.0.0.1"
 
@@ -58,42 +57,6 @@ class LabServer(ServerUnderTest):
             words += ["--database-url", self.database_url]
         self.init_output = run_cli_here(*words)
         return self.init_output
-
-    def start(self, timeout: float = 60) -> None:
-        from tests.harness import start_command
-
-        self.log_path = self.data.parent / f"server-{self.port}.log"
-        self.process = start_command(
-            ["server", "run", "--data", str(self.data), "--listen", f"{self.host}:{self.port}"],
-            self.log_path,
-        )
-        wait_for("the server", self._answers, timeout=timeout)
-
-    def _answers(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"server exited:\n{self.log()}")
-        try:
-            self.ca_pem = self._fetch_ca()
-        except OSError:
-            return False
-        return True
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        connection = http.client.HTTPSConnection(
-            self.host, self.port, context=self.ssl_context(), timeout=30
-        )
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            answer = connection.getresponse()
-            return Response(answer.status, answer.read(), dict(answer.getheaders()))
-        finally:
-            connection.close()
 
 
 @dataclass
@@ -188,6 +151,7 @@ def scene(tmp_path: Path, database_url: str) -> Iterator[Scene]:
         server.init()
         server.set_config(heartbeat_interval_seconds=1, scan_interval_seconds=3600)
         server.start()
+        relay = network.relay(server.port)
         processes: list[Any] = []
         engine = sqlalchemy.create_engine(database_url)
         made = Scene(
@@ -249,6 +213,7 @@ def scene(tmp_path: Path, database_url: str) -> Iterator[Scene]:
             for process in processes:
                 process.terminate()
                 process.wait(timeout=30)
+            relay.close()
             server.stop()
             engine.dispose()
 
