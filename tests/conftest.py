@@ -2,7 +2,8 @@
 
 ``database_url`` runs a test on SQLite and, when ``XUNJIAN_TEST_DATABASE_URL`` is set (CI sets it
 to the machine's PostgreSQL), on PostgreSQL too. Each PostgreSQL test gets a schema of its own,
-dropped afterwards, so runs never see each other's rows.
+so runs never see each other's rows; it is dropped afterwards, or emptied and kept for the next
+test's copy of the data-folder template (tests/data_folder.py ``give_back``).
 
 ``data_folder_templates`` makes one real ``xunjian server init`` per session (per xdist worker)
 and database kind, for fixtures that copy it per test (tests/data_folder.py).
@@ -89,8 +90,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         yield _with_search_path(base, schema)
     finally:
-        with engine.begin() as connection:
-            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        # Kept for the next test when it holds a template's copy of the same shape
+        # (tests/data_folder.py give_back), else dropped.
+        from tests.data_folder import give_back
+
+        if not give_back(base, schema):
+            with engine.begin() as connection:
+                connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
 
 

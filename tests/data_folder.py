@@ -12,6 +12,15 @@ runs ``xunjian server init`` by name).
 Measured on the 2-core test machine, with cheap password hashing: a real init costs 0.23 s on
 SQLite and 0.38 s on PostgreSQL (15 migrations, the CA, the keys) in process, 1.5 s more as a
 ``python -m xunjian.cli`` subprocess; a copy costs 0.01 s on SQLite and 0.15 s on PostgreSQL.
+
+PostgreSQL schemas are used again (``give_back``): replaying the template (about fifty tables
+with their indexes and constraints) and dropping it cost 150-330 ms per test on an idle machine
+and made and unlinked a few hundred files, which PostgreSQL's checkpoints then synced (142,476
+files in one) while its catalogs grew with every table made and dropped. After a test whose
+schema still has the template's shape (``_shape``: tables, columns, defaults, constraints,
+indexes, tablespaces, triggers, functions), its rows are deleted and the template's put back
+(2-3 ms), and the next test's copy is a rename. A schema whose shape a test changed (a
+migration, a table moved to another tablespace) is dropped as before.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -86,9 +95,13 @@ class TemplateFolder:
     database_url: str
     init_output: str
     admin_password: str
-    # PostgreSQL: the template schema's dump, replayed into each test's schema.
+    # PostgreSQL: the template schema's dump, replayed into each test's schema; its rows
+    # alone (INSERTs and sequence values), to put back into a schema given back.
     dump: str = ""
+    data_dump: str = ""
     schema: str = ""
+    shape: str = ""  # ``_shape`` of a schema as the template makes it
+    ready: list[str] = field(default_factory=list)  # schemas given back, holding the template
 
     def copy(self, data: Path, database_url: str) -> tuple[str, str]:
         """A data folder at ``data`` on ``database_url`` (an empty SQLite path or an empty
@@ -126,19 +139,99 @@ class TemplateFolder:
 
     def _copy_postgresql(self, database_url: str) -> None:
         schema = _schema_of(database_url)
-        script = self.dump.replace(f"{self.schema}.", f"{schema}.")
         # psycopg itself: it runs several statements in one execute when none has parameters.
         with psycopg.connect(_libpq_url(database_url)) as connection:
-            connection.execute(script.encode())
+            if self.ready:
+                # The test's schema is empty (tests/conftest.py made it): a plain DROP fails
+                # rather than lose anything if it is not.
+                pooled = self.ready.pop()
+                connection.execute(
+                    f'DROP SCHEMA "{schema}"; ALTER SCHEMA "{pooled}" RENAME TO "{schema}"'
+                )
+            else:
+                connection.execute(self.dump.replace(f"{self.schema}.", f"{schema}.").encode())
+                if not self.shape:
+                    self.shape = _shape(connection, schema)
+        LENT[schema] = self
+
+    def take_back(self, database_url: str, schema: str) -> bool:
+        """Make ``schema`` (lent to a test that has ended) hold the template's rows again and
+        keep it for the next copy; False, having changed nothing, when it cannot be (its
+        shape differs from the template's, or its rows cannot be deleted now)."""
+        pooled = f"xj_ready_{secrets.token_hex(6)}"
+        try:
+            with psycopg.connect(_libpq_url(database_url)) as connection:
+                # A connection a test left open in a transaction holds locks: do not wait.
+                connection.execute("SET lock_timeout = '5s'")
+                if _shape(connection, schema) != self.shape:
+                    connection.rollback()
+                    return False
+                tables = connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+                ).fetchall()
+                # Replica mode: no foreign-key triggers, so the order of the deletes and the
+                # inserts does not matter (as pg_restore --disable-triggers); superuser only,
+                # and without it this fails and the schema is dropped instead.
+                connection.execute("SET LOCAL session_replication_role = replica")
+                deletes = ";".join(f'DELETE FROM "{schema}"."{name}"' for (name,) in tables)
+                connection.execute(deletes.encode())
+                connection.execute(self.data_dump.replace(f"{self.schema}.", f"{schema}.").encode())
+                connection.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{pooled}"')
+        except psycopg.Error:
+            return False
+        self.ready.append(pooled)
+        return True
 
     def remove(self) -> None:
         if self.schema:
             engine = sqlalchemy.create_engine(_without_options(self.database_url))
             try:
                 with engine.begin() as connection:
-                    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+                    for schema in (self.schema, *self.ready):
+                        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             finally:
                 engine.dispose()
+            self.ready.clear()
+
+
+# Schemas holding a copy of a template, by name, while their test runs (this process's).
+LENT: dict[str, TemplateFolder] = {}
+
+
+def give_back(database_url: str, schema: str) -> bool:
+    """Called as a PostgreSQL test's schema is done with (tests/conftest.py): True when it was
+    kept for the next test, False when the caller must drop it."""
+    template = LENT.pop(schema, None)
+    return template is not None and template.take_back(database_url, schema)
+
+
+# What a test could change about a schema's shape, each row as text with the schema's own name
+# taken out (defaults and index definitions name it).
+_SHAPE_QUERIES = (
+    """SELECT c.relname, c.relkind::text, c.reltablespace::text, a.attname,
+              format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
+              pg_get_expr(d.adbin, d.adrelid)
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+       WHERE n.nspname = %s""",
+    """SELECT con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con
+       JOIN pg_namespace n ON n.oid = con.connamespace WHERE n.nspname = %s""",
+    "SELECT indexname, indexdef, coalesce(tablespace, '') FROM pg_indexes WHERE schemaname = %s",
+    """SELECT t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+       JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = %s""",
+    """SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = %s""",
+)
+
+
+def _shape(connection: psycopg.Connection[tuple[object, ...]], schema: str) -> str:
+    rows: list[str] = []
+    for query in _SHAPE_QUERIES:
+        for row in connection.execute(query, (schema,)).fetchall():
+            rows.append("|".join("" if value is None else str(value) for value in row))
+    return "\n".join(sorted(rows)).replace(schema, "<schema>")
 
 
 def _libpq_url(database_url: str) -> str:
@@ -170,14 +263,15 @@ def make_template(root: Path, database_url: str) -> TemplateFolder | None:
     output, password = init_data_folder(root / "server", url)
     template = TemplateFolder(root / "server", url, output, password, schema=schema)
     dump = _pg_dump(base, schema)
-    if dump is None:
+    data_dump = _pg_dump(base, schema, "--data-only")
+    if dump is None or data_dump is None:
         template.remove()
         return None
-    template.dump = dump
+    template.dump, template.data_dump = dump, data_dump
     return template
 
 
-def _pg_dump(base_url: str, schema: str) -> str | None:
+def _pg_dump(base_url: str, schema: str, *extra: str) -> str | None:
     """The schema and its rows as SQL statements only (no COPY, no psql commands)."""
     command = [
         PG_DUMP,
@@ -186,6 +280,7 @@ def _pg_dump(base_url: str, schema: str) -> str | None:
         "--inserts",
         "--no-owner",
         "--no-privileges",
+        *extra,
         "--dbname",
         _libpq_url(base_url),
     ]
