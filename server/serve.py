@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import multiprocessing
@@ -26,6 +27,7 @@ from server.app import create_app
 from server.config import DataPaths, ServerConfig
 from server.peer import resolve_peer
 from server.security import warn_if_cheap_hashing
+from server.socket_files import SocketReader, SocketWriter, make_file
 from server.state import EXTENSION_KEY
 from server.store.faults import storage_full
 
@@ -236,10 +238,18 @@ def record_too_large(app: Any, limit: int) -> Callable[[Any], None]:
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 
+class _TLSAdapter(BuiltinSSLAdapter):  # type: ignore[misc]
+    """cheroot's TLS adapter, whose connections read and write through server/socket_files.py
+    (cheroot's own files are pure-Python ``_pyio``)."""
+
+    def makefile(
+        self, sock: Any, mode: str = "r", bufsize: int = io.DEFAULT_BUFFER_SIZE
+    ) -> SocketReader | SocketWriter:
+        return make_file(sock, mode, bufsize)
+
+
 def tls_adapter(paths: DataPaths) -> BuiltinSSLAdapter:
-    adapter = BuiltinSSLAdapter(
-        str(paths.server_cert), str(paths.server_key), ciphers=TLS12_CIPHERS
-    )
+    adapter = _TLSAdapter(str(paths.server_cert), str(paths.server_key), ciphers=TLS12_CIPHERS)
     adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
     return adapter
 

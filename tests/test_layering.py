@@ -181,6 +181,7 @@ LAYERS: tuple[Layer, ...] = (
             "server.url_rules",
             "server.cli",
             "server.serve",
+            "server.socket_files",
             "server.wsgi",
             "server.openapi",
             "server.migrations",
