@@ -1,4 +1,4 @@
-"""The connection's buffered reader and writer for cheroot, in place of cheroot.makefile's.
+"""The connection's reader and writer for cheroot, in place of cheroot.makefile's.
 
 cheroot builds its socket files on ``_pyio``, the pure-Python ``io``: every header line read
 runs a Python loop of peeks and reads, and every write a Python copy into a bytearray before
