@@ -1,6 +1,7 @@
-"""Host isolation end to end (POLICY.md I1; docs/incidents.md): a real ``xunjian server run`` in
-the root namespace, a real ``xunjian agent run`` in the host's namespace, and an "outside" web
-server in a third one (tests/isolation/netns.py), with real nftables.
+"""Host isolation end to end (POLICY.md I1; docs/incidents.md): a real ``xunjian server run``
+(on loopback, reached from the lab's server namespace through a relay), a real ``xunjian agent
+run`` in the host's namespace, and an "outside" web server in a third one
+(tests/isolation/netns.py), with real nftables.
 
 Before, the host and the outside reach each other. ``xunjian server host isolate`` -> the agent
 isolates: the outside is unreachable from the host and cannot reach it, while the agent keeps
