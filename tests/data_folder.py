@@ -145,9 +145,13 @@ class TemplateFolder:
                 # The test's schema is empty (tests/conftest.py made it): a plain DROP fails
                 # rather than lose anything if it is not.
                 pooled = self.ready.pop()
-                connection.execute(
-                    f'DROP SCHEMA "{schema}"; ALTER SCHEMA "{pooled}" RENAME TO "{schema}"'
-                )
+                try:
+                    connection.execute(
+                        f'DROP SCHEMA "{schema}"; ALTER SCHEMA "{pooled}" RENAME TO "{schema}"'
+                    )
+                except psycopg.Error:
+                    self.ready.append(pooled)  # untouched (rolled back): still the template's
+                    raise
             else:
                 connection.execute(self.dump.replace(f"{self.schema}.", f"{schema}.").encode())
                 if not self.shape:
