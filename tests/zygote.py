@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -228,6 +229,13 @@ def _reap(folder: Path) -> None:
 
 def serve(folder: Path) -> None:
     _preload()
+    # The preloaded modules' objects out of the collector's reach: otherwise each child's first
+    # whole-heap collection walks them all and writes to every object's header, copying most of
+    # the zygote's pages into the child. Measured over 20 children (a test's servers and
+    # agents): 267,247 -> 193,138 minor page faults, 7.5 -> 6.4 s of CPU (gc.freeze is made
+    # for exactly this, before forking workers).
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(folder / "control"))
     listener.listen(16)
