@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from server.intake.report import REFUSED, IngestOutcome, Prepared, Writer
 from server.store.models import utcnow
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 MAX_BATCH = 128
 # A writer thread with nothing to do for this long ends; the next report starts another. So a
-# process that stops receiving reports (or a test's engine) keeps no thread and connection.
+# process that stops receiving reports keeps no thread and connection. Disposing the engine
+# ends an idle writer at once (``_released``).
 IDLE_SECONDS = 30.0
 logger = logging.getLogger("xunjian.server.intake")
 
@@ -63,6 +64,16 @@ class GroupWriter:
         self._wake = threading.Condition()
         self._running = False
         self._lock_path = _sqlite_lock_path(engine)
+        event.listen(engine, "engine_disposed", self._released)
+
+    def _released(self, _engine: Engine) -> None:
+        """``Engine.dispose()`` closes the pool's idle connections but not the one this writer
+        holds: wake the writer, which ends when it has nothing queued (closing its connection)
+        and otherwise writes with a connection of the new pool. Without it, every disposed
+        engine (a server's app torn down, a test's) kept a connection open until the writer's
+        idle time ran out: on PostgreSQL, a busy test run reached "too many clients"."""
+        with self._wake:
+            self._wake.notify()
 
     def submit(self, prepared: Prepared) -> IngestOutcome:
         pending = _Pending(prepared)
@@ -102,7 +113,7 @@ class GroupWriter:
                 if connection is not None and pool is not engine.pool:
                     # The engine was disposed (a fork, a test's new connection settings): its
                     # new connections are the ones to write with.
-                    connection.close()
+                    _let_go(connection, disposed=True)
                     connection = None
                 if connection is None:
                     pool = engine.pool
@@ -110,7 +121,8 @@ class GroupWriter:
                 connection = self._commit(engine, connection)
         finally:
             if connection is not None:
-                connection.close()
+                engine = self._engine_ref()
+                _let_go(connection, disposed=engine is None or pool is not engine.pool)
 
     def _take(self) -> list[_Pending]:
         with self._wake:
@@ -176,6 +188,15 @@ class GroupWriter:
             yield
         finally:
             os.close(descriptor)  # closing lets the lock go
+
+
+def _let_go(connection: Connection, disposed: bool) -> None:
+    """Close the writer's connection. One of a disposed pool is closed for real: checked in to
+    a pool the engine no longer holds, it would stay open until the garbage collector finds
+    that pool (SQLAlchemy's ``Pool.dispose``: checked-out connections are not closed)."""
+    if disposed:
+        connection.invalidate()
+    connection.close()
 
 
 def _fail(batch: list[_Pending], error: BaseException) -> None:

@@ -16,6 +16,7 @@ from server.intake.report import REFUSED, ingest_report, prepare
 from server.intake.writer import GroupWriter, _Pending, group_writer
 from server.store.engine import make_engine
 from server.store.models import Report, ResultState
+from tests.harness import wait_for
 from tests.server.conftest import Server, SignedAgent, unknown_agent_id
 from xunjian.core.contract import bodies
 from xunjian.core.schema import convert
@@ -108,6 +109,27 @@ def test_a_report_that_cannot_be_stored_fails_alone(server: Server) -> None:
     assert batch[0].report_id > 0 and batch[3].report_id > 0
     assert batch[1].report_id is None and batch[1].error is not None
     assert batch[2].report_id == REFUSED and batch[2].error is None
+    assert _count(server, Report) == 2
+
+
+def test_disposing_the_engine_lets_an_idle_writers_connection_go(server: Server) -> None:
+    """An idle writer keeps its connection for IDLE_SECONDS (30 s) in case more reports come;
+    ``Engine.dispose()`` (an app torn down) ends it at once, and the next report starts a
+    writer on the new pool. Without that, each disposed engine held a PostgreSQL connection
+    for half a minute and a busy test run met "too many clients"."""
+    agent = server.enroll("pc-1")
+    engine = server.state.engine
+    assert ingest_report(engine, agent.agent_id, _document(agent, 1)).stored
+    old_pool = engine.pool
+    assert old_pool.checkedout() == 1  # the idle writer's connection
+    engine.dispose()
+    wait_for("the writer to let its connection go", lambda: old_pool.checkedout() == 0, 10, 0.02)
+    wait_for("the writer to end", lambda: not group_writer(engine)._running, 10, 0.02)
+    # Closed for real, not left open in the disposed pool for the garbage collector (the pool
+    # keeps the emptied record: QueuePool's queue, SQLAlchemy's own attribute).
+    assert [record.dbapi_connection for record in old_pool._pool.queue] == [None]  # type: ignore[attr-defined]
+    assert ingest_report(engine, agent.agent_id, _document(agent, 2)).stored
+    assert engine.pool is not old_pool and engine.pool.checkedout() == 1
     assert _count(server, Report) == 2
 
 
