@@ -20,7 +20,6 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -128,12 +127,9 @@ def data_folder_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 # Tests with real server, agent or sshd processes take 5-130 s each; the rest well under one.
-# They are started first, spread over the workers, so the short ones fill in around them
+# Collected first, so pytest-xdist starts them first and the short ones fill in around them,
 # instead of one worker finishing a minute-long test alone at the end.
 REAL_PROCESSES = frozenset({"ServerUnderTest", "AgentUnderTest", "Sshd"})
-# Tests that install into this machine's fixed paths take turns under one lock
-# (tests/machine.py INSTALL): kept on one worker, which then never waits for another.
-TAKING_TURNS = "tests/deploy/"
 
 
 def _starts_real_processes(item: pytest.Item) -> bool:
@@ -141,39 +137,5 @@ def _starts_real_processes(item: pytest.Item) -> bool:
     return module is not None and bool(REAL_PROCESSES & set(vars(module)))
 
 
-def spread_for_workers(
-    real: list[pytest.Item], short: list[pytest.Item], workers: int
-) -> list[pytest.Item]:
-    """The order that starts every worker on its share of the real-process tests.
-
-    pytest-xdist's worksteal scheduler first hands each of ``workers`` workers a contiguous
-    share of the collection (``len(pending) // workers_left`` in turn) and later moves tests
-    only from the tails of the queues. With every real-process test at the front, one worker
-    got them all: in a timed ``./dev test`` that worker ran 33 of them one after another and
-    ended at 313 s while the others ended at 264-284 s. Here each share starts with its own
-    real-process tests (those taking turns all in the first share, the others dealt in turn
-    over the rest) and is filled up with short tests."""
-    queues: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    others = [item for item in real if not item.nodeid.startswith(TAKING_TURNS)]
-    queues[0] = [item for item in real if item.nodeid.startswith(TAKING_TURNS)]
-    dealt_to = list(range(1, workers)) or [0]
-    for index, item in enumerate(others):
-        queues[dealt_to[index % len(dealt_to)]].append(item)
-    ordered: list[pytest.Item] = []
-    left = len(real) + len(short)
-    rest = iter(short)
-    for number, queue in enumerate(queues):
-        share = left // (workers - number)
-        filler = list(islice(rest, max(0, share - len(queue))))
-        ordered += queue + filler
-        left -= len(queue) + len(filler)
-    ordered += list(rest)
-    return ordered
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    real = [item for item in items if _starts_real_processes(item)]
-    short = [item for item in items if not _starts_real_processes(item)]
-    # Every worker collects and orders alike (pytest-xdist checks), from the same count.
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    items[:] = spread_for_workers(real, short, workers) if workers > 1 else real + short
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not _starts_real_processes(item))  # stable: order kept within
