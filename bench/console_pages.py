@@ -246,7 +246,7 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
                 before = open_states.get((agent_id, check_id))
                 if before is None or before[3] != status:
                     if before is not None:
-                        result_rows.append((*before[:11], created, False))
+                        result_rows.append((*before[:12], created, False))
                     open_states[(agent_id, check_id)] = (
                         agent_id,
                         check_id,
@@ -256,6 +256,7 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
                         '{"bench": true}',
                         "medium",
                         '["E8"]',
+                        None,  # said: the bench's results carry the English message only
                         f"{report_id:032x}",
                         report_id,
                         created,
@@ -292,6 +293,7 @@ def fill(engine: Engine, hosts: int, checks: int, reports: int, seed: int = 7) -
                 '{"bench": true}',
                 "medium",
                 '["E8"]',
+                None,  # said
                 rid,
                 created,
                 created,
