@@ -38,6 +38,7 @@ from tests.harness import ServerUnderTest, SimulatedAgent, option_value, sample_
 from xunjian.core.contract import PATH_ENROLL, PATH_REPORTS
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CORES = os.cpu_count() or 1
 
 
 def _process_tree_cpu_seconds(root_pid: int) -> float:
@@ -60,6 +61,32 @@ def _process_tree_cpu_seconds(root_pid: int) -> float:
                 tree.add(pid)
                 frontier.append(pid)
     return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
+def _postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): the database's share of a report, which the server's tree does not hold.
+    Another job's use of the same PostgreSQL during a phase would count too."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core since boot, from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
 
 
 def _load_worker(
@@ -204,6 +231,8 @@ class Phase:
     server_cpu: float
     client_cpu: float
     grown_bytes: int | None
+    database_cpu: float | None  # PostgreSQL's processes; None for SQLite (in the server)
+    cores_busy: float  # of the machine's cores, busy on average during the phase (anything)
 
     def rate(self) -> float:
         return self.reports / self.seconds
@@ -221,10 +250,13 @@ def _run_phase(
     seqs: tuple[int, int],
     options: argparse.Namespace,
     size: Any,
+    postgresql: bool = False,
 ) -> Phase:
     queue: Any = multiprocessing.Queue()
     before_bytes = size()
     cpu_before = _process_tree_cpu_seconds(server_pid)
+    database_before = _postgres_cpu_seconds() if postgresql else None
+    busy_before, all_before = _machine_ticks()
     started = time.perf_counter()
     processes = [
         multiprocessing.Process(
@@ -248,6 +280,10 @@ def _run_phase(
         process.join()
     elapsed = time.perf_counter() - started
     cpu_used = _process_tree_cpu_seconds(server_pid) - cpu_before
+    busy_after, all_after = _machine_ticks()
+    database_cpu = None
+    if database_before is not None:
+        database_cpu = _postgres_cpu_seconds() - database_before
     after_bytes = size()
     latencies = [value for part in gathered for value in part[0]]
     return Phase(
@@ -258,7 +294,13 @@ def _run_phase(
         server_cpu=cpu_used,
         client_cpu=sum(part[2] for part in gathered),
         grown_bytes=None if before_bytes is None else after_bytes - before_bytes,
+        database_cpu=database_cpu,
+        cores_busy=(busy_after - busy_before) / max(1, all_after - all_before) * CORES,
     )
+
+
+def _per_report(seconds: float | None, phase: Phase) -> str:
+    return "-" if seconds is None else f"{seconds / phase.reports * 1000:.2f}"
 
 
 def _keys(count: int) -> list[Any]:
@@ -372,9 +414,12 @@ def _measure(
             else:
                 size = lambda: _sqlite_bytes(server.data / "xunjian.sqlite3")  # noqa: E731
         agents = [(agent_id, _raw(key)) for agent_id, key in zip(ids, keys, strict=True)]
-        first = _run_phase(pid, server.port, server.ca_pem, agents, seqs_first, options, size)
-        again = _run_phase(pid, server.port, server.ca_pem, agents, seqs_again, options, size)
-        changed = _run_phase(pid, server.port, server.ca_pem, agents, seqs_changed, options, size)
+        pg = target == "postgresql"
+        phases = [
+            _run_phase(pid, server.port, server.ca_pem, agents, seqs, options, size, pg)
+            for seqs in (seqs_first, seqs_again, seqs_changed)
+        ]
+        first, again, changed = phases
         return first, again, changed, enroll_seconds
     finally:
         if reference is not None:
@@ -424,6 +469,8 @@ def main() -> None:
                     f"  {target:17} {name:12} {phase.rate():6.0f} reports/s  "
                     f"p50 {phase.percentile(0.5):6.1f} ms  p99 {phase.percentile(0.99):6.1f} ms  "
                     f"server CPU {phase.server_cpu / phase.reports * 1000:.2f} ms/report  "
+                    f"database CPU {_per_report(phase.database_cpu, phase)}  "
+                    f"cores busy {phase.cores_busy:.2f}  "
                     f"errors {len(phase.errors)} {phase.errors[:3]}",
                     flush=True,
                 )
@@ -431,9 +478,10 @@ def main() -> None:
     print()
     print(
         "| target | phase | reports/s | p50 / p99 ms | server CPU ms/report | "
-        "client CPU ms/report | DB growth per report | x reference | load avg after |"
+        "PostgreSQL CPU ms/report | client CPU ms/report | cores busy | DB growth per report | "
+        "x reference | load avg after |"
     )
-    print("|---|---|---:|---|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for name, phases, load in rows:
         for phase_name, phase in phases.items():
             grown = (
@@ -446,7 +494,9 @@ def main() -> None:
                 f"| {name} | {phase_name} | {phase.rate():.0f} | "
                 f"{phase.percentile(0.5):.1f} / {phase.percentile(0.99):.1f} | "
                 f"{phase.server_cpu / phase.reports * 1000:.2f} | "
-                f"{phase.client_cpu / phase.reports * 1000:.2f} | {grown} | {ratio} | {load} |"
+                f"{_per_report(phase.database_cpu, phase)} | "
+                f"{phase.client_cpu / phase.reports * 1000:.2f} | {phase.cores_busy:.2f} | "
+                f"{grown} | {ratio} | {load} |"
             )
 
 
