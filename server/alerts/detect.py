@@ -81,7 +81,7 @@ def detect(
     received: Any,
     newest_scan: Any = None,
     unchanged: bool = False,
-) -> None:
+) -> bool | None:
     """Open and resolve the report's alerts. Must run before the report's latest results are
     written: it compares against the previous ones. ``observed`` and ``received`` are in the
     driver's form (text on SQLite, datetime on PostgreSQL), as the rows come back.
@@ -89,7 +89,11 @@ def detect(
     ``newest_scan``: the host's newest full scan's time (``agents.scan_observed_at``), since a
     latest row keeps the time of the scan that last wrote it, and an unchanged scan writes
     none. ``unchanged``: a full scan whose results equal the host's latest ones; nothing can
-    open or resolve but the agent's silence and a gap, so the previous statuses are not read."""
+    open or resolve but the agent's silence and a gap, so the previous statuses are not read.
+
+    Returns whether the host had latest results when they were read (None: not read), which
+    spares intake the upsert and the retiring DELETE of a host's first report."""
+    had_latest: bool | None = None
     opening: list[tuple[Any, ...]] = []
     resolving: list[tuple[Any, ...]] = []
     if any(gap.reason == GAP_SPOOL_FULL for gap in report.gaps):
@@ -110,6 +114,7 @@ def detect(
             previous[(check_id, resource)] = status
             if newest is None or seen > newest:
                 newest = seen
+        had_latest = bool(previous)
         if newest_scan is not None and (newest is None or newest_scan > newest):
             newest = newest_scan
         if newest is None or observed >= newest:
@@ -118,6 +123,7 @@ def detect(
         cursor.executemany(resolve_sql(mark), resolving)
     if opening:
         cursor.executemany(open_sql(mark), opening)
+    return had_latest
 
 
 def _compare(

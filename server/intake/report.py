@@ -289,22 +289,32 @@ _LATEST_UPDATE = ", ".join(
 
 
 @cache
-def _latest_sql(mark: str) -> str:
+def _insert_latest_sql(mark: str) -> str:
     return (
         f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(LATEST_COLUMNS))}) "
+        f"VALUES ({', '.join([mark] * len(LATEST_COLUMNS))})"
+    )
+
+
+@cache
+def _latest_sql(mark: str) -> str:
+    return (
+        _insert_latest_sql(mark) + " "
         f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET {_LATEST_UPDATE}"
         # A report that waited in a spool must not overwrite a newer one that overtook it.
         f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
     )
 
 
-_PG_LATEST_SQL = (
+_PG_INSERT_LATEST_SQL = (
     f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
     "SELECT %s::text, c, r, s, m, e::jsonb, v, u::jsonb, w::jsonb, %s::bigint, "
     "%s::timestamp, %s::timestamp "
     "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w) "
+    "%b::text[], %b::text[]) AS t(c, r, s, m, e, v, u, w)"
+)
+_PG_LATEST_SQL = (
+    _PG_INSERT_LATEST_SQL + " "
     f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET {_LATEST_UPDATE}"
     f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
 )
@@ -438,7 +448,9 @@ class Writer:
                 prefetch = cursor.connection.cursor()
                 prefetch.execute(_open_states_sql(mark), (agent_id,))
             # Before the latest results change: detection compares against the previous ones.
-            detect_alerts(cursor, mark, agent_id, report, full_scan, observed, received, newest)
+            had_latest = detect_alerts(
+                cursor, mark, agent_id, report, full_scan, observed, received, newest
+            )
             if in_order:
                 open_rows = None
                 if prefetch is not None:
@@ -453,6 +465,16 @@ class Writer:
                         cursor.executemany(
                             _forget_latest_sql(mark), [(agent_id, *key) for key in gone]
                         )
+                elif had_latest is False:
+                    # The host has no latest results (its first report, or its first after
+                    # they were all retired): plain INSERTs and nothing to retire. On
+                    # PostgreSQL, in process, 1,000 first reports: backend CPU per report
+                    # 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms (three
+                    # pairs; SQLite's writer the same within noise). A
+                    # report of the same host committed meanwhile by another process makes the
+                    # INSERT fail: the batch is written again one by one, and this report's
+                    # retry reads that host's rows and upserts.
+                    self._latest(cursor, prepared, report_id, observed, received, fresh=True)
                 else:
                     self._latest(cursor, prepared, report_id, observed, received)
                     cursor.execute(_retire_sql(mark), (agent_id, observed))
@@ -540,8 +562,10 @@ class Writer:
         observed: Any,
         received: Any,
         values: list[Value] | None = None,
+        fresh: bool = False,
     ) -> None:
-        """Upsert the latest results: ``values`` (by default all the report's)."""
+        """Upsert the latest results: ``values`` (by default all the report's); ``fresh``:
+        insert them, the host having none."""
         chosen = prepared.values if values is None else values
         if not chosen:
             return
@@ -549,11 +573,12 @@ class Writer:
         if self.postgresql:
             columns = list(zip(*(value[:8] for value in chosen), strict=True))
             cursor.execute(
-                _PG_LATEST_SQL, (agent_id, report_id, observed, received, *map(list, columns))
+                _PG_INSERT_LATEST_SQL if fresh else _PG_LATEST_SQL,
+                (agent_id, report_id, observed, received, *map(list, columns)),
             )
             return
         cursor.executemany(
-            _latest_sql(self.mark),
+            _insert_latest_sql(self.mark) if fresh else _latest_sql(self.mark),
             [
                 (agent_id, c, r, s, m, e, v, u, w, report_id, observed, received)
                 for c, r, s, m, e, v, u, w, _d in chosen

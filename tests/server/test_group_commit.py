@@ -133,6 +133,52 @@ def test_disposing_the_engine_lets_an_idle_writers_connection_go(server: Server)
     assert _count(server, Report) == 2
 
 
+def test_a_first_report_racing_another_of_its_host_is_stored_once(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host without latest results gets them by plain INSERTs (server/intake/report.py). If
+    another process committed that host's rows after this transaction read none, the INSERT
+    fails on the key: nothing of the report is kept, and the retry (the agent API's view, or
+    the agent) reads the rows and upserts. Simulated by hiding the rows from the first read."""
+    from server.intake import report as report_module
+    from server.store.models import Agent, LatestResult
+
+    agent = server.enroll("pc-1")
+    engine = server.state.engine
+    assert ingest_report(engine, agent.agent_id, _document(agent, 1)).stored
+    with server.state.sessions() as session:
+        # As after a partial report: the next full scan compares in full.
+        session.query(Agent).filter_by(id=agent.agent_id).update({"scan_digest": None})
+        session.commit()
+    detect = report_module.detect_alerts
+    hidden = [True]
+
+    def first_read_misses_the_rows(*args: Any, **kwargs: Any) -> bool | None:
+        found = detect(*args, **kwargs)
+        if hidden and found:
+            hidden.pop()
+            return False
+        return found
+
+    monkeypatch.setattr(report_module, "detect_alerts", first_read_misses_the_rows)
+    changed = agent.report(seq=2)
+    changed["results"][0]["message"] = "changed since"
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        ingest_report(engine, agent.agent_id, convert(changed, bodies.Report))
+    assert _count(server, Report) == 1  # the failed write kept nothing
+    assert not hidden
+    answer = agent.send_report(changed)  # the retry
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert _count(server, Report) == 2
+    with server.state.sessions() as session:
+        messages = set(
+            session.scalars(
+                select(LatestResult.message).where(LatestResult.agent_id == agent.agent_id)
+            )
+        )
+    assert "changed since" in messages
+
+
 def _write_from_another_process(database_url: str, agent_id: str, documents: list[dict]) -> None:
     engine = make_engine(database_url)
     try:
