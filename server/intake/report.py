@@ -470,10 +470,10 @@ class Writer:
                     # they were all retired): plain INSERTs and nothing to retire. On
                     # PostgreSQL, in process, 1,000 first reports: backend CPU per report
                     # 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms (three
-                    # pairs; SQLite's writer the same within noise). A
-                    # report of the same host committed meanwhile by another process makes the
-                    # INSERT fail: the batch is written again one by one, and this report's
-                    # retry reads that host's rows and upserts.
+                    # pairs; SQLite's writer the same within noise). Should another process
+                    # commit rows of this host meanwhile, the INSERT fails on the key: the
+                    # batch is written again one report at a time, and this report's retry
+                    # reads those rows and upserts.
                     self._latest(cursor, prepared, report_id, observed, received, fresh=True)
                 else:
                     self._latest(cursor, prepared, report_id, observed, received)
