@@ -41,34 +41,10 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORES = os.cpu_count() or 1
 
 
-def _process_tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and all its descendants (the server's workers)."""
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """{pid: (name, parent pid, user + system CPU seconds)} of every process, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        parent = frontier.pop()
-        for pid, (ppid, _) in stats.items():
-            if ppid == parent and pid not in tree:
-                tree.add(pid)
-                frontier.append(pid)
-    return sum(stats[pid][1] for pid in tree if pid in stats)
-
-
-def _postgres_cpu_seconds() -> float:
-    """User + system CPU of every PostgreSQL process on this machine (backends, WAL writer,
-    checkpointer): the database's share of a report, which the server's tree does not hold.
-    Another job's use of the same PostgreSQL during a phase would count too."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found: dict[int, tuple[str, int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -76,10 +52,30 @@ def _postgres_cpu_seconds() -> float:
             head, _, rest = (entry / "stat").read_text().rpartition(")")
         except OSError:
             continue
-        if head.endswith("(postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        fields = rest.split()
+        name = head.partition("(")[2]
+        found[int(entry.name)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def _process_tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of a process and all its descendants (the server's workers)."""
+    stats = _processes()
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (_name, ppid, _cpu) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sum(stats[pid][2] for pid in tree if pid in stats)
+
+
+def _postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer): the database's share of a report, which the server's tree does not hold.
+    Another job's use of the same PostgreSQL during a phase would count too."""
+    return sum(cpu for name, _ppid, cpu in _processes().values() if name == "postgres")
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -415,11 +411,10 @@ def _measure(
                 size = lambda: _sqlite_bytes(server.data / "xunjian.sqlite3")  # noqa: E731
         agents = [(agent_id, _raw(key)) for agent_id, key in zip(ids, keys, strict=True)]
         pg = target == "postgresql"
-        phases = [
+        first, again, changed = (
             _run_phase(pid, server.port, server.ca_pem, agents, seqs, options, size, pg)
             for seqs in (seqs_first, seqs_again, seqs_changed)
-        ]
-        first, again, changed = phases
+        )
         return first, again, changed, enroll_seconds
     finally:
         if reference is not None:

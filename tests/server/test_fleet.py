@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from server.alerts.models import Alert
+from server.fleet import store
 from server.fleet.jobs import FRESH_SECONDS, REFRESH_SECONDS, local_day, refresh_compliance
 from server.fleet.models import ComplianceDaily, SnapshotDay
 from server.oplog.models import OplogEntry
@@ -773,10 +774,6 @@ def test_failing_queries_read_the_failing_index(
     table entry to test the status (the checks list's count at 10,000 hosts: 128 ms against
     20 ms), and PostgreSQL's generic plan for a statement prepared after five runs cannot use
     it at all."""
-    from sqlalchemy import event
-
-    from server.fleet import store
-
     engine = server.state.engine
     sqlite = engine.dialect.name == "sqlite"
     sent: list[tuple[str, Any]] = []

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from server.intake import report as report_module
 from server.intake import writer as writer_module
 from server.intake.report import REFUSED, ingest_report, prepare
 from server.intake.writer import GroupWriter, _Pending, group_writer
 from server.store.engine import make_engine
-from server.store.models import Report, ResultState
+from server.store.models import Agent, LatestResult, Report, ResultState
 from tests.harness import wait_for
 from tests.server.conftest import Server, SignedAgent, unknown_agent_id
 from xunjian.core.contract import bodies
@@ -140,9 +141,6 @@ def test_a_first_report_racing_another_of_its_host_is_stored_once(
     another process committed that host's rows after this transaction read none, the INSERT
     fails on the key: nothing of the report is kept, and the retry (the agent API's view, or
     the agent) reads the rows and upserts. Simulated by hiding the rows from the first read."""
-    from server.intake import report as report_module
-    from server.store.models import Agent, LatestResult
-
     agent = server.enroll("pc-1")
     engine = server.state.engine
     assert ingest_report(engine, agent.agent_id, _document(agent, 1)).stored
