@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from server.files.models import FileEvent
-from server.store.models import Agent, EnrollmentToken, Inventory, Report, ResultState
+from server.store.models import (
+    Agent,
+    EnrollmentToken,
+    Inventory,
+    LatestResult,
+    Report,
+    ResultState,
+)
 from tests.server.conftest import Server, SignedAgent
 from xunjian.core.contract import PATH_ENROLL, PATH_HEARTBEAT, PATH_REPORTS
 from xunjian.core.wire import public_key_to_text
@@ -132,6 +139,49 @@ def test_text_the_contract_allows_is_stored_as_sent(server: Server, agent: Signe
     assert document["results"][0]["message"] in messages
     stored = inventory if isinstance(inventory, dict) else json.loads(inventory)
     assert (stored["inode"], stored["delta"]) == (2**63 - 1, -(2**63))
+
+
+# Text that a JSON document carrying the rows (server/intake/report.py ``_pg_rows``) must carry
+# through unchanged: quotes, backslashes, an escape that is only text, line breaks, astral and
+# CJK characters, and evidence whose own keys and values hold the same.
+AWKWARD = 'say "hi" \\ C:\\Temp\\ \\u0041 \n 巡检 \U0001f600 {"not": json}'
+
+
+def test_awkward_text_reaches_the_states_and_latest_rows_as_sent(
+    server: Server, agent: SignedAgent
+) -> None:
+    """A host's first report (all rows written) and a report changing that result (one row
+    written) keep every text, the evidence, the rules and what was said, on both tables."""
+    for message in [AWKWARD, AWKWARD + " again"]:
+        document = agent.report()
+        result = document["results"][0]
+        result["message"] = message
+        result["resource"] = 'user:"o\\brien" 巡检'
+        result["evidence"] = {AWKWARD: [AWKWARD, 2**63 - 1, -1.5, None, True, {"k": ""}]}
+        result["message_id"] = "bench.awkward"
+        result["params"] = {"text": AWKWARD}
+        answer = agent.send_report(document)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        sent = (
+            result["resource"],
+            message,
+            result["evidence"],
+            result["rules"],
+            {"id": "bench.awkward", "params": {"text": AWKWARD}},
+        )
+        with server.state.sessions() as session:
+            state = session.scalars(
+                select(ResultState)
+                .where(ResultState.check_id == result["check_id"])
+                .order_by(ResultState.id.desc())
+            ).first()
+            latest = session.scalars(
+                select(LatestResult).where(LatestResult.check_id == result["check_id"])
+            ).one()
+        for row in (state, latest):
+            assert row is not None
+            stored = (row.resource, row.message, row.evidence, row.rules, row.said)
+            assert stored == sent
 
 
 def enroll_text(server: Server, hostname: str = "pc-101") -> str:
