@@ -23,6 +23,7 @@ Two processes ingesting at once cannot open a subject twice: ``open_key`` is UNI
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -31,7 +32,7 @@ from xunjian.core.contract import GAP_SPOOL_FULL
 from xunjian.core.contract.bodies import Report, Result
 
 ALERTS = Alert.__table__
-_SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one
+SILENT_MARKER = "agent_silent"  # not a result status, so it cannot be mistaken for one
 # Checks whose failure is an alert of its own kind instead of check_failed: the device prober's
 # vendor-default credential (server/devices/check.py) is "default_credential".
 CHECK_ALERT_KINDS = {"device.default_credential": "default_credential"}
@@ -52,7 +53,7 @@ def previous_sql(mark: str) -> str:
     return (
         f"SELECT check_id, resource, status, observed_at FROM latest_results "
         f"WHERE agent_id = {mark} "
-        f"UNION ALL SELECT '', '', '{_SILENT_MARKER}', opened_at FROM {ALERTS.name} "
+        f"UNION ALL SELECT '', '', '{SILENT_MARKER}', opened_at FROM {ALERTS.name} "
         f"WHERE open_key = {mark}"
     )
 
@@ -81,6 +82,7 @@ def detect(
     received: Any,
     newest_scan: Any = None,
     unchanged: bool = False,
+    known: Previous | None = None,
 ) -> bool | None:
     """Open and resolve the report's alerts. Must run before the report's latest results are
     written: it compares against the previous ones. ``observed`` and ``received`` are in the
@@ -92,7 +94,10 @@ def detect(
     open or resolve but the agent's silence and a gap, so the previous statuses are not read.
 
     Returns whether the host had latest results when they were read (None: not read), which
-    spares intake the upsert and the retiring DELETE of a host's first report."""
+    spares intake the upsert and the retiring DELETE of a host's first report.
+
+    ``known``: the previous statuses, read already by the caller (intake reads them with the
+    host's open result states when its latest results equal those); then nothing is read."""
     had_latest: bool | None = None
     opening: list[tuple[Any, ...]] = []
     resolving: list[tuple[Any, ...]] = []
@@ -104,26 +109,47 @@ def detect(
     if unchanged:
         resolving.append((received, open_key("agent_silent", agent_id)))
     elif report.results or full_scan:
-        cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
-        previous: dict[tuple[str, str], str] = {}
-        newest = None
-        for check_id, resource, status, seen in cursor.fetchall():
-            if status == _SILENT_MARKER:
-                resolving.append((received, open_key("agent_silent", agent_id)))
-                continue
-            previous[(check_id, resource)] = status
-            if newest is None or seen > newest:
-                newest = seen
-        had_latest = bool(previous)
+        if known is None:
+            cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
+            known = _previous(cursor.fetchall())
+        if known.silent:
+            resolving.append((received, open_key("agent_silent", agent_id)))
+        had_latest = bool(known.statuses)
+        newest = known.newest
         if newest_scan is not None and (newest is None or newest_scan > newest):
             newest = newest_scan
         if newest is None or observed >= newest:
-            _compare(agent_id, report, full_scan, previous, received, opening, resolving)
+            _compare(agent_id, report, full_scan, known.statuses, received, opening, resolving)
     if resolving:
         cursor.executemany(resolve_sql(mark), resolving)
     if opening:
         cursor.executemany(open_sql(mark), opening)
     return had_latest
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What detection compares a report with: the host's statuses by (check_id, resource),
+    whether its silence alert is open, and the newest time among the statuses' rows (None when
+    unknown or none: the host's newest scan's time then decides whether a report is late)."""
+
+    statuses: dict[tuple[str, str], str]
+    silent: bool
+    newest: Any = None
+
+
+def _previous(rows: list[Any]) -> Previous:
+    statuses: dict[tuple[str, str], str] = {}
+    silent = False
+    newest = None
+    for check_id, resource, status, seen in rows:
+        if status == SILENT_MARKER:
+            silent = True
+            continue
+        statuses[(check_id, resource)] = status
+        if newest is None or seen > newest:
+            newest = seen
+    return Previous(statuses, silent, newest)
 
 
 def _compare(

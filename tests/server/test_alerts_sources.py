@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from sqlalchemy import update
 
 from server.alerts.models import Alert
@@ -51,14 +52,19 @@ def test_a_heartbeat_resolves_it_at_once(server: Server, agent: SignedAgent) -> 
     assert sweep_silent_agents(server.state.engine, offline_after).resolved == 0
 
 
-def test_a_report_resolves_it_at_once(server: Server, agent: SignedAgent) -> None:
+@pytest.mark.parametrize("status", ["pass", "fail"])
+def test_a_report_resolves_it_at_once(server: Server, agent: SignedAgent, status: str) -> None:
+    """Whether the report repeats the host's results (no result read at all) or changes one
+    (intake reads the open states, and detection what it compares with, in one statement)."""
     offline_after = server.state.config.offline_after_seconds
     send(agent, [result("a.b", "pass")])
     last_seen(server, agent, utcnow() - 2 * HOUR)
     sweep_silent_agents(server.state.engine, offline_after)
-    send(agent, [result("a.b", "pass")])
+    send(agent, [result("a.b", status)])
     [alert] = silent(server)
     assert alert.resolved_at is not None
+    opened = [alert for alert in alerts(server) if alert.kind == "check_failed"]
+    assert len(opened) == (status == "fail")
 
 
 def test_revoked_agents_are_not_silent(server: Server, agent: SignedAgent) -> None:
