@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import msgspec
+
 from server.alerts.models import Alert, open_key
 from xunjian.core.contract import GAP_SPOOL_FULL
 from xunjian.core.contract.bodies import Report, Result
@@ -70,6 +72,24 @@ def open_sql(mark: str) -> str:
 @cache
 def resolve_sql(mark: str) -> str:
     return f"UPDATE {ALERTS.name} SET resolved_at = {mark}, open_key = NULL WHERE open_key = {mark}"
+
+
+# PostgreSQL: a report's alerts open in one statement and resolve in another, whatever their
+# number (in a pipeline, executemany is a statement per row, each with its own Python and
+# executor cost). The rows to open travel as one jsonb document, like intake's result rows;
+# the time is the same for every row and passed once. In process, 2,000 first reports (8 alerts
+# each), batches of 8, two alternations: writer CPU per report 0.49-0.54 -> 0.43-0.45 ms.
+_PG_OPEN_SQL = (
+    f"INSERT INTO {ALERTS.name} ({', '.join(_OPEN_COLUMNS)}) "
+    "SELECT kind, severity, agent_id, check_id, resource, message, open_key, %s::timestamp "
+    "FROM jsonb_to_recordset(%s::jsonb) AS t(kind text, severity text, agent_id text, "
+    "check_id text, resource text, message text, open_key text) "
+    "ON CONFLICT (open_key) DO NOTHING"
+)
+_PG_RESOLVE_SQL = (
+    f"UPDATE {ALERTS.name} SET resolved_at = %s, open_key = NULL WHERE open_key = ANY(%s::text[])"
+)
+_encode = msgspec.json.Encoder().encode
 
 
 def detect(
@@ -120,6 +140,13 @@ def detect(
             newest = newest_scan
         if newest is None or observed >= newest:
             _compare(agent_id, report, full_scan, known.statuses, received, opening, resolving)
+    if mark == "%s":  # PostgreSQL
+        if resolving:
+            cursor.execute(_PG_RESOLVE_SQL, (received, [key for _at, key in resolving]))
+        if opening:
+            rows = [dict(zip(_OPEN_COLUMNS[:-1], row[:-1], strict=True)) for row in opening]
+            cursor.execute(_PG_OPEN_SQL, (received, _encode(rows).decode()))
+        return had_latest
     if resolving:
         cursor.executemany(resolve_sql(mark), resolving)
     if opening:
