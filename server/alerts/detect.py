@@ -131,7 +131,7 @@ def detect(
     elif report.results or full_scan:
         if known is None:
             cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
-            known = _previous(cursor.fetchall())
+            known = previous_from_rows(cursor.fetchall())
         if known.silent:
             resolving.append((received, open_key("agent_silent", agent_id)))
         had_latest = bool(known.statuses)
@@ -165,7 +165,8 @@ class Previous:
     newest: Any = None
 
 
-def _previous(rows: list[Any]) -> Previous:
+def previous_from_rows(rows: list[Any]) -> Previous:
+    """``previous_sql``'s rows as what detection compares with."""
     statuses: dict[tuple[str, str], str] = {}
     silent = False
     newest = None

@@ -27,7 +27,7 @@ import msgspec
 from msgspec import Raw
 from sqlalchemy import Connection, Engine, select
 
-from server.alerts.detect import ALERTS, SILENT_MARKER, Previous
+from server.alerts.detect import ALERTS, SILENT_MARKER, Previous, previous_from_rows, previous_sql
 from server.alerts.detect import detect as detect_alerts
 from server.alerts.models import open_key
 from server.files.ingest import store_file_events
@@ -411,6 +411,39 @@ def _gap_sql(mark: str) -> str:
     )
 
 
+def _silence(agent_id: str) -> str:
+    return open_key("agent_silent", agent_id)
+
+
+def _head_outcome(row: Any) -> tuple[tuple[int] | None, bool, tuple[Any, Any] | None]:
+    """The head's row as (the report's id, or None for a retry or a refusal; whether the
+    scan is unchanged; the host's scan state as it was: (scan_observed_at, scan_digest))."""
+    if row is None or row[0] is None:
+        return None, False, None
+    return (row[0],), bool(row[1]), (row[2], row[3])
+
+
+def _plan(found: Any, observed: Any, full_scan: bool) -> tuple[Any, bool, bool]:
+    """From the host's scan state (scan_observed_at, scan_digest) or None: its newest scan's
+    time, whether its latest results equal its open states (``consistent``), and whether the
+    report is a full scan in order (not older than that scan)."""
+    newest = None if found is None else found[0]
+    consistent = found is not None and found[1] is not None
+    return newest, consistent, full_scan and (newest is None or observed >= newest)
+
+
+@dataclass
+class Ahead:
+    """PostgreSQL: what the batch read for a report before its turn (``Writer.read_ahead``):
+    its head's outcome and the cursors of the reads sent for it, fetched in ``write``."""
+
+    row: tuple[int] | None
+    unchanged: bool
+    scan_state: tuple[Any, Any] | None
+    open: Any = None  # the open states and silence (_open_states_sql)
+    previous: Any = None  # detection's read (server/alerts/detect.py previous_sql)
+
+
 class Writer:
     """The statements of one database, on a driver cursor inside the caller's transaction:
     per statement, SQLAlchemy's execution machinery cost more than the database's work
@@ -424,38 +457,76 @@ class Writer:
     def time(self, moment: datetime.datetime) -> Any:
         return moment.strftime(SQLITE_DATETIME) if self.sqlite else moment
 
-    def write(self, cursor: Any, prepared: Prepared, now: datetime.datetime) -> int | None:
-        """Write one report; its id, None when it was stored already (a retry), or
-        ``REFUSED`` when its agent is revoked or gone (nothing written)."""
-        mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
-        observed, received = self.time(prepared.observed), self.time(now)
-        full_scan = prepared.full_scan
-        columns = (
-            agent_id,
+    def _columns(self, prepared: Prepared, now: datetime.datetime) -> tuple[Any, ...]:
+        report = prepared.report
+        return (
+            prepared.agent_id,
             report.epoch,
             report.seq,
             report.kind,
-            observed,
-            received,
+            self.time(prepared.observed),
+            self.time(now),
             report.policy_version,
             len(report.results),
-            full_scan,
+            prepared.full_scan,
         )
+
+    def _has_head(self, prepared: Prepared) -> bool:
+        """PostgreSQL: the report's row and the unchanged test are one statement (its head)."""
+        return self.postgresql and prepared.full_scan and not prepared.repeats
+
+    def _head_parameters(self, prepared: Prepared, now: datetime.datetime) -> tuple[Any, ...]:
+        agent_id, observed = prepared.agent_id, prepared.observed
+        same = (now, observed, agent_id, prepared.digest, observed)
+        return (*self._columns(prepared, now), agent_id, *same, agent_id, agent_id)
+
+    def send_head(self, cursor: Any, prepared: Prepared, now: datetime.datetime) -> Any:
+        """PostgreSQL, before any report of the batch is written: send the report's head on a
+        cursor of its own and return that cursor (None for a report without a head)."""
+        if not self._has_head(prepared):
+            return None
+        head = cursor.connection.cursor()
+        head.execute(_PG_REPORT_UNCHANGED_SQL, self._head_parameters(prepared, now))
+        return head
+
+    def read_ahead(self, head: Any, prepared: Prepared) -> Ahead:
+        """Fetch a head sent by ``send_head`` and send the reads its report will need. The
+        first head fetched waits for every statement sent so far: the batch's heads, and then
+        its reads, cost one round trip each however many reports it holds, where a report
+        cost one or two of its own (``_write_batch`` in server/intake/writer.py)."""
+        row, unchanged, scan_state = _head_outcome(head.fetchone())
+        head.close()
+        ahead = Ahead(row, unchanged, scan_state)
+        if row is None or unchanged:
+            return ahead
+        agent_id = prepared.agent_id
+        _newest, consistent, in_order = _plan(scan_state, prepared.observed, prepared.full_scan)
+        if in_order:
+            ahead.open = cursor = head.connection.cursor()
+            cursor.execute(_open_states_sql(self.mark), (agent_id, _silence(agent_id)))
+        if not (in_order and consistent):
+            ahead.previous = cursor = head.connection.cursor()
+            cursor.execute(previous_sql(self.mark), (agent_id, _silence(agent_id)))
+        return ahead
+
+    def write(
+        self, cursor: Any, prepared: Prepared, now: datetime.datetime, ahead: Ahead | None = None
+    ) -> int | None:
+        """Write one report; its id, None when it was stored already (a retry), or
+        ``REFUSED`` when its agent is revoked or gone (nothing written). ``ahead``: what
+        ``read_ahead`` read and sent for it."""
+        mark, report, agent_id = self.mark, prepared.report, prepared.agent_id
+        observed, received = self.time(prepared.observed), self.time(now)
+        full_scan = prepared.full_scan
+        columns = self._columns(prepared, now)
         unchanged = False
         scan_state: tuple[Any, Any] | None = None  # read already: (scan_observed_at, digest)
-        if self.postgresql and full_scan and not prepared.repeats:
+        if ahead is not None:
+            row, unchanged, scan_state = ahead.row, ahead.unchanged, ahead.scan_state
+        elif self._has_head(prepared):
             # One round trip for what most reports are: stored, and unchanged or not.
-            same = (received, observed, agent_id, prepared.digest, observed)
-            cursor.execute(
-                _PG_REPORT_UNCHANGED_SQL, (*columns, agent_id, *same, agent_id, agent_id)
-            )
-            row = cursor.fetchone()
-            if row is not None and row[0] is not None:
-                unchanged = bool(row[1])
-                scan_state = (row[2], row[3])
-                row = (row[0],)
-            else:
-                row = None
+            cursor.execute(_PG_REPORT_UNCHANGED_SQL, self._head_parameters(prepared, now))
+            row, unchanged, scan_state = _head_outcome(cursor.fetchone())
         else:
             cursor.execute(_report_sql(mark), (*columns, agent_id))
             row = cursor.fetchone()
@@ -478,36 +549,41 @@ class Writer:
             else:
                 cursor.execute(_scan_state_sql(mark), (agent_id,))
                 found = cursor.fetchone()
-            newest = None if found is None else found[0]
-            consistent = found is not None and found[1] is not None
-            in_order = full_scan and (newest is None or observed >= newest)
-            silence = open_key("agent_silent", agent_id)
+            newest, consistent, in_order = _plan(found, observed, full_scan)
             open_rows: list[Any] | None = None
             known: Previous | None = None
-            prefetch = None
+            pending = None if ahead is None else ahead.open
             if in_order and consistent:
                 # The latest results equal the open states: one read serves the states'
                 # comparison and alert detection. In process, 2,000 reports with one changed
                 # result, batches of 8, three alternations: writer CPU per report on
                 # PostgreSQL 0.36-0.39 -> 0.34-0.36 ms, on SQLite 0.29-0.30 -> 0.25-0.26 ms
                 # (PostgreSQL's backend the same within its noise, 0.38-0.55 ms).
-                cursor.execute(_open_states_sql(mark), (agent_id, silence))
-                open_rows, known = _split_open(cursor.fetchall())
-            elif in_order and self.postgresql:
+                if pending is None:
+                    cursor.execute(_open_states_sql(mark), (agent_id, _silence(agent_id)))
+                    open_rows, known = _split_open(cursor.fetchall())
+                else:
+                    open_rows, known = _split_open(pending.fetchall())
+                    pending.close()
+                    pending = None
+            elif in_order and self.postgresql and pending is None:
                 # Sent now and fetched below: detection's read waits for both in one sync of
                 # the pipeline instead of one each. In process, batches of 8, load 5: writer
                 # CPU per first report 1.23-1.29 -> 1.09-1.15 ms, per changed report
                 # 0.74-0.76 -> 0.64-0.69 ms (two alternations).
-                prefetch = cursor.connection.cursor()
-                prefetch.execute(_open_states_sql(mark), (agent_id, silence))
+                pending = cursor.connection.cursor()
+                pending.execute(_open_states_sql(mark), (agent_id, _silence(agent_id)))
+            if ahead is not None and ahead.previous is not None:
+                known = previous_from_rows(ahead.previous.fetchall())
+                ahead.previous.close()
             # Before the latest results change: detection compares against the previous ones.
             had_latest = detect_alerts(
                 cursor, mark, agent_id, report, full_scan, observed, received, newest, known=known
             )
             if in_order:
-                if prefetch is not None:
-                    open_rows, _known = _split_open(prefetch.fetchall())
-                    prefetch.close()
+                if pending is not None:
+                    open_rows, _known = _split_open(pending.fetchall())
+                    pending.close()
                 changed, gone = self._advance(cursor, prepared, report_id, observed, open_rows)
                 if consistent:
                     # The latest rows equal the open states (the host's last write of them was
@@ -560,7 +636,7 @@ class Writer:
         ``open_rows``: the host's open states, read already (else read here)."""
         mark, agent_id = self.mark, prepared.agent_id
         if open_rows is None:
-            cursor.execute(_open_states_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
+            cursor.execute(_open_states_sql(mark), (agent_id, _silence(agent_id)))
             open_rows, _known = _split_open(cursor.fetchall())
         current = {(value[0], value[1]): value[8] for value in prepared.values}
         opened: dict[tuple[str, str], str] = {}

@@ -12,7 +12,8 @@ Between processes, SQLite's own lock would make a waiting writer poll with sleep
 (busy_timeout); instead the writers of all processes queue on an exclusive ``flock`` of a
 file beside the database, which the kernel hands to the next waiter the moment it is let go.
 PostgreSQL needs no such turn (row locks), and there the writer sends a batch in pipeline
-mode, so a report that changed nothing costs about one round trip.
+mode, every report's first statement ahead of the writes (``_read_ahead``): a batch waits for
+the database about three times (heads, reads, commit) however many reports it holds.
 
 Exactly once: a report's row is inserted with ON CONFLICT DO NOTHING, so a retry, even in the
 same batch, is answered as a duplicate without spoiling the batch. If a batch fails for any
@@ -23,6 +24,7 @@ bad report fails only its own request.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import threading
@@ -31,11 +33,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, event
 
-from server.intake.report import REFUSED, IngestOutcome, Prepared, Writer
+from server.intake.report import REFUSED, Ahead, IngestOutcome, Prepared, Writer
 from server.store.models import utcnow
 
 if TYPE_CHECKING:
@@ -215,7 +217,11 @@ def _write_batch(connection: Connection, batch: list[_Pending]) -> None:
         with pipeline:
             cursor = raw.cursor()  # type: ignore[union-attr]
             try:
-                ids = [writer.write(cursor, pending.prepared, now) for pending in batch]
+                aheads = _read_ahead(writer, cursor, batch, now) if writer.postgresql else {}
+                ids = [
+                    writer.write(cursor, pending.prepared, now, aheads.get(index))
+                    for index, pending in enumerate(batch)
+                ]
             finally:
                 cursor.close()
         connection.commit()
@@ -224,6 +230,31 @@ def _write_batch(connection: Connection, batch: list[_Pending]) -> None:
         raise
     for pending, report_id in zip(batch, ids, strict=True):
         pending.report_id = report_id
+
+
+def _read_ahead(
+    writer: Writer, cursor: Any, batch: list[_Pending], now: datetime.datetime
+) -> dict[int, Ahead]:
+    """PostgreSQL: send every report's head (its row and the unchanged test) before any report
+    is written, then the reads the changed ones need, so that the batch waits for the
+    database twice in all instead of once or twice per report: under load, each wait is a
+    trip through the run queue for the backend and for this thread. Only a host's first
+    report in the batch reads ahead; another of the same host (rare: a retry, a spool
+    emptying) is written in its turn, after the first one's writes, as before. In process
+    (2,000 reports, batches of 8, one writer thread), per report, writer CPU / wall / backend
+    CPU: first 0.45 / 1.87 / 1.50 -> 0.34 / 1.56 / 1.39 ms, one changed 0.35 / 0.70 / 0.40 ->
+    0.27 / 0.41 / 0.29 ms, unchanged 0.17 / 0.35 / 0.19 -> 0.12 / 0.21 / 0.13 ms."""
+    heads: dict[int, Any] = {}
+    hosts: set[str] = set()
+    for index, pending in enumerate(batch):
+        agent_id = pending.prepared.agent_id
+        if agent_id in hosts:
+            continue
+        hosts.add(agent_id)
+        head = writer.send_head(cursor, pending.prepared, now)
+        if head is not None:
+            heads[index] = head
+    return {index: writer.read_ahead(head, batch[index].prepared) for index, head in heads.items()}
 
 
 def _sqlite_lock_path(engine: Engine) -> str | None:

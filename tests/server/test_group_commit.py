@@ -4,19 +4,23 @@ alone, and SQLite writers of two processes taking turns on the lock file."""
 
 from __future__ import annotations
 
+import datetime
 import multiprocessing
 import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from server.alerts.models import Alert
+from server.alerts.silent import sweep_silent_agents
 from server.intake import report as report_module
 from server.intake import writer as writer_module
 from server.intake.report import REFUSED, ingest_report, prepare
 from server.intake.writer import GroupWriter, _Pending, group_writer
+from server.store.agents import revoke_agent
 from server.store.engine import make_engine
-from server.store.models import Agent, LatestResult, Report, ResultState
+from server.store.models import Agent, LatestResult, Report, ResultState, utcnow
 from tests.harness import wait_for
 from tests.server.conftest import Server, SignedAgent, unknown_agent_id
 from xunjian.core.contract import bodies
@@ -204,3 +208,175 @@ def test_two_processes_write_one_sqlite_database_in_turns(
     assert child.exitcode == 0
     assert _count(server, Report) == 80
     assert group_writer(server.state.engine)._lock_path is not None
+
+
+def _result(check_id: str, status: str) -> dict[str, Any]:
+    return {
+        "check_id": check_id,
+        "status": status,
+        "resource": "host",
+        "message": f"{check_id} {status}",
+        "evidence": {"seen": status},
+        "rules": ["E8"],
+        "severity": "high",
+    }
+
+
+def _when(hours_ago: int) -> str:
+    moment = utcnow() - datetime.timedelta(hours=hours_ago)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _scan(agent: SignedAgent, seq: int, hours_ago: int, **statuses: str) -> bodies.Report:
+    results = [_result(check_id, status) for check_id, status in statuses.items()]
+    return _document(agent, seq, results=results, created_at=_when(hours_ago))
+
+
+# Each host's story: what it sent before, one report at a time, and what it sends in the
+# batch under test. Together they take every way through the writer (server/intake/report.py
+# Writer.write), with and without reading ahead (writer.py _read_ahead).
+def _stories(agent: SignedAgent, name: str) -> tuple[list[bodies.Report], list[bodies.Report]]:
+    scan = lambda seq, hours, **statuses: _scan(agent, seq, hours, **statuses)  # noqa: E731
+    before = {
+        "first": [],
+        "unchanged": [scan(1, 5, a="pass", b="fail")],
+        "changed": [scan(1, 5, a="fail", b="pass")],
+        "left out": [scan(1, 5, a="fail", b="pass")],
+        "late": [scan(1, 5, a="pass"), scan(2, 1, a="pass")],
+        "retry": [scan(1, 5, a="fail")],
+        "revoked": [],
+        "twice": [],
+        "silent": [scan(1, 5, a="pass")],
+        "after a partial": [
+            scan(1, 5, a="fail", b="pass"),
+            _document(
+                agent,
+                2,
+                kind="spot_check",
+                results=[_result("a", "pass")],
+                created_at=_when(4),
+            ),
+        ],
+    }[name]
+    batch = {
+        "first": [scan(1, 0, a="fail", b="pass")],
+        "unchanged": [scan(2, 0, a="pass", b="fail")],
+        "changed": [scan(2, 0, a="pass", b="fail")],
+        "left out": [scan(2, 0, b="pass")],
+        "late": [scan(3, 3, a="fail")],
+        "retry": [scan(1, 5, a="fail")],
+        "revoked": [scan(1, 0, a="fail")],
+        "twice": [scan(1, 1, a="fail", b="pass"), scan(2, 0, a="pass", b="pass")],
+        "silent": [scan(2, 0, a="fail")],
+        "after a partial": [scan(3, 0, a="fail", b="fail")],
+    }[name]
+    return before, batch
+
+
+def revoke_agent_now(server: Server, agent_id: str) -> None:
+    with server.state.sessions() as session:
+        assert revoke_agent(session, agent_id)
+        session.commit()
+
+
+def _host_state(server: Server, agent_id: str) -> tuple[Any, ...]:
+    """Everything stored of a host, without ids and times: what must not depend on how its
+    reports were batched."""
+    with server.state.sessions() as session:
+        latest = session.execute(
+            select(LatestResult.check_id, LatestResult.status, LatestResult.message)
+            .where(LatestResult.agent_id == agent_id)
+            .order_by(LatestResult.check_id)
+        ).all()
+        states = session.execute(
+            select(ResultState.check_id, ResultState.status, ResultState.apart)
+            .add_columns(ResultState.ended_at.is_(None))
+            .where(ResultState.agent_id == agent_id)
+            .order_by(ResultState.check_id, ResultState.id)
+        ).all()
+        alerts = session.execute(
+            select(Alert.kind, Alert.check_id)
+            .add_columns(Alert.resolved_at.is_(None))
+            .where(Alert.agent_id == agent_id)
+            .order_by(Alert.kind, Alert.check_id, Alert.id)
+        ).all()
+        reports = session.execute(
+            select(Report.seq, Report.in_states)
+            .where(Report.agent_id == agent_id)
+            .order_by(Report.seq)
+        ).all()
+        digest = session.scalar(select(Agent.scan_digest).where(Agent.id == agent_id))
+    return (
+        [tuple(row) for row in latest],
+        [tuple(row) for row in states],
+        [tuple(row) for row in alerts],
+        [tuple(row) for row in reports],
+        digest is not None,
+    )
+
+
+NAMES = [
+    "first",
+    "unchanged",
+    "changed",
+    "left out",
+    "late",
+    "retry",
+    "revoked",
+    "twice",
+    "silent",
+    "after a partial",
+]
+
+
+def test_every_kind_of_report_in_one_batch_ends_as_if_written_alone(server: Server) -> None:
+    """Two hosts per story: one's batch reports are written in one transaction (on
+    PostgreSQL read ahead: all heads first, then the reads), its twin's one report per
+    transaction. Both must end the same, outcome by outcome and row by row."""
+    engine = server.state.engine
+    offline_after = server.state.config.offline_after_seconds
+    together: list[tuple[str, bodies.Report]] = []
+    alone: list[tuple[str, bodies.Report]] = []
+    pairs: list[tuple[str, str, str]] = []
+    for name in NAMES:
+        twins = [server.enroll(f"{name.replace(' ', '-')}-{n}") for n in range(2)]
+        for twin, queue in zip(twins, (together, alone), strict=True):
+            before, batch = _stories(twin, name)
+            for document in before:
+                assert ingest_report(engine, twin.agent_id, document).stored, name
+            queue.extend((twin.agent_id, document) for document in batch)
+        pairs.append((name, twins[0].agent_id, twins[1].agent_id))
+        if name == "revoked":
+            for twin in twins:
+                revoke_agent_now(server, twin.agent_id)
+        if name == "silent":
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Agent)
+                    .where(Agent.id.in_([twin.agent_id for twin in twins]))
+                    .values(last_seen=utcnow() - datetime.timedelta(hours=2))
+                )
+            assert sweep_silent_agents(engine, offline_after).opened >= 2
+    batch = [_Pending(prepare(agent_id, document)) for agent_id, document in together]
+    with engine.connect() as connection:
+        writer_module._write_batch(connection, batch)
+    singles = [_Pending(prepare(agent_id, document)) for agent_id, document in alone]
+    for pending in singles:
+        with engine.connect() as connection:
+            writer_module._write_batch(connection, [pending])
+
+    def outcome(pending: _Pending) -> str:
+        return {None: "duplicate", REFUSED: "refused"}.get(pending.report_id, "stored")
+
+    assert [outcome(p) for p in batch] == [outcome(p) for p in singles]
+    assert [outcome(p) for p in batch].count("stored") == len(batch) - 2
+    for name, batched, single in pairs:
+        assert _host_state(server, batched) == _host_state(server, single), name
+    # The stories did what they say (a check that the comparison compares something).
+    changed_host = next(batched for name, batched, _single in pairs if name == "changed")
+    latest, _states, alerts, _reports, consistent = _host_state(server, changed_host)
+    assert [(check, status) for check, status, _message in latest] == [("a", "pass"), ("b", "fail")]
+    assert alerts == [("check_failed", "a", False), ("check_failed", "b", True)]
+    assert consistent
+    silent_host = next(batched for name, batched, _single in pairs if name == "silent")
+    assert ("agent_silent", "", False) in _host_state(server, silent_host)[2]
