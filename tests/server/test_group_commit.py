@@ -23,6 +23,7 @@ from server.store.engine import make_engine
 from server.store.models import Agent, LatestResult, Report, ResultState, utcnow
 from tests.harness import wait_for
 from tests.server.conftest import Server, SignedAgent, unknown_agent_id
+from tests.server.test_alerts import result
 from xunjian.core.contract import bodies
 from xunjian.core.schema import convert
 
@@ -210,25 +211,13 @@ def test_two_processes_write_one_sqlite_database_in_turns(
     assert group_writer(server.state.engine)._lock_path is not None
 
 
-def _result(check_id: str, status: str) -> dict[str, Any]:
-    return {
-        "check_id": check_id,
-        "status": status,
-        "resource": "host",
-        "message": f"{check_id} {status}",
-        "evidence": {"seen": status},
-        "rules": ["E8"],
-        "severity": "high",
-    }
-
-
 def _when(hours_ago: int) -> str:
     moment = utcnow() - datetime.timedelta(hours=hours_ago)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _scan(agent: SignedAgent, seq: int, hours_ago: int, **statuses: str) -> bodies.Report:
-    results = [_result(check_id, status) for check_id, status in statuses.items()]
+    results = [result(check_id, status) for check_id, status in statuses.items()]
     return _document(agent, seq, results=results, created_at=_when(hours_ago))
 
 
@@ -253,7 +242,7 @@ def _stories(agent: SignedAgent, name: str) -> tuple[list[bodies.Report], list[b
                 agent,
                 2,
                 kind="spot_check",
-                results=[_result("a", "pass")],
+                results=[result("a", "pass")],
                 created_at=_when(4),
             ),
         ],
