@@ -50,6 +50,11 @@ _OPEN_COLUMNS = (
 )
 
 
+def silence_key(agent_id: str) -> str:
+    """The open key of the agent's ``agent_silent`` alert."""
+    return open_key("agent_silent", agent_id)
+
+
 @cache
 def previous_sql(mark: str) -> str:
     return (
@@ -127,13 +132,13 @@ def detect(
             ("spool_overflow", "low", agent_id, "", "", _gap_message(report), key, received)
         )
     if unchanged:
-        resolving.append((received, open_key("agent_silent", agent_id)))
+        resolving.append((received, silence_key(agent_id)))
     elif report.results or full_scan:
         if known is None:
-            cursor.execute(previous_sql(mark), (agent_id, open_key("agent_silent", agent_id)))
+            cursor.execute(previous_sql(mark), (agent_id, silence_key(agent_id)))
             known = previous_from_rows(cursor.fetchall())
         if known.silent:
-            resolving.append((received, open_key("agent_silent", agent_id)))
+            resolving.append((received, silence_key(agent_id)))
         had_latest = bool(known.statuses)
         newest = known.newest
         if newest_scan is not None and (newest is None or newest_scan > newest):
