@@ -24,7 +24,7 @@ from server.devices.models import DEVICE_PLATFORM, Device
 from server.devices.schemas import MAX_NAME, MIN_AUTHORISATION
 from server.devices.schemas import NewDevice as NewDeviceBody
 from server.sealing import Sealer
-from server.store.agents import DEFAULT_GROUP, get_or_create_group
+from server.store.agents import DEFAULT_GROUP, delete_agent, get_or_create_group
 from server.store.models import Agent, utcnow
 from xunjian.core.schema import BodyError, convert
 
@@ -158,13 +158,14 @@ def add_device(session: Session, new: NewDevice, added_by: str) -> Device:
 
 
 def remove_device(session: Session, device_id: int) -> Device | None:
-    """Delete the device and its agents row (its results, history and alerts go with it, by
-    ON DELETE CASCADE). Returns the removed device, or None. The caller commits."""
+    """Delete the device and its host (its results, history and alerts go with it,
+    server/store/agents.py ``delete_agent``). Returns the removed device, or None. The caller
+    commits."""
     device = session.get(Device, device_id)
     if device is None:
         return None
     session.execute(delete(Device).where(Device.id == device_id))
-    session.execute(delete(Agent).where(Agent.id == device.agent_id))
+    delete_agent(session, device.agent_id)
     return device
 
 

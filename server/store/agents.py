@@ -9,11 +9,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.security import new_token, token_digest, token_prefix
-from server.store.models import Agent, Command, EnrollmentToken, Group, utcnow
+from server.store.models import (
+    Agent,
+    Command,
+    EnrollmentToken,
+    Group,
+    LatestResult,
+    ResultState,
+    utcnow,
+)
 
 DEFAULT_GROUP = "default"
 
@@ -219,3 +227,14 @@ def queue_command(
     session.add(command)
     session.flush()
     return command
+
+
+def delete_agent(session: Session, agent_id: str) -> None:
+    """Delete a host: its agents row (the rows that keep a foreign key to it go with it, ON
+    DELETE CASCADE), then its result states and latest results, which keep none (migration
+    0025). In this order: on PostgreSQL the first DELETE waits for a report being written
+    for the host, whose row holds the host's with its foreign key, and the two after it see
+    what that report stored. The caller commits."""
+    session.execute(delete(Agent).where(Agent.id == agent_id))
+    session.execute(delete(ResultState).where(ResultState.agent_id == agent_id))
+    session.execute(delete(LatestResult).where(LatestResult.agent_id == agent_id))

@@ -172,7 +172,10 @@ class ResultState(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    # No foreign key, as LatestResult.agent_id (migration 0025): the writer stores a state only
+    # after the report's own row, whose foreign key holds the host; deleting a host deletes
+    # its states itself (server/store/agents.py ``delete_agent``).
+    agent_id: Mapped[str] = mapped_column(String(36))
     check_id: Mapped[str] = mapped_column(String(128))
     resource: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))
@@ -198,9 +201,12 @@ class LatestResult(Base):
     __tablename__ = "latest_results"
     __table_args__ = (Index("ix_latest_results_agent_status", "agent_id", "status"),)
 
-    agent_id: Mapped[str] = mapped_column(
-        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key (migration 0025): a host's first report wrote 40 of these rows and 40
+    # states, and PostgreSQL checked the host's row once for each, about a fifth of its CPU
+    # for that report (docs/PERFORMANCE.md). The report's row, written first in the same
+    # transaction, keeps its foreign key: a host deleted meanwhile makes the report fail
+    # there, and server/store/agents.py ``delete_agent`` deletes these rows with the host.
+    agent_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     check_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     resource: Mapped[str] = mapped_column(String(200), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -1,7 +1,8 @@
 """Results stored as change, not repetition (issue 15), on SQLite and PostgreSQL: unchanged
 full scans write no result rows, a change ends one state and opens another, late and partial
 reports are kept apart, the weekly report still counts every scan, the retention job forgets
-what ended before the cutoff, and the migration folds old per-report rows into states."""
+what ended before the cutoff, the migration folds old per-report rows into states, and a
+deleted host takes its states and latest results with it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import datetime
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from server.config import load_config
 from server.jobs.runner import JOBS, JobContext, run_once
+from server.store.agents import delete_agent
 from server.store.migrate import alembic_config
 from server.store.models import Agent, LatestResult, Report, ResultState, utcnow
 from server.store.queries import latest_results
@@ -161,6 +163,62 @@ def test_the_migration_folds_old_results_into_states(server: Server, agent: Sign
         # The same digests as intake's: the next unchanged scan writes no state. (PostgreSQL's
         # jsonb gives the evidence back normalised, so there a state may open once more.)
         assert _count(server, ResultState) == 4
+
+
+def _agents_holding(server: Server, model: type) -> set[str]:
+    with server.state.sessions() as session:
+        return set(session.scalars(select(model.agent_id).distinct()))
+
+
+def test_deleting_a_host_deletes_its_states_and_latest_results(server: Server) -> None:
+    """No foreign key holds these rows to their host (migration 0025): ``delete_agent`` must
+    delete them, and only the host's own."""
+    _week, start = last_week()
+    kept, deleted = server.enroll("pc-kept"), server.enroll("pc-deleted")
+    for day, status in ((1, "fail"), (2, "pass")):
+        for one in (kept, deleted):
+            send(one, start + datetime.timedelta(days=day), _scan(status))
+    both = {kept.agent_id, deleted.agent_id}
+    assert _agents_holding(server, ResultState) == _agents_holding(server, LatestResult) == both
+    with server.state.sessions() as session:
+        delete_agent(session, deleted.agent_id)
+        session.commit()
+        assert session.get(Agent, deleted.agent_id) is None
+        assert session.scalar(select(func.count()).where(Report.agent_id == deleted.agent_id)) == 0
+    assert _agents_holding(server, ResultState) == {kept.agent_id}
+    assert _agents_holding(server, LatestResult) == {kept.agent_id}
+    assert _count(server, ResultState) == 4  # the kept host's: c.one ended and reopened
+
+
+def test_the_migration_drops_the_foreign_keys_and_keeps_the_rows(
+    server: Server, agent: SignedAgent
+) -> None:
+    _week, start = last_week()
+    for day, status in ((1, "fail"), (2, "pass")):
+        send(agent, start + datetime.timedelta(days=day), _scan(status))
+    engine = server.state.engine
+
+    def described() -> tuple[list[tuple], list[tuple], dict[str, list]]:
+        with engine.connect() as connection:
+            states = connection.execute(select(ResultState).order_by(ResultState.id)).all()
+            latest = connection.execute(select(LatestResult).order_by(LatestResult.check_id))
+            schema = inspect(connection)
+            keys = {
+                table: schema.get_foreign_keys(table)
+                for table in ("result_states", "latest_results")
+            }
+            return [tuple(row) for row in states], [tuple(row) for row in latest], keys
+
+    states, latest, keys = described()
+    assert keys == {"result_states": [], "latest_results": []}
+    command.downgrade(alembic_config(engine), "0024_failing_index")
+    old_states, old_latest, old_keys = described()
+    assert [key["referred_table"] for key in old_keys["result_states"]] == ["agents"]
+    assert [key["referred_table"] for key in old_keys["latest_results"]] == ["agents"]
+    command.upgrade(alembic_config(engine), "heads")
+    assert described() == (states, latest, keys) == (old_states, old_latest, keys)
+    send(agent, start + datetime.timedelta(days=3), _scan("fail"))  # the copies take writes
+    assert _count(server, ResultState) == 5
 
 
 def test_a_partial_report_makes_the_next_full_scan_rewrite_the_latest_results(
