@@ -367,6 +367,22 @@ _PG_LATEST_SQL = (
     f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
 )
 
+# A full scan's new states and the same values as latest results, from one document: the
+# data-modifying WITH runs to completion whether or not the INSERT after it reads it.
+_PG_OPEN_AND_FRESH_SQL = (
+    f"WITH t AS (SELECT * FROM {_PG_ROWS}), "
+    f"opened AS (INSERT INTO {STATES.name} ({', '.join(STATE_COLUMNS)}) "
+    "SELECT %s::text, c, r, s, m, e, v, u, w, d, %s::bigint, %s::timestamp, NULL, false "
+    "FROM t) "
+    f"INSERT INTO {LATEST.name} ({', '.join(LATEST_COLUMNS)}) "
+    "SELECT %s::text, c, r, s, m, e, v, u, w, %s::bigint, %s::timestamp, %s::timestamp FROM t"
+)
+_PG_OPEN_AND_LATEST_SQL = (
+    _PG_OPEN_AND_FRESH_SQL + " "
+    f"ON CONFLICT ({', '.join(LATEST_KEY)}) DO UPDATE SET {_LATEST_UPDATE}"
+    f" WHERE {LATEST.name}.observed_at <= excluded.observed_at"
+)
+
 
 @cache
 def _forget_latest_sql(mark: str) -> str:
@@ -585,28 +601,30 @@ class Writer:
                 if pending is not None:
                     open_rows, _known = _split_open(pending.fetchall())
                     pending.close()
-                changed, gone = self._advance(cursor, prepared, report_id, observed, open_rows)
-                if consistent:
-                    # The latest rows equal the open states (the host's last write of them was
-                    # a full scan): only what changed is written, and only what went deleted.
-                    self._latest(cursor, prepared, report_id, observed, received, changed)
-                    if gone:
-                        cursor.executemany(
-                            _forget_latest_sql(mark), [(agent_id, *key) for key in gone]
-                        )
-                elif had_latest is False:
-                    # The host has no latest results (its first report, or its first after
-                    # they were all retired): plain INSERTs and nothing to retire. On
-                    # PostgreSQL, in process, 1,000 first reports: backend CPU per report
-                    # 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms (three
-                    # pairs; SQLite's writer the same within noise). Should another process
-                    # commit rows of this host meanwhile, the INSERT fails on the key: the
-                    # batch is written again one report at a time, and this report's retry
-                    # reads those rows and upserts.
-                    self._latest(cursor, prepared, report_id, observed, received, fresh=True)
-                else:
+                # consistent: the latest rows equal the open states (the host's last write of
+                # them was a full scan), so only what changed is written to them, and only
+                # what went is deleted. had_latest False: the host has none (its first report,
+                # or its first after they were all retired): plain INSERTs, nothing to retire.
+                # On PostgreSQL, in process, 1,000 first reports: backend CPU per report
+                # 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms (three
+                # pairs; SQLite's writer the same within noise). Should another process commit
+                # rows of this host meanwhile, the INSERT fails on the key: the batch is
+                # written again one report at a time, and this report's retry reads those rows
+                # and upserts.
+                latest = "upsert" if consistent else "fresh" if had_latest is False else None
+                changed, gone, written = self._advance(
+                    cursor, prepared, report_id, observed, open_rows, received, latest
+                )
+                if latest is None:
                     self._latest(cursor, prepared, report_id, observed, received)
                     cursor.execute(_retire_sql(mark), (agent_id, observed))
+                elif not written:
+                    chosen = changed if consistent else None
+                    self._latest(
+                        cursor, prepared, report_id, observed, received, chosen, not consistent
+                    )
+                if consistent and gone:
+                    cursor.executemany(_forget_latest_sql(mark), [(agent_id, *key) for key in gone])
                 cursor.execute(_scanned_sql(mark), (received, prepared.digest, observed, agent_id))
             else:
                 late = newest is not None and observed < newest
@@ -631,10 +649,15 @@ class Writer:
         report_id: int,
         observed: Any,
         open_rows: list[Any] | None = None,
-    ) -> tuple[list[Value], list[tuple[str, str]]]:
+        received: Any = None,
+        latest: str | None = None,
+    ) -> tuple[list[Value], list[tuple[str, str]], bool]:
         """End the host's open states this scan changed or left out; open the new values.
-        Returns the values opened and the (check_id, resource) of the states left out.
-        ``open_rows``: the host's open states, read already (else read here)."""
+        Returns the values opened, the (check_id, resource) of the states left out, and
+        whether the latest results were written too. ``open_rows``: the host's open states,
+        read already (else read here). ``latest``: "upsert" when the latest results take the
+        values opened, "fresh" when they take all the report's values and the host has none.
+        On PostgreSQL, when those are the values opened, one statement writes both."""
         mark, agent_id = self.mark, prepared.agent_id
         if open_rows is None:
             cursor.execute(_open_states_sql(mark), (agent_id, silence_key(agent_id)))
@@ -653,10 +676,23 @@ class Writer:
         if ending:
             cursor.executemany(_end_states_sql(mark), ending)
         changed = [value for value in prepared.values if (value[0], value[1]) not in opened]
-        if changed:
-            self._states(cursor, agent_id, changed, report_id, observed, False)
         gone = [key for key in ended_keys if key not in current]
-        return changed, gone
+        together = self.postgresql and (
+            latest == "upsert" or (latest == "fresh" and len(changed) == len(prepared.values))
+        )
+        if not changed:
+            return changed, gone, latest == "upsert"  # no latest row to write either
+        if together:
+            # One document, encoded and parsed once, for both tables. In process, 2,000
+            # reports, batches of 8, two alternations: per first report, PostgreSQL's
+            # backend CPU 2.23-2.30 -> 1.85 ms, writer CPU 0.65-0.71 -> 0.55-0.56 ms; per
+            # report with one change, backend 0.44-0.52 -> 0.41 ms.
+            sql = _PG_OPEN_AND_LATEST_SQL if latest == "upsert" else _PG_OPEN_AND_FRESH_SQL
+            row = (agent_id, report_id, observed)
+            cursor.execute(sql, (_pg_rows(changed), *row, *row, received))
+            return changed, gone, True
+        self._states(cursor, agent_id, changed, report_id, observed, False)
+        return changed, gone, False
 
     def _states(
         self,
