@@ -445,6 +445,9 @@ def main() -> None:
         "--workers", type=int, default=None, help="server processes (default: the server's own)"
     )
     options = parser.parse_args()
+    if options.reports_per_agent < 2:
+        # The unchanged phase sends reports 2..N of each agent: with one there is none to time.
+        parser.error("--reports-per-agent must be at least 2 (the first, then unchanged ones)")
     targets = [name.strip() for name in options.targets.split(",") if name.strip()]
     keys = _keys(options.agents)
     print(
