@@ -604,10 +604,10 @@ class Writer:
                 # consistent: the latest rows equal the open states (the host's last write of
                 # them was a full scan), so only what changed is written to them, and only
                 # what went is deleted. had_latest False: the host has none (its first report,
-                # or its first after they were all retired): plain INSERTs, nothing to retire.
-                # On PostgreSQL, in process, 1,000 first reports: backend CPU per report
-                # 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms (three
-                # pairs; SQLite's writer the same within noise). Should another process commit
+                # or its first after they were all retired): plain INSERTs, nothing to retire
+                # (against upserts, on PostgreSQL, in process, 1,000 first reports: backend CPU
+                # per report 2.72-3.05 -> 2.09-2.66 ms, writer wall 3.31-4.29 -> 2.74-3.24 ms,
+                # three pairs; SQLite's writer the same within noise). Should another process commit
                 # rows of this host meanwhile, the INSERT fails on the key: the batch is
                 # written again one report at a time, and this report's retry reads those rows
                 # and upserts.
